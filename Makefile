@@ -1,0 +1,26 @@
+# One command each: `make run` (the whole group locally) and `make test` (every test).
+# Both create .venv from the pinned requirements.txt on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test validate clean-state
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) deploy.py run $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+validate: $(STAMP)
+	$(PY) deploy.py validate
+
+clean-state:
+	rm -rf .gg certs

@@ -1,0 +1,188 @@
+"""The dashboard's one seam into the local core: :class:`DashboardFacade`.
+
+The dashboard (``web/app.py``) only ever calls these five methods. ``localcore/core.py`` wires
+an object that satisfies the protocol; :class:`CoreFacade` is a ready implementation over the
+router (``localcore.router.Router``), a :class:`web.tap.MessageTap` attached as the router's
+``cloud`` sink, and one zero-argument status provider per section.
+
+Status JSON (every section optional — a missing section means "service not running", and the
+page says so; ``errors`` {section: message} reports a provider that raised)::
+
+    {
+      "group": {"name": str, "id": str,
+                "deployment": {"id": str, "status": str, "version": str}},
+      "functions": [{"name": str, "pinned": bool, "state": str, "invocations": int,
+                     "errors": int, "last_log_lines": [str, ...]}],
+      "devices": [{"thing": str, "connected": bool}],
+      "subscriptions": [{"source": str, "target": str, "topic": str}],
+      "streams": [{"name": str, "oldest": int|None, "newest": int|None, "bytes": int,
+                   "strategy": str,
+                   "exporters": [{"id": str, "kind": str, "position": int|None, "lag": int}]}],
+      "shadows": {thing: <shadow document {"state": {...}, "metadata": {...}, "version": int}>},
+      "car_stats": {<any JSON object>},
+      "dynamodb_items": [{...}, ...],
+      "webcam": {"latest_jpeg_path": str|None, "captured": int, "saved": int, "uploaded": int,
+                 "export_statuses": [{...}, ...]},
+      "connectors": [{"name": str, ...}],
+      "errors": {section: str}
+    }
+
+Secrets never reach the page: the dashboard removes keys such as ``token``, ``private_key`` or
+``AWS_CONTAINER_AUTHORIZATION_TOKEN`` from the status at any depth (``web.redact``), but an
+implementation should not put them there in the first place.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, Union
+
+from localcore.interfaces import CLOUD, Message, Publisher
+
+log = logging.getLogger(__name__)
+
+AGGREGATES_TOPIC = "display/aggregates"
+
+ConsoleMessage = dict
+"""``{"topic": str, "payload": bytes, "source": str, "time": float (epoch seconds)}``."""
+
+
+class DashboardFacade(Protocol):
+    """What the dashboard needs from the core. All methods are called on the event loop thread.
+
+    ``status`` and ``latest_aggregates`` must be cheap (called every second); ``publish`` must
+    not block; ``snapshot`` may be a coroutine function, otherwise the dashboard runs it in a
+    worker thread (it calls the cloud).
+    """
+
+    def status(self) -> dict:
+        """The JSON-able status described in the module docstring."""
+        ...
+
+    def publish(self, topic: str, payload: bytes) -> dict:
+        """Publish as source ``cloud`` through the router.
+
+        Returns ``{"delivered": n}`` (targets the message was handed to) and, optionally,
+        ``"matched": m`` (subscription-table targets, connected or not). Raises ``ValueError``
+        (e.g. ``localcore.router.TopicError``) for a topic the router refuses.
+        """
+        ...
+
+    def subscribe(self, topic_filter: str) -> AsyncIterator[ConsoleMessage]:
+        """A tap on the router: every message matching ``topic_filter`` from now on.
+
+        The dashboard stops with ``aclose()`` when the page unsubscribes or goes away; the
+        implementation releases the tap then. Raises ``ValueError`` for an invalid filter.
+        """
+        ...
+
+    def latest_aggregates(self) -> dict:
+        """The reader's latest aggregate per location: ``{location: {"mean", "min", "max",
+        "count", "window_start", "window_end"}}`` (the display panel's initial state)."""
+        ...
+
+    def snapshot(self, stream_name: str) -> Union[dict, Awaitable[dict]]:
+        """Call the snapshot API (cloud Lambda) for a Kinesis Video stream; returns its result
+        (e.g. ``{"url": presigned URL, "bucket": ..., "key": ...}``) or raises with a reason."""
+        ...
+
+
+def parse_aggregates(payload: bytes) -> list[dict]:
+    """The aggregate records in a ``display/aggregates`` payload.
+
+    Accepts one record ``{"location": ..., "mean": ...}``, a list of them, ``{"aggregates":
+    [...]}``, or ``{location: {"mean": ...}}``. Raises ``ValueError`` saying what is wrong.
+    """
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"aggregates payload is not UTF-8 JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("aggregates"), list):
+        data = data["aggregates"]
+    if isinstance(data, dict) and "location" in data:
+        data = [data]
+    elif isinstance(data, dict):
+        data = [dict(value, location=key) for key, value in data.items() if isinstance(value, dict)]
+    if not isinstance(data, list):
+        raise ValueError(f"aggregates payload is JSON {type(data).__name__}; expected an object or a list")
+    records = []
+    for index, item in enumerate(data):
+        if not isinstance(item, dict) or not isinstance(item.get("location"), str):
+            raise ValueError(f"aggregates payload item {index} has no string 'location'")
+        records.append(item)
+    return records
+
+
+class CoreFacade:
+    """:class:`DashboardFacade` over the real router, a message tap and status providers.
+
+    Wiring (in ``localcore/core.py``)::
+
+        tap = MessageTap(inner=cloud_sink)          # web.tap; the console sees what reaches cloud
+        router.attach("cloud", tap)
+        facade = CoreFacade(router=router, tap=tap, sections={
+            "group": lambda: {...}, "streams": stream_manager.dashboard_streams,
+            "shadows": lambda: {t: shadows.document(t) for t in things}, ...},
+            snapshot=snapshot_api)                  # callable(stream_name) -> dict (or coroutine)
+
+    ``subscriptions`` defaults to the router's table when no provider is given for it.
+    """
+
+    def __init__(self, *, router: Publisher, tap, sections: Mapping[str, Callable[[], Any]] | None = None,
+                 snapshot: Callable[[str], Any] | None = None,
+                 aggregates_topic: str = AGGREGATES_TOPIC) -> None:
+        self._router = router
+        self._tap = tap
+        self._sections = dict(sections or {})
+        self._snapshot = snapshot
+        self._lock = threading.Lock()
+        self._aggregates: dict[str, dict] = {}
+        tap.add_listener(aggregates_topic, self._on_aggregates)
+
+    def _on_aggregates(self, message: Message) -> None:
+        try:
+            records = parse_aggregates(message.payload)
+        except ValueError as exc:
+            log.warning("ignoring %s from %s: %s", message.topic, message.source, exc)
+            return
+        with self._lock:
+            for record in records:
+                self._aggregates[record["location"]] = dict(record, received=time.time())
+
+    def status(self) -> dict:
+        result: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, provider in self._sections.items():
+            try:
+                result[name] = provider()
+            except Exception as exc:  # one broken service must not blank the whole dashboard
+                log.exception("status provider %r failed", name)
+                errors[name] = f"{type(exc).__name__}: {exc}"
+        if "subscriptions" not in self._sections and hasattr(self._router, "routes"):
+            result["subscriptions"] = [
+                {"source": r.source, "target": r.target, "topic": r.topic_filter}
+                for r in self._router.routes]
+        if errors:
+            result["errors"] = errors
+        return result
+
+    def publish(self, topic: str, payload: bytes) -> dict:
+        delivered = self._router.publish(Message(source=CLOUD, topic=topic, payload=payload))
+        result = {"delivered": delivered}
+        if hasattr(self._router, "targets"):
+            result["matched"] = len(self._router.targets(CLOUD, topic))
+        return result
+
+    def subscribe(self, topic_filter: str) -> AsyncIterator[ConsoleMessage]:
+        return self._tap.subscribe(topic_filter)
+
+    def latest_aggregates(self) -> dict:
+        with self._lock:
+            return {k: dict(v) for k, v in self._aggregates.items()}
+
+    def snapshot(self, stream_name: str) -> Union[dict, Awaitable[dict]]:
+        if self._snapshot is None:
+            raise RuntimeError("the snapshot API is not configured (no cloud snapshot Lambda wired)")
+        return self._snapshot(stream_name)

@@ -1,0 +1,413 @@
+"""``LocalCloud``: moto server + gap adapter behind one endpoint URL.
+
+Clients use ``cloud.url`` as ``endpoint_url`` / ``AWS_ENDPOINT_URL``. An aiohttp front on that URL
+looks at each request's SigV4 credential scope (the service name, as moto does) and path:
+a handler registered for that service may answer (``handler(request) -> CloudResponse | None``);
+otherwise the raw request goes to a ``ThreadedMotoServer`` unchanged.
+
+Everything runs on the cloud's own threads (one event loop thread for the front, a worker pool
+for handlers, moto's werkzeug thread), so ``start()`` / ``stop()`` are synchronous and blocking
+boto3 calls from any thread, including from inside another asyncio loop's executor, never
+deadlock against it. ``await cloud.astart()`` / ``astop()`` wrap them for asyncio callers.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import inspect
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Union
+
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from multidict import CIMultiDict
+from yarl import URL
+
+from .errors import ApiError, CloudError, CloudStartError
+from .iotanalytics_api import IoTAnalyticsApi
+from .iotanalytics_state import IoTAnalyticsState
+from .moto_link import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, MotoLink
+from .persist import load_json, save_json
+from .sitewise_api import SiteWiseApi
+from .sitewise_state import SiteWiseState
+from .wire import CloudRequest, CloudResponse, credential_scope, error_response, json_response
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+Handler = Callable[[CloudRequest], Union[CloudResponse, None, Awaitable[Union[CloudResponse, None]]]]
+_START_TIMEOUT_S = 30.0
+_STOP_TIMEOUT_S = 10.0
+_SAVE_INTERVAL_S = 0.5
+_MAX_BODY = 1 << 30
+
+
+class _Saver:
+    """Debounced JSON snapshots: ``mark()`` is cheap; a thread writes at most every interval."""
+
+    def __init__(self, path: Path, snapshot: Callable[[], Any]) -> None:
+        self.path = path
+        self._snapshot = snapshot
+        self._dirty = False
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def mark(self) -> None:
+        with self._lock:
+            self._dirty = True
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"localcloud-save-{self.path.stem}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            self._stop.wait(_SAVE_INTERVAL_S)  # gather a burst of changes into one write
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, False
+        if dirty:
+            try:
+                save_json(self.path, self._snapshot())
+            except OSError:
+                log.exception("could not save %s", self.path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=_STOP_TIMEOUT_S)
+        self.flush()
+
+
+class LocalCloud:
+    """The embedded local cloud. See the module docstring.
+
+    ``state_dir`` holds the adapter's JSON state and the local CAs (``state_dir/"ca"``).
+    ``auto_complete_deployments=True`` marks every new deployment ``Success`` at once (for
+    tests of deploy.py without a core); otherwise a local core acknowledges deployments through
+    ``cloud.deployments`` (see ``greengrass_state.DeploymentBook``).
+    """
+
+    def __init__(self, state_dir: str | Path, host: str = "127.0.0.1", port: int = 0,
+                 region: str = "us-east-1", *, auto_complete_deployments: bool = False,
+                 account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+        self.state_dir = Path(state_dir)
+        self.host = host
+        self.port = port
+        self.region = region
+        self.account_id = account_id
+        self.auto_complete_deployments = auto_complete_deployments
+        self._handlers: dict[str, list[Handler]] = {}
+        self._handlers_lock = threading.Lock()
+        self._state = "new"
+        self._moto: Any = None
+        self.moto_url: str | None = None
+        self.moto: MotoLink | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._savers: list[_Saver] = []
+        self._started_at: float | None = None
+        self._bound = False
+        self._kvs: Any = None
+        self._kvs_error: str | None = None
+        self._requests = {"handled": 0, "proxied": 0, "errors": 0}
+
+        self.iotanalytics = IoTAnalyticsState(region, account_id)
+        self.sitewise = SiteWiseState()
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def url(self) -> str:
+        """The endpoint URL clients use (``http://host:port``); valid after ``start()``."""
+        if not self._bound:
+            raise CloudError("LocalCloud.url is known only after start()")
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"
+
+    def register(self, service: str, handler: Handler) -> None:
+        """Let ``handler`` answer requests for SigV4 service ``service`` (and ``/_local/<service>/``).
+
+        ``handler(request: CloudRequest) -> CloudResponse | None``; ``None`` falls through to the
+        next handler and finally to moto. Plain functions run on a worker thread (they may
+        block); ``async def`` handlers run on the front's event loop. Raising ``ApiError`` answers
+        with that AWS error. Handlers registered first are asked first.
+        """
+        with self._handlers_lock:
+            self._handlers = {**self._handlers,
+                              service: [*self._handlers.get(service, []), handler]}
+
+    def start(self) -> None:
+        if self._state != "new":
+            raise CloudError(f"LocalCloud.start() called in state {self._state}")
+        self._state = "starting"
+        t0 = time.monotonic()
+        try:
+            self._start()
+        except BaseException:
+            self._state = "started"  # so stop() tears down whatever came up
+            self.stop()
+            raise
+        self._state = "started"
+        self._started_at = time.time()
+        log.info("local cloud on %s (moto on %s) in %.2f s", self.url, self.moto_url, time.monotonic() - t0)
+
+    def stop(self) -> None:
+        if self._state in ("new", "stopped"):
+            self._state = "stopped"
+            return
+        self._state = "stopping"
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            fut = asyncio.run_coroutine_threadsafe(self._front_stop(), self._loop)
+            try:
+                fut.result(timeout=_STOP_TIMEOUT_S)
+            except (concurrent.futures.TimeoutError, RuntimeError, OSError):
+                log.exception("front did not stop cleanly")
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=_STOP_TIMEOUT_S)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+        for saver in self._savers:
+            saver.stop()
+        self._stop_services()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        if self.moto is not None:
+            self.moto.close()
+        self._state = "stopped"
+
+    async def astart(self) -> None:
+        await asyncio.to_thread(self.start)
+
+    async def astop(self) -> None:
+        await asyncio.to_thread(self.stop)
+
+    def __enter__(self) -> "LocalCloud":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "state": self._state,
+            "url": self.url if self._bound and self._state == "started" else None,
+            "moto_url": self.moto_url,
+            "region": self.region,
+            "started_at": self._started_at,
+            "requests": dict(self._requests),
+            "services": sorted(self._handlers),
+            "iotanalytics": self.iotanalytics.status(),
+            "iotsitewise": self.sitewise.status(),
+            "kinesisvideo": (self._kvs.status() if self._kvs is not None
+                             else {"mounted": False, "error": self._kvs_error}),
+        }
+        out.update(self._extra_status())
+        return out
+
+    # ------------------------------------------------------------------ start / stop
+    def _start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from moto.server import ThreadedMotoServer  # heavy import, only when starting
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        mhost, mport = self._moto.get_host_and_port()
+        self.moto_url = f"http://{mhost}:{mport}"
+        self.moto = MotoLink(self.moto_url)
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="localcloud")
+
+        self._load_and_persist("iotanalytics", self.iotanalytics)
+        self._load_and_persist("iotsitewise", self.sitewise)
+        self.register("iotanalytics", IoTAnalyticsApi(self.iotanalytics).handle)
+        self.register("iotsitewise", SiteWiseApi(self.sitewise).handle)
+        self._start_services()
+        self._mount_kvs()
+
+        ready = threading.Event()
+        errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._front_main, args=(ready, errors),
+                                        name="localcloud-front", daemon=True)
+        self._thread.start()
+        if not ready.wait(_START_TIMEOUT_S):
+            raise CloudStartError(f"local cloud front did not start within {_START_TIMEOUT_S} s")
+        if errors:
+            raise CloudStartError(f"local cloud front could not listen on {self.host}:{self.port}: "
+                                  f"{errors[0]}") from errors[0]
+
+    def _load_and_persist(self, name: str, state: Any) -> None:
+        path = self.state_dir / f"{name}.json"
+        data = load_json(path)
+        if data is not None:
+            state.load_json(data)
+        saver = _Saver(path, state.to_json)
+        state.on_change = saver.mark
+        saver.start()
+        self._savers.append(saver)
+
+    def _start_services(self) -> None:
+        """Hook for the Greengrass / IoT parts (filled in below)."""
+
+    def _stop_services(self) -> None:
+        """Counterpart of ``_start_services``."""
+
+    def _extra_status(self) -> dict[str, Any]:
+        return {}
+
+    def _mount_kvs(self) -> None:
+        """Mount the Kinesis Video stand-in: ``localcore/cloud/kvs.py`` defines ``mount(cloud)``,
+        which registers its handler for ``kinesisvideo`` and returns the stand-in.
+
+        A stand-in that fails to load is logged and left out (requests then go to moto), so the
+        rest of the cloud stays usable; ``status()["kinesisvideo"]["error"]`` says why.
+        """
+        try:
+            mod = importlib.import_module(f"{__package__}.kvs")
+            self._kvs = mod.mount(self)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.kvs":
+                raise
+            log.info("no Kinesis Video stand-in (localcore/cloud/kvs.py); kinesisvideo goes to moto")
+        except Exception as exc:  # another engineer's module: keep the cloud usable, say why
+            log.exception("Kinesis Video stand-in not mounted")
+            self._kvs_error = f"{type(exc).__name__}: {exc}"
+
+    def _front_main(self, ready: threading.Event, errors: list[BaseException]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._front_start())
+        except BaseException as exc:  # reported to start(), which raises CloudStartError
+            errors.append(exc)
+            ready.set()
+            loop.run_until_complete(self._front_stop())
+            loop.close()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _front_start(self) -> None:
+        app = web.Application(client_max_size=_MAX_BODY)
+        app.router.add_route("*", "/{tail:.*}", self._on_request)
+        self._session = ClientSession(
+            connector=TCPConnector(limit=64), auto_decompress=False,
+            timeout=ClientTimeout(total=300), skip_auto_headers=("User-Agent", "Accept-Encoding"))
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        sockets = self._runner.addresses
+        self.port = sockets[0][1]
+        self._bound = True
+
+    async def _front_stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # ------------------------------------------------------------------ per request
+    async def _on_request(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        service, region = credential_scope(request.headers, request.query)
+        path = request.path
+        if service is None and path.startswith("/_local/"):
+            if path.rstrip("/") == "/_local/status":
+                return self._to_web(json_response(self.status()))
+            service = path.split("/")[2]
+        creq = CloudRequest(request.method, path, request.raw_path, request.query, request.headers,
+                            body, service, region or (None if service is None else self.region))
+        for handler in self._handlers.get(service or "", ()):
+            resp = await self._call(handler, creq)
+            if resp is not None:
+                self._requests["handled"] += 1
+                return await self._send(request, resp)
+        if path.startswith("/_local/"):
+            return self._to_web(error_response(ApiError(f"no local route {request.method} {path}",
+                                                        code="ResourceNotFoundException", status=404)))
+        self._requests["proxied"] += 1
+        return await self._proxy(request, body)
+
+    async def _call(self, handler: Handler, creq: CloudRequest) -> CloudResponse | None:
+        try:
+            if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+                    getattr(handler, "__call__", None)):
+                return await handler(creq)  # type: ignore[misc]
+            assert self._executor is not None
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, handler, creq)  # type: ignore[arg-type]
+        except ApiError as err:
+            return error_response(err)
+        except Exception as exc:  # a handler bug must not kill the front; answer 500 and log it
+            self._requests["errors"] += 1
+            log.exception("handler %r failed on %s %s", handler, creq.method, creq.path)
+            return error_response(ApiError(f"local cloud handler failed: {exc}",
+                                           code="InternalFailureException", status=500))
+
+    def _to_web(self, resp: CloudResponse) -> web.Response:
+        assert isinstance(resp.body, (bytes, bytearray))
+        return web.Response(status=resp.status, body=resp.body or None, headers=resp.headers)
+
+    async def _send(self, request: web.Request, resp: CloudResponse) -> web.StreamResponse:
+        if isinstance(resp.body, (bytes, bytearray)):
+            return self._to_web(resp)
+        out = web.StreamResponse(status=resp.status, headers=resp.headers)
+        await out.prepare(request)
+        loop = asyncio.get_running_loop()
+        it = iter(resp.body)
+        done = object()
+        try:
+            while True:
+                chunk = await loop.run_in_executor(self._executor, next, it, done)
+                if chunk is done:
+                    break
+                await out.write(chunk)  # type: ignore[arg-type]
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+        await out.write_eof()
+        return out
+
+    async def _proxy(self, request: web.Request, body: bytes) -> web.StreamResponse:
+        assert self._session is not None and self.moto_url is not None
+        headers = CIMultiDict((k, v) for k, v in request.headers.items()
+                              if k.lower() not in DROP_REQUEST_HEADERS)
+        url = URL(self.moto_url + request.raw_path, encoded=True)
+        async with self._session.request(request.method, url, headers=headers,
+                                         data=body if body or request.method not in ("GET", "HEAD") else None,
+                                         allow_redirects=False) as mresp:
+            data = await mresp.read()
+            out_headers = CIMultiDict((k, v) for k, v in mresp.headers.items()
+                                      if k.lower() not in DROP_RESPONSE_HEADERS)
+            if request.method == "HEAD" or mresp.status in (204, 304):
+                resp = web.Response(status=mresp.status, headers=out_headers)
+                length = mresp.headers.get("Content-Length")
+                if length is not None and request.method == "HEAD":
+                    resp.headers["Content-Length"] = length
+                return resp
+            return web.Response(status=mresp.status, body=data, headers=out_headers)

@@ -101,10 +101,14 @@ def sniff_request_id(prefix: bytes) -> str | None:
 
 def decode_payload(body: bytes) -> Any:
     """CBOR → Python. Raises ValueError with the reason for any undecodable input."""
+    fp = io.BytesIO(body)
     try:
-        return cbor2.loads(body)
+        value = cbor2.CBORDecoder(fp).decode()
     except (cbor2.CBORDecodeError, EOFError, ValueError, TypeError, ArithmeticError, RecursionError,
             LookupError, re.error) as e:
         # cbor2 raises a mix of these for malformed input, including from its semantic tag decoders
         # (datetime: OverflowError, decimal: InvalidOperation, regex: re.error, deep nesting: RecursionError).
         raise ValueError(f"undecodable CBOR payload ({type(e).__name__}: {e})") from e
+    if fp.tell() != len(body):
+        raise ValueError(f"undecodable CBOR payload ({len(body) - fp.tell()} bytes left after the first value)")
+    return value

@@ -1,0 +1,33 @@
+"""Make each Lambda's own modules importable the way its runtime does (code dir on sys.path).
+
+Every Lambda module name except ``handler`` is unique across ``lambdas/`` (checked by
+test_layout.py), so all code dirs can share one sys.path; handlers load under unique names.
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
+LAMBDA_NAMES = sorted(p.name for p in LAMBDAS.iterdir() if (p / "handler.py").is_file())
+
+for _name in LAMBDA_NAMES:
+    if str(LAMBDAS / _name) not in sys.path:
+        sys.path.append(str(LAMBDAS / _name))
+
+
+def load_handler(name):
+    module_name = "lambda_{}_handler".format(name)
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, LAMBDAS / name / "handler.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def handler_of():
+    return load_handler

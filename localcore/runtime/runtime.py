@@ -1,0 +1,553 @@
+"""``LambdaRuntime``: the local core's Lambda runtime (function processes + the IPC daemon).
+
+Each function instance is its own process (``bootstrap.py``) that long-polls the IPC daemon for
+work. Pinned functions get one instance at start, restarted with back-off when it crashes;
+on-demand functions get a pool that grows with queued work up to ``max_instances`` and shrinks
+when instances stay idle for ``idle_reap_s``. An invocation that outlives its function's
+``timeout_s`` is answered ``Unhandled`` and its instance is killed.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+from localcore.interfaces import FunctionSpec, Message, Publisher, ShadowOperations
+from localcore.ipc.directory import FunctionDirectory
+from localcore.ipc.secrets import SecretsStore
+from localcore.ipc.server import IPCServer, ServiceBackends, encode_client_context
+from localcore.ipc.work import EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Invocation, Result, WorkBroker, error_payload
+from localcore.ipc.errors import QueueFull
+
+from . import process
+from .errors import FunctionConfigError, RuntimeNotStarted, UnknownFunctionError
+
+log = logging.getLogger(__name__)
+
+LOG_FORMAT = "[%(asctime)s][%(levelname)s][runtime] %(message)s"
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    payload: bytes
+    function_error: str  # "" | "Handled" | "Unhandled"
+    invocation_id: str
+
+    def json(self):
+        return json.loads(self.payload) if self.payload else None
+
+
+@dataclass(eq=False)
+class _Instance:
+    id: str
+    function: str
+    started: float = field(default_factory=time.monotonic)
+    proc: Optional[asyncio.subprocess.Process] = None
+    state: str = "starting"  # starting | ready | import-failed | retiring | exited
+    last_active: float = field(default_factory=time.monotonic)
+    kill_reason: str = ""
+    watcher: Optional[asyncio.Task] = None
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc is not None else None
+
+
+@dataclass(eq=False)
+class _Function:
+    spec: FunctionSpec
+    token: str
+    logger: logging.Logger
+    log_path: Path
+    home: Path
+    instances: dict = field(default_factory=dict)  # id -> _Instance
+    counter: int = 0
+    invocations: int = 0
+    handled_errors: int = 0
+    unhandled_errors: int = 0
+    timeouts: int = 0
+    crashes: int = 0
+    restarts: int = 0
+    dropped: int = 0
+    backoff_s: float = 0.0
+    restart_task: Optional[asyncio.Task] = None
+    last_error: Optional[dict] = None
+    start_error: Optional[str] = None
+    volume_links: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+class _FunctionSink:
+    """A routed message for ``function:<name>`` becomes an Event invocation of that function."""
+
+    def __init__(self, runtime: "LambdaRuntime", name: str) -> None:
+        self._runtime = runtime
+        self.name = name
+
+    def deliver(self, message: Message) -> None:
+        loop = self._runtime._loop
+        if loop is None:
+            raise RuntimeNotStarted("LambdaRuntime.start() has not run: cannot deliver messages yet")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._runtime._deliver(self.name, message)
+        else:
+            loop.call_soon_threadsafe(self._runtime._deliver, self.name, message)
+
+
+class LambdaRuntime:
+    """The Lambda runtime and IPC daemon of the local core.
+
+    Wiring: ``sink(name)`` for the router's ``function:<name>`` targets; ``token_valid(token)``
+    for the stream manager's client authentication; ``status()`` for the dashboard.
+    """
+
+    def __init__(
+        self,
+        functions: Sequence[FunctionSpec],
+        publisher: Optional[Publisher],
+        shadow: Optional[ShadowOperations],
+        state_dir: str | os.PathLike,
+        ipc_port: int = 8000,
+        stream_manager_port: Optional[int] = None,
+        region: str = "us-east-1",
+        cloud_endpoint_url: Optional[str] = None,
+        *,
+        host: str = "127.0.0.1",
+        credentials: Optional[dict] = None,
+        secrets_file: Optional[str | os.PathLike] = None,
+        account: str = "000000000000",
+        core_thing: Optional[str] = None,
+        python: str = sys.executable,
+        fallback_paths: Optional[list[str]] = None,
+        max_instances: int = 4,
+        idle_reap_s: float = 60.0,
+        restart_backoff_s: tuple[float, float] = (1.0, 60.0),
+        memory_overhead_mb: Optional[int] = 1024,
+        max_queue: int = 1000,
+        poll_wait_s: float = 20.0,
+        stop_grace_s: float = 2.0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.region = region
+        self.cloud_endpoint_url = cloud_endpoint_url
+        self.stream_manager_port = stream_manager_port
+        self.core_thing = core_thing
+        self.python = python
+        self.fallback_paths = process.default_fallback_paths() if fallback_paths is None else list(fallback_paths)
+        self.max_instances = max(1, max_instances)
+        self.idle_reap_s = idle_reap_s
+        self.restart_backoff_s = restart_backoff_s
+        self.memory_overhead_mb = memory_overhead_mb
+        self.stop_grace_s = stop_grace_s
+        self.directory = FunctionDirectory()
+        self.broker = WorkBroker(max_queue=max_queue, on_queued=self._on_queued,
+                                 on_dispatched=self._on_dispatched, on_finished=self._on_finished)
+        self.secrets = SecretsStore(secrets_file or self.state_dir / "secrets.json", region=region, account=account)
+        self.backends = ServiceBackends(publisher=publisher, shadow=shadow, secrets=self.secrets)
+        if credentials:
+            self.backends.credentials = dict(credentials)
+        self.server = IPCServer(self.broker, self.directory, self.backends, host=host, port=ipc_port,
+                                poll_wait_s=poll_wait_s, on_initialized=self._on_initialized)
+        self._functions: dict[str, _Function] = {}
+        self._specs = list(functions)
+        names = [s.name for s in self._specs]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise FunctionConfigError(f"functions listed twice: {', '.join(duplicates)}")
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._reaper: Optional[asyncio.Task] = None
+        self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
+        self.state = "new"
+
+    # -- public API -----------------------------------------------------------------------------
+
+    @property
+    def ipc_port(self) -> int:
+        return self.server.port
+
+    @property
+    def credentials_uri(self) -> str:
+        return self.server.credentials_uri
+
+    def sink(self, name: str) -> _FunctionSink:
+        if name not in self._functions and name not in {s.name for s in self._specs}:
+            raise UnknownFunctionError(f"no function named {name!r} in this runtime")
+        return _FunctionSink(self, name)
+
+    def token_valid(self, token: Optional[str]) -> bool:
+        return self.directory.by_token(token) is not None
+
+    def function_for_token(self, token: Optional[str]) -> Optional[str]:
+        entry = self.directory.by_token(token)
+        return entry.name if entry is not None else None
+
+    def token_of(self, name: str) -> str:
+        return self._function(name).token
+
+    async def invoke(self, name: str, payload=b"", *, invocation_type: str = REQUEST_RESPONSE,
+                     client_context: Optional[dict] = None, source: str = "core") -> InvokeResult:
+        """Invoke ``name`` from inside the core. ``payload``: bytes as is, anything else as JSON.
+        RequestResponse waits for the answer (bounded by the function's timeout once it runs)."""
+        if self.state != "started":
+            raise RuntimeNotStarted(f"runtime is {self.state}: cannot invoke {name!r}")
+        fn = self._function(name)
+        if invocation_type not in INVOCATION_TYPES:
+            raise ValueError(f"invocation_type must be one of {INVOCATION_TYPES}, got {invocation_type!r}")
+        body = payload if isinstance(payload, (bytes, bytearray)) else json.dumps(payload).encode()
+        context = encode_client_context(client_context) if client_context is not None else ""
+        invocation = self.broker.submit(fn.spec.name, bytes(body), client_context=context,
+                                        invocation_type=invocation_type, source=source)
+        if invocation_type == EVENT:
+            return InvokeResult(b"", "", invocation.id)
+        result = await self.broker.result(invocation.id, fn.spec.name, wait_s=self.server.result_wait_s)
+        return InvokeResult(result.payload, result.function_error, invocation.id)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.state != "new":
+            raise RuntimeError(f"LambdaRuntime.start(): already {self.state}")
+        problems = [p for spec in self._specs for p in process.check_spec(spec)]
+        if problems:
+            raise FunctionConfigError("cannot start the Lambda runtime:\n" + "\n".join(problems))
+        self.state = "starting"
+        self._loop = asyncio.get_running_loop()
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+        for spec in self._specs:
+            self._functions[spec.name] = self._register(spec)
+        await self.server.start()
+        for fn in self._functions.values():
+            links, notes = process.map_volumes(fn.spec)
+            fn.volume_links, fn.notes = links, notes
+            for note in notes:
+                fn.logger.warning("%s", note)
+            if fn.spec.run_as and os.geteuid() != 0:
+                note = f"run_as {fn.spec.run_as} ignored: the core is not root; running as uid {os.geteuid()}"
+                fn.notes.append(note)
+                fn.logger.warning("%s", note)
+        self.state = "started"
+        for fn in self._functions.values():
+            if fn.spec.pinned:
+                self._spawn(fn)
+        self._reaper = asyncio.create_task(self._reap_idle(), name="lambda-runtime-reaper")
+        log.info("Lambda runtime started: %d functions, IPC on port %d", len(self._functions), self.ipc_port)
+
+    async def stop(self) -> None:
+        if self.state in ("stopped", "new"):
+            self.state = "stopped"
+            return
+        self.state = "stopping"
+        self._stopping = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for fn in self._functions.values():
+            if fn.restart_task is not None:
+                fn.restart_task.cancel()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self.broker.close(Result(error_payload("the Greengrass core is stopping"), "Unhandled"))
+        instances = [i for fn in self._functions.values() for i in fn.instances.values()]
+        for instance in instances:
+            self._signal(instance, signal.SIGTERM, "core stopping")
+        watchers = [i.watcher for i in instances if i.watcher is not None]
+        if watchers:
+            _, pending = await asyncio.wait(watchers, timeout=self.stop_grace_s)
+            if pending:
+                for instance in instances:
+                    self._signal(instance, signal.SIGKILL, "core stopping")
+                await asyncio.wait(pending, timeout=self.stop_grace_s)
+        tasks = [t for t in self._tasks if not t.done()] + ([self._reaper] if self._reaper else [])
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=self.stop_grace_s)
+        await self.server.stop()
+        for fn in self._functions.values():
+            for link in fn.volume_links:
+                try:
+                    os.unlink(link)
+                except OSError as e:
+                    log.warning("could not remove volume symlink %s: %s", link, e)
+            for handler in list(fn.logger.handlers):
+                fn.logger.removeHandler(handler)
+                handler.close()
+        self.state = "stopped"
+        log.info("Lambda runtime stopped")
+
+    def status(self) -> dict:
+        functions = {}
+        now = time.monotonic()
+        for name, fn in self._functions.items():
+            running = self.broker.running(name) if self.state == "started" else {}
+            idle = set(self.broker.idle(name)) if self.state == "started" else set()
+            functions[name] = {
+                "arn": fn.spec.arn,
+                "pinned": fn.spec.pinned,
+                "encoding": fn.spec.encoding,
+                "timeout_s": fn.spec.timeout_s,
+                "instances": [
+                    {"id": i.id, "pid": i.pid, "state": ("busy" if i.id in running else
+                                                          "idle" if i.id in idle else i.state),
+                     "uptime_s": round(now - i.started, 1)}
+                    for i in fn.instances.values()
+                ],
+                "queued": self.broker.pending(name) if self.state == "started" else 0,
+                "invocations": fn.invocations,
+                "handled_errors": fn.handled_errors,
+                "unhandled_errors": fn.unhandled_errors,
+                "timeouts": fn.timeouts,
+                "crashes": fn.crashes,
+                "restarts": fn.restarts,
+                "dropped_messages": fn.dropped,
+                "start_error": fn.start_error,
+                "last_error": fn.last_error,
+                "log": str(fn.log_path),
+                "notes": list(fn.notes),
+            }
+        return {"state": self.state, "ipc": self.server.status(), "functions": functions}
+
+    # -- internals: registration, delivery ------------------------------------------------------
+
+    def _function(self, name: str) -> _Function:
+        try:
+            return self._functions[name]
+        except KeyError:
+            raise UnknownFunctionError(f"no function named {name!r} in this runtime") from None
+
+    def _register(self, spec: FunctionSpec) -> _Function:
+        entry = self.directory.add(spec.name, spec.arn, spec.encoding)
+        self.broker.add_function(spec.name)
+        log_path = self.state_dir / "logs" / f"{spec.name}.log"
+        logger = logging.getLogger(f"{__name__}.function.{spec.name}")
+        handler = logging.FileHandler(log_path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        home = self.state_dir / "runtime" / "home" / spec.name
+        home.mkdir(parents=True, exist_ok=True)
+        return _Function(spec=spec, token=entry.token, logger=logger, log_path=log_path, home=home)
+
+    def _deliver(self, name: str, message: Message) -> None:
+        fn = self._functions.get(name)
+        if fn is None or self.state != "started":
+            log.warning("message on %s for function %s dropped: runtime %s", message.topic, name, self.state)
+            return
+        if fn.spec.encoding == "json":
+            try:
+                json.loads(message.payload)
+            except ValueError as e:
+                fn.dropped += 1
+                fn.logger.warning("message from %s on %s dropped: function %s takes JSON and the payload is "
+                                  "not JSON (%s)", message.source, message.topic, name, e)
+                return
+        context = encode_client_context({"custom": {"subject": message.topic}})
+        try:
+            self.broker.submit(name, message.payload, client_context=context, invocation_type=EVENT,
+                               source=message.source)
+        except QueueFull as e:
+            fn.dropped += 1
+            fn.logger.warning("message from %s on %s dropped: %s", message.source, message.topic, e)
+
+    # -- internals: broker hooks ----------------------------------------------------------------
+
+    def _on_queued(self, name: str) -> None:
+        fn = self._functions.get(name)
+        if fn is not None and not fn.spec.pinned and not self._stopping:
+            self._scale(fn)
+
+    def _scale(self, fn: _Function) -> None:
+        running = self.broker.running(fn.spec.name)
+        available = [i for i in fn.instances.values()
+                     if i.id not in running and i.state in ("starting", "ready")]
+        needed = self.broker.pending(fn.spec.name) - len(available)
+        room = self.max_instances - len(fn.instances)
+        for _ in range(max(0, min(needed, room))):
+            self._spawn(fn)
+
+    def _on_dispatched(self, invocation: Invocation) -> None:
+        fn = self._functions.get(invocation.function)
+        if fn is None:
+            return
+        instance = fn.instances.get(invocation.instance)
+        if instance is not None:
+            instance.last_active = time.monotonic()
+        self._timers[invocation.id] = self._loop.call_later(fn.spec.timeout_s, self._timed_out, invocation)
+
+    def _on_finished(self, invocation: Invocation, result: Result) -> None:
+        timer = self._timers.pop(invocation.id, None)
+        if timer is not None:
+            timer.cancel()
+        fn = self._functions.get(invocation.function)
+        if fn is None:
+            return
+        fn.invocations += 1
+        instance = fn.instances.get(invocation.instance) if invocation.instance else None
+        if instance is not None:
+            instance.last_active = time.monotonic()
+        if result.function_error:
+            if result.function_error == "Handled":
+                fn.handled_errors += 1
+            else:
+                fn.unhandled_errors += 1
+            try:
+                detail = json.loads(result.payload)
+            except ValueError:
+                detail = {"errorMessage": result.payload.decode("utf-8", "replace")}
+            fn.last_error = {"invocation_id": invocation.id, "type": result.function_error,
+                             "at": time.time(), **(detail if isinstance(detail, dict) else {"errorMessage": detail})}
+            fn.logger.error("invocation %s (from %s) failed (%s): %s", invocation.id, invocation.source,
+                            result.function_error, fn.last_error.get("errorMessage"))
+
+    def _on_initialized(self, name: str, instance_id: str, success: bool, response: str) -> None:
+        fn = self._functions.get(name)
+        if fn is None:
+            return
+        instance = fn.instances.get(instance_id)
+        if success:
+            fn.start_error = None
+            if instance is not None and instance.state == "starting":
+                instance.state = "ready"
+        else:
+            fn.start_error = response
+            if instance is not None:
+                instance.state = "import-failed"
+            fn.logger.error("instance %s failed to start: %s", instance_id, response)
+
+    def _timed_out(self, invocation: Invocation) -> None:
+        self._timers.pop(invocation.id, None)
+        if invocation.done:
+            return
+        fn = self._functions[invocation.function]
+        message = f"Task timed out after {fn.spec.timeout_s:.2f} seconds"
+        fn.timeouts += 1
+        self.broker.fail(invocation, Result(error_payload(message, errorType="TimeoutError"), "Unhandled"))
+        instance = fn.instances.get(invocation.instance)
+        fn.logger.error("invocation %s: %s; killing instance %s (pid %s)", invocation.id, message,
+                        invocation.instance, instance.pid if instance else None)
+        if instance is not None:
+            self._signal(instance, signal.SIGKILL, "timeout")
+
+    # -- internals: processes -------------------------------------------------------------------
+
+    def _spawn(self, fn: _Function) -> _Instance:
+        fn.counter += 1
+        instance = _Instance(id=f"{fn.spec.name}#{fn.counter}", function=fn.spec.name)
+        fn.instances[instance.id] = instance
+        instance.watcher = self._track(asyncio.create_task(self._run_instance(fn, instance),
+                                                           name=f"lambda-{instance.id}"))
+        return instance
+
+    def _track(self, task: asyncio.Task) -> asyncio.Task:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run_instance(self, fn: _Function, instance: _Instance) -> None:
+        spec = fn.spec
+        env = process.environment(
+            spec, token=fn.token, ipc_port=self.ipc_port, credentials_uri=self.credentials_uri,
+            region=self.region, stream_manager_port=self.stream_manager_port,
+            cloud_endpoint_url=self.cloud_endpoint_url, home=fn.home, core_thing=self.core_thing)
+        argv = process.command(self.python, spec, instance.id, self.fallback_paths)
+        try:
+            with open(fn.log_path, "ab") as log_file:
+                instance.proc = await asyncio.create_subprocess_exec(
+                    *argv, cwd=spec.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log_file,
+                    stderr=log_file, start_new_session=True,
+                    preexec_fn=process.preexec(spec, self.memory_overhead_mb))
+        except OSError as e:
+            fn.start_error = f"cannot start {argv[0]} for function {spec.name}: {e}"
+            fn.logger.error("%s", fn.start_error)
+            fn.instances.pop(instance.id, None)
+            self._after_exit(fn, instance, crashed=True)
+            return
+        fn.logger.info("instance %s started (pid %d, %s)", instance.id, instance.pid,
+                       "pinned" if spec.pinned else "on-demand")
+        try:
+            returncode = await instance.proc.wait()
+        except asyncio.CancelledError:
+            self._signal(instance, signal.SIGKILL, "core stopping")
+            raise
+        instance.state = "exited"
+        fn.instances.pop(instance.id, None)
+        reason = instance.kill_reason
+        crashed = not reason and not self._stopping
+        if crashed:
+            fn.crashes += 1
+            fn.logger.error("instance %s (pid %d) exited unexpectedly with code %s", instance.id, instance.pid,
+                            returncode)
+        else:
+            fn.logger.info("instance %s (pid %d) ended (%s, code %s)", instance.id, instance.pid, reason or
+                           "core stopping", returncode)
+        if not self._stopping:
+            detail = f"function instance {instance.id} ended ({reason or f'exit code {returncode}'})"
+            self.broker.fail_instance(spec.name, instance.id, Result(error_payload(detail), "Unhandled"))
+        self._after_exit(fn, instance, crashed=crashed)
+
+    def _after_exit(self, fn: _Function, instance: _Instance, *, crashed: bool) -> None:
+        if self._stopping:
+            return
+        if fn.spec.pinned:
+            lived = time.monotonic() - instance.started
+            low, high = self.restart_backoff_s
+            if not crashed:
+                delay = 0.0  # killed by us (timeout): a fresh instance at once
+            else:
+                fn.backoff_s = low if (fn.backoff_s == 0 or lived >= high) else min(high, fn.backoff_s * 2)
+                delay = fn.backoff_s
+            fn.logger.warning("restarting pinned function %s in %.1f s", fn.spec.name, delay)
+            fn.restart_task = self._track(asyncio.create_task(self._restart(fn, delay)))
+        elif self.broker.pending(fn.spec.name):
+            self._scale(fn)
+
+    async def _restart(self, fn: _Function, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        if not self._stopping:
+            fn.restarts += 1
+            self._spawn(fn)
+
+    def _signal(self, instance: _Instance, sig: int, reason: str) -> None:
+        if instance.proc is None or instance.proc.returncode is not None:
+            return
+        if not instance.kill_reason:
+            instance.kill_reason = reason
+        try:
+            os.killpg(instance.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            try:
+                instance.proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+
+    async def _reap_idle(self) -> None:
+        interval = max(0.05, min(1.0, self.idle_reap_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            for fn in self._functions.values():
+                if fn.spec.pinned:
+                    continue
+                idle = set(self.broker.idle(fn.spec.name))
+                for instance in list(fn.instances.values()):
+                    if instance.id in idle and now - instance.last_active >= self.idle_reap_s:
+                        self.broker.retire(fn.spec.name, instance.id)
+                        instance.state = "retiring"
+                        fn.logger.info("instance %s idle for %.1f s: reaped", instance.id, now - instance.last_active)
+                        self._signal(instance, signal.SIGTERM, "idle")

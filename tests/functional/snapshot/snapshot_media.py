@@ -46,3 +46,25 @@ def mean_bgr(jpeg: bytes) -> tuple[float, float, float]:
 
 def close_to(actual, expected, tol: float = 40.0) -> bool:
     return all(abs(a - e) <= tol for a, e in zip(actual, expected))
+
+
+def http_event(path: str = "/snapshot", method: str = "GET", query: dict | None = None) -> dict:
+    """An API Gateway HTTP API (payload 2.0) event, as a function URL also sends it."""
+    from urllib.parse import urlencode
+
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "headers": {"host": "abc.execute-api.us-east-1.amazonaws.com", "user-agent": "pytest"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "pytest"},
+            "requestId": "test", "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    if query is not None:
+        event["queryStringParameters"] = query
+    return event

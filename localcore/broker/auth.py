@@ -1,0 +1,54 @@
+"""Ready-made ``authorize(thing, cert_der) -> bool`` callables for the broker and discovery.
+
+The TLS layer already guarantees the certificate chains to the local IoT root CA; these decide
+whether that certificate belongs to ``thing`` and whether ``thing`` may use the core.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Collection, Mapping, Union
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+Authorize = Callable[[str, bytes], bool]
+Members = Union[Mapping[str, Collection[str]], Callable[[], Mapping[str, Collection[str]]]]
+
+
+def certificate_id_of(cert_der: bytes) -> str:
+    """AWS IoT certificate id: hex SHA-256 of the DER certificate."""
+    return hashlib.sha256(cert_der).hexdigest()
+
+
+def common_name_of(cert_der: bytes) -> str:
+    cert = x509.load_der_x509_certificate(cert_der)
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else ""
+
+
+class CertificateAuthorizer:
+    """Authorizes a thing when it is a member and the certificate is attached to it.
+
+    ``members`` maps thing name → certificate ids attached to it (``pki.certificate_id``), or is
+    a zero-argument callable returning that mapping (read on every connection, so a redeploy or
+    a certificate change takes effect for the next connection). A thing with an empty
+    collection of ids is matched by the certificate's CN instead.
+    """
+
+    def __init__(self, members: Members) -> None:
+        self._members = members
+
+    def _current(self) -> Mapping[str, Collection[str]]:
+        return self._members() if callable(self._members) else self._members
+
+    def __call__(self, thing: str, cert_der: bytes) -> bool:
+        members = self._current()
+        if thing not in members:
+            return False
+        ids = members[thing]
+        if ids:
+            return certificate_id_of(cert_der) in ids
+        return common_name_of(cert_der) == thing
+
+    def is_member(self, thing: str) -> bool:
+        return thing in self._current()

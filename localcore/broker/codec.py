@@ -1,0 +1,306 @@
+"""MQTT 3.1.1 packet codec (the subset a Greengrass core serves), pure.
+
+``PacketReader.feed(chunk)`` takes socket data of any size and returns complete packets, so the
+protocol reads large chunks and parses many packets per read. Encoders return ``bytes`` ready
+to be batched into one write. Every malformed input raises :class:`ProtocolError` saying what.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from localcore.broker.errors import ProtocolError
+
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = 1, 2, 3, 4, 5, 6, 7
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 10, 11, 12, 13, 14
+
+NAMES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK", 5: "PUBREC", 6: "PUBREL", 7: "PUBCOMP",
+         8: "SUBSCRIBE", 9: "SUBACK", 10: "UNSUBSCRIBE", 11: "UNSUBACK", 12: "PINGREQ", 13: "PINGRESP",
+         14: "DISCONNECT"}
+
+# CONNACK return codes
+ACCEPTED = 0
+REFUSED_PROTOCOL_VERSION = 1
+REFUSED_IDENTIFIER = 2
+REFUSED_NOT_AUTHORIZED = 5
+
+_U16 = struct.Struct("!H")
+
+
+@dataclass(frozen=True)
+class Packet:
+    type: int
+    flags: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Connect:
+    protocol_name: str
+    level: int
+    clean_session: bool
+    keep_alive: int
+    client_id: str
+    will_topic: str | None = None
+    will_payload: bytes = b""
+    will_qos: int = 0
+    will_retain: bool = False
+    username: str | None = None
+    password: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Publish:
+    topic: str
+    payload: bytes
+    qos: int
+    packet_id: int = 0
+    retain: bool = False
+    dup: bool = False
+
+
+class PacketReader:
+    """Incremental frame splitter with a bound on the size of one packet."""
+
+    def __init__(self, max_packet_size: int) -> None:
+        self.max_packet_size = max_packet_size
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Packet]:
+        buf = self._buf
+        buf += data
+        packets: list[Packet] = []
+        pos = 0
+        end = len(buf)
+        while end - pos >= 2:
+            header = buf[pos]
+            length = 0
+            shift = 0
+            i = pos + 1
+            complete = False
+            for _ in range(4):
+                if i >= end:
+                    break
+                byte = buf[i]
+                i += 1
+                length |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    complete = True
+                    break
+            else:
+                raise ProtocolError("remaining length uses more than 4 bytes")
+            if not complete:
+                break  # the length bytes have not all arrived
+            if length > self.max_packet_size:
+                raise ProtocolError(
+                    f"{NAMES.get(header >> 4, 'packet')} of {length} bytes exceeds the limit of "
+                    f"{self.max_packet_size}")
+            if end - i < length:
+                break
+            packets.append(Packet(header >> 4, header & 0x0F, bytes(buf[i:i + length])))
+            pos = i + length
+        if pos:
+            del buf[:pos]
+        return packets
+
+
+class _Cursor:
+    __slots__ = ("data", "pos", "what")
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data = data
+        self.pos = 0
+        self.what = what
+
+    def u8(self) -> int:
+        if self.pos >= len(self.data):
+            raise ProtocolError(f"{self.what}: packet ends early")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def u16(self) -> int:
+        if self.pos + 2 > len(self.data):
+            raise ProtocolError(f"{self.what}: packet ends early")
+        (value,) = _U16.unpack_from(self.data, self.pos)
+        self.pos += 2
+        return value
+
+    def binary(self) -> bytes:
+        size = self.u16()
+        if self.pos + size > len(self.data):
+            raise ProtocolError(f"{self.what}: a length-prefixed field runs past the packet end")
+        value = self.data[self.pos:self.pos + size]
+        self.pos += size
+        return bytes(value)
+
+    def string(self, field: str) -> str:
+        raw = self.binary()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(f"{self.what}: {field} is not valid UTF-8") from None
+        if "\x00" in text:
+            raise ProtocolError(f"{self.what}: {field} contains U+0000")
+        return text
+
+    def rest(self) -> bytes:
+        value = self.data[self.pos:]
+        self.pos = len(self.data)
+        return bytes(value)
+
+    def at_end(self) -> bool:
+        return self.pos >= len(self.data)
+
+
+def decode_connect(packet: Packet) -> Connect:
+    if packet.flags != 0:
+        raise ProtocolError("CONNECT: fixed-header flags must be 0")
+    c = _Cursor(packet.body, "CONNECT")
+    name = c.string("protocol name")
+    level = c.u8()
+    flags = c.u8()
+    if flags & 0x01:
+        raise ProtocolError("CONNECT: reserved flag bit 0 is set")
+    keep_alive = c.u16()
+    client_id = c.string("client id")
+    will_flag = bool(flags & 0x04)
+    will_qos = (flags >> 3) & 0x03
+    will_retain = bool(flags & 0x20)
+    if not will_flag and (will_qos or will_retain):
+        raise ProtocolError("CONNECT: will QoS/retain set without the will flag")
+    if will_qos == 3:
+        raise ProtocolError("CONNECT: will QoS 3 is invalid")
+    will_topic, will_payload = None, b""
+    if will_flag:
+        will_topic = c.string("will topic")
+        will_payload = c.binary()
+    username = password = None
+    if flags & 0x80:
+        username = c.string("user name")
+    elif flags & 0x40 and level == 4:
+        raise ProtocolError("CONNECT: password flag set without user name")
+    if flags & 0x40:
+        password = c.binary()
+    if not c.at_end():
+        raise ProtocolError("CONNECT: unexpected bytes after the payload")
+    return Connect(name, level, bool(flags & 0x02), keep_alive, client_id, will_topic, will_payload,
+                   will_qos, will_retain, username, password)
+
+
+def decode_publish(packet: Packet) -> Publish:
+    qos = (packet.flags >> 1) & 0x03
+    if qos == 3:
+        raise ProtocolError("PUBLISH: QoS 3 is invalid")
+    c = _Cursor(packet.body, "PUBLISH")
+    topic = c.string("topic name")
+    packet_id = c.u16() if qos else 0
+    if qos and packet_id == 0:
+        raise ProtocolError("PUBLISH: packet identifier 0 is invalid")
+    return Publish(topic, c.rest(), qos, packet_id, bool(packet.flags & 0x01), bool(packet.flags & 0x08))
+
+
+def decode_subscribe(packet: Packet) -> tuple[int, list[tuple[str, int]]]:
+    if packet.flags != 0x02:
+        raise ProtocolError("SUBSCRIBE: fixed-header flags must be 0x2")
+    c = _Cursor(packet.body, "SUBSCRIBE")
+    packet_id = c.u16()
+    topics: list[tuple[str, int]] = []
+    while not c.at_end():
+        topic_filter = c.string("topic filter")
+        qos = c.u8()
+        if qos & 0xFC:
+            raise ProtocolError(f"SUBSCRIBE: requested QoS byte {qos:#x} for {topic_filter!r} is invalid")
+        topics.append((topic_filter, qos))
+    if not topics:
+        raise ProtocolError("SUBSCRIBE: no topic filters")
+    return packet_id, topics
+
+
+def decode_unsubscribe(packet: Packet) -> tuple[int, list[str]]:
+    if packet.flags != 0x02:
+        raise ProtocolError("UNSUBSCRIBE: fixed-header flags must be 0x2")
+    c = _Cursor(packet.body, "UNSUBSCRIBE")
+    packet_id = c.u16()
+    filters: list[str] = []
+    while not c.at_end():
+        filters.append(c.string("topic filter"))
+    if not filters:
+        raise ProtocolError("UNSUBSCRIBE: no topic filters")
+    return packet_id, filters
+
+
+def decode_packet_id(packet: Packet) -> int:
+    c = _Cursor(packet.body, NAMES.get(packet.type, "packet"))
+    value = c.u16()
+    if not c.at_end():
+        raise ProtocolError(f"{NAMES.get(packet.type)}: unexpected bytes after the packet identifier")
+    return value
+
+
+def _remaining_length(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n % 128
+        n //= 128
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _string(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return _U16.pack(len(raw)) + raw
+
+
+def encode_connack(return_code: int, session_present: bool = False) -> bytes:
+    return bytes((0x20, 2, 1 if session_present else 0, return_code))
+
+
+def encode_publish(topic: str, payload: bytes, qos: int = 0, packet_id: int = 0,
+                   retain: bool = False, dup: bool = False) -> bytes:
+    variable = _string(topic) + (_U16.pack(packet_id) if qos else b"")
+    header = 0x30 | (qos << 1) | (0x01 if retain else 0) | (0x08 if dup else 0)
+    return bytes((header,)) + _remaining_length(len(variable) + len(payload)) + variable + payload
+
+
+def encode_puback(packet_id: int) -> bytes:
+    return b"\x40\x02" + _U16.pack(packet_id)
+
+
+def encode_suback(packet_id: int, codes: list[int]) -> bytes:
+    body = _U16.pack(packet_id) + bytes(codes)
+    return b"\x90" + _remaining_length(len(body)) + body
+
+
+def encode_unsuback(packet_id: int) -> bytes:
+    return b"\xb0\x02" + _U16.pack(packet_id)
+
+
+PINGRESP_BYTES = b"\xd0\x00"
+
+
+def encode_connect(client_id: str, *, keep_alive: int = 60, clean_session: bool = True,
+                   username: str | None = None, will: tuple[str, bytes, int] | None = None,
+                   level: int = 4) -> bytes:
+    """Build a CONNECT (used by tests and tools that speak raw MQTT)."""
+    flags = 0x02 if clean_session else 0
+    payload = _string(client_id)
+    if will is not None:
+        flags |= 0x04 | (will[2] << 3)
+        payload += _string(will[0]) + _U16.pack(len(will[1])) + will[1]
+    if username is not None:
+        flags |= 0x80
+        payload += _string(username)
+    name = "MQTT" if level == 4 else "MQIsdp"
+    variable = _string(name) + bytes((level, flags)) + _U16.pack(keep_alive)
+    body = variable + payload
+    return b"\x10" + _remaining_length(len(body)) + body
+
+
+def encode_subscribe(packet_id: int, filters: list[tuple[str, int]]) -> bytes:
+    body = _U16.pack(packet_id) + b"".join(_string(f) + bytes((q,)) for f, q in filters)
+    return b"\x82" + _remaining_length(len(body)) + body

@@ -1,0 +1,379 @@
+"""The core's MQTT 3.1.1 broker over mutual TLS, feeding the subscription-table router.
+
+* A client's certificate must chain to the local IoT root CA (TLS layer) and
+  ``authorize(client_id, cert_der)`` must accept it; the client id is the thing name.
+  Otherwise CONNACK 5 and close.
+* A PUBLISH from thing T enters the router as ``Message(source="device:T", ...)``; the broker
+  registers each connected client as the router's sink for ``device:T`` and hands it a routed
+  message only when one of the client's own MQTT subscriptions matches.
+* QoS 0 and 1 (QoS 2 is refused, as by AWS IoT), clean sessions only (no session state kept
+  across connections), retained flag ignored, last will routed with the device as source.
+* Any protocol violation disconnects that client only.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+import time
+from collections import Counter
+from typing import Callable
+
+from localcore.broker import codec
+from localcore.broker.errors import ProtocolError
+from localcore.interfaces import Message, device
+from localcore.router.errors import TopicError
+from localcore.router.topics import matches, validate_filter, validate_topic
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 128 * 1024
+_MAX_PACKET = MAX_PAYLOAD + 2 + 256 * 4 + 2  # payload + topic (≤256 bytes, UTF-8 headroom) + id
+_WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
+_PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
+
+
+class _Client(asyncio.Protocol):
+    """One MQTT connection; also the router's sink for its thing while connected."""
+
+    def __init__(self, broker: "Broker") -> None:
+        self.broker = broker
+        self.transport: asyncio.Transport | None = None
+        self.reader = codec.PacketReader(_MAX_PACKET)
+        self.thing: str | None = None
+        self.endpoint = ""
+        self.peer = "?"
+        self.cert_der = b""
+        self.subscriptions: dict[str, int] = {}
+        self.will: Message | None = None
+        self.keep_alive = 0.0
+        self.last_rx = time.monotonic()
+        self.closing = False
+        self.clean_disconnect = False
+        self._out = bytearray()
+        self._flush_scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._next_id = 0
+
+    # -- asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        self.cert_der = der or b""
+        self.broker._pending.add(self)
+        self._timer = self.broker._loop.call_later(self.broker.connect_timeout, self._connect_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.last_rx = time.monotonic()
+        try:
+            for packet in self.reader.feed(data):
+                self._dispatch(packet)
+                if self.closing:
+                    return
+        except ProtocolError as exc:
+            self.broker._counts["protocol_errors"] += 1
+            log.warning("MQTT client %s (%s) disconnected: %s", self.thing or "?", self.peer, exc)
+            self.close()
+        except TopicError as exc:
+            self.broker._counts["protocol_errors"] += 1
+            log.warning("MQTT client %s (%s) disconnected: %s", self.thing or "?", self.peer, exc)
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.broker._pending.discard(self)
+        if self.thing is not None:
+            self.broker._forget(self)
+            if not self.clean_disconnect and self.will is not None:
+                will, self.will = self.will, None
+                log.info("routing last will of %s on %s", self.thing, will.topic)
+                self.broker._route(will)
+            log.info("MQTT client %s (%s) disconnected", self.thing, self.peer)
+
+    # -- outgoing ----------------------------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        self._out += data
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.broker._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._out and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(bytes(self._out))
+        self._out.clear()
+
+    def close(self) -> None:
+        """Flush what is queued (a CONNACK refusal) and close the connection."""
+        if self.closing:
+            return
+        self.closing = True
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def deliver(self, message: Message) -> None:
+        """Router sink: send ``message`` if one of this client's subscriptions matches."""
+        if self.broker._loop_thread != threading.get_ident():
+            self.broker._loop.call_soon_threadsafe(self.deliver, message)
+            return
+        if self.closing or self.transport is None:
+            return
+        qos = -1
+        for topic_filter, granted in self.subscriptions.items():
+            if granted > qos and matches(topic_filter, message.topic):
+                qos = granted
+                if qos == 1:
+                    break
+        if qos < 0:
+            self.broker._counts["not_subscribed"] += 1
+            return
+        if self.transport.get_write_buffer_size() + len(self._out) > _WRITE_BUFFER_LIMIT:
+            self.broker._counts["dropped_slow_client"] += 1
+            log.debug("dropped %s for slow client %s", message.topic, self.thing)
+            return
+        qos = min(qos, message.qos)
+        packet_id = 0
+        if qos:
+            self._next_id = self._next_id % 0xFFFF + 1
+            packet_id = self._next_id
+        self._send(codec.encode_publish(message.topic, message.payload, qos, packet_id))
+        self.broker._counts["sent"] += 1
+
+    # -- timers ------------------------------------------------------------------------------
+    def _connect_timeout(self) -> None:
+        self._timer = None
+        if self.thing is None and not self.closing:
+            log.warning("MQTT client %s sent no CONNECT within %.0fs; closing", self.peer,
+                        self.broker.connect_timeout)
+            self.close()
+
+    def _check_keep_alive(self) -> None:
+        self._timer = None
+        if self.closing:
+            return
+        limit = self.keep_alive * 1.5
+        idle = time.monotonic() - self.last_rx
+        if idle >= limit:
+            log.warning("MQTT client %s silent for %.0fs (keep-alive %ds); closing", self.thing, idle,
+                        self.keep_alive)
+            self.close()
+            return
+        self._timer = self.broker._loop.call_later(limit - idle, self._check_keep_alive)
+
+    # -- incoming ----------------------------------------------------------------------------
+    def _dispatch(self, packet: codec.Packet) -> None:
+        kind = packet.type
+        if self.thing is None:
+            if kind != codec.CONNECT:
+                raise ProtocolError(f"first packet is {codec.NAMES.get(kind, kind)}, not CONNECT")
+            self._on_connect(codec.decode_connect(packet))
+        elif kind == codec.PUBLISH:
+            self._on_publish(codec.decode_publish(packet))
+        elif kind == codec.PUBACK:
+            codec.decode_packet_id(packet)
+        elif kind == codec.SUBSCRIBE:
+            self._on_subscribe(packet)
+        elif kind == codec.UNSUBSCRIBE:
+            packet_id, filters = codec.decode_unsubscribe(packet)
+            for topic_filter in filters:
+                self.subscriptions.pop(topic_filter, None)
+            self._send(codec.encode_unsuback(packet_id))
+        elif kind == codec.PINGREQ:
+            if packet.body or packet.flags:
+                raise ProtocolError("PINGREQ: must be empty with flags 0")
+            self._send(codec.PINGRESP_BYTES)
+        elif kind == codec.DISCONNECT:
+            self.clean_disconnect = True
+            self.will = None
+            self.close()
+        elif kind == codec.CONNECT:
+            raise ProtocolError("second CONNECT on one connection")
+        else:
+            raise ProtocolError(f"{codec.NAMES.get(kind, f'packet type {kind}')} is not accepted by this server")
+
+    def _refuse(self, code: int, reason: str) -> None:
+        self.broker._counts["refused"] += 1
+        log.warning("MQTT CONNECT from %s refused (CONNACK %d): %s", self.peer, code, reason)
+        self._send(codec.encode_connack(code))
+        self.close()
+
+    def _on_connect(self, connect: codec.Connect) -> None:
+        if (connect.protocol_name, connect.level) not in _PROTOCOLS:
+            if connect.protocol_name in ("MQTT", "MQIsdp"):
+                self._refuse(codec.REFUSED_PROTOCOL_VERSION,
+                             f"protocol level {connect.level} is not supported (3.1.1 and 3.1 are)")
+                return
+            raise ProtocolError(f"CONNECT: unknown protocol name {connect.protocol_name!r}")
+        client_id = connect.client_id
+        if not client_id:
+            self._refuse(codec.REFUSED_NOT_AUTHORIZED, "empty client id; it must be the thing name")
+            return
+        if not self.broker._authorize(client_id, self.cert_der):
+            self._refuse(codec.REFUSED_NOT_AUTHORIZED,
+                         f"client id {client_id!r} is not a thing of this group whose certificate "
+                         "the client presented")
+            return
+        if connect.will_topic is not None:
+            validate_topic(connect.will_topic)
+            if len(connect.will_payload) > MAX_PAYLOAD:
+                raise ProtocolError("CONNECT: will message exceeds 128 KB")
+            if connect.will_qos > 1:
+                raise ProtocolError("CONNECT: will QoS 2 is not supported")
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.thing = client_id
+        self.endpoint = device(client_id)
+        if connect.will_topic is not None:
+            self.will = Message(self.endpoint, connect.will_topic, connect.will_payload, connect.will_qos)
+        self.keep_alive = float(connect.keep_alive)
+        self.broker._register(self)
+        self._send(codec.encode_connack(codec.ACCEPTED))
+        if self.keep_alive:
+            self._timer = self.broker._loop.call_later(self.keep_alive * 1.5, self._check_keep_alive)
+        log.info("MQTT client %s connected from %s (MQTT level %d)", client_id, self.peer, connect.level)
+
+    def _on_publish(self, publish: codec.Publish) -> None:
+        if publish.qos == 2:
+            raise ProtocolError("PUBLISH: QoS 2 is not supported")
+        validate_topic(publish.topic)
+        if len(publish.payload) > MAX_PAYLOAD:
+            raise ProtocolError(f"PUBLISH: payload of {len(publish.payload)} bytes exceeds 128 KB")
+        self.broker._counts["received"] += 1
+        self.broker._route(Message(self.endpoint, publish.topic, publish.payload, publish.qos))
+        if publish.qos == 1:
+            self._send(codec.encode_puback(publish.packet_id))
+
+    def _on_subscribe(self, packet: codec.Packet) -> None:
+        packet_id, requested = codec.decode_subscribe(packet)
+        codes: list[int] = []
+        for topic_filter, qos in requested:
+            if qos > 2:
+                raise ProtocolError(f"SUBSCRIBE: QoS {qos} for {topic_filter!r} is invalid")
+            try:
+                validate_filter(topic_filter)
+            except TopicError as exc:
+                log.warning("client %s: SUBSCRIBE %r refused: %s", self.thing, topic_filter, exc)
+                codes.append(0x80)
+                continue
+            granted = min(qos, 1)
+            self.subscriptions[topic_filter] = granted
+            codes.append(granted)
+        self._send(codec.encode_suback(packet_id, codes))
+
+
+class Broker:
+    """MQTT broker of the local core.
+
+    ``router`` needs ``publish(Message)``, ``attach(endpoint, sink)`` and
+    ``detach(endpoint, sink)`` (:class:`localcore.router.Router`). ``authorize(thing, cert_der)``
+    decides whether the TLS client certificate (DER) belongs to ``thing`` and whether the thing
+    may connect (group member or the core); see :class:`localcore.broker.auth.CertificateAuthorizer`.
+    """
+
+    def __init__(
+        self,
+        router,
+        *,
+        ssl_context: ssl.SSLContext,
+        authorize: Callable[[str, bytes], bool],
+        host: str = "127.0.0.1",
+        port: int = 8883,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.router = router
+        self.ssl_context = ssl_context
+        self.authorize = authorize
+        self.host = host
+        self.port = port
+        self.connect_timeout = connect_timeout
+        self._server: asyncio.base_events.Server | None = None
+        self._clients: dict[str, _Client] = {}
+        self._pending: set[_Client] = set()
+        self._counts: Counter[str] = Counter()
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._loop_thread = 0
+        self.state = "new"
+
+    async def start(self) -> None:
+        self.state = "starting"
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._server = await self._loop.create_server(
+            lambda: _Client(self), self.host, self.port, ssl=self.ssl_context,
+            ssl_handshake_timeout=self.connect_timeout, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.state = "started"
+        log.info("MQTT broker listening on %s:%d (TLS, client certificates required)", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is None:
+            return
+        self.state = "stopping"
+        self._server.close()
+        for client in list(self._clients.values()) + list(self._pending):
+            client.clean_disconnect = True  # the core going away is not the device dying
+            if client.transport is not None:
+                client.transport.abort()
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), 5)
+        except asyncio.TimeoutError:
+            log.warning("MQTT broker: connections still closing after 5s")
+        self._server = None
+        self.state = "stopped"
+
+    # -- called by clients -------------------------------------------------------------------
+    def _authorize(self, thing: str, cert_der: bytes) -> bool:
+        try:
+            return bool(self.authorize(thing, cert_der))
+        except Exception:  # an authorizer bug must refuse, not crash the connection handler
+            log.exception("authorize(%r) failed; refusing the connection", thing)
+            return False
+
+    def _register(self, client: _Client) -> None:
+        self._pending.discard(client)
+        old = self._clients.get(client.thing)  # type: ignore[arg-type]
+        if old is not None and old is not client:
+            log.info("MQTT client %s connected again; closing its previous connection", client.thing)
+            self._forget(old)
+            old.close()
+        self._clients[client.thing] = client  # type: ignore[index]
+        self.router.attach(client.endpoint, client)
+        self._counts["connections"] += 1
+
+    def _forget(self, client: _Client) -> None:
+        if self._clients.get(client.thing) is client:  # type: ignore[arg-type]
+            del self._clients[client.thing]  # type: ignore[arg-type]
+        self.router.detach(client.endpoint, client)
+
+    def _route(self, message: Message) -> None:
+        try:
+            self.router.publish(message)
+        except (TopicError, ValueError) as exc:
+            log.warning("router refused %s from %s: %s", message.topic, message.source, exc)
+
+    # -- introspection -----------------------------------------------------------------------
+    def connected(self) -> list[str]:
+        return sorted(self._clients)
+
+    def status(self) -> dict:
+        return {
+            "state": self.state,
+            "host": self.host,
+            "port": self.port,
+            "connected": self.connected(),
+            "counts": dict(self._counts),
+        }

@@ -1,0 +1,80 @@
+import pytest
+
+from localcore.broker import codec
+from localcore.broker.errors import ProtocolError
+
+
+def test_reader_splits_packets_across_any_chunking():
+    stream = (codec.encode_connect("dev", username="?SDK=Python&Version=1.6.2")
+              + codec.encode_publish("a/b", b"x" * 300, 1, 7)
+              + codec.encode_subscribe(3, [("a/#", 1), ("$aws/things/T/shadow/update/delta", 0)])
+              + b"\xc0\x00")
+    for size in (1, 2, 3, 7, 64, len(stream)):
+        reader = codec.PacketReader(1000)
+        packets = []
+        for i in range(0, len(stream), size):
+            packets += reader.feed(stream[i:i + size])
+        assert [p.type for p in packets] == [codec.CONNECT, codec.PUBLISH, codec.SUBSCRIBE, codec.PINGREQ]
+    connect = codec.decode_connect(packets[0])
+    assert (connect.protocol_name, connect.level, connect.client_id, connect.username, connect.clean_session) \
+        == ("MQTT", 4, "dev", "?SDK=Python&Version=1.6.2", True)
+    pub = codec.decode_publish(packets[1])
+    assert (pub.topic, pub.qos, pub.packet_id, len(pub.payload)) == ("a/b", 1, 7, 300)
+    assert codec.decode_subscribe(packets[2]) == (3, [("a/#", 1), ("$aws/things/T/shadow/update/delta", 0)])
+
+
+def test_connect_with_will_and_mqtt31():
+    raw = codec.encode_connect("c", will=("w/t", b"gone", 1), level=3, keep_alive=5)
+    (packet,) = codec.PacketReader(100).feed(raw)
+    c = codec.decode_connect(packet)
+    assert (c.protocol_name, c.level, c.will_topic, c.will_payload, c.will_qos, c.keep_alive) == \
+        ("MQIsdp", 3, "w/t", b"gone", 1, 5)
+
+
+@pytest.mark.parametrize("length", [0, 1, 127, 128, 16383, 16384, 2097151, 2097152])
+def test_remaining_length_round_trip(length):
+    raw = codec.encode_publish("t", b"\0" * (length - 3) if length >= 3 else b"", 0)
+    if length >= 3:
+        (packet,) = codec.PacketReader(3_000_000).feed(raw)
+        assert len(packet.body) == length
+
+
+def test_length_over_limit_and_overlong_length_are_refused():
+    with pytest.raises(ProtocolError, match="exceeds the limit"):
+        codec.PacketReader(10).feed(codec.encode_publish("t", b"x" * 20))
+    with pytest.raises(ProtocolError, match="more than 4 bytes"):
+        codec.PacketReader(10).feed(b"\x30\xff\xff\xff\xff\x01")
+
+
+def _packet(raw):
+    (packet,) = codec.PacketReader(1000).feed(raw)
+    return packet
+
+
+@pytest.mark.parametrize("raw,decoder,fragment", [
+    (b"\x10\x03\x00\x04M", codec.decode_connect, "runs past"),
+    (b"\x11\x00", codec.decode_connect, "flags must be 0"),
+    (b"\x10\x0c\x00\x04MQTT\x04\x03\x00\x3c\x00\x00", codec.decode_connect, "reserved flag"),
+    (b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x3c\x00\x02\xff\xfe", codec.decode_connect, "client id is not valid UTF-8"),
+    (b"\x10\x0e\x00\x04MQTT\x04\x42\x00\x3c\x00\x02ab", codec.decode_connect, "password flag"),
+    (b"\x10\x0f\x00\x04MQTT\x04\x02\x00\x3c\x00\x02abX", codec.decode_connect, "unexpected bytes"),
+    (b"\x30\x04\x00\x02\xc3\x28", codec.decode_publish, "topic name is not valid UTF-8"),
+    (b"\x30\x05\x00\x03a\x00b", codec.decode_publish, r"U\+0000"),
+    (b"\x36\x05\x00\x01ax\x00", codec.decode_publish, "QoS 3"),
+    (b"\x32\x05\x00\x01a\x00\x00", codec.decode_publish, "identifier 0"),
+    (b"\x80\x06\x00\x01\x00\x01a\x00", codec.decode_subscribe, "flags must be 0x2"),
+    (b"\x82\x02\x00\x01", codec.decode_subscribe, "no topic filters"),
+    (b"\x82\x06\x00\x01\x00\x01a\x04", codec.decode_subscribe, "requested QoS"),
+    (b"\xa2\x02\x00\x01", codec.decode_unsubscribe, "no topic filters"),
+])
+def test_malformed(raw, decoder, fragment):
+    with pytest.raises(ProtocolError, match=fragment):
+        decoder(_packet(raw))
+
+
+def test_encoders():
+    assert codec.encode_connack(5) == b"\x20\x02\x00\x05"
+    assert codec.encode_puback(258) == b"\x40\x02\x01\x02"
+    assert codec.encode_suback(1, [0, 1, 0x80]) == b"\x90\x05\x00\x01\x00\x01\x80"
+    assert codec.encode_unsuback(9) == b"\xb0\x02\x00\x09"
+    assert codec.encode_publish("a", b"p", 1, 2) == b"\x32\x06\x00\x01a\x00\x02p"

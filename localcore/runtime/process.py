@@ -58,8 +58,9 @@ def check_spec(spec: FunctionSpec) -> list[str]:
         relative = module.replace(".", "/")
         roots = [code_dir] + [Path(p) for p in extra_paths(spec)]
         candidates = [root / f"{relative}.py" for root in roots] + [root / relative / "__init__.py" for root in roots]
-        if not any(c.is_file() for c in candidates) and not any(
-                root.joinpath(relative).parent.glob(Path(relative).name + ".*.so") for root in roots):
+        extensions = [so for root in roots
+                      for so in root.joinpath(relative).parent.glob(Path(relative).name + ".*.so")]
+        if not any(c.is_file() for c in candidates) and not extensions:
             problems.append(f"function {spec.name!r}: handler module {module!r} not found: no "
                             f"{code_dir / (relative + '.py')} nor {code_dir / relative / '__init__.py'}")
     return problems

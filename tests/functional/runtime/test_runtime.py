@@ -1,0 +1,271 @@
+"""The Lambda runtime with real function processes running the unmodified greengrasssdk 1.6.1."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from localcore.interfaces import Message
+from localcore.runtime import FunctionConfigError, LambdaRuntime, SDK_DIR
+from tests.functional.runtime.support import LAMBDAS, arn, spec
+
+
+async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
+    """Poll a condition of process state that no event announces (bounded)."""
+    async def _poll():
+        while not predicate():
+            await asyncio.sleep(interval)
+    await asyncio.wait_for(_poll(), timeout)
+
+
+async def test_pinned_module_level_loop_publishes_through_the_publisher(make_runtime, router):
+    runtime = await make_runtime([spec("timer", pinned=True, environment={"INTERVAL_S": "0.05"})])
+    messages = await router.wait_for(lambda m: m.topic == "hello/world", count=3)
+    assert {m.source for m in messages} == {"function:timer"}
+    assert messages[0].payload == b"Hello world! Sent from Greengrass Core. #1"
+    status = runtime.status()["functions"]["timer"]
+    assert len(status["instances"]) == 1 and status["instances"][0]["state"] == "starting"  # import never returns
+
+
+async def test_mqtt_triggered_invocation_gets_subject_and_json_event(make_runtime, router):
+    runtime = await make_runtime([spec("echo", environment={"OUT_TOPIC": "echo/out"})])
+    runtime.sink("echo").deliver(Message(source="device:Sensor", topic="sensors/temp", payload=b'{"t": 21.5}'))
+    [out] = await router.wait_for(lambda m: m.topic == "echo/out")
+    answer = json.loads(out.payload)
+    assert answer["event"] == {"t": 21.5}
+    assert answer["subject"] == "sensors/temp"
+    assert answer["custom"] == {"subject": "sensors/temp"}
+    assert answer["function_name"] == "echo" and answer["function_version"] == "live"
+    assert out.source == "function:echo"
+
+
+async def test_non_json_message_to_json_function_is_dropped_and_counted(make_runtime, router):
+    runtime = await make_runtime([spec("echo", environment={"OUT_TOPIC": "echo/out"})])
+    runtime.sink("echo").deliver(Message(source="device:S", topic="raw", payload=b"\x00not json"))
+    runtime.sink("echo").deliver(Message(source="device:S", topic="ok", payload=b"1"))
+    [out] = await router.wait_for(lambda m: m.topic == "echo/out")
+    assert json.loads(out.payload)["subject"] == "ok"
+    assert runtime.status()["functions"]["echo"]["dropped_messages"] == 1
+
+
+async def test_binary_encoding_passes_raw_bytes(make_runtime, router):
+    runtime = await make_runtime([spec("binary", encoding="binary"), spec("echo", code="echo")])
+    raw = b"\x00\xffnot-json"
+    runtime.sink("binary").deliver(Message(source="device:Cam", topic="frames", payload=raw))
+    [out] = await router.wait_for(lambda m: m.topic == "binary/out")
+    assert out.payload == raw
+    result = await runtime.invoke("binary", raw)
+    assert result.json() == {"type": "bytes", "hex": raw.hex()}
+    json_result = await runtime.invoke("echo", {"k": [1, 2]})
+    assert json_result.json()["event"] == {"k": [1, 2]}
+
+
+async def test_function_to_function_by_publish_and_by_lambda_invoke(make_runtime, router):
+    runtime = await make_runtime([
+        spec("caller", environment={"TARGET_ARN": arn("echo")}),
+        spec("echo", environment={"OUT_TOPIC": "echo/out"}),
+    ])
+    # the subscription caller -> echo on chain/next (in-test router: localcore.router has not landed)
+    router.route("function:caller", "chain/next", runtime.sink("echo"))
+    result = await runtime.invoke("caller", {"n": 7})
+    assert result.function_error == ""
+    direct = result.json()
+    assert direct["function_error"] == ""
+    assert direct["payload"]["event"] == {"direct": 7}
+    assert direct["payload"]["custom"] == {"subject": "direct/call"}
+    outs = await router.wait_for(lambda m: m.topic == "echo/out", count=2)
+    routed = [json.loads(m.payload) for m in outs if json.loads(m.payload)["subject"] == "chain/next"]
+    assert routed and routed[0]["event"] == {"from": "caller", "n": 7}
+
+
+async def test_shadow_update_get_delete_from_a_function(make_runtime, router, shadow):
+    runtime = await make_runtime([spec("shadowfn")])
+    missing = (await runtime.invoke("shadowfn", {"op": "get", "thing": "Light"})).json()
+    assert "404" in missing["error"]  # AWS error JSON → ShadowError in the SDK
+    updated = (await runtime.invoke("shadowfn", {"op": "update", "thing": "Light",
+                                                 "doc": {"state": {"desired": {"color": "red"}}}})).json()
+    assert updated["document"]["state"] == {"desired": {"color": "red"}}
+    got = (await runtime.invoke("shadowfn", {"op": "get", "thing": "Light"})).json()
+    assert got["document"]["state"]["desired"]["color"] == "red"
+    assert [c[:2] for c in shadow.calls] == [("Light", "get"), ("Light", "update"), ("Light", "get")]
+    accepted = [m for m in router.messages if m.topic == "$aws/things/Light/shadow/update/accepted"]
+    assert accepted and accepted[0].source == "shadow:Light"
+
+
+async def test_secrets_from_the_local_store(make_runtime, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "secrets.json").write_text(json.dumps({"secrets": {
+        "db-password": {"SecretString": "hunter2", "CreatedDate": 1700000000000}}}))
+    runtime = await make_runtime([spec("secretsfn")])
+    found = (await runtime.invoke("secretsfn", {"id": "db-password"})).json()
+    assert found == {"name": "db-password", "string": "hunter2", "year": 2023}
+    missing = (await runtime.invoke("secretsfn", {"id": "nope"})).json()
+    assert "404" in missing["error"]
+
+
+async def test_environment_sys_path_and_container_credentials(make_runtime):
+    runtime = await make_runtime(
+        [spec("envdump", environment={"MY_SETTING": "42", "AWS_REGION": "ignored"}), spec("echo")],
+        stream_manager_port=18088, region="eu-west-1", cloud_endpoint_url="http://127.0.0.1:5999",
+        credentials={"AccessKeyId": "AKIALOCAL", "SecretAccessKey": "s", "Token": "tok"})
+    info = (await runtime.invoke("envdump", {})).json()
+    env = info["env"]
+    assert env["MY_FUNCTION_ARN"] == arn("envdump")
+    assert env["GG_DAEMON_PORT"] == str(runtime.ipc_port)
+    assert env["ROUTER_FUNCTION_ARN"] == "arn:aws:lambda:::function:GGRouter"
+    assert env["SHADOW_FUNCTION_ARN"] == "arn:aws:lambda:::function:GGShadowService"
+    assert env["SECRETS_MANAGER_FUNCTION_ARN"] == "arn:aws:lambda:::function:GGSecretManager:1"
+    assert env["ENCODING_TYPE"] == "json" and env["GGC_MAX_INTERFACE_VERSION"] == "1.5"
+    assert env["STREAM_MANAGER_SERVER_PORT"] == "18088"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5999"
+    assert env["MY_SETTING"] == "42"
+    token = env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]
+    assert runtime.token_valid(token) and token != runtime.token_of("echo")
+    assert runtime.function_for_token(token) == "envdump" and not runtime.token_valid("forged")
+    # fresh sys.path: our SDK first, then the code dir; no localcore; site-packages only at the end
+    assert info["sys_path"][0] == str(SDK_DIR) and info["sys_path"][1] == str(LAMBDAS / "envdump")
+    assert info["greengrass_common"].startswith(str(SDK_DIR))
+    assert info["ipc_client"].startswith(str(SDK_DIR))
+    assert info["localcore_importable"] is False
+    assert info["cwd"] == str(LAMBDAS / "envdump")
+    # boto3 inside the Lambda resolved the core's container credentials
+    assert info["credential_method"] == "container-role"
+    assert (info["access_key"], info["session_token"]) == ("AKIALOCAL", "tok")
+    assert info["region"] == "eu-west-1"
+
+
+async def test_handler_exception_is_handled_and_recorded(make_runtime):
+    runtime = await make_runtime([spec("raiser")])
+    result = await runtime.invoke("raiser", {"why": "test"})
+    assert result.function_error == "Handled"
+    assert result.json()["errorMessage"] == "boom: test"
+    last = runtime.status()["functions"]["raiser"]["last_error"]
+    assert last["type"] == "Handled" and last["errorType"] == "ValueError"
+    assert any("raise ValueError" in line for line in last["stackTrace"])
+    log_text = (Path(runtime.status()["functions"]["raiser"]["log"])).read_text()
+    assert "Traceback" in log_text and "boom: test" in log_text
+
+
+async def test_timeout_kills_the_instance_and_answers_unhandled(make_runtime):
+    runtime = await make_runtime([spec("sleeper", timeout_s=1, pinned=True)])
+    first = (await runtime.invoke("sleeper", {"sleep": 0})).json()
+    result = await runtime.invoke("sleeper", {"sleep": 30})
+    assert result.function_error == "Unhandled"
+    assert "timed out after 1.00 seconds" in result.json()["errorMessage"]
+    status = runtime.status()["functions"]["sleeper"]
+    assert status["timeouts"] == 1 and status["last_error"]["type"] == "Unhandled"
+    # the killed instance is replaced and serves again
+    after = (await runtime.invoke("sleeper", {"sleep": 0})).json()
+    assert after["pid"] != first["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(first["pid"], 0)
+
+
+async def test_crash_of_pinned_instance_restarts_it(make_runtime):
+    runtime = await make_runtime([spec("crasher", pinned=True)], restart_backoff_s=(0.05, 1.0))
+    before = (await runtime.invoke("crasher", {})).json()["pid"]
+    crashed = await runtime.invoke("crasher", {"crash": True})
+    assert crashed.function_error == "Unhandled"
+    assert "exit code 3" in crashed.json()["errorMessage"]
+    after = (await runtime.invoke("crasher", {})).json()["pid"]
+    assert after != before
+    status = runtime.status()["functions"]["crasher"]
+    assert status["crashes"] == 1 and status["restarts"] == 1
+    assert "exited unexpectedly with code 3" in Path(status["log"]).read_text()
+
+
+async def test_on_demand_pool_grows_reuses_and_reaps(make_runtime):
+    runtime = await make_runtime([spec("sleeper", timeout_s=5)], max_instances=2, idle_reap_s=0.3)
+    results = await asyncio.gather(*(runtime.invoke("sleeper", {"sleep": 0.3}) for _ in range(4)))
+    pids = {r.json()["pid"] for r in results}
+    assert len(pids) == 2  # grew to the limit, and each instance took two invocations
+    await wait_until(lambda: not runtime.status()["functions"]["sleeper"]["instances"])
+    again = await runtime.invoke("sleeper", {"sleep": 0})
+    assert again.json()["pid"] not in pids
+
+
+async def test_import_error_answers_unhandled_and_is_reported(make_runtime):
+    runtime = await make_runtime([spec("badimport")])
+    result = await runtime.invoke("badimport", {})
+    assert result.function_error == "Unhandled"
+    assert "this module fails at import on purpose" in result.json()["errorMessage"]
+    status = runtime.status()["functions"]["badimport"]
+    assert "badimport" in status["start_error"] and "RuntimeError" in status["start_error"]
+    assert "Traceback" in Path(status["log"]).read_text()
+
+
+async def test_missing_handler_module_is_a_clear_start_error(tmp_path, router, shadow):
+    broken = spec("echo")
+    broken = type(broken)(**{**broken.__dict__, "handler": "nothere.function_handler"})
+    runtime = LambdaRuntime([broken], router, shadow, tmp_path / "state", ipc_port=0)
+    try:
+        with pytest.raises(FunctionConfigError) as info:
+            await runtime.start()
+    finally:
+        await runtime.stop()
+    assert "'echo'" in str(info.value) and str(LAMBDAS / "echo" / "nothere.py") in str(info.value)
+
+
+def _http(method: str, url: str, token: str | None, body: bytes | None = None, headers: dict | None = None):
+    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
+    if token is not None:
+        request.add_header("Authorization", token)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        with e:
+            return e.code, e.read().decode()
+
+
+async def test_bad_token_and_unknown_arn_get_4xx_with_text(make_runtime):
+    runtime = await make_runtime([spec("echo"), spec("sleeper")])
+    base = f"http://127.0.0.1:{runtime.ipc_port}/2016-11-01/functions/"
+    good = runtime.token_of("sleeper")
+
+    def calls():
+        return [
+            _http("POST", base + arn("echo"), "forged", b"{}"),
+            _http("POST", base + arn("echo"), None, b"{}"),
+            _http("POST", base + "arn:aws:lambda:us-east-1:1:function:ghost", good, b"{}"),
+            _http("GET", base + arn("echo") + "/work", good),  # another function's work
+            _http("GET", f"http://127.0.0.1:{runtime.ipc_port}/2016-11-01/credentialprovider/", "forged"),
+            _http("POST", base + arn("echo"), good, b"not json"),
+        ]
+
+    answers = await asyncio.to_thread(calls)
+    assert [a[0] for a in answers] == [401, 401, 404, 403, 401, 400]
+    assert "unknown Authorization token" in answers[0][1]
+    assert "function not found" in answers[2][1]
+    assert "not JSON" in answers[5][1]
+    # the daemon is still fine
+    assert (await runtime.invoke("echo", {"still": "ok"})).function_error == ""
+
+
+async def test_sdk_publish_with_bad_token_raises_invocation_exception(make_runtime, router):
+    runtime = await make_runtime([spec("echo")])
+    code = (
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(SDK_DIR)!r})\n"
+        "import greengrasssdk\n"
+        "from greengrasssdk.Lambda import InvocationException\n"
+        "try:\n"
+        "    greengrasssdk.client('iot-data').publish(topic='t', payload=b'x')\n"
+        "except InvocationException as e:\n"
+        "    print('REFUSED', e)\n"
+    )
+    env = {"MY_FUNCTION_ARN": arn("echo"), "AWS_CONTAINER_AUTHORIZATION_TOKEN": "forged",
+           "GG_DAEMON_PORT": str(runtime.ipc_port), "PATH": os.environ["PATH"]}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code,
+                                                env=env, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 20)
+    assert b"REFUSED" in out and b"401" in out
+    assert not [m for m in router.messages if m.topic == "t"]

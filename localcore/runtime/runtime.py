@@ -159,12 +159,14 @@ class LambdaRuntime:
             self.backends.credentials = dict(credentials)
         self.server = IPCServer(self.broker, self.directory, self.backends, host=host, port=ipc_port,
                                 poll_wait_s=poll_wait_s, on_initialized=self._on_initialized)
-        self._functions: dict[str, _Function] = {}
         self._specs = list(functions)
         names = [s.name for s in self._specs]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise FunctionConfigError(f"functions listed twice: {', '.join(duplicates)}")
+        # Tokens exist from construction on, so token_valid() can be wired into the stream
+        # manager before either service starts.
+        self._functions: dict[str, _Function] = {spec.name: self._register(spec) for spec in self._specs}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._reaper: Optional[asyncio.Task] = None
@@ -183,7 +185,7 @@ class LambdaRuntime:
         return self.server.credentials_uri
 
     def sink(self, name: str) -> _FunctionSink:
-        if name not in self._functions and name not in {s.name for s in self._specs}:
+        if name not in self._functions:
             raise UnknownFunctionError(f"no function named {name!r} in this runtime")
         return _FunctionSink(self, name)
 
@@ -225,9 +227,8 @@ class LambdaRuntime:
             raise FunctionConfigError("cannot start the Lambda runtime:\n" + "\n".join(problems))
         self.state = "starting"
         self._loop = asyncio.get_running_loop()
-        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
-        for spec in self._specs:
-            self._functions[spec.name] = self._register(spec)
+        for fn in self._functions.values():
+            self._open_log(fn)
         await self.server.start()
         for fn in self._functions.values():
             links, notes = process.map_volumes(fn.spec)
@@ -331,15 +332,19 @@ class LambdaRuntime:
     def _register(self, spec: FunctionSpec) -> _Function:
         entry = self.directory.add(spec.name, spec.arn, spec.encoding)
         self.broker.add_function(spec.name)
-        log_path = self.state_dir / "logs" / f"{spec.name}.log"
-        logger = logging.getLogger(f"{__name__}.function.{spec.name}")
-        handler = logging.FileHandler(log_path, encoding="utf-8")
+        return _Function(spec=spec, token=entry.token,
+                         logger=logging.getLogger(f"{__name__}.function.{spec.name}"),
+                         log_path=self.state_dir / "logs" / f"{spec.name}.log",
+                         home=self.state_dir / "runtime" / "home" / spec.name)
+
+    @staticmethod
+    def _open_log(fn: _Function) -> None:
+        fn.log_path.parent.mkdir(parents=True, exist_ok=True)
+        fn.home.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(fn.log_path, encoding="utf-8")
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        home = self.state_dir / "runtime" / "home" / spec.name
-        home.mkdir(parents=True, exist_ok=True)
-        return _Function(spec=spec, token=entry.token, logger=logger, log_path=log_path, home=home)
+        fn.logger.addHandler(handler)
+        fn.logger.setLevel(logging.INFO)
 
     def _deliver(self, name: str, message: Message) -> None:
         fn = self._functions.get(name)

@@ -1,4 +1,5 @@
-"""The Lambda runtime with real function processes running the unmodified greengrasssdk 1.6.1."""
+"""The Lambda runtime with real function processes running the unmodified greengrasssdk 1.6.1,
+wired to the real Router (subscription table) and ShadowService."""
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from localcore.interfaces import Message
+from localcore.interfaces import Message, Route
 from localcore.runtime import FunctionConfigError, LambdaRuntime, SDK_DIR
-from tests.functional.runtime.support import LAMBDAS, arn, spec
+from tests.functional.runtime.support import LAMBDAS, arn, spec, to_observer
 
 
 async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
@@ -24,19 +25,21 @@ async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02):
     await asyncio.wait_for(_poll(), timeout)
 
 
-async def test_pinned_module_level_loop_publishes_through_the_publisher(make_runtime, router):
-    runtime = await make_runtime([spec("timer", pinned=True, environment={"INTERVAL_S": "0.05"})])
-    messages = await router.wait_for(lambda m: m.topic == "hello/world", count=3)
+async def test_pinned_module_level_loop_publishes_through_the_router(make_runtime, observer):
+    runtime = await make_runtime([spec("timer", pinned=True, environment={"INTERVAL_S": "0.05"})],
+                                 routes=[to_observer("function:timer", "hello/#")])
+    messages = await observer.wait_for(lambda m: m.topic == "hello/world", count=3)
     assert {m.source for m in messages} == {"function:timer"}
     assert messages[0].payload == b"Hello world! Sent from Greengrass Core. #1"
     status = runtime.status()["functions"]["timer"]
     assert len(status["instances"]) == 1 and status["instances"][0]["state"] == "starting"  # import never returns
 
 
-async def test_mqtt_triggered_invocation_gets_subject_and_json_event(make_runtime, router):
-    runtime = await make_runtime([spec("echo", environment={"OUT_TOPIC": "echo/out"})])
-    runtime.sink("echo").deliver(Message(source="device:Sensor", topic="sensors/temp", payload=b'{"t": 21.5}'))
-    [out] = await router.wait_for(lambda m: m.topic == "echo/out")
+async def test_mqtt_triggered_invocation_gets_subject_and_json_event(make_runtime, router, observer):
+    await make_runtime([spec("echo", environment={"OUT_TOPIC": "echo/out"})], routes=[
+        Route("device:Sensor", "function:echo", "sensors/+"), to_observer("function:echo", "echo/out")])
+    assert router.publish(Message(source="device:Sensor", topic="sensors/temp", payload=b'{"t": 21.5}')) == 1
+    [out] = await observer.wait_for(lambda m: m.topic == "echo/out")
     answer = json.loads(out.payload)
     assert answer["event"] == {"t": 21.5}
     assert answer["subject"] == "sensors/temp"
@@ -45,20 +48,22 @@ async def test_mqtt_triggered_invocation_gets_subject_and_json_event(make_runtim
     assert out.source == "function:echo"
 
 
-async def test_non_json_message_to_json_function_is_dropped_and_counted(make_runtime, router):
-    runtime = await make_runtime([spec("echo", environment={"OUT_TOPIC": "echo/out"})])
+async def test_non_json_message_to_json_function_is_dropped_and_counted(make_runtime, observer):
+    runtime = await make_runtime([spec("echo", environment={"OUT_TOPIC": "echo/out"})],
+                                 routes=[to_observer("function:echo", "echo/out")])
     runtime.sink("echo").deliver(Message(source="device:S", topic="raw", payload=b"\x00not json"))
     runtime.sink("echo").deliver(Message(source="device:S", topic="ok", payload=b"1"))
-    [out] = await router.wait_for(lambda m: m.topic == "echo/out")
+    [out] = await observer.wait_for(lambda m: m.topic == "echo/out")
     assert json.loads(out.payload)["subject"] == "ok"
     assert runtime.status()["functions"]["echo"]["dropped_messages"] == 1
 
 
-async def test_binary_encoding_passes_raw_bytes(make_runtime, router):
-    runtime = await make_runtime([spec("binary", encoding="binary"), spec("echo", code="echo")])
+async def test_binary_encoding_passes_raw_bytes(make_runtime, router, observer):
+    runtime = await make_runtime([spec("binary", encoding="binary"), spec("echo", code="echo")], routes=[
+        Route("device:Cam", "function:binary", "frames"), to_observer("function:binary", "binary/out")])
     raw = b"\x00\xffnot-json"
-    runtime.sink("binary").deliver(Message(source="device:Cam", topic="frames", payload=raw))
-    [out] = await router.wait_for(lambda m: m.topic == "binary/out")
+    router.publish(Message(source="device:Cam", topic="frames", payload=raw))
+    [out] = await observer.wait_for(lambda m: m.topic == "binary/out")
     assert out.payload == raw
     result = await runtime.invoke("binary", raw)
     assert result.json() == {"type": "bytes", "hex": raw.hex()}
@@ -66,36 +71,40 @@ async def test_binary_encoding_passes_raw_bytes(make_runtime, router):
     assert json_result.json()["event"] == {"k": [1, 2]}
 
 
-async def test_function_to_function_by_publish_and_by_lambda_invoke(make_runtime, router):
+async def test_function_to_function_by_publish_and_by_lambda_invoke(make_runtime, observer):
     runtime = await make_runtime([
         spec("caller", environment={"TARGET_ARN": arn("echo")}),
         spec("echo", environment={"OUT_TOPIC": "echo/out"}),
-    ])
-    # the subscription caller -> echo on chain/next (in-test router: localcore.router has not landed)
-    router.route("function:caller", "chain/next", runtime.sink("echo"))
+    ], routes=[Route("function:caller", "function:echo", "chain/next"), to_observer("function:echo", "echo/out")])
     result = await runtime.invoke("caller", {"n": 7})
     assert result.function_error == ""
     direct = result.json()
     assert direct["function_error"] == ""
     assert direct["payload"]["event"] == {"direct": 7}
     assert direct["payload"]["custom"] == {"subject": "direct/call"}
-    outs = await router.wait_for(lambda m: m.topic == "echo/out", count=2)
+    outs = await observer.wait_for(lambda m: m.topic == "echo/out", count=2)
     routed = [json.loads(m.payload) for m in outs if json.loads(m.payload)["subject"] == "chain/next"]
     assert routed and routed[0]["event"] == {"from": "caller", "n": 7}
 
 
-async def test_shadow_update_get_delete_from_a_function(make_runtime, router, shadow):
-    runtime = await make_runtime([spec("shadowfn")])
+async def test_shadow_get_update_delete_from_a_function(make_runtime, shadow, observer):
+    runtime = await make_runtime([spec("shadowfn")], routes=[
+        to_observer("shadow:Light", "$aws/things/Light/shadow/update/#")])
     missing = (await runtime.invoke("shadowfn", {"op": "get", "thing": "Light"})).json()
-    assert "404" in missing["error"]  # AWS error JSON → ShadowError in the SDK
+    assert "error code 404" in missing["error"]  # AWS error JSON → ShadowError in the SDK
     updated = (await runtime.invoke("shadowfn", {"op": "update", "thing": "Light",
                                                  "doc": {"state": {"desired": {"color": "red"}}}})).json()
     assert updated["document"]["state"] == {"desired": {"color": "red"}}
     got = (await runtime.invoke("shadowfn", {"op": "get", "thing": "Light"})).json()
     assert got["document"]["state"]["desired"]["color"] == "red"
-    assert [c[:2] for c in shadow.calls] == [("Light", "get"), ("Light", "update"), ("Light", "get")]
-    accepted = [m for m in router.messages if m.topic == "$aws/things/Light/shadow/update/accepted"]
-    assert accepted and accepted[0].source == "shadow:Light"
+    assert got["document"]["state"]["delta"] == {"color": "red"}
+    assert shadow.document("Light")["state"]["desired"] == {"color": "red"}
+    # the shadow service's replies went through the subscription table, source shadow:<thing>
+    [accepted] = await observer.wait_for(lambda m: m.topic == "$aws/things/Light/shadow/update/accepted")
+    assert accepted.source == "shadow:Light"
+    await observer.wait_for(lambda m: m.topic == "$aws/things/Light/shadow/update/delta")
+    deleted = (await runtime.invoke("shadowfn", {"op": "delete", "thing": "Light"})).json()
+    assert "document" in deleted and shadow.document("Light") is None
 
 
 async def test_secrets_from_the_local_store(make_runtime, tmp_path):
@@ -250,8 +259,8 @@ async def test_bad_token_and_unknown_arn_get_4xx_with_text(make_runtime):
     assert (await runtime.invoke("echo", {"still": "ok"})).function_error == ""
 
 
-async def test_sdk_publish_with_bad_token_raises_invocation_exception(make_runtime, router):
-    runtime = await make_runtime([spec("echo")])
+async def test_sdk_publish_with_bad_token_raises_invocation_exception(make_runtime, observer):
+    runtime = await make_runtime([spec("echo")], routes=[to_observer("function:echo", "t")])
     code = (
         "import os, sys\n"
         f"sys.path.insert(0, {str(SDK_DIR)!r})\n"
@@ -268,4 +277,23 @@ async def test_sdk_publish_with_bad_token_raises_invocation_exception(make_runti
                                                 env=env, stdout=asyncio.subprocess.PIPE)
     out, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert b"REFUSED" in out and b"401" in out
-    assert not [m for m in router.messages if m.topic == "t"]
+    assert not observer.messages
+
+
+async def test_stream_manager_client_in_a_function_authenticates_with_its_token(make_runtime, tmp_path):
+    from localcore.streams import StreamManagerServer
+
+    functions = [spec("streamfn", timeout_s=10)]
+    holder = {}
+    streams = StreamManagerServer(tmp_path / "streams", port=0, authenticate_client=True,
+                                  token_check=lambda token: holder["runtime"].token_valid(token),
+                                  exporters_enabled=False)
+    await streams.start()
+    try:
+        runtime = await make_runtime(functions, stream_manager_port=streams.port)
+        holder["runtime"] = runtime
+        result = await runtime.invoke("streamfn", {"stream": "Readings", "data": "42"})
+        assert result.function_error == "", result.payload
+        assert result.json() == {"sequence": 0, "read": ["42"]}
+    finally:
+        await streams.stop()

@@ -4,10 +4,13 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("corekit", Path(__file__).with_name("corekit.py"))
-corekit = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("corekit", corekit)
-_spec.loader.exec_module(corekit)
+_path = Path(__file__).resolve().parent.parent / "broker" / "corekit.py"
+if "corekit" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("corekit", _path)
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["corekit"] = _module
+    _spec.loader.exec_module(_module)
+corekit = sys.modules["corekit"]
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ class Core:
         server = self.group_ca.issue_server("core", ["127.0.0.1", "localhost"])
         self.group_ca_path = self.tmp / "group-ca.pem"
         self.group_ca_path.write_bytes(self.group_ca.cert_pem)
+        self.root_ca_path = self.tmp / "root-ca.pem"
+        self.root_ca_path.write_bytes(self.pki.root.cert_pem)
         self.devices: dict[str, DeviceFiles] = {}
         self.ids: dict[str, set[str]] = {}
         for thing in members:
@@ -88,8 +90,11 @@ class Core:
             group = DiscoveryGroup(GROUP_ID, f"arn:aws:iot:us-east-1:123456789012:thing/{CORE}",
                                    [Connectivity("local", "127.0.0.1", self.broker.port, "")],
                                    self.group_ca.cert_pem.decode())
+            # the discovery endpoint stands for AWS IoT's: its certificate chains to the IoT root CA
+            web = self.pki.root.issue_server("localhost", ["127.0.0.1", "localhost"])
+            web_ctx = server_ssl_context(web.cert_pem, web.key_pem, self.pki.root.cert_pem)
             self.discovery = DiscoveryServer(group, is_member=self.auth.is_member, authorize=self.auth,
-                                             ssl_context=self._ctx, port=0)
+                                             ssl_context=web_ctx, port=0)
             self.run(self.discovery.start())
         return self
 

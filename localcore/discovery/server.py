@@ -1,0 +1,117 @@
+"""HTTPS (mutual TLS) discovery endpoint, answered the way AWSIoTPythonSDK parses it.
+
+The SDK's DiscoveryInfoProvider needs the status line ``HTTP/1.1 <code> <reason>`` and a
+lower-case ``content-length: N`` header, and reads exactly N bytes (at least one: it reads a
+byte before checking the length), so every answer has a non-empty JSON body.
+
+Wiring::
+
+    auth = CertificateAuthorizer(members)          # localcore.broker.auth
+    disc = DiscoveryServer(group, is_member=auth.is_member, authorize=auth,
+                           ssl_context=server_ssl_context(cert, key, root_ca_pem), port=8443)
+    await disc.start(); disc.port; disc.update_group(new_group); await disc.stop()
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections import Counter
+from typing import Callable
+
+from aiohttp import web
+
+from localcore.discovery.state import DiscoveryGroup, answer, encode
+
+log = logging.getLogger(__name__)
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+
+
+class DiscoveryServer:
+    def __init__(
+        self,
+        group: DiscoveryGroup,
+        *,
+        is_member: Callable[[str], bool],
+        authorize: Callable[[str, bytes], bool],
+        ssl_context: ssl.SSLContext,
+        host: str = "127.0.0.1",
+        port: int = 8443,
+    ) -> None:
+        self.group = group
+        self.is_member = is_member
+        self.authorize = authorize
+        self.ssl_context = ssl_context
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+        self._counts: Counter[int] = Counter()
+        self.state = "new"
+
+    def update_group(self, group: DiscoveryGroup) -> None:
+        """Serve new group information (a redeploy, new connectivity) from the next request on."""
+        self.group = group
+
+    @staticmethod
+    def _response(status: int, body: dict) -> web.Response:
+        data = encode(body)
+        return web.Response(status=status, reason=_REASONS.get(status, "Error"), body=data,
+                            headers={"content-length": str(len(data)), "content-type": "application/json"})
+
+    async def _discover(self, request: web.Request) -> web.Response:
+        thing = request.match_info["thing"]
+        ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+        cert_der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        member = self._check(self.is_member, thing)
+        cert_ok = bool(cert_der) and member and self._check(self.authorize, thing, cert_der)
+        status, body = answer(self.group, thing, member, cert_ok)
+        self._counts[status] += 1
+        log.info("discovery for %s from %s: %d", thing, request.remote, status)
+        return self._response(status, body)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        self._counts[404] += 1
+        return self._response(404, {"errorMessage": f"no such resource: {request.path}",
+                                    "errorCode": "ResourceNotFoundException"})
+
+    @staticmethod
+    def _check(func: Callable, *args) -> bool:
+        try:
+            return bool(func(*args))
+        except Exception:  # a membership bug must refuse the caller, not answer 500
+            log.exception("discovery membership check failed for %r", args[0])
+            return False
+
+    async def start(self) -> None:
+        self.state = "starting"
+        app = web.Application()
+        app.router.add_get("/greengrass/discover/thing/{thing}", self._discover)
+        app.router.add_route("*", "/{tail:.*}", self._not_found)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()
+            await self._runner.cleanup()
+            raise
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock, ssl_context=self.ssl_context)
+        await site.start()
+        self.state = "started"
+        log.info("discovery listening on https://%s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self.state = "stopping"
+            await self._runner.cleanup()
+            self._runner = None
+            self.state = "stopped"
+
+    def status(self) -> dict:
+        return {"state": self.state, "host": self.host, "port": self.port, "group_id": self.group.group_id,
+                "responses": {str(k): v for k, v in self._counts.items()}}

@@ -1,0 +1,67 @@
+"""What discovery answers, pure: the group's connectivity and CA, and who may ask."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+from localcore.discovery.errors import DiscoveryConfigError
+
+
+@dataclass(frozen=True)
+class Connectivity:
+    """One core endpoint as AWS returns it (``Id``, ``HostAddress``, ``PortNumber``, ``Metadata``)."""
+
+    id: str
+    host: str
+    port: int
+    metadata: str = ""
+
+
+@dataclass(frozen=True)
+class DiscoveryGroup:
+    group_id: str
+    core_thing_arn: str
+    connectivity: Sequence[Connectivity]
+    ca_pem: str  # the group CA that signed the core's server certificate
+
+    def __post_init__(self) -> None:
+        if not self.group_id:
+            raise DiscoveryConfigError("DiscoveryGroup.group_id is empty")
+        if not self.core_thing_arn:
+            raise DiscoveryConfigError("DiscoveryGroup.core_thing_arn is empty")
+        if not self.connectivity:
+            raise DiscoveryConfigError("DiscoveryGroup.connectivity is empty: devices would have no host")
+        for index, entry in enumerate(self.connectivity):
+            if not isinstance(entry.port, int) or not 0 < entry.port < 65536:
+                raise DiscoveryConfigError(f"DiscoveryGroup.connectivity[{index}].port {entry.port!r} is invalid")
+        if "BEGIN CERTIFICATE" not in self.ca_pem:
+            raise DiscoveryConfigError("DiscoveryGroup.ca_pem is not a PEM certificate")
+
+    def document(self) -> dict:
+        return {"GGGroups": [{
+            "GGGroupId": self.group_id,
+            "Cores": [{
+                "thingArn": self.core_thing_arn,
+                "Connectivity": [
+                    {"Id": c.id, "HostAddress": c.host, "PortNumber": c.port, "Metadata": c.metadata}
+                    for c in self.connectivity
+                ],
+            }],
+            "CAs": [self.ca_pem],
+        }]}
+
+
+def answer(group: DiscoveryGroup, thing: str, is_member: bool, cert_matches: bool) -> tuple[int, dict]:
+    """The HTTP status and JSON body for ``GET /greengrass/discover/thing/<thing>``."""
+    if not is_member:
+        return 404, {"errorMessage": f"Thing {thing!r} is not a device of group {group.group_id}",
+                     "errorCode": "ResourceNotFoundException"}
+    if not cert_matches:
+        return 401, {"errorMessage": f"The client certificate is not attached to thing {thing!r}",
+                     "errorCode": "UnauthorizedException"}
+    return 200, group.document()
+
+
+def encode(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,298 @@
+"""``LocalCore``: every service of the local Greengrass V1 core, wired in one place.
+
+Start order (stop is the reverse): stream manager → router + shadow + cloud sink → broker →
+discovery → Lambda runtime (IPC + functions) → dashboard. Services reach each other only
+through the small interfaces in ``localcore/interfaces.py``; this module is the only one that
+knows them all.
+"""
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from group.model import Group
+from localcore import interfaces
+from localcore.broker.auth import CertificateAuthorizer
+from localcore.broker.server import Broker
+from localcore.broker.tls import server_ssl_context
+from localcore.discovery.server import DiscoveryServer
+from localcore.discovery.state import Connectivity, DiscoveryGroup
+from localcore.interfaces import FunctionSpec, Route
+from localcore.lifecycle import Lifecycle, ProgressFn
+from localcore.pki import LocalPKI, default_hosts
+from localcore.router.cloud import CloudSink
+from localcore.router.router import Router
+from localcore.runtime.runtime import LambdaRuntime
+from localcore.shadow.service import ShadowService
+from localcore.streams.exporters import CloudConfig
+from localcore.streams.server import StreamManagerServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ports:
+    """Listening ports; 0 = ephemeral (tests). Defaults are the Greengrass core's."""
+
+    mqtt: int = 8883
+    discovery: int = 8443
+    stream_manager: int = 8088
+    ipc: int = 8000
+    dashboard: int = 8080
+
+    def offset(self, n: int) -> "Ports":
+        return Ports(*(p + n if p else 0 for p in (self.mqtt, self.discovery, self.stream_manager,
+                                                     self.ipc, self.dashboard)))
+
+
+@dataclass
+class CoreConfig:
+    group: Group
+    root: Path  # bundle root (code paths are relative to it)
+    state_dir: Path  # .gg
+    group_id: str
+    region: str
+    cloud_url: Optional[str]  # None = real AWS (not used by run)
+    account: str = "123456789012"
+    host: str = "127.0.0.1"  # bind address of the device-facing services
+    advertise: Sequence[str] = ()  # extra host names / IPs put in connectivity + server cert SANs
+    ports: Ports = field(default_factory=Ports)
+    members: Optional[Callable[[], Mapping[str, Sequence[str]]]] = None  # thing -> certificate ids
+    with_dashboard: bool = True
+    dashboard_token: Optional[str] = None
+    credentials: Dict[str, str] = field(default_factory=lambda: {
+        "AccessKeyId": "testing", "SecretAccessKey": "testing", "Token": "testing"})
+
+
+def function_arn(region: str, account: str, name: str, qualifier: str = "live") -> str:
+    return f"arn:aws:lambda:{region}:{account}:function:{name}:{qualifier}"
+
+
+def function_specs(cfg: CoreConfig) -> List[FunctionSpec]:
+    """The group model's functions as the Lambda runtime needs them."""
+    g = cfg.group
+    specs = []
+    for f in g.functions:
+        volumes, devices = [], []
+        for ra in f.resources:
+            res = g.resource(ra.ref)
+            if res is None:
+                continue
+            if res.volume is not None:
+                volumes.append((res.volume.source, res.volume.dest, ra.permission))
+            elif res.device is not None:
+                devices.append((res.device, ra.permission))
+        specs.append(FunctionSpec(
+            name=f.name, code_dir=str(f.code_dir(cfg.root)), handler=f.handler,
+            arn=function_arn(cfg.region, cfg.account, f.name), pinned=f.pinned, memory_mb=f.memory_mb,
+            timeout_s=f.timeout_s, encoding=f.encoding, environment=dict(f.environment),
+            isolation=f.isolation, run_as=(f.run_as.uid, f.run_as.gid) if f.run_as else None,
+            volumes=tuple(volumes), devices=tuple(devices),
+        ))
+    return specs
+
+
+def routes_of(group: Group) -> List[Route]:
+    return [Route(source=s, target=t, topic_filter=f, id=i) for i, s, t, f in group.routes()]
+
+
+class LocalCore:
+    """The whole local core. ``await start()`` / ``await stop()``; ``status()`` for the dashboard."""
+
+    def __init__(self, cfg: CoreConfig, progress: Optional[ProgressFn] = None,
+                 extra_sections: Optional[Mapping[str, Callable[[], Any]]] = None,
+                 snapshot: Optional[Callable[[str], Any]] = None) -> None:
+        self.cfg = cfg
+        self.state_dir = Path(cfg.state_dir)
+        self.pki = LocalPKI(self.state_dir / "ca")
+        self.group_ca = self.pki.group_ca(cfg.group_id)
+        g = cfg.group
+        self.router = Router(routes_of(g))
+        self.shadows = ShadowService(self.state_dir / "shadows")
+        self.shadows.attach(self.router)
+        self.cloud_sink = CloudSink(send=self._send_to_cloud) if cfg.cloud_url else None
+        self.runtime_specs = function_specs(cfg)
+        self.runtime = LambdaRuntime(
+            self.runtime_specs, self.router, self.shadows, self.state_dir / "runtime",
+            ipc_port=cfg.ports.ipc, stream_manager_port=None, region=cfg.region,
+            cloud_endpoint_url=cfg.cloud_url, credentials=cfg.credentials, account=cfg.account,
+            core_thing=g.core.thing,
+        )
+        self.streams: Optional[StreamManagerServer] = None
+        if g.stream_manager.enabled:
+            root = g.stream_manager.store_root
+            store_root = Path(root) if root and root.startswith("/") else self.state_dir / (root or "streams")
+            self.streams = StreamManagerServer(
+                store_root, host="127.0.0.1", port=cfg.ports.stream_manager,
+                authenticate_client=g.stream_manager.authenticate_client,
+                token_check=self.runtime.token_valid,
+                cloud=CloudConfig(endpoint_url=cfg.cloud_url, region=cfg.region),
+            )
+        self._members = cfg.members or self._members_from_certs
+        authorizer = CertificateAuthorizer(self._members)
+        hosts = default_hosts([c.host for c in g.core.connectivity] + list(cfg.advertise) + [cfg.host])
+        server_cert = self.group_ca.issue_server(g.core.thing, hosts)
+        self._ssl = server_ssl_context(server_cert.cert_pem, server_cert.key_pem, self.pki.root.cert_pem)
+        self.broker = Broker(self.router, ssl_context=self._ssl, authorize=authorizer,
+                             host=cfg.host, port=cfg.ports.mqtt)
+        self.discovery = DiscoveryServer(
+            self._discovery_group(), is_member=lambda t: t in self._members(), authorize=authorizer,
+            ssl_context=self._ssl, host=cfg.host, port=cfg.ports.discovery,
+        )
+        self.dashboard = None
+        self._extra_sections = dict(extra_sections or {})
+        self._snapshot = snapshot
+        self.lifecycle = Lifecycle(progress=progress)
+        self._build_lifecycle()
+
+    # -- wiring helpers ---------------------------------------------------------------------------
+    def _members_from_certs(self) -> Dict[str, List[str]]:
+        """Things of the group → certificate ids, from ``certs/<Thing>/cert.pem`` (what deploy wrote)."""
+        from localcore.pki import certificate_id
+
+        out: Dict[str, List[str]] = {}
+        certs = self.cfg.root / "certs"
+        for thing in self.cfg.group.things:
+            pem = certs / thing / "cert.pem"
+            out[thing] = [certificate_id(pem.read_bytes())] if pem.exists() else []
+        return out
+
+    def _discovery_group(self) -> DiscoveryGroup:
+        g = self.cfg.group
+        conn = []
+        for i, c in enumerate(g.core.connectivity):
+            port = self.broker.port if (c.port in (0, self.cfg.ports.mqtt) and self.broker.port) else c.port
+            conn.append(Connectivity(id=c.id or f"conn-{i}", host=c.host, port=port, metadata=c.metadata))
+        for j, host in enumerate(self.cfg.advertise):
+            conn.append(Connectivity(id=f"advertised-{j}", host=host, port=self.broker.port or self.cfg.ports.mqtt))
+        return DiscoveryGroup(
+            group_id=self.cfg.group_id,
+            core_thing_arn=f"arn:aws:iot:{self.cfg.region}:{self.cfg.account}:thing/{g.core.thing}",
+            connectivity=conn, ca_pem=self.group_ca.cert_pem.decode(),
+        )
+
+    def _send_to_cloud(self, message: interfaces.Message) -> None:
+        """Forward to the (local) cloud's IoT data plane. Blocking: CloudSink runs it off the loop."""
+        import boto3
+
+        client = getattr(self, "_iot_data", None)
+        if client is None:
+            client = boto3.client("iot-data", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
+                                  aws_access_key_id=self.cfg.credentials["AccessKeyId"],
+                                  aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
+            self._iot_data = client
+        client.publish(topic=message.topic, qos=min(message.qos, 1), payload=message.payload)
+
+    def _build_lifecycle(self) -> None:
+        lc = self.lifecycle
+        if self.streams is not None:
+            lc.add("stream manager", self.streams.start, self.streams.stop)
+        lc.add("shadow service", self.shadows.start, self.shadows.stop)
+        if self.cloud_sink is not None:
+            lc.add("cloud connection", self._start_cloud_sink, self.cloud_sink.stop)
+        lc.add("MQTT broker", self.broker.start, self.broker.stop)
+        lc.add("discovery", self._start_discovery, self.discovery.stop)
+        lc.add("Lambda runtime", self._start_runtime, self.runtime.stop, stop_timeout=8.0)
+        if self.cfg.with_dashboard:
+            lc.add("dashboard", self._start_dashboard, self._stop_dashboard)
+
+    async def _start_cloud_sink(self) -> None:
+        await self.cloud_sink.start()
+        if self.cfg.with_dashboard:
+            return  # the dashboard's tap becomes the cloud sink (it forwards to this one)
+        self.router.attach(interfaces.CLOUD, self.cloud_sink)
+
+    async def _start_discovery(self) -> None:
+        self.discovery.update_group(self._discovery_group())  # the broker's real port is known now
+        await self.discovery.start()
+
+    async def _start_runtime(self) -> None:
+        if self.streams is not None:
+            self.runtime.stream_manager_port = self.streams.port
+        await self.runtime.start()
+        for spec in self.runtime_specs:
+            self.router.attach(interfaces.function(spec.name), self.runtime.sink(spec.name))
+
+    async def _start_dashboard(self) -> None:
+        from web.app import Dashboard
+        from web.facade import CoreFacade
+        from web.tap import MessageTap
+
+        tap = MessageTap(inner=self.cloud_sink)
+        self.router.attach(interfaces.CLOUD, tap)
+        sections = {
+            "group": self._group_section,
+            "functions": self._functions_section,
+            "devices": self._devices_section,
+            "streams": self._streams_section,
+            "shadows": self._shadows_section,
+        }
+        sections.update(self._extra_sections)
+        self.facade = CoreFacade(router=self.router, tap=tap, sections=sections, snapshot=self._snapshot)
+        self.dashboard = Dashboard(self.facade, token=self.cfg.dashboard_token)
+        await self.dashboard.start(host=self.cfg.host if self.cfg.host != "0.0.0.0" else "127.0.0.1",
+                                   port=self.cfg.ports.dashboard)
+
+    async def _stop_dashboard(self) -> None:
+        if self.dashboard is not None:
+            await self.dashboard.stop()
+
+    # -- status sections ----------------------------------------------------------------------------
+    deployment: Dict[str, Any] = {}
+
+    def _group_section(self) -> dict:
+        return {"name": self.cfg.group.name, "id": self.cfg.group_id, "deployment": dict(self.deployment),
+                "core": self.lifecycle.status()}
+
+    def _functions_section(self) -> list:
+        st = self.runtime.status()
+        fns = st.get("functions", st) if isinstance(st, dict) else st
+        if isinstance(fns, dict):
+            return [dict(v, name=k) if isinstance(v, dict) else {"name": k, "state": str(v)} for k, v in fns.items()]
+        return list(fns)
+
+    def _devices_section(self) -> list:
+        connected = set(self.broker.connected())
+        return [{"thing": d.thing, "connected": d.thing in connected} for d in self.cfg.group.devices]
+
+    def _streams_section(self) -> Any:
+        if self.streams is None:
+            return []
+        return self.streams.status()
+
+    def _shadows_section(self) -> dict:
+        out = {}
+        for thing in self.cfg.group.things:
+            doc = self.shadows.document(thing)
+            if doc is not None:
+                out[thing] = doc
+        return out
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.lifecycle.start()
+
+    async def stop(self) -> None:
+        await self.lifecycle.stop()
+
+    def endpoints(self) -> dict:
+        return {
+            "mqtt_port": self.broker.port, "discovery_port": self.discovery.port,
+            "stream_manager_port": self.streams.port if self.streams else None,
+            "ipc_port": self.runtime.ipc_port,
+            "dashboard_url": self.dashboard.url if self.dashboard else None,
+        }
+
+    def status(self) -> dict:
+        return {
+            "lifecycle": self.lifecycle.status(),
+            "router": self.router.status(),
+            "broker": self.broker.status(),
+            "discovery": self.discovery.status(),
+            "shadow": self.shadows.status(),
+            "streams": self.streams.status() if self.streams else None,
+            "runtime": self.runtime.status(),
+        }

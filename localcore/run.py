@@ -1,0 +1,294 @@
+"""``deploy.py run``: the main job — the whole group on this machine.
+
+Embedded local cloud → validate + deploy the group to it → local core (stream manager, broker,
+router, shadows, discovery, IPC, every function) → acknowledge the deployment → device scripts
+→ dashboard. Writes ``<state>/endpoint.json`` once ready; Ctrl-C / SIGTERM stops everything in
+reverse order and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+log = logging.getLogger("localcore.run")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", default=None, help="state directory (default: .gg in the bundle root)")
+    p.add_argument("--clean", action="store_true", help="start from fresh state (removes the state dir and certs/)")
+    p.add_argument("--no-devices", action="store_true",
+                   help="start everything but the device scripts (outside clients may use those thing names)")
+    p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address the core's device-facing services bind to and advertise (default 127.0.0.1)")
+    p.add_argument("--port-offset", type=int, default=0, help="add N to every default port (8883, 8443, 8088, 8000, 8080)")
+    p.add_argument("--mqtt-port", type=int, default=None)
+    p.add_argument("--discovery-port", type=int, default=None)
+    p.add_argument("--stream-manager-port", type=int, default=None)
+    p.add_argument("--ipc-port", type=int, default=None)
+    p.add_argument("--dashboard-port", type=int, default=None)
+    p.add_argument("--cloud-port", type=int, default=0, help="port of the embedded cloud endpoint (default: ephemeral)")
+    p.add_argument("--ephemeral-ports", action="store_true", help="every port 0 (used by tests)")
+    p.add_argument("--exit-after-ready", action="store_true", help="stop right after everything is up (smoke test)")
+
+
+class Progress:
+    """One line per step: ``✓ step  (0.42 s)``."""
+
+    def __init__(self, stream=None) -> None:
+        from rich.console import Console
+
+        self.console = Console(file=stream or sys.stdout, highlight=False)
+        self.t0 = time.monotonic()
+
+    def step(self, name: str, seconds: float, ok: bool = True, detail: str = "") -> None:
+        mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+        tail = f" — {detail}" if detail else ""
+        self.console.print(f"{mark} {name:<28} ({seconds:5.2f} s){tail}")
+
+    def note(self, text: str) -> None:
+        self.console.print(text)
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        t = time.monotonic()
+        try:
+            result = fn()
+        except BaseException as exc:
+            self.step(name, time.monotonic() - t, False, f"{type(exc).__name__}: {exc}")
+            raise
+        self.step(name, time.monotonic() - t)
+        return result
+
+
+def _ports(args) -> "Ports":
+    from localcore.core import Ports
+
+    if args.ephemeral_ports:
+        return Ports(0, 0, 0, 0, 0)
+    ports = Ports().offset(args.port_offset) if args.port_offset else Ports()
+    for attr, opt in (("mqtt", "mqtt_port"), ("discovery", "discovery_port"), ("stream_manager", "stream_manager_port"),
+                      ("ipc", "ipc_port"), ("dashboard", "dashboard_port")):
+        value = getattr(args, opt)
+        if value is not None:
+            setattr(ports, attr, value)
+    return ports
+
+
+def main(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    try:
+        return asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from group.errors import GroupError, GroupValidationError
+    from group.model import load
+
+    root = Path(getattr(args, "root", None) or ROOT)
+    state_dir = Path(args.state_dir) if args.state_dir else root / ".gg"
+    group_files = getattr(args, "group_file", None) or [str(root / "group" / "group.yaml")]
+    if isinstance(group_files, str):
+        group_files = [group_files]
+    progress = Progress()
+    loop = asyncio.get_running_loop()
+    stop_event = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_event.set)
+
+    if args.clean:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(root / "certs", ignore_errors=True)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    endpoint_file = state_dir / "endpoint.json"
+    endpoint_file.unlink(missing_ok=True)
+
+    t = time.monotonic()
+    try:
+        group, issues = load(group_files[0], root=root)
+    except GroupValidationError as exc:
+        progress.step("validate group", time.monotonic() - t, False, f"{len(exc.issues)} issue(s)")
+        for issue in exc.issues:
+            progress.note(f"  {issue}")
+        return 1
+    progress.step("validate group", time.monotonic() - t, True,
+                  f"{len(issues)} warning(s)" if issues else "")
+    if len(group_files) > 1:
+        progress.note("note: run brings up the first group file only; deploy the others with `deploy.py deploy`")
+
+    stack = _Stack()
+    try:
+        cloud = await _start_cloud(progress, state_dir, args)
+        stack.push("local cloud", lambda: asyncio.to_thread(cloud.stop))
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+        result = await _deploy(progress, group, root, state_dir, cloud, group_files[0])
+        core = await _start_core(progress, group, root, state_dir, cloud, result, args)
+        stack.push("local core", core.stop)
+
+        t = time.monotonic()
+        dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"], 10.0)
+        core.deployment = {"id": dep.get("id"), "status": dep.get("status"), "version": result.get("group_version")}
+        progress.step("deployment", time.monotonic() - t, dep.get("status") == "Success",
+                      f"{dep.get('id')} {dep.get('status')}")
+
+        children = None
+        if not args.no_devices:
+            children = await _start_devices(progress, group, root, state_dir, core)
+            stack.push("device scripts", children.stop)
+
+        info = {
+            "cloud_url": cloud.url,
+            "region": group.group.region,
+            "group_ids": {group.name: result["group_id"]},
+            "group_id": result["group_id"],
+            "deployment_id": dep.get("id"),
+            "pid": os.getpid(),
+            **core.endpoints(),
+        }
+        tmp = endpoint_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=2))
+        os.replace(tmp, endpoint_file)
+        progress.note("")
+        progress.note(f"[bold]ready[/bold] in {time.monotonic() - progress.t0:.1f} s")
+        if info.get("dashboard_url"):
+            progress.note(f"  dashboard      {info['dashboard_url']}")
+        progress.note(f"  cloud endpoint {cloud.url}")
+        progress.note(f"  MQTT (TLS)     {args.host}:{info['mqtt_port']}   discovery {args.host}:{info['discovery_port']}")
+        progress.note(f"  state          {endpoint_file}")
+        progress.note("Ctrl-C stops everything.")
+        if not args.exit_after_ready:
+            await stop_event.wait()
+        progress.note("stopping…")
+        return 0
+    except GroupError as exc:
+        progress.note(f"[red]error:[/red] {exc}")
+        return 1
+    finally:
+        endpoint_file.unlink(missing_ok=True)
+        await stack.unwind()
+
+
+class _Stack:
+    """Things to stop, most recent first; every stop is bounded and its failure only logged."""
+
+    def __init__(self) -> None:
+        self._items: List[tuple] = []
+
+    def push(self, name: str, stop) -> None:
+        self._items.append((name, stop))
+
+    async def unwind(self) -> None:
+        while self._items:
+            name, stop = self._items.pop()
+            try:
+                await asyncio.wait_for(stop(), timeout=8.0)
+            except asyncio.TimeoutError:
+                log.error("stopping %s took too long", name)
+            except Exception:  # keep stopping the rest; logged with its trace
+                log.exception("stopping %s failed", name)
+
+
+async def _start_cloud(progress: Progress, state_dir: Path, args):
+    from localcore.cloud import LocalCloud
+
+    t = time.monotonic()
+    cloud = LocalCloud(state_dir / "cloud", port=args.cloud_port)
+    await asyncio.to_thread(cloud.start)
+    progress.step("local cloud (moto + adapter)", time.monotonic() - t, True, cloud.url)
+    return cloud
+
+
+async def _deploy(progress: Progress, group, root: Path, state_dir: Path, cloud, group_file: str) -> Dict[str, Any]:
+    """Deploy the group to the embedded cloud without waiting (the core acknowledges it)."""
+    from group import aws
+
+    from localcore.pki import LocalPKI
+
+    pki = LocalPKI(state_dir / "ca")
+
+    def issuer(thing: str):
+        issued = pki.root.issue_client(thing)
+        return issued.cert_pem.decode(), issued.key_pem.decode()
+
+    t = time.monotonic()
+    result = await asyncio.to_thread(
+        aws.deploy_for_run, group, root=root, endpoint_url=cloud.url, region=group.group.region,
+        state_dir=state_dir, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem.decode(),
+        file=group_file,
+    )
+    progress.step("deploy group", time.monotonic() - t, True,
+                  f"{result['group_id']} ({result.get('changes', 0)} change(s))")
+    return result
+
+
+async def _start_core(progress: Progress, group, root: Path, state_dir: Path, cloud, result, args):
+    from localcore.core import CoreConfig, LocalCore
+
+    cfg = CoreConfig(
+        group=group, root=root, state_dir=state_dir, group_id=result["group_id"], region=group.group.region,
+        cloud_url=cloud.url, account=cloud.account_id, host=args.host,
+        advertise=[args.host] if args.host not in ("127.0.0.1", "localhost", "0.0.0.0") else [],
+        ports=_ports(args), with_dashboard=not args.no_dashboard,
+        dashboard_token=secrets.token_urlsafe(16),
+    )
+    core = LocalCore(cfg, progress=lambda name, s, ok, detail: progress.step(name, s, ok, detail))
+    await core.start()
+    return core
+
+
+def _acknowledge(cloud, group_id: str, timeout: float) -> Dict[str, Any]:
+    """Take every pending deployment of the group (the core runs the deployed version) → Success."""
+    dep = cloud.deployments.wait_next(group_id, timeout)
+    last = None
+    while dep is not None:
+        last = cloud.deployments.report(dep.deployment_id, "Success", "applied by the local core")
+        dep = cloud.deployments.take_next(group_id)
+    if last is None:
+        return {"id": None, "status": "NoDeployment"}
+    return {"id": last.deployment_id, "status": last.status}
+
+
+async def _start_devices(progress: Progress, group, root: Path, state_dir: Path, core):
+    from localcore.children import Children, ChildSpec
+
+    t = time.monotonic()
+    children = Children(state_dir / "logs" / "devices")
+    endpoint = ["-e", "127.0.0.1", "-r", str(root / "certs" / "root-ca.pem"),
+                "--discovery-port", str(core.discovery.port)]
+    specs = []
+    for name, script, extra in DEVICE_SCRIPTS:
+        thing_dir = root / "certs" / name
+        argv = [sys.executable, str(root / "devices" / script), *endpoint,
+                "-c", str(thing_dir / "cert.pem"), "-k", str(thing_dir / "private.key"), "-n", name, *extra]
+        if any(d.thing == name for d in group.devices) and (root / "devices" / script).exists():
+            specs.append(ChildSpec(name, argv, str(root)))
+    for spec in specs:
+        await children.start(spec)
+    progress.step("device scripts", time.monotonic() - t, True, ", ".join(s.name for s in specs) or "none")
+    return children
+
+
+# (thing, script, extra args) — the seed's devices.
+DEVICE_SCRIPTS = [
+    ("HelloWorld_Subscriber", "basic_discovery.py", ["-m", "subscribe", "-t", "hello/world/pubsub"]),
+    ("HelloWorld_Publisher", "basic_discovery.py", ["-m", "publish", "-t", "hello/world/pubsub"]),
+    ("GG_TrafficLight", "traffic_light.py", []),
+    ("GG_Switch", "light_controller.py", []),
+]

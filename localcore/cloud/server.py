@@ -27,6 +27,9 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from .errors import ApiError, CloudError, CloudStartError
+from .greengrass_api import GreengrassApi
+from .greengrass_state import DeploymentBook, GreengrassState
+from .iot_api import IoTApi
 from .iotanalytics_api import IoTAnalyticsApi
 from .iotanalytics_state import IoTAnalyticsState
 from .moto_link import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, MotoLink
@@ -129,6 +132,11 @@ class LocalCloud:
 
         self.iotanalytics = IoTAnalyticsState(region, account_id)
         self.sitewise = SiteWiseState()
+        self.greengrass = GreengrassState(region, account_id,
+                                          auto_complete_deployments=auto_complete_deployments)
+        self._greengrass_api: GreengrassApi | None = None
+        self._s3: Any = None
+        self._s3_lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
     @property
@@ -150,6 +158,16 @@ class LocalCloud:
         with self._handlers_lock:
             self._handlers = {**self._handlers,
                               service: [*self._handlers.get(service, []), handler]}
+
+    @property
+    def deployments(self) -> DeploymentBook:
+        """The deployment acknowledgement API for a local core (see ``DeploymentBook``)."""
+        return self.greengrass.deployments
+
+    @property
+    def advertised_host(self) -> str:
+        """The host name clients are told (``describe_endpoint``): ``host``, or loopback for a wildcard."""
+        return "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
 
     def start(self) -> None:
         if self._state != "new":
@@ -181,9 +199,9 @@ class LocalCloud:
             self._thread.join(timeout=_STOP_TIMEOUT_S)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
+        self._stop_services()
         for saver in self._savers:
             saver.stop()
-        self._stop_services()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -263,13 +281,29 @@ class LocalCloud:
         self._savers.append(saver)
 
     def _start_services(self) -> None:
-        """Hook for the Greengrass / IoT parts (filled in below)."""
+        self._load_and_persist("greengrass", self.greengrass)
+        assert self.moto is not None
+        self._greengrass_api = GreengrassApi(self.greengrass, self.moto, self.state_dir / "ca", self._read_s3)
+        self.register("greengrass", self._greengrass_api.handle)
+        self.register("iot", IoTApi(self.advertised_host).handle)
+
+    def _read_s3(self, bucket: str, key: str) -> bytes:
+        """Read an object from moto's S3 (bulk deployment input files)."""
+        with self._s3_lock:
+            if self._s3 is None:
+                import boto3  # only the bulk deployment path needs a client of our own
+
+                self._s3 = boto3.client("s3", endpoint_url=self.moto_url, region_name=self.region,
+                                        aws_access_key_id="local", aws_secret_access_key="local")
+            s3 = self._s3
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def _stop_services(self) -> None:
-        """Counterpart of ``_start_services``."""
+        if self._greengrass_api is not None:
+            self._greengrass_api.close()
 
     def _extra_status(self) -> dict[str, Any]:
-        return {}
+        return {"greengrass": self.greengrass.status()}
 
     def _mount_kvs(self) -> None:
         """Mount the Kinesis Video stand-in: ``localcore/cloud/kvs.py`` defines ``mount(cloud)``,

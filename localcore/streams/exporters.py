@@ -1,31 +1,602 @@
-"""Exporters (placeholder until the export slice lands)."""
+"""Exporters: move stream data to the cloud (Kinesis, IoT Analytics, IoT SiteWise, HTTP, S3 tasks).
+
+One asyncio task per export config of a stream. Each reads batches from the store after its
+checkpoint, uploads them, and saves the checkpoint only after the cloud accepted the batch:
+**at least once** across restarts. While the cloud is unreachable (connection errors, throttling,
+5xx, missing target) the same batch is retried with exponential back-off; nothing is skipped.
+Only a batch the cloud will never accept (validation errors) is skipped, with the reason kept as
+the exporter's ``errorMessage`` (visible in DescribeMessageStream and ``status()``).
+
+boto3 / botocore calls block, so they run in a dedicated thread pool, never on the event loop.
+Uploads of all streams share ``threads`` slots; when more exporters are ready than there are
+slots, the one with the best priority (1 = highest) goes first.
+
+Cloud endpoints (:class:`CloudConfig`): ``endpoint_url=None`` means real AWS in ``region``;
+``endpoints={"iotanalytics": url, ...}`` overrides one service (e.g. the local cloud's adapter).
+Credentials come from explicit keys if given, else the usual boto3 chain.
+"""
 from __future__ import annotations
 
+import asyncio
+import base64
+import concurrent.futures
+import heapq
+import itertools
+import json
+import logging
+import re
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import unquote, urlparse
+
+from .checkpoints import Checkpoint, CheckpointStore
+from .definitions import HTTP, IOT_ANALYTICS, IOT_SITEWISE, KINESIS, S3_TASK, ExportConfig
+from .errors import ExportError, NotEnoughMessages, StreamManagerError, StreamNotFound
+from .store import StoredMessage, StreamStore
+
+log = logging.getLogger(__name__)
+
+# botocore error codes that will never succeed on retry: skip the batch instead of blocking forever.
+_NON_RETRYABLE_CODES = frozenset({
+    "ValidationException", "InvalidArgumentException", "SerializationException", "InvalidRequestException",
+    "InvalidParameterException", "InvalidParameterValueException",
+})
+_S3_DEFAULT_MULTIPART_THRESHOLD = 5 * 1024 * 1024
+_STATUS_SUCCESS, _STATUS_FAILURE, _STATUS_IN_PROGRESS = 0, 1, 2
+_LEVEL_ERROR, _LEVEL_INFO = 0, 2
 
 
 @dataclass(frozen=True)
 class CloudConfig:
+    """Where exporters send data. ``None`` endpoint = real AWS; credentials default to the boto3 chain."""
+
     endpoint_url: str | None = None
     region: str | None = None
     endpoints: Mapping[str, str] = field(default_factory=dict)
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
+
+    def endpoint_for(self, service: str) -> str | None:
+        return self.endpoints.get(service) or self.endpoint_url
+
+
+class _Clients:
+    """boto3 clients, made lazily on a worker thread and shared (boto3 clients are thread-safe)."""
+
+    def __init__(self, cloud: CloudConfig) -> None:
+        self.cloud = cloud
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+
+    def session(self) -> Any:
+        import boto3
+
+        with self._lock:
+            if self._session is None:
+                c = self.cloud
+                self._session = boto3.session.Session(
+                    aws_access_key_id=c.aws_access_key_id, aws_secret_access_key=c.aws_secret_access_key,
+                    aws_session_token=c.aws_session_token, region_name=c.region,
+                )
+            return self._session
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        session = self.session()
+        with self._lock:
+            if service not in self._clients:
+                endpoint = self.cloud.endpoint_for(service)
+                kwargs: dict[str, Any] = {
+                    "retries": {"max_attempts": 2, "mode": "standard"},
+                    "connect_timeout": 5, "read_timeout": 60,
+                }
+                if endpoint is not None:
+                    # A local endpoint has no data./bucket. subdomains.
+                    kwargs["inject_host_prefix"] = False
+                    if service == "s3":
+                        kwargs["s3"] = {"addressing_style": "path"}
+                self._clients[service] = session.client(service, endpoint_url=endpoint, config=Config(**kwargs))
+            return self._clients[service]
+
+    def region(self) -> str:
+        region = self.session().region_name
+        if not region:
+            raise ExportError("no AWS region configured (CloudConfig.region or AWS_DEFAULT_REGION)")
+        return region
+
+
+def _boto_error(e: Exception, what: str) -> ExportError:
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    if isinstance(e, ParamValidationError):
+        return ExportError(f"{what}: {e}", retryable=False)
+    if isinstance(e, ClientError):
+        code = e.response.get("Error", {}).get("Code", "")
+        return ExportError(f"{what}: {code}: {e}", retryable=code not in _NON_RETRYABLE_CODES)
+    if isinstance(e, BotoCoreError):
+        return ExportError(f"{what}: {e}")
+    raise e
+
+
+@dataclass
+class _Result:
+    """What a sink reports for an accepted batch: per-message problems that were not retried."""
+
+    error: str | None = None
+
+
+# -- sinks (blocking ones run in the pool) ----------------------------------------------------------
+def _kinesis_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage]) -> _Result:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    name = cfg.params["kinesisStreamName"]
+    # A random partition key per record, as the Greengrass stream manager does: spreads over shards.
+    pending = [{"Data": m.payload, "PartitionKey": uuid.uuid4().hex} for m in msgs]
+    try:
+        client = clients.client("kinesis")
+        for _ in range(3):
+            resp = client.put_records(StreamName=name, Records=pending)
+            if not resp.get("FailedRecordCount"):
+                return _Result()
+            failed = [(r, res) for r, res in zip(pending, resp["Records"]) if res.get("ErrorCode")]
+            pending = [r for r, _ in failed]
+        code = failed[0][1].get("ErrorCode")
+        raise ExportError(f"kinesis stream {name!r}: {len(pending)} records still failing ({code})")
+    except (ClientError, BotoCoreError) as e:
+        raise _boto_error(e, f"kinesis stream {name!r}") from e
+
+
+def _iotanalytics_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage]) -> _Result:
+    """IoT Analytics BatchPutMessage: botocore has no client any more, so sign the REST call ourselves."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import BotoCoreError
+    from botocore.httpsession import URLLib3Session
+
+    channel = cfg.params["iotChannel"]
+    prefix = cfg.params.get("iotMsgIdPrefix", "")
+    body = json.dumps({
+        "channelName": channel,
+        "messages": [{"messageId": f"{prefix}{m.sequence_number}", "payload": base64.b64encode(m.payload).decode()}
+                     for m in msgs],
+    }).encode()
+    try:
+        region = clients.region()
+        endpoint = clients.cloud.endpoint_for("iotanalytics") or f"https://iotanalytics.{region}.amazonaws.com"
+        creds = clients.session().get_credentials()
+        if creds is None:
+            raise ExportError("iotanalytics: no AWS credentials found")
+        req = AWSRequest(method="POST", url=endpoint.rstrip("/") + "/messages/batch", data=body,
+                         headers={"Content-Type": "application/json"})
+        SigV4Auth(creds.get_frozen_credentials(), "iotanalytics", region).add_auth(req)
+        http = URLLib3Session(timeout=60)
+        try:
+            resp = http.send(req.prepare())
+        finally:
+            http.close()
+    except BotoCoreError as e:
+        raise ExportError(f"iotanalytics channel {channel!r}: {e}") from e
+    text = resp.text if resp.content else ""
+    if resp.status_code >= 300:
+        code = ""
+        try:
+            code = json.loads(text).get("__type", "") or resp.headers.get("x-amzn-ErrorType", "")
+        except ValueError:
+            code = resp.headers.get("x-amzn-ErrorType", "")
+        retryable = resp.status_code >= 500 or resp.status_code in (403, 404, 429) or "NotFound" in code
+        raise ExportError(f"iotanalytics channel {channel!r}: HTTP {resp.status_code} {code} {text[:200]}",
+                          retryable=retryable)
+    errors = json.loads(text or "{}").get("batchPutMessageErrorEntries") or []
+    if errors:
+        return _Result(f"iotanalytics rejected {len(errors)} message(s): {errors[0]}")
+    return _Result()
+
+
+def _sitewise_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage]) -> _Result:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    entries, problems = [], []
+    for m in msgs:
+        try:
+            entry = json.loads(m.payload)
+            if not isinstance(entry, dict):
+                raise ValueError("not a JSON object")
+            entries.append(entry)
+        except ValueError as e:
+            problems.append(f"sequence {m.sequence_number}: not a PutAssetPropertyValueEntry JSON ({e})")
+    if entries:
+        try:
+            resp = clients.client("iotsitewise").batch_put_asset_property_value(entries=entries)
+        except (ClientError, BotoCoreError) as e:
+            raise _boto_error(e, "iotsitewise batch_put_asset_property_value") from e
+        for err in resp.get("errorEntries") or []:
+            problems.append(f"entry {err.get('entryId')}: {err.get('errors')}")
+    return _Result("; ".join(problems)[:1000] if problems else None)
+
+
+_JAVA_TIME = [("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"),
+              ("ss", "%S"), ("SSS", "%f")]
+_PLACEHOLDER = re.compile(r"!\{timestamp:([^}]+)\}")
+
+
+def expand_key(key: str, now: datetime) -> str:
+    """Expand ``!{timestamp:<Java DateTimeFormatter pattern>}`` placeholders of an S3 key (UTC)."""
+    def one(m: re.Match) -> str:
+        pattern, out, i = m.group(1), [], 0
+        while i < len(pattern):
+            for java, py in _JAVA_TIME:
+                if pattern.startswith(java, i):
+                    out.append(now.strftime(py)[:3] if java == "SSS" else now.strftime(py))
+                    i += len(java)
+                    break
+            else:
+                out.append(pattern[i])
+                i += 1
+        return "".join(out)
+    return _PLACEHOLDER.sub(one, key)
+
+
+def _file_path(input_url: str) -> str:
+    u = urlparse(input_url)
+    if u.scheme != "file":
+        raise ExportError(f"inputUrl {input_url!r}: only file: URLs are supported", retryable=False)
+    return unquote(u.path)
+
+
+def _s3_upload(clients: _Clients, cfg: ExportConfig, task: dict, key: str) -> None:
+    from boto3.s3.transfer import TransferConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    path = _file_path(task["inputUrl"])
+    threshold = cfg.params.get("sizeThresholdForMultipartUploadBytes", _S3_DEFAULT_MULTIPART_THRESHOLD)
+    transfer = TransferConfig(multipart_threshold=threshold, multipart_chunksize=max(threshold, 5 * 1024 * 1024),
+                              use_threads=False)
+    extra = {"Metadata": dict(task["userMetadata"])} if task.get("userMetadata") else None
+    try:
+        clients.client("s3").upload_file(path, task["bucket"], key, ExtraArgs=extra, Config=transfer)
+    except FileNotFoundError as e:
+        raise ExportError(f"inputUrl {task['inputUrl']!r}: file not found", retryable=False) from e
+    except (ClientError, BotoCoreError) as e:
+        err = _boto_error(e, f"s3://{task['bucket']}/{key}")
+        if isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") in ("NoSuchBucket", "AccessDenied"):
+            err.retryable = False
+        raise err from e
+    except Exception as e:  # boto3's transfer manager wraps failures in its own S3UploadFailedError
+        from boto3.exceptions import S3UploadFailedError
+
+        if isinstance(e, S3UploadFailedError):
+            retryable = "NoSuchBucket" not in str(e) and "AccessDenied" not in str(e)
+            raise ExportError(f"s3://{task['bucket']}/{key}: {e}", retryable=retryable) from e
+        raise
+
+
+class PrioritySlots:
+    """At most ``n`` holders; waiters are served best priority (lowest number) first, then FIFO."""
+
+    def __init__(self, n: int) -> None:
+        self.free = n
+        self._heap: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0 and not self._heap:
+            self.free -= 1
+            return
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, (priority, next(self._order), fut))
+        try:
+            await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled():
+                self.release()  # granted just as we were cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        while self._heap:
+            _, _, fut = heapq.heappop(self._heap)
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.free += 1
+
+
+class _Exporter:
+    """Exports one stream through one export config."""
+
+    def __init__(self, manager: "ExportManager", stream: str, cfg: ExportConfig) -> None:
+        self.m = manager
+        self.stream = stream
+        self.cfg = cfg
+        cp = manager.checkpoints.load(stream, cfg.identifier)
+        self.position = cp.next_sequence_number if cp else cfg.start_sequence_number
+        self.exported_messages = cp.exported_messages if cp else 0
+        self.exported_bytes = cp.exported_bytes if cp else 0
+        self.last_export_time = cp.last_export_time_ms if cp else None
+        self.last_exported = self.position - 1 if cp else -1
+        self.error: str | None = None
+        self.state = "disabled" if cfg.disabled else "idle"
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if not self.cfg.disabled:
+            self.task = asyncio.create_task(self.run(), name=f"export {self.stream}/{self.cfg.identifier}")
+
+    async def run(self) -> None:
+        try:
+            while True:
+                self.wake.clear()
+                try:
+                    msgs = self.m.store.read(self.stream, self.position, 1, self.cfg.batch_size)
+                except NotEnoughMessages:
+                    self.state = "idle"
+                    await self.wake.wait()
+                    continue
+                if msgs[0].sequence_number > self.position:
+                    log.warning(
+                        "export %s/%s: sequence numbers %d..%d were removed (size limit or TTL) before export",
+                        self.stream, self.cfg.identifier, self.position, msgs[0].sequence_number - 1,
+                    )
+                    self.position = msgs[0].sequence_number
+                interval = self.cfg.batch_interval_millis
+                if interval and len(msgs) < self.cfg.batch_size:
+                    wait_ms = msgs[0].ingest_time + interval - int(self.m.clock() * 1000)
+                    if wait_ms > 0:
+                        self.state = "batching"
+                        try:
+                            await asyncio.wait_for(self.wake.wait(), wait_ms / 1000)
+                        except asyncio.TimeoutError:
+                            pass
+                        else:
+                            continue  # more data came: re-read, maybe the batch is full now
+                        msgs = self.m.store.read(self.stream, self.position, 1, self.cfg.batch_size)
+                await self._export(msgs)
+        except StreamNotFound:
+            log.info("export %s/%s: stream deleted", self.stream, self.cfg.identifier)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Keep the core up; the exporter stays stopped with the reason visible in status().
+            log.exception("export %s/%s stopped on an unexpected error", self.stream, self.cfg.identifier)
+            self.state = "failed"
+            self.error = "stopped on an unexpected error; see the core log"
+
+    async def _export(self, msgs: list[StoredMessage]) -> None:
+        delay = self.m.retry_initial_s
+        while True:
+            await self.m.slots.acquire(self.cfg.priority)
+            self.state = "exporting"
+            try:
+                result = await self._send(msgs)
+            except ExportError as e:
+                if not e.retryable:
+                    log.error("export %s/%s: skipping sequence numbers %d..%d: %s", self.stream,
+                              self.cfg.identifier, msgs[0].sequence_number, msgs[-1].sequence_number, e)
+                    self.error = str(e)
+                    break
+                if self.error != str(e):
+                    log.warning("export %s/%s: will retry in %.1f s: %s", self.stream, self.cfg.identifier, delay, e)
+                self.error = str(e)
+                self.state = "retrying"
+            else:
+                self.error = result.error
+                break
+            finally:
+                self.m.slots.release()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.m.retry_max_s)
+        self.position = msgs[-1].sequence_number + 1
+        self.last_exported = msgs[-1].sequence_number
+        self.exported_messages += len(msgs)
+        self.exported_bytes += sum(len(m.payload) for m in msgs)
+        self.last_export_time = int(self.m.clock() * 1000)
+        self.m.checkpoints.save(self.stream, self.cfg.identifier, Checkpoint(
+            self.position, self.exported_messages, self.exported_bytes, self.last_export_time))
+        self.state = "idle"
+
+    async def _send(self, msgs: list[StoredMessage]) -> _Result:
+        kind = self.cfg.kind
+        if kind == KINESIS:
+            return await self.m.run_blocking(_kinesis_put, self.m.clients, self.cfg, msgs)
+        if kind == IOT_ANALYTICS:
+            return await self.m.run_blocking(_iotanalytics_put, self.m.clients, self.cfg, msgs)
+        if kind == IOT_SITEWISE:
+            return await self.m.run_blocking(_sitewise_put, self.m.clients, self.cfg, msgs)
+        if kind == HTTP:
+            return await self._http(msgs)
+        if kind == S3_TASK:
+            for m in msgs:
+                await self._s3_task(m)
+            return _Result()
+        raise AssertionError(kind)
+
+    async def _http(self, msgs: list[StoredMessage]) -> _Result:
+        import aiohttp
+
+        uri = self.cfg.params["uri"]
+        session = await self.m.http_session()
+        if self.cfg.params.get("exportFormat", 0) == 1:  # JSON_BATCHED
+            bodies = [json.dumps([{
+                "streamName": m.stream_name, "sequenceNumber": m.sequence_number, "ingestTime": m.ingest_time,
+                "payload": base64.b64encode(m.payload).decode(),
+            } for m in msgs]).encode()]
+            ctype = "application/json"
+        else:  # RAW_NOT_BATCHED: one POST per message, the payload as is
+            bodies = [m.payload for m in msgs]
+            ctype = "application/octet-stream"
+        for body in bodies:
+            try:
+                async with session.post(uri, data=body, headers={"Content-Type": ctype}) as resp:
+                    if resp.status >= 300:
+                        text = (await resp.text())[:200]
+                        retryable = resp.status >= 500 or resp.status in (404, 408, 429)
+                        raise ExportError(f"http {uri}: HTTP {resp.status} {text}", retryable=retryable)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+                raise ExportError(f"http {uri}: {type(e).__name__}: {e}") from e
+        return _Result()
+
+    def _status(self, m: StoredMessage, task: dict | None, status: int, level: int, message: str) -> None:
+        sc = self.cfg.params.get("statusConfig") or {}
+        name = sc.get("statusStreamName")
+        if not name or level > sc.get("statusLevel", _LEVEL_INFO):
+            return
+        ctx: dict[str, Any] = {"exportIdentifier": self.cfg.identifier, "streamName": self.stream,
+                               "sequenceNumber": m.sequence_number}
+        if task is not None:
+            ctx["s3ExportTaskDefinition"] = task
+        doc = {"eventType": 0, "statusLevel": level, "status": status, "statusContext": ctx,
+               "message": message, "timestampEpochMs": int(self.m.clock() * 1000)}
+        try:
+            self.m.store.append(name, json.dumps(doc).encode())
+        except StreamManagerError as e:
+            log.warning("export %s/%s: cannot write status to stream %r: %s (create it first)",
+                        self.stream, self.cfg.identifier, name, e.message)
+
+    async def _s3_task(self, m: StoredMessage) -> None:
+        try:
+            task = json.loads(m.payload)
+            if not isinstance(task, dict) or not all(isinstance(task.get(k), str) for k in ("inputUrl", "bucket", "key")):
+                raise ValueError("needs string inputUrl, bucket and key")
+        except ValueError as e:
+            self._status(m, None, _STATUS_FAILURE, _LEVEL_ERROR, f"not an S3ExportTaskDefinition JSON: {e}")
+            raise ExportError(f"sequence {m.sequence_number}: not an S3ExportTaskDefinition ({e})",
+                              retryable=False) from e
+        key = expand_key(task["key"], datetime.fromtimestamp(self.m.clock(), timezone.utc))
+        if self.state != "retrying":
+            self._status(m, task, _STATUS_IN_PROGRESS, _LEVEL_INFO, f"uploading to s3://{task['bucket']}/{key}")
+        try:
+            await self.m.run_blocking(_s3_upload, self.m.clients, self.cfg, task, key)
+        except ExportError as e:
+            if not e.retryable:
+                self._status(m, task, _STATUS_FAILURE, _LEVEL_ERROR, str(e))
+            raise
+        self._status(m, task, _STATUS_SUCCESS, _LEVEL_INFO, f"uploaded to s3://{task['bucket']}/{key}")
+
+    def describe(self) -> dict:
+        d: dict[str, Any] = {"exportConfigIdentifier": self.cfg.identifier,
+                             "lastExportedSequenceNumber": self.last_exported,
+                             "exportedBytesFromStream": self.exported_bytes,
+                             "exportedMessagesCount": self.exported_messages}
+        if self.last_export_time is not None:
+            d["lastExportTime"] = self.last_export_time
+        if self.error:
+            d["errorMessage"] = self.error
+        return d
+
+    def status(self) -> dict:
+        newest = None
+        try:
+            newest = self.m.store.get(self.stream).newest_sequence_number()
+        except StreamNotFound:
+            pass
+        lag = 0 if newest is None else max(0, newest - self.position + 1)
+        return {"identifier": self.cfg.identifier, "type": self.cfg.kind, "priority": self.cfg.priority,
+                "disabled": self.cfg.disabled, "state": self.state, "nextSequenceNumber": self.position,
+                "lastExportedSequenceNumber": self.last_exported, "lag": lag,
+                "exportedMessages": self.exported_messages, "exportedBytes": self.exported_bytes,
+                "lastExportTime": self.last_export_time, "errorMessage": self.error}
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.wait([self.task], timeout=5)
 
 
 class ExportManager:
-    def __init__(self, store: Any, checkpoint_dir: Path, cloud: CloudConfig, threads: int = 4,
-                 clock: Callable[[], float] | None = None) -> None:
+    """Runs the exporters of every stream in ``store``; follows creates, updates and deletes."""
+
+    def __init__(self, store: StreamStore, checkpoint_dir: str | Path, cloud: CloudConfig, threads: int = 4,
+                 clock: Callable[[], float] = time.time, retry_initial_s: float = 1.0,
+                 retry_max_s: float = 60.0) -> None:
         self.store = store
+        self.checkpoints = CheckpointStore(checkpoint_dir)
+        self.cloud = cloud
+        self.clients = _Clients(cloud)
+        self.clock = clock
+        self.threads = threads
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.slots = PrioritySlots(threads)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._http: Any = None
+        self._exporters: dict[str, dict[str, _Exporter]] = {}
+        self._stopping: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        pass
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix="stream-export")
+        self.store.add_listener(self._on_event)
+        for stream in self.store.streams():
+            self._sync(stream.definition.name)
 
     async def stop(self) -> None:
-        pass
+        self.store.remove_listener(self._on_event)
+        exporters = [e for by_id in self._exporters.values() for e in by_id.values()]
+        self._exporters.clear()
+        await asyncio.gather(*(e.stop() for e in exporters))
+        if self._stopping:
+            await asyncio.wait(self._stopping, timeout=5)
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._pool is not None:
+            # Uploads already running in threads finish in the background; their batches were not
+            # checkpointed, so they are sent again after a restart (at least once).
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
-    def status(self, name: str) -> list:
-        return []
+    async def run_blocking(self, fn: Callable, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, fn, *args)
 
-    def export_statuses(self, name: str) -> list:
-        return []
+    async def http_session(self) -> Any:
+        import aiohttp
+
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self._http
+
+    def _on_event(self, event: str, name: str) -> None:
+        if event == "append":
+            for e in self._exporters.get(name, {}).values():
+                e.wake.set()
+        elif event in ("create", "update"):
+            self._sync(name)
+        elif event == "delete":
+            for e in self._exporters.pop(name, {}).values():
+                self._stop_later(e)
+            self.checkpoints.delete(name)
+
+    def _stop_later(self, exporter: _Exporter) -> None:
+        t = asyncio.get_running_loop().create_task(exporter.stop())
+        self._stopping.add(t)
+        t.add_done_callback(self._stopping.discard)
+
+    def _sync(self, name: str) -> None:
+        """Make the running exporters of stream ``name`` match its definition."""
+        wanted = {c.identifier: c for c in self.store.get(name).definition.exports}
+        current = self._exporters.setdefault(name, {})
+        for ident in list(current):
+            if ident not in wanted:
+                self._stop_later(current.pop(ident))
+                self.checkpoints.delete(name, ident)
+            elif current[ident].cfg != wanted[ident]:
+                self._stop_later(current.pop(ident))
+        for ident, cfg in wanted.items():
+            if ident not in current:
+                exp = _Exporter(self, name, cfg)
+                current[ident] = exp
+                exp.start()
+
+    def export_statuses(self, name: str) -> list[dict]:
+        return [e.describe() for e in self._exporters.get(name, {}).values()]
+
+    def status(self, name: str) -> list[dict]:
+        return [e.status() for e in self._exporters.get(name, {}).values()]

@@ -53,6 +53,8 @@ class StreamManagerServer:
     :param cloud: where exporters send data (:class:`~.exporters.CloudConfig`; ``None`` = real AWS
         through the default boto3 chain).
     :param exporters_enabled: start exporters for streams that define them.
+    :param exporter_threads: worker threads (and concurrent uploads) shared by all exporters.
+    :param export_retry_initial_s, export_retry_max_s: back-off between retries of a failed upload.
     :param max_frame_bytes: largest request frame accepted; larger AppendMessage frames are answered
         with RequestPayloadTooLarge (4) after being discarded.
     :param max_response_bytes: a ReadMessages answer stops adding messages past this many payload bytes.
@@ -68,6 +70,8 @@ class StreamManagerServer:
         cloud: CloudConfig | None = None,
         exporters_enabled: bool = True,
         exporter_threads: int = 4,
+        export_retry_initial_s: float = 1.0,
+        export_retry_max_s: float = 60.0,
         max_frame_bytes: int = 64 * 1024 * 1024,
         max_response_bytes: int = 64 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
@@ -81,6 +85,7 @@ class StreamManagerServer:
         self.cloud = cloud or CloudConfig()
         self.exporters_enabled = exporters_enabled
         self.exporter_threads = exporter_threads
+        self.export_retry = (export_retry_initial_s, export_retry_max_s)
         self.max_frame_bytes = max_frame_bytes
         self.max_response_bytes = max_response_bytes
         self._clock = clock
@@ -101,7 +106,8 @@ class StreamManagerServer:
         self.store.add_listener(self._on_store_event)
         if self.exporters_enabled:
             self.exports = ExportManager(
-                self.store, self.store_root / "exports", self.cloud, threads=self.exporter_threads, clock=self._clock
+                self.store, self.store_root / "exports", self.cloud, threads=self.exporter_threads, clock=self._clock,
+                retry_initial_s=self.export_retry[0], retry_max_s=self.export_retry[1],
             )
             await self.exports.start()
         self._server = await asyncio.start_server(self._serve, self.host, self._requested_port)

@@ -15,7 +15,7 @@ class ServerThread:
 
     def __init__(self, root, **kwargs) -> None:
         self.root = root
-        self.kwargs = {"port": 0, "authenticate_client": False, **kwargs}
+        self.kwargs = {"port": 0, "authenticate_client": False, "exporters_enabled": False, **kwargs}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

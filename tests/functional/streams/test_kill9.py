@@ -43,7 +43,7 @@ def test_kill_9_keeps_every_acknowledged_message(tmp_path, make_server, make_cli
         enough = threading.Event()
 
         def appender(tag: str) -> None:
-            c = StreamManagerClient(port=port, request_timeout=3, connect_timeout=1)
+            c = StreamManagerClient(port=port, request_timeout=1, connect_timeout=1)
             try:
                 for i in range(100000):
                     payload = b"%s-%06d-" % (tag.encode(), i) + b"x" * 200

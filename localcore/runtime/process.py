@@ -170,6 +170,8 @@ def map_volumes(spec: FunctionSpec) -> tuple[list[str], list[str]]:
     for volume in spec.volumes or ():
         source, dest = str(volume[0]), str(volume[1])
         permission = volume[2] if len(volume) > 2 else "rw"
+        if permission == "ro":
+            notes.append(f"volume {source} -> {dest}: read-only permission not enforced without a container")
         if os.path.realpath(source) == os.path.realpath(dest):
             continue
         if os.path.lexists(dest):
@@ -182,8 +184,6 @@ def map_volumes(spec: FunctionSpec) -> tuple[list[str], list[str]]:
             created.append(dest)
         except OSError as e:
             notes.append(f"volume {source} -> {dest}: cannot create symlink ({e}); use the host path {source}")
-        if permission == "ro":
-            notes.append(f"volume {source} -> {dest}: read-only permission not enforced without a container")
     for dev in spec.devices or ():
         notes.append(f"device {dev[0]}: accessed directly (no container); permission {dev[1] if len(dev) > 1 else '?'}"
                      " governed by the host's file mode")

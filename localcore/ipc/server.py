@@ -149,6 +149,12 @@ class IPCServer:
             self.rejected += 1
             log.warning("IPC %s %s → %d: %s", request.method, request.path, e.status, e)
             return web.Response(status=e.status, text=f"{type(e).__name__}: {e}")
+        except web.HTTPException:
+            raise
+        except Exception as e:  # a bug here must cost one request, never the daemon
+            self.rejected += 1
+            log.exception("IPC %s %s failed", request.method, request.path)
+            return web.Response(status=500, text=f"internal error of the IPC daemon: {type(e).__name__}: {e}")
 
     def _caller(self, request: web.Request):
         token = request.headers.get("Authorization")
@@ -225,7 +231,10 @@ class IPCServer:
         publisher = self.backends.publisher
         if publisher is None:
             raise IPCError("no router in this core: publish refused")
-        publisher.publish(Message(source=function_endpoint(caller.name), topic=subject, payload=body))
+        try:
+            publisher.publish(Message(source=function_endpoint(caller.name), topic=subject, payload=body))
+        except ValueError as e:  # the router refuses the topic (TopicError)
+            raise BadRequest(f"publish on {subject!r} refused: {e}") from e
         return Result(b"", "")
 
     def _shadow(self, client_context: str, body: bytes) -> Result:

@@ -297,3 +297,33 @@ async def test_stream_manager_client_in_a_function_authenticates_with_its_token(
         assert result.json() == {"sequence": 0, "read": ["42"]}
     finally:
         await streams.stop()
+
+
+async def test_publish_on_an_invalid_topic_is_a_4xx_for_the_sdk(make_runtime):
+    runtime = await make_runtime([spec("echo")])
+    base = f"http://127.0.0.1:{runtime.ipc_port}/2016-11-01/functions/arn:aws:lambda:::function:GGRouter"
+    from localcore.ipc.server import encode_client_context
+    context = encode_client_context({"custom": {"source": arn("echo"), "subject": "bad/#/topic"}})
+    status, text = await asyncio.to_thread(_http, "POST", base, runtime.token_of("echo"), b"x", {
+        "X-Amz-Client-Context": context, "X-Amz-Invocation-Type": "Event"})
+    assert status == 400 and "bad/#/topic" in text
+    spoofed = encode_client_context({"custom": {"source": arn("other"), "subject": "ok"}})
+    status, text = await asyncio.to_thread(_http, "POST", base, runtime.token_of("echo"), b"x", {
+        "X-Amz-Client-Context": spoofed, "X-Amz-Invocation-Type": "Event"})
+    assert status == 403 and "not its own ARN" in text
+
+
+async def test_docker_application_connector_reports_why_it_does_not_run(tmp_path):
+    from localcore.runtime import DockerComposeApp, connectors_status
+
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("services: {}\n")
+    app = DockerComposeApp(str(compose), "ggtest")
+    available, detail = await app.available()
+    if available:
+        pytest.skip(f"docker compose works here ({detail}); this test covers machines without it")
+    await app.start()
+    [row] = connectors_status([{"name": "docker", "arn": "arn:aws:greengrass:us-east-1::/connectors/"
+                                "DockerApplicationDeployment/versions/7"}], docker=app)
+    assert row["state"] == "not-run" and row["reason"] == detail and "docker" in detail
+    await app.stop()

@@ -49,6 +49,7 @@ MAX_PAYLOAD_BYTES = 128 * 1024  # the core's MQTT payload limit
 MAX_CLIENTS = 32
 MAX_SUBSCRIPTIONS_PER_CLIENT = 20
 HEARTBEAT_S = 15.0
+DISCONNECT_CHECK_S = 0.5
 SNAPSHOT_TIMEOUT_S = 60.0
 _STREAM_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,256}$")
 _CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
@@ -312,16 +313,23 @@ async def _events(request: web.Request) -> web.StreamResponse:
         client.subscriptions["_aggregates"] = aggregates
         client.tasks["_aggregates"] = asyncio.create_task(_pump(client, "_aggregates", aggregates, True))
         client.tasks["_status"] = asyncio.create_task(_status_loop(client, facade, settings["status_interval"]))
+        last_write = time.monotonic()
         while True:
             try:
-                item = await asyncio.wait_for(client.queue.get(), HEARTBEAT_S)
+                item = await asyncio.wait_for(client.queue.get(), DISCONNECT_CHECK_S)
             except asyncio.TimeoutError:
-                await response.write(b": ping\n\n")
+                # a page that went away is only noticed on a write or through the transport
+                if request.transport is None or request.transport.is_closing():
+                    break
+                if time.monotonic() - last_write >= HEARTBEAT_S:
+                    await response.write(b": ping\n\n")
+                    last_write = time.monotonic()
                 continue
             if item is None:  # the dashboard is stopping
                 break
             event, data = item
             await response.write(f"event: {event}\ndata: {data}\n\n".encode("utf-8"))
+            last_write = time.monotonic()
     except ConnectionResetError:
         log.debug("event stream %s closed by the page", client.id)
     finally:

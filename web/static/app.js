@@ -94,11 +94,14 @@
       replace($("group-info"), kv({"Group": g.name, "Group id": g.id, "Deployment": d.id,
         "Deployment status": d.status, "Group version": d.version}));
     }
+    // keep the log panes the user opened across live re-renders
+    const open = new Set([...$("functions").querySelectorAll("details[open]")].map((d) => d.dataset.fn));
     if (!s.functions) replace($("functions"), down("functions"));
     else replace($("functions"), table("Lambda functions of the group", ["Function", "Lifecycle", "State", "Invocations", "Errors", "Last log lines"],
       s.functions.map((f) => {
         const lines = f.last_log_lines || [];
-        const logs = lines.length ? h("details", {}, h("summary", {}, lines.length + " lines"), h("pre", {}, lines.join("\n"))) : "–";
+        const logs = lines.length ? h("details", {"data-fn": f.name, open: open.has(f.name) ? "" : null},
+          h("summary", {}, lines.length + " lines"), h("pre", {}, lines.join("\n"))) : "–";
         return [f.name, f.pinned ? "pinned (long-lived)" : "on demand", f.state, f.invocations, f.errors, logs];
       }), [3, 4]));
     if (!s.devices) replace($("devices"), down("devices"));

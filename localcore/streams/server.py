@@ -165,6 +165,7 @@ class StreamManagerServer:
             "storeRoot": str(self.store_root),
             "authenticateClient": self.authenticate_client,
             "connections": len(self._connections),
+            "waitingReads": sum(len(w) for w in self._waiters.values()),
             "counters": dict(self._counters),
             "streams": streams,
         }

@@ -199,3 +199,43 @@ def test_message_larger_than_max_size(client):
     client.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=OVERWRITE, max_size=1024))
     with pytest.raises(RequestPayloadTooLargeException):
         client.append_message("s", b"x" * 2000)
+
+
+def test_status_reports_ranges_bytes_and_definitions(server, client):
+    client.create_message_stream(MessageStreamDefinition(name="a", strategy_on_full=OVERWRITE, max_size=4096,
+                                                         persistence=Persistence.Memory))
+    client.create_message_stream(MessageStreamDefinition(name="b", strategy_on_full=REJECT))
+    for i in range(3):
+        client.append_message("a", b"12345")
+    st = server.call(server.server.status)
+    assert st["state"] == "started" and st["port"] == server.port and st["connections"] == 1
+    by_name = {s["name"]: s for s in st["streams"]}
+    assert by_name["a"]["oldestSequenceNumber"] == 0 and by_name["a"]["newestSequenceNumber"] == 2
+    assert by_name["a"]["totalBytes"] == 3 * (24 + 5)
+    assert by_name["a"]["definition"] == {"maxSize": 4096, "streamSegmentSize": 16777216, "timeToLiveMillis": None,
+                                          "strategyOnFull": "OverwriteOldestData", "persistence": "Memory",
+                                          "flushOnWrite": False}
+    assert by_name["b"]["newestSequenceNumber"] is None and by_name["b"]["exporters"] == []
+    import json
+    json.dumps(st)  # JSON-able for the dashboard
+
+
+def test_delete_wakes_a_waiting_read_with_not_found(server, make_client):
+    a, b = make_client(server.port), make_client(server.port)
+    a.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
+    box = {}
+
+    def reader():
+        try:
+            a.read_messages("s", opts(start=0, timeout=8000))
+        except ResourceNotFoundException as e:
+            box["e"] = e
+
+    t = threading.Thread(target=reader)
+    t.start()
+    deadline = time.monotonic() + 5
+    while server.call(server.server.status)["waitingReads"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling the server's own count: the read is parked there, no event reaches us
+    b.delete_message_stream("s")
+    t.join(5)
+    assert isinstance(box.get("e"), ResourceNotFoundException)

@@ -1,0 +1,68 @@
+"""Pure parts of the exporters: priority slots, S3 key placeholders, file URLs."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import pytest
+
+from localcore.streams.errors import ExportError
+from localcore.streams.exporters import PrioritySlots, _file_path, expand_key
+
+
+async def test_waiters_are_served_by_priority_then_arrival():
+    slots = PrioritySlots(1)
+    await slots.acquire(5)  # taken
+    order = []
+
+    async def want(prio, tag):
+        await slots.acquire(prio)
+        order.append(tag)
+        slots.release()
+
+    tasks = [asyncio.create_task(want(p, t)) for p, t in [(10, "low"), (1, "high-a"), (5, "mid"), (1, "high-b")]]
+    await asyncio.sleep(0)  # let all four queue up
+    slots.release()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert order == ["high-a", "high-b", "mid", "low"]
+    assert slots.free == 1
+
+
+async def test_cancelled_waiter_does_not_leak_a_slot():
+    slots = PrioritySlots(1)
+    await slots.acquire(1)
+    waiter = asyncio.create_task(slots.acquire(1))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    slots.release()
+    assert slots.free == 1
+    await asyncio.wait_for(slots.acquire(3), 1)
+
+
+NOW = datetime(2026, 3, 7, 9, 5, 2, 123000, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("key,expected", [
+    ("plain/key.jpg", "plain/key.jpg"),
+    ("frames/!{timestamp:yyyy/MM/dd}/f.jpg", "frames/2026/03/07/f.jpg"),
+    ("a/!{timestamp:yyyy-MM-dd'T'HH:mm:ss}/b", "a/2026-03-07'T'09:05:02/b"),
+    ("!{timestamp:yy}/!{timestamp:HHmmssSSS}", "26/090502123"),
+])
+def test_s3_key_placeholders(key, expected):
+    assert expand_key(key, NOW) == expected
+
+
+@pytest.mark.parametrize("url,path", [
+    ("file:/tmp/s3_stream/f.jpg", "/tmp/s3_stream/f.jpg"),
+    ("file:///tmp/a%20b.jpg", "/tmp/a b.jpg"),
+])
+def test_file_urls(url, path):
+    assert _file_path(url) == path
+
+
+def test_non_file_url_is_not_retryable():
+    with pytest.raises(ExportError) as ei:
+        _file_path("s3://bucket/key")
+    assert not ei.value.retryable and "file:" in str(ei.value)

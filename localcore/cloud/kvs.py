@@ -536,6 +536,7 @@ class KinesisVideoStandIn:
         self.store = KvsStore(self.state_dir, account_id=account_id, limits=limits)
         self._tmp_dir = self.state_dir / "tmp"
         self._requests = 0
+        self._count_lock = threading.Lock()  # handle() runs on the front's worker threads
         self._ops = {
             "/createStream": self._create_stream,
             "/describeStream": self._describe_stream,
@@ -570,7 +571,8 @@ class KinesisVideoStandIn:
         op = self._ops.get(path) if request.method == "POST" else None
         if op is None and not ingest:
             return None
-        self._requests += 1
+        with self._count_lock:
+            self._requests += 1
         region = request.region or self.default_region
         try:
             if ingest:

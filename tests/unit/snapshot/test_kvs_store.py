@@ -175,3 +175,39 @@ def test_stream_registry_is_json(tmp_path):
     KvsStore(tmp_path).create_stream(R, "cam", retention_hours=2)
     rows = json.loads((tmp_path / "streams.json").read_text())
     assert rows[0]["name"] == "cam" and rows[0]["retention_hours"] == 2
+
+
+def test_frames_from_a_video_file_end_at_end_time(tmp_path):
+    from localcore.cloud.kvs import frames_from_file
+
+    path = tmp_path / "v.mp4"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (32, 24))
+    for i in range(10):
+        w.write(np.full((24, 32, 3), i * 20, dtype=np.uint8))
+    w.release()
+    got = frames_from_file(path, end_time=1000.0)
+    assert len(got) == 10
+    assert got[-1].timestamp == pytest.approx(1000.0) and got[0].timestamp == pytest.approx(999.1)
+    assert all(f.jpeg[:2] == b"\xff\xd8" for f in got)
+
+
+def test_frames_from_an_image_and_from_bad_files(tmp_path):
+    from localcore.cloud.kvs import frames_from_file
+
+    img = tmp_path / "one.jpg"
+    img.write_bytes(jpeg())
+    assert [f.timestamp for f in frames_from_file(img, end_time=5.0)] == [5.0]
+    with pytest.raises(FileNotFoundError, match="missing.mp4: no such file"):
+        frames_from_file(tmp_path / "missing.mp4")
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"junk" * 100)
+    with pytest.raises(ValueError, match="junk.mp4: OpenCV read no frame"):
+        frames_from_file(junk)
+
+
+def test_synthetic_frames_are_numbered_jpegs_ending_now():
+    from localcore.cloud.kvs import synthetic_frames
+
+    got = list(synthetic_frames(5, fps=5.0, end_time=100.0, size=(64, 48)))
+    assert [f.timestamp for f in got] == pytest.approx([99.2, 99.4, 99.6, 99.8, 100.0])
+    assert len({f.jpeg for f in got}) == 5

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import re
 import threading
 import urllib.parse
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, Callable
 from ..pki import LocalPKI, certificate_id
 from .errors import ApiError, BadRequest, NotFound
 from .greengrass_state import (
-    BULK_ACTIVE, KINDS, Deployment, GreengrassState, iso_now, new_id, parse_bulk_input,
+    KINDS, Deployment, GreengrassState, iso_now, new_id, parse_bulk_input, parse_s3_uri,
 )
 from .moto_link import MotoLink, MotoReply
 from .routing import Router
@@ -141,14 +140,12 @@ class GreengrassApi:
     def _def_update(self, store):
         def update(req: CloudRequest, def_id: str) -> CloudResponse:
             store.update(def_id, req.json().get("Name"))
-            self.state.changed()
             return json_response({})
         return update
 
     def _def_delete(self, store):
         def delete(req: CloudRequest, def_id: str) -> CloudResponse:
             store.delete(def_id)
-            self.state.changed()
             return json_response({})
         return delete
 
@@ -339,25 +336,3 @@ class GreengrassApi:
                           DeploymentStatus=dep.status)
             bulk.add_result(bulk_id, result, invalid=False)
         bulk.update(bulk_id, status="Completed")
-
-
-def parse_s3_uri(uri: Any) -> tuple[str, str]:
-    """``(bucket, key)`` from ``s3://b/k``, ``https://b.s3[.region].amazonaws.com/k`` or
-    ``https://s3[.region].amazonaws.com/b/k``."""
-    if not isinstance(uri, str) or not uri:
-        raise BadRequest("InputFileUri is required (s3://bucket/key or an S3 https URL)")
-    p = urllib.parse.urlparse(uri)
-    path = urllib.parse.unquote(p.path.lstrip("/"))
-    if p.scheme == "s3" and p.netloc and path:
-        return p.netloc, path
-    if p.scheme in ("http", "https"):
-        m = re.match(r"^(?P<bucket>.+)\.s3[.-][a-z0-9.-]*amazonaws\.com$|^(?P<bucket2>.+)\.s3\.amazonaws\.com$", p.netloc)
-        if m and path:
-            return m.group("bucket") or m.group("bucket2"), path
-        if re.match(r"^s3[.-][a-z0-9.-]*amazonaws\.com$|^s3\.amazonaws\.com$", p.netloc) and "/" in path:
-            bucket, _, key = path.partition("/")
-            return bucket, key
-    raise BadRequest(f"InputFileUri {uri!r} is not an S3 object URI (s3://bucket/key or an S3 https URL)")
-
-
-__all__ = ["GreengrassApi", "parse_s3_uri", "SERVICE", "BULK_ACTIVE"]

@@ -16,6 +16,7 @@ import datetime as _dt
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
@@ -163,6 +164,11 @@ class DefinitionStore:
         self._lock = threading.RLock()
         self._defs: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, dict[str, dict[str, Any]]] = {}
+        self.on_change: Callable[[], None] | None = None
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _arn(self, def_id: str) -> str:
         return f"arn:aws:greengrass:{self.region}:{self.account_id}:greengrass/definition/{self.kind.path}/{def_id}"
@@ -195,7 +201,9 @@ class DefinitionStore:
             self._versions[def_id] = {}
             if items is not None:
                 self._add_version(def_id, items)
-            return self._public(def_id)
+            out = self._public(def_id)
+        self._changed()
+        return out
 
     def _public(self, def_id: str) -> dict[str, Any]:
         return {k: v for k, v in self._defs[def_id].items() if k != "tags"}
@@ -223,12 +231,14 @@ class DefinitionStore:
             self._require(def_id)
             self._defs[def_id]["Name"] = name
             self._defs[def_id]["LastUpdatedTimestamp"] = iso_now()
+        self._changed()
 
     def delete(self, def_id: str) -> None:
         with self._lock:
             self._require(def_id)
             del self._defs[def_id]
             del self._versions[def_id]
+        self._changed()
 
     def _add_version(self, def_id: str, items: list[Any]) -> dict[str, Any]:
         vid = new_id()
@@ -245,7 +255,8 @@ class DefinitionStore:
         with self._lock:
             self._require(def_id)
             v = self._add_version(def_id, items)
-            return {k: v[k] for k in ("Arn", "CreationTimestamp", "Id", "Version")}
+        self._changed()
+        return {k: v[k] for k in ("Arn", "CreationTimestamp", "Id", "Version")}
 
     def list_versions(self, def_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -583,6 +594,25 @@ class BulkBook:
                 self._bulk[b.bulk_id] = b
 
 
+def parse_s3_uri(uri: Any) -> tuple[str, str]:
+    """``(bucket, key)`` from ``s3://b/k``, ``https://b.s3[.region].amazonaws.com/k`` or
+    ``https://s3[.region].amazonaws.com/b/k``."""
+    if not isinstance(uri, str) or not uri:
+        raise BadRequest("InputFileUri is required (s3://bucket/key or an S3 https URL)")
+    p = urllib.parse.urlparse(uri)
+    path = urllib.parse.unquote(p.path.lstrip("/"))
+    if p.scheme == "s3" and p.netloc and path:
+        return p.netloc, path
+    if p.scheme in ("http", "https"):
+        m = re.match(r"^(?P<bucket>.+)\.s3[.-][a-z0-9.-]*amazonaws\.com$|^(?P<bucket2>.+)\.s3\.amazonaws\.com$", p.netloc)
+        if m and path:
+            return m.group("bucket") or m.group("bucket2"), path
+        if re.match(r"^s3[.-][a-z0-9.-]*amazonaws\.com$|^s3\.amazonaws\.com$", p.netloc) and "/" in path:
+            bucket, _, key = path.partition("/")
+            return bucket, key
+    raise BadRequest(f"InputFileUri {uri!r} is not an S3 object URI (s3://bucket/key or an S3 https URL)")
+
+
 # ------------------------------------------------------------------------------ the whole state
 
 DEFAULT_CERT_EXPIRY_MS = 7 * 24 * 3600 * 1000
@@ -643,6 +673,8 @@ class GreengrassState:
         self._on_change = cb
         self.deployments.on_change = cb
         self.bulk.on_change = cb
+        for store in self.definitions.values():
+            store.on_change = cb
 
     def changed(self) -> None:
         if self._on_change is not None:

@@ -97,7 +97,10 @@ class _Saver:
 class LocalCloud:
     """The embedded local cloud. See the module docstring.
 
-    ``state_dir`` holds the adapter's JSON state and the local CAs (``state_dir/"ca"``).
+    ``state_dir`` holds the adapter's JSON state. The group CAs that
+    ``list_group_certificate_authorities`` hands out are ``LocalPKI(pki_dir).group_ca(group_id)``;
+    ``pki_dir`` defaults to ``state_dir/"ca"`` — pass the directory the local core's discovery and
+    broker use, so the cloud and the core hand out the same group CA.
     ``auto_complete_deployments=True`` marks every new deployment ``Success`` at once (for
     tests of deploy.py without a core); otherwise a local core acknowledges deployments through
     ``cloud.deployments`` (see ``greengrass_state.DeploymentBook``).
@@ -105,8 +108,9 @@ class LocalCloud:
 
     def __init__(self, state_dir: str | Path, host: str = "127.0.0.1", port: int = 0,
                  region: str = "us-east-1", *, auto_complete_deployments: bool = False,
-                 account_id: str = DEFAULT_ACCOUNT_ID) -> None:
+                 account_id: str = DEFAULT_ACCOUNT_ID, pki_dir: str | Path | None = None) -> None:
         self.state_dir = Path(state_dir)
+        self.pki_dir = Path(pki_dir) if pki_dir is not None else self.state_dir / "ca"
         self.host = host
         self.port = port
         self.region = region
@@ -189,13 +193,15 @@ class LocalCloud:
             self._state = "stopped"
             return
         self._state = "stopping"
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            fut = asyncio.run_coroutine_threadsafe(self._front_stop(), self._loop)
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            fut = asyncio.run_coroutine_threadsafe(self._front_stop(), loop)
             try:
                 fut.result(timeout=_STOP_TIMEOUT_S)
             except (concurrent.futures.TimeoutError, RuntimeError, OSError):
                 log.exception("front did not stop cleanly")
-            self._loop.call_soon_threadsafe(self._loop.stop)
+            loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
             self._thread.join(timeout=_STOP_TIMEOUT_S)
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
@@ -283,7 +289,7 @@ class LocalCloud:
     def _start_services(self) -> None:
         self._load_and_persist("greengrass", self.greengrass)
         assert self.moto is not None
-        self._greengrass_api = GreengrassApi(self.greengrass, self.moto, self.state_dir / "ca", self._read_s3)
+        self._greengrass_api = GreengrassApi(self.greengrass, self.moto, self.pki_dir, self._read_s3)
         self.register("greengrass", self._greengrass_api.handle)
         self.register("iot", IoTApi(self.advertised_host).handle)
 
@@ -331,15 +337,17 @@ class LocalCloud:
             loop.run_until_complete(self._front_start())
         except BaseException as exc:  # reported to start(), which raises CloudStartError
             errors.append(exc)
-            ready.set()
             loop.run_until_complete(self._front_stop())
             loop.close()
+            self._loop = None
+            ready.set()
             return
         ready.set()
         try:
             loop.run_forever()
         finally:
             loop.run_until_complete(loop.shutdown_asyncgens())
+            self._loop = None
             loop.close()
 
     async def _front_start(self) -> None:
@@ -388,8 +396,7 @@ class LocalCloud:
 
     async def _call(self, handler: Handler, creq: CloudRequest) -> CloudResponse | None:
         try:
-            if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
-                    getattr(handler, "__call__", None)):
+            if inspect.iscoroutinefunction(handler):
                 return await handler(creq)  # type: ignore[misc]
             assert self._executor is not None
             loop = asyncio.get_running_loop()

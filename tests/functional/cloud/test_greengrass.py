@@ -137,7 +137,7 @@ def test_group_certificate_authority_is_the_local_group_ca(gg, cloud):
     ca = gg.get_group_certificate_authority(GroupId=group_id,
                                             CertificateAuthorityId=cas[0]["GroupCertificateAuthorityId"])
     pem = ca["PemEncodedCertificate"].encode()
-    assert pem == LocalPKI(cloud.state_dir / "ca").group_ca(group_id).cert_pem
+    assert pem == LocalPKI(cloud.pki_dir).group_ca(group_id).cert_pem
     assert x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     conf = gg.get_group_certificate_configuration(GroupId=group_id)
     assert conf["GroupId"] == group_id and int(conf["CertificateExpiryInMilliseconds"]) == 604800000
@@ -224,7 +224,7 @@ def test_bulk_deployment_runs_each_record_as_a_deployment(gg, client, cloud):
     report = gg.list_bulk_deployment_detailed_reports(BulkDeploymentId=bulk["BulkDeploymentId"])["Deployments"]
     started = [r for r in report if "DeploymentId" in r]
     assert len(started) == 2
-    for (group_id, _), r in zip(groups, started):
+    for (group_id, _), r in zip(groups, started, strict=True):
         assert gg.get_deployment_status(GroupId=group_id, DeploymentId=r["DeploymentId"])["DeploymentStatus"] \
             == "InProgress"
         assert cloud.deployments.take_next(group_id).deployment_id == r["DeploymentId"]
@@ -259,7 +259,7 @@ def test_iot_describe_endpoint_is_stable_and_local(client, cloud):
 
 def test_iot_certificates_from_the_local_ca(client, cloud):
     iot = client("iot")
-    pki = LocalPKI(cloud.state_dir / "ca")
+    pki = LocalPKI(cloud.pki_dir)
     dev = pki.root.issue_client("GG_TrafficLight")
     iot.create_thing(thingName="GG_TrafficLight")
     cert = iot.register_certificate_without_ca(certificatePem=dev.cert_pem.decode(), status="ACTIVE")

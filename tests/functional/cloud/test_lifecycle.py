@@ -1,0 +1,74 @@
+"""LocalCloud life cycle: start/stop, errors, blocking calls from an event loop, persistence."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import boto3
+import pytest
+
+from localcore.cloud import CloudError, CloudStartError, LocalCloud
+
+THING = "arn:aws:iot:us-east-1:123456789012:thing/GG_TrafficLight"
+
+
+def _gg(url: str):
+    return boto3.client("greengrass", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="t", aws_secret_access_key="t")
+
+
+async def test_blocking_boto3_from_inside_an_event_loop_does_not_deadlock(cloud, client):
+    # A blocking call straight on this test's loop thread: the cloud runs on its own threads.
+    assert isinstance(client("greengrass").list_groups()["Groups"], list)
+    results = await asyncio.gather(*(asyncio.to_thread(client("greengrass").list_groups) for _ in range(8)))
+    assert len(results) == 8
+    assert await asyncio.wait_for(asyncio.to_thread(client("s3").list_buckets), timeout=10)
+
+
+def test_url_before_start_and_double_start(tmp_path):
+    c = LocalCloud(tmp_path)
+    with pytest.raises(CloudError):
+        _ = c.url
+    c.stop()  # stopping a cloud that never started is a no-op
+    with LocalCloud(tmp_path / "b") as d:
+        with pytest.raises(CloudError):
+            d.start()
+        json.dumps(d.status())  # JSON-able for the dashboard
+    assert d.status()["state"] == "stopped"
+
+
+def test_port_in_use_is_a_clear_start_error(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        c = LocalCloud(tmp_path, port=port)
+        with pytest.raises(CloudStartError, match=f"127.0.0.1:{port}"):
+            c.start()
+    assert c.status()["state"] == "stopped"
+
+
+def test_greengrass_adapter_state_persists_across_restart(tmp_path):
+    with LocalCloud(tmp_path) as first:
+        gg = _gg(first.url)
+        sd = gg.create_subscription_definition(Name="subs", InitialVersion={"Subscriptions": [
+            {"Id": "1", "Source": THING, "Target": "cloud", "Subject": "lights/#"}]})
+        gg.update_connectivity_info(ThingName="GG_Core", ConnectivityInfo=[
+            {"Id": "lo", "HostAddress": "127.0.0.1", "PortNumber": 8883}])
+        gg.associate_service_role_to_account(RoleArn="arn:aws:iam::123456789012:role/gg")
+    with LocalCloud(tmp_path) as second:
+        gg = _gg(second.url)
+        v = gg.get_subscription_definition_version(SubscriptionDefinitionId=sd["Id"],
+                                                   SubscriptionDefinitionVersionId=sd["LatestVersion"])
+        assert v["Definition"]["Subscriptions"][0]["Source"] == THING
+        assert gg.get_connectivity_info(ThingName="GG_Core")["ConnectivityInfo"][0]["HostAddress"] == "127.0.0.1"
+        assert gg.get_service_role_for_account()["RoleArn"].endswith("role/gg")
+
+
+def test_a_definition_alone_is_persisted(tmp_path):
+    with LocalCloud(tmp_path) as first:
+        lg = _gg(first.url).create_logger_definition(Name="only-this", InitialVersion={"Loggers": [
+            {"Id": "l", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}]})
+    with LocalCloud(tmp_path) as second:
+        assert _gg(second.url).get_logger_definition(LoggerDefinitionId=lg["Id"])["Name"] == "only-this"

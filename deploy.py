@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""deploy.py — validate, plan, deploy, status, destroy a Greengrass V1 group (or a fleet); run it locally.
+
+    python deploy.py validate                       # check group/group.yaml, all errors at once
+    python deploy.py plan --exit-code               # 0 nothing to change, 2 changes, 1 error
+    python deploy.py deploy [--no-wait]             # create/update in API order, then deploy
+    python deploy.py status
+    python deploy.py destroy                        # remove exactly what deploy made
+    python deploy.py run                            # the whole group on this machine
+
+``--target local`` (default) talks to the embedded local cloud that ``deploy.py run`` starts (its
+URL is in ``.gg/endpoint.json``); ``--target aws`` uses the usual boto3 credential chain.
+Configuration: argument > environment (AWS_ENDPOINT_URL, AWS_REGION) > group file > default.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_GROUP_FILE = ROOT / "group" / "group.yaml"
+LOCAL_CREDENTIALS = ("testing", "testing")
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+# ---- configuration -----------------------------------------------------------------------------
+
+
+class CliError(Exception):
+    """An error the CLI reports as one message and exit status 1."""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as _escape
+
+    return _escape(text)
+
+
+def resolve_region(args: argparse.Namespace, group: Any) -> str:
+    return (args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            or (group.group.region if group is not None else None) or "us-east-1")
+
+
+def local_endpoint(state_dir: Path) -> Dict[str, Any]:
+    """The running local cloud's ``endpoint.json``; CliError when none is running."""
+    path = state_dir / "endpoint.json"
+    how = "start it with `make run` (or `python deploy.py run`) in another terminal, or use --target aws"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        url = info["cloud_url"]
+    except FileNotFoundError:
+        raise CliError(f"no local cloud is running ({path} does not exist); {how}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"no local cloud is running ({path} is unreadable: {exc}); {how}") from None
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/_local/status", timeout=3):
+            pass
+    except urllib.error.HTTPError:
+        pass  # it answers
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise CliError(f"no local cloud is running ({url} from {path} does not answer: "
+                       f"{getattr(exc, 'reason', exc)}); {how}") from None
+    return info
+
+
+def make_clients(args: argparse.Namespace, group: Any):
+    """``(Clients, local endpoint info or None)`` for the target, per the configuration order."""
+    from group.aws import Clients
+
+    region = resolve_region(args, group)
+    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if args.target == "local":
+        info: Dict[str, Any] = {}
+        if endpoint is None:
+            info = local_endpoint(args.state_dir)
+            endpoint = info["cloud_url"]
+        return Clients.create(region, endpoint, LOCAL_CREDENTIALS), info
+    return Clients.create(region, endpoint), None
+
+
+def local_issuer(args: argparse.Namespace, info: Dict[str, Any]) -> Tuple[Callable[[str], Tuple[bytes, bytes]], bytes]:
+    """Certificates from the local root CA (``localcore/pki.py``), the one the local core trusts."""
+    from localcore.pki import LocalPKI
+
+    ca_dir = Path(info.get("ca_dir") or (Path(info["state_dir"]) / "ca" if info.get("state_dir")
+                                         else args.state_dir / "ca"))
+    pki = LocalPKI(ca_dir)
+
+    def issue(thing: str) -> Tuple[bytes, bytes]:
+        cert = pki.root.issue_client(thing)
+        return cert.cert_pem, cert.key_pem
+
+    return issue, pki.root.cert_pem
+
+
+# ---- loading -----------------------------------------------------------------------------------
+
+
+def load_groups(args: argparse.Namespace, out) -> List[Any]:
+    """Load and validate every group file; print all errors and raise CliError when any fails."""
+    from group.errors import GroupValidationError
+    from group.model import load
+    from group.plan import target_warnings
+
+    groups, failed = [], False
+    for path in args.group_file:
+        try:
+            group, issues = load(path)
+        except GroupValidationError as err:
+            failed = True
+            for issue in err.issues:
+                _print_issue(out, issue)
+            continue
+        if args.command == "validate":
+            for issue in issues:
+                _print_issue(out, issue)
+        elif issues:
+            out.print(escape(f"{path}: {len(issues)} warning(s) (see: deploy.py validate)"), style="yellow")
+        for issue in target_warnings(group, args.target, str(path)):
+            _print_issue(out, issue)
+        groups.append((Path(path), group))
+    names = [g.name for _, g in groups]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        failed = True
+        out.print(f"[red]error[/red]: group name(s) {', '.join(dupes)} appear in more than one group file "
+                  "(fix: give each group of the fleet its own group.name)")
+    if failed:
+        raise CliError("the group file(s) have errors; nothing was called")
+    return groups
+
+
+def _print_issue(out, issue) -> None:
+    style = "red" if issue.severity == "error" else "yellow"
+    where = f"{issue.file}: {issue.path}" if issue.path else issue.file
+    fix = f"\n    fix: {issue.fix}" if issue.fix else ""
+    out.print(f"[{style}]{issue.severity}[/{style}] " + escape(f"{where}: {issue.message}{fix}"))
+
+
+# ---- commands ----------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, out) -> int:
+    groups = load_groups(args, out)
+    for path, g in groups:
+        out.print(f"[green]ok[/green] {path}: group '{g.name}' ({len(g.functions)} functions, "
+                  f"{len(g.devices)} devices, {len(g.subscriptions)} subscriptions)")
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace, out) -> int:
+    from group.aws import plan_group
+
+    groups = load_groups(args, out)
+    changed = False
+    for path, g in groups:
+        clients, _ = make_clients(args, g)
+        plan = plan_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
+                          target=args.target, certs_dir=args.certs_dir, service_role=args.service_role)
+        out.print(f"[bold]group {g.name}[/bold] (target {args.target}, {clients.endpoint_url or clients.region}):")
+        if plan.empty:
+            out.print("  no changes")
+        for line in plan.lines():
+            style = {"+": "green", "~": "yellow", "-": "red"}[line[0]]
+            out.print(f"  [{style}]{line[0]}[/{style}]{line[1:]}", markup=True)
+        changed = changed or not plan.empty
+    if args.exit_code and changed:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def cmd_deploy(args: argparse.Namespace, out) -> int:
+    from group.aws import RichProgress, deploy_group
+
+    groups = load_groups(args, out)
+    progress = RichProgress(out)
+    for path, g in groups:
+        clients, info = make_clients(args, g)
+        issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
+        out.print(f"[bold]deploy {g.name}[/bold] → {args.target} ({clients.endpoint_url or clients.region})")
+        result = deploy_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
+                              target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,
+                              root_ca_pem=root_ca, progress=progress, wait=not args.no_wait,
+                              timeout=args.timeout, service_role=args.service_role)
+        what = f"{len(result.changes)} change(s)" if result.changes else "no changes"
+        out.print(f"[green]done[/green] {g.name}: {what}; group {result.group_id}, version "
+                  f"{result.group_version_id}, deployment {result.deployment_id}: {result.status or '-'}")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, out) -> int:
+    from group.aws import group_status
+
+    groups = load_groups(args, out)
+    for _, g in groups:
+        clients, _ = make_clients(args, g)
+        st = group_status(g.name, clients=clients, state_dir=args.state_dir, target=args.target)
+        if args.json:
+            out.print_json(json.dumps(st))
+            continue
+        if not st["deployed"]:
+            out.print(f"{g.name}: not deployed on target {args.target} (no {st['state_file']})")
+            continue
+        style = {"Success": "green", "Failure": "red"}.get(st["status"], "yellow")
+        out.print(f"{g.name}: group {st['group_id']} version {st['group_version_id']} deployment "
+                  f"{st['deployment_id']}: [{style}]{st['status']}[/{style}]"
+                  + (f" ({st['error']})" if st.get("error") else ""))
+        out.print("  " + ", ".join(f"{n} {k}" for k, n in st["kinds"].items()))
+    return EXIT_OK
+
+
+def cmd_destroy(args: argparse.Namespace, out) -> int:
+    from group.aws import RichProgress, destroy_group
+
+    groups = load_groups(args, out)
+    for _, g in reversed(groups):
+        clients, _ = make_clients(args, g)
+        out.print(f"[bold]destroy {g.name}[/bold] on {args.target}")
+        removed = destroy_group(g.name, clients=clients, state_dir=args.state_dir, target=args.target,
+                                certs_dir=args.certs_dir, progress=RichProgress(out))
+        out.print(f"[green]done[/green] {g.name}: {len(removed)} object(s) removed")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace, out) -> int:
+    module = _run_module()
+    if module is None:
+        out.print("deploy.py run is not built yet (localcore/run.py is missing)")
+        return EXIT_ERROR
+    return int(module.main(args) or 0)
+
+
+def _run_module():
+    try:
+        return importlib.import_module("localcore.run")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("localcore.run", "localcore"):
+            return None
+        raise
+
+
+def _root_of(group_file: Path) -> Path:
+    group_file = Path(group_file)
+    return group_file.parent.parent if group_file.parent.name == "group" else group_file.parent
+
+
+# ---- parser ------------------------------------------------------------------------------------
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--group-file", action="append", type=Path, metavar="FILE",
+                        help="group file; repeat for a fleet (default: group/group.yaml)")
+    common.add_argument("--target", choices=("local", "aws"), default="local",
+                        help="local: the embedded local cloud of `deploy.py run` (default); aws: real AWS "
+                             "(boto3 credential chain)")
+    common.add_argument("--region", help="AWS region (default: $AWS_REGION, then the group file's group.region)")
+    common.add_argument("--endpoint-url", help="AWS endpoint URL (default: $AWS_ENDPOINT_URL; with --target "
+                                               "local, the cloud_url of .gg/endpoint.json)")
+    common.add_argument("--state-dir", type=Path, default=ROOT / ".gg",
+                        help="where deploy state, endpoint.json and the local CA live (default: .gg)")
+    common.add_argument("--certs-dir", type=Path, default=ROOT / "certs",
+                        help="where certs/<Thing>/cert.pem, private.key and root-ca.pem are written")
+    common.add_argument("-v", "--verbose", action="store_true", help="log every AWS call's outcome")
+    svc = argparse.ArgumentParser(add_help=False)
+    svc.add_argument("--no-service-role", dest="service_role", action="store_false",
+                     help="leave the account's Greengrass service role alone (managed elsewhere)")
+
+    parser = argparse.ArgumentParser(prog="deploy.py", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("validate", parents=[common], help="check the group file(s); all errors at once",
+                   description="Validate the group file(s) before any AWS call: exit 1 listing every error "
+                               "(file, path, fix), 0 when clean (warnings are printed).")
+    p = sub.add_parser("plan", parents=[common, svc], help="show what deploy would change",
+                       description="Compare the group file(s) with the deploy state, checked with read-only "
+                                   "calls; print '+ kind name' / '~ kind name' / '- kind name'.")
+    p.add_argument("--exit-code", action="store_true",
+                   help="exit 0 when nothing would change, 2 when something would, 1 on error")
+    p = sub.add_parser("deploy", parents=[common, svc], help="create/update and deploy the group(s)",
+                       description="Create or update every object in API order, then create a deployment "
+                                   "and wait for it. Nothing changed → no mutating call.")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for the deployment to finish")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the deployment (300)")
+    p = sub.add_parser("status", parents=[common], help="show the deployed group and its deployment status",
+                       description="Show what the state records for each group and the live deployment status.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser("destroy", parents=[common], help="remove exactly what deploy made",
+                   description="Reset deployments, then delete the group, definitions, certificates, things, "
+                               "policies, Lambdas, roles and cloud resources listed in the state (reverse "
+                               "order; NotFound counts as done), then the state file.")
+    p = sub.add_parser("run", parents=[common], help="bring the whole group up on this machine",
+                       description="Start the local cloud, deploy the group to it, run the local core, the "
+                                   "device scripts and the dashboard (localcore/run.py).")
+    if "run" in argv:
+        module = _run_module()
+        if module is not None and hasattr(module, "add_arguments"):
+            module.add_arguments(p)
+    return parser
+
+
+COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "deploy": cmd_deploy, "status": cmd_status,
+            "destroy": cmd_destroy, "run": cmd_run}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    args.group_file = args.group_file or [DEFAULT_GROUP_FILE]
+    args.state_dir = Path(args.state_dir).resolve()
+    args.certs_dir = Path(args.certs_dir).resolve()
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    out = _console()
+    from group.errors import GroupError
+
+    try:
+        return COMMANDS[args.command](args, out)
+    except CliError as err:
+        out.print("[red]error[/red]: " + escape(str(err)))
+        return EXIT_ERROR
+    except GroupError as err:  # DeployError, StateError, PackageError: step, object and fix
+        out.print("[red]error[/red]: " + escape(str(err)))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        out.print("interrupted; the state file records everything made so far; re-run to continue")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

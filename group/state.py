@@ -1,0 +1,124 @@
+"""The deploy state file: what ``deploy`` made for one group on one target.
+
+``.gg/state/<target>/<group>.json`` records every object deploy created, keyed ``<kind>:<name>``
+(``thing:GG_Core``, ``function:producer``, ``subscription-definition:gg-bundle``), in creation
+order, each with its id / ARN, the hash of the desired spec it was made from (``hash``, what
+``plan`` compares) and the hash of the resolved payload last applied (``applied``, what ``deploy``
+compares; ``None`` while a multi-call step is half done). The file is rewritten atomically
+(temp file + ``os.replace``) after every step, so a deploy that fails half-way leaves an exact
+record and a re-run converges. ``destroy`` removes objects in reverse and finally the file.
+
+Pure: no AWS calls.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional
+
+from .errors import GroupError
+
+FORMAT = 1
+
+
+def state_path(state_dir: Path | str, target: str, group_name: str) -> Path:
+    return Path(state_dir) / "state" / target / f"{group_name}.json"
+
+
+class StateError(GroupError):
+    """The state file is unreadable or from another format."""
+
+
+class State:
+    """Ordered ``key -> record`` mapping persisted as JSON. Records are plain dicts."""
+
+    def __init__(self, path: Path | str, target: str, group: str,
+                 objects: Optional[Dict[str, Dict[str, Any]]] = None) -> None:
+        self.path = Path(path)
+        self.target = target
+        self.group = group
+        self.objects: Dict[str, Dict[str, Any]] = dict(objects or {})
+
+    # -- persistence -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, state_dir: Path | str, target: str, group: str) -> "State":
+        path = state_path(state_dir, target, group)
+        if not path.exists():
+            return cls(path, target, group)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StateError(f"cannot read state file {path}: {exc} "
+                             "(fix: restore it from backup or remove it; objects it listed must then "
+                             "be deleted by hand)") from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise StateError(f"state file {path} has an unknown format (fix: remove it after deleting "
+                             "the objects it lists by hand)")
+        return cls(path, target, group, data.get("objects") or {})
+
+    def save(self) -> None:
+        """Write atomically; an empty state removes the file."""
+        if not self.objects:
+            self.delete_file()
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"format": FORMAT, "target": self.target, "group": self.group, "objects": self.objects}
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=str(self.path.parent))
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1, sort_keys=False)
+                fh.write("\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def delete_file(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    # -- records -------------------------------------------------------------------------------
+    def get(self, key: str) -> Optional[Dict[str, Any]]:
+        return self.objects.get(key)
+
+    def put(self, key: str, record: Dict[str, Any], save: bool = True) -> Dict[str, Any]:
+        kind, _, name = key.partition(":")
+        rec = {"kind": kind, "name": name, **record}
+        self.objects[key] = rec
+        if save:
+            self.save()
+        return rec
+
+    def update(self, key: str, save: bool = True, **fields: Any) -> Dict[str, Any]:
+        rec = self.objects[key]
+        rec.update(fields)
+        if save:
+            self.save()
+        return rec
+
+    def remove(self, key: str, save: bool = True) -> None:
+        self.objects.pop(key, None)
+        if save:
+            self.save()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.objects
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.objects))
+
+    def __len__(self) -> int:
+        return len(self.objects)

@@ -116,12 +116,11 @@ class Runtime(object):
 
     def run(self):
         threading.Thread(target=self.import_handler, name='handler-import', daemon=True).start()
-        self.imported.wait()
+        while not self.imported.wait(1.0):  # the import may never return (pinned loop at module level)
+            self._exit_if_orphaned()
         failures = 0
         while True:
-            if os.getppid() != self.parent:
-                log.info('core process went away; instance exits')
-                return 0
+            self._exit_if_orphaned()
             try:
                 work = self.ipc.get_work(self.arn)
                 failures = 0
@@ -134,6 +133,14 @@ class Runtime(object):
                 continue
             if work is not None:
                 self.handle(work)
+
+    def _exit_if_orphaned(self):
+        if os.getppid() != self.parent:
+            # The core died (kill -9): do not outlive it. os._exit, because user code may hold
+            # non-daemon threads (timers) that would keep a normal exit waiting forever.
+            log.info('core process went away; instance exits')
+            logging.shutdown()
+            os._exit(0)
 
     def handle(self, work):
         if self.import_error is not None:

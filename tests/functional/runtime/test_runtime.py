@@ -327,3 +327,43 @@ async def test_docker_application_connector_reports_why_it_does_not_run(tmp_path
                                 "DockerApplicationDeployment/versions/7"}], docker=app)
     assert row["state"] == "not-run" and row["reason"] == detail and "docker" in detail
     await app.stop()
+
+
+async def test_instances_do_not_outlive_a_killed_core(tmp_path):
+    """A core killed with SIGKILL leaves no Lambda processes behind, even a pinned one whose module
+    import never returns."""
+    import signal
+
+    script = (
+        "import asyncio, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})\n"
+        "from localcore.runtime import LambdaRuntime\n"
+        "from tests.functional.runtime.support import spec\n"
+        "class P:\n"
+        "    def publish(self, m): return 0\n"
+        "async def main():\n"
+        f"    rt = LambdaRuntime([spec('timer', pinned=True, environment={{'INTERVAL_S': '0.05'}}), spec('echo', pinned=True)], P(), None, {str(tmp_path)!r}, ipc_port=0)\n"
+        "    await rt.start()\n"
+        "    await rt.invoke('echo', {})\n"
+        "    print(' '.join(str(i['pid']) for f in rt.status()['functions'].values() for i in f['instances']), flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    core = await asyncio.create_subprocess_exec(sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE)
+    try:
+        line = await asyncio.wait_for(core.stdout.readline(), 20)
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2
+    finally:
+        core.send_signal(signal.SIGKILL)
+        await core.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # a zombie (exited, not yet reaped by init) counts as gone
+            return f.read().split(")")[-1].split()[0] != "Z"
+
+    await wait_until(lambda: not any(alive(p) for p in pids), timeout=10)

@@ -77,3 +77,13 @@ def test_sdk_clients_construct_with_our_packages(sdk):
     for name in list(sys.modules):
         if name.startswith("greengrasssdk"):
             sys.modules.pop(name)
+
+
+def test_code_that_runs_inside_lambdas_parses_as_python_3_7():
+    import ast
+    from pathlib import Path
+
+    files = list(Path(SDK_DIR).rglob("*.py")) + [Path(SDK_DIR).parent / "bootstrap.py"]
+    for path in files:
+        ast.parse(path.read_text(), filename=str(path), feature_version=(3, 7))
+    assert len(files) >= 6

@@ -8,12 +8,13 @@ module fills that gap with three layers, each usable on its own:
   under ``state_dir`` with bounded retention (DataRetentionInHours, a fragment cap and a byte cap).
 * ``assemble_clip`` -- turns the JPEG frames of selected fragments into a real MP4 (OpenCV mp4v).
 * ``KinesisVideoStandIn`` -- the wire: a LocalCloud handler (``CloudRequest -> CloudResponse |
-  None``, mounted by ``mount(cloud)``) for the requests signed as service ``kinesisvideo`` (both the ``kinesisvideo`` and ``kinesis-video-archived-media`` clients sign
-  with that name). It answers CreateStream, DescribeStream, ListStreams, DeleteStream,
-  UpdateDataRetention, GetDataEndpoint (with the front's own URL), GetClip and ListFragments in the
-  rest-json shapes of botocore's service models, plus a local ingest route
-  ``POST /_local/kinesisvideo/streams/<name>/frames`` that replaces PutMedia (MKV). Anything else returns
-  ``None`` so the front can fall through to moto.
+  None``, mounted by ``mount(cloud)``) for the requests signed as service ``kinesisvideo`` (the
+  ``kinesisvideo`` and ``kinesis-video-archived-media`` clients both sign with that name). It
+  answers CreateStream, DescribeStream, ListStreams, DeleteStream, UpdateDataRetention,
+  GetDataEndpoint (with the front's own URL), GetClip and ListFragments in the rest-json shapes
+  of botocore's service models, plus a local ingest route
+  ``POST /_local/kinesisvideo/streams/<name>/frames`` that replaces PutMedia (MKV). Anything
+  else returns ``None`` so the front falls through to moto.
 
 ``put_frames`` is the client side of the ingest route (SigV4-signed, so a front that routes by
 credential scope sends it here); ``synthetic_frames`` and ``frames_from_file`` make its input.
@@ -680,6 +681,7 @@ class KinesisVideoStandIn:
         if rec.retention_hours == 0:
             raise NoDataRetentionException(
                 f"The stream {rec.name} does not retain data (DataRetentionInHours is 0)")
+        self.store.prune()  # nothing past retention is served, even with no ingest since
         chosen = select_fragments(self.store.fragments(rec), kind, start, end)
         if not chosen:
             raise ResourceNotFoundException("No fragments found in the requested time range.")
@@ -692,6 +694,7 @@ class KinesisVideoStandIn:
 
     def _list_fragments(self, request, region, params):
         rec = self._stream(region, params)
+        self.store.prune()
         frags = self.store.fragments(rec)
         if params.get("FragmentSelector") is not None:
             kind, start, end = self._range(params["FragmentSelector"], "FragmentSelector")

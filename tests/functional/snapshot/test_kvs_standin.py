@@ -209,3 +209,33 @@ def test_status_reports_streams(cloud, stream, now):
     status = cloud.status()["kinesisvideo"]
     assert status["streams"][f"{REGION}/{stream}"]["fragments"] == 1
     assert time.time() - status["streams"][f"{REGION}/{stream}"]["newest_producer_timestamp"] < 60
+
+
+def test_clips_while_ingesting_concurrently(clients, cloud, stream, tmp_path):
+    """The front runs handlers on worker threads: clips and ingest of one stream interleave."""
+    import concurrent.futures
+
+    put_frames(cloud.url, stream, frames(time.time() - 2, 10, RED))
+    stop = time.monotonic() + 1.5
+
+    def feed():
+        n = 0
+        while time.monotonic() < stop:
+            put_frames(cloud.url, stream, frames(time.time() - 0.3, 3, GREEN))
+            n += 1
+        return n
+
+    def read():
+        sizes = []
+        while time.monotonic() < stop:
+            now = time.time()
+            sizes.append(len(clip(clients, cloud, stream, now - 3, now, kind="SERVER_TIMESTAMP")["Payload"].read()))
+        return sizes
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        feeders = [pool.submit(feed)]
+        readers = [pool.submit(read) for _ in range(3)]
+        assert feeders[0].result(timeout=30) > 0
+        for r in readers:
+            sizes = r.result(timeout=30)
+            assert sizes and all(s > 1000 for s in sizes)

@@ -204,7 +204,7 @@ class _ClipServer(BaseHTTPRequestHandler):
 @pytest.fixture
 def clip_server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _ClipServer)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     try:
         yield srv

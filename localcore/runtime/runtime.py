@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -474,10 +475,13 @@ class LambdaRuntime:
                     *argv, cwd=spec.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log_file,
                     stderr=log_file, start_new_session=True,
                     preexec_fn=process.preexec(spec, self.memory_overhead_mb))
-        except OSError as e:
-            fn.start_error = f"cannot start {argv[0]} for function {spec.name}: {e}"
+        except (OSError, subprocess.SubprocessError) as e:
+            who = f" as uid/gid {spec.run_as}" if spec.run_as and os.geteuid() == 0 else ""
+            fn.start_error = f"cannot start {argv[0]}{who} for function {spec.name} (cwd {spec.code_dir}): {e}"
             fn.logger.error("%s", fn.start_error)
             fn.instances.pop(instance.id, None)
+            # nobody will take this work: answer it instead of leaving the invokers waiting
+            self.broker.fail_pending(spec.name, Result(error_payload(fn.start_error), "Unhandled"))
             self._after_exit(fn, instance, crashed=True)
             return
         fn.logger.info("instance %s started (pid %d, %s)", instance.id, instance.pid,

@@ -367,3 +367,37 @@ async def test_instances_do_not_outlive_a_killed_core(tmp_path):
             return f.read().split(")")[-1].split()[0] != "Z"
 
     await wait_until(lambda: not any(alive(p) for p in pids), timeout=10)
+
+
+async def test_memory_limit_is_an_address_space_limit(make_runtime):
+    runtime = await make_runtime([spec("identity", memory_mb=64)], memory_overhead_mb=448)
+    info = (await runtime.invoke("identity", {})).json()
+    assert info["rlimit_as"] == (64 + 448) * 1024 * 1024
+    hog = await runtime.invoke("identity", {"mb": 1024})
+    assert hog.function_error == "Handled" and hog.json()["errorType"] == "MemoryError"
+    assert (await runtime.invoke("identity", {"mb": 8})).json() == {"allocated": 8 * 1024 * 1024}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run_as needs a core running as root")
+async def test_run_as_switches_user_when_root(make_runtime, tmp_path):
+    # The venv's interpreter lives under /root (mode 700) here, so the function runs on the
+    # system python3 with the venv's site-packages as fallback: a user's python must be
+    # executable by the run_as user.
+    system_python = "/usr/bin/python3"
+    if not os.access(system_python, os.X_OK):
+        pytest.skip("no system python3 for the run_as user")
+    runtime = await make_runtime([spec("identity", run_as=(65534, 65534)),
+                                  spec("echo", run_as=(65534, 65534))], python=system_python)
+    info = (await runtime.invoke("identity", {})).json()
+    assert (info["uid"], info["gid"]) == (65534, 65534)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="run_as needs a core running as root")
+async def test_run_as_user_that_cannot_run_the_interpreter_gets_a_clear_error(make_runtime):
+    if not os.path.realpath(sys.executable).startswith("/root/"):
+        pytest.skip("the interpreter may be reachable by uid 65534 here")
+    runtime = await make_runtime([spec("identity", run_as=(65534, 65534))])
+    result = await runtime.invoke("identity", {})
+    assert result.function_error == "Unhandled"
+    assert "as uid/gid (65534, 65534)" in result.json()["errorMessage"]
+    assert "identity" in runtime.status()["functions"]["identity"]["start_error"]

@@ -6,13 +6,15 @@ whether that certificate belongs to ``thing`` and whether ``thing`` may use the 
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Collection, Mapping, Union
+from collections.abc import Mapping
+from typing import Callable, Collection, Union
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 Authorize = Callable[[str, bytes], bool]
-Members = Union[Mapping[str, Collection[str]], Callable[[], Mapping[str, Collection[str]]]]
+Members = Union[Mapping[str, Collection[str]], Collection[str],
+                Callable[[], Union[Mapping[str, Collection[str]], Collection[str]]]]
 
 
 def certificate_id_of(cert_der: bytes) -> str:
@@ -30,16 +32,20 @@ class CertificateAuthorizer:
     """Authorizes a thing when it is a member and the certificate is attached to it.
 
     ``members`` maps thing name → certificate ids attached to it (``pki.certificate_id``), or is
-    a zero-argument callable returning that mapping (read on every connection, so a redeploy or
-    a certificate change takes effect for the next connection). A thing with an empty
-    collection of ids is matched by the certificate's CN instead.
+    a plain collection of thing names, or a zero-argument callable returning either (read on
+    every connection, so a redeploy or a certificate change takes effect for the next
+    connection; keep it cheap, it runs on the event loop). A thing without certificate ids is
+    matched by the certificate's CN instead.
     """
 
     def __init__(self, members: Members) -> None:
         self._members = members
 
     def _current(self) -> Mapping[str, Collection[str]]:
-        return self._members() if callable(self._members) else self._members
+        members = self._members() if callable(self._members) else self._members
+        if isinstance(members, Mapping):
+            return members
+        return dict.fromkeys(members, ())
 
     def __call__(self, thing: str, cert_der: bytes) -> bool:
         members = self._current()

@@ -22,3 +22,10 @@ def test_certificate_ids_and_cn_fallback():
     assert not auth("C", _der(a)) and not auth.is_member("C")
     members["C"] = set()                    # the callable is read on every call (redeploy)
     assert auth.is_member("C")
+
+
+def test_plain_collection_of_things_uses_cn():
+    ca = CertificateAuthority.create("root")
+    a = ca.issue_client("A")
+    auth = CertificateAuthorizer({"A", "GG_Core"})
+    assert auth("A", _der(a)) and not auth("GG_Core", _der(a)) and auth.is_member("GG_Core")

@@ -74,6 +74,11 @@ class GreengrassApi:
                   lambda req, def_id, s=store: json_response({"Versions": s.list_versions(def_id)}))
             r.add("GET", one + "/versions/" + _ID.format("vid"),
                   lambda req, def_id, vid, s=store: json_response(s.get_version(def_id, vid)))
+        f = "/greengrass/definition/functions"
+        r.add("POST", f, self._create_function_definition)
+        r.add("POST", f + "/" + _ID.format("def_id") + "/versions", self._create_function_definition_version)
+        r.add("GET", f + "/" + _ID.format("def_id") + "/versions/" + _ID.format("vid"),
+              self._get_function_definition_version)
         g = "/greengrass/groups/" + _ID.format("group_id")
         r.add("POST", "/greengrass/groups", self._create_group)
         r.add("DELETE", g, self._delete_group)
@@ -149,6 +154,31 @@ class GreengrassApi:
             return json_response({})
         return delete
 
+    # function definitions: moto answers, we keep DefaultConfig --------------------------------
+    def _create_function_definition(self, req: CloudRequest) -> CloudResponse | None:
+        initial = req.json().get("InitialVersion")
+        if not isinstance(initial, dict) or "DefaultConfig" not in initial:
+            return None
+        out = self._moto_json(req, "POST", req.raw_path, req.json())
+        self.state.set_function_default_config(out["Id"], out["LatestVersion"], initial["DefaultConfig"])
+        return json_response(out)
+
+    def _create_function_definition_version(self, req: CloudRequest, def_id: str) -> CloudResponse | None:
+        body = req.json()
+        if "DefaultConfig" not in body:
+            return None
+        out = self._moto_json(req, "POST", req.raw_path, body)
+        self.state.set_function_default_config(def_id, out["Version"], body["DefaultConfig"])
+        return json_response(out)
+
+    def _get_function_definition_version(self, req: CloudRequest, def_id: str, vid: str) -> CloudResponse | None:
+        config = self.state.function_default_config(def_id, vid)
+        if config is None:
+            return None
+        out = self._moto_json(req, "GET", req.raw_path)
+        out.setdefault("Definition", {})["DefaultConfig"] = config
+        return json_response(out)
+
     # groups --------------------------------------------------------------------------------
     def _create_group(self, req: CloudRequest) -> CloudResponse | None:
         body = req.json()
@@ -183,6 +213,11 @@ class GreengrassApi:
     # deployments ---------------------------------------------------------------------------
     def _create_deployment(self, req: CloudRequest, group_id: str) -> CloudResponse:
         body = req.json()
+        if body.get("DeploymentType") == "Redeployment" and not body.get("GroupVersionId"):
+            # AWS redeploys the earlier deployment's group version; moto needs it spelled out.
+            earlier = self.state.deployments.get(str(body.get("DeploymentId")))
+            if earlier is not None and earlier.group_version_id:
+                body = {**body, "GroupVersionId": earlier.group_version_id}
         out = self._moto_json(req, "POST", req.raw_path, body)
         self.state.deployments.add(Deployment(
             deployment_id=out["DeploymentId"], deployment_arn=out["DeploymentArn"], group_id=group_id,

@@ -2,7 +2,8 @@
 
 * logger, connector and subscription definitions with their versions (``DefinitionStore``);
   subscriptions live here entirely because moto refuses thing names with ``_``;
-* the definition-version ARNs moto drops from group versions (``GreengrassState.group_extras``);
+* the definition-version ARNs moto drops from group versions (``GreengrassState.group_extras``)
+  and the ``DefaultConfig`` it drops from function definition versions;
 * connectivity info per thing, the account's service role, group certificate configuration;
 * deployments and their status, acknowledged by a local core (``DeploymentBook``);
 * bulk deployments (``BulkBook``) and the parsing of their input file.
@@ -659,6 +660,7 @@ class GreengrassState:
         self.bulk = BulkBook(region, account_id)
         self._lock = threading.Lock()
         self._extras: dict[str, dict[str, dict[str, str]]] = {}
+        self._function_defaults: dict[str, dict[str, dict[str, Any]]] = {}
         self._connectivity: dict[str, dict[str, Any]] = {}
         self._service_role: dict[str, str] | None = None
         self._cert_config: dict[str, int] = {}
@@ -721,6 +723,21 @@ class GreengrassState:
             self._extras.pop(group_id, None)
             self._cert_config.pop(group_id, None)
         self.changed()
+
+    # function definition DefaultConfig (moto drops it) ------------------------------------
+    def set_function_default_config(self, def_id: str, version_id: str, config: Any) -> None:
+        if config is None:
+            return
+        if not isinstance(config, dict):
+            raise _bad("DefaultConfig must be an object")
+        with self._lock:
+            self._function_defaults.setdefault(def_id, {})[version_id] = json.loads(json.dumps(config))
+        self.changed()
+
+    def function_default_config(self, def_id: str, version_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            config = self._function_defaults.get(def_id, {}).get(version_id)
+            return json.loads(json.dumps(config)) if config is not None else None
 
     # connectivity ---------------------------------------------------------------------------
     def update_connectivity(self, thing: str, items: Any) -> str:
@@ -785,7 +802,8 @@ class GreengrassState:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            own = {"extras": self._extras, "connectivity": self._connectivity,
+            own = {"extras": self._extras, "function_defaults": self._function_defaults,
+                   "connectivity": self._connectivity,
                    "service_role": self._service_role, "cert_config": self._cert_config}
             own = json.loads(json.dumps(own))
         own["definitions"] = {p: s.to_json() for p, s in self.definitions.items()}
@@ -796,6 +814,7 @@ class GreengrassState:
     def load_json(self, data: dict[str, Any]) -> None:
         with self._lock:
             self._extras = data.get("extras", {})
+            self._function_defaults = data.get("function_defaults", {})
             self._connectivity = data.get("connectivity", {})
             self._service_role = data.get("service_role")
             self._cert_config = data.get("cert_config", {})

@@ -177,9 +177,10 @@ def test_deployment_reaches_success_when_a_core_acknowledges(gg, cloud):
     status = gg.get_deployment_status(GroupId=group_id, DeploymentId=dep["DeploymentId"])
     assert (status["DeploymentStatus"], status["DeploymentType"]) == ("Success", "NewDeployment")
 
-    dep2 = gg.create_deployment(GroupId=group_id, GroupVersionId=version, DeploymentType="Redeployment",
-                                DeploymentId=dep["DeploymentId"])
+    # A Redeployment names the earlier deployment only (moto alone would need the version too).
+    dep2 = gg.create_deployment(GroupId=group_id, DeploymentType="Redeployment", DeploymentId=dep["DeploymentId"])
     failed = cloud.deployments.wait_next(group_id, timeout=5)
+    assert failed.group_version_id == version
     cloud.deployments.report(failed.deployment_id, "Failure", "lambda producer did not start")
     status = gg.get_deployment_status(GroupId=group_id, DeploymentId=dep2["DeploymentId"])
     assert status["DeploymentStatus"] == "Failure"
@@ -241,6 +242,22 @@ def test_bulk_deployment_runs_each_record_as_a_deployment(gg, client, cloud):
             break
         threading.Event().wait(0.02)
     assert st["BulkDeploymentStatus"] == "Failed" and "missing.jsonl" in st["ErrorMessage"]
+
+
+def test_function_definition_default_config_is_kept(gg):
+    fn = {"Id": "producer", "FunctionArn": LAMBDA_ARN.format("producer"),
+          "FunctionConfiguration": {"Pinned": True, "MemorySize": 131072, "Timeout": 3, "EncodingType": "json"}}
+    default = {"Execution": {"IsolationMode": "NoContainer", "RunAs": {"Uid": 1000, "Gid": 1000}}}
+    fd = gg.create_function_definition(Name="fns", InitialVersion={"Functions": [fn], "DefaultConfig": default})
+    v = gg.get_function_definition_version(FunctionDefinitionId=fd["Id"], FunctionDefinitionVersionId=fd["LatestVersion"])
+    assert v["Definition"] == {"Functions": [fn], "DefaultConfig": default}
+    v2 = gg.create_function_definition_version(FunctionDefinitionId=fd["Id"], Functions=[fn], DefaultConfig={
+        "Execution": {"IsolationMode": "GreengrassContainer"}})
+    got = gg.get_function_definition_version(FunctionDefinitionId=fd["Id"], FunctionDefinitionVersionId=v2["Version"])
+    assert got["Definition"]["DefaultConfig"] == {"Execution": {"IsolationMode": "GreengrassContainer"}}
+    plain = gg.create_function_definition(Name="plain", InitialVersion={"Functions": [fn]})
+    assert "DefaultConfig" not in gg.get_function_definition_version(
+        FunctionDefinitionId=plain["Id"], FunctionDefinitionVersionId=plain["LatestVersion"])["Definition"]
 
 
 def test_moto_still_answers_what_it_has(gg):

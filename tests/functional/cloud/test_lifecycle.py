@@ -72,3 +72,13 @@ def test_a_definition_alone_is_persisted(tmp_path):
             {"Id": "l", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}]})
     with LocalCloud(tmp_path) as second:
         assert _gg(second.url).get_logger_definition(LoggerDefinitionId=lg["Id"])["Name"] == "only-this"
+
+
+def test_aws_endpoint_url_environment_reaches_the_cloud(cloud, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", cloud.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    gg = boto3.client("greengrass", region_name="us-east-1")
+    assert gg.meta.endpoint_url == cloud.url
+    lg = gg.create_logger_definition(Name="via-env")  # an adapter-only call: proves it reached the front
+    assert lg["Arn"].startswith("arn:aws:greengrass:us-east-1:123456789012:greengrass/definition/loggers/")

@@ -96,8 +96,10 @@ def local_issuer(args: argparse.Namespace, info: Dict[str, Any]) -> Tuple[Callab
     """Certificates from the local root CA (``localcore/pki.py``), the one the local core trusts."""
     from localcore.pki import LocalPKI
 
-    ca_dir = Path(info.get("ca_dir") or (Path(info["state_dir"]) / "ca" if info.get("state_dir")
-                                         else args.state_dir / "ca"))
+    ca_dir = info.get("pki_dir") or info.get("ca_dir")
+    if not ca_dir:
+        ca_dir = Path(info["state_dir"]) / "ca" if info.get("state_dir") else args.state_dir / "ca"
+    ca_dir = Path(ca_dir)
     pki = LocalPKI(ca_dir)
 
     def issue(thing: str) -> Tuple[bytes, bytes]:

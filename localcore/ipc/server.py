@@ -147,7 +147,9 @@ class IPCServer:
             return await handler(request)
         except IPCError as e:
             self.rejected += 1
-            log.warning("IPC %s %s → %d: %s", request.method, request.path, e.status, e)
+            # late answers while the core stops are expected; anything else is worth a warning
+            level = logging.DEBUG if self.broker.closed else logging.WARNING
+            log.log(level, "IPC %s %s → %d: %s", request.method, request.path, e.status, e)
             return web.Response(status=e.status, text=f"{type(e).__name__}: {e}")
         except web.HTTPException:
             raise

@@ -94,6 +94,10 @@ class WorkBroker:
         self._results: dict[str, Invocation] = {}
         self._closed = False
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     # -- functions ------------------------------------------------------------------------------
 
     def add_function(self, name: str) -> None:

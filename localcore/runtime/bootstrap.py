@@ -83,7 +83,8 @@ class Runtime(object):
         self.config = config
         self.arn = os.environ['MY_FUNCTION_ARN']
         self.encoding = os.environ.get('ENCODING_TYPE', 'json')
-        self.ipc = IPCClient(instance_id=config['instance'])
+        # Bounded socket waits: the daemon ends each "get work" long-poll well before this.
+        self.ipc = IPCClient(instance_id=config['instance'], timeout=config.get('ipc_timeout_s', 120))
         self.handler = None
         self.import_error = None
         self.imported = threading.Event()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import re
 import threading
 import urllib.parse
@@ -23,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 from .errors import BadRequest, CloudError, IdNotFound, NotFound, VersionNotFound
+
+log = logging.getLogger(__name__)
 
 # ------------------------------------------------------------------------------ helpers
 
@@ -367,7 +370,10 @@ class DeploymentBook:
         self._changed()
         if dep.status == IN_PROGRESS:
             for cb in listeners:
-                cb(dep)
+                try:
+                    cb(dep)
+                except Exception:  # a listener's bug must not fail the client's create_deployment
+                    log.exception("deployment listener %r failed on %s", cb, dep.deployment_id)
         return dep
 
     def add_listener(self, callback: Callable[[Deployment], None]) -> None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Union
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -241,8 +241,8 @@ class LocalCloud:
             "iotsitewise": self.sitewise.status(),
             "kinesisvideo": (self._kvs.status() if self._kvs is not None
                              else {"mounted": False, "error": self._kvs_error}),
+            "greengrass": self.greengrass.status(),
         }
-        out.update(self._extra_status())
         return out
 
     # ------------------------------------------------------------------ start / stop
@@ -307,9 +307,6 @@ class LocalCloud:
     def _stop_services(self) -> None:
         if self._greengrass_api is not None:
             self._greengrass_api.close()
-
-    def _extra_status(self) -> dict[str, Any]:
-        return {"greengrass": self.greengrass.status()}
 
     def _mount_kvs(self) -> None:
         """Mount the Kinesis Video stand-in: ``localcore/cloud/kvs.py`` defines ``mount(cloud)``,
@@ -439,6 +436,18 @@ class LocalCloud:
         headers = CIMultiDict((k, v) for k, v in request.headers.items()
                               if k.lower() not in DROP_REQUEST_HEADERS)
         url = URL(self.moto_url + request.raw_path, encoded=True)
+        try:
+            return await self._proxy_once(request, url, headers, body)
+        except (ClientError, asyncio.TimeoutError) as exc:
+            self._requests["errors"] += 1
+            log.error("proxying %s %s to moto failed: %s", request.method, request.path, exc)
+            return self._to_web(error_response(ApiError(
+                f"the local cloud could not reach its moto server at {self.moto_url}: {exc}",
+                code="ServiceUnavailableException", status=502)))
+
+    async def _proxy_once(self, request: web.Request, url: URL, headers: CIMultiDict[str],
+                          body: bytes) -> web.StreamResponse:
+        assert self._session is not None
         async with self._session.request(request.method, url, headers=headers,
                                          data=body if body or request.method not in ("GET", "HEAD") else None,
                                          allow_redirects=False) as mresp:

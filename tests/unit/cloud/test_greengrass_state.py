@@ -134,6 +134,20 @@ def test_deployment_book_core_acknowledgement():
         book.report("x1", "InProgress")
 
 
+def test_a_failing_listener_does_not_stop_the_deployment():
+    book = DeploymentBook()
+    seen = []
+
+    def broken(dep):
+        raise RuntimeError("listener bug")
+
+    book.add_listener(broken)
+    book.add_listener(seen.append)
+    book.add(_dep("d"))
+    assert [d.deployment_id for d in seen] == ["d"] and book.take_next("g").deployment_id == "d"
+    book.remove_listener(broken)
+
+
 def test_deployment_book_auto_complete_and_force_reset():
     assert DeploymentBook(auto_complete=True).add(_dep("a")).status == "Success"
     book = DeploymentBook()

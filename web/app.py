@@ -458,6 +458,14 @@ class Dashboard:
         self.port = runner.addresses[0][1]
         log.info("dashboard on http://%s:%s/ (the URL with its token is Dashboard.url)", host, self.port)
 
+    def status(self) -> dict:
+        """Open event streams (pages) and their console subscriptions; no token."""
+        clients = self._runner.app[CLIENTS] if self._runner is not None else {}
+        return {"running": self._runner is not None, "host": self.host, "port": self.port,
+                "event_streams": len(clients),
+                "console_subscriptions": sum(
+                    sum(1 for k in c.subscriptions if not k.startswith("_")) for c in clients.values())}
+
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
         if runner is not None:

@@ -376,6 +376,8 @@
     es.addEventListener("aggregates", (ev) => onAggregates(JSON.parse(ev.data)));
     es.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
     es.addEventListener("error", () => { clientId = null; setConnection("Disconnected — retrying…", "pill-bad"); });
+    // free the connection at once: browsers allow only six per host over HTTP/1.1
+    window.addEventListener("pagehide", () => es.close());
   }
 
   function init() {

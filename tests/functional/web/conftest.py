@@ -226,3 +226,9 @@ def open_events(http):
     yield open_
     for resp in opened:
         resp.close()
+
+
+@pytest.fixture(scope="module")
+def browser_core(tmp_path_factory) -> Core:
+    """One core for a module of browser tests (one server, one browser)."""
+    return build_core(tmp_path_factory.mktemp("browser-core"))

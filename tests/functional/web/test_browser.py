@@ -1,0 +1,269 @@
+"""The dashboard page in headless Chromium (Debian ``chromium`` + ``chromium-driver``) via selenium.
+
+The dashboard runs in a thread with its own event loop (selenium calls block); messages enter
+the real router from the test thread, as devices and functions would.
+
+Run: .venv/bin/python -m pytest -q tests/functional/web -m browser
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from web.app import Dashboard
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+REPO = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO / ".gg" / "screenshots"
+WAIT_S = 10
+LIGHT = "GG_TrafficLight"
+SHADOW_UPDATE = f"$aws/things/{LIGHT}/shadow/update"
+
+if not (CHROMIUM and CHROMEDRIVER):
+    pytest.skip("browser tests need Debian chromium and chromium-driver on PATH "
+                "(apt-get install chromium chromium-driver)", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402 — only when a browser is there to drive
+from selenium.webdriver.chrome.options import Options  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+class ServerThread:
+    """The Dashboard on its own event loop in a daemon thread."""
+
+    def __init__(self, facade) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="dashboard", daemon=True)
+        self.dashboard = Dashboard(facade, status_interval=0.2)
+
+    def _run(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT_S)
+
+    def start(self) -> None:
+        self.thread.start()
+        self._run(self.dashboard.start(port=0))
+
+    def stop(self) -> None:
+        try:
+            self._run(self.dashboard.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(WAIT_S)
+            self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def server(browser_core):
+    srv = ServerThread(browser_core.facade)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def driver():
+    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1280,1000", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def wait(drv, condition, what: str):
+    return WebDriverWait(drv, WAIT_S, poll_frequency=0.05).until(condition, message=f"waited {WAIT_S} s for {what}")
+
+
+def text_of(drv, element_id: str) -> str:
+    return drv.find_element(By.ID, element_id).text
+
+
+def open_page(drv, server) -> None:
+    drv.get(server.dashboard.url)
+    wait(drv, lambda d: text_of(d, "connection") == "Live", "the event stream to connect")
+    wait(drv, lambda d: "reader" in text_of(d, "functions"), "the first status")
+
+
+def severe_logs(drv) -> list[dict]:
+    return [entry for entry in drv.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_page_loads_without_console_errors_or_secrets(driver, server, browser_core):
+    driver.get_log("browser")  # start from an empty log
+    open_page(driver, server)
+    assert "Success" in text_of(driver, "group-info")
+    assert "ver-7" in text_of(driver, "group-info")
+    assert "not connected" in text_of(driver, "devices")
+    assert "function:stream_reader" in text_of(driver, "subscriptions")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#subscription-graph path.edge")) == 7
+    assert "AggregateKinesisExport (kinesis): position 40, lag 1" in text_of(driver, "streams-body")
+    assert "0 … 41" in text_of(driver, "streams-body")
+    wait(driver, lambda d: d.execute_script(
+        "const i = document.getElementById('webcam-image'); return !i.hidden && i.complete && i.naturalWidth"),
+        "the webcam frame to load")
+    assert driver.execute_script("return document.getElementById('webcam-image').naturalWidth") == 160
+    assert "12" in text_of(driver, "car-stats")
+    source = driver.page_source
+    for secret in browser_core.secrets:
+        assert secret not in source
+    assert server.dashboard.token not in driver.current_url  # moved out of the address bar
+    assert severe_logs(driver) == []
+    # reloading closes the old page's stream (browsers allow only six connections per host)
+    open_page(driver, server)
+    wait(driver, lambda d: server.dashboard.status()["event_streams"] == 1, "the old event stream to close")
+
+
+def test_controls_are_labelled_and_keyboard_reachable(driver, server):
+    open_page(driver, server)
+    unlabelled = driver.execute_script("""
+        return [...document.querySelectorAll('input, textarea, select')]
+          .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')).map(el => el.id);""")
+    assert unlabelled == []
+    assert driver.execute_script("return [...document.images].filter(i => !i.alt).length") == 0
+    assert driver.execute_script(
+        "return [...document.querySelectorAll('section')].every(s => s.querySelector('h2'))")
+    topic = driver.find_element(By.ID, "publish-topic")
+    topic.click()
+    topic.send_keys(Keys.TAB)  # topic -> payload -> Publish button
+    driver.switch_to.active_element.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("id") == "publish-button"
+
+
+def test_display_panel_follows_published_aggregates(driver, server, browser_core):
+    open_page(driver, server)
+    canvas = "return document.getElementById('aggregates-chart').toDataURL()"
+    before = driver.execute_script(canvas)
+    browser_core.publish_aggregates(
+        {"location": "garage", "mean": 21.5, "min": 20.0, "max": 23.0, "count": 10,
+         "window_start": 1_000_000, "window_end": 1_010_000})
+    wait(driver, lambda d: "21.500" in text_of(d, "aggregates"), "the first aggregate")
+    first = driver.execute_script(canvas)
+    assert first != before
+    browser_core.publish_aggregates(
+        {"location": "garage", "mean": 23.25, "min": 22.0, "max": 24.0, "count": 10,
+         "window_start": 1_010_000, "window_end": 1_020_000},
+        {"location": "attic", "mean": 18.125, "min": 17.0, "max": 19.0, "count": 8,
+         "window_start": 1_010_000, "window_end": 1_020_000})
+    wait(driver, lambda d: "23.250" in text_of(d, "aggregates") and "18.125" in text_of(d, "aggregates"),
+         "the second aggregates")
+    assert "21.500" not in text_of(driver, "aggregates")  # the latest window replaces the old one
+    assert driver.execute_script(canvas) != first
+    assert text_of(driver, "aggregates-updates").startswith("2 updates received")
+    assert {"garage", "attic"} <= set(text_of(driver, "aggregates-legend").split("\n"))
+
+
+def test_traffic_light_follows_the_shadow(driver, server, browser_core):
+    open_page(driver, server)
+    lamp_fill = "return getComputedStyle(document.getElementById(arguments[0])).fill"
+    browser_core.set_light("RED")
+    wait(driver, lambda d: d.find_element(By.ID, "traffic-light").get_attribute("data-colour") == "RED", "red")
+    assert text_of(driver, "light-state") == "Light: RED"
+    red_on = driver.execute_script(lamp_fill, "lamp-red")
+    green_off = driver.execute_script(lamp_fill, "lamp-green")
+    version = int(text_of(driver, "light-version"))
+    browser_core.set_light("GREEN")
+    wait(driver, lambda d: d.find_element(By.ID, "traffic-light").get_attribute("data-colour") == "GREEN", "green")
+    assert text_of(driver, "light-state") == "Light: GREEN"
+    assert int(text_of(driver, "light-version")) == version + 1
+    assert driver.execute_script(lamp_fill, "lamp-green") not in (green_off,)
+    assert driver.execute_script(lamp_fill, "lamp-red") != red_on  # red went dark
+    assert driver.execute_script(lamp_fill, "lamp-green") == "rgb(31, 214, 95)"
+
+
+def test_mqtt_console_publishes_and_subscribes(driver, server, browser_core):
+    open_page(driver, server)
+    seen = len(browser_core.stream_reader.messages)
+
+    subscribe = driver.find_element(By.ID, "subscribe-filter")
+    subscribe.clear()
+    subscribe.send_keys(SHADOW_UPDATE + "/accepted")
+    driver.find_element(By.ID, "subscribe-button").click()
+    wait(driver, lambda d: "Subscribed to" in text_of(d, "subscribe-result"), "the subscription")
+    assert SHADOW_UPDATE + "/accepted" in text_of(driver, "console-subscriptions")
+
+    def publish(topic: str, payload: dict) -> str:
+        before = text_of(driver, "publish-result")
+        driver.find_element(By.ID, "publish-topic").clear()
+        driver.find_element(By.ID, "publish-topic").send_keys(topic)
+        area = driver.find_element(By.ID, "publish-payload")
+        area.clear()
+        area.send_keys(json.dumps(payload))
+        driver.find_element(By.ID, "publish-button").click()
+        wait(driver, lambda d: text_of(d, "publish-result") not in ("", before), f"the answer for {topic}")
+        return text_of(driver, "publish-result")
+
+    # a function subscribed through the table gets it
+    assert publish("streams/read", {"limit": 3}) == "Published on streams/read: delivered to 1 target."
+    message = browser_core.stream_reader.wait_for(seen + 1)[-1]
+    assert (message.source, message.topic, json.loads(message.payload)) == ("cloud", "streams/read", {"limit": 3})
+
+    # the shadow service gets it; its accepted reply is routed to cloud and shows in the console
+    assert "delivered to 1 target" in publish(SHADOW_UPDATE, {"state": {"reported": {"property": "YELLOW"}}})
+    wait(driver, lambda d: "YELLOW" in text_of(d, "console-messages"), "the accepted reply in the console")
+    assert f"shadow:{LIGHT}" in text_of(driver, "console-messages")
+    wait(driver, lambda d: d.find_element(By.ID, "traffic-light").get_attribute("data-colour") == "YELLOW",
+         "the light to turn yellow")
+
+    assert publish("nobody/listens", {"x": 1}) == "Published on nobody/listens: no subscription matched: dropped."
+    assert "no target was connected" in publish("cars/passed", {"n": 1})
+
+    driver.find_element(By.ID, "publish-payload").clear()
+    driver.find_element(By.ID, "publish-payload").send_keys("{not json")
+    driver.find_element(By.ID, "publish-button").click()
+    wait(driver, lambda d: "not valid JSON" in text_of(d, "publish-result"), "the JSON error")
+    assert severe_logs(driver) == []
+
+
+def test_snapshot_button_shows_the_result(driver, server):
+    open_page(driver, server)
+    driver.find_element(By.ID, "snapshot-button").click()
+    wait(driver, lambda d: "Snapshot ready." in text_of(d, "snapshot-result"), "the snapshot result")
+    link = driver.find_element(By.CSS_SELECTOR, "#snapshot-result a")
+    assert "webcam/latest.jpg" in link.get_attribute("href")
+
+
+def test_full_page_screenshot_is_not_blank(driver, server, browser_core):
+    open_page(driver, server)
+    browser_core.publish_aggregates({"location": "porch", "mean": 7.5, "min": 7.0, "max": 8.0, "count": 3,
+                                     "window_start": 1_020_000, "window_end": 1_030_000})
+    wait(driver, lambda d: "7.500" in text_of(d, "aggregates"), "an aggregate to draw")
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, height + 150)  # the outer window includes a little browser chrome
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / "dashboard.png"
+        path.unlink(missing_ok=True)
+        assert driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(1280, 1000)
+    image = cv2.imread(str(path))
+    assert image is not None, f"{path} is not a readable PNG"
+    assert image.shape[0] >= min(height, 2000) * 0.9
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
+    colours = np.unique(image.reshape(-1, 3)[::7], axis=0)
+    assert len(colours) > 50

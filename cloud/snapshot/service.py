@@ -61,7 +61,7 @@ def _client_config():
     from botocore.config import Config as BotoConfig
 
     # Fail inside the Lambda's time budget rather than at its timeout.
-    return BotoConfig(connect_timeout=3, read_timeout=15, retries={"max_attempts": 2, "mode": "standard"},
+    return BotoConfig(connect_timeout=3, read_timeout=8, retries={"max_attempts": 2, "mode": "standard"},
                       signature_version="v4")
 
 

@@ -401,3 +401,21 @@ async def test_run_as_user_that_cannot_run_the_interpreter_gets_a_clear_error(ma
     assert result.function_error == "Unhandled"
     assert "as uid/gid (65534, 65534)" in result.json()["errorMessage"]
     assert "identity" in runtime.status()["functions"]["identity"]["start_error"]
+
+
+async def test_boto3_in_a_lambda_reaches_the_local_cloud_unchanged(make_runtime):
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    cloud = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    cloud.start()
+    try:
+        host, port = cloud.get_host_and_port()
+        runtime = await make_runtime([spec("awsfn", timeout_s=20)], cloud_endpoint_url=f"http://{host}:{port}")
+        result = await runtime.invoke("awsfn", {"bucket": "lambda-made"})
+        assert result.function_error == "", result.payload
+        assert result.json() == {"buckets": ["lambda-made"], "body": "from a Lambda"}
+    finally:
+        cloud.stop()

@@ -321,6 +321,12 @@ class _Exporter:
         self.exported_bytes = cp.exported_bytes if cp else 0
         self.last_export_time = cp.last_export_time_ms if cp else None
         self.last_exported = self.position - 1 if cp else -1
+        next_seq = manager.store.get(stream).next_seq
+        if cp and self.position > next_seq:
+            # The stream restarted below the checkpoint (a Memory stream after a restart): follow it.
+            log.info("export %s/%s: checkpoint %d is past the stream's end %d; continuing from %d",
+                     stream, cfg.identifier, self.position, next_seq, next_seq)
+            self.position = next_seq
         self.error: str | None = None
         self.state = "disabled" if cfg.disabled else "idle"
         self.wake = asyncio.Event()

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 HEADER = struct.Struct(">IQQI")
 RECORD_OVERHEAD = HEADER.size
 _SEGMENT_SUFFIX = ".seg"
+_MAX_OPEN_OLD_SEGMENTS = 4
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -154,7 +155,7 @@ class _Segment:
     def payload(self, index: int) -> bytes:
         if self.payloads is not None:
             return self.payloads[index]
-        self.open_for_append()
+        self.open_for_append()  # closed again by Stream when too many segments hold descriptors
         length = self.lengths[index]
         data = os.pread(self.fd, length, self.offsets[index] + HEADER.size)
         if len(data) != length:
@@ -350,6 +351,8 @@ class Stream:
                 i += 1
             if full:
                 break
+        if not self.in_memory:
+            self._limit_open_files()
         if len(out) < min_count:
             newest = self.next_seq - 1
             raise NotEnoughMessages(
@@ -362,6 +365,12 @@ class Stream:
         """How many messages a read from ``start`` would find right now."""
         first = max(start, self._first_live_seq(self._now_ms()))
         return max(0, self.next_seq - first)
+
+    def _limit_open_files(self) -> None:
+        """Keep descriptors of at most a few old segments open (the active one always stays open)."""
+        old = [seg for seg in self.segments[:-1] if seg.fd is not None]
+        for seg in old[: max(0, len(old) - _MAX_OPEN_OLD_SEGMENTS)]:
+            seg.close()
 
     def _segment_index(self, seq: int) -> int:
         firsts = [s.first_seq for s in self.segments]

@@ -244,3 +244,14 @@ def test_listeners_hear_changes(store):
     store.update(defn(maxSize=2048))
     store.delete("s")
     assert events == [("create", "s"), ("append", "s"), ("update", "s"), ("delete", "s")]
+
+
+def test_reading_old_segments_keeps_few_files_open(tmp_path):
+    store = StreamStore(tmp_path)
+    store.create(defn(streamSegmentSize=1024))
+    for i in range(40):
+        store.append("s", b"p" * 476)  # 500-byte records, 2 per segment → 20 segments
+    assert [m.sequence_number for m in store.read("s", 0, 40, 40)] == list(range(40))
+    open_fds = [seg for seg in store.get("s").segments if seg.fd is not None]
+    assert len(open_fds) <= 5
+    store.close()

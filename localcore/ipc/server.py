@@ -122,7 +122,13 @@ class IPCServer:
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:
+            await self._runner.cleanup()
+            self._runner = None
+            raise OSError(e.errno, f"IPC daemon cannot listen on {self.host}:{self.port} ({e.strerror}); "
+                                   "free the port or choose another (ipc_port / GG_DAEMON_PORT)") from e
         self.port = self._runner.addresses[0][1]
         log.info("IPC daemon listening on http://%s:%d", self.host, self.port)
 

@@ -419,3 +419,13 @@ async def test_boto3_in_a_lambda_reaches_the_local_cloud_unchanged(make_runtime)
         assert result.json() == {"buckets": ["lambda-made"], "body": "from a Lambda"}
     finally:
         cloud.stop()
+
+
+async def test_ipc_port_in_use_is_a_clear_error(make_runtime, tmp_path, router, shadow):
+    first = await make_runtime([spec("echo")])
+    second = LambdaRuntime([spec("echo")], router, shadow, tmp_path / "other", ipc_port=first.ipc_port)
+    try:
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{first.ipc_port}"):
+            await second.start()
+    finally:
+        await second.stop()

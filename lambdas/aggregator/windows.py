@@ -37,7 +37,8 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum:
     except ValueError:
         raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
     if value < minimum or (maximum is not None and value > maximum):
-        raise ConfigError("{} must be in {}..{}, got {}".format(name, minimum, maximum or "", value))
+        bound = ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
+        raise ConfigError("{} must be {}, got {}".format(name, bound, value))
     return value
 
 

@@ -31,7 +31,7 @@ class ConfigError(ValueError):
     """An environment variable has a value the uploader cannot use; the message names it."""
 
 
-def _number(env: Mapping[str, str], name: str, default, kind, minimum):
+def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=None):
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -39,8 +39,9 @@ def _number(env: Mapping[str, str], name: str, default, kind, minimum):
         value = kind(raw)
     except ValueError:
         raise ConfigError("{} must be a {} number, got {!r}".format(name, kind.__name__, raw)) from None
-    if value < minimum:
-        raise ConfigError("{} must be >= {}, got {!r}".format(name, minimum, raw))
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
+        raise ConfigError("{} must be {}, got {!r}".format(name, bound, raw))
     return value
 
 
@@ -71,7 +72,8 @@ class UploaderConfig:
             task_stream=env.get("STREAM_NAME", "").strip() or cls.task_stream,
             status_stream=env.get("STATUS_STREAM_NAME", "").strip() or cls.status_stream,
             export_identifier=env.get("EXPORT_IDENTIFIER", "").strip() or cls.export_identifier,
-            status_read_timeout_ms=_number(env, "STATUS_READ_TIMEOUT_MS", cls.status_read_timeout_ms, int, 0),
+            # The client refuses read timeouts above its 60 s request timeout.
+            status_read_timeout_ms=_number(env, "STATUS_READ_TIMEOUT_MS", cls.status_read_timeout_ms, int, 0, 59000),
             retry_delay_s=_number(env, "RETRY_DELAY_SECONDS", cls.retry_delay_s, float, 0.0),
             pending_timeout_s=_number(env, "PENDING_TIMEOUT_SECONDS", cls.pending_timeout_s, float, 1.0),
             max_in_flight=_number(env, "MAX_IN_FLIGHT", cls.max_in_flight, int, 1),

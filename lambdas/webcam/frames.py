@@ -25,7 +25,8 @@ def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=N
     except ValueError:
         raise ConfigError("{} must be a {} number, got {!r}".format(name, kind.__name__, raw)) from None
     if value < minimum or (maximum is not None and value > maximum):
-        raise ConfigError("{} must be in {}..{}, got {!r}".format(name, minimum, maximum or "", raw))
+        bound = ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
+        raise ConfigError("{} must be {}, got {!r}".format(name, bound, raw))
     return value
 
 

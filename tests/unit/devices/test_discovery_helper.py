@@ -9,7 +9,6 @@ from AWSIoTPythonSDK.core.greengrass.discovery.models import DiscoveryInfo
 from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
 
 import basic_discovery
-import discovery_helper
 from discovery_helper import (
     CoreEndpoint, Discovered, DiscoveryError, backoff_delays, connect_first_reachable, discover, endpoints_of,
     write_group_ca,

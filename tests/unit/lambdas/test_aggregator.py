@@ -145,5 +145,7 @@ def test_config_and_target_definition():
     assert wire["exportDefinition"]["kinesis"][0]["priority"] == 1
     with pytest.raises(ConfigError, match="READ_TIMEOUT_MS must be in 0..59000, got 60000"):
         AggregatorConfig.from_env({"READ_TIMEOUT_MS": "60000"})
+    with pytest.raises(ConfigError, match="WINDOW_SECONDS must be >= 1, got 0"):
+        AggregatorConfig.from_env({"WINDOW_SECONDS": "0"})
     with pytest.raises(ConfigError, match="WINDOW_SECONDS must be an integer, got 'x'"):
         AggregatorConfig.from_env({"WINDOW_SECONDS": "x"})

@@ -120,6 +120,10 @@ def test_in_flight_limit_and_rejected_files():
 def test_config_requires_a_bucket():
     with pytest.raises(ConfigError, match="BUCKET_NAME must name the S3 bucket"):
         UploaderConfig.from_env({})
+    with pytest.raises(ConfigError, match="STATUS_READ_TIMEOUT_MS must be in 0..59000, got '60000'"):
+        UploaderConfig.from_env({"BUCKET_NAME": "b", "STATUS_READ_TIMEOUT_MS": "60000"})
+    with pytest.raises(ConfigError, match="MAX_IN_FLIGHT must be >= 1, got '0'"):
+        UploaderConfig.from_env({"BUCKET_NAME": "b", "MAX_IN_FLIGHT": "0"})
     config = UploaderConfig.from_env({"BUCKET_NAME": "b-1", "WATCH_DIR": "/v", "KEY_PREFIX": "p"})
     assert (config.bucket, config.watch_dir, config.key_prefix, config.task_stream) == ("b-1", "/v", "p",
                                                                                          "S3ExportTasks")

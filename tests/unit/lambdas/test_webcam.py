@@ -83,6 +83,8 @@ def test_config():
     assert (config.fps, config.save_every, config.output_dir, config.mode) == (2.5, 3, "/v", "synthetic")
     with pytest.raises(ConfigError, match="JPEG_QUALITY must be in 1..100, got '0'"):
         WebcamConfig.from_env({"JPEG_QUALITY": "0"})
+    with pytest.raises(ConfigError, match="SAVE_EVERY_N_FRAMES must be >= 1, got '0'"):
+        WebcamConfig.from_env({"SAVE_EVERY_N_FRAMES": "0"})
     with pytest.raises(ConfigError, match="CAMERA_MODE must be one of auto, camera, synthetic"):
         WebcamConfig.from_env({"CAMERA_MODE": "usb"})
 

@@ -24,6 +24,7 @@ import heapq
 import itertools
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -63,7 +64,10 @@ class CloudConfig:
     aws_session_token: str | None = None
 
     def endpoint_for(self, service: str) -> str | None:
-        return self.endpoints.get(service) or self.endpoint_url
+        """``endpoints[service]`` > ``endpoint_url`` > env ``AWS_ENDPOINT_URL_<SERVICE>`` > env
+        ``AWS_ENDPOINT_URL`` > None (real AWS), the same environment variables boto3 honours."""
+        return (self.endpoints.get(service) or self.endpoint_url
+                or os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL"))
 
 
 class _Clients:

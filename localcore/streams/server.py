@@ -350,8 +350,12 @@ class _Connection:
             elif not isinstance(token, str) or not token:
                 reason = "no authToken (AWS_CONTAINER_AUTHORIZATION_TOKEN is not set in the client)"
             else:
-                ok = bool(srv.token_check(token))
                 reason = "authToken is not the token of a function in this group"
+                try:
+                    ok = bool(srv.token_check(token))
+                except Exception:  # a failing checker must refuse, not take the connection handler down
+                    log.exception("stream manager: token_check failed; refusing the client")
+                    reason = "token check failed on the core (see its log)"
             if not ok:
                 status = codec.UNAUTHORIZED
                 resp["errorMessage"] = reason
@@ -434,6 +438,11 @@ class _Connection:
         except OSError as e:
             log.error("stream manager: op %d request %s failed on the store: %s", op, request_id, e)
             resp = {"requestId": request_id, "status": codec.UNKNOWN_FAILURE, "errorMessage": f"store error: {e}"}
+        except Exception:
+            # A bug must cost one request (answered, so the client does not hang), not the connection.
+            log.exception("stream manager: op %d request %s failed unexpectedly", op, request_id)
+            resp = {"requestId": request_id, "status": codec.UNKNOWN_FAILURE,
+                    "errorMessage": "internal error in the stream manager; see the core log"}
         try:
             await self._send(codec.encode_frame(codec.RESPONSE_OP[op], resp))
         except ConnectionError as e:

@@ -239,3 +239,15 @@ def test_delete_wakes_a_waiting_read_with_not_found(server, make_client):
     b.delete_message_stream("s")
     t.join(5)
     assert isinstance(box.get("e"), ResourceNotFoundException)
+
+
+def test_failing_token_check_refuses_and_server_keeps_serving(make_server, make_client, monkeypatch):
+    def broken(token):
+        raise RuntimeError("group model not loaded")
+
+    srv = make_server(authenticate_client=True, token_check=broken)
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "t")
+    with pytest.raises(ConnectFailedException):
+        StreamManagerClient(port=srv.port, request_timeout=5)
+    srv.server.token_check = lambda tok: True
+    assert make_client(srv.port).list_streams() == []

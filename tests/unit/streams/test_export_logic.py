@@ -66,3 +66,18 @@ def test_non_file_url_is_not_retryable():
     with pytest.raises(ExportError) as ei:
         _file_path("s3://bucket/key")
     assert not ei.value.retryable and "file:" in str(ei.value)
+
+
+def test_cloud_endpoint_resolution(monkeypatch):
+    from localcore.streams import CloudConfig
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_KINESIS", raising=False)
+    assert CloudConfig().endpoint_for("kinesis") is None
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://env:1")
+    assert CloudConfig().endpoint_for("kinesis") == "http://env:1"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://env-kinesis:1")
+    assert CloudConfig().endpoint_for("kinesis") == "http://env-kinesis:1"
+    assert CloudConfig(endpoint_url="http://arg:1").endpoint_for("kinesis") == "http://arg:1"
+    assert CloudConfig(endpoint_url="http://arg:1", endpoints={"kinesis": "http://k:1"}).endpoint_for("kinesis") == \
+        "http://k:1"

@@ -1,0 +1,135 @@
+"""Fixtures for the control plane against real servers: a moto server (port 0) and group files.
+
+``--target aws`` + ``AWS_ENDPOINT_URL`` pointed at a plain ``ThreadedMotoServer``: only what moto
+supports goes into these group files (thing names without ``_``, no loggers / connectors, no
+connectivity, no service role association). The full seed group goes to the LocalCloud.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+
+from group import package
+from group.aws import Clients
+
+ROOT = Path(__file__).resolve().parents[3]
+PRODUCER = ROOT / "lambdas" / "producer"
+REGION = "us-east-1"
+KEYS = ("testing", "testing")
+READ_ONLY = ("Get", "List", "Describe")
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def moto_url(moto_server, monkeypatch):
+    """A reset moto server, and the environment the CLI reads (AWS_ENDPOINT_URL, dummy keys)."""
+    req = urllib.request.Request(moto_server + "/moto-api/reset", method="POST")
+    with urllib.request.urlopen(req, timeout=10):
+        pass
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEYS[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEYS[1])
+    monkeypatch.setenv("AWS_REGION", REGION)
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return moto_server
+
+
+@pytest.fixture(scope="session")
+def producer_package() -> package.Package:
+    """Built once per session: every test group's functions use the producer's code."""
+    return package.build("producer", PRODUCER)
+
+
+class CallLog:
+    """Every AWS operation a Clients makes, seen through botocore's ``before-call`` event."""
+
+    def __init__(self) -> None:
+        self.calls: List[str] = []
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        self.calls.append(f"{model.service_model.service_name}.{model.name}")
+
+    @property
+    def mutating(self) -> List[str]:
+        return [c for c in self.calls if not c.split(".", 1)[1].startswith(READ_ONLY)]
+
+
+def counted_clients(endpoint: str) -> tuple[Clients, CallLog]:
+    clients = Clients.create(REGION, endpoint, KEYS)
+    log = CallLog()
+    clients.session.events.register("before-call", log)  # before any client exists: all inherit it
+    return clients, log
+
+
+def moto_group(prefix: str, *, functions=("producer",), loggers: bool = False) -> Dict[str, Any]:
+    """A group moto can take: thing names without '_', no loggers/connectors/connectivity."""
+    data: Dict[str, Any] = {
+        "group": {"name": f"{prefix}-grp", "region": REGION},
+        "core": {"thing": f"{prefix}Core", "connectivity": []},
+        "devices": [{"thing": f"{prefix}Sensor", "sync_shadow": True}],
+        "functions": [{"name": f, "path": str(PRODUCER), "pinned": True, "memory_mb": 128, "timeout_s": 3,
+                       "environment": {"STREAM_NAME": f"{prefix}Readings"},
+                       "resources": [{"ref": "frames", "permission": "rw"}]} for f in functions],
+        "subscriptions": [
+            {"source": functions[0], "target": "cloud", "topic": f"{prefix}/out"},
+            {"source": f"{prefix}Sensor", "target": functions[0], "topic": f"{prefix}/in"},
+            {"source": f"{prefix}Sensor", "target": f"shadow:{prefix}Sensor",
+             "topic": f"$aws/things/{prefix}Sensor/shadow/update"},
+        ],
+        "resources": [{"name": "frames", "volume": {"source": "/tmp/frames", "dest": "/tmp/frames"}}],
+        "cloud": {"tables": [{"name": f"{prefix}Table", "hash_key": "Time"}],
+                  "buckets": [f"{prefix.lower()}-bucket"],
+                  "kinesis_streams": [{"name": f"{prefix}-raw"}],
+                  "video_streams": [f"{prefix}-cam"]},
+    }
+    if loggers:
+        data["loggers"] = [{"component": "Lambda", "type": "FileSystem", "level": "INFO", "space_kb": 128}]
+    return data
+
+
+def write_group(directory: Path, data: Dict[str, Any]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{data['group']['name']}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+class Helpers:
+    """The helpers above, handed to tests as a fixture (test modules cannot import conftest)."""
+
+    root = ROOT
+    region = REGION
+    keys = KEYS
+    counted_clients = staticmethod(counted_clients)
+    moto_group = staticmethod(moto_group)
+    write_group = staticmethod(write_group)
+    read_json = staticmethod(read_json)
+
+
+@pytest.fixture()
+def h() -> type:
+    return Helpers

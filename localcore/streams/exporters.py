@@ -335,6 +335,7 @@ class _Exporter:
         self.state = "disabled" if cfg.disabled else "idle"
         self.wake = asyncio.Event()
         self.task: asyncio.Task | None = None
+        self.attempt = 0
 
     def start(self) -> None:
         if not self.cfg.disabled:
@@ -381,7 +382,9 @@ class _Exporter:
 
     async def _export(self, msgs: list[StoredMessage]) -> None:
         delay = self.m.retry_initial_s
+        self.attempt = 0
         while True:
+            self.attempt += 1
             await self.m.slots.acquire(self.cfg.priority)
             self.state = "exporting"
             try:
@@ -480,7 +483,7 @@ class _Exporter:
             raise ExportError(f"sequence {m.sequence_number}: not an S3ExportTaskDefinition ({e})",
                               retryable=False) from e
         key = expand_key(task["key"], datetime.fromtimestamp(self.m.clock(), timezone.utc))
-        if self.state != "retrying":
+        if self.attempt == 1:  # InProgress once per task, not once per retry
             self._status(m, task, _STATUS_IN_PROGRESS, _LEVEL_INFO, f"uploading to s3://{task['bucket']}/{key}")
         try:
             await self.m.run_blocking(_s3_upload, self.m.clients, self.cfg, task, key)

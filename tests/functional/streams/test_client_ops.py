@@ -251,3 +251,24 @@ def test_failing_token_check_refuses_and_server_keeps_serving(make_server, make_
         StreamManagerClient(port=srv.port, request_timeout=5)
     srv.server.token_check = lambda tok: True
     assert make_client(srv.port).list_streams() == []
+
+
+def test_one_client_shared_by_threads_gets_unique_sequence_numbers(client):
+    client.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
+    got = [[] for _ in range(4)]
+
+    def worker(i):
+        for j in range(50):
+            got[i].append((client.append_message("s", b"%d-%d" % (i, j)), b"%d-%d" % (i, j)))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    pairs = sorted(p for g in got for p in g)
+    assert [s for s, _ in pairs] == list(range(200))
+    for g in got:  # each thread's own appends are in order
+        assert [s for s, _ in g] == sorted(s for s, _ in g)
+    stored = client.read_messages("s", opts(start=0, mn=200, mx=200))
+    assert [(m.sequence_number, m.payload) for m in stored] == pairs

@@ -186,3 +186,69 @@ class CoreFacade:
         if self._snapshot is None:
             raise RuntimeError("the snapshot API is not configured (no cloud snapshot Lambda wired)")
         return self._snapshot(stream_name)
+
+
+# -- adapters: a service's own status() → the dashboard's section shape ---------------------------
+_LOG_TAIL_BYTES = 8192
+
+
+def tail_lines(path: str | None, count: int) -> list[str]:
+    """The last ``count`` lines of a text file (``[]`` when it cannot be read)."""
+    if not path or count <= 0:
+        return []
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - _LOG_TAIL_BYTES))
+            data = fh.read()
+    except OSError:
+        return []
+    lines = data.decode("utf-8", "replace").splitlines()
+    if size > _LOG_TAIL_BYTES and lines:
+        lines = lines[1:]  # the first line was cut by the seek
+    return lines[-count:]
+
+
+def functions_section(runtime_status: Mapping[str, Any], log_lines: int = 5) -> list[dict]:
+    """``localcore.runtime`` ``status()`` → ``functions`` rows (state, errors, log tail)."""
+    functions = runtime_status.get("functions", {})
+    rows = []
+    for name, fn in functions.items():
+        instances = fn.get("instances") or []
+        states = {i.get("state") for i in instances}
+        if fn.get("start_error"):
+            state = "failed to start"
+        elif "busy" in states:
+            state = "busy"
+        elif instances:
+            state = "idle" if states <= {"idle"} else ", ".join(sorted(str(s) for s in states))
+        else:
+            state = "not running" if fn.get("pinned") else "no instance (on demand)"
+        errors = sum(int(fn.get(key) or 0) for key in ("handled_errors", "unhandled_errors", "timeouts", "crashes"))
+        rows.append({"name": name, "pinned": bool(fn.get("pinned")), "state": state,
+                     "invocations": fn.get("invocations", 0), "errors": errors,
+                     "last_error": fn.get("last_error") or fn.get("start_error"),
+                     "last_log_lines": tail_lines(fn.get("log"), log_lines)})
+    return rows
+
+
+def streams_section(stream_manager_status: Mapping[str, Any]) -> list[dict]:
+    """``localcore.streams`` ``StreamManagerServer.status()`` → ``streams`` rows."""
+    rows = []
+    for stream in stream_manager_status.get("streams", []):
+        definition = stream.get("definition") or {}
+        rows.append({
+            "name": stream.get("name"),
+            "oldest": stream.get("oldestSequenceNumber"),
+            "newest": stream.get("newestSequenceNumber"),
+            "bytes": stream.get("totalBytes", 0),
+            "strategy": definition.get("strategyOnFull"),
+            "persistence": definition.get("persistence"),
+            "max_size": definition.get("maxSize"),
+            "exporters": [{"id": e.get("identifier"), "kind": e.get("type"),
+                           "position": e.get("lastExportedSequenceNumber"), "lag": e.get("lag", 0),
+                           "state": e.get("state"), "error": e.get("errorMessage")}
+                          for e in stream.get("exporters", [])],
+        })
+    return rows

@@ -312,8 +312,17 @@
   }
 
   // -- status -------------------------------------------------------------------------------------------
+  const LIST_SECTIONS = ["functions", "devices", "subscriptions", "streams", "dynamodb_items", "connectors"];
   function onStatus(s) {
-    window.__lastStatus = s;
+    s = Object.assign({}, s);
+    s.errors = Object.assign({}, s.errors || {});
+    for (const key of LIST_SECTIONS) {   // a section of the wrong shape is reported, not fatal
+      if (s[key] !== undefined && !Array.isArray(s[key])) {
+        s.errors[key] = "the core reports “" + key + "” as " + typeof s[key] + ", expected a list (see web/facade.py)";
+        delete s[key];
+      }
+    }
+    if (!Object.keys(s.errors).length) delete s.errors;
     const safe = (fn) => { try { fn(s); } catch (e) { console.warn("render failed", e); } };
     safe(renderGroup); safe(renderTraffic); safe(renderWebcam); safe(renderStreams);
     const errs = s.errors ? Object.entries(s.errors) : [];

@@ -1,0 +1,132 @@
+"""Status adapters (web.facade) and the pure rules behind the dashboard's checks."""
+from __future__ import annotations
+
+import pytest
+
+from localcore.streams.definitions import parse_definition
+from localcore.streams.server import StreamManagerServer
+from web.facade import functions_section, parse_aggregates, streams_section, tail_lines
+from web.redact import REDACTED, redact
+from web.security import host_refusal, normalise_hosts, origin_refusal, split_host, token_refusal
+
+
+async def test_streams_section_from_a_real_stream_manager(tmp_path):
+    server = StreamManagerServer(tmp_path / "store", port=0, authenticate_client=False, exporters_enabled=False)
+    await server.start()
+    try:
+        server.store.create(parse_definition({"name": "SensorReadings", "strategyOnFull": 1, "maxSize": 1 << 20}))
+        server.store.create(parse_definition({"name": "Empty", "strategyOnFull": 0}))
+        for n in range(3):
+            server.store.append("SensorReadings", b'{"n": %d}' % n)
+        rows = {row["name"]: row for row in streams_section(server.status())}
+    finally:
+        await server.stop()
+    readings = rows["SensorReadings"]
+    assert (readings["oldest"], readings["newest"]) == (0, 2)
+    assert readings["bytes"] > 3 * len(b'{"n": 0}')
+    assert readings["strategy"] == "OverwriteOldestData"
+    assert readings["exporters"] == []
+    assert (rows["Empty"]["oldest"], rows["Empty"]["newest"], rows["Empty"]["strategy"]) == (None, None, "RejectNewData")
+
+
+def test_streams_section_maps_exporter_status():
+    status = {"streams": [{"name": "S", "oldestSequenceNumber": 5, "newestSequenceNumber": 9, "totalBytes": 100,
+                           "definition": {"strategyOnFull": "RejectNewData"},
+                           "exporters": [{"identifier": "K", "type": "kinesis", "lastExportedSequenceNumber": 7,
+                                          "nextSequenceNumber": 8, "lag": 2, "state": "retrying",
+                                          "errorMessage": "throttled"}]}]}
+    [row] = streams_section(status)
+    assert row["exporters"] == [{"id": "K", "kind": "kinesis", "position": 7, "lag": 2, "state": "retrying",
+                                 "error": "throttled"}]
+
+
+def test_functions_section_from_runtime_status(tmp_path):
+    log = tmp_path / "reader.log"
+    log.write_text("".join(f"line {n}\n" for n in range(2000)))
+    status = {"functions": {
+        "reader": {"pinned": True, "instances": [{"id": "i1", "state": "busy"}], "invocations": 4,
+                   "handled_errors": 1, "unhandled_errors": 1, "timeouts": 1, "crashes": 0, "log": str(log)},
+        "stream_reader": {"pinned": False, "instances": [], "invocations": 0, "log": str(tmp_path / "missing.log")},
+        "webcam": {"pinned": True, "instances": [], "start_error": "no /dev/video0", "log": None},
+    }}
+    rows = {row["name"]: row for row in functions_section(status, log_lines=3)}
+    assert rows["reader"] == {"name": "reader", "pinned": True, "state": "busy", "invocations": 4, "errors": 3,
+                              "last_error": None, "last_log_lines": ["line 1997", "line 1998", "line 1999"]}
+    assert rows["stream_reader"]["state"] == "no instance (on demand)"
+    assert rows["stream_reader"]["last_log_lines"] == []
+    assert (rows["webcam"]["state"], rows["webcam"]["last_error"]) == ("failed to start", "no /dev/video0")
+
+
+def test_tail_lines_of_a_short_file(tmp_path):
+    path = tmp_path / "f.log"
+    path.write_text("a\nb\n")
+    assert tail_lines(str(path), 5) == ["a", "b"]
+    assert tail_lines(str(path), 0) == []
+
+
+@pytest.mark.parametrize("payload,locations", [
+    (b'{"location": "a", "mean": 1}', ["a"]),
+    (b'[{"location": "a"}, {"location": "b"}]', ["a", "b"]),
+    (b'{"aggregates": [{"location": "c"}]}', ["c"]),
+    (b'{"x": {"mean": 1}, "y": {"mean": 2}}', ["x", "y"]),
+])
+def test_parse_aggregates_shapes(payload, locations):
+    assert [r["location"] for r in parse_aggregates(payload)] == locations
+
+
+@pytest.mark.parametrize("payload,reason", [
+    (b"\xff", "not UTF-8 JSON"), (b"3", "expected an object or a list"), (b'[{"mean": 1}]', "item 0"),
+])
+def test_parse_aggregates_errors(payload, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_aggregates(payload)
+
+
+@pytest.mark.parametrize("key,secret", [
+    ("token", True), ("AWS_CONTAINER_AUTHORIZATION_TOKEN", True), ("private_key", True), ("privateKey", True),
+    ("aws_secret_access_key", True), ("SessionToken", True), ("password", True), ("latest_jpeg_path", False),
+    ("thing", False), ("key", False), ("topic", False),
+])
+def test_redact_keys(key, secret):
+    assert (redact({key: "v"})[key] == REDACTED) is secret
+
+
+def test_redact_pem_values_anywhere():
+    pem = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQ\n-----END EC PRIVATE KEY-----\n"
+    assert redact({"a": [{"b": pem}], "c": ("x", pem.encode())}) == {"a": [{"b": REDACTED}], "c": ["x", REDACTED]}
+    cert = "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n"
+    assert redact({"cert": cert}) == {"cert": cert}
+
+
+@pytest.mark.parametrize("host,expected", [
+    ("127.0.0.1:8080", ("127.0.0.1", 8080)), ("LocalHost", ("localhost", None)), ("[::1]:80", ("::1", 80)),
+    ("example.com.:1", ("example.com", 1)),
+])
+def test_split_host(host, expected):
+    assert split_host(host) == expected
+
+
+@pytest.mark.parametrize("host", ["", ":80", "a:b", "[::1", "::1", "a:99999", "[::1]x"])
+def test_split_host_refuses_malformed(host):
+    with pytest.raises(ValueError):
+        split_host(host)
+
+
+def test_host_and_origin_rules():
+    allowed = normalise_hosts(["127.0.0.1", "localhost:8080", "[::1]", "::1"])
+    assert allowed == {"127.0.0.1", "localhost", "::1"}
+    assert host_refusal("localhost:9", allowed) is None
+    assert "not one of" in host_refusal("evil.test", allowed)
+    assert host_refusal(None, allowed) == "missing Host header"
+    assert origin_refusal({}, "127.0.0.1:1", api=True) is None
+    assert origin_refusal({"Origin": "http://127.0.0.1:1"}, "127.0.0.1:1", api=True) is None
+    assert "cross-origin" in origin_refusal({"Origin": "http://127.0.0.1:2"}, "127.0.0.1:1", api=True)
+    assert origin_refusal({"Sec-Fetch-Site": "cross-site"}, "127.0.0.1:1", api=False) is None  # a link to the page
+    assert "cross-site" in origin_refusal({"Sec-Fetch-Site": "same-site"}, "127.0.0.1:1", api=True)
+
+
+def test_token_rules():
+    assert token_refusal({"X-Dashboard-Token": "s3cret"}, {}, "s3cret") is None
+    assert token_refusal({}, {"token": "s3cret"}, "s3cret") is None
+    assert "wrong" in token_refusal({"X-Dashboard-Token": "nope"}, {"token": "s3cret"}, "s3cret")  # header wins
+    assert "missing" in token_refusal({}, {"token": ""}, "s3cret")

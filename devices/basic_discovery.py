@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 import time
@@ -55,8 +54,9 @@ def message_payload(message: str, sequence: int) -> str:
 class Run:
     """Counts messages and decides when the run is over (``--count``, ``--duration``, a signal)."""
 
-    def __init__(self, count: int, duration: float, clock=time.monotonic) -> None:
-        self.stop = threading.Event()
+    def __init__(self, count: int, duration: float, clock=time.monotonic,
+                 stop: Optional[threading.Event] = None) -> None:
+        self.stop = stop or threading.Event()
         self._count = count
         self._clock = clock
         self._deadline = clock() + duration if duration > 0 else None
@@ -87,9 +87,7 @@ class Run:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     discovery_helper.configure_logging(args.verbose)
-    run = Run(args.count, args.duration)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: run.stop.set())
+    run = Run(args.count, args.duration, stop=discovery_helper.stop_on_signals())
 
     if args.printOnly:
         discovered = discovery_helper.discover(args, should_stop=run.stop.is_set)
@@ -100,12 +98,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
 
     client = AWSIoTMQTTClient(args.clientId)
-    client.configureConnectDisconnectTimeout(10)
-    client.configureMQTTOperationTimeout(5)
-    try:
-        discovery_helper.discover_and_connect(args, client, should_stop=run.stop.is_set)
-    except discovery_helper.DiscoveryError as exc:
-        print("error: {}".format(exc), file=sys.stderr)
+    if not discovery_helper.join_group(client, args, run.stop):
         return 2
     try:
         if args.mode in ("subscribe", "both"):

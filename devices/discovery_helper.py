@@ -10,7 +10,10 @@ import argparse
 import logging
 import os
 import re
+import signal
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
@@ -230,6 +233,26 @@ def discover_and_connect(args: argparse.Namespace, client,
     ca_path = write_group_ca(args.groupCaDir, discovered.group_id, discovered.ca_pem)
     LOG.info("group %s: CA cached at %s, %d endpoint(s)", discovered.group_id, ca_path, len(discovered.endpoints))
     return connect_first_reachable(client, discovered, ca_path, args.certificatePath, args.privateKeyPath)
+
+
+def join_group(client, args: argparse.Namespace, stop: threading.Event) -> bool:
+    """Set the SDK timeouts, discover and connect; on failure print why (for the user) and return False."""
+    client.configureConnectDisconnectTimeout(10)
+    client.configureMQTTOperationTimeout(5)
+    try:
+        discover_and_connect(args, client, should_stop=stop.is_set)
+    except DiscoveryError as exc:
+        print("error: {}".format(exc), file=sys.stderr)
+        return False
+    return True
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGINT (Ctrl-C) and SIGTERM set; call from the main thread."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
 
 
 def configure_logging(verbose: bool) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import queue
-import signal
 import sys
 import threading
 import time
@@ -101,18 +100,10 @@ class TrafficLight:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     discovery_helper.configure_logging(args.verbose)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = discovery_helper.stop_on_signals()
     deadline = time.monotonic() + args.duration if args.duration else None
-
     client = AWSIoTMQTTShadowClient(args.clientId)
-    client.configureConnectDisconnectTimeout(10)
-    client.configureMQTTOperationTimeout(5)
-    try:
-        discovery_helper.discover_and_connect(args, client, should_stop=stop.is_set)
-    except discovery_helper.DiscoveryError as exc:
-        print("error: {}".format(exc), file=sys.stderr)
+    if not discovery_helper.join_group(client, args, stop):
         return 2
     try:
         handler = client.createShadowHandlerWithName(args.thingName, True)

@@ -2,7 +2,10 @@
 import json
 import socket
 import ssl
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from AWSIoTPythonSDK.core.greengrass.discovery.models import DiscoveryInfo
@@ -210,3 +213,34 @@ def test_first_reachable_core_is_used_with_the_group_ca(tmp_path, device):
         thread.join(5)
         listener.close()
     assert seen == [0x10]
+
+
+def run_script(name, flags, timeout=60):
+    script = str(Path(__file__).resolve().parents[3] / "devices" / name)
+    return subprocess.run([sys.executable, script] + flags, capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_prints_discovered_endpoints(tmp_path, device):
+    pki, flags = device
+    body = discovery_json(("arn:core", [("127.0.0.1", 8883), ("localhost", 8883)]))
+    server = DiscoveryServer(pki, [(200, body)]).load(tmp_path)
+    try:
+        result = run_script("basic_discovery.py", flags + ["-p", str(server.port), "--print-discover-resp-only"])
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["group group-1", "  core arn:core c0 -> 127.0.0.1:8883",
+                                          "  core arn:core c1 -> localhost:8883"]
+
+
+@pytest.mark.parametrize("script", ["basic_discovery.py", "traffic_light.py", "light_controller.py"])
+def test_cli_exits_2_with_the_reason_when_discovery_refuses(tmp_path, device, script):
+    pki, flags = device
+    server = DiscoveryServer(pki, [(400, "bad")]).load(tmp_path)
+    try:
+        result = run_script(script, flags + ["-p", str(server.port)])
+    finally:
+        server.close()
+    assert result.returncode == 2
+    assert "error: discovery refused the request for" in result.stderr
+    assert "as invalid" in result.stderr

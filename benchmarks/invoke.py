@@ -104,7 +104,8 @@ async def run_runtime(code_dir: Path, state: Path, n: int, pinned: bool, pool: i
 async def run_null(n: int, clients: int) -> float:
     """Seconds for ``clients`` client processes to do ``n`` invocations' worth of calls in all."""
     async def work(request):
-        return web.Response(body=b'{"i": 0}', headers={"X-Amz-InvocationId": "id", "X-Amz-Client-Context": ""})
+        return web.Response(body=b'{"i": 0}',
+                            headers={"X-Amz-InvocationId": "id", "X-Amz-Client-Context": ""})
 
     async def accepted(request):
         await request.read()
@@ -123,7 +124,8 @@ async def run_null(n: int, clients: int) -> float:
         start = time.perf_counter()
         procs = [await asyncio.create_subprocess_exec(
             sys.executable, "-S", "-c", NULL_CLIENT, str(SDK_DIR), str(n // clients), stdout=subprocess.PIPE,
-            env={"GG_DAEMON_PORT": str(port), "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t"}) for _ in range(clients)]
+            env={"GG_DAEMON_PORT": str(port), "AWS_CONTAINER_AUTHORIZATION_TOKEN": "t"})
+            for _ in range(clients)]
         await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in procs)), 300)
         return time.perf_counter() - start
     finally:
@@ -149,14 +151,16 @@ async def main() -> None:
         (f"runtime, on-demand (pool {args.pool})", on_demand, f"null server, {args.pool} client processes",
          ceiling_pool),
     ]
-    lines = ["| measurement | invocations/s | ceiling | ceiling/s | ratio |", "| --- | ---: | --- | ---: | ---: |"]
+    lines = ["| measurement | invocations/s | ceiling | ceiling/s | ratio |",
+             "| --- | ---: | --- | ---: | ---: |"]
     lines += [f"| {name} | {rate:,.0f} | {cname} | {ceiling:,.0f} | {rate / ceiling:.2f} |"
               for name, rate, cname, ceiling in rows]
     table = "\n".join(lines)
     print(table)
     if args.append:
         header = (f"\n## Lambda invocations (benchmarks/invoke.py, n={args.n}, "
-                  f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, Python {platform.python_version()})\n\n"
+                  f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, "
+                  f"Python {platform.python_version()})\n\n"
                   "MQTT-triggered Event invocations of an echo Lambda that publishes each event back "
                   "(sink → IPC → real Lambda process → IPC publish → Publisher), against the same "
                   "Lambda-side HTTP traffic on a null aiohttp server.\n\n")

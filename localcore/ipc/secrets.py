@@ -46,7 +46,8 @@ class SecretsStore:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as e:
-            raise SecretsFileError(f"{self.path}: not valid JSON ({e}); expected {{\"secrets\": {{...}}}}") from e
+            raise SecretsFileError(
+                f"{self.path}: not valid JSON ({e}); expected {{\"secrets\": {{...}}}}") from e
         secrets = document.get("secrets") if isinstance(document, dict) else None
         if not isinstance(secrets, dict):
             raise SecretsFileError(f"{self.path}: expected an object with a \"secrets\" object at the top")
@@ -81,6 +82,7 @@ class SecretsStore:
             if "SecretBinary" in entry:
                 answer["SecretBinary"] = entry["SecretBinary"]
             if "SecretString" not in answer and "SecretBinary" not in answer:
-                raise SecretsFileError(f"{self.path}: secrets.{name} has neither SecretString nor SecretBinary")
+                raise SecretsFileError(
+                    f"{self.path}: secrets.{name} has neither SecretString nor SecretBinary")
             return answer
         raise SecretNotFound(f"Secrets Manager can't find the specified secret: {secret_id}")

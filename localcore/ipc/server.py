@@ -28,7 +28,8 @@ from aiohttp import web
 from localcore.interfaces import Message, Publisher, ShadowOperations, function as function_endpoint
 
 from .directory import ROUTER, SECRETS, SHADOW, SYSTEM_FUNCTIONS, FunctionDirectory
-from .errors import BadRequest, Forbidden, IPCError, SecretNotFound, SecretsFileError, Unauthorized, UnknownFunction
+from .errors import (BadRequest, Forbidden, IPCError, SecretNotFound, SecretsFileError, Unauthorized,
+                     UnknownFunction)
 from .secrets import SecretsStore
 from .work import EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Result, WorkBroker
 
@@ -235,7 +236,8 @@ class IPCServer:
             raise BadRequest("publish without a topic (client context custom.subject)")
         claimed = custom.get("source")
         if claimed and claimed != caller.arn:
-            raise Forbidden(f"function {caller.name!r} publishes as {claimed!r}, not its own ARN {caller.arn!r}")
+            raise Forbidden(
+                f"function {caller.name!r} publishes as {claimed!r}, not its own ARN {caller.arn!r}")
         publisher = self.backends.publisher
         if publisher is None:
             raise IPCError("no router in this core: publish refused")
@@ -269,7 +271,8 @@ class IPCServer:
                 self.backends.publisher.publish(Message(source=f"shadow:{thing}", topic=reply.topic,
                                                         payload=reply.payload))
         if answer is None:
-            answer = json.dumps({"code": 500, "message": f"shadow service gave no answer to {subject}"}).encode()
+            answer = json.dumps({"code": 500,
+                                 "message": f"shadow service gave no answer to {subject}"}).encode()
         return Result(answer, "")
 
     def _secret(self, body: bytes) -> Result:
@@ -340,7 +343,8 @@ class IPCServer:
             success = bool(document.get("Success", True))
             response = str(document.get("Response", ""))
         except (ValueError, AttributeError) as e:
-            raise BadRequest(f"initialized body must be JSON {{\"Success\": bool, \"Response\": str}}: {e}") from e
+            raise BadRequest(
+                f"initialized body must be JSON {{\"Success\": bool, \"Response\": str}}: {e}") from e
         if self._on_initialized is not None:
             self._on_initialized(entry.name, self._instance(request, entry), success, response)
         return web.Response(status=202)

@@ -153,7 +153,8 @@ class Runtime(object):
             else:
                 event = json.loads(work.payload.decode('utf-8')) if work.payload else {}
         except ValueError as e:
-            self._post_error(work.invocation_id, {'errorMessage': 'event is not JSON: {}'.format(e)}, 'Handled')
+            self._post_error(work.invocation_id, {'errorMessage': 'event is not JSON: {}'.format(e)},
+                             'Handled')
             return
         context = LambdaContext(self.arn, self.config['function'], self.config.get('memory_mb'),
                                 self.config['timeout_s'], work.invocation_id,
@@ -183,7 +184,8 @@ class Runtime(object):
             if kind == 'Handled':
                 self.ipc.post_handler_err(self.arn, invocation_id, document)
             else:
-                self.ipc._request('POST', self.ipc._url(self.arn) + '/work', json.dumps(document).encode('utf-8'), {
+                body = json.dumps(document).encode('utf-8')
+                self.ipc._request('POST', self.ipc._url(self.arn) + '/work', body, {
                     'X-Amz-InvocationId': invocation_id,
                     'X-Amz-Function-Error': kind,
                     'X-GG-Instance': self.config['instance'],

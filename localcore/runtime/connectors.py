@@ -57,8 +57,9 @@ class _Outcome:
 
 
 async def _run(argv: list[str], timeout_s: float) -> _Outcome:
-    proc = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    proc = await asyncio.create_subprocess_exec(
+        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
     try:
         output, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     except asyncio.TimeoutError:
@@ -85,7 +86,8 @@ class DockerComposeApp:
             return False, f"{self.docker} is not installed"
         outcome = await _run([self.docker, "compose", "version"], 20.0)
         if outcome.returncode != 0:
-            return False, f"`{self.docker} compose` does not work here: {outcome.output or outcome.returncode}"
+            detail = outcome.output or outcome.returncode
+            return False, f"`{self.docker} compose` does not work here: {detail}"
         return True, outcome.output
 
     async def start(self) -> None:
@@ -94,8 +96,8 @@ class DockerComposeApp:
             self.state, self.reason = "not-run", detail
             log.warning("Docker application connector not run: %s", detail)
             return
-        outcome = await _run([self.docker, "compose", "-f", self.compose_file, "-p", self.project, "up", "-d"],
-                             self.timeout_s)
+        outcome = await _run(
+            [self.docker, "compose", "-f", self.compose_file, "-p", self.project, "up", "-d"], self.timeout_s)
         if outcome.returncode == 0:
             self.state, self.reason = "running", f"compose project {self.project} up"
         else:

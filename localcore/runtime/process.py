@@ -14,7 +14,6 @@ from typing import Callable, Optional
 from localcore.interfaces import FunctionSpec
 from localcore.ipc.directory import ROUTER_ARN, SECRETS_ARN, SHADOW_ARN
 
-from .errors import FunctionConfigError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,8 @@ def check_spec(spec: FunctionSpec) -> list[str]:
     elif module:
         relative = module.replace(".", "/")
         roots = [code_dir] + [Path(p) for p in extra_paths(spec)]
-        candidates = [root / f"{relative}.py" for root in roots] + [root / relative / "__init__.py" for root in roots]
+        candidates = ([root / f"{relative}.py" for root in roots]
+                      + [root / relative / "__init__.py" for root in roots])
         extensions = [so for root in roots
                       for so in root.joinpath(relative).parent.glob(Path(relative).name + ".*.so")]
         if not any(c.is_file() for c in candidates) and not extensions:
@@ -183,8 +183,10 @@ def map_volumes(spec: FunctionSpec) -> tuple[list[str], list[str]]:
             os.symlink(source, dest)
             created.append(dest)
         except OSError as e:
-            notes.append(f"volume {source} -> {dest}: cannot create symlink ({e}); use the host path {source}")
+            notes.append(
+                f"volume {source} -> {dest}: cannot create symlink ({e}); use the host path {source}")
     for dev in spec.devices or ():
-        notes.append(f"device {dev[0]}: accessed directly (no container); permission {dev[1] if len(dev) > 1 else '?'}"
-                     " governed by the host's file mode")
+        permission = dev[1] if len(dev) > 1 else "?"
+        notes.append(f"device {dev[0]}: accessed directly (no container); permission {permission} "
+                     "governed by the host's file mode")
     return created, notes

@@ -24,7 +24,8 @@ from localcore.interfaces import FunctionSpec, Message, Publisher, ShadowOperati
 from localcore.ipc.directory import FunctionDirectory
 from localcore.ipc.secrets import SecretsStore
 from localcore.ipc.server import IPCServer, ServiceBackends, encode_client_context
-from localcore.ipc.work import EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Invocation, Result, WorkBroker, error_payload
+from localcore.ipc.work import (EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Invocation, Result, WorkBroker,
+                                error_payload)
 from localcore.ipc.errors import QueueFull
 
 from . import process
@@ -145,7 +146,8 @@ class LambdaRuntime:
         self.stream_manager_port = stream_manager_port
         self.core_thing = core_thing
         self.python = python
-        self.fallback_paths = process.default_fallback_paths() if fallback_paths is None else list(fallback_paths)
+        self.fallback_paths = (process.default_fallback_paths() if fallback_paths is None
+                               else list(fallback_paths))
         self.max_instances = max(1, max_instances)
         self.idle_reap_s = idle_reap_s
         self.restart_backoff_s = restart_backoff_s
@@ -154,7 +156,8 @@ class LambdaRuntime:
         self.directory = FunctionDirectory()
         self.broker = WorkBroker(max_queue=max_queue, on_queued=self._on_queued,
                                  on_dispatched=self._on_dispatched, on_finished=self._on_finished)
-        self.secrets = SecretsStore(secrets_file or self.state_dir / "secrets.json", region=region, account=account)
+        self.secrets = SecretsStore(secrets_file or self.state_dir / "secrets.json", region=region,
+                                    account=account)
         self.backends = ServiceBackends(publisher=publisher, shadow=shadow, secrets=self.secrets)
         if credentials:
             self.backends.credentials = dict(credentials)
@@ -414,7 +417,8 @@ class LambdaRuntime:
             except ValueError:
                 detail = {"errorMessage": result.payload.decode("utf-8", "replace")}
             fn.last_error = {"invocation_id": invocation.id, "type": result.function_error,
-                             "at": time.time(), **(detail if isinstance(detail, dict) else {"errorMessage": detail})}
+                             "at": time.time(),
+                             **(detail if isinstance(detail, dict) else {"errorMessage": detail})}
             fn.logger.error("invocation %s (from %s) failed (%s): %s", invocation.id, invocation.source,
                             result.function_error, fn.last_error.get("errorMessage"))
 
@@ -477,7 +481,8 @@ class LambdaRuntime:
                     preexec_fn=process.preexec(spec, self.memory_overhead_mb))
         except (OSError, subprocess.SubprocessError) as e:
             who = f" as uid/gid {spec.run_as}" if spec.run_as and os.geteuid() == 0 else ""
-            fn.start_error = f"cannot start {argv[0]}{who} for function {spec.name} (cwd {spec.code_dir}): {e}"
+            fn.start_error = (f"cannot start {argv[0]}{who} for function {spec.name} "
+                              f"(cwd {spec.code_dir}): {e}")
             fn.logger.error("%s", fn.start_error)
             fn.instances.pop(instance.id, None)
             # nobody will take this work: answer it instead of leaving the invokers waiting
@@ -497,8 +502,8 @@ class LambdaRuntime:
         crashed = not reason and not self._stopping
         if crashed:
             fn.crashes += 1
-            fn.logger.error("instance %s (pid %d) exited unexpectedly with code %s", instance.id, instance.pid,
-                            returncode)
+            fn.logger.error("instance %s (pid %d) exited unexpectedly with code %s",
+                            instance.id, instance.pid, returncode)
         else:
             fn.logger.info("instance %s (pid %d) ended (%s, code %s)", instance.id, instance.pid, reason or
                            "core stopping", returncode)
@@ -558,5 +563,6 @@ class LambdaRuntime:
                     if instance.id in idle and now - instance.last_active >= self.idle_reap_s:
                         self.broker.retire(fn.spec.name, instance.id)
                         instance.state = "retiring"
-                        fn.logger.info("instance %s idle for %.1f s: reaped", instance.id, now - instance.last_active)
+                        fn.logger.info("instance %s idle for %.1f s: reaped", instance.id,
+                                       now - instance.last_active)
                         self._signal(instance, signal.SIGTERM, "idle")

@@ -26,7 +26,8 @@ def test_secrets_store_by_name_arn_and_stage(tmp_path):
     a = store.get_secret_value("a")
     assert a["SecretString"] == "x" and a["CreatedDate"] == 1000 and a["VersionStages"] == ["AWSCURRENT"]
     assert store.get_secret_value("arn:aws:secretsmanager:us-east-1:1:secret:a")["Name"] == "a"
-    assert store.get_secret_value("arn:aws:secretsmanager:us-east-1:1:secret:b-XYZ", "AWSPREVIOUS")["SecretBinary"] == "eHk="
+    b = store.get_secret_value("arn:aws:secretsmanager:us-east-1:1:secret:b-XYZ", "AWSPREVIOUS")
+    assert b["SecretBinary"] == "eHk="
     with pytest.raises(SecretNotFound, match="staging label: AWSCURRENT"):
         store.get_secret_value("b")
     with pytest.raises(SecretNotFound, match="nope"):
@@ -55,7 +56,8 @@ def test_directory_finds_by_qualified_unqualified_arn_and_token():
 
 
 def test_client_context_round_trip_and_errors():
-    assert decode_client_context(encode_client_context({"custom": {"subject": "a/b"}})) == {"custom": {"subject": "a/b"}}
+    context = {"custom": {"subject": "a/b"}}
+    assert decode_client_context(encode_client_context(context)) == context
     assert decode_client_context("") == {}
     with pytest.raises(Exception, match="base64"):
         decode_client_context("%%%")
@@ -107,7 +109,8 @@ def test_volume_mapping_by_symlink(tmp_path):
 
 def test_connectors_status():
     rows = connectors_status([
-        {"name": "docker-app", "arn": "arn:aws:greengrass:us-east-1::/connectors/DockerApplicationDeployment/versions/7"},
+        {"name": "docker-app",
+         "arn": "arn:aws:greengrass:us-east-1::/connectors/DockerApplicationDeployment/versions/7"},
         {"name": "sns", "arn": "arn:aws:greengrass:us-east-1::/connectors/SNSNotification/versions/4"},
     ])
     assert [r["state"] for r in rows] == ["not-run", "not-run"]

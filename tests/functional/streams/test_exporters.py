@@ -369,3 +369,28 @@ def test_iot_analytics_request_is_sigv4_signed():
     assert f"/{REGION}/iotanalytics/aws4_request" in seen["auth"]
     assert seen["body"] == {"channelName": "chan",
                             "messages": [{"messageId": "7", "payload": base64.b64encode(b"\x00hi").decode()}]}
+
+
+def test_s3_task_while_cloud_down_reports_in_progress_once_then_success(moto_url, make_server, make_client, tmp_path):
+    bucket = f"bkt-{uuid.uuid4().hex[:8]}"
+    boto("s3", moto_url).create_bucket(Bucket=bucket)
+    f = tmp_path / "small.txt"
+    f.write_bytes(b"hello s3")
+    proxy = ToggleProxy(int(moto_url.rsplit(":", 1)[1]))
+    try:
+        srv = make_server(exporters_enabled=True, cloud=cloud(f"http://127.0.0.1:{proxy.port}"), **FAST_RETRY)
+        c = make_client(srv.port)
+        c.create_message_stream(MessageStreamDefinition(name="st", strategy_on_full=StrategyOnFull.RejectNewData))
+        c.create_message_stream(MessageStreamDefinition(
+            name="tasks", strategy_on_full=StrategyOnFull.RejectNewData,
+            export_definition=ExportDefinition(s3_task_executor=[S3ExportTaskExecutorConfig(
+                identifier="s3", status_config=StatusConfig(status_level=StatusLevel.INFO, status_stream_name="st"))])))
+        c.append_message("tasks", Util.validate_and_serialize_to_json_bytes(
+            S3ExportTaskDefinition(input_url=f"file://{f}", bucket=bucket, key="k/small.txt")))
+        wait_until(lambda: (exporter_status(srv, "tasks", "s3") or {}).get("state") == "retrying")
+        proxy.up = True
+        statuses = read_statuses(c, "st", 2)
+        assert [s.status for s in statuses] == [Status.InProgress, Status.Success]
+        assert boto("s3", moto_url).get_object(Bucket=bucket, Key="k/small.txt")["Body"].read() == b"hello s3"
+    finally:
+        proxy.close()

@@ -90,7 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run = Run(args.count, args.duration, stop=discovery_helper.stop_on_signals())
 
     if args.printOnly:
-        discovered = discovery_helper.discover(args, should_stop=run.stop.is_set)
+        discovered = discovery_helper.discover(args, wait=run.stop.wait)
         print("group {}".format(discovered.group_id))
         for endpoint in discovered.endpoints:
             print("  core {} {} -> {}:{}".format(endpoint.core_arn, endpoint.connectivity_id, endpoint.host,

@@ -161,10 +161,13 @@ def endpoints_of(info: DiscoveryInfo) -> Discovered:
 def discover(
     args: argparse.Namespace,
     provider_factory: Callable[[], DiscoveryInfoProvider] = DiscoveryInfoProvider,
-    sleep: Callable[[float], None] = time.sleep,
-    should_stop: Callable[[], bool] = lambda: False,
+    wait: Optional[Callable[[float], object]] = None,
 ) -> Discovered:
-    """Ask the discovery endpoint for this thing's cores, retrying with back-off."""
+    """Ask the discovery endpoint for this thing's cores, retrying with back-off.
+
+    ``wait(seconds)`` does the back-off; a truthy result means "stop asking" (pass a
+    ``threading.Event().wait`` so Ctrl-C ends the back-off at once). Default: ``time.sleep``.
+    """
     provider = provider_factory()
     provider.configureEndpoint(args.host, args.discoveryPort)
     provider.configureCredentials(args.rootCAPath, args.certificatePath, args.privateKeyPath)
@@ -184,8 +187,7 @@ def discover(
             if attempt < len(delays):
                 LOG.warning("discovery attempt %d/%d failed (%s); retrying in %.0f s",
                             attempt + 1, args.discoveryAttempts, problem, delays[attempt])
-                sleep(delays[attempt])
-                if should_stop():
+                if (wait or time.sleep)(delays[attempt]):
                     break
     raise DiscoveryError("discovery of {} at {}:{} failed after {} attempt(s); last: {}".format(
         args.clientId, args.host, args.discoveryPort, len(problems), problems[-1] if problems else "stopped"))
@@ -227,9 +229,9 @@ def connect_first_reachable(client, discovered: Discovered, ca_path: str, cert_p
 
 
 def discover_and_connect(args: argparse.Namespace, client,
-                         should_stop: Callable[[], bool] = lambda: False) -> CoreEndpoint:
+                         wait: Optional[Callable[[float], object]] = None) -> CoreEndpoint:
     """The whole join: discovery (with retries) -> group CA file -> first reachable core."""
-    discovered = discover(args, should_stop=should_stop)
+    discovered = discover(args, wait=wait)
     ca_path = write_group_ca(args.groupCaDir, discovered.group_id, discovered.ca_pem)
     LOG.info("group %s: CA cached at %s, %d endpoint(s)", discovered.group_id, ca_path, len(discovered.endpoints))
     return connect_first_reachable(client, discovered, ca_path, args.certificatePath, args.privateKeyPath)
@@ -240,7 +242,7 @@ def join_group(client, args: argparse.Namespace, stop: threading.Event) -> bool:
     client.configureConnectDisconnectTimeout(10)
     client.configureMQTTOperationTimeout(5)
     try:
-        discover_and_connect(args, client, should_stop=stop.is_set)
+        discover_and_connect(args, client, wait=stop.wait)
     except DiscoveryError as exc:
         print("error: {}".format(exc), file=sys.stderr)
         return False

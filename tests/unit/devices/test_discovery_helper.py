@@ -120,7 +120,7 @@ def test_discovery_retries_with_backoff_until_it_answers(tmp_path, device):
     slept = []
     try:
         args = basic_discovery.parse_args(flags + ["-p", str(server.port), "--discovery-attempts", "3"])
-        found = discover(args, sleep=slept.append)
+        found = discover(args, wait=slept.append)
     finally:
         server.close()
     assert found == Discovered("group-1", GROUP_CA, (CoreEndpoint("group-1", "arn:core", "c0", "127.0.0.1", 8883),))
@@ -136,7 +136,20 @@ def test_discovery_gives_up_with_the_last_problem(tmp_path, device):
     try:
         args = basic_discovery.parse_args(flags + ["-p", str(server.port), "--discovery-attempts", "2"])
         with pytest.raises(DiscoveryError, match=r"failed after 2 attempt\(s\); last: DiscoveryThrottlingException"):
-            discover(args, sleep=lambda s: None)
+            discover(args, wait=lambda s: None)
+    finally:
+        server.close()
+
+
+def test_a_stop_during_backoff_ends_discovery(tmp_path, device):
+    pki, flags = device
+    server = DiscoveryServer(pki, [(500, "busy")]).load(tmp_path)
+    stop = threading.Event()
+    stop.set()
+    try:
+        args = basic_discovery.parse_args(flags + ["-p", str(server.port), "--discovery-attempts", "5"])
+        with pytest.raises(DiscoveryError, match=r"failed after 1 attempt\(s\); last: DiscoveryFailure"):
+            discover(args, wait=stop.wait)
     finally:
         server.close()
 
@@ -148,7 +161,7 @@ def test_invalid_request_is_not_retried(tmp_path, device):
     try:
         args = basic_discovery.parse_args(flags + ["-p", str(server.port)])
         with pytest.raises(DiscoveryError, match="refused the request for HelloWorld_Publisher as invalid"):
-            discover(args, sleep=slept.append)
+            discover(args, wait=slept.append)
     finally:
         server.close()
     assert slept == []

@@ -397,6 +397,10 @@
       return;
     }
     $("snapshot-button").addEventListener("click", takeSnapshot);
+    $("webcam-image").addEventListener("error", () => {
+      $("webcam-image").hidden = true;
+      $("webcam-body").appendChild(h("p", {class: "error"}, "The latest frame could not be loaded."));
+    });
     $("clear-messages").addEventListener("click", () => $("console-messages").replaceChildren());
     $("subscribe-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();

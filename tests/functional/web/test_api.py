@@ -226,7 +226,9 @@ async def test_events_stream_status_without_secrets(open_events, dashboard, http
     try:
         _, status = await reader.next("status")
         assert status["group"]["deployment"]["status"] == "Success"
-        assert core.private_key_pem not in json.dumps(status)
+        text = json.dumps(status)
+        for secret in core.secrets:
+            assert secret not in text
         core.set_light("YELLOW")  # the next status event carries the changed shadow
         _, status = await reader.next("status", lambda s: LIGHT in s.get("shadows", {}))
         assert status["shadows"][LIGHT]["state"]["reported"]["property"] == "YELLOW"
@@ -419,3 +421,31 @@ async def test_dashboard_binds_loopback_by_default(core):
         assert dash.url == f"http://127.0.0.1:{dash.port}/?token={dash.token}"
     finally:
         await dash.stop()
+
+
+async def test_a_busy_port_fails_start_cleanly(core, dashboard):
+    second = Dashboard(core.facade)
+    with pytest.raises(OSError):
+        await second.start(port=dashboard.port)
+    with pytest.raises(RuntimeError, match="not started"):
+        second.url
+    await second.stop()  # nothing to stop: no error
+
+
+@pytest.mark.parametrize("kwargs,reason", [
+    ({"token": "short", "allowed_hosts": ["127.0.0.1"]}, "at least 16"),
+    ({"token": "x" * 32, "allowed_hosts": []}, "allowed_hosts is empty"),
+    ({"token": "x" * 32, "allowed_hosts": ["127.0.0.1"], "status_interval": 0}, "status_interval"),
+])
+def test_make_app_refuses_unusable_settings(core, kwargs, reason):
+    from web.app import make_app
+    from web.errors import DashboardConfigError
+    with pytest.raises(DashboardConfigError, match=reason):
+        make_app(core.facade, **kwargs)
+
+
+async def test_unknown_api_path_is_refused_before_routing(dashboard, http):
+    async with http.get(base(dashboard) + "/api/../api/nothing") as resp:
+        assert resp.status == 403
+    async with http.get(base(dashboard) + "/api/nothing", headers=auth(dashboard)) as resp:
+        assert resp.status == 404

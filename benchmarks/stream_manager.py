@@ -149,8 +149,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=1.0, help="measuring window per sample")
-    ap.add_argument("--repeats", type=int, default=3, help="samples per cell (the median is shown)")
+    ap.add_argument("--seconds", type=float, default=0.6, help="measuring window per sample")
+    ap.add_argument("--repeats", type=int, default=5, help="samples per cell (the median is shown)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table for docs/benchmarks.md")
     ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -11,6 +11,8 @@ code   name                     raised here for
 5      ResourceNotFound         no stream of that name
 13     NotEnoughMessages        fewer than ``minMessageCount`` messages (after the read timeout)
 14     MessageStoreReadError    a segment file that cannot be read back
+15     OutOfMemoryError         MemoryError while serving the request
+16     UpdateFailed             the new definition could not be written to disk
 17     UpdateNotAllowed         an update that changes ``persistence``
 18     UnknownOperation         unknown op code (sent with op 17)
 =====  =======================  ===========================================
@@ -66,6 +68,14 @@ class NotEnoughMessages(StreamManagerError):
 
 class MessageStoreReadError(StreamManagerError):
     status = 14
+
+
+class OutOfMemory(StreamManagerError):
+    status = 15
+
+
+class UpdateFailed(StreamManagerError):
+    status = 16
 
 
 class UpdateNotAllowed(InvalidRequest):

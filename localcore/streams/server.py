@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 from . import codec
 from .definitions import check_stream_name, parse_definition
-from .errors import InvalidRequest, NotEnoughMessages, PayloadTooLarge, StreamManagerError
+from .errors import InvalidRequest, NotEnoughMessages, OutOfMemory, PayloadTooLarge, StreamManagerError
 from .exporters import CloudConfig, ExportManager
 from .store import StreamStore
 
@@ -438,6 +438,10 @@ class _Connection:
         except OSError as e:
             log.error("stream manager: op %d request %s failed on the store: %s", op, request_id, e)
             resp = {"requestId": request_id, "status": codec.UNKNOWN_FAILURE, "errorMessage": f"store error: {e}"}
+        except MemoryError:
+            log.error("stream manager: out of memory serving op %d request %s", op, request_id)
+            resp = {"requestId": request_id, "status": OutOfMemory.status,
+                    "errorMessage": "the stream manager ran out of memory serving this request"}
         except Exception:
             # A bug must cost one request (answered, so the client does not hang), not the connection.
             log.exception("stream manager: op %d request %s failed unexpectedly", op, request_id)

@@ -43,6 +43,7 @@ from .errors import (
     StreamAlreadyExists,
     StreamFull,
     StreamNotFound,
+    UpdateFailed,
     UpdateNotAllowed,
 )
 
@@ -478,7 +479,10 @@ class StreamStore:
                 f"stream {definition.name!r}: persistence cannot change from {old.persistence} to "
                 f"{definition.persistence}; delete and re-create the stream instead"
             )
-        self._write_definition(stream.directory, definition)
+        try:
+            self._write_definition(stream.directory, definition)
+        except OSError as e:
+            raise UpdateFailed(f"stream {definition.name!r}: could not save the new definition: {e}") from e
         stream.definition = definition
         stream.expire()
         # A smaller maxSize applies at once for OverwriteOldestData; RejectNewData refuses appends

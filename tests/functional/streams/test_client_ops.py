@@ -272,3 +272,15 @@ def test_one_client_shared_by_threads_gets_unique_sequence_numbers(client):
         assert [s for s, _ in g] == sorted(s for s, _ in g)
     stored = client.read_messages("s", opts(start=0, mn=200, mx=200))
     assert [(m.sequence_number, m.payload) for m in stored] == pairs
+
+
+def test_update_that_cannot_be_saved_raises_update_failed(server, client):
+    import shutil
+
+    from greengrasssdk.stream_manager import UpdateFailedException
+
+    client.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
+    shutil.rmtree(server.root / "streams" / "s")  # the disk under the stream is gone
+    with pytest.raises(UpdateFailedException) as ei:
+        client.update_message_stream(MessageStreamDefinition(name="s", strategy_on_full=OVERWRITE))
+    assert "could not save" in ei.value.message

@@ -255,3 +255,14 @@ def test_reading_old_segments_keeps_few_files_open(tmp_path):
     open_fds = [seg for seg in store.get("s").segments if seg.fd is not None]
     assert len(open_fds) <= 5
     store.close()
+
+
+def test_update_that_cannot_be_saved_is_update_failed(store):
+    import shutil
+
+    store.create(defn())
+    shutil.rmtree(store.get("s").directory)
+    with pytest.raises(errors.UpdateFailed) as ei:
+        store.update(defn(maxSize=4096))
+    assert ei.value.status == 16 and "could not save" in ei.value.message
+    assert store.get("s").definition.max_size != 4096

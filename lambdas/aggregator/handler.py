@@ -12,6 +12,7 @@ import atexit
 import json
 import logging
 import os
+import socket
 import threading
 import time
 from typing import Callable, Dict, List, Optional
@@ -31,6 +32,17 @@ from windows import AggregationState, AggregatorConfig, target_definition
 LOG = logging.getLogger(__name__)
 STREAM_ERRORS = (OSError, asyncio.TimeoutError, StreamManagerException)
 RETRY_MAX_S = 30.0
+
+
+def connect_client() -> StreamManagerClient:
+    """A connected StreamManagerClient (port from ``STREAM_MANAGER_SERVER_PORT``, as the SDK reads it).
+
+    A plain TCP connect comes first: in greengrasssdk 1.6.1 a failing constructor leaves its
+    event-loop thread running, so retrying against a stopped stream manager would pile threads up.
+    """
+    port = int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088"))
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    return StreamManagerClient()
 
 
 def ensure_stream(client: StreamManagerClient, definition) -> bool:
@@ -64,7 +76,7 @@ class Aggregator:
     def __init__(
         self,
         config: AggregatorConfig,
-        client_factory: Callable[[], StreamManagerClient] = StreamManagerClient,
+        client_factory: Callable[[], StreamManagerClient] = connect_client,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._config = config

@@ -11,6 +11,7 @@ import atexit
 import json
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -30,6 +31,17 @@ from latest import LatestAggregates, ReaderConfig, parse_aggregate
 LOG = logging.getLogger(__name__)
 STREAM_ERRORS = (OSError, asyncio.TimeoutError, StreamManagerException)
 RETRY_MAX_S = 30.0
+
+
+def connect_client() -> StreamManagerClient:
+    """A connected StreamManagerClient (port from ``STREAM_MANAGER_SERVER_PORT``, as the SDK reads it).
+
+    A plain TCP connect comes first: in greengrasssdk 1.6.1 a failing constructor leaves its
+    event-loop thread running, so retrying against a stopped stream manager would pile threads up.
+    """
+    port = int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088"))
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    return StreamManagerClient()
 
 
 def read_batch(client: StreamManagerClient, stream: str, start: int, max_count: int, timeout_ms: int) -> List:
@@ -72,7 +84,7 @@ class Reader:
     def __init__(
         self,
         config: ReaderConfig,
-        client_factory: Callable[[], StreamManagerClient] = StreamManagerClient,
+        client_factory: Callable[[], StreamManagerClient] = connect_client,
         iot_client=None,
         clock: Callable[[], float] = time.time,
     ) -> None:

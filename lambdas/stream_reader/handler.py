@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import threading
 from typing import Dict, List, Optional
 
@@ -26,6 +27,17 @@ from stream_summary import Cursor, StreamReaderConfig, summarize, trigger_topic
 
 LOG = logging.getLogger(__name__)
 STREAM_ERRORS = (OSError, asyncio.TimeoutError, StreamManagerException)
+
+
+def connect_client() -> StreamManagerClient:
+    """A connected StreamManagerClient (port from ``STREAM_MANAGER_SERVER_PORT``, as the SDK reads it).
+
+    A plain TCP connect comes first: in greengrasssdk 1.6.1 a failing constructor leaves its
+    event-loop thread running, so retrying against a stopped stream manager would pile threads up.
+    """
+    port = int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088"))
+    socket.create_connection(("127.0.0.1", port), timeout=3).close()
+    return StreamManagerClient()
 
 
 def publish_errors() -> tuple:
@@ -52,7 +64,7 @@ class StreamReader:
         with self.cursor.lock:
             start = self.cursor.next_sequence
             if self._stream_client is None:
-                self._stream_client = StreamManagerClient()
+                self._stream_client = connect_client()
             messages = []  # type: List
             exists = True
             try:

@@ -305,7 +305,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                    description="Reset deployments, then delete the group, definitions, certificates, things, "
                                "policies, Lambdas, roles and cloud resources listed in the state (reverse "
                                "order; NotFound counts as done), then the state file.")
-    p = sub.add_parser("run", parents=[common], help="bring the whole group up on this machine",
+    # localcore/run.py adds its own options (it may redefine common ones: theirs win)
+    p = sub.add_parser("run", parents=[common], conflict_handler="resolve",
+                       help="bring the whole group up on this machine",
                        description="Start the local cloud, deploy the group to it, run the local core, the "
                                    "device scripts and the dashboard (localcore/run.py).")
     if "run" in argv:
@@ -323,8 +325,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     args.group_file = args.group_file or [DEFAULT_GROUP_FILE]
-    args.state_dir = Path(args.state_dir).resolve()
-    args.certs_dir = Path(args.certs_dir).resolve()
+    args.state_dir = Path(args.state_dir or ROOT / ".gg").resolve()
+    args.certs_dir = Path(getattr(args, "certs_dir", None) or ROOT / "certs").resolve()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     out = _console()

@@ -1011,6 +1011,31 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
                         plan.lines(), ctx.state.path)
 
 
+def deploy_for_run(group: Group, *, root: Path, endpoint_url: str, region: str, state_dir: Path | str,
+                   certificate_issuer: Callable[[str], Tuple[Any, Any]], root_ca_pem: Any,
+                   file: Optional[str] = None, certs_dir: Optional[Path] = None,
+                   progress: Optional[Progress] = None, credentials: Tuple[str, str] = ("testing", "testing"),
+                   ) -> Dict[str, Any]:
+    """``deploy.py run``'s call: deploy to the embedded local cloud without waiting (the local core
+    acknowledges the deployment). Certificates go to ``certs_dir`` (default ``root/certs``).
+
+    Returns ``{"group_id", "group_version", "deployment_id", "status", "changes" (count),
+    "change_lines", "state_file"}``. Raises DeployError like deploy_group.
+    """
+    def issue(thing: str) -> Tuple[bytes, bytes]:
+        cert, key = certificate_issuer(thing)
+        return (cert.encode() if isinstance(cert, str) else cert, key.encode() if isinstance(key, str) else key)
+
+    ca = root_ca_pem.encode() if isinstance(root_ca_pem, str) else root_ca_pem
+    clients = Clients.create(region, endpoint_url, credentials)
+    result = deploy_group(group, root=Path(root), clients=clients, state_dir=state_dir, target="local",
+                          certs_dir=Path(certs_dir) if certs_dir else Path(root) / "certs",
+                          certificate_issuer=issue, root_ca_pem=ca, progress=progress, wait=False)
+    return {"group_id": result.group_id, "group_version": result.group_version_id,
+            "deployment_id": result.deployment_id, "status": result.status, "changes": len(result.changes),
+            "change_lines": result.changes, "state_file": str(result.state_file)}
+
+
 def _safe_status(clients: Clients, rec: Mapping[str, Any]) -> str:
     try:
         return _deployment_status(clients, rec) or rec.get("status", "")

@@ -1,0 +1,70 @@
+"""The full seed group/group.yaml against the embedded LocalCloud (``--target local``)."""
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+from cryptography import x509
+
+import deploy
+from group.aws import Clients, deploy_group, group_status
+from group.model import load
+from localcore.cloud import LocalCloud
+from localcore.pki import LocalPKI
+
+
+@pytest.fixture()
+def local_cloud(tmp_path, monkeypatch):
+    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    state_dir = tmp_path / ".gg"
+    cloud = LocalCloud(state_dir / "cloud", auto_complete_deployments=True, pki_dir=state_dir / "ca")
+    cloud.start()
+    try:
+        (state_dir / "endpoint.json").write_text(json.dumps(
+            {"cloud_url": cloud.url, "group_ids": {}, "pki_dir": str(state_dir / "ca")}))
+        yield cloud, state_dir
+    finally:
+        cloud.stop()
+
+
+def test_seed_group_deploys_to_success_and_destroys(h, local_cloud, tmp_path):
+    cloud, state_dir = local_cloud
+    certs = tmp_path / "certs"
+    common = ["--state-dir", str(state_dir), "--certs-dir", str(certs)]  # default: --target local, seed file
+    assert deploy.main(["deploy", "--timeout", "30"] + common) == 0
+
+    clients = Clients.create("us-east-1", cloud.url, h.keys)
+    st = group_status("gg-bundle", clients=clients, state_dir=state_dir, target="local")
+    assert st["status"] == "Success" and st["group_id"]
+    # certificates come from the local root CA, the one the local core trusts
+    root = LocalPKI(state_dir / "ca").root
+    assert (certs / "root-ca.pem").read_bytes() == root.cert_pem
+    for thing in ("GG_Core", "GG_TrafficLight", "HelloWorld_Publisher"):
+        cert = x509.load_pem_x509_certificate((certs / thing / "cert.pem").read_bytes())
+        cert.verify_directly_issued_by(root.cert)
+        assert stat.S_IMODE((certs / thing / "private.key").stat().st_mode) == 0o600
+    # the adapter's parts are in the group version: loggers, connectors, subscriptions with '_' things
+    gg = clients.greengrass
+    ver = gg.get_group_version(GroupId=st["group_id"], GroupVersionId=st["group_version_id"])["Definition"]
+    assert {"LoggerDefinitionVersionArn", "ConnectorDefinitionVersionArn",
+            "SubscriptionDefinitionVersionArn"} <= set(ver)
+    assert gg.get_service_role_for_account()["RoleArn"].endswith("gg-bundle-gg-service-role")
+    info = gg.get_connectivity_info(ThingName="GG_Core")["ConnectivityInfo"]
+    assert [(c["HostAddress"], c["PortNumber"]) for c in info] == [("127.0.0.1", 8883)]
+
+    # nothing changed: read-only calls only
+    group, _ = load(h.root / "group" / "group.yaml")
+    pki = LocalPKI(state_dir / "ca")
+    counted, log = h.counted_clients(cloud.url)
+    again = deploy_group(group, root=h.root, clients=counted, state_dir=state_dir, target="local",
+                         certs_dir=certs, certificate_issuer=lambda t: (b"", b""), root_ca_pem=pki.root.cert_pem)
+    assert log.mutating == [] and again.changes == [] and again.status == "Success"
+    assert deploy.main(["plan", "--exit-code"] + common) == 0
+    assert deploy.main(["status"] + common) == 0
+
+    assert deploy.main(["destroy"] + common) == 0
+    assert gg.list_groups()["Groups"] == []
+    assert deploy.main(["plan", "--exit-code"] + common) == 2
+    assert deploy.main(["destroy"] + common) == 0

@@ -53,6 +53,13 @@
   }
   function fmtTime(t) { return typeof t === "number" ? new Date(t * 1000).toLocaleTimeString() : fmt(t); }
   function down(section) { return h("p", {class: "down"}, "Service not running (the core reports no “" + section + "”)."); }
+  /** Long names and topics may wrap after "/", ":" or "_" (never inside a word). */
+  function breakable(text) {
+    if (text.length < 16 || !/[/:_]/.test(text)) return document.createTextNode(text);
+    const span = h("span");
+    for (const part of text.split(/(?<=[/:_])/)) { span.appendChild(document.createTextNode(part)); span.appendChild(h("wbr")); }
+    return span;
+  }
   function table(caption, headers, rows, numeric) {
     const t = h("table", {}, h("caption", {}, caption));
     t.appendChild(h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", {scope: "col"}, x)))));
@@ -60,7 +67,7 @@
     for (const row of rows) {
       body.appendChild(h("tr", {}, ...row.map((cell, i) => {
         const td = h("td", {class: numeric && numeric.includes(i) ? "num" : null});
-        if (cell instanceof Node) td.appendChild(cell); else td.textContent = fmt(cell);
+        td.appendChild(cell instanceof Node ? cell : breakable(fmt(cell)));
         return td;
       })));
     }
@@ -305,7 +312,8 @@
       s.streams.map((st) => {
         const range = st.oldest === null || st.oldest === undefined ? "empty" : st.oldest + " … " + st.newest;
         const ex = (st.exporters || []).length
-          ? h("ul", {}, ...st.exporters.map((e) => h("li", {}, `${e.id} (${e.kind}): position ${fmt(e.position)}, lag ${fmt(e.lag)}`)))
+          ? h("ul", {}, ...st.exporters.map((e) => h("li", {}, breakable(`${e.id} (${e.kind}): position ${fmt(e.position)}, lag ${fmt(e.lag)}` +
+            (e.state ? `, ${e.state}` : "") + (e.error ? ` — ${e.error}` : "")))))
           : "none";
         return [st.name, range, fmtBytes(st.bytes), st.strategy, ex];
       })));

@@ -16,6 +16,7 @@ the ceiling the client and the loopback allow. Ratios (a)/(c) and (b)/(c) are pr
 
 Not a test: numbers depend on the machine. Finishes in well under two minutes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,16 +41,31 @@ PAYLOAD = b"x" * 1024
 async def _null_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     from localcore.streams import codec
 
-    canned = {"streamName": "s", "sequenceNumber": 0, "ingestTime": int(time.time() * 1000), "payload": PAYLOAD}
+    canned = {
+        "streamName": "s",
+        "sequenceNumber": 0,
+        "ingestTime": int(time.time() * 1000),
+        "payload": PAYLOAD,
+    }
     seq = 0
     try:
         await reader.readexactly(1)
         length = codec.parse_length(await reader.readexactly(4))
         await reader.readexactly(1)
         req = codec.decode_payload(await reader.readexactly(length - 1))
-        writer.write(b"\x01" + codec.encode_frame(codec.OP_CONNECT_RESPONSE, {
-            "requestId": req["requestId"], "status": 0, "protocolVersion": codec.PROTOCOL_VERSION,
-            "serverVersion": "null", "clientIdentifier": "null"}))
+        writer.write(
+            b"\x01"
+            + codec.encode_frame(
+                codec.OP_CONNECT_RESPONSE,
+                {
+                    "requestId": req["requestId"],
+                    "status": 0,
+                    "protocolVersion": codec.PROTOCOL_VERSION,
+                    "serverVersion": "null",
+                    "clientIdentifier": "null",
+                },
+            )
+        )
         while True:
             length = codec.parse_length(await reader.readexactly(4))
             op = (await reader.readexactly(1))[0]
@@ -62,7 +78,9 @@ async def _null_conn(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
                 resp["messages"] = [canned]
             elif op == codec.OP_LIST:
                 resp["streams"] = []
-            writer.write(codec.encode_frame(codec.RESPONSE_OP.get(op, codec.OP_UNKNOWN_OPERATION_ERROR), resp))
+            writer.write(
+                codec.encode_frame(codec.RESPONSE_OP.get(op, codec.OP_UNKNOWN_OPERATION_ERROR), resp)
+            )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -78,7 +96,9 @@ async def _null_main() -> None:
 
 
 # -- clients ---------------------------------------------------------------------------------------
-def _worker(port: int, stream: str, op: str, seconds: float, offset: int, filled: int, ready, go, out) -> None:
+def _worker(
+    port: int, stream: str, op: str, seconds: float, offset: int, filled: int, ready, go, out
+) -> None:
     import logging
 
     from greengrasssdk.stream_manager import ReadMessagesOptions, StreamManagerClient
@@ -98,8 +118,14 @@ def _worker(port: int, stream: str, op: str, seconds: float, offset: int, filled
                 n += 1
         else:
             while time.perf_counter() < end:
-                client.read_messages(stream, ReadMessagesOptions(
-                    desired_start_sequence_number=(offset + n) % filled, min_message_count=1, max_message_count=1))
+                client.read_messages(
+                    stream,
+                    ReadMessagesOptions(
+                        desired_start_sequence_number=(offset + n) % filled,
+                        min_message_count=1,
+                        max_message_count=1,
+                    ),
+                )
                 n += 1
         result = (n, time.perf_counter() - t0)
     finally:
@@ -112,8 +138,12 @@ def measure(port: int, stream: str, op: str, clients: int, seconds: float, fille
     ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     # Readers start at different offsets inside the filled part of the stream and wrap around.
     step = max(1, filled // clients)
-    procs = [ctx.Process(target=_worker, args=(port, stream, op, seconds, i * step, max(filled, 1), ready, go, out))
-             for i in range(clients)]
+    procs = [
+        ctx.Process(
+            target=_worker, args=(port, stream, op, seconds, i * step, max(filled, 1), ready, go, out)
+        )
+        for i in range(clients)
+    ]
     for p in procs:
         p.start()
     for _ in procs:
@@ -158,53 +188,83 @@ def main() -> None:
         asyncio.run(_null_main())
         return
 
-    from greengrasssdk.stream_manager import MessageStreamDefinition, Persistence, StrategyOnFull, StreamManagerClient
+    from greengrasssdk.stream_manager import (
+        MessageStreamDefinition,
+        Persistence,
+        StrategyOnFull,
+        StreamManagerClient,
+    )
 
     t_start = time.monotonic()
     rows = []
     with tempfile.TemporaryDirectory(prefix="smbench-") as tmp:
-        ours, our_port = start([sys.executable, "-m", "localcore.streams", "--store-root", tmp, "--port", "0",
-                                "--no-exporters"])
+        ours, our_port = start(
+            [sys.executable, "-m", "localcore.streams", "--store-root", tmp, "--port", "0", "--no-exporters"]
+        )
         null, null_port = start([sys.executable, __file__, "--null-server"])
         try:
             admin = StreamManagerClient(port=our_port)
             for clients in (1, 4):
                 for persistence in (Persistence.File, Persistence.Memory):
-                    admin.create_message_stream(MessageStreamDefinition(
-                        name=f"{persistence.name}-{clients}", strategy_on_full=StrategyOnFull.OverwriteOldestData,
-                        persistence=persistence, max_size=1 << 30))
+                    admin.create_message_stream(
+                        MessageStreamDefinition(
+                            name=f"{persistence.name}-{clients}",
+                            strategy_on_full=StrategyOnFull.OverwriteOldestData,
+                            persistence=persistence,
+                            max_size=1 << 30,
+                        )
+                    )
             admin.close()
-            targets = [("File", our_port, "File-{}"), ("Memory", our_port, "Memory-{}"), ("null", null_port, "s")]
+            targets = [
+                ("File", our_port, "File-{}"),
+                ("Memory", our_port, "Memory-{}"),
+                ("null", null_port, "s"),
+            ]
             for clients in (1, 4):
                 for op in ("append", "read"):
                     samples: dict[str, list[float]] = {label: [] for label, _, _ in targets}
                     for rep in range(args.repeats):
                         # Rotate the order each repeat so no target always runs first (or last).
-                        for label, port, stream in targets[rep % 3:] + targets[:rep % 3]:
+                        for label, port, stream in targets[rep % 3 :] + targets[: rep % 3]:
                             stream = stream.format(clients)
                             filled = 1
                             if op == "read" and label != "null":
                                 c = StreamManagerClient(port=our_port)
-                                filled = c.describe_message_stream(stream).storage_status.newest_sequence_number + 1
+                                filled = (
+                                    c.describe_message_stream(stream).storage_status.newest_sequence_number
+                                    + 1
+                                )
                                 c.close()
-                            samples[label].append(measure(port, stream, op, clients, args.seconds, filled=filled))
+                            samples[label].append(
+                                measure(port, stream, op, clients, args.seconds, filled=filled)
+                            )
                     med = {label: statistics.median(v) for label, v in samples.items()}
                     rows.append((op, clients, med["File"], med["Memory"], med["null"]))
         finally:
             stop(ours)
             stop(null)
 
-    header = ("| op | clients | (a) File ops/s | (b) Memory ops/s | (c) null server ops/s | (a)/(c) | (b)/(c) |\n"
-              "| --- | --- | --- | --- | --- | --- | --- |")
-    lines = [f"| {op} | {c} | {a:,.0f} | {b:,.0f} | {n:,.0f} | {a / n:.2f} | {b / n:.2f} |" for op, c, a, b, n in rows]
+    header = (
+        "| op | clients | (a) File ops/s | (b) Memory ops/s | (c) null server ops/s | (a)/(c) | (b)/(c) |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
+    )
+    lines = [
+        f"| {op} | {c} | {a:,.0f} | {b:,.0f} | {n:,.0f} | {a / n:.2f} | {b / n:.2f} |"
+        for op, c, a, b, n in rows
+    ]
     elapsed = time.monotonic() - t_start
     if args.markdown:
-        print(f"\n## Stream manager: unmodified StreamManagerClient, 1 KiB messages "
-              f"({time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
-              f"Python {platform.python_version()}, median of {args.repeats} × {args.seconds:g} s per cell)\n")
-        print("`benchmarks/stream_manager.py`. (a) our server, File stream without flushOnWrite; (b) same, Memory "
-              "stream; (c) a null server that only answers the protocol (ceiling). Every client in its own "
-              "process; servers in their own processes.\n")
+        print(
+            f"\n## Stream manager: unmodified StreamManagerClient, 1 KiB messages "
+            f"({time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"Python {platform.python_version()}, median of {args.repeats} × {args.seconds:g} s per cell)\n"
+        )
+        print(
+            "`benchmarks/stream_manager.py`. (a) our server, File stream without flushOnWrite; "
+            "(b) same, Memory "
+            "stream; (c) a null server that only answers the protocol (ceiling). Every client in its own "
+            "process; servers in their own processes.\n"
+        )
     print(header)
     print("\n".join(lines))
     print(f"\n(run took {elapsed:.0f} s)")

@@ -2,6 +2,7 @@
 
 Public surface: :class:`StreamManagerServer`, :class:`CloudConfig`, :class:`StreamStore`.
 """
+
 from .exporters import CloudConfig
 from .server import StreamManagerServer
 from .store import StreamStore

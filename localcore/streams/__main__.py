@@ -3,6 +3,7 @@
 Prints ``listening on <host>:<port>`` on stdout once it accepts connections; stops cleanly on
 SIGINT/SIGTERM. Client authentication is off here (there is no group to check tokens against).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,10 @@ from .server import StreamManagerServer
 
 async def _main(args: argparse.Namespace) -> None:
     server = StreamManagerServer(
-        args.store_root, host=args.host, port=args.port, authenticate_client=False,
+        args.store_root,
+        host=args.host,
+        port=args.port,
+        authenticate_client=False,
         cloud=CloudConfig(endpoint_url=args.endpoint_url, region=args.region),
         exporters_enabled=not args.no_exporters,
     )

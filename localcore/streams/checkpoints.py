@@ -7,6 +7,7 @@ once (a batch accepted just before a crash may be sent again). Writes go to a te
 renamed into place, so a crash leaves the old or the new checkpoint, never a torn one; they are
 not fsynced (losing the newest checkpoint to a power cut only means re-sending, never losing).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,13 +43,17 @@ class CheckpointStore:
         try:
             data = json.loads(path.read_text())
             return Checkpoint(
-                int(data["next_sequence_number"]), int(data.get("exported_messages", 0)),
-                int(data.get("exported_bytes", 0)), data.get("last_export_time_ms"),
+                int(data["next_sequence_number"]),
+                int(data.get("exported_messages", 0)),
+                int(data.get("exported_bytes", 0)),
+                data.get("last_export_time_ms"),
             )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError) as e:
-            log.error("checkpoint %s is unreadable (%s); the exporter starts from its startSequenceNumber", path, e)
+            log.error(
+                "checkpoint %s is unreadable (%s); the exporter starts from its startSequenceNumber", path, e
+            )
             return None
 
     def save(self, stream: str, identifier: str, checkpoint: Checkpoint) -> None:

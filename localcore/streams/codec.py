@@ -4,6 +4,7 @@ Frame: ``int32 length (big-endian, signed; = len(payload) + 1) | uint8 op | CBOR
 Every frame we send is built here as one ``bytes`` so the server writes it with a single call:
 the client reads the 5 header bytes with non-looping ``read(n)`` calls and misreads split headers.
 """
+
 from __future__ import annotations
 
 import io
@@ -104,11 +105,21 @@ def decode_payload(body: bytes) -> Any:
     fp = io.BytesIO(body)
     try:
         value = cbor2.CBORDecoder(fp).decode()
-    except (cbor2.CBORDecodeError, EOFError, ValueError, TypeError, ArithmeticError, RecursionError,
-            LookupError, re.error) as e:
+    except (
+        cbor2.CBORDecodeError,
+        EOFError,
+        ValueError,
+        TypeError,
+        ArithmeticError,
+        RecursionError,
+        LookupError,
+        re.error,
+    ) as e:
         # cbor2 raises a mix of these for malformed input, including from its semantic tag decoders
         # (datetime: OverflowError, decimal: InvalidOperation, regex: re.error, deep nesting: RecursionError).
         raise ValueError(f"undecodable CBOR payload ({type(e).__name__}: {e})") from e
     if fp.tell() != len(body):
-        raise ValueError(f"undecodable CBOR payload ({len(body) - fp.tell()} bytes left after the first value)")
+        raise ValueError(
+            f"undecodable CBOR payload ({len(body) - fp.tell()} bytes left after the first value)"
+        )
     return value

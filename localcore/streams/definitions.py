@@ -5,6 +5,7 @@ CreateMessageStream / UpdateMessageStream request). Limits are the client's own
 (``greengrasssdk.stream_manager.data`` 1.6.1 ``_validations_map``); the server checks them again
 because another client may not. Unknown keys are ignored, as the client's ``from_dict`` does.
 """
+
 from __future__ import annotations
 
 import re
@@ -177,7 +178,9 @@ def _parse_export(kind: str, where: str, d: Any) -> ExportConfig:
         if "sizeThresholdForMultipartUploadBytes" in d:
             params["sizeThresholdForMultipartUploadBytes"] = _check_int(
                 f"{where}.sizeThresholdForMultipartUploadBytes",
-                d["sizeThresholdForMultipartUploadBytes"], MIN_MULTIPART_THRESHOLD, MAX_INT64,
+                d["sizeThresholdForMultipartUploadBytes"],
+                MIN_MULTIPART_THRESHOLD,
+                MAX_INT64,
             )
         if "statusConfig" in d:
             sc = d["statusConfig"]
@@ -216,7 +219,9 @@ def parse_definition(d: Any, where: str = "definition") -> StreamDefinition:
         raise InvalidDefinition(f"{where}.name: required")
     name = _check_name(f"{where}.name", d["name"])
     if "strategyOnFull" not in d:
-        raise InvalidDefinition(f"{where}.strategyOnFull: required (0 RejectNewData or 1 OverwriteOldestData)")
+        raise InvalidDefinition(
+            f"{where}.strategyOnFull: required (0 RejectNewData or 1 OverwriteOldestData)"
+        )
     strategy = _check_int(f"{where}.strategyOnFull", d["strategyOnFull"], 0, 1)
     max_size = DEFAULT_MAX_SIZE
     if "maxSize" in d:

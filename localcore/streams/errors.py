@@ -17,6 +17,7 @@ code   name                     raised here for
 18     UnknownOperation         unknown op code (sent with op 17)
 =====  =======================  ===========================================
 """
+
 from __future__ import annotations
 
 

@@ -15,6 +15,7 @@ Cloud endpoints (:class:`CloudConfig`): ``endpoint_url=None`` means real AWS in 
 ``endpoints={"iotanalytics": url, ...}`` overrides one service (e.g. the local cloud's adapter).
 Credentials come from explicit keys if given, else the usual boto3 chain.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,10 +44,16 @@ from .store import StoredMessage, StreamStore
 log = logging.getLogger(__name__)
 
 # botocore error codes that will never succeed on retry: skip the batch instead of blocking forever.
-_NON_RETRYABLE_CODES = frozenset({
-    "ValidationException", "InvalidArgumentException", "SerializationException", "InvalidRequestException",
-    "InvalidParameterException", "InvalidParameterValueException",
-})
+_NON_RETRYABLE_CODES = frozenset(
+    {
+        "ValidationException",
+        "InvalidArgumentException",
+        "SerializationException",
+        "InvalidRequestException",
+        "InvalidParameterException",
+        "InvalidParameterValueException",
+    }
+)
 _S3_DEFAULT_MULTIPART_THRESHOLD = 5 * 1024 * 1024
 _STATUS_SUCCESS, _STATUS_FAILURE, _STATUS_IN_PROGRESS = 0, 1, 2
 _LEVEL_ERROR, _LEVEL_INFO = 0, 2
@@ -66,8 +73,12 @@ class CloudConfig:
     def endpoint_for(self, service: str) -> str | None:
         """``endpoints[service]`` > ``endpoint_url`` > env ``AWS_ENDPOINT_URL_<SERVICE>`` > env
         ``AWS_ENDPOINT_URL`` > None (real AWS), the same environment variables boto3 honours."""
-        return (self.endpoints.get(service) or self.endpoint_url
-                or os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL"))
+        return (
+            self.endpoints.get(service)
+            or self.endpoint_url
+            or os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+            or os.environ.get("AWS_ENDPOINT_URL")
+        )
 
 
 class _Clients:
@@ -86,8 +97,10 @@ class _Clients:
             if self._session is None:
                 c = self.cloud
                 self._session = boto3.session.Session(
-                    aws_access_key_id=c.aws_access_key_id, aws_secret_access_key=c.aws_secret_access_key,
-                    aws_session_token=c.aws_session_token, region_name=c.region,
+                    aws_access_key_id=c.aws_access_key_id,
+                    aws_secret_access_key=c.aws_secret_access_key,
+                    aws_session_token=c.aws_session_token,
+                    region_name=c.region,
                 )
             return self._session
 
@@ -100,14 +113,17 @@ class _Clients:
                 endpoint = self.cloud.endpoint_for(service)
                 kwargs: dict[str, Any] = {
                     "retries": {"max_attempts": 2, "mode": "standard"},
-                    "connect_timeout": 5, "read_timeout": 60,
+                    "connect_timeout": 5,
+                    "read_timeout": 60,
                 }
                 if endpoint is not None:
                     # A local endpoint has no data./bucket. subdomains.
                     kwargs["inject_host_prefix"] = False
                     if service == "s3":
                         kwargs["s3"] = {"addressing_style": "path"}
-                self._clients[service] = session.client(service, endpoint_url=endpoint, config=Config(**kwargs))
+                self._clients[service] = session.client(
+                    service, endpoint_url=endpoint, config=Config(**kwargs)
+                )
             return self._clients[service]
 
     def region(self) -> str:
@@ -167,19 +183,29 @@ def _iotanalytics_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMes
 
     channel = cfg.params["iotChannel"]
     prefix = cfg.params.get("iotMsgIdPrefix", "")
-    body = json.dumps({
-        "channelName": channel,
-        "messages": [{"messageId": f"{prefix}{m.sequence_number}", "payload": base64.b64encode(m.payload).decode()}
-                     for m in msgs],
-    }).encode()
+    body = json.dumps(
+        {
+            "channelName": channel,
+            "messages": [
+                {"messageId": f"{prefix}{m.sequence_number}", "payload": base64.b64encode(m.payload).decode()}
+                for m in msgs
+            ],
+        }
+    ).encode()
     try:
         region = clients.region()
-        endpoint = clients.cloud.endpoint_for("iotanalytics") or f"https://iotanalytics.{region}.amazonaws.com"
+        endpoint = (
+            clients.cloud.endpoint_for("iotanalytics") or f"https://iotanalytics.{region}.amazonaws.com"
+        )
         creds = clients.session().get_credentials()
         if creds is None:
             raise ExportError("iotanalytics: no AWS credentials found")
-        req = AWSRequest(method="POST", url=endpoint.rstrip("/") + "/messages/batch", data=body,
-                         headers={"Content-Type": "application/json"})
+        req = AWSRequest(
+            method="POST",
+            url=endpoint.rstrip("/") + "/messages/batch",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
         SigV4Auth(creds.get_frozen_credentials(), "iotanalytics", region).add_auth(req)
         http = URLLib3Session(timeout=60)
         try:
@@ -196,8 +222,10 @@ def _iotanalytics_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMes
         except ValueError:
             code = resp.headers.get("x-amzn-ErrorType", "")
         retryable = resp.status_code >= 500 or resp.status_code in (403, 404, 429) or "NotFound" in code
-        raise ExportError(f"iotanalytics channel {channel!r}: HTTP {resp.status_code} {code} {text[:200]}",
-                          retryable=retryable)
+        raise ExportError(
+            f"iotanalytics channel {channel!r}: HTTP {resp.status_code} {code} {text[:200]}",
+            retryable=retryable,
+        )
     errors = json.loads(text or "{}").get("batchPutMessageErrorEntries") or []
     if errors:
         return _Result(f"iotanalytics rejected {len(errors)} message(s): {errors[0]}")
@@ -211,11 +239,13 @@ def _sitewise_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage
     for m in msgs:
         try:
             entry = json.loads(m.payload)
-            if not isinstance(entry, dict):
-                raise ValueError("not a JSON object")
-            entries.append(entry)
         except ValueError as e:
             problems.append(f"sequence {m.sequence_number}: not a PutAssetPropertyValueEntry JSON ({e})")
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+        else:
+            problems.append(f"sequence {m.sequence_number}: not a PutAssetPropertyValueEntry JSON object")
     if entries:
         try:
             resp = clients.client("iotsitewise").batch_put_asset_property_value(entries=entries)
@@ -226,13 +256,22 @@ def _sitewise_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage
     return _Result("; ".join(problems)[:1000] if problems else None)
 
 
-_JAVA_TIME = [("yyyy", "%Y"), ("yy", "%y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"),
-              ("ss", "%S"), ("SSS", "%f")]
+_JAVA_TIME = [
+    ("yyyy", "%Y"),
+    ("yy", "%y"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("SSS", "%f"),
+]
 _PLACEHOLDER = re.compile(r"!\{timestamp:([^}]+)\}")
 
 
 def expand_key(key: str, now: datetime) -> str:
     """Expand ``!{timestamp:<Java DateTimeFormatter pattern>}`` placeholders of an S3 key (UTC)."""
+
     def one(m: re.Match) -> str:
         pattern, out, i = m.group(1), [], 0
         while i < len(pattern):
@@ -245,6 +284,7 @@ def expand_key(key: str, now: datetime) -> str:
                 out.append(pattern[i])
                 i += 1
         return "".join(out)
+
     return _PLACEHOLDER.sub(one, key)
 
 
@@ -261,8 +301,9 @@ def _s3_upload(clients: _Clients, cfg: ExportConfig, task: dict, key: str) -> No
 
     path = _file_path(task["inputUrl"])
     threshold = cfg.params.get("sizeThresholdForMultipartUploadBytes", _S3_DEFAULT_MULTIPART_THRESHOLD)
-    transfer = TransferConfig(multipart_threshold=threshold, multipart_chunksize=max(threshold, 5 * 1024 * 1024),
-                              use_threads=False)
+    transfer = TransferConfig(
+        multipart_threshold=threshold, multipart_chunksize=max(threshold, 5 * 1024 * 1024), use_threads=False
+    )
     extra = {"Metadata": dict(task["userMetadata"])} if task.get("userMetadata") else None
     try:
         clients.client("s3").upload_file(path, task["bucket"], key, ExtraArgs=extra, Config=transfer)
@@ -270,7 +311,10 @@ def _s3_upload(clients: _Clients, cfg: ExportConfig, task: dict, key: str) -> No
         raise ExportError(f"inputUrl {task['inputUrl']!r}: file not found", retryable=False) from e
     except (ClientError, BotoCoreError) as e:
         err = _boto_error(e, f"s3://{task['bucket']}/{key}")
-        if isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") in ("NoSuchBucket", "AccessDenied"):
+        if isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") in (
+            "NoSuchBucket",
+            "AccessDenied",
+        ):
             err.retryable = False
         raise err from e
     except Exception as e:  # boto3's transfer manager wraps failures in its own S3UploadFailedError
@@ -328,8 +372,14 @@ class _Exporter:
         next_seq = manager.store.get(stream).next_seq
         if cp and self.position > next_seq:
             # The stream restarted below the checkpoint (a Memory stream after a restart): follow it.
-            log.info("export %s/%s: checkpoint %d is past the stream's end %d; continuing from %d",
-                     stream, cfg.identifier, self.position, next_seq, next_seq)
+            log.info(
+                "export %s/%s: checkpoint %d is past the stream's end %d; continuing from %d",
+                stream,
+                cfg.identifier,
+                self.position,
+                next_seq,
+                next_seq,
+            )
             self.position = next_seq
         self.error: str | None = None
         self.state = "disabled" if cfg.disabled else "idle"
@@ -353,8 +403,12 @@ class _Exporter:
                     continue
                 if msgs[0].sequence_number > self.position:
                     log.warning(
-                        "export %s/%s: sequence numbers %d..%d were removed (size limit or TTL) before export",
-                        self.stream, self.cfg.identifier, self.position, msgs[0].sequence_number - 1,
+                        "export %s/%s: sequence numbers %d..%d were removed (size limit or TTL) "
+                        "before export",
+                        self.stream,
+                        self.cfg.identifier,
+                        self.position,
+                        msgs[0].sequence_number - 1,
                     )
                     self.position = msgs[0].sequence_number
                 interval = self.cfg.batch_interval_millis
@@ -391,12 +445,20 @@ class _Exporter:
                 result = await self._send(msgs)
             except ExportError as e:
                 if not e.retryable:
-                    log.error("export %s/%s: skipping sequence numbers %d..%d: %s", self.stream,
-                              self.cfg.identifier, msgs[0].sequence_number, msgs[-1].sequence_number, e)
+                    log.error(
+                        "export %s/%s: skipping sequence numbers %d..%d: %s",
+                        self.stream,
+                        self.cfg.identifier,
+                        msgs[0].sequence_number,
+                        msgs[-1].sequence_number,
+                        e,
+                    )
                     self.error = str(e)
                     break
                 if self.error != str(e):
-                    log.warning("export %s/%s: will retry in %.1f s: %s", self.stream, self.cfg.identifier, delay, e)
+                    log.warning(
+                        "export %s/%s: will retry in %.1f s: %s", self.stream, self.cfg.identifier, delay, e
+                    )
                 self.error = str(e)
                 self.state = "retrying"
             else:
@@ -411,8 +473,11 @@ class _Exporter:
         self.exported_messages += len(msgs)
         self.exported_bytes += sum(len(m.payload) for m in msgs)
         self.last_export_time = int(self.m.clock() * 1000)
-        self.m.checkpoints.save(self.stream, self.cfg.identifier, Checkpoint(
-            self.position, self.exported_messages, self.exported_bytes, self.last_export_time))
+        self.m.checkpoints.save(
+            self.stream,
+            self.cfg.identifier,
+            Checkpoint(self.position, self.exported_messages, self.exported_bytes, self.last_export_time),
+        )
         self.state = "idle"
 
     async def _send(self, msgs: list[StoredMessage]) -> _Result:
@@ -437,10 +502,19 @@ class _Exporter:
         uri = self.cfg.params["uri"]
         session = await self.m.http_session()
         if self.cfg.params.get("exportFormat", 0) == 1:  # JSON_BATCHED
-            bodies = [json.dumps([{
-                "streamName": m.stream_name, "sequenceNumber": m.sequence_number, "ingestTime": m.ingest_time,
-                "payload": base64.b64encode(m.payload).decode(),
-            } for m in msgs]).encode()]
+            bodies = [
+                json.dumps(
+                    [
+                        {
+                            "streamName": m.stream_name,
+                            "sequenceNumber": m.sequence_number,
+                            "ingestTime": m.ingest_time,
+                            "payload": base64.b64encode(m.payload).decode(),
+                        }
+                        for m in msgs
+                    ]
+                ).encode()
+            ]
             ctype = "application/json"
         else:  # RAW_NOT_BATCHED: one POST per message, the payload as is
             bodies = [m.payload for m in msgs]
@@ -461,30 +535,49 @@ class _Exporter:
         name = sc.get("statusStreamName")
         if not name or level > sc.get("statusLevel", _LEVEL_INFO):
             return
-        ctx: dict[str, Any] = {"exportIdentifier": self.cfg.identifier, "streamName": self.stream,
-                               "sequenceNumber": m.sequence_number}
+        ctx: dict[str, Any] = {
+            "exportIdentifier": self.cfg.identifier,
+            "streamName": self.stream,
+            "sequenceNumber": m.sequence_number,
+        }
         if task is not None:
             ctx["s3ExportTaskDefinition"] = task
-        doc = {"eventType": 0, "statusLevel": level, "status": status, "statusContext": ctx,
-               "message": message, "timestampEpochMs": int(self.m.clock() * 1000)}
+        doc = {
+            "eventType": 0,
+            "statusLevel": level,
+            "status": status,
+            "statusContext": ctx,
+            "message": message,
+            "timestampEpochMs": int(self.m.clock() * 1000),
+        }
         try:
             self.m.store.append(name, json.dumps(doc).encode())
         except StreamManagerError as e:
-            log.warning("export %s/%s: cannot write status to stream %r: %s (create it first)",
-                        self.stream, self.cfg.identifier, name, e.message)
+            log.warning(
+                "export %s/%s: cannot write status to stream %r: %s (create it first)",
+                self.stream,
+                self.cfg.identifier,
+                name,
+                e.message,
+            )
 
     async def _s3_task(self, m: StoredMessage) -> None:
         try:
             task = json.loads(m.payload)
-            if not isinstance(task, dict) or not all(isinstance(task.get(k), str) for k in ("inputUrl", "bucket", "key")):
+            if not isinstance(task, dict) or not all(
+                isinstance(task.get(k), str) for k in ("inputUrl", "bucket", "key")
+            ):
                 raise ValueError("needs string inputUrl, bucket and key")
         except ValueError as e:
             self._status(m, None, _STATUS_FAILURE, _LEVEL_ERROR, f"not an S3ExportTaskDefinition JSON: {e}")
-            raise ExportError(f"sequence {m.sequence_number}: not an S3ExportTaskDefinition ({e})",
-                              retryable=False) from e
+            raise ExportError(
+                f"sequence {m.sequence_number}: not an S3ExportTaskDefinition ({e})", retryable=False
+            ) from e
         key = expand_key(task["key"], datetime.fromtimestamp(self.m.clock(), timezone.utc))
         if self.attempt == 1:  # InProgress once per task, not once per retry
-            self._status(m, task, _STATUS_IN_PROGRESS, _LEVEL_INFO, f"uploading to s3://{task['bucket']}/{key}")
+            self._status(
+                m, task, _STATUS_IN_PROGRESS, _LEVEL_INFO, f"uploading to s3://{task['bucket']}/{key}"
+            )
         try:
             await self.m.run_blocking(_s3_upload, self.m.clients, self.cfg, task, key)
         except ExportError as e:
@@ -494,10 +587,12 @@ class _Exporter:
         self._status(m, task, _STATUS_SUCCESS, _LEVEL_INFO, f"uploaded to s3://{task['bucket']}/{key}")
 
     def describe(self) -> dict:
-        d: dict[str, Any] = {"exportConfigIdentifier": self.cfg.identifier,
-                             "lastExportedSequenceNumber": self.last_exported,
-                             "exportedBytesFromStream": self.exported_bytes,
-                             "exportedMessagesCount": self.exported_messages}
+        d: dict[str, Any] = {
+            "exportConfigIdentifier": self.cfg.identifier,
+            "lastExportedSequenceNumber": self.last_exported,
+            "exportedBytesFromStream": self.exported_bytes,
+            "exportedMessagesCount": self.exported_messages,
+        }
         if self.last_export_time is not None:
             d["lastExportTime"] = self.last_export_time
         if self.error:
@@ -511,11 +606,20 @@ class _Exporter:
         except StreamNotFound:
             pass
         lag = 0 if newest is None else max(0, newest - self.position + 1)
-        return {"identifier": self.cfg.identifier, "type": self.cfg.kind, "priority": self.cfg.priority,
-                "disabled": self.cfg.disabled, "state": self.state, "nextSequenceNumber": self.position,
-                "lastExportedSequenceNumber": self.last_exported, "lag": lag,
-                "exportedMessages": self.exported_messages, "exportedBytes": self.exported_bytes,
-                "lastExportTime": self.last_export_time, "errorMessage": self.error}
+        return {
+            "identifier": self.cfg.identifier,
+            "type": self.cfg.kind,
+            "priority": self.cfg.priority,
+            "disabled": self.cfg.disabled,
+            "state": self.state,
+            "nextSequenceNumber": self.position,
+            "lastExportedSequenceNumber": self.last_exported,
+            "lag": lag,
+            "exportedMessages": self.exported_messages,
+            "exportedBytes": self.exported_bytes,
+            "lastExportTime": self.last_export_time,
+            "errorMessage": self.error,
+        }
 
     async def stop(self) -> None:
         if self.task is not None:
@@ -526,9 +630,16 @@ class _Exporter:
 class ExportManager:
     """Runs the exporters of every stream in ``store``; follows creates, updates and deletes."""
 
-    def __init__(self, store: StreamStore, checkpoint_dir: str | Path, cloud: CloudConfig, threads: int = 4,
-                 clock: Callable[[], float] = time.time, retry_initial_s: float = 1.0,
-                 retry_max_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        store: StreamStore,
+        checkpoint_dir: str | Path,
+        cloud: CloudConfig,
+        threads: int = 4,
+        clock: Callable[[], float] = time.time,
+        retry_initial_s: float = 1.0,
+        retry_max_s: float = 60.0,
+    ) -> None:
         self.store = store
         self.checkpoints = CheckpointStore(checkpoint_dir)
         self.cloud = cloud

@@ -11,6 +11,7 @@ the op's response with a non-zero status and an ``errorMessage`` naming the fiel
 cannot answer (no length, garbage CBOR, no ``requestId``) closes that one connection with a log
 line saying what and from where. Other connections are unaffected.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -106,8 +107,13 @@ class StreamManagerServer:
         self.store.add_listener(self._on_store_event)
         if self.exporters_enabled:
             self.exports = ExportManager(
-                self.store, self.store_root / "exports", self.cloud, threads=self.exporter_threads, clock=self._clock,
-                retry_initial_s=self.export_retry[0], retry_max_s=self.export_retry[1],
+                self.store,
+                self.store_root / "exports",
+                self.cloud,
+                threads=self.exporter_threads,
+                clock=self._clock,
+                retry_initial_s=self.export_retry[0],
+                retry_max_s=self.export_retry[1],
             )
             await self.exports.start()
         self._server = await asyncio.start_server(self._serve, self.host, self._requested_port)
@@ -149,14 +155,16 @@ class StreamManagerServer:
                 name = stream.definition.name
                 st = stream.storage_status()
                 newest = st.get("newestSequenceNumber")
-                streams.append({
-                    "name": name,
-                    "oldestSequenceNumber": st.get("oldestSequenceNumber"),
-                    "newestSequenceNumber": newest,
-                    "totalBytes": st["totalBytes"],
-                    "definition": stream.definition.summary(),
-                    "exporters": self.exports.status(name) if self.exports is not None else [],
-                })
+                streams.append(
+                    {
+                        "name": name,
+                        "oldestSequenceNumber": st.get("oldestSequenceNumber"),
+                        "newestSequenceNumber": newest,
+                        "totalBytes": st["totalBytes"],
+                        "definition": stream.definition.summary(),
+                        "exporters": self.exports.status(name) if self.exports is not None else [],
+                    }
+                )
         return {
             "service": "stream_manager",
             "state": self._state,
@@ -225,7 +233,8 @@ class StreamManagerServer:
         timeout_ms = _opt_int(opts, "readTimeoutMillis", 0, MAX_READ_TIMEOUT_MS, 0)
         if min_count > max_count:
             raise InvalidRequest(
-                f"readMessagesOptions: minMessageCount {min_count} is greater than maxMessageCount {max_count}"
+                f"readMessagesOptions: minMessageCount {min_count} is greater than "
+                f"maxMessageCount {max_count}"
             )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000
@@ -284,8 +293,13 @@ class StreamManagerServer:
 
 
 class _Connection:
-    def __init__(self, server: StreamManagerServer, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, where: str) -> None:
+    def __init__(
+        self,
+        server: StreamManagerServer,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        where: str,
+    ) -> None:
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -318,11 +332,17 @@ class _Connection:
             raise self._protocol_error(f"connect frame of {size} bytes is too large")
         body = await self.reader.readexactly(size)
         if version != codec.CONNECT_VERSION:
-            await self._send(bytes([codec.CONNECT_VERSION]) + codec.encode_frame(
-                codec.OP_CONNECT_RESPONSE,
-                {"status": codec.UNSUPPORTED_CONNECT_VERSION,
-                 "errorMessage": f"connect version {version} is not supported; use {codec.CONNECT_VERSION}"},
-            ))
+            await self._send(
+                bytes([codec.CONNECT_VERSION])
+                + codec.encode_frame(
+                    codec.OP_CONNECT_RESPONSE,
+                    {
+                        "status": codec.UNSUPPORTED_CONNECT_VERSION,
+                        "errorMessage": f"connect version {version} is not supported; "
+                        f"use {codec.CONNECT_VERSION}",
+                    },
+                )
+            )
             raise self._protocol_error(f"unsupported connect version byte {version}")
         if op != codec.OP_CONNECT:
             raise self._protocol_error(f"first frame has op {op}, expected Connect (1)")
@@ -341,7 +361,9 @@ class _Connection:
         srv = self.server
         if chosen is None:
             status = codec.UNSUPPORTED_PROTOCOL_VERSION
-            resp["errorMessage"] = f"protocol versions {offered!r} not supported; server speaks {codec.PROTOCOL_VERSION}"
+            resp["errorMessage"] = (
+                f"protocol versions {offered!r} not supported; server speaks {codec.PROTOCOL_VERSION}"
+            )
         elif srv.authenticate_client:
             token = req.get("authToken")
             ok = False
@@ -362,12 +384,14 @@ class _Connection:
                 srv._counters["rejected"] += 1
                 log.warning("stream manager connection %s refused: %s", self.where, reason)
         if status == codec.SUCCESS:
-            resp.update({
-                "protocolVersion": chosen,
-                "supportedProtocolVersions": list(codec.SUPPORTED_PROTOCOL_VERSIONS),
-                "serverVersion": codec.SERVER_VERSION,
-                "clientIdentifier": str(uuid.uuid4()),
-            })
+            resp.update(
+                {
+                    "protocolVersion": chosen,
+                    "supportedProtocolVersions": list(codec.SUPPORTED_PROTOCOL_VERSIONS),
+                    "serverVersion": codec.SERVER_VERSION,
+                    "clientIdentifier": str(uuid.uuid4()),
+                }
+            )
         resp["status"] = status
         await self._send(bytes([codec.CONNECT_VERSION]) + codec.encode_frame(codec.OP_CONNECT_RESPONSE, resp))
         if status != codec.SUCCESS:
@@ -393,12 +417,22 @@ class _Connection:
             if not isinstance(request_id, str):
                 raise self._protocol_error(f"op {op} frame has no string requestId; cannot answer it")
             if op not in codec.RESPONSE_OP:
-                log.warning("stream manager connection %s: unknown operation %d (request %s)",
-                            self.where, op, request_id)
-                await self._send(codec.encode_frame(codec.OP_UNKNOWN_OPERATION_ERROR, {
-                    "requestId": request_id, "status": codec.UNKNOWN_OPERATION,
-                    "errorMessage": f"unknown operation {op}",
-                }))
+                log.warning(
+                    "stream manager connection %s: unknown operation %d (request %s)",
+                    self.where,
+                    op,
+                    request_id,
+                )
+                await self._send(
+                    codec.encode_frame(
+                        codec.OP_UNKNOWN_OPERATION_ERROR,
+                        {
+                            "requestId": request_id,
+                            "status": codec.UNKNOWN_OPERATION,
+                            "errorMessage": f"unknown operation {op}",
+                        },
+                    )
+                )
                 continue
             if op == codec.OP_READ and self.server._needs_wait(payload):
                 task = asyncio.create_task(self._answer(op, request_id, payload))
@@ -419,12 +453,25 @@ class _Connection:
         while remaining > 0:
             chunk = await self.reader.readexactly(min(remaining, _DISCARD_CHUNK))
             remaining -= len(chunk)
-        log.warning("stream manager connection %s: request %s (op %d) of %d bytes exceeds the %d-byte limit",
-                    self.where, request_id, op, size, self.server.max_frame_bytes)
-        await self._send(codec.encode_frame(codec.RESPONSE_OP[op], {
-            "requestId": request_id, "status": PayloadTooLarge.status,
-            "errorMessage": f"request of {size} bytes exceeds the server limit of {self.server.max_frame_bytes} bytes",
-        }))
+        log.warning(
+            "stream manager connection %s: request %s (op %d) of %d bytes exceeds the %d-byte limit",
+            self.where,
+            request_id,
+            op,
+            size,
+            self.server.max_frame_bytes,
+        )
+        await self._send(
+            codec.encode_frame(
+                codec.RESPONSE_OP[op],
+                {
+                    "requestId": request_id,
+                    "status": PayloadTooLarge.status,
+                    "errorMessage": f"request of {size} bytes exceeds the server limit of "
+                    f"{self.server.max_frame_bytes} bytes",
+                },
+            )
+        )
 
     async def _answer(self, op: int, request_id: str, payload: dict) -> None:
         resp: dict[str, Any] = {"requestId": request_id}
@@ -437,20 +484,32 @@ class _Connection:
             resp = {"requestId": request_id, "status": e.status, "errorMessage": e.message}
         except OSError as e:
             log.error("stream manager: op %d request %s failed on the store: %s", op, request_id, e)
-            resp = {"requestId": request_id, "status": codec.UNKNOWN_FAILURE, "errorMessage": f"store error: {e}"}
+            resp = {
+                "requestId": request_id,
+                "status": codec.UNKNOWN_FAILURE,
+                "errorMessage": f"store error: {e}",
+            }
         except MemoryError:
             log.error("stream manager: out of memory serving op %d request %s", op, request_id)
-            resp = {"requestId": request_id, "status": OutOfMemory.status,
-                    "errorMessage": "the stream manager ran out of memory serving this request"}
+            resp = {
+                "requestId": request_id,
+                "status": OutOfMemory.status,
+                "errorMessage": "the stream manager ran out of memory serving this request",
+            }
         except Exception:
             # A bug must cost one request (answered, so the client does not hang), not the connection.
             log.exception("stream manager: op %d request %s failed unexpectedly", op, request_id)
-            resp = {"requestId": request_id, "status": codec.UNKNOWN_FAILURE,
-                    "errorMessage": "internal error in the stream manager; see the core log"}
+            resp = {
+                "requestId": request_id,
+                "status": codec.UNKNOWN_FAILURE,
+                "errorMessage": "internal error in the stream manager; see the core log",
+            }
         try:
             await self._send(codec.encode_frame(codec.RESPONSE_OP[op], resp))
         except ConnectionError as e:
-            log.debug("stream manager connection %s: response to %s not delivered: %s", self.where, request_id, e)
+            log.debug(
+                "stream manager connection %s: response to %s not delivered: %s", self.where, request_id, e
+            )
 
     async def close(self) -> None:
         for task in list(self.tasks):
@@ -480,5 +539,7 @@ def _opt_int(opts: Mapping, key: str, lo: int, hi: int, default: int) -> int:
         return default
     v = opts[key]
     if type(v) is not int or not lo <= v <= hi:
-        raise InvalidRequest(f"readMessagesOptions.{key}: must be an integer between {lo} and {hi}, got {v!r}")
+        raise InvalidRequest(
+            f"readMessagesOptions.{key}: must be an integer between {lo} and {hi}, got {v!r}"
+        )
     return v

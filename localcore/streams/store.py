@@ -19,6 +19,7 @@ Sizes: a message costs ``24 + len(payload)`` bytes against ``maxSize`` and ``str
 in both persistence modes. Space is freed a whole segment at a time (oldest first), as the real
 stream manager does; the active segment is rolled over first if it is the only one.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -117,7 +118,7 @@ class _Segment:
                 break
             crc, seq, ingest, length = HEADER.unpack_from(data, pos)
             end = pos + HEADER.size + length
-            if end > len(data) or zlib.crc32(data[pos + 4:end]) != crc or seq != self.next_seq:
+            if end > len(data) or zlib.crc32(data[pos + 4 : end]) != crc or seq != self.next_seq:
                 break
             self.offsets.append(pos)
             self.lengths.append(length)
@@ -127,7 +128,10 @@ class _Segment:
             log.warning(
                 "segment %s: cutting %d bytes of torn or corrupt data at offset %d (records after "
                 "sequence %d were never acknowledged or were damaged on disk)",
-                self.path, len(data) - pos, pos, self.next_seq - 1,
+                self.path,
+                len(data) - pos,
+                pos,
+                self.next_seq - 1,
             )
             with open(self.path, "r+b") as f:
                 f.truncate(pos)
@@ -218,7 +222,10 @@ class Stream:
                     log.warning(
                         "stream %r: segment %s starts at %d but the previous one ends at %d; "
                         "keeping the gap (those messages were dropped)",
-                        self.definition.name, p.name, seg.first_seq, self.segments[-1].next_seq - 1,
+                        self.definition.name,
+                        p.name,
+                        seg.first_seq,
+                        self.segments[-1].next_seq - 1,
                     )
                 self.segments.append(seg)
         for seg in self.segments:
@@ -286,7 +293,10 @@ class Stream:
         if seg.count:
             log.info(
                 "stream %r: dropped sequence numbers %d..%d (%d bytes)",
-                self.definition.name, seg.first_seq, seg.next_seq - 1, seg.size,
+                self.definition.name,
+                seg.first_seq,
+                seg.next_seq - 1,
+                seg.size,
             )
         seg.remove()
 
@@ -326,7 +336,9 @@ class Stream:
         self.total_bytes += active.append(seq, self._last_ingest, payload, fsync=d.flush_on_write)
         return seq
 
-    def read(self, start: int, min_count: int, max_count: int, max_bytes: int | None = None) -> list[StoredMessage]:
+    def read(
+        self, start: int, min_count: int, max_count: int, max_bytes: int | None = None
+    ) -> list[StoredMessage]:
         """Messages from ``start`` (or the oldest still there, if later), up to ``max_count``.
 
         Raises NotEnoughMessages if fewer than ``min_count`` are available now.
@@ -337,7 +349,7 @@ class Stream:
         size = 0
         name = self.definition.name
         full = False
-        for seg in self.segments[self._segment_index(first):]:
+        for seg in self.segments[self._segment_index(first) :]:
             i = max(first, seg.first_seq) - seg.first_seq
             while i < seg.count:
                 if len(out) >= max_count:
@@ -417,7 +429,9 @@ class StreamStore:
             self._streams[definition.name] = stream
             log.info(
                 "loaded stream %r: sequence numbers %s..%s, %d bytes",
-                definition.name, stream.oldest_sequence_number(), stream.newest_sequence_number(),
+                definition.name,
+                stream.oldest_sequence_number(),
+                stream.newest_sequence_number(),
                 stream.total_bytes,
             )
 

@@ -1,4 +1,5 @@
 """Fixtures: a StreamManagerServer on port 0 in a background event loop, and real clients."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +28,7 @@ class ServerThread:
     def call(self, fn, *args):
         async def inner():
             return fn(*args)
+
         return self.run(inner())
 
     def start(self) -> "ServerThread":

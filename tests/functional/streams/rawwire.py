@@ -1,4 +1,5 @@
 """A raw stream-manager wire client for bad-input tests (the real client cannot send bad frames)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +7,12 @@ import struct
 
 import cbor2
 
-CONNECT = {"requestId": "conn-1", "protocolVersion": "1.1.0", "otherSupportedProtocolVersions": ["1.0.0"],
-           "sdkVersion": "1.1.1"}
+CONNECT = {
+    "requestId": "conn-1",
+    "protocolVersion": "1.1.0",
+    "otherSupportedProtocolVersions": ["1.0.0"],
+    "sdkVersion": "1.1.1",
+}
 
 
 def frame(op: int, payload) -> bytes:

@@ -1,4 +1,5 @@
 """Malformed frames, wrong versions, unknown ops, garbage CBOR, and a bounded fuzz run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +9,12 @@ import struct
 
 import cbor2
 import pytest
-from greengrasssdk.stream_manager import MessageStreamDefinition, ReadMessagesOptions, StrategyOnFull, StreamManagerClient
+from greengrasssdk.stream_manager import (
+    MessageStreamDefinition,
+    ReadMessagesOptions,
+    StrategyOnFull,
+    StreamManagerClient,
+)
 
 from localcore.streams import StreamManagerServer
 
@@ -17,7 +23,9 @@ from .rawwire import closed_by_server, connect, frame, read_frame
 
 @pytest.fixture
 async def srv(tmp_path):
-    server = StreamManagerServer(tmp_path / "store", port=0, authenticate_client=False, exporters_enabled=False)
+    server = StreamManagerServer(
+        tmp_path / "store", port=0, authenticate_client=False, exporters_enabled=False
+    )
     await server.start()
     yield server
     await server.stop()
@@ -39,15 +47,18 @@ async def test_first_frame_not_connect_closes(srv, caplog):
     writer.close()
 
 
-@pytest.mark.parametrize("bad,reason", [
-    (struct.pack(">iB", 0, 11), "frame length 0 is below 1"),
-    (struct.pack(">iB", -5, 11), "frame length -5 is below 1"),
-    (frame(4, b"\x1c garbage"), "undecodable CBOR"),
-    (frame(4, cbor2.dumps({"requestId": "r"}) + b"trailing"), "bytes left after the first value"),
-    (frame(4, cbor2.dumps([1, 2, 3])), "no string requestId"),
-    (frame(4, cbor2.dumps({"requestId": 5, "name": "s"})), "no string requestId"),
-    (struct.pack(">iB", 100_000_000, 4) + b"\x00" * 2000, "exceeds the 67108864-byte limit"),
-])
+@pytest.mark.parametrize(
+    "bad,reason",
+    [
+        (struct.pack(">iB", 0, 11), "frame length 0 is below 1"),
+        (struct.pack(">iB", -5, 11), "frame length -5 is below 1"),
+        (frame(4, b"\x1c garbage"), "undecodable CBOR"),
+        (frame(4, cbor2.dumps({"requestId": "r"}) + b"trailing"), "bytes left after the first value"),
+        (frame(4, cbor2.dumps([1, 2, 3])), "no string requestId"),
+        (frame(4, cbor2.dumps({"requestId": 5, "name": "s"})), "no string requestId"),
+        (struct.pack(">iB", 100_000_000, 4) + b"\x00" * 2000, "exceeds the 67108864-byte limit"),
+    ],
+)
 async def test_unanswerable_frames_close_only_that_connection(srv, caplog, bad, reason):
     good_r, good_w, *_ = await connect(srv.port)
     reader, writer, *_ = await connect(srv.port)
@@ -62,11 +73,14 @@ async def test_unanswerable_frames_close_only_that_connection(srv, caplog, bad, 
         w.close()
 
 
-@pytest.mark.parametrize("op,payload,status,fragment", [
-    (17, {"requestId": "r1"}, 18, "unknown operation 17"),
-    (99, {"requestId": "r1"}, 18, "unknown operation 99"),
-    (1, {"requestId": "r1"}, 18, "unknown operation 1"),
-])
+@pytest.mark.parametrize(
+    "op,payload,status,fragment",
+    [
+        (17, {"requestId": "r1"}, 18, "unknown operation 17"),
+        (99, {"requestId": "r1"}, 18, "unknown operation 99"),
+        (1, {"requestId": "r1"}, 18, "unknown operation 1"),
+    ],
+)
 async def test_unknown_ops_get_op_17_status_18(srv, op, payload, status, fragment):
     reader, writer, *_ = await connect(srv.port)
     writer.write(frame(op, payload))
@@ -78,21 +92,43 @@ async def test_unknown_ops_get_op_17_status_18(srv, op, payload, status, fragmen
     writer.close()
 
 
-@pytest.mark.parametrize("op,payload,fragment", [
-    (4, {"requestId": "r", "name": "s"}, "payload: required"),
-    (4, {"requestId": "r", "name": "s", "payload": "text"}, "payload: required"),
-    (4, {"requestId": "r", "name": 12, "payload": b"x"}, "name: must be a string"),
-    (4, {"requestId": "r", "name": "a/b", "payload": b"x"}, "name: must be 1..255"),
-    (5, {"requestId": "r", "streamName": "s", "readMessagesOptions": {"minMessageCount": 0}}, "minMessageCount"),
-    (5, {"requestId": "r", "streamName": "s", "readMessagesOptions": {"minMessageCount": 3, "maxMessageCount": 2}},
-     "greater than maxMessageCount"),
-    (5, {"requestId": "r", "streamName": "s", "readMessagesOptions": "x"}, "readMessagesOptions: must be a map"),
-    (2, {"requestId": "r"}, "definition: required"),
-    (2, {"requestId": "r", "definition": {"name": "n", "strategyOnFull": 5}}, "definition.strategyOnFull"),
-    (15, {"requestId": "r", "definition": {"name": "n"}}, "definition.strategyOnFull: required"),
-    (3, {"requestId": "r"}, "name: required"),
-    (4, {"requestId": "bad/id", "name": "s", "payload": b"x"}, "requestId"),
-])
+@pytest.mark.parametrize(
+    "op,payload,fragment",
+    [
+        (4, {"requestId": "r", "name": "s"}, "payload: required"),
+        (4, {"requestId": "r", "name": "s", "payload": "text"}, "payload: required"),
+        (4, {"requestId": "r", "name": 12, "payload": b"x"}, "name: must be a string"),
+        (4, {"requestId": "r", "name": "a/b", "payload": b"x"}, "name: must be 1..255"),
+        (
+            5,
+            {"requestId": "r", "streamName": "s", "readMessagesOptions": {"minMessageCount": 0}},
+            "minMessageCount",
+        ),
+        (
+            5,
+            {
+                "requestId": "r",
+                "streamName": "s",
+                "readMessagesOptions": {"minMessageCount": 3, "maxMessageCount": 2},
+            },
+            "greater than maxMessageCount",
+        ),
+        (
+            5,
+            {"requestId": "r", "streamName": "s", "readMessagesOptions": "x"},
+            "readMessagesOptions: must be a map",
+        ),
+        (2, {"requestId": "r"}, "definition: required"),
+        (
+            2,
+            {"requestId": "r", "definition": {"name": "n", "strategyOnFull": 5}},
+            "definition.strategyOnFull",
+        ),
+        (15, {"requestId": "r", "definition": {"name": "n"}}, "definition.strategyOnFull: required"),
+        (3, {"requestId": "r"}, "name: required"),
+        (4, {"requestId": "bad/id", "name": "s", "payload": b"x"}, "requestId"),
+    ],
+)
 async def test_bad_fields_get_status_3_naming_the_field(srv, op, payload, fragment):
     reader, writer, *_ = await connect(srv.port)
     writer.write(frame(op, payload))
@@ -107,11 +143,32 @@ def _corpus() -> list[bytes]:
     d = {"name": "fz", "strategyOnFull": 1, "maxSize": 65536, "streamSegmentSize": 4096}
     return [
         frame(2, {"requestId": "a", "definition": d}),
-        frame(15, {"requestId": "b", "definition": dict(d, exportDefinition={"kinesis": [
-            {"identifier": "k", "kinesisStreamName": "x", "batchSize": 10}]})}),
+        frame(
+            15,
+            {
+                "requestId": "b",
+                "definition": dict(
+                    d,
+                    exportDefinition={
+                        "kinesis": [{"identifier": "k", "kinesisStreamName": "x", "batchSize": 10}]
+                    },
+                ),
+            },
+        ),
         frame(4, {"requestId": "c", "name": "fz", "payload": b"fuzz payload " * 4}),
-        frame(5, {"requestId": "d", "streamName": "fz", "readMessagesOptions": {
-            "desiredStartSequenceNumber": 0, "minMessageCount": 1, "maxMessageCount": 5, "readTimeoutMillis": 0}}),
+        frame(
+            5,
+            {
+                "requestId": "d",
+                "streamName": "fz",
+                "readMessagesOptions": {
+                    "desiredStartSequenceNumber": 0,
+                    "minMessageCount": 1,
+                    "maxMessageCount": 5,
+                    "readTimeoutMillis": 0,
+                },
+            },
+        ),
         frame(11, {"requestId": "e"}),
         frame(13, {"requestId": "f", "name": "fz"}),
         frame(3, {"requestId": "g", "name": "fz-other"}),
@@ -130,7 +187,9 @@ def _mutate(rng: random.Random, data: bytes) -> bytes:
     elif kind == 2:  # random op byte
         b[4] = rng.randrange(256)
     elif kind == 3:  # random length field
-        b[0:4] = struct.pack(">i", rng.choice([0, 1, 2, -1, len(b), len(b) + 50, 2 ** 31 - 1, rng.randrange(-2**31, 2**31)]))
+        b[0:4] = struct.pack(
+            ">i", rng.choice([0, 1, 2, -1, len(b), len(b) + 50, 2**31 - 1, rng.randrange(-(2**31), 2**31)])
+        )
     elif kind == 4:  # random bytes spliced into the CBOR
         i = rng.randrange(5, len(b))
         b[i:i] = rng.randbytes(rng.randint(1, 8))
@@ -158,7 +217,9 @@ async def _fuzz_one(port: int, data: bytes) -> None:
 async def test_bounded_fuzz_then_server_still_correct(srv):
     def seed():
         c = StreamManagerClient(port=srv.port, request_timeout=10)
-        c.create_message_stream(MessageStreamDefinition(name="canary", strategy_on_full=StrategyOnFull.RejectNewData))
+        c.create_message_stream(
+            MessageStreamDefinition(name="canary", strategy_on_full=StrategyOnFull.RejectNewData)
+        )
         seqs = [c.append_message("canary", b"canary-%d" % i) for i in range(10)]
         c.close()
         return seqs
@@ -178,12 +239,18 @@ async def test_bounded_fuzz_then_server_still_correct(srv):
     def verify():
         c = StreamManagerClient(port=srv.port, request_timeout=10)
         try:
-            first = c.read_messages("canary", ReadMessagesOptions(desired_start_sequence_number=0,
-                                                                   min_message_count=10, max_message_count=10))
+            first = c.read_messages(
+                "canary",
+                ReadMessagesOptions(
+                    desired_start_sequence_number=0, min_message_count=10, max_message_count=10
+                ),
+            )
             assert [m.payload for m in first] == [b"canary-%d" % i for i in range(10)]
             seq = c.append_message("canary", b"after-fuzz")
-            assert c.read_messages("canary", ReadMessagesOptions(desired_start_sequence_number=seq))[0].payload == \
-                b"after-fuzz"
+            assert (
+                c.read_messages("canary", ReadMessagesOptions(desired_start_sequence_number=seq))[0].payload
+                == b"after-fuzz"
+            )
             assert "canary" in c.list_streams()
         finally:
             c.close()

@@ -1,4 +1,5 @@
 """Every operation of the unmodified greengrasssdk StreamManagerClient against our server."""
+
 from __future__ import annotations
 
 import threading
@@ -26,8 +27,12 @@ OVERWRITE = StrategyOnFull.OverwriteOldestData
 
 
 def opts(start=None, mn=None, mx=None, timeout=None):
-    return ReadMessagesOptions(desired_start_sequence_number=start, min_message_count=mn,
-                               max_message_count=mx, read_timeout_millis=timeout)
+    return ReadMessagesOptions(
+        desired_start_sequence_number=start,
+        min_message_count=mn,
+        max_message_count=mx,
+        read_timeout_millis=timeout,
+    )
 
 
 def test_create_list_describe_append_read_update_delete(client):
@@ -51,33 +56,63 @@ def test_create_list_describe_append_read_update_delete(client):
     assert info.storage_status.newest_sequence_number == 2
     assert info.storage_status.total_bytes == 3 * (24 + 2)
 
-    client.update_message_stream(MessageStreamDefinition(
-        name="SomeStream", strategy_on_full=OVERWRITE, max_size=4096, time_to_live_millis=3600000,
-        export_definition=ExportDefinition(kinesis=[KinesisConfig(identifier="k", kinesis_stream_name="ks")]),
-    ))
+    client.update_message_stream(
+        MessageStreamDefinition(
+            name="SomeStream",
+            strategy_on_full=OVERWRITE,
+            max_size=4096,
+            time_to_live_millis=3600000,
+            export_definition=ExportDefinition(
+                kinesis=[KinesisConfig(identifier="k", kinesis_stream_name="ks")]
+            ),
+        )
+    )
     info = client.describe_message_stream("SomeStream")
-    assert (info.definition.strategy_on_full, info.definition.max_size, info.definition.time_to_live_millis) == (
-        OVERWRITE, 4096, 3600000)
+    assert (
+        info.definition.strategy_on_full,
+        info.definition.max_size,
+        info.definition.time_to_live_millis,
+    ) == (OVERWRITE, 4096, 3600000)
     assert info.definition.export_definition.kinesis[0].kinesis_stream_name == "ks"
 
     client.delete_message_stream("SomeStream")
     assert client.list_streams() == []
 
 
-@pytest.mark.parametrize("call,exc,fragment", [
-    (lambda c: c.append_message("missing", b"x"), ResourceNotFoundException, "'missing' does not exist"),
-    (lambda c: c.read_messages("missing"), ResourceNotFoundException, "'missing'"),
-    (lambda c: c.describe_message_stream("missing"), ResourceNotFoundException, "'missing'"),
-    (lambda c: c.delete_message_stream("missing"), ResourceNotFoundException, "'missing'"),
-    (lambda c: c.update_message_stream(MessageStreamDefinition(name="missing", strategy_on_full=REJECT)),
-     ResourceNotFoundException, "'missing'"),
-    (lambda c: c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT)),
-     InvalidRequestException, "already exists"),
-    (lambda c: c.read_messages("s", opts(start=1)), NotEnoughMessagesException, "fewer than minMessageCount"),
-    (lambda c: c.read_messages("s", opts(mn=2, mx=2)), NotEnoughMessagesException, "minMessageCount 2"),
-    (lambda c: c.update_message_stream(MessageStreamDefinition(
-        name="s", strategy_on_full=REJECT, persistence=Persistence.Memory)), UpdateNotAllowedException, "persistence"),
-])
+@pytest.mark.parametrize(
+    "call,exc,fragment",
+    [
+        (lambda c: c.append_message("missing", b"x"), ResourceNotFoundException, "'missing' does not exist"),
+        (lambda c: c.read_messages("missing"), ResourceNotFoundException, "'missing'"),
+        (lambda c: c.describe_message_stream("missing"), ResourceNotFoundException, "'missing'"),
+        (lambda c: c.delete_message_stream("missing"), ResourceNotFoundException, "'missing'"),
+        (
+            lambda c: c.update_message_stream(
+                MessageStreamDefinition(name="missing", strategy_on_full=REJECT)
+            ),
+            ResourceNotFoundException,
+            "'missing'",
+        ),
+        (
+            lambda c: c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT)),
+            InvalidRequestException,
+            "already exists",
+        ),
+        (
+            lambda c: c.read_messages("s", opts(start=1)),
+            NotEnoughMessagesException,
+            "fewer than minMessageCount",
+        ),
+        (lambda c: c.read_messages("s", opts(mn=2, mx=2)), NotEnoughMessagesException, "minMessageCount 2"),
+        (
+            lambda c: c.update_message_stream(
+                MessageStreamDefinition(name="s", strategy_on_full=REJECT, persistence=Persistence.Memory)
+            ),
+            UpdateNotAllowedException,
+            "persistence",
+        ),
+    ],
+)
 def test_error_statuses_map_to_client_exceptions(client, call, exc, fragment):
     client.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
     client.append_message("s", b"only")
@@ -120,7 +155,9 @@ def test_read_from_another_connection_wakes_on_append(server, make_client):
     a, b = make_client(server.port), make_client(server.port)
     a.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
     box = {}
-    t = threading.Thread(target=lambda: box.setdefault("m", a.read_messages("s", opts(start=0, timeout=8000))))
+    t = threading.Thread(
+        target=lambda: box.setdefault("m", a.read_messages("s", opts(start=0, timeout=8000)))
+    )
     t.start()
     b.append_message("s", b"hello")
     t.join(5)
@@ -129,8 +166,9 @@ def test_read_from_another_connection_wakes_on_append(server, make_client):
 
 @pytest.mark.parametrize("strategy", [REJECT, OVERWRITE])
 def test_strategy_at_the_size_limit(client, strategy):
-    client.create_message_stream(MessageStreamDefinition(
-        name="s", strategy_on_full=strategy, max_size=2048, stream_segment_size=1024))
+    client.create_message_stream(
+        MessageStreamDefinition(name="s", strategy_on_full=strategy, max_size=2048, stream_segment_size=1024)
+    )
     payload = b"p" * (500 - 24)
     assert [client.append_message("s", payload) for _ in range(4)] == [0, 1, 2, 3]
     if strategy == REJECT:
@@ -148,7 +186,9 @@ def test_strategy_at_the_size_limit(client, strategy):
 def test_streams_persist_across_restart(server, make_client):
     c = make_client(server.port)
     c.create_message_stream(MessageStreamDefinition(name="f", strategy_on_full=REJECT, max_size=1 << 20))
-    c.create_message_stream(MessageStreamDefinition(name="m", strategy_on_full=REJECT, persistence=Persistence.Memory))
+    c.create_message_stream(
+        MessageStreamDefinition(name="m", strategy_on_full=REJECT, persistence=Persistence.Memory)
+    )
     for i in range(20):
         c.append_message("f", b"v%d" % i)
         c.append_message("m", b"v%d" % i)
@@ -156,7 +196,9 @@ def test_streams_persist_across_restart(server, make_client):
     server.restart()
     c2 = make_client(server.port)
     assert sorted(c2.list_streams()) == ["f", "m"]
-    assert [m.payload for m in c2.read_messages("f", opts(start=0, mn=20, mx=20))] == [b"v%d" % i for i in range(20)]
+    assert [m.payload for m in c2.read_messages("f", opts(start=0, mn=20, mx=20))] == [
+        b"v%d" % i for i in range(20)
+    ]
     assert c2.describe_message_stream("f").definition.max_size == 1 << 20
     assert c2.describe_message_stream("m").storage_status.newest_sequence_number is None
     assert c2.append_message("f", b"next") == 20
@@ -202,8 +244,11 @@ def test_message_larger_than_max_size(client):
 
 
 def test_status_reports_ranges_bytes_and_definitions(server, client):
-    client.create_message_stream(MessageStreamDefinition(name="a", strategy_on_full=OVERWRITE, max_size=4096,
-                                                         persistence=Persistence.Memory))
+    client.create_message_stream(
+        MessageStreamDefinition(
+            name="a", strategy_on_full=OVERWRITE, max_size=4096, persistence=Persistence.Memory
+        )
+    )
     client.create_message_stream(MessageStreamDefinition(name="b", strategy_on_full=REJECT))
     for i in range(3):
         client.append_message("a", b"12345")
@@ -212,11 +257,17 @@ def test_status_reports_ranges_bytes_and_definitions(server, client):
     by_name = {s["name"]: s for s in st["streams"]}
     assert by_name["a"]["oldestSequenceNumber"] == 0 and by_name["a"]["newestSequenceNumber"] == 2
     assert by_name["a"]["totalBytes"] == 3 * (24 + 5)
-    assert by_name["a"]["definition"] == {"maxSize": 4096, "streamSegmentSize": 16777216, "timeToLiveMillis": None,
-                                          "strategyOnFull": "OverwriteOldestData", "persistence": "Memory",
-                                          "flushOnWrite": False}
+    assert by_name["a"]["definition"] == {
+        "maxSize": 4096,
+        "streamSegmentSize": 16777216,
+        "timeToLiveMillis": None,
+        "strategyOnFull": "OverwriteOldestData",
+        "persistence": "Memory",
+        "flushOnWrite": False,
+    }
     assert by_name["b"]["newestSequenceNumber"] is None and by_name["b"]["exporters"] == []
     import json
+
     json.dumps(st)  # JSON-able for the dashboard
 
 

@@ -1,4 +1,5 @@
 """Exporters against a moto server (Kinesis, S3) and the local cloud (IoT Analytics, SiteWise)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -78,7 +79,9 @@ def exporter_status(srv, stream, ident):
 def kinesis_records(url, name):
     k = boto("kinesis", url)
     shard = k.describe_stream(StreamName=name)["StreamDescription"]["Shards"][0]["ShardId"]
-    it = k.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    it = k.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     return [r["Data"] for r in k.get_records(ShardIterator=it, Limit=10000)["Records"]]
 
 
@@ -89,9 +92,13 @@ def make_kinesis(url):
 
 
 def kinesis_def(stream, ks, **kw):
-    return MessageStreamDefinition(name=stream, strategy_on_full=StrategyOnFull.RejectNewData,
-                                   export_definition=ExportDefinition(kinesis=[
-                                       KinesisConfig(identifier="k1", kinesis_stream_name=ks, **kw)]))
+    return MessageStreamDefinition(
+        name=stream,
+        strategy_on_full=StrategyOnFull.RejectNewData,
+        export_definition=ExportDefinition(
+            kinesis=[KinesisConfig(identifier="k1", kinesis_stream_name=ks, **kw)]
+        ),
+    )
 
 
 def test_kinesis_export_in_order_with_batches(moto_url, make_server, make_client):
@@ -105,7 +112,11 @@ def test_kinesis_export_in_order_with_batches(moto_url, make_server, make_client
     wait_until(lambda: (exporter_status(srv, "telemetry", "k1") or {}).get("lag") == 0, what="kinesis export")
     assert kinesis_records(moto_url, ks) == payloads
     es = c.describe_message_stream("telemetry").export_statuses[0]
-    assert (es.export_config_identifier, es.last_exported_sequence_number, es.exported_messages_count) == ("k1", 119, 120)
+    assert (es.export_config_identifier, es.last_exported_sequence_number, es.exported_messages_count) == (
+        "k1",
+        119,
+        120,
+    )
     assert es.exported_bytes_from_stream == sum(len(p) for p in payloads) and es.error_message is None
 
 
@@ -123,7 +134,9 @@ def test_checkpoints_survive_restart_without_resending(moto_url, make_server, ma
     for i in range(10):
         c2.append_message("s", b"after-%d" % i)
     wait_until(lambda: (exporter_status(srv, "s", "k1") or {}).get("lastExportedSequenceNumber") == 19)
-    assert kinesis_records(moto_url, ks) == [b"before-%d" % i for i in range(10)] + [b"after-%d" % i for i in range(10)]
+    assert kinesis_records(moto_url, ks) == [b"before-%d" % i for i in range(10)] + [
+        b"after-%d" % i for i in range(10)
+    ]
 
 
 class ToggleProxy:
@@ -136,7 +149,8 @@ class ToggleProxy:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._conn, "127.0.0.1", 0), self.loop).result(5)
+            asyncio.start_server(self._conn, "127.0.0.1", 0), self.loop
+        ).result(5)
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def _conn(self, reader, writer):
@@ -147,7 +161,10 @@ class ToggleProxy:
 
         async def pipe(src, dst):
             try:
-                while data := await src.read(65536):
+                while True:
+                    data = await src.read(65536)
+                    if not data:
+                        break
                     dst.write(data)
                     await dst.drain()
             except ConnectionError:
@@ -160,6 +177,7 @@ class ToggleProxy:
     def close(self):
         async def shut():
             self.server.close()
+
         asyncio.run_coroutine_threadsafe(shut(), self.loop).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
@@ -175,12 +193,18 @@ def test_cloud_down_then_up_export_resumes_nothing_lost(moto_url, make_server, m
         payloads = [b"m%02d" % i for i in range(30)]
         for p in payloads:
             c.append_message("s", p)
-        st = wait_until(lambda: (lambda e: e if e and e["state"] == "retrying" else None)(exporter_status(srv, "s", "k1")),
-                        what="exporter retrying while the cloud is down")
+        wait_until(
+            lambda: (exporter_status(srv, "s", "k1") or {}).get("state") == "retrying",
+            what="exporter retrying while the cloud is down",
+        )
+        st = exporter_status(srv, "s", "k1")
         assert st["nextSequenceNumber"] == 0 and st["errorMessage"] and st["lag"] == 30
         assert c.describe_message_stream("s").export_statuses[0].error_message
         proxy.up = True
-        wait_until(lambda: (exporter_status(srv, "s", "k1") or {}).get("lag") == 0, what="export after the cloud is back")
+        wait_until(
+            lambda: (exporter_status(srv, "s", "k1") or {}).get("lag") == 0,
+            what="export after the cloud is back",
+        )
         assert kinesis_records(moto_url, ks) == payloads
         assert exporter_status(srv, "s", "k1")["errorMessage"] is None
     finally:
@@ -192,9 +216,15 @@ def read_statuses(client, stream, want):
     out, start = [], 0
     deadline = time.monotonic() + 20
     while len(out) < want and time.monotonic() < deadline:
-        msgs = client.read_messages(stream, ReadMessagesOptions(desired_start_sequence_number=start,
-                                                                min_message_count=1, max_message_count=10,
-                                                                read_timeout_millis=5000))
+        msgs = client.read_messages(
+            stream,
+            ReadMessagesOptions(
+                desired_start_sequence_number=start,
+                min_message_count=1,
+                max_message_count=10,
+                read_timeout_millis=5000,
+            ),
+        )
         out += [Util.deserialize_json_bytes_to_obj(m.payload, StatusMessage) for m in msgs]
         start = msgs[-1].sequence_number + 1
     return out
@@ -207,20 +237,43 @@ def test_s3_export_task_uploads_file_and_reports_status(moto_url, make_server, m
     big.write_bytes(bytes(range(256)) * (6 * 1024 * 1024 // 256 + 3))  # > 5 MiB threshold: multipart
     srv = make_server(exporters_enabled=True, cloud=cloud(moto_url))
     c = make_client(srv.port)
-    c.create_message_stream(MessageStreamDefinition(name="status", strategy_on_full=StrategyOnFull.RejectNewData))
-    c.create_message_stream(MessageStreamDefinition(
-        name="tasks", strategy_on_full=StrategyOnFull.RejectNewData,
-        export_definition=ExportDefinition(s3_task_executor=[S3ExportTaskExecutorConfig(
-            identifier="S3TaskExecutor1", size_threshold_for_multipart_upload_bytes=5 * 1024 * 1024,
-            status_config=StatusConfig(status_level=StatusLevel.INFO, status_stream_name="status"))])))
-    task = S3ExportTaskDefinition(input_url=f"file:{big}", bucket=bucket, key="frames/!{timestamp:yyyy/MM/dd}/big.bin",
-                                  user_metadata={"camera": "c1"})
+    c.create_message_stream(
+        MessageStreamDefinition(name="status", strategy_on_full=StrategyOnFull.RejectNewData)
+    )
+    c.create_message_stream(
+        MessageStreamDefinition(
+            name="tasks",
+            strategy_on_full=StrategyOnFull.RejectNewData,
+            export_definition=ExportDefinition(
+                s3_task_executor=[
+                    S3ExportTaskExecutorConfig(
+                        identifier="S3TaskExecutor1",
+                        size_threshold_for_multipart_upload_bytes=5 * 1024 * 1024,
+                        status_config=StatusConfig(
+                            status_level=StatusLevel.INFO, status_stream_name="status"
+                        ),
+                    )
+                ]
+            ),
+        )
+    )
+    task = S3ExportTaskDefinition(
+        input_url=f"file:{big}",
+        bucket=bucket,
+        key="frames/!{timestamp:yyyy/MM/dd}/big.bin",
+        user_metadata={"camera": "c1"},
+    )
     c.append_message("tasks", Util.validate_and_serialize_to_json_bytes(task))
     missing = S3ExportTaskDefinition(input_url=f"file:{tmp_path}/nope.bin", bucket=bucket, key="x/nope.bin")
     c.append_message("tasks", Util.validate_and_serialize_to_json_bytes(missing))
 
     statuses = read_statuses(c, "status", 4)
-    assert [s.status for s in statuses] == [Status.InProgress, Status.Success, Status.InProgress, Status.Failure]
+    assert [s.status for s in statuses] == [
+        Status.InProgress,
+        Status.Success,
+        Status.InProgress,
+        Status.Failure,
+    ]
     ok = statuses[1]
     assert ok.status_context.s3_export_task_definition.bucket == bucket
     assert ok.status_context.export_identifier == "S3TaskExecutor1" and ok.status_context.sequence_number == 0
@@ -248,10 +301,19 @@ def test_iot_analytics_export_to_local_cloud(local_cloud, make_server, make_clie
     local_cloud.iotanalytics.create_channel(channel)
     srv = make_server(exporters_enabled=True, cloud=cloud(local_cloud.url))
     c = make_client(srv.port)
-    c.create_message_stream(MessageStreamDefinition(
-        name="ia", strategy_on_full=StrategyOnFull.RejectNewData,
-        export_definition=ExportDefinition(iot_analytics=[IoTAnalyticsConfig(
-            identifier="ia1", iot_channel=channel, iot_msg_id_prefix="gg-", batch_size=5)])))
+    c.create_message_stream(
+        MessageStreamDefinition(
+            name="ia",
+            strategy_on_full=StrategyOnFull.RejectNewData,
+            export_definition=ExportDefinition(
+                iot_analytics=[
+                    IoTAnalyticsConfig(
+                        identifier="ia1", iot_channel=channel, iot_msg_id_prefix="gg-", batch_size=5
+                    )
+                ]
+            ),
+        )
+    )
     for i in range(12):
         c.append_message("ia", json.dumps({"i": i}).encode())
     wait_until(lambda: (exporter_status(srv, "ia", "ia1") or {}).get("lag") == 0, what="iot analytics export")
@@ -264,9 +326,15 @@ def test_iot_analytics_unknown_channel_retries_then_exports(local_cloud, make_se
     channel = f"late_{uuid.uuid4().hex[:8]}"
     srv = make_server(exporters_enabled=True, cloud=cloud(local_cloud.url), **FAST_RETRY)
     c = make_client(srv.port)
-    c.create_message_stream(MessageStreamDefinition(
-        name="ia", strategy_on_full=StrategyOnFull.RejectNewData,
-        export_definition=ExportDefinition(iot_analytics=[IoTAnalyticsConfig(identifier="ia1", iot_channel=channel)])))
+    c.create_message_stream(
+        MessageStreamDefinition(
+            name="ia",
+            strategy_on_full=StrategyOnFull.RejectNewData,
+            export_definition=ExportDefinition(
+                iot_analytics=[IoTAnalyticsConfig(identifier="ia1", iot_channel=channel)]
+            ),
+        )
+    )
     c.append_message("ia", b"early")
     wait_until(lambda: (exporter_status(srv, "ia", "ia1") or {}).get("state") == "retrying")
     local_cloud.iotanalytics.create_channel(channel)
@@ -278,14 +346,28 @@ def test_sitewise_export_to_local_cloud(local_cloud, make_server, make_client):
     alias = f"/plant/{uuid.uuid4().hex[:8]}/temp"
     srv = make_server(exporters_enabled=True, cloud=cloud(local_cloud.url))
     c = make_client(srv.port)
-    c.create_message_stream(MessageStreamDefinition(
-        name="sw", strategy_on_full=StrategyOnFull.RejectNewData,
-        export_definition=ExportDefinition(iot_sitewise=[IoTSiteWiseConfig(identifier="sw1", batch_size=10)])))
+    c.create_message_stream(
+        MessageStreamDefinition(
+            name="sw",
+            strategy_on_full=StrategyOnFull.RejectNewData,
+            export_definition=ExportDefinition(
+                iot_sitewise=[IoTSiteWiseConfig(identifier="sw1", batch_size=10)]
+            ),
+        )
+    )
     now = int(time.time())
     for i in range(3):
-        entry = {"entryId": f"e{i}", "propertyAlias": alias, "propertyValues": [
-            {"value": {"doubleValue": 20.0 + i}, "timestamp": {"timeInSeconds": now, "offsetInNanos": i},
-             "quality": "GOOD"}]}
+        entry = {
+            "entryId": f"e{i}",
+            "propertyAlias": alias,
+            "propertyValues": [
+                {
+                    "value": {"doubleValue": 20.0 + i},
+                    "timestamp": {"timeInSeconds": now, "offsetInNanos": i},
+                    "quality": "GOOD",
+                }
+            ],
+        }
         c.append_message("sw", json.dumps(entry).encode())
     wait_until(lambda: (exporter_status(srv, "sw", "sw1") or {}).get("lag") == 0, what="sitewise export")
     entries = local_cloud.sitewise.entries(property_alias=alias)
@@ -315,11 +397,18 @@ def test_http_export_and_priority_status(make_server, make_client):
     try:
         srv = make_server(exporters_enabled=True)
         c = make_client(srv.port)
-        c.create_message_stream(MessageStreamDefinition(
-            name="h", strategy_on_full=StrategyOnFull.RejectNewData,
-            export_definition=ExportDefinition(http=[
-                HTTPConfig(identifier="raw", uri=f"http://127.0.0.1:{port}/ingest", priority=1),
-                HTTPConfig(identifier="off", uri=f"http://127.0.0.1:{port}/ingest", disabled=True)])))
+        c.create_message_stream(
+            MessageStreamDefinition(
+                name="h",
+                strategy_on_full=StrategyOnFull.RejectNewData,
+                export_definition=ExportDefinition(
+                    http=[
+                        HTTPConfig(identifier="raw", uri=f"http://127.0.0.1:{port}/ingest", priority=1),
+                        HTTPConfig(identifier="off", uri=f"http://127.0.0.1:{port}/ingest", disabled=True),
+                    ]
+                ),
+            )
+        )
         c.append_message("h", b"one")
         c.append_message("h", b"two")
         wait_until(lambda: (exporter_status(srv, "h", "raw") or {}).get("lag") == 0, what="http export")
@@ -343,7 +432,9 @@ def test_iot_analytics_request_is_sigv4_signed():
     threading.Thread(target=loop.run_forever, daemon=True).start()
 
     async def handler(request):
-        seen.update(path=request.path, auth=request.headers.get("Authorization", ""), body=await request.json())
+        seen.update(
+            path=request.path, auth=request.headers.get("Authorization", ""), body=await request.json()
+        )
         return web.json_response({"batchPutMessageErrorEntries": []})
 
     async def up():
@@ -357,8 +448,13 @@ def test_iot_analytics_request_is_sigv4_signed():
 
     runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
     try:
-        cfg = parse_definition({"name": "s", "strategyOnFull": 0, "exportDefinition": {"iotAnalytics": [
-            {"identifier": "a", "iotChannel": "chan"}]}}).exports[0]
+        cfg = parse_definition(
+            {
+                "name": "s",
+                "strategyOnFull": 0,
+                "exportDefinition": {"iotAnalytics": [{"identifier": "a", "iotChannel": "chan"}]},
+            }
+        ).exports[0]
         clients = _Clients(cloud(f"http://127.0.0.1:{port}"))
         _iotanalytics_put(clients, cfg, [StoredMessage("s", 7, 0, b"\x00hi")])
     finally:
@@ -367,11 +463,15 @@ def test_iot_analytics_request_is_sigv4_signed():
     assert seen["path"] == "/messages/batch"
     assert seen["auth"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert f"/{REGION}/iotanalytics/aws4_request" in seen["auth"]
-    assert seen["body"] == {"channelName": "chan",
-                            "messages": [{"messageId": "7", "payload": base64.b64encode(b"\x00hi").decode()}]}
+    assert seen["body"] == {
+        "channelName": "chan",
+        "messages": [{"messageId": "7", "payload": base64.b64encode(b"\x00hi").decode()}],
+    }
 
 
-def test_s3_task_while_cloud_down_reports_in_progress_once_then_success(moto_url, make_server, make_client, tmp_path):
+def test_s3_task_while_cloud_down_reports_in_progress_once_then_success(
+    moto_url, make_server, make_client, tmp_path
+):
     bucket = f"bkt-{uuid.uuid4().hex[:8]}"
     boto("s3", moto_url).create_bucket(Bucket=bucket)
     f = tmp_path / "small.txt"
@@ -380,13 +480,31 @@ def test_s3_task_while_cloud_down_reports_in_progress_once_then_success(moto_url
     try:
         srv = make_server(exporters_enabled=True, cloud=cloud(f"http://127.0.0.1:{proxy.port}"), **FAST_RETRY)
         c = make_client(srv.port)
-        c.create_message_stream(MessageStreamDefinition(name="st", strategy_on_full=StrategyOnFull.RejectNewData))
-        c.create_message_stream(MessageStreamDefinition(
-            name="tasks", strategy_on_full=StrategyOnFull.RejectNewData,
-            export_definition=ExportDefinition(s3_task_executor=[S3ExportTaskExecutorConfig(
-                identifier="s3", status_config=StatusConfig(status_level=StatusLevel.INFO, status_stream_name="st"))])))
-        c.append_message("tasks", Util.validate_and_serialize_to_json_bytes(
-            S3ExportTaskDefinition(input_url=f"file://{f}", bucket=bucket, key="k/small.txt")))
+        c.create_message_stream(
+            MessageStreamDefinition(name="st", strategy_on_full=StrategyOnFull.RejectNewData)
+        )
+        c.create_message_stream(
+            MessageStreamDefinition(
+                name="tasks",
+                strategy_on_full=StrategyOnFull.RejectNewData,
+                export_definition=ExportDefinition(
+                    s3_task_executor=[
+                        S3ExportTaskExecutorConfig(
+                            identifier="s3",
+                            status_config=StatusConfig(
+                                status_level=StatusLevel.INFO, status_stream_name="st"
+                            ),
+                        )
+                    ]
+                ),
+            )
+        )
+        c.append_message(
+            "tasks",
+            Util.validate_and_serialize_to_json_bytes(
+                S3ExportTaskDefinition(input_url=f"file://{f}", bucket=bucket, key="k/small.txt")
+            ),
+        )
         wait_until(lambda: (exporter_status(srv, "tasks", "s3") or {}).get("state") == "retrying")
         proxy.up = True
         statuses = read_statuses(c, "st", 2)

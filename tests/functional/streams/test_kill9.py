@@ -1,4 +1,5 @@
 """kill -9 of a stream manager process loses no acknowledged append."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +23,19 @@ REPO = Path(__file__).resolve().parents[3]
 
 def _start(root: Path) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "localcore.streams", "--store-root", str(root), "--port", "0", "--no-exporters"],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "localcore.streams",
+            "--store-root",
+            str(root),
+            "--port",
+            "0",
+            "--no-exporters",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     line = proc.stdout.readline()  # "listening on 127.0.0.1:<port>"; the process exits (EOF) on failure
     assert line.startswith("listening on "), f"server did not start: {line!r}"
@@ -35,8 +47,11 @@ def test_kill_9_keeps_every_acknowledged_message(tmp_path, make_server, make_cli
     proc, port = _start(root)
     try:
         setup = StreamManagerClient(port=port, request_timeout=5)
-        setup.create_message_stream(MessageStreamDefinition(
-            name="durable", strategy_on_full=StrategyOnFull.RejectNewData, stream_segment_size=64 * 1024))
+        setup.create_message_stream(
+            MessageStreamDefinition(
+                name="durable", strategy_on_full=StrategyOnFull.RejectNewData, stream_segment_size=64 * 1024
+            )
+        )
         setup.close()
         acked: dict[int, bytes] = {}
         lock = threading.Lock()
@@ -83,8 +98,12 @@ def test_kill_9_keeps_every_acknowledged_message(tmp_path, make_server, make_cli
     got = {}
     start = 0
     while start <= newest:
-        batch = reader.read_messages("durable", ReadMessagesOptions(
-            desired_start_sequence_number=start, min_message_count=1, max_message_count=1000))
+        batch = reader.read_messages(
+            "durable",
+            ReadMessagesOptions(
+                desired_start_sequence_number=start, min_message_count=1, max_message_count=1000
+            ),
+        )
         got.update((m.sequence_number, m.payload) for m in batch)
         start = batch[-1].sequence_number + 1
     assert sorted(got) == list(range(newest + 1))  # no holes

@@ -1,4 +1,5 @@
 """Pure parts of the exporters: priority slots, S3 key placeholders, file URLs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,9 @@ async def test_waiters_are_served_by_priority_then_arrival():
         order.append(tag)
         slots.release()
 
-    tasks = [asyncio.create_task(want(p, t)) for p, t in [(10, "low"), (1, "high-a"), (5, "mid"), (1, "high-b")]]
+    tasks = [
+        asyncio.create_task(want(p, t)) for p, t in [(10, "low"), (1, "high-a"), (5, "mid"), (1, "high-b")]
+    ]
     await asyncio.sleep(0)  # let all four queue up
     slots.release()
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
@@ -44,20 +47,26 @@ async def test_cancelled_waiter_does_not_leak_a_slot():
 NOW = datetime(2026, 3, 7, 9, 5, 2, 123000, tzinfo=timezone.utc)
 
 
-@pytest.mark.parametrize("key,expected", [
-    ("plain/key.jpg", "plain/key.jpg"),
-    ("frames/!{timestamp:yyyy/MM/dd}/f.jpg", "frames/2026/03/07/f.jpg"),
-    ("a/!{timestamp:yyyy-MM-dd'T'HH:mm:ss}/b", "a/2026-03-07'T'09:05:02/b"),
-    ("!{timestamp:yy}/!{timestamp:HHmmssSSS}", "26/090502123"),
-])
+@pytest.mark.parametrize(
+    "key,expected",
+    [
+        ("plain/key.jpg", "plain/key.jpg"),
+        ("frames/!{timestamp:yyyy/MM/dd}/f.jpg", "frames/2026/03/07/f.jpg"),
+        ("a/!{timestamp:yyyy-MM-dd'T'HH:mm:ss}/b", "a/2026-03-07'T'09:05:02/b"),
+        ("!{timestamp:yy}/!{timestamp:HHmmssSSS}", "26/090502123"),
+    ],
+)
 def test_s3_key_placeholders(key, expected):
     assert expand_key(key, NOW) == expected
 
 
-@pytest.mark.parametrize("url,path", [
-    ("file:/tmp/s3_stream/f.jpg", "/tmp/s3_stream/f.jpg"),
-    ("file:///tmp/a%20b.jpg", "/tmp/a b.jpg"),
-])
+@pytest.mark.parametrize(
+    "url,path",
+    [
+        ("file:/tmp/s3_stream/f.jpg", "/tmp/s3_stream/f.jpg"),
+        ("file:///tmp/a%20b.jpg", "/tmp/a b.jpg"),
+    ],
+)
 def test_file_urls(url, path):
     assert _file_path(url) == path
 
@@ -79,5 +88,7 @@ def test_cloud_endpoint_resolution(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", "http://env-kinesis:1")
     assert CloudConfig().endpoint_for("kinesis") == "http://env-kinesis:1"
     assert CloudConfig(endpoint_url="http://arg:1").endpoint_for("kinesis") == "http://arg:1"
-    assert CloudConfig(endpoint_url="http://arg:1", endpoints={"kinesis": "http://k:1"}).endpoint_for("kinesis") == \
-        "http://k:1"
+    assert (
+        CloudConfig(endpoint_url="http://arg:1", endpoints={"kinesis": "http://k:1"}).endpoint_for("kinesis")
+        == "http://k:1"
+    )

@@ -1,4 +1,5 @@
 """Pure log store: sequence numbers, reads, limits, strategies, TTL, persistence."""
+
 from __future__ import annotations
 
 import os

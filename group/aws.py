@@ -18,6 +18,7 @@ overwrite. Nothing here knows which server answers: gaps of an endpoint surface 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -293,6 +294,9 @@ def _exists(ctx: _Ctx, rec: Dict[str, Any]) -> bool:
             d = ctx.certs_dir / rec.get("thing", name)
             if not (d / "cert.pem").exists() or not (d / "private.key").exists():
                 return False
+            # the files on disk must be this certificate (another target may have written its own)
+            if rec.get("file_sha256") and _sha256_file(d / "cert.pem") != rec["file_sha256"]:
+                return False
     elif kind == "connectivity":
         c.greengrass.get_connectivity_info(ThingName=name)
     elif kind in ("role", "group-role"):
@@ -476,9 +480,14 @@ def _apply_certificate(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], re
             cdir.mkdir(parents=True, exist_ok=True)
             (cdir / "cert.pem").write_text(cert_text)
             _write_private(cdir / "private.key", key_pem if isinstance(key_pem, bytes) else key_pem.encode())
+            ctx.state.update(key, file_sha256=_sha256_file(cdir / "cert.pem"))
     c.iot.attach_policy(policyName=spec["policy"], target=rec["arn"])
     c.iot.attach_thing_principal(thingName=thing, principal=rec["arn"])
     ctx.state.update(key, policy=spec["policy"])
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _apply_connectivity(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:

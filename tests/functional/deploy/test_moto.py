@@ -170,3 +170,20 @@ def test_poller_is_injectable_and_the_default_times_out_on_moto(h, moto_url, tmp
     # moto never completes a deployment: the real poller gives up at its time-out
     status, _ = poll_deployment(Clients.create(h.region, moto_url), done.group_id, done.deployment_id, 0.3)
     assert status == "InProgress"
+
+
+def test_certificate_files_replaced_by_another_target_are_detected(h, moto_url, tmp_path, producer_package):
+    state_dir, certs = tmp_path / ".gg", tmp_path / "certs"
+    path = h.write_group(tmp_path, h.moto_group("Files"))
+    _deploy(h, path, state_dir, certs, Clients.create(h.region, moto_url), producer_package)
+    old = State.load(state_dir, "aws", "Files-grp").get("certificate:FilesSensor")
+    (certs / "FilesSensor" / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nother\n")
+    clients, log = h.counted_clients(moto_url)
+    result = _deploy(h, path, state_dir, certs, clients, producer_package)
+    assert "+ certificate FilesSensor  (recorded in the state but gone)" in result.changes
+    assert "~ device-definition Files-grp" in [c.split("  (")[0] for c in result.changes]
+    new = State.load(state_dir, "aws", "Files-grp").get("certificate:FilesSensor")
+    assert new["id"] != old["id"]
+    assert "iot.DeleteCertificate" in log.mutating  # the unusable old one, ours, is removed
+    iot = boto3.client("iot", endpoint_url=moto_url, region_name=h.region)
+    assert [p for p in iot.list_thing_principals(thingName="FilesSensor")["principals"]] == [new["arn"]]

@@ -47,6 +47,11 @@ _STOP_TIMEOUT_S = 10.0
 _SAVE_INTERVAL_S = 0.5
 _MAX_BODY = 1 << 30
 
+# moto's backends are process-global. A LocalCloud that starts while no other one runs in this
+# process resets them, so it begins as empty as after a real restart (moto keeps nothing).
+_running_lock = threading.Lock()
+_running = 0
+
 
 class _Saver:
     """Debounced JSON snapshots: ``mark()`` is cheap; a thread writes at most every interval."""
@@ -132,6 +137,7 @@ class LocalCloud:
         self._bound = False
         self._kvs: Any = None
         self._kvs_error: str | None = None
+        self._claimed = False
         self._requests = {"handled": 0, "proxied": 0, "errors": 0}
 
         self.iotanalytics = IoTAnalyticsState(region, account_id)
@@ -211,6 +217,7 @@ class LocalCloud:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+        self._release_moto()
         if self.moto is not None:
             self.moto.close()
         self._state = "stopped"
@@ -256,6 +263,7 @@ class LocalCloud:
         mhost, mport = self._moto.get_host_and_port()
         self.moto_url = f"http://{mhost}:{mport}"
         self.moto = MotoLink(self.moto_url)
+        self._claim_moto()
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="localcloud")
 
         self._load_and_persist("iotanalytics", self.iotanalytics)
@@ -275,6 +283,24 @@ class LocalCloud:
         if errors:
             raise CloudStartError(f"local cloud front could not listen on {self.host}:{self.port}: "
                                   f"{errors[0]}") from errors[0]
+
+    def _claim_moto(self) -> None:
+        global _running
+        assert self.moto is not None
+        with _running_lock:
+            if _running == 0:
+                reply = self.moto.request("POST", "/moto-api/reset", {})
+                if not reply.ok:
+                    raise CloudStartError(f"could not reset moto's in-memory state: HTTP {reply.status}")
+            _running += 1
+        self._claimed = True
+
+    def _release_moto(self) -> None:
+        global _running
+        if self._claimed:
+            with _running_lock:
+                _running -= 1
+            self._claimed = False
 
     def _load_and_persist(self, name: str, state: Any) -> None:
         path = self.state_dir / f"{name}.json"

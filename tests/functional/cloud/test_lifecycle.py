@@ -82,3 +82,4 @@ def test_aws_endpoint_url_environment_reaches_the_cloud(cloud, monkeypatch):
     assert gg.meta.endpoint_url == cloud.url
     lg = gg.create_logger_definition(Name="via-env")  # an adapter-only call: proves it reached the front
     assert lg["Arn"].startswith("arn:aws:greengrass:us-east-1:123456789012:greengrass/definition/loggers/")
+

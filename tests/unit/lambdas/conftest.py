@@ -4,6 +4,7 @@ Every Lambda module name except ``handler`` is unique across ``lambdas/`` (check
 test_layout.py), so all code dirs can share one sys.path; handlers load under unique names.
 """
 import importlib.util
+import logging
 import sys
 from pathlib import Path
 
@@ -31,3 +32,18 @@ def load_handler(name):
 @pytest.fixture
 def handler_of():
     return load_handler
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A real moto server on 127.0.0.1, port 0 (imported only by the tests that need it)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield "http://{}:{}".format(host, port)
+    finally:
+        server.stop()

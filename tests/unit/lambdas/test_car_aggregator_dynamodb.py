@@ -1,24 +1,9 @@
 """car_aggregator's handler writing to DynamoDB through boto3, against a real moto server (port 0)."""
 import json
-import logging
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from car_stats import CarConfig
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield "http://{}:{}".format(host, port)
-    finally:
-        server.stop()
 
 
 def documents(previous, current):

@@ -422,7 +422,9 @@ async def test_boto3_in_a_lambda_reaches_the_local_cloud_unchanged(make_runtime)
                                      cloud_endpoint_url=f"http://{host}:{port}")
         result = await runtime.invoke("awsfn", {"bucket": "lambda-made"})
         assert result.function_error == "", result.payload
-        assert result.json() == {"buckets": ["lambda-made"], "body": "from a Lambda"}
+        answer = result.json()
+        # moto's backends are per process: other tests' buckets may be there too
+        assert "lambda-made" in answer["buckets"] and answer["body"] == "from a Lambda"
     finally:
         cloud.stop()
 

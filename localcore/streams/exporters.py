@@ -348,6 +348,11 @@ class PrioritySlots:
             raise
 
     def release(self) -> None:
+        """Give the slot back. The hand-over runs on the next loop turn, so an exporter that releases
+        and at once asks again (its next batch) competes by priority instead of always losing."""
+        asyncio.get_running_loop().call_soon(self._hand_over)
+
+    def _hand_over(self) -> None:
         while self._heap:
             _, _, fut = heapq.heappop(self._heap)
             if not fut.done():

@@ -40,6 +40,7 @@ async def test_cancelled_waiter_does_not_leak_a_slot():
     with pytest.raises(asyncio.CancelledError):
         await waiter
     slots.release()
+    await asyncio.sleep(0)  # the hand-over runs on the next loop turn
     assert slots.free == 1
     await asyncio.wait_for(slots.acquire(3), 1)
 

@@ -335,3 +335,18 @@ def test_update_that_cannot_be_saved_raises_update_failed(server, client):
     with pytest.raises(UpdateFailedException) as ei:
         client.update_message_stream(MessageStreamDefinition(name="s", strategy_on_full=OVERWRITE))
     assert "could not save" in ei.value.message
+
+
+def test_time_to_live_and_flush_on_write_through_the_client(make_server, make_client):
+    now = [1_700_000_000.0]
+    srv = make_server(clock=lambda: now[0])
+    c = make_client(srv.port)
+    c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT, time_to_live_millis=60000,
+                                                    flush_on_write=True))
+    assert c.describe_message_stream("s").definition.flush_on_write is True
+    c.append_message("s", b"old")
+    now[0] += 61
+    c.append_message("s", b"new")
+    msgs = c.read_messages("s", opts(start=0, mx=10))
+    assert [(m.sequence_number, m.payload, m.ingest_time) for m in msgs] == [(1, b"new", 1_700_000_061_000)]
+    assert c.describe_message_stream("s").storage_status.oldest_sequence_number == 1

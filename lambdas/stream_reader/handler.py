@@ -67,11 +67,12 @@ class StreamReader:
                 self._stream_client = connect_client()
             messages = []  # type: List
             exists = True
+            position = start
             try:
                 while len(messages) < config.max_messages:
                     wanted = min(config.read_batch, config.max_messages - len(messages))
                     options = ReadMessagesOptions(
-                        desired_start_sequence_number=self.cursor.next_sequence,
+                        desired_start_sequence_number=position,
                         min_message_count=1,
                         max_message_count=wanted,
                         read_timeout_millis=0,
@@ -80,16 +81,18 @@ class StreamReader:
                         batch = self._stream_client.read_messages(config.stream_name, options) or []
                     except NotEnoughMessagesException:
                         batch = []
-                    self.cursor.advance([m.sequence_number for m in batch])
                     messages.extend(batch)
+                    if batch:
+                        position = batch[-1].sequence_number + 1
                     if len(batch) < wanted:
                         break
             except ResourceNotFoundException:
                 exists = False
             except STREAM_ERRORS:
-                # A broken client is replaced on the next invocation; what was read stays counted.
+                # The cursor has not moved: the next invocation reads these messages again.
                 self._close_stream_client()
                 raise
+            self.cursor.advance([m.sequence_number for m in messages])
             return summarize(config.stream_name, [(m.sequence_number, m.payload) for m in messages], start,
                              topic, stream_exists=exists)
 

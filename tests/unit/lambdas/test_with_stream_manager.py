@@ -11,13 +11,16 @@ import threading
 
 import boto3
 import pytest
-from greengrasssdk.stream_manager import ReadMessagesOptions, StreamManagerClient
+from greengrasssdk.stream_manager import (
+    MessageStreamDefinition, ReadMessagesOptions, StrategyOnFull, StreamManagerClient,
+)
 
 from frames import WebcamConfig
 from latest import ReaderConfig
 from localcore.streams.exporters import CloudConfig
 from localcore.streams.server import StreamManagerServer
 from readings import ProducerConfig
+from stream_summary import StreamReaderConfig
 from upload_tasks import UploaderConfig
 from windows import AggregatorConfig
 
@@ -114,6 +117,34 @@ async def test_producer_aggregator_reader_restart_counts_every_reading_once(stre
     assert snapshot["locations"] == newest
     assert published.messages[-1]["topic"] == "display/aggregates"
     assert json.loads(published.messages[-1]["payload"]) == snapshot
+
+
+async def test_stream_reader_reports_each_message_once_from_sequence_0(stream_manager, handler_of):
+    stream_reader_mod = handler_of("stream_reader")
+    reader = stream_reader_mod.StreamReader(StreamReaderConfig(stream_name="Readings", read_batch=2))
+    missing = await asyncio.to_thread(reader.read_new, "t/1")
+    assert (missing["stream_exists"], missing["count"]) == (False, 0)
+
+    def append(values):
+        with StreamManagerClient() as client:
+            if "Readings" not in client.list_streams():
+                client.create_message_stream(MessageStreamDefinition(
+                    name="Readings", strategy_on_full=StrategyOnFull.OverwriteOldestData))
+            for value in values:
+                client.append_message("Readings", json.dumps({"location": "a", "value": value}).encode())
+
+    await asyncio.to_thread(append, [])
+    empty = await asyncio.to_thread(reader.read_new, "t/1")
+    assert (empty["stream_exists"], empty["count"], empty["first_sequence"]) == (True, 0, None)
+    await asyncio.to_thread(append, [1, 2, 3])
+    first = await asyncio.to_thread(reader.read_new, "t/1")
+    assert (first["count"], first["first_sequence"], first["last_sequence"]) == (3, 0, 2)
+    assert first["locations"] == {"a": {"count": 3, "min": 1.0, "max": 3.0, "mean": 2.0}}
+    again = await asyncio.to_thread(reader.read_new, "t/1")
+    assert again["count"] == 0
+    await asyncio.to_thread(append, [10, 20])
+    second = await asyncio.to_thread(reader.read_new, "t/2")
+    assert (second["count"], second["first_sequence"], second["trigger_topic"]) == (2, 3, "t/2")
 
 
 @pytest.fixture

@@ -202,7 +202,8 @@ class _Client(asyncio.Protocol):
         elif kind == codec.CONNECT:
             raise ProtocolError("second CONNECT on one connection")
         else:
-            raise ProtocolError(f"{codec.NAMES.get(kind, f'packet type {kind}')} is not accepted by this server")
+            name = codec.NAMES.get(kind, f"packet type {kind}")
+            raise ProtocolError(f"{name} is not accepted by this server")
 
     def _refuse(self, code: int, reason: str) -> None:
         self.broker._counts["refused"] += 1

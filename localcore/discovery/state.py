@@ -34,7 +34,8 @@ class DiscoveryGroup:
             raise DiscoveryConfigError("DiscoveryGroup.connectivity is empty: devices would have no host")
         for index, entry in enumerate(self.connectivity):
             if not isinstance(entry.port, int) or not 0 < entry.port < 65536:
-                raise DiscoveryConfigError(f"DiscoveryGroup.connectivity[{index}].port {entry.port!r} is invalid")
+                raise DiscoveryConfigError(
+                    f"DiscoveryGroup.connectivity[{index}].port {entry.port!r} is not a port number")
         if "BEGIN CERTIFICATE" not in self.ca_pem:
             raise DiscoveryConfigError("DiscoveryGroup.ca_pem is not a PEM certificate")
 

@@ -45,12 +45,14 @@ def validate_filter(topic_filter: str) -> str:
         if "#" in level:
             if level != "#":
                 raise TopicError(
-                    f"topic filter {topic_filter!r}: '#' must fill a whole level (level {index + 1} is {level!r})")
+                    f"topic filter {topic_filter!r}: '#' must fill a whole level "
+                    f"(level {index + 1} is {level!r})")
             if index != len(levels) - 1:
                 raise TopicError(f"topic filter {topic_filter!r}: '#' is allowed only as the last level")
         if "+" in level and level != "+":
             raise TopicError(
-                f"topic filter {topic_filter!r}: '+' must fill a whole level (level {index + 1} is {level!r})")
+                f"topic filter {topic_filter!r}: '+' must fill a whole level "
+                f"(level {index + 1} is {level!r})")
     return topic_filter
 
 

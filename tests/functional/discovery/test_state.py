@@ -27,7 +27,7 @@ def test_document_shape():
 @pytest.mark.parametrize("kwargs,fragment", [
     (dict(group_id=""), "group_id"),
     (dict(connectivity=[]), "connectivity is empty"),
-    (dict(connectivity=[Connectivity("a", "h", 0)]), r"connectivity\[0\].port"),
+    (dict(connectivity=[Connectivity("a", "h", 0)]), r"connectivity\[0\].port 0 is not a port"),
     (dict(ca_pem="nope"), "ca_pem"),
 ])
 def test_invalid_group(kwargs, fragment):

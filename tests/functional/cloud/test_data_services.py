@@ -140,3 +140,35 @@ def test_adapter_state_persists_across_restart(tmp_path):
         assert [m.message_id for m in second.iotanalytics.messages("kept")] == ["1"]
     finally:
         second.stop()
+
+
+def test_streamed_and_async_extension_handlers(cloud):
+    from localcore.cloud import CloudResponse
+
+    def chunks():
+        for i in range(3):
+            yield b"chunk%d;" % i
+
+    async def async_handler(req):
+        if req.path == "/_local/teststream/async":
+            return CloudResponse(200, b"from the loop", {"Content-Type": "text/plain"})
+        return None
+
+    cloud.register("teststream", async_handler)
+    cloud.register("teststream", lambda req: CloudResponse(200, chunks(), {"Content-Type": "text/plain"})
+                   if req.path == "/_local/teststream/chunks" else None)
+    with urllib.request.urlopen(cloud.url + "/_local/teststream/chunks", timeout=10) as r:
+        assert r.read() == b"chunk0;chunk1;chunk2;"
+    with urllib.request.urlopen(cloud.url + "/_local/teststream/async", timeout=10) as r:
+        assert r.read() == b"from the loop"
+
+
+def test_a_failing_handler_answers_500_and_the_cloud_keeps_serving(cloud, local_get):
+    def broken(req):
+        raise RuntimeError("bug in an extension")
+
+    cloud.register("brokenext", broken)
+    status, body = local_get("/_local/brokenext/x")
+    assert (status, body["__type"]) == (500, "InternalFailureException")
+    assert "bug in an extension" in body["message"]
+    assert local_get("/_local/status")[0] == 200

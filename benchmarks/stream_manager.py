@@ -196,6 +196,7 @@ def main() -> None:
     )
 
     t_start = time.monotonic()
+    load_before = os.getloadavg()[0]  # other work on the machine skews every column; it is printed
     rows = []
     with tempfile.TemporaryDirectory(prefix="smbench-") as tmp:
         ours, our_port = start(
@@ -257,7 +258,8 @@ def main() -> None:
         print(
             f"\n## Stream manager: unmodified StreamManagerClient, 1 KiB messages "
             f"({time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} CPUs, "
-            f"Python {platform.python_version()}, median of {args.repeats} × {args.seconds:g} s per cell)\n"
+            f"Python {platform.python_version()}, median of {args.repeats} × {args.seconds:g} s per cell, "
+            f"load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after)\n"
         )
         print(
             "`benchmarks/stream_manager.py`. (a) our server, File stream without flushOnWrite; "

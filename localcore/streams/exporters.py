@@ -55,6 +55,7 @@ _NON_RETRYABLE_CODES = frozenset(
     }
 )
 _S3_DEFAULT_MULTIPART_THRESHOLD = 5 * 1024 * 1024
+_S3_PERMANENT = ("NoSuchBucket", "AccessDenied", "InvalidBucketName")
 _STATUS_SUCCESS, _STATUS_FAILURE, _STATUS_IN_PROGRESS = 0, 1, 2
 _LEVEL_ERROR, _LEVEL_INFO = 0, 2
 
@@ -296,6 +297,7 @@ def _file_path(input_url: str) -> str:
 
 
 def _s3_upload(clients: _Clients, cfg: ExportConfig, task: dict, key: str) -> None:
+    from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -305,25 +307,21 @@ def _s3_upload(clients: _Clients, cfg: ExportConfig, task: dict, key: str) -> No
         multipart_threshold=threshold, multipart_chunksize=max(threshold, 5 * 1024 * 1024), use_threads=False
     )
     extra = {"Metadata": dict(task["userMetadata"])} if task.get("userMetadata") else None
+    where = f"s3://{task['bucket']}/{key}"
     try:
         clients.client("s3").upload_file(path, task["bucket"], key, ExtraArgs=extra, Config=transfer)
     except FileNotFoundError as e:
         raise ExportError(f"inputUrl {task['inputUrl']!r}: file not found", retryable=False) from e
+    except S3UploadFailedError as e:
+        # boto3's transfer manager wraps the service error in text: a missing bucket or a denied
+        # upload will not heal by retrying; anything else (throttling, 5xx) may.
+        permanent = any(code in str(e) for code in _S3_PERMANENT)
+        raise ExportError(f"{where}: {e}", retryable=not permanent) from e
     except (ClientError, BotoCoreError) as e:
-        err = _boto_error(e, f"s3://{task['bucket']}/{key}")
-        if isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") in (
-            "NoSuchBucket",
-            "AccessDenied",
-        ):
+        err = _boto_error(e, where)
+        if isinstance(e, ClientError) and e.response.get("Error", {}).get("Code") in _S3_PERMANENT:
             err.retryable = False
         raise err from e
-    except Exception as e:  # boto3's transfer manager wraps failures in its own S3UploadFailedError
-        from boto3.exceptions import S3UploadFailedError
-
-        if isinstance(e, S3UploadFailedError):
-            retryable = "NoSuchBucket" not in str(e) and "AccessDenied" not in str(e)
-            raise ExportError(f"s3://{task['bucket']}/{key}: {e}", retryable=retryable) from e
-        raise
 
 
 class PrioritySlots:

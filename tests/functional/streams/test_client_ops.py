@@ -341,8 +341,11 @@ def test_time_to_live_and_flush_on_write_through_the_client(make_server, make_cl
     now = [1_700_000_000.0]
     srv = make_server(clock=lambda: now[0])
     c = make_client(srv.port)
-    c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT, time_to_live_millis=60000,
-                                                    flush_on_write=True))
+    c.create_message_stream(
+        MessageStreamDefinition(
+            name="s", strategy_on_full=REJECT, time_to_live_millis=60000, flush_on_write=True
+        )
+    )
     assert c.describe_message_stream("s").definition.flush_on_write is True
     c.append_message("s", b"old")
     now[0] += 61

@@ -267,13 +267,15 @@ def test_s3_export_task_uploads_file_and_reports_status(moto_url, make_server, m
     missing = S3ExportTaskDefinition(input_url=f"file:{tmp_path}/nope.bin", bucket=bucket, key="x/nope.bin")
     c.append_message("tasks", Util.validate_and_serialize_to_json_bytes(missing))
 
-    statuses = read_statuses(c, "status", 4)
-    assert [s.status for s in statuses] == [
-        Status.InProgress,
-        Status.Success,
+    no_bucket = S3ExportTaskDefinition(input_url=f"file:{big}", bucket="no-such-bucket-here", key="x/big.bin")
+    c.append_message("tasks", Util.validate_and_serialize_to_json_bytes(no_bucket))
+
+    statuses = read_statuses(c, "status", 6)
+    assert [s.status for s in statuses] == [Status.InProgress, Status.Success] + [
         Status.InProgress,
         Status.Failure,
-    ]
+    ] * 2
+    assert "NoSuchBucket" in statuses[5].message
     ok = statuses[1]
     assert ok.status_context.s3_export_task_definition.bucket == bucket
     assert ok.status_context.export_identifier == "S3TaskExecutor1" and ok.status_context.sequence_number == 0

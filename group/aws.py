@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import boto3
+import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
@@ -58,6 +59,17 @@ _IAM_PROPAGATION_S = 30.0
 
 # ---- clients -----------------------------------------------------------------------------------
 
+_LOADER: Any = None
+
+
+def _shared_loader(core: Any) -> Any:
+    """One botocore data loader per process: its cache keeps the parsed service models, which
+    are most of the cost of making a client (a fleet deploy makes many)."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = core.get_component("data_loader")
+    return _LOADER
+
 
 class Clients:
     """boto3 clients for one region and (optionally) one endpoint URL, made lazily."""
@@ -75,11 +87,13 @@ class Clients:
     def create(cls, region: str, endpoint_url: Optional[str] = None,
                credentials: Optional[Tuple[str, str]] = None) -> "Clients":
         """``credentials=(key id, secret)``; ``None`` uses the usual boto3 chain."""
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader(core))
         if credentials is not None:
-            session = boto3.session.Session(aws_access_key_id=credentials[0],
-                                            aws_secret_access_key=credentials[1], region_name=region)
+            session = boto3.session.Session(aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
+                                            region_name=region, botocore_session=core)
         else:
-            session = boto3.session.Session(region_name=region)
+            session = boto3.session.Session(region_name=region, botocore_session=core)
         return cls(session, region, endpoint_url)
 
     def client(self, service: str) -> Any:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -41,10 +40,8 @@ def moto_server():
 
 @pytest.fixture()
 def moto_url(moto_server, monkeypatch):
-    """A reset moto server, and the environment the CLI reads (AWS_ENDPOINT_URL, dummy keys)."""
-    req = urllib.request.Request(moto_server + "/moto-api/reset", method="POST")
-    with urllib.request.urlopen(req, timeout=10):
-        pass
+    """The session's moto server (warm backends; every test uses its own names), and the
+    environment the CLI reads (AWS_ENDPOINT_URL, dummy keys)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEYS[0])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", KEYS[1])

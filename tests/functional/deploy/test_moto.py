@@ -38,7 +38,8 @@ def test_fleet_deploy_is_idempotent_and_destroy_removes_exactly_it(h, moto_url, 
     results = [_deploy(h, f, state_dir, certs, Clients.create(h.region, moto_url), producer_package)
                for f in files]
     assert all(r.group_id and r.group_version_id and r.deployment_id for r in results)
-    assert {g["Id"] for g in gg.list_groups()["Groups"]} == {r.group_id for r in results}
+    ours = {r.group_id for r in results}
+    assert ours <= {g["Id"] for g in gg.list_groups()["Groups"]}
     # what the API read back: symbolic ARNs made real, KB memory, the alias `live`
     ver = gg.get_group_version(GroupId=results[0].group_id, GroupVersionId=results[0].group_version_id)
     fdv_arn = ver["Definition"]["FunctionDefinitionVersionArn"]
@@ -65,9 +66,11 @@ def test_fleet_deploy_is_idempotent_and_destroy_removes_exactly_it(h, moto_url, 
     assert _cli("plan", "--exit-code", "--no-service-role", files=files, state_dir=state_dir, certs_dir=certs) == 0
 
     assert _cli("destroy", files=files, state_dir=state_dir, certs_dir=certs) == 0
-    assert gg.list_groups()["Groups"] == []
-    assert [t["thingName"] for t in iot.list_things()["things"]] == ["Outsider"]
-    assert raw.client("lambda", endpoint_url=moto_url).list_functions()["Functions"] == []
+    assert not ours & {g["Id"] for g in gg.list_groups()["Groups"]}
+    assert [t["thingName"] for t in iot.list_things()["things"] if t["thingName"].startswith(("Fleet", "Out"))] \
+        == ["Outsider"]
+    assert not [f for f in raw.client("lambda", endpoint_url=moto_url).list_functions()["Functions"]
+                if f["FunctionName"].startswith("Fleet")]
     assert not (state_dir / "state" / "aws" / "FleetA-grp.json").exists()
     assert not (certs / "FleetACore").exists()
     assert _cli("plan", "--exit-code", "--no-service-role", files=files, state_dir=state_dir, certs_dir=certs) == 2

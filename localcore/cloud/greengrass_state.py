@@ -624,11 +624,15 @@ def parse_s3_uri(uri: Any) -> tuple[str, str]:
 
 DEFAULT_CERT_EXPIRY_MS = 7 * 24 * 3600 * 1000
 MAX_CERT_EXPIRY_MS = 30 * 24 * 3600 * 1000
+MAX_CONNECTIVITY = 10  # the real service's limit (its message is quoted above)
 
 
 def validate_connectivity(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise _bad("ConnectivityInfo must be a list")
+    if len(items) > MAX_CONNECTIVITY:
+        raise _bad(f"Too many items in the Connectivity Information list. You can store a maximum of "
+                   f"{MAX_CONNECTIVITY} endpoints (got {len(items)}).")
     errors: list[str] = []
     seen: set[str] = set()
     out = []

@@ -101,6 +101,12 @@ def test_ordinary_calls_are_proxied_to_moto(client):
         s3.get_object(Bucket="proxy-bucket", Key="missing")
     assert exc.value.response["Error"]["Code"] == "NoSuchKey"
 
+    data = client("iot-data")  # signing name "iotdata": shadows for cloud sync
+    client("iot").create_thing(thingName="GG_TrafficLight")
+    data.update_thing_shadow(thingName="GG_TrafficLight", payload=json.dumps({"state": {"desired": {"light": "G"}}}))
+    shadow = json.loads(data.get_thing_shadow(thingName="GG_TrafficLight")["payload"].read())
+    assert shadow["state"]["delta"] == {"light": "G"}
+
 
 def test_registered_extension_answers_before_moto(cloud, client):
     from localcore.cloud import json_response

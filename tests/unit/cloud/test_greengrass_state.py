@@ -223,6 +223,7 @@ def test_parse_s3_uri(uri, expected):
     ([{"Id": "a", "HostAddress": "h", "PortNumber": 1}] * 2, "twice"),
     ([{"Id": "a", "HostAddress": "h", "PortNumber": True}], "PortNumber"),
     ("nope", "list"),
+    ([{"Id": str(i), "HostAddress": "h", "PortNumber": 1} for i in range(11)], "maximum of 10"),
 ])
 def test_connectivity_validation(items, fragment):
     if fragment is None:

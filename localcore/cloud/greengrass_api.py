@@ -7,6 +7,7 @@ Answered here (moto has no route, or drops data):
   track their status); ``reset_deployments``; connectivity info; group certificate authorities
   and configuration; the account's service role; bulk deployments.
 Everything else under ``/greengrass/`` returns ``None`` and goes to moto unchanged.
+Read-back (unsigned): ``GET /_local/greengrass/deployments[?groupId=]`` → ``{"deployments": [...]}``.
 """
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ class GreengrassApi:
         t = "/greengrass/things/" + _ID.format("thing") + "/connectivityInfo"
         r.add("GET", t, self._get_connectivity)
         r.add("PUT", t, self._update_connectivity)
+        r.add("GET", "/_local/greengrass/deployments", self._local_deployments)
         b = "/greengrass/bulk/deployments"
         r.add("POST", b, self._start_bulk)
         r.add("GET", b, self._list_bulk)
@@ -261,6 +263,14 @@ class GreengrassApi:
             deployment_type="ForceResetDeployment" if force else "ResetDeployment",
             created_at=iso_now(), local_only=True))
         return json_response({"DeploymentArn": dep.deployment_arn, "DeploymentId": dep.deployment_id})
+
+    def _local_deployments(self, req: CloudRequest) -> CloudResponse:
+        """Read-back for the dashboard: ``?groupId=`` narrows to one group; newest first."""
+        group = req.query.get("groupId")
+        deps = self.state.deployments.all() if group is None else self.state.deployments.for_group(group)
+        return json_response({"deployments": [
+            {**d.list_json(), **d.status_json(), "GroupVersionId": d.group_version_id, "Taken": d.taken}
+            for d in reversed(deps)]})
 
     # certificate authorities ---------------------------------------------------------------
     def _ca(self, group_id: str) -> tuple[str, str, str]:

@@ -388,6 +388,10 @@ class DeploymentBook:
         with self._cond:
             return self._deps.get(deployment_id)
 
+    def all(self) -> list[Deployment]:
+        with self._cond:
+            return list(self._deps.values())
+
     def for_group(self, group_id: str) -> list[Deployment]:
         with self._cond:
             return [d for d in self._deps.values() if d.group_id == group_id]

@@ -161,7 +161,7 @@ def test_service_role_for_account(gg):
     assert exc.value.response["Error"]["Code"] == "BadRequestException"
 
 
-def test_deployment_reaches_success_when_a_core_acknowledges(gg, cloud):
+def test_deployment_reaches_success_when_a_core_acknowledges(gg, cloud, local_get):
     group_id, version = _group(gg, name="deployed")
     arrived = threading.Event()
     cloud.deployments.add_listener(lambda d: arrived.set() if d.group_id == group_id else None)
@@ -185,6 +185,10 @@ def test_deployment_reaches_success_when_a_core_acknowledges(gg, cloud):
     status = gg.get_deployment_status(GroupId=group_id, DeploymentId=dep2["DeploymentId"])
     assert status["DeploymentStatus"] == "Failure"
     assert status["ErrorMessage"] == "lambda producer did not start"
+    status, back = local_get(f"/_local/greengrass/deployments?groupId={group_id}")
+    assert status == 200
+    assert [(d["DeploymentId"], d["DeploymentStatus"]) for d in back["deployments"]] == [
+        (dep2["DeploymentId"], "Failure"), (dep["DeploymentId"], "Success")]
     listed = gg.list_deployments(GroupId=group_id)["Deployments"]
     assert {d["DeploymentId"] for d in listed} == {dep["DeploymentId"], dep2["DeploymentId"]}
     assert all(d["GroupArn"].endswith(f"/groups/{group_id}") for d in listed)

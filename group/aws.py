@@ -138,14 +138,16 @@ class Clients:
         try:
             with urllib.request.urlopen(prepared, timeout=timeout) as resp:
                 raw = resp.read()
-                return resp.status, (json.loads(raw) if raw else {})
+                status = resp.status
         except urllib.error.HTTPError as err:
-            raw = err.read()
-            try:
-                payload = json.loads(raw) if raw else {}
-            except ValueError:
-                payload = {"message": raw[:200].decode(errors="replace")}
-            return err.code, payload
+            raw, status = err.read(), err.code
+        except (urllib.error.URLError, OSError) as err:
+            raise DeployError(service, f"{method} {path}", f"{url} unreachable: {getattr(err, 'reason', err)}",
+                              "check the endpoint (--endpoint-url / AWS_ENDPOINT_URL)") from None
+        try:
+            return status, (json.loads(raw) if raw else {})
+        except ValueError:
+            return status, {"message": raw[:200].decode(errors="replace")}
 
 
 # ---- progress ----------------------------------------------------------------------------------
@@ -281,13 +283,6 @@ def resolve(spec: Any, state: State) -> Any:
     return spec
 
 
-def _try_resolve(spec: Any, state: State) -> Optional[Any]:
-    try:
-        return resolve(spec, state)
-    except DeployError:
-        return None
-
-
 # ---- existence checks (read-only) --------------------------------------------------------------
 
 
@@ -339,7 +334,7 @@ def _exists(ctx: _Ctx, rec: Dict[str, Any]) -> bool:
         status, _ = c.signed_json("iotanalytics", "GET", f"/channels/{name}")
         return status == 200
     elif kind == "deployment":
-        c.greengrass.get_deployment_status(GroupId=rec["group_id"], DeploymentId=rec["id"])
+        return bool(_deployment_status(c, rec))
     return True
 
 
@@ -359,9 +354,7 @@ def verify(ctx: _Ctx) -> Tuple[List[str], bool]:
             else:
                 raise DeployError("verify", key, _cause(err), _fix(err)) from None
         if rec["kind"] == "deployment" and key not in missing:
-            status = _deployment_status(ctx.clients, rec)
-            if status == "Failure":
-                failed = True
+            failed = failed or _deployment_status(ctx.clients, rec) == "Failure"
     return missing, failed
 
 
@@ -983,13 +976,21 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
                               service_role=service_role)
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
+    with ctx.state.lock():
+        return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller)
+
+
+def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root_ca_pem: Optional[bytes],
+                   wait: bool, timeout: float, poller: Optional[Poller]) -> DeployResult:
+    clients, progress = ctx.clients, ctx.progress
+    ctx.state.reload()
     plan, missing, failed = _plan(ctx, group, desired)
     for w in plan.warnings:
         progress.note(f"{w.path}: {w.message}")
     actions = {c.key: c.action for c in plan.changes}
     if ctx.certs_dir is not None:
         _write_root_ca(ctx.certs_dir, root_ca_pem if root_ca_pem is not None else
-                       (None if certificate_issuer is not None else amazon_root_ca()))
+                       (None if ctx.issuer is not None else amazon_root_ca()))
     deployment_id: Optional[str] = None
     status = ""
     for key, d in desired.items():
@@ -1098,8 +1099,10 @@ def destroy_group(group_name: str, *, clients: Clients, state_dir: Path | str, t
                   certs_dir: Optional[Path] = None, progress: Optional[Progress] = None) -> List[str]:
     """Delete exactly what the state lists, in reverse dependency order; NotFound is success."""
     ctx = _context(group_name, clients, state_dir, target, certs_dir, progress=progress or Progress())
-    removed = _remove(ctx, list(ctx.state))
-    ctx.state.delete_file()
+    with ctx.state.lock():
+        ctx.state.reload()
+        removed = _remove(ctx, list(ctx.state))
+        ctx.state.delete_file()
     return removed
 
 

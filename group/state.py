@@ -12,9 +12,11 @@ Pure: no AWS calls.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
@@ -85,6 +87,26 @@ class State:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+    def reload(self) -> None:
+        """Read the file again (after taking the lock: another run may have changed it)."""
+        self.objects = State.load(self.path.parent.parent.parent, self.target, self.group).objects
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock for this group and target; StateError if another run holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(str(lock_path), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StateError(f"another deploy/destroy of group '{self.group}' on target '{self.target}' "
+                                 f"is running (it holds {lock_path}); wait for it to finish") from None
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     @property
     def exists(self) -> bool:

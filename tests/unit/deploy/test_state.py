@@ -35,3 +35,23 @@ def test_unreadable_state_is_a_clear_error(tmp_path, text):
     path.write_text(text)
     with pytest.raises(StateError, match="g1.json"):
         State.load(tmp_path, "aws", "g1")
+
+
+def test_one_run_at_a_time_per_group_and_target(tmp_path):
+    a = State.load(tmp_path, "aws", "g1")
+    with a.lock():
+        with pytest.raises(StateError, match="another deploy/destroy of group 'g1'"):
+            with State.load(tmp_path, "aws", "g1").lock():
+                pass
+        with State.load(tmp_path, "local", "g1").lock():  # another target: its own lock
+            pass
+    with State.load(tmp_path, "aws", "g1").lock():  # released
+        pass
+
+
+def test_reload_sees_what_another_run_wrote(tmp_path):
+    a = State.load(tmp_path, "aws", "g1")
+    b = State.load(tmp_path, "aws", "g1")
+    b.put("thing:T", {"hash": "1"})
+    a.reload()
+    assert list(a) == ["thing:T"]

@@ -8,6 +8,7 @@ import pytest
 from cryptography import x509
 
 import deploy
+from group import aws
 from group.aws import Clients, deploy_group, group_status
 from group.model import load
 from localcore.cloud import LocalCloud
@@ -68,3 +69,24 @@ def test_seed_group_deploys_to_success_and_destroys(h, local_cloud, tmp_path):
     assert gg.list_groups()["Groups"] == []
     assert deploy.main(["plan", "--exit-code"] + common) == 2
     assert deploy.main(["destroy"] + common) == 0
+
+
+def test_deploy_for_run_as_localcore_run_calls_it(h, local_cloud, tmp_path):
+    cloud, state_dir = local_cloud
+    path = h.write_group(tmp_path / "bundle", h.moto_group("Run"))
+    group, _ = load(path)
+    pki = LocalPKI(state_dir / "ca")
+
+    def issuer(thing):  # localcore/run.py hands PEM strings
+        issued = pki.root.issue_client(thing)
+        return issued.cert_pem.decode(), issued.key_pem.decode()
+
+    kw = dict(root=path.parent, endpoint_url=cloud.url, region="us-east-1", state_dir=state_dir,
+              certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem.decode(), file=str(path))
+    first = aws.deploy_for_run(group, **kw)
+    assert first["group_id"] and first["group_version"] and first["deployment_id"] and first["changes"] > 10
+    assert (path.parent / "certs" / "RunCore" / "cert.pem").exists()
+    assert (path.parent / "certs" / "root-ca.pem").read_bytes() == pki.root.cert_pem
+    again = aws.deploy_for_run(group, **kw)
+    assert again["changes"] == 0 and again["deployment_id"] == first["deployment_id"]
+    assert again["status"] == "Success"  # auto-completed by this cloud

@@ -369,7 +369,9 @@ class LambdaRuntime:
                                source=message.source)
         except QueueFull as e:
             fn.dropped += 1
-            fn.logger.warning("message from %s on %s dropped: %s", message.source, message.topic, e)
+            if fn.dropped == 1 or fn.dropped % 100 == 0:  # a stuck function must not flood its log
+                fn.logger.warning("message from %s on %s dropped (%d so far): %s", message.source,
+                                  message.topic, fn.dropped, e)
 
     # -- internals: broker hooks ----------------------------------------------------------------
 
@@ -491,6 +493,8 @@ class LambdaRuntime:
             return
         fn.logger.info("instance %s started (pid %d, %s)", instance.id, instance.pid,
                        "pinned" if spec.pinned else "on-demand")
+        if self._stopping:  # stop() began while this process was being started
+            self._signal(instance, signal.SIGKILL, "core stopping")
         try:
             returncode = await instance.proc.wait()
         except asyncio.CancelledError:

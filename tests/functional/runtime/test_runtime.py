@@ -437,3 +437,15 @@ async def test_ipc_port_in_use_is_a_clear_error(make_runtime, tmp_path, router, 
             await second.start()
     finally:
         await second.stop()
+
+
+async def test_full_queue_of_a_stuck_pinned_function_drops_and_counts(make_runtime):
+    # timer's import never returns, so its instance never takes work: its queue fills up
+    runtime = await make_runtime([spec("timer", pinned=True, environment={"INTERVAL_S": "5"})], max_queue=3)
+    sink = runtime.sink("timer")
+    for i in range(5):
+        sink.deliver(Message(source="device:D", topic="in", payload=b"{}"))
+    status = runtime.status()["functions"]["timer"]
+    assert status["queued"] == 3 and status["dropped_messages"] == 2
+    log_text = Path(status["log"]).read_text()
+    assert "dropped (1 so far)" in log_text and "is full (3 invocations waiting)" in log_text

@@ -92,19 +92,24 @@ class DashboardFacade(Protocol):
 def parse_aggregates(payload: bytes) -> list[dict]:
     """The aggregate records in a ``display/aggregates`` payload.
 
-    Accepts one record ``{"location": ..., "mean": ...}``, a list of them, ``{"aggregates":
-    [...]}``, or ``{location: {"mean": ...}}``. Raises ``ValueError`` saying what is wrong.
+    Accepts the reader's snapshot ``{"updated_at", "last_sequence", "locations": {name: record}}``
+    (``lambdas/reader/latest.py``), one record ``{"location": ..., "mean": ...}``, a list of
+    them, ``{"aggregates": [...]}``, or ``{location: {"mean": ...}}``. Raises ``ValueError``
+    saying what is wrong.
     """
     try:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"aggregates payload is not UTF-8 JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("locations"), (dict, list)):
+        data = data["locations"]
     if isinstance(data, dict) and isinstance(data.get("aggregates"), list):
         data = data["aggregates"]
     if isinstance(data, dict) and "location" in data:
         data = [data]
     elif isinstance(data, dict):
-        data = [dict(value, location=key) for key, value in data.items() if isinstance(value, dict)]
+        data = [dict(value, location=value.get("location", key)) for key, value in data.items()
+                if isinstance(value, dict)]
     if not isinstance(data, list):
         raise ValueError(f"aggregates payload is JSON {type(data).__name__}; expected an object or a list")
     records = []

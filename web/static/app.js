@@ -167,7 +167,12 @@
       aggregates[r.location] = r;
       const t = typeof r.window_end === "number" ? r.window_end / 1000 : (data.time || Date.now() / 1000);
       const hist = series[r.location] || (series[r.location] = []);
-      if (typeof r.mean === "number") { hist.push({t, mean: r.mean}); if (hist.length > HISTORY) hist.shift(); }
+      if (typeof r.mean === "number") {
+        // the reader repeats every location in each snapshot: one point per window, not per message
+        const last = hist[hist.length - 1];
+        if (last && last.t === t) last.mean = r.mean; else hist.push({t, mean: r.mean});
+        if (hist.length > HISTORY) hist.shift();
+      }
     }
     if (records.length && !data.initial) aggregateUpdates += 1;
     if (records.length) {

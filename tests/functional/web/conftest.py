@@ -5,12 +5,14 @@ The facade is ``web.facade.CoreFacade`` (product code) over the real ``localcore
 have no status provider of their own here yet (functions, devices, streams, webcam, car stats,
 DynamoDB) are fixed dicts, and the snapshot API is a plain function: the facade is the
 dashboard's own seam, so these stand for the services the lead wires in ``localcore/core.py``.
+Aggregates are published in the reader Lambda's own format (``lambdas/reader/latest.py``).
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lambdas.reader.latest import LatestAggregates
 from localcore.interfaces import Message, Route
 from localcore.pki import LocalPKI
 from localcore.router import Router
@@ -74,10 +77,14 @@ class Core:
     jpeg_bytes: bytes
     private_key_pem: str
     secrets: list[str] = field(default_factory=list)
+    reader_state: LatestAggregates = field(default_factory=LatestAggregates)
 
     def publish_aggregates(self, *records: dict) -> int:
-        return self.router.publish(Message("function:reader", "display/aggregates",
-                                           json.dumps(list(records)).encode()))
+        """Publish as the reader Lambda does: its snapshot of the newest window per location."""
+        for record in records:
+            self.reader_state.update(0, record)
+        payload = json.dumps(self.reader_state.snapshot(now_ms=int(time.time() * 1000)), sort_keys=True)
+        return self.router.publish(Message("function:reader", "display/aggregates", payload.encode()))
 
     def set_light(self, colour: str) -> int:
         payload = json.dumps({"state": {"reported": {"property": colour}}}).encode()

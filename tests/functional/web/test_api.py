@@ -346,7 +346,8 @@ async def test_aggregates_reach_the_display_panel_stream(open_events, dashboard,
     try:
         _, initial = await reader.next("aggregates")
         assert initial == {"records": [], "time": initial["time"], "initial": True}
-        core.publish_aggregates({"location": "kitchen", "mean": 21.5, "min": 20.0, "max": 23.0, "count": 10})
+        core.publish_aggregates({"location": "kitchen", "mean": 21.5, "min": 20.0, "max": 23.0, "count": 10,
+                                 "window_start": 0, "window_end": 10_000})
         _, update = await reader.next("aggregates")
         assert update["records"][0]["location"] == "kitchen"
         assert update["records"][0]["mean"] == 21.5

@@ -1,6 +1,8 @@
 """Status adapters (web.facade) and the pure rules behind the dashboard's checks."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from localcore.streams.definitions import parse_definition
@@ -62,6 +64,18 @@ def test_tail_lines_of_a_short_file(tmp_path):
     path.write_text("a\nb\n")
     assert tail_lines(str(path), 5) == ["a", "b"]
     assert tail_lines(str(path), 0) == []
+
+
+def test_parse_aggregates_reads_the_reader_lambdas_snapshot():
+    from lambdas.reader.latest import LatestAggregates
+    latest = LatestAggregates()
+    for seq, (location, start, mean) in enumerate([("kitchen", 0, 20.5), ("garage", 0, 18.0), ("kitchen", 10, 21.0)]):
+        latest.update(seq, {"location": location, "window_start": start, "window_end": start + 10,
+                            "count": 3, "min": mean - 1, "max": mean + 1, "mean": mean})
+    payload = json.dumps(latest.snapshot(now_ms=1234), sort_keys=True).encode()  # what the reader publishes
+    records = {r["location"]: r for r in parse_aggregates(payload)}
+    assert set(records) == {"kitchen", "garage"}
+    assert (records["kitchen"]["mean"], records["kitchen"]["window_start"]) == (21.0, 10)
 
 
 @pytest.mark.parametrize("payload,locations", [

@@ -234,7 +234,9 @@
     const norm = (v) => {
       if (typeof v !== "string") return null;
       const u = v.trim().toUpperCase();
-      if (u === "AMBER" || u === "ORANGE") return "YELLOW";
+      if (u === "AMBER" || u === "ORANGE" || u === "Y") return "YELLOW";
+      if (u === "G") return "GREEN";     // the devices report G / Y / R, as AWS's sample does
+      if (u === "R") return "RED";
       return ["RED", "YELLOW", "GREEN"].includes(u) ? u : null;
     };
     for (const k of ["property", "color", "colour", "light", "state", "signal"]) {

@@ -10,7 +10,9 @@ Aggregates are published in the reader Lambda's own format (``lambdas/reader/lat
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ SHADOW_UPDATE = f"$aws/things/{LIGHT}/shadow/update"
 FUNCTION_TOKEN = "fn-token-4f1b2c9d8e7a6b5c"
 CONTAINER_TOKEN = "container-auth-9a8b7c6d5e4f3a2b"
 WAIT_S = 5.0
+REPO = Path(__file__).resolve().parents[3]
 
 ROUTES = [
     Route("function:reader", "cloud", "display/aggregates"),
@@ -86,9 +89,21 @@ class Core:
         payload = json.dumps(self.reader_state.snapshot(now_ms=int(time.time() * 1000)), sort_keys=True)
         return self.router.publish(Message("function:reader", "display/aggregates", payload.encode()))
 
-    def set_light(self, colour: str) -> int:
-        payload = json.dumps({"state": {"reported": {"property": colour}}}).encode()
+    def set_light(self, light: str) -> int:
+        """Report ``G``/``Y``/``R`` with the traffic-light device's own payload builder."""
+        payload = _light_states().reported_update(light).encode()
         return self.router.publish(Message("device:GG_Switch", SHADOW_UPDATE, payload))
+
+
+def _light_states():
+    """``devices/light_states.py`` (device scripts import it as a top-level sibling module)."""
+    module = sys.modules.get("light_states")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("light_states", REPO / "devices" / "light_states.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules["light_states"] = module
+    return module
 
 
 def _snapshot(stream_name: str) -> dict:

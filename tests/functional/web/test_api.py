@@ -187,7 +187,7 @@ async def test_publish_body_must_be_json(dashboard, http):
 
 # -- status ---------------------------------------------------------------------------------------
 async def test_status_has_every_section_and_no_secrets(dashboard, http, core):
-    core.set_light("RED")
+    core.set_light("R")
     async with http.get(base(dashboard) + "/api/status", headers=auth(dashboard)) as resp:
         assert resp.status == 200
         assert resp.headers["Cache-Control"] == "no-store"
@@ -202,7 +202,7 @@ async def test_status_has_every_section_and_no_secrets(dashboard, http, core):
                                                      "STREAM_NAME": "SensorAggregates"}
     assert status["devices"][1]["tls"]["key_pem"] == "[redacted]"
     assert {"source": "cloud", "target": "function:stream_reader", "topic": "streams/read"} in status["subscriptions"]
-    assert status["shadows"][LIGHT]["state"]["reported"]["property"] == "RED"
+    assert status["shadows"][LIGHT]["state"]["reported"]["property"] == "R"
 
 
 async def test_a_failing_status_provider_is_reported_not_fatal(make_core, http):
@@ -229,9 +229,9 @@ async def test_events_stream_status_without_secrets(open_events, dashboard, http
         text = json.dumps(status)
         for secret in core.secrets:
             assert secret not in text
-        core.set_light("YELLOW")  # the next status event carries the changed shadow
+        core.set_light("Y")  # the next status event carries the changed shadow
         _, status = await reader.next("status", lambda s: LIGHT in s.get("shadows", {}))
-        assert status["shadows"][LIGHT]["state"]["reported"]["property"] == "YELLOW"
+        assert status["shadows"][LIGHT]["state"]["reported"]["property"] == "Y"
     finally:
         resp.close()
 

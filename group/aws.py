@@ -40,8 +40,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import package as packaging
 from .errors import DeployError
 from .model import Group
-from .plan import (ADD, CHANGE, DESTROY_ORDER, REF_RE, Desired, Plan, desired_objects, diff, spec_hash,
-                   target_warnings)
+from .plan import (ADD, CHANGE, DESTROY_ORDER, REF_RE, Desired, Plan, cloud_package_key, desired_objects, diff,
+                   spec_hash, target_warnings)
 from .state import State, state_path
 
 log = logging.getLogger(__name__)
@@ -310,7 +310,7 @@ def _exists(ctx: _Ctx, rec: Dict[str, Any]) -> bool:
         c.greengrass.get_connectivity_info(ThingName=name)
     elif kind in ("role", "group-role"):
         c.iam.get_role(RoleName=name)
-    elif kind == "function":
+    elif kind in ("function", "cloud-function"):
         if rec.get("ref"):
             c.lambda_.get_alias(FunctionName=rec["function_name"], Name="live")
         else:
@@ -503,9 +503,12 @@ def _apply_connectivity(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], r
 
 
 def _apply_role(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
-    _ensure_role(ctx, key, d, spec, rec, {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": "*"}]})
+    logs = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": "*"}
+    policy = {"Version": "2012-10-17", "Statement": [logs]}
+    if "access" in spec:  # cloud functions reach the group's cloud resources
+        policy["Statement"] += _access_policy(ctx.clients, spec["access"])["Statement"]
+    _ensure_role(ctx, key, d, spec, rec, policy)
 
 
 def _wait_function_ready(c: Clients, name: str, timeout: float = 120.0) -> None:
@@ -522,14 +525,16 @@ def _wait_function_ready(c: Clients, name: str, timeout: float = 120.0) -> None:
 
 def _apply_function(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
     c, fname = ctx.clients, spec["function_name"]
-    pkg = ctx.packages[d.name]
-    config = dict(Role=spec["role"], Handler=spec["handler"], Runtime=spec["runtime"],
-                  MemorySize=spec["memory"], Timeout=spec["timeout"],
-                  Description=f"Greengrass group {ctx.group_name}: {d.name}")
+    pkg = ctx.packages[cloud_package_key(d.name) if d.kind == "cloud-function" else d.name]
+    config: Dict[str, Any] = dict(Role=spec["role"], Handler=spec["handler"], Runtime=spec["runtime"],
+                                  MemorySize=spec["memory"], Timeout=spec["timeout"],
+                                  Description=f"Greengrass group {ctx.group_name}: {d.name}")
+    if "environment" in spec:  # core functions get theirs from the function definition
+        config["Environment"] = {"Variables": spec["environment"]}
     if rec is None:
         try:
             c.lambda_.get_function(FunctionName=fname)
-            raise _collision("function", fname, "Lambda function")
+            raise _collision(d.kind, fname, "Lambda function")
         except ClientError as err:
             if not is_not_found(err):
                 raise
@@ -725,7 +730,7 @@ def _apply_channel(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: O
 _APPLY: Dict[str, Callable[..., None]] = {
     "service-role": _apply_service_role, "thing": _apply_thing, "policy": _apply_policy,
     "certificate": _apply_certificate, "connectivity": _apply_connectivity, "role": _apply_role,
-    "function": _apply_function, "group": _apply_group, "group-version": _apply_group_version,
+    "function": _apply_function, "cloud-function": _apply_function, "group": _apply_group, "group-version": _apply_group_version,
     "group-role": _apply_group_role, "table": _apply_table, "bucket": _apply_bucket,
     "kinesis-stream": _apply_kinesis, "video-stream": _apply_video, "iotanalytics-channel": _apply_channel,
 }
@@ -806,7 +811,7 @@ def _delete(ctx: _Ctx, rec: Dict[str, Any]) -> None:
             if not is_not_found(err):
                 raise
         _ignore_not_found(c.iot.delete_policy, policyName=name)
-    elif kind == "function":
+    elif kind in ("function", "cloud-function"):
         _ignore_not_found(c.lambda_.delete_function, FunctionName=rec["function_name"])
     elif kind == "role":
         _delete_role(c, name)
@@ -922,12 +927,16 @@ class DeployResult:
 
 
 def _build_packages(group: Group, root: Path) -> Dict[str, packaging.Package]:
+    """Core functions with greengrasssdk vendored; cloud functions (``cloud:<name>``) as they are
+    (their runtime brings boto3; anything heavier belongs in a layer)."""
     out = {}
-    for f in group.functions:
+    jobs = [(f.name, f.name, f.code_dir(root), packaging.DEFAULT_VENDOR) for f in group.functions]
+    jobs += [(cloud_package_key(cf.name), cf.name, cf.code_dir(root), ()) for cf in group.cloud.functions]
+    for key, name, code_dir, vendor in jobs:
         try:
-            out[f.name] = packaging.build(f.name, f.code_dir(root))
+            out[key] = packaging.build(name, code_dir, vendor)
         except packaging.PackageError as err:
-            raise DeployError("package", f.name, str(err)) from None
+            raise DeployError("package", name, str(err)) from None
     return out
 
 

@@ -29,7 +29,7 @@ KIND_ORDER = (
     "core-definition", "device-definition", "function-definition", "resource-definition",
     "logger-definition", "connector-definition", "subscription-definition",
     "group", "group-version", "group-role",
-    "table", "bucket", "kinesis-stream", "video-stream", "iotanalytics-channel",
+    "table", "bucket", "kinesis-stream", "video-stream", "iotanalytics-channel", "cloud-function",
     "deployment",
 )
 # Objects the destroy step removes, in this order (deployment = reset_deployments).
@@ -37,7 +37,7 @@ DESTROY_ORDER = (
     "deployment", "group-role", "group-version", "group",
     "subscription-definition", "connector-definition", "logger-definition", "resource-definition",
     "function-definition", "device-definition", "core-definition",
-    "connectivity", "certificate", "thing", "policy", "function", "role",
+    "connectivity", "certificate", "thing", "policy", "cloud-function", "function", "role",
     "table", "bucket", "kinesis-stream", "video-stream", "iotanalytics-channel", "service-role",
 )
 DEFINITION_KINDS = ("core", "device", "function", "resource", "logger", "connector", "subscription")
@@ -157,6 +157,15 @@ def group_role_name(group: Group) -> str:
     return aws_name(group.name, "group-role")
 
 
+def cloud_role_name(group: Group) -> str:
+    return aws_name(group.name, "cloud-fn-role")
+
+
+def cloud_package_key(name: str) -> str:
+    """Key of a cloud function's package (cloud and core function names may coincide)."""
+    return f"cloud:{name}"
+
+
 def service_role_name(group: Group) -> str:
     return aws_name(group.name, "gg-service-role")
 
@@ -232,7 +241,8 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
                     service_role: bool = True) -> Dict[str, Desired]:
     """Every object deploy owns for ``group`` on ``target``, in deploy order.
 
-    ``code_hashes`` maps function name → the CodeSha256 of its package (group/package.py).
+    ``code_hashes`` maps function name (``cloud:<name>`` for cloud functions) → the CodeSha256 of
+    its package (group/package.py).
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}")
@@ -342,6 +352,15 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
     if target == "local":
         for ch in group.cloud.iotanalytics_channels:
             add(Desired("iotanalytics-channel", ch, {"name": ch}))
+    if group.cloud.functions:
+        crole = cloud_role_name(group)
+        add(Desired("role", crole, {"role_name": crole, "trust": "lambda.amazonaws.com", "access": access}))
+        for cf in group.cloud.functions:
+            add(Desired("cloud-function", cf.name, {
+                "function_name": lambda_name(group, cf.name), "runtime": cf.runtime, "handler": cf.handler,
+                "memory": cf.memory_mb, "timeout": cf.timeout_s,
+                "environment": dict(sorted(cf.environment.items())),
+                "code_sha256": code_hashes.get(cloud_package_key(cf.name), ""), "role": f"@role:{crole}"}))
 
     add(Desired("deployment", g, {"group": f"@group:{g}#id", "group_version": f"@group-version:{g}",
                                   "group_role": f"@group-role:{grole}",

@@ -78,7 +78,8 @@ def counted_clients(endpoint: str) -> tuple[Clients, CallLog]:
     return clients, log
 
 
-def moto_group(prefix: str, *, functions=("producer",), loggers: bool = False) -> Dict[str, Any]:
+def moto_group(prefix: str, *, functions=("producer",), loggers: bool = False,
+               cloud_function: bool = False) -> Dict[str, Any]:
     """A group moto can take: thing names without '_', no loggers/connectors/connectivity."""
     data: Dict[str, Any] = {
         "group": {"name": f"{prefix}-grp", "region": REGION},
@@ -99,6 +100,11 @@ def moto_group(prefix: str, *, functions=("producer",), loggers: bool = False) -
                   "kinesis_streams": [{"name": f"{prefix}-raw"}],
                   "video_streams": [f"{prefix}-cam"]},
     }
+    if cloud_function:  # a cloud-side Lambda (as the snapshot API): its folder only, no SDK vendored
+        data["cloud"]["functions"] = [{"name": "snap", "path": str(ROOT / "cloud"),
+                                       "handler": "snapshot.handler.lambda_handler", "runtime": "python3.12",
+                                       "memory_mb": 512, "timeout_s": 20,
+                                       "environment": {"SNAPSHOT_BUCKET": f"{prefix.lower()}-bucket"}}]
     if loggers:
         data["loggers"] = [{"component": "Lambda", "type": "FileSystem", "level": "INFO", "space_kb": 128}]
     return data

@@ -7,6 +7,7 @@ import boto3
 import pytest
 
 import deploy
+from group import package
 from group.aws import Clients, deploy_group, destroy_group, plan_group, poll_deployment
 from group.errors import DeployError
 from group.model import load
@@ -15,9 +16,11 @@ from group.state import State
 
 def _deploy(h, path, state_dir, certs_dir, clients, pkg, **kw):
     group, _ = load(path)
+    packages = {f.name: pkg for f in group.functions}
+    packages.update({f"cloud:{cf.name}": package.build(cf.name, cf.code_dir(path.parent), ())
+                     for cf in group.cloud.functions})
     return deploy_group(group, root=path.parent, clients=clients, state_dir=state_dir, target="aws",
-                        certs_dir=certs_dir, wait=False, service_role=False,
-                        packages={f.name: pkg for f in group.functions}, **kw)
+                        certs_dir=certs_dir, wait=False, service_role=False, packages=packages, **kw)
 
 
 def _cli(*args, files, state_dir, certs_dir):
@@ -29,7 +32,8 @@ def _cli(*args, files, state_dir, certs_dir):
 
 def test_fleet_deploy_is_idempotent_and_destroy_removes_exactly_it(h, moto_url, tmp_path, producer_package):
     state_dir, certs = tmp_path / ".gg", tmp_path / "certs"
-    files = [h.write_group(tmp_path, h.moto_group(p)) for p in ("FleetA", "FleetB")]
+    files = [h.write_group(tmp_path, h.moto_group("FleetA", cloud_function=True)),
+             h.write_group(tmp_path, h.moto_group("FleetB"))]
     raw = boto3.session.Session(*h.keys, region_name=h.region)
     iot = raw.client("iot", endpoint_url=moto_url)
     gg = raw.client("greengrass", endpoint_url=moto_url)
@@ -50,6 +54,12 @@ def test_fleet_deploy_is_idempotent_and_destroy_removes_exactly_it(h, moto_url, 
     assert fn["FunctionConfiguration"]["MemorySize"] == 128 * 1024
     assert fn["FunctionConfiguration"]["Environment"]["ResourceAccessPolicies"] == [
         {"ResourceId": "frames", "Permission": "rw"}]
+    # the cloud function: its environment on the Lambda, its folder only
+    lam = raw.client("lambda", endpoint_url=moto_url)
+    snap = lam.get_function_configuration(FunctionName="FleetA-grp-snap")
+    assert snap["Environment"]["Variables"] == {"SNAPSHOT_BUCKET": "fleeta-bucket"}
+    assert snap["Handler"] == "snapshot.handler.lambda_handler" and snap["Runtime"] == "python3.12"
+    assert lam.get_alias(FunctionName="FleetA-grp-snap", Name="live")["FunctionVersion"] == "1"
     # credentials on disk
     key = certs / "FleetACore" / "private.key"
     assert (certs / "FleetACore" / "cert.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")

@@ -196,3 +196,18 @@ def test_objects_only_in_state_are_removed():
     state["thing:Old_Thing"] = {"kind": "thing", "name": "Old_Thing", "hash": "h", "applied": "x"}
     plan = diff("g1", "local", des, state)
     assert plan.lines() == ["- thing Old_Thing"]
+
+
+def test_cloud_functions_get_their_own_role_and_environment():
+    data = copy.deepcopy(BASE)
+    data["cloud"]["functions"] = [{"name": "snap", "handler": "snapshot.handler.lambda_handler",
+                                   "environment": {"SNAPSHOT_BUCKET": "bkt"}}]
+    des = desired(data, code={**CODE, "cloud:snap": "sha-c"})
+    fn = des["cloud-function:snap"]
+    assert fn.spec["environment"] == {"SNAPSHOT_BUCKET": "bkt"} and fn.spec["code_sha256"] == "sha-c"
+    assert fn.spec["function_name"] == "g1-snap" and fn.deps == ["role:g1-cloud-fn-role"]
+    assert des["role:g1-cloud-fn-role"].spec["access"]["buckets"] == ["bkt"]
+    keys = list(des)
+    assert keys.index("role:g1-cloud-fn-role") < keys.index("cloud-function:snap") < keys.index("deployment:g1")
+    # the cloud function is not part of the Greengrass deployment
+    assert "snap" not in des["deployment:g1"].spec["code"]

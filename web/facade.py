@@ -27,6 +27,10 @@ page says so; ``errors`` {section: message} reports a provider that raised)::
       "errors": {section: str}
     }
 
+Adapters for the services' own status: ``functions_section(runtime.status())``,
+``streams_section(stream_manager.status())``, ``webcam_section(frames_dir, stream_tail(store,
+"S3UploadStatus", 10))``, and ``Cached(provider, max_age_s)`` for sections that cost a cloud call.
+
 Secrets never reach the page: the dashboard removes keys such as ``token``, ``private_key`` or
 ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` from the status at any depth (``web.redact``), but an
 implementation should not put them there in the first place.
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping, Protocol, Union
@@ -257,3 +262,90 @@ def streams_section(stream_manager_status: Mapping[str, Any]) -> list[dict]:
                           for e in stream.get("exporters", [])],
         })
     return rows
+
+
+def stream_tail(store, name: str, count: int) -> list[bytes]:
+    """The payloads of the newest ``count`` messages of stream ``name`` in a
+    ``localcore.streams`` ``StreamStore`` (``[]`` when the stream does not exist or is empty)."""
+    from localcore.streams.errors import StreamManagerError
+
+    if store is None or name not in store:
+        return []
+    try:
+        stream = store.get(name)
+        oldest, newest = stream.oldest_sequence_number(), stream.newest_sequence_number()
+        if oldest is None or newest is None:
+            return []
+        start = max(oldest, newest - count + 1)
+        return [m.payload for m in store.read(name, start, 1, count)]
+    except StreamManagerError as exc:  # deleted or trimmed between the checks: show nothing this time
+        log.debug("cannot read the tail of stream %s: %s", name, exc)
+        return []
+
+
+# greengrasssdk.stream_manager Status / StatusLevel: status messages carry the enum values
+_STATUS = {0: "Success", 1: "Failure", 2: "InProgress", 3: "Warning", 4: "Canceled"}
+_LEVEL = {0: "ERROR", 1: "WARN", 2: "INFO", 3: "DEBUG", 4: "TRACE"}
+
+
+def _export_status(payload: bytes) -> dict | None:
+    """One stream-manager ``StatusMessage`` (JSON) → a row for the webcam panel."""
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    context = data.get("statusContext") or {}
+    task = context.get("s3ExportTaskDefinition") or {}
+    status, level = data.get("status"), data.get("statusLevel")
+    return {"status": _STATUS.get(status, status) if isinstance(status, int) else status,
+            "level": _LEVEL.get(level, level) if isinstance(level, int) else level,
+            "bucket": task.get("bucket"), "key": task.get("key"),
+            "file": str(task.get("inputUrl", "")).rsplit("/", 1)[-1] or None,
+            "message": data.get("message"), "time_ms": data.get("timestampEpochMs")}
+
+
+def webcam_section(frames_dir: str, status_payloads: list[bytes] = (), captured: int | None = None,
+                   statuses_shown: int = 10) -> dict:
+    """The ``webcam`` section from the frames directory and the S3 export status messages.
+
+    ``latest_jpeg_path`` is the newest ``*.jpg`` (files starting with ``.`` are being written);
+    ``saved`` counts the frames in the directory; ``uploaded`` counts ``Success`` statuses.
+    """
+    latest, latest_mtime, saved = None, -1.0, 0
+    try:
+        with os.scandir(frames_dir) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.name.lower().endswith((".jpg", ".jpeg")):
+                    continue
+                try:
+                    mtime = entry.stat().st_mtime
+                except OSError:  # removed by the uploader meanwhile
+                    continue
+                saved += 1
+                if mtime > latest_mtime or (mtime == latest_mtime and entry.name > os.path.basename(latest or "")):
+                    latest, latest_mtime = entry.path, mtime
+    except OSError as exc:
+        log.debug("cannot list frames in %s: %s", frames_dir, exc)
+    statuses = [s for s in (_export_status(p) for p in status_payloads) if s is not None]
+    return {"latest_jpeg_path": latest, "captured": captured, "saved": saved,
+            "uploaded": sum(1 for s in statuses if s["status"] == "Success"),
+            "export_statuses": statuses[-statuses_shown:]}
+
+
+class Cached:
+    """A status provider that calls ``provider`` at most every ``max_age_s`` seconds (for
+    sections that cost a cloud call, e.g. a DynamoDB scan); errors are raised once per refresh."""
+
+    def __init__(self, provider: Callable[[], Any], max_age_s: float, clock: Callable[[], float] = time.monotonic):
+        self._provider, self._max_age, self._clock = provider, max_age_s, clock
+        self._value: Any = None
+        self._at: float | None = None
+
+    def __call__(self) -> Any:
+        now = self._clock()
+        if self._at is None or now - self._at >= self._max_age:
+            self._at = now  # a failing provider is retried after max_age_s, not on every tick
+            self._value = self._provider()
+        return self._value

@@ -144,3 +144,60 @@ def test_token_rules():
     assert token_refusal({}, {"token": "s3cret"}, "s3cret") is None
     assert "wrong" in token_refusal({"X-Dashboard-Token": "nope"}, {"token": "s3cret"}, "s3cret")  # header wins
     assert "missing" in token_refusal({}, {"token": ""}, "s3cret")
+
+
+def _sdk_status(status, key: str) -> bytes:
+    """A status message exactly as greengrasssdk serialises it (what S3 export tasks report)."""
+    from greengrasssdk.stream_manager import (
+        EventType, S3ExportTaskDefinition, StatusContext, StatusLevel, StatusMessage)
+    message = StatusMessage(
+        event_type=EventType.S3Task, status_level=StatusLevel.INFO, status=status,
+        status_context=StatusContext(s3_export_task_definition=S3ExportTaskDefinition(
+            input_url=f"file:///tmp/s3_stream/{key}", bucket="gg-bundle-frames", key=f"frames/{key}")),
+        message="done", timestamp_epoch_ms=1_795_000_000_000)
+    return json.dumps(message.as_dict()).encode()
+
+
+async def test_webcam_section_from_frames_and_a_real_status_stream(tmp_path):
+    import os
+    from greengrasssdk.stream_manager import Status
+    from web.facade import stream_tail, webcam_section
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for n, name in enumerate(["2026_11_23_12.00.00.000001.jpg", "2026_11_23_12.00.02.000001.jpg", ".tmp-frame"]):
+        (frames / name).write_bytes(b"\xff\xd8jpeg")
+        os.utime(frames / name, (1000 + n, 1000 + n))
+    server = StreamManagerServer(tmp_path / "store", port=0, authenticate_client=False, exporters_enabled=False)
+    await server.start()
+    try:
+        server.store.create(parse_definition({"name": "S3UploadStatus", "strategyOnFull": 1}))
+        for n, status in enumerate([Status.InProgress, Status.Success, Status.Failure, Status.Success]):
+            server.store.append("S3UploadStatus", _sdk_status(status, f"f{n}.jpg"))
+        assert stream_tail(server.store, "S3UploadStatus", 3) == [
+            _sdk_status(s, f"f{n}.jpg") for n, s in [(1, Status.Success), (2, Status.Failure), (3, Status.Success)]]
+        assert stream_tail(server.store, "Missing", 3) == []
+        section = webcam_section(str(frames), stream_tail(server.store, "S3UploadStatus", 10), captured=7)
+    finally:
+        await server.stop()
+    assert section["latest_jpeg_path"] == str(frames / "2026_11_23_12.00.02.000001.jpg")
+    assert (section["captured"], section["saved"], section["uploaded"]) == (7, 2, 2)
+    assert [s["status"] for s in section["export_statuses"]] == ["InProgress", "Success", "Failure", "Success"]
+    assert section["export_statuses"][1] == {"status": "Success", "level": "INFO", "bucket": "gg-bundle-frames",
+                                             "key": "frames/f1.jpg", "file": "f1.jpg", "message": "done",
+                                             "time_ms": 1_795_000_000_000}
+
+
+def test_webcam_section_without_frames_dir(tmp_path):
+    from web.facade import webcam_section
+    assert webcam_section(str(tmp_path / "none")) == {
+        "latest_jpeg_path": None, "captured": None, "saved": 0, "uploaded": 0, "export_statuses": []}
+
+
+def test_cached_provider_calls_at_most_once_per_period():
+    from web.facade import Cached
+    now, calls = [0.0], []
+    cached = Cached(lambda: calls.append(1) or len(calls), max_age_s=5, clock=lambda: now[0])
+    assert [cached(), cached()] == [1, 1]
+    now[0] = 5.0
+    assert cached() == 2

@@ -32,6 +32,7 @@ from .greengrass_state import DeploymentBook, GreengrassState
 from .iot_api import IoTApi
 from .iotanalytics_api import IoTAnalyticsApi
 from .iotanalytics_state import IoTAnalyticsState
+from . import moto_snapshot
 from .moto_link import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, MotoLink
 from .persist import load_json, save_json
 from .sitewise_api import SiteWiseApi
@@ -48,9 +49,10 @@ _SAVE_INTERVAL_S = 0.5
 _MAX_BODY = 1 << 30
 
 # moto's backends are process-global. A LocalCloud that starts while no other one runs in this
-# process resets them, so it begins as empty as after a real restart (moto keeps nothing).
+# process resets them and loads its own snapshot (state_dir/moto.pickle) into them.
 _running_lock = threading.Lock()
 _running = 0
+MOTO_SNAPSHOT = "moto.pickle"
 
 
 class _Saver:
@@ -130,6 +132,9 @@ class LocalCloud:
     ``list_group_certificate_authorities`` hands out are ``LocalPKI(pki_dir).group_ca(group_id)``;
     ``pki_dir`` defaults to ``state_dir/"ca"`` — pass the directory the local core's discovery and
     broker use, so the cloud and the core hand out the same group CA.
+    ``persist_moto`` (default on): moto's data is pickled to ``state_dir/moto.pickle`` at ``stop()``
+    and loaded at the next ``start()`` (see ``moto_snapshot``); a crash loses moto's changes since
+    the last clean stop.
     ``auto_complete_deployments=True`` marks every new deployment ``Success`` at once (for
     tests of deploy.py without a core); otherwise a local core acknowledges deployments through
     ``cloud.deployments`` (see ``greengrass_state.DeploymentBook``).
@@ -137,7 +142,8 @@ class LocalCloud:
 
     def __init__(self, state_dir: str | Path, host: str = "127.0.0.1", port: int = 0,
                  region: str = "us-east-1", *, auto_complete_deployments: bool = False,
-                 account_id: str = DEFAULT_ACCOUNT_ID, pki_dir: str | Path | None = None) -> None:
+                 account_id: str = DEFAULT_ACCOUNT_ID, pki_dir: str | Path | None = None,
+                 persist_moto: bool = True) -> None:
         self.state_dir = Path(state_dir)
         self.pki_dir = Path(pki_dir) if pki_dir is not None else self.state_dir / "ca"
         self.host = host
@@ -145,6 +151,9 @@ class LocalCloud:
         self.region = region
         self.account_id = account_id
         self.auto_complete_deployments = auto_complete_deployments
+        self.persist_moto = persist_moto
+        self._moto_restored: moto_snapshot.SnapshotReport | None = None
+        self._moto_saved: moto_snapshot.SnapshotReport | None = None
         self._handlers: dict[str, list[Handler]] = {}
         self._handlers_lock = threading.Lock()
         self._state = "new"
@@ -241,6 +250,11 @@ class LocalCloud:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
+            if self.persist_moto and self._claimed:
+                try:
+                    self._moto_saved = moto_snapshot.save(self.state_dir / MOTO_SNAPSHOT)
+                except OSError as exc:
+                    log.error("could not save moto's data to %s: %s", self.state_dir / MOTO_SNAPSHOT, exc)
         self._release_moto()
         if self.moto is not None:
             self.moto.close()
@@ -273,6 +287,9 @@ class LocalCloud:
             "kinesisvideo": (self._kvs.status() if self._kvs is not None
                              else {"mounted": False, "error": self._kvs_error}),
             "greengrass": self.greengrass.status(),
+            "moto_snapshot": {
+                "restored": self._moto_restored.to_json() if self._moto_restored else None,
+                "saved": self._moto_saved.to_json() if self._moto_saved else None},
         }
         return out
 
@@ -314,6 +331,11 @@ class LocalCloud:
                 reply = self.moto.request("POST", "/moto-api/reset", {})
                 if not reply.ok:
                     raise CloudStartError(f"could not reset moto's in-memory state: HTTP {reply.status}")
+                if self.persist_moto:
+                    self._moto_restored = moto_snapshot.restore(self.state_dir / MOTO_SNAPSHOT)
+            else:
+                log.warning("another LocalCloud runs in this process: sharing its moto data, "
+                            "%s not loaded", self.state_dir / MOTO_SNAPSHOT)
             _running += 1
         self._claimed = True
 

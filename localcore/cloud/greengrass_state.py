@@ -452,8 +452,13 @@ class DeploymentBook:
             return [asdict(d) for d in self._deps.values()]
 
     def load_json(self, data: list[dict[str, Any]]) -> None:
+        """Load saved deployments. One a core had taken but not reported when the cloud stopped
+        is offered again: that core is gone, the next one must apply it."""
         with self._cond:
             self._deps = {d["deployment_id"]: Deployment(**d) for d in data}
+            for d in self._deps.values():
+                if d.status == IN_PROGRESS:
+                    d.taken = False
 
 
 # ------------------------------------------------------------------------------ bulk deployments

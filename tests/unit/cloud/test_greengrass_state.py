@@ -148,6 +148,15 @@ def test_a_failing_listener_does_not_stop_the_deployment():
     book.remove_listener(broken)
 
 
+def test_a_deployment_taken_but_not_reported_is_offered_again_after_reload():
+    book = DeploymentBook()
+    book.add(_dep("d"))
+    assert book.take_next("g").deployment_id == "d"
+    again = DeploymentBook()
+    again.load_json(json.loads(json.dumps(book.to_json())))
+    assert again.take_next("g").deployment_id == "d"
+
+
 def test_deployment_book_auto_complete_and_force_reset():
     assert DeploymentBook(auto_complete=True).add(_dep("a")).status == "Success"
     book = DeploymentBook()

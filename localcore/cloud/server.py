@@ -53,6 +53,7 @@ _MAX_BODY = 1 << 30
 _running_lock = threading.Lock()
 _running = 0
 MOTO_SNAPSHOT = "moto.pickle"
+_ADAPTER_ONLY_SERVICES = frozenset({"iotanalytics", "iotsitewise"})  # moto has no backend for them
 
 
 class _Saver:
@@ -455,9 +456,11 @@ class LocalCloud:
             if resp is not None:
                 self._requests["handled"] += 1
                 return await self._send(request, resp)
-        if path.startswith("/_local/"):
-            return self._to_web(error_response(ApiError(f"no local route {request.method} {path}",
-                                                        code="ResourceNotFoundException", status=404)))
+        if path.startswith("/_local/") or service in _ADAPTER_ONLY_SERVICES:
+            # moto has no backend for these: its HTML 404 would only confuse the client
+            return self._to_web(error_response(ApiError(
+                f"the local cloud has no route {request.method} {path} for service {service}",
+                code="UnknownOperationException", status=404)))
         self._requests["proxied"] += 1
         return await self._proxy(request, body)
 

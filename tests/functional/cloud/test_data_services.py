@@ -44,6 +44,8 @@ def test_iotanalytics_errors_are_aws_shaped(signed):
     assert signed("iotanalytics", "POST", "/channels", {"channelName": "twice"})[0] == 409
     status, body = signed("iotanalytics", "POST", "/messages/batch", {"channelName": "twice", "messages": []})
     assert (status, body["__type"]) == (400, "InvalidRequestException")
+    status, body = signed("iotanalytics", "POST", "/datasets", {"datasetName": "d"})  # not emulated
+    assert (status, body["__type"]) == (404, "UnknownOperationException")
 
 
 def test_sitewise_batch_put_with_boto3_and_read_back(client, local_get):

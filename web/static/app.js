@@ -399,7 +399,24 @@
     es.addEventListener("status", (ev) => onStatus(JSON.parse(ev.data)));
     es.addEventListener("aggregates", (ev) => onAggregates(JSON.parse(ev.data)));
     es.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
-    es.addEventListener("error", () => { clientId = null; setConnection("Disconnected — retrying…", "pill-bad"); });
+    es.addEventListener("error", async () => {
+      clientId = null;
+      setConnection("Disconnected — retrying…", "pill-bad");
+      // EventSource hides the HTTP status: ask once whether the token is refused (a stale tab
+      // from an earlier run) and stop retrying then
+      try {
+        const resp = await fetch("/api/status", {headers: {"X-Dashboard-Token": token}});
+        if (resp.status === 403) {
+          const reason = (await resp.json()).reason || "refused";
+          es.close();
+          sessionStorage.removeItem("dashboardToken");
+          setConnection("Refused", "pill-bad");
+          const alert = $("token-missing");
+          alert.textContent = "The dashboard refused this page: " + reason + ".";
+          alert.hidden = false;
+        }
+      } catch (e) { /* the core is down: EventSource keeps retrying */ }
+    });
     // free the connection at once: browsers allow only six per host over HTTP/1.1
     window.addEventListener("pagehide", () => es.close());
   }

@@ -267,3 +267,26 @@ def test_full_page_screenshot_is_not_blank(driver, server, browser_core):
     assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
     colours = np.unique(image.reshape(-1, 3)[::7], axis=0)
     assert len(colours) > 50
+
+
+def test_a_wrong_token_is_explained_on_the_page(driver, server):
+    base = server.dashboard.url.split("?")[0]
+    driver.get(base + "?token=" + "x" * 43)
+    wait(driver, lambda d: text_of(d, "connection") == "Refused", "the refusal")
+    assert "wrong dashboard token" in text_of(driver, "token-missing")
+    driver.get_log("browser")  # the refused requests are logged as errors by design; start clean again
+    open_page(driver, server)  # the right URL still works in the same tab
+
+
+def test_a_page_without_token_says_where_to_get_it(driver, server):
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")  # a fresh tab: nothing in its session storage
+    try:
+        driver.get(server.dashboard.url.split("?")[0])
+        wait(driver, lambda d: d.find_element(By.ID, "token-missing").is_displayed(), "the token notice")
+        assert "?token=" in text_of(driver, "token-missing")
+        assert text_of(driver, "connection") == "No token"
+        assert severe_logs(driver) == []  # nothing was even requested without a token
+    finally:
+        driver.close()
+        driver.switch_to.window(first)

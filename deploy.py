@@ -92,7 +92,10 @@ def make_clients(args: argparse.Namespace, group: Any):
     return Clients.create(region, endpoint), None
 
 
-def local_issuer(args: argparse.Namespace, info: Dict[str, Any]) -> Tuple[Callable[[str], Tuple[bytes, bytes]], bytes]:
+Issuer = Callable[[str], Tuple[bytes, bytes]]
+
+
+def local_issuer(args: argparse.Namespace, info: Dict[str, Any]) -> Tuple[Issuer, bytes]:
     """Certificates from the local root CA (``localcore/pki.py``), the one the local core trusts."""
     from localcore.pki import LocalPKI
 
@@ -173,7 +176,8 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
         clients, _ = make_clients(args, g)
         plan = plan_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
                           target=args.target, certs_dir=args.certs_dir, service_role=args.service_role)
-        out.print(f"[bold]group {g.name}[/bold] (target {args.target}, {clients.endpoint_url or clients.region}):")
+        where = clients.endpoint_url or clients.region
+        out.print(f"[bold]group {g.name}[/bold] (target {args.target}, {where}):")
         if plan.empty:
             out.print("  no changes")
         for line in plan.lines():
@@ -193,7 +197,8 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
     for path, g in groups:
         clients, info = make_clients(args, g)
         issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
-        out.print(f"[bold]deploy {g.name}[/bold] → {args.target} ({clients.endpoint_url or clients.region})")
+        where = clients.endpoint_url or clients.region
+        out.print(f"[bold]deploy {g.name}[/bold] → {args.target} ({where})")
         result = deploy_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
                               target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,
                               root_ca_pem=root_ca, progress=progress, wait=not args.no_wait,
@@ -270,7 +275,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     common.add_argument("--target", choices=("local", "aws"), default="local",
                         help="local: the embedded local cloud of `deploy.py run` (default); aws: real AWS "
                              "(boto3 credential chain)")
-    common.add_argument("--region", help="AWS region (default: $AWS_REGION, then the group file's group.region)")
+    common.add_argument("--region",
+                        help="AWS region (default: $AWS_REGION, then the group file's group.region)")
     common.add_argument("--endpoint-url", help="AWS endpoint URL (default: $AWS_ENDPOINT_URL; with --target "
                                                "local, the cloud_url of .gg/endpoint.json)")
     common.add_argument("--state-dir", type=Path, default=ROOT / ".gg",
@@ -299,7 +305,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="do not wait for the deployment to finish")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the deployment (300)")
     p = sub.add_parser("status", parents=[common], help="show the deployed group and its deployment status",
-                       description="Show what the state records for each group and the live deployment status.")
+                       description="Show what the state records for each group and the live "
+                                   "deployment status.")
     p.add_argument("--json", action="store_true", help="print JSON")
     sub.add_parser("destroy", parents=[common], help="remove exactly what deploy made",
                    description="Reset deployments, then delete the group, definitions, certificates, things, "

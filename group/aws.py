@@ -40,8 +40,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import package as packaging
 from .errors import DeployError
 from .model import Group
-from .plan import (ADD, CHANGE, DESTROY_ORDER, REF_RE, Desired, Plan, cloud_package_key, desired_objects, diff,
-                   spec_hash, target_warnings)
+from .plan import (ADD, CHANGE, DESTROY_ORDER, REF_RE, Desired, Plan, cloud_package_key, desired_objects,
+                   diff, spec_hash, target_warnings)
 from .state import State, state_path
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,8 @@ def _shared_loader(core: Any) -> Any:
 class Clients:
     """boto3 clients for one region and (optionally) one endpoint URL, made lazily."""
 
-    def __init__(self, session: boto3.session.Session, region: str, endpoint_url: Optional[str] = None) -> None:
+    def __init__(self, session: boto3.session.Session, region: str,
+                 endpoint_url: Optional[str] = None) -> None:
         self.session = session
         self.region = region
         self.endpoint_url = endpoint_url
@@ -90,7 +91,8 @@ class Clients:
         core = botocore.session.get_session()
         core.register_component("data_loader", _shared_loader(core))
         if credentials is not None:
-            session = boto3.session.Session(aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
+            session = boto3.session.Session(aws_access_key_id=credentials[0],
+                                            aws_secret_access_key=credentials[1],
                                             region_name=region, botocore_session=core)
         else:
             session = boto3.session.Session(region_name=region, botocore_session=core)
@@ -142,7 +144,8 @@ class Clients:
         except urllib.error.HTTPError as err:
             raw, status = err.read(), err.code
         except (urllib.error.URLError, OSError) as err:
-            raise DeployError(service, f"{method} {path}", f"{url} unreachable: {getattr(err, 'reason', err)}",
+            raise DeployError(service, f"{method} {path}",
+                              f"{url} unreachable: {getattr(err, 'reason', err)}",
                               "check the endpoint (--endpoint-url / AWS_ENDPOINT_URL)") from None
         try:
             return status, (json.loads(raw) if raw else {})
@@ -498,7 +501,8 @@ def _sha256_file(path: Path) -> str:
 
 
 def _apply_connectivity(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
-    ctx.clients.greengrass.update_connectivity_info(ThingName=d.name, ConnectivityInfo=spec["ConnectivityInfo"])
+    ctx.clients.greengrass.update_connectivity_info(ThingName=d.name,
+                                                    ConnectivityInfo=spec["ConnectivityInfo"])
     ctx.state.put(key, {"hash": d.hash, "applied": None, "id": d.name, "ref": d.name})
 
 
@@ -515,7 +519,8 @@ def _wait_function_ready(c: Clients, name: str, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         cfg = c.lambda_.get_function_configuration(FunctionName=name)
-        if cfg.get("State", "Active") != "Pending" and cfg.get("LastUpdateStatus", "Successful") != "InProgress":
+        if cfg.get("State", "Active") != "Pending" \
+                and cfg.get("LastUpdateStatus", "Successful") != "InProgress":
             return
         if time.monotonic() > deadline:
             raise DeployError("function", name, f"still {cfg.get('State')}/{cfg.get('LastUpdateStatus')} "
@@ -589,7 +594,8 @@ def _apply_group(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Opt
     if rec is not None:
         return  # the name is the whole spec; nothing to update
     resp = ctx.clients.greengrass.create_group(Name=spec["name"])
-    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": resp["Id"], "arn": resp["Arn"], "ref": resp["Arn"]})
+    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": resp["Id"], "arn": resp["Arn"],
+                        "ref": resp["Arn"]})
 
 
 def _apply_group_version(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
@@ -615,11 +621,13 @@ def _access_policy(c: Clients, access: Mapping[str, List[str]]) -> Dict[str, Any
     if access["kinesis_streams"]:
         statements.append({"Effect": "Allow", "Action": [
             "kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStream"],
-            "Resource": [f"arn:{part}:kinesis:{region}:{account}:stream/{s}" for s in access["kinesis_streams"]]})
+            "Resource": [f"arn:{part}:kinesis:{region}:{account}:stream/{s}"
+                         for s in access["kinesis_streams"]]})
     if access["video_streams"]:
         statements.append({"Effect": "Allow", "Action": [
             "kinesisvideo:PutMedia", "kinesisvideo:GetDataEndpoint", "kinesisvideo:DescribeStream"],
-            "Resource": [f"arn:{part}:kinesisvideo:{region}:{account}:stream/{s}/*" for s in access["video_streams"]]})
+            "Resource": [f"arn:{part}:kinesisvideo:{region}:{account}:stream/{s}/*"
+                         for s in access["video_streams"]]})
     if access["iotanalytics_channels"]:
         statements.append({"Effect": "Allow", "Action": ["iotanalytics:BatchPutMessage"],
                            "Resource": [f"arn:{part}:iotanalytics:{region}:{account}:channel/{ch}"
@@ -641,7 +649,8 @@ def _apply_table(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Opt
         return
     if rec is not None:
         raise DeployError("table", name, "the key schema of an existing table cannot change",
-                          "rename the table in the group file (or destroy and deploy again: its items are lost)")
+                          "rename the table in the group file "
+                          "(or destroy and deploy again: its items are lost)")
     try:
         c.dynamodb.describe_table(TableName=name)
         raise _collision("table", name, "DynamoDB table")
@@ -689,7 +698,8 @@ def _apply_kinesis(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: O
                 raise
         c.kinesis.create_stream(StreamName=name, ShardCount=spec["shards"])
         ctx.state.put(key, {"hash": d.hash, "applied": None, "id": name})
-        c.kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        c.kinesis.get_waiter("stream_exists").wait(StreamName=name,
+                                                   WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     else:
         c.kinesis.update_shard_count(StreamName=name, TargetShardCount=spec["shards"],
                                      ScalingType="UNIFORM_SCALING")
@@ -730,7 +740,8 @@ def _apply_channel(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: O
 _APPLY: Dict[str, Callable[..., None]] = {
     "service-role": _apply_service_role, "thing": _apply_thing, "policy": _apply_policy,
     "certificate": _apply_certificate, "connectivity": _apply_connectivity, "role": _apply_role,
-    "function": _apply_function, "cloud-function": _apply_function, "group": _apply_group, "group-version": _apply_group_version,
+    "function": _apply_function, "cloud-function": _apply_function, "group": _apply_group,
+    "group-version": _apply_group_version,
     "group-role": _apply_group_role, "table": _apply_table, "bucket": _apply_bucket,
     "kinesis-stream": _apply_kinesis, "video-stream": _apply_video, "iotanalytics-channel": _apply_channel,
 }
@@ -781,7 +792,8 @@ def _delete(ctx: _Ctx, rec: Dict[str, Any]) -> None:
         _ignore_not_found(gg.delete_group, GroupId=rec["id"])
     elif kind.endswith("-definition"):
         k = kind[: -len("-definition")]
-        _ignore_not_found(getattr(gg, f"delete_{k}_definition"), **{f"{k.capitalize()}DefinitionId": rec["id"]})
+        _ignore_not_found(getattr(gg, f"delete_{k}_definition"),
+                          **{f"{k.capitalize()}DefinitionId": rec["id"]})
     elif kind == "certificate":
         arn, cid = rec["arn"], rec["id"]
         if rec.get("policy"):
@@ -903,7 +915,8 @@ def _deploy(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], wait: bool, t
         status, message = poller(ctx.clients, spec["group"], resp["DeploymentId"], timeout)
     ctx.state.update(key, status=status)
     if status == "Failure":
-        raise DeployError("deployment", ctx.group_name, f"deployment {resp['DeploymentId']} failed: {message}",
+        raise DeployError("deployment", ctx.group_name,
+                          f"deployment {resp['DeploymentId']} failed: {message}",
                           "fix the cause on the core and run deploy again")
     if status != "Success":
         raise DeployError("deployment", ctx.group_name,
@@ -1057,7 +1070,8 @@ def deploy_for_run(group: Group, *, root: Path, endpoint_url: str, region: str, 
     """
     def issue(thing: str) -> Tuple[bytes, bytes]:
         cert, key = certificate_issuer(thing)
-        return (cert.encode() if isinstance(cert, str) else cert, key.encode() if isinstance(key, str) else key)
+        return (cert.encode() if isinstance(cert, str) else cert,
+                key.encode() if isinstance(key, str) else key)
 
     ca = root_ca_pem.encode() if isinstance(root_ca_pem, str) else root_ca_pem
     clients = Clients.create(region, endpoint_url, credentials)

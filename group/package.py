@@ -137,7 +137,8 @@ def build(name: str, code_dir: Path, vendor: Sequence[str] = DEFAULT_VENDOR,
         raise PackageError(f"package of '{name}' is {pkg.size / 1e6:.1f} MB zipped, over Lambda's "
                            f"{limit / 1e6:.0f} MB limit (fix: remove large files from {code_dir})")
     if total > UNZIPPED_LIMIT_BYTES:
-        raise PackageError(f"package of '{name}' is {total / 1e6:.1f} MB unzipped, over Lambda's 250 MB limit "
+        raise PackageError(f"package of '{name}' is {total / 1e6:.1f} MB unzipped, "
+                           "over Lambda's 250 MB limit "
                            f"(fix: remove large files from {code_dir})")
     return pkg
 

@@ -43,7 +43,8 @@ DESTROY_ORDER = (
 DEFINITION_KINDS = ("core", "device", "function", "resource", "logger", "connector", "subscription")
 # Kinds whose change gives a new ARN to reference (a new certificate, a new definition version):
 # objects that reference them change too.
-REPLACED_ON_CHANGE = frozenset({"certificate", "group-version"} | {f"{k}-definition" for k in DEFINITION_KINDS})
+REPLACED_ON_CHANGE = frozenset({"certificate", "group-version"}
+                               | {f"{k}-definition" for k in DEFINITION_KINDS})
 
 STREAM_MANAGER_ARN = "arn:aws:lambda:::function:GGStreamManager:1"
 SHADOW_SERVICE = "GGShadowService"
@@ -188,9 +189,10 @@ def target_warnings(group: Group, target: str, file: str = "group.yaml") -> List
         for i, f in enumerate(group.functions):
             if f.runtime in ("python3.7", "python3.8"):
                 out.append(Issue(file, f"functions[{i}].runtime",
-                                 f"AWS Lambda no longer creates functions on the deprecated {f.runtime} runtime; "
-                                 "create_function may be refused on real AWS",
-                                 "use an account that still allows it, or upload the code another way", "warning"))
+                                 f"AWS Lambda no longer creates functions on the deprecated {f.runtime} "
+                                 "runtime; create_function may be refused on real AWS",
+                                 "use an account that still allows it, or upload the code another way",
+                                 "warning"))
     return out
 
 
@@ -319,7 +321,8 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
         definition("logger", {"Loggers": loggers})
     if group.connectors:
         definition("connector", {"Connectors": [
-            {"Id": c.name, "ConnectorArn": c.arn, "Parameters": {k: _param(v) for k, v in c.parameters.items()}}
+            {"Id": c.name, "ConnectorArn": c.arn,
+             "Parameters": {k: _param(v) for k, v in c.parameters.items()}}
             for c in group.connectors]})
     if group.subscriptions:
         definition("subscription", {"Subscriptions": [
@@ -342,7 +345,8 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
                                       "access": access, "group": f"@group:{g}#id"}))
 
     for t in group.cloud.tables:
-        add(Desired("table", t.name, {"name": t.name, "hash_key": t.hash_key, "hash_key_type": t.hash_key_type}))
+        add(Desired("table", t.name, {"name": t.name, "hash_key": t.hash_key,
+                                      "hash_key_type": t.hash_key_type}))
     for b in group.cloud.buckets:
         add(Desired("bucket", b, {"name": b}))
     for k in group.cloud.kinesis_streams:
@@ -378,7 +382,8 @@ def thing_policy_document() -> Dict[str, Any]:
     """IoT policy for the group's things: MQTT, shadows and Greengrass discovery/deployment."""
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive",
-                                       "iot:GetThingShadow", "iot:UpdateThingShadow", "iot:DeleteThingShadow"],
+                                       "iot:GetThingShadow", "iot:UpdateThingShadow",
+                                       "iot:DeleteThingShadow"],
          "Resource": ["*"]},
         {"Effect": "Allow", "Action": ["greengrass:*"], "Resource": ["*"]},
     ]}

@@ -59,8 +59,12 @@ def test_seed_group_deploys_to_success_and_destroys(h, local_cloud, tmp_path):
     group, _ = load(h.root / "group" / "group.yaml")
     pki = LocalPKI(state_dir / "ca")
     counted, log = h.counted_clients(cloud.url)
+    def issuer(thing):
+        issued = pki.root.issue_client(thing)
+        return issued.cert_pem, issued.key_pem
+
     again = deploy_group(group, root=h.root, clients=counted, state_dir=state_dir, target="local",
-                         certs_dir=certs, certificate_issuer=lambda t: (b"", b""), root_ca_pem=pki.root.cert_pem)
+                         certs_dir=certs, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem)
     assert log.mutating == [] and again.changes == [] and again.status == "Success"
     assert deploy.main(["plan", "--exit-code"] + common) == 0
     assert deploy.main(["status"] + common) == 0

@@ -73,17 +73,18 @@ def test_fleet_deploy_is_idempotent_and_destroy_removes_exactly_it(h, moto_url, 
         assert log.calls, "the re-deploy must check what exists"
         assert log.mutating == [], log.mutating
         assert again.changes == []
-    assert _cli("plan", "--exit-code", "--no-service-role", files=files, state_dir=state_dir, certs_dir=certs) == 0
+    plan = ("plan", "--exit-code", "--no-service-role")
+    assert _cli(*plan, files=files, state_dir=state_dir, certs_dir=certs) == 0
 
     assert _cli("destroy", files=files, state_dir=state_dir, certs_dir=certs) == 0
     assert not ours & {g["Id"] for g in gg.list_groups()["Groups"]}
-    assert [t["thingName"] for t in iot.list_things()["things"] if t["thingName"].startswith(("Fleet", "Out"))] \
-        == ["Outsider"]
+    things = [t["thingName"] for t in iot.list_things()["things"]]
+    assert [t for t in things if t.startswith(("Fleet", "Out"))] == ["Outsider"]
     assert not [f for f in raw.client("lambda", endpoint_url=moto_url).list_functions()["Functions"]
                 if f["FunctionName"].startswith("Fleet")]
     assert not (state_dir / "state" / "aws" / "FleetA-grp.json").exists()
     assert not (certs / "FleetACore").exists()
-    assert _cli("plan", "--exit-code", "--no-service-role", files=files, state_dir=state_dir, certs_dir=certs) == 2
+    assert _cli(*plan, files=files, state_dir=state_dir, certs_dir=certs) == 2
     assert _cli("destroy", files=files, state_dir=state_dir, certs_dir=certs) == 0  # twice is fine
 
 
@@ -101,7 +102,8 @@ def test_name_collision_is_an_error_and_rerun_converges(h, moto_url, tmp_path, p
     err = info.value
     assert err.step == "function" and err.obj == "Coll-grp-producer"
     assert "already exists" in str(err) and "fix:" in str(err)
-    assert lam.get_function(FunctionName="Coll-grp-producer")["Configuration"]["CodeSha256"] == theirs["CodeSha256"]
+    still = lam.get_function(FunctionName="Coll-grp-producer")["Configuration"]
+    assert still["CodeSha256"] == theirs["CodeSha256"]
     recorded = State.load(state_dir, "aws", "Coll-grp")
     assert {"thing:CollCore", "certificate:CollCore", "role:Coll-grp-lambda-role"} <= set(recorded)
     assert "function:producer" not in recorded
@@ -148,7 +150,8 @@ def test_code_change_updates_function_and_deploys_again(h, moto_url, tmp_path, p
     data["functions"][0]["path"] = str(code)
     path = h.write_group(tmp_path, data)
     group, _ = load(path)
-    kw = dict(root=tmp_path, state_dir=state_dir, target="aws", certs_dir=certs, wait=False, service_role=False)
+    kw = dict(root=tmp_path, state_dir=state_dir, target="aws", certs_dir=certs, wait=False,
+              service_role=False)
     first = deploy_group(group, clients=Clients.create(h.region, moto_url), **kw)
     (code / "handler.py").write_text("def function_handler(event, context):\n    return 2\n")
     clients, log = h.counted_clients(moto_url)

@@ -89,7 +89,8 @@ def test_function_definition_configuration():
     assert pinned["Environment"]["Execution"] == {"IsolationMode": "GreengrassContainer"}
     nc = by_id["nc_fn"]["FunctionConfiguration"]
     assert "MemorySize" not in nc and nc["EncodingType"] == "binary" and nc["Pinned"] is False
-    assert nc["Environment"]["Execution"] == {"IsolationMode": "NoContainer", "RunAs": {"Uid": 1000, "Gid": 1000}}
+    assert nc["Environment"]["Execution"] == {"IsolationMode": "NoContainer",
+                                              "RunAs": {"Uid": 1000, "Gid": 1000}}
     assert by_id["stream-manager"]["FunctionArn"] == STREAM_MANAGER_ARN
     assert fdef["DefaultConfig"] == {"Execution": {"IsolationMode": "GreengrassContainer"}}
 
@@ -103,7 +104,8 @@ def test_optional_parts_are_left_out():
     data["core"]["connectivity"] = []
     des = desired(data, service_role=False)
     kinds = {d.kind for d in des.values()}
-    assert not kinds & {"device-definition", "resource-definition", "logger-definition", "connector-definition",
+    assert not kinds & {"device-definition", "resource-definition", "logger-definition",
+                        "connector-definition",
                         "table", "bucket", "connectivity", "service-role", "iotanalytics-channel"}
     fdef = des["function-definition:g1"].spec["Functions"]
     assert [f["Id"] for f in fdef] == ["pinned_fn", "nc_fn"]
@@ -146,7 +148,8 @@ def test_hash_is_stable_and_order_independent():
     (lambda d: d["subscriptions"].append({"source": "Dev_B", "target": "Dev_A", "topic": "b/a"}),
      {("~", "subscription-definition:g1"), ("~", "group-version:g1"), ("~", "deployment:g1")}),
     # a new bucket: no new group version, no new deployment
-    (lambda d: d["cloud"]["buckets"].append("bkt2"), {("+", "bucket:bkt2"), ("~", "group-role:g1-group-role")}),
+    (lambda d: d["cloud"]["buckets"].append("bkt2"),
+     {("+", "bucket:bkt2"), ("~", "group-role:g1-group-role")}),
     # a removed device: its thing and certificate go
     (lambda d: (d["devices"].pop(1), d["subscriptions"].pop(0)),
      {("-", "thing:Dev_B"), ("-", "certificate:Dev_B"), ("~", "device-definition:g1"),
@@ -208,6 +211,7 @@ def test_cloud_functions_get_their_own_role_and_environment():
     assert fn.spec["function_name"] == "g1-snap" and fn.deps == ["role:g1-cloud-fn-role"]
     assert des["role:g1-cloud-fn-role"].spec["access"]["buckets"] == ["bkt"]
     keys = list(des)
-    assert keys.index("role:g1-cloud-fn-role") < keys.index("cloud-function:snap") < keys.index("deployment:g1")
+    assert keys.index("role:g1-cloud-fn-role") < keys.index("cloud-function:snap") \
+        < keys.index("deployment:g1")
     # the cloud function is not part of the Greengrass deployment
     assert "snap" not in des["deployment:g1"].spec["code"]

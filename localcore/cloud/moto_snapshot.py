@@ -87,7 +87,8 @@ def save(path: Path) -> SnapshotReport:
             try:
                 entries.append((bdict.service_name, account, region, _dumps(backend)))
                 report.backends.append(key)
-            except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as exc:
+            # RuntimeError: another LocalCloud of this process changed the backend meanwhile
+            except (pickle.PicklingError, TypeError, AttributeError, RecursionError, RuntimeError) as exc:
                 report.skipped[key] = f"{type(exc).__name__}: {exc}"
                 log.warning("moto backend %s is not persisted: %s", key, exc)
     data = _dumps({"format": FORMAT, "moto": _moto_version(), "entries": entries})

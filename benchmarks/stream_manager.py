@@ -6,6 +6,7 @@ Each sample runs for a fixed time window and counts completed calls; a cell is t
 ``--repeats`` samples taken in rotating order (a, b, c / b, c, a / ...):
 
 * append: ``append_message`` in a loop (all clients on one stream);
+  (client processes are started once and stay connected; only the measuring windows are timed)
 * read: ``read_messages`` of one message at a time, walking the stream filled by the append run.
 
 (a) ``localcore.streams`` server, File stream (no flushOnWrite); (b) same server, Memory stream;
@@ -96,66 +97,79 @@ async def _null_main() -> None:
 
 
 # -- clients ---------------------------------------------------------------------------------------
-def _worker(
-    port: int, stream: str, op: str, seconds: float, offset: int, filled: int, ready, go, out
-) -> None:
+def _worker(ports: dict, cmds, out) -> None:
+    """One client process: a StreamManagerClient per server, reused for every sample."""
     import logging
 
     from greengrasssdk.stream_manager import ReadMessagesOptions, StreamManagerClient
 
     logging.disable(logging.CRITICAL)
-    client = StreamManagerClient(port=port)
-    ready.release()
-    go.wait()
-    n = 0
-    t0 = time.perf_counter()
-    end = t0 + seconds
-    result = (-1, 1.0)
+    clients = {label: StreamManagerClient(port=port) for label, port in ports.items()}
+    out.put("ready")
     try:
-        if op == "append":
-            while time.perf_counter() < end:
-                client.append_message(stream, PAYLOAD)
-                n += 1
-        else:
-            while time.perf_counter() < end:
-                client.read_messages(
-                    stream,
-                    ReadMessagesOptions(
-                        desired_start_sequence_number=(offset + n) % filled,
-                        min_message_count=1,
-                        max_message_count=1,
-                    ),
-                )
-                n += 1
-        result = (n, time.perf_counter() - t0)
+        while True:
+            cmd = cmds.get()
+            if cmd is None:
+                return
+            server, stream, op, seconds, offset, filled, start_at = cmd
+            client = clients[server]
+            time.sleep(max(0.0, start_at - time.time()))  # all clients of a sample start together
+            n = 0
+            t0 = time.perf_counter()
+            end = t0 + seconds
+            result = (-1, 1.0)
+            try:
+                if op == "append":
+                    while time.perf_counter() < end:
+                        client.append_message(stream, PAYLOAD)
+                        n += 1
+                else:
+                    while time.perf_counter() < end:
+                        options = ReadMessagesOptions(
+                            desired_start_sequence_number=(offset + n) % filled,
+                            min_message_count=1,
+                            max_message_count=1,
+                        )
+                        client.read_messages(stream, options)
+                        n += 1
+                result = (n, time.perf_counter() - t0)
+            finally:
+                out.put(result)  # (-1, ...) tells the parent this client failed (traceback on stderr)
     finally:
-        out.put(result)  # (-1, ...) tells the parent this client failed (its traceback is on stderr)
-        client.close()
+        for c in clients.values():
+            c.close()
 
 
-def measure(port: int, stream: str, op: str, clients: int, seconds: float, filled: int = 0) -> float:
-    ctx = mp.get_context("fork")
-    ready, go, out = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
-    # Readers start at different offsets inside the filled part of the stream and wrap around.
-    step = max(1, filled // clients)
-    procs = [
-        ctx.Process(
-            target=_worker, args=(port, stream, op, seconds, i * step, max(filled, 1), ready, go, out)
-        )
-        for i in range(clients)
-    ]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        if not ready.acquire(timeout=30):
-            raise RuntimeError("a client did not connect")
-    go.set()
-    results = [out.get(timeout=seconds + 60) for _ in procs]
-    for p in procs:
-        p.join(30)
-    if any(n < 0 for n, _ in results):
-        raise RuntimeError(f"a client failed during {op} on {stream}")
-    return sum(n / elapsed for n, elapsed in results)
+class ClientPool:
+    """``n`` client processes, each connected to every server once, driven sample by sample."""
+
+    def __init__(self, n: int, ports: dict) -> None:
+        ctx = mp.get_context("fork")
+        self.out = ctx.Queue()
+        self.cmds = [ctx.Queue() for _ in range(n)]
+        self.procs = [ctx.Process(target=_worker, args=(ports, q, self.out)) for q in self.cmds]
+        for p in self.procs:
+            p.start()
+        for _ in self.procs:
+            if self.out.get(timeout=30) != "ready":
+                raise RuntimeError("a client did not connect")
+
+    def sample(self, server: str, stream: str, op: str, seconds: float, filled: int = 1) -> float:
+        """Total ops/s of all clients running ``op`` for ``seconds``; readers start spread out and wrap."""
+        start_at = time.time() + 0.05
+        step = max(1, filled // len(self.procs))
+        for i, q in enumerate(self.cmds):
+            q.put((server, stream, op, seconds, i * step, max(filled, 1), start_at))
+        results = [self.out.get(timeout=seconds + 60) for _ in self.procs]
+        if any(n < 0 for n, _ in results):
+            raise RuntimeError(f"a client failed during {op} on {server}/{stream}")
+        return sum(n / elapsed for n, elapsed in results)
+
+    def close(self) -> None:
+        for q in self.cmds:
+            q.put(None)
+        for p in self.procs:
+            p.join(30)
 
 
 def start(cmd: list[str]) -> tuple[subprocess.Popen, int]:
@@ -179,8 +193,8 @@ def stop(proc: subprocess.Popen) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=0.6, help="measuring window per sample")
-    ap.add_argument("--repeats", type=int, default=5, help="samples per cell (the median is shown)")
+    ap.add_argument("--seconds", type=float, default=0.4, help="measuring window per sample")
+    ap.add_argument("--repeats", type=int, default=11, help="samples per cell (the median is shown)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table for docs/benchmarks.md")
     ap.add_argument("--null-server", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -216,31 +230,35 @@ def main() -> None:
                         )
                     )
             admin.close()
-            targets = [
-                ("File", our_port, "File-{}"),
-                ("Memory", our_port, "Memory-{}"),
-                ("null", null_port, "s"),
-            ]
+            targets = [("File", "ours", "File-{}"), ("Memory", "ours", "Memory-{}"), ("null", "null", "s")]
             for clients in (1, 4):
-                for op in ("append", "read"):
-                    samples: dict[str, list[float]] = {label: [] for label, _, _ in targets}
-                    for rep in range(args.repeats):
-                        # Rotate the order each repeat so no target always runs first (or last).
-                        for label, port, stream in targets[rep % 3 :] + targets[: rep % 3]:
-                            stream = stream.format(clients)
-                            filled = 1
-                            if op == "read" and label != "null":
-                                c = StreamManagerClient(port=our_port)
-                                filled = (
-                                    c.describe_message_stream(stream).storage_status.newest_sequence_number
-                                    + 1
+                pool = ClientPool(clients, {"ours": our_port, "null": null_port})
+                try:
+                    for op in ("append", "read"):
+                        samples: dict[str, list[float]] = {label: [] for label, _, _ in targets}
+                        filled = {}
+                        if op == "read":
+                            c = StreamManagerClient(port=our_port)
+                            for label, _, stream in targets[:2]:
+                                info = c.describe_message_stream(stream.format(clients))
+                                filled[label] = info.storage_status.newest_sequence_number + 1
+                            c.close()
+                        for rep in range(args.repeats):
+                            # Rotate the order each round so no target always runs first (or last).
+                            for label, server, stream in targets[rep % 3 :] + targets[: rep % 3]:
+                                samples[label].append(
+                                    pool.sample(
+                                        server,
+                                        stream.format(clients),
+                                        op,
+                                        args.seconds,
+                                        filled=filled.get(label, 1),
+                                    )
                                 )
-                                c.close()
-                            samples[label].append(
-                                measure(port, stream, op, clients, args.seconds, filled=filled)
-                            )
-                    med = {label: statistics.median(v) for label, v in samples.items()}
-                    rows.append((op, clients, med["File"], med["Memory"], med["null"]))
+                        med = {label: statistics.median(v) for label, v in samples.items()}
+                        rows.append((op, clients, med["File"], med["Memory"], med["null"]))
+                finally:
+                    pool.close()
         finally:
             stop(ours)
             stop(null)

@@ -209,11 +209,34 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
     return EXIT_OK
 
 
+class _Named:
+    """A group known only by name (``--group``): what status/destroy need, from the state file."""
+
+    def __init__(self, name: str, region: Optional[str]) -> None:
+        self.name = name
+        self.group = argparse.Namespace(region=region)
+
+
+def named_groups(args: argparse.Namespace, out) -> List[Any]:
+    """``--group NAME``: groups by their state file (no group file needed); else the group files."""
+    if not getattr(args, "group", None):
+        return [g for _, g in load_groups(args, out)]
+    from group.state import State, recorded_groups
+
+    known = recorded_groups(args.state_dir, args.target)
+    out_groups = []
+    for name in args.group:
+        if name not in known:
+            raise CliError(f"no state for group '{name}' on target {args.target} in {args.state_dir} "
+                           f"(recorded: {', '.join(known) or 'none'})")
+        out_groups.append(_Named(name, State.load(args.state_dir, args.target, name).meta.get("region")))
+    return out_groups
+
+
 def cmd_status(args: argparse.Namespace, out) -> int:
     from group.aws import group_status
 
-    groups = load_groups(args, out)
-    for _, g in groups:
+    for g in named_groups(args, out):
         clients, _ = make_clients(args, g)
         st = group_status(g.name, clients=clients, state_dir=args.state_dir, target=args.target)
         if args.json:
@@ -233,8 +256,7 @@ def cmd_status(args: argparse.Namespace, out) -> int:
 def cmd_destroy(args: argparse.Namespace, out) -> int:
     from group.aws import RichProgress, destroy_group
 
-    groups = load_groups(args, out)
-    for _, g in reversed(groups):
+    for g in reversed(named_groups(args, out)):
         clients, _ = make_clients(args, g)
         out.print(f"[bold]destroy {g.name}[/bold] on {args.target}")
         removed = destroy_group(g.name, clients=clients, state_dir=args.state_dir, target=args.target,
@@ -304,11 +326,16 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                                    "and wait for it. Nothing changed → no mutating call.")
     p.add_argument("--no-wait", action="store_true", help="do not wait for the deployment to finish")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the deployment (300)")
-    p = sub.add_parser("status", parents=[common], help="show the deployed group and its deployment status",
+    by_name = argparse.ArgumentParser(add_help=False)
+    by_name.add_argument("--group", action="append", metavar="NAME",
+                         help="a group by its name in the state (no group file needed, e.g. after a rename "
+                              "or with a broken file); repeatable")
+    p = sub.add_parser("status", parents=[common, by_name],
+                       help="show the deployed group and its deployment status",
                        description="Show what the state records for each group and the live "
                                    "deployment status.")
     p.add_argument("--json", action="store_true", help="print JSON")
-    sub.add_parser("destroy", parents=[common], help="remove exactly what deploy made",
+    sub.add_parser("destroy", parents=[common, by_name], help="remove exactly what deploy made",
                    description="Reset deployments, then delete the group, definitions, certificates, things, "
                                "policies, Lambdas, roles and cloud resources listed in the state (reverse "
                                "order; NotFound counts as done), then the state file.")

@@ -1005,6 +1005,7 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
 def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root_ca_pem: Optional[bytes],
                    wait: bool, timeout: float, poller: Optional[Poller]) -> DeployResult:
     clients, progress = ctx.clients, ctx.progress
+    ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url)
     ctx.state.reload()
     plan, missing, failed = _plan(ctx, group, desired)
     for w in plan.warnings:
@@ -1111,6 +1112,7 @@ def group_status(group_name: str, *, clients: Clients, state_dir: Path | str, ta
             raise DeployError("status", group_name, _cause(err), _fix(err)) from None
     else:
         out["status"] = "NotDeployed"
+    out["region"] = state.meta.get("region")
     out["kinds"] = {}
     for key in state:
         kind = key.split(":", 1)[0]

@@ -18,7 +18,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 from .errors import GroupError
 
@@ -29,6 +29,12 @@ def state_path(state_dir: Path | str, target: str, group_name: str) -> Path:
     return Path(state_dir) / "state" / target / f"{group_name}.json"
 
 
+def recorded_groups(state_dir: Path | str, target: str) -> List[str]:
+    """Names of the groups that have a state file for ``target``."""
+    d = Path(state_dir) / "state" / target
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
 class StateError(GroupError):
     """The state file is unreadable or from another format."""
 
@@ -37,11 +43,13 @@ class State:
     """Ordered ``key -> record`` mapping persisted as JSON. Records are plain dicts."""
 
     def __init__(self, path: Path | str, target: str, group: str,
-                 objects: Optional[Dict[str, Dict[str, Any]]] = None) -> None:
+                 objects: Optional[Dict[str, Dict[str, Any]]] = None,
+                 meta: Optional[Dict[str, Any]] = None) -> None:
         self.path = Path(path)
         self.target = target
         self.group = group
         self.objects: Dict[str, Dict[str, Any]] = dict(objects or {})
+        self.meta: Dict[str, Any] = dict(meta or {})  # e.g. region, endpoint of the last deploy
 
     # -- persistence -------------------------------------------------------------------------
     @classmethod
@@ -58,7 +66,7 @@ class State:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise StateError(f"state file {path} has an unknown format (fix: remove it after deleting "
                              "the objects it lists by hand)")
-        return cls(path, target, group, data.get("objects") or {})
+        return cls(path, target, group, data.get("objects") or {}, data.get("meta") or {})
 
     def save(self) -> None:
         """Write atomically; an empty state removes the file."""
@@ -66,7 +74,8 @@ class State:
             self.delete_file()
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"format": FORMAT, "target": self.target, "group": self.group, "objects": self.objects}
+        data = {"format": FORMAT, "target": self.target, "group": self.group, "meta": self.meta,
+                "objects": self.objects}
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=str(self.path.parent))
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -90,7 +99,8 @@ class State:
 
     def reload(self) -> None:
         """Read the file again (after taking the lock: another run may have changed it)."""
-        self.objects = State.load(self.path.parent.parent.parent, self.target, self.group).objects
+        fresh = State.load(self.path.parent.parent.parent, self.target, self.group)
+        self.objects, self.meta = fresh.objects, {**fresh.meta, **self.meta}
 
     @contextmanager
     def lock(self) -> Iterator[None]:

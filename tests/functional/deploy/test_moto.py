@@ -140,6 +140,13 @@ def test_unsupported_step_fails_with_step_and_object_then_converges(h, moto_url,
     _deploy(h, path, state_dir, certs, clients, producer_package)
     assert log.mutating == []
 
+    # a broken (or renamed) group file does not block destroy: --group takes the name from the state
+    path.write_text("group: [unclosed\n")
+    common = ["--target", "aws", "--state-dir", str(state_dir), "--certs-dir", str(certs)]
+    assert deploy.main(["destroy", "--group", "Nope-grp"] + common) == 1
+    assert deploy.main(["destroy", "--group", "Logs-grp"] + common) == 0
+    assert not State.load(state_dir, "aws", "Logs-grp").exists
+
 
 def test_code_change_updates_function_and_deploys_again(h, moto_url, tmp_path, producer_package):
     state_dir, certs = tmp_path / ".gg", tmp_path / "certs"

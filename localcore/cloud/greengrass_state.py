@@ -396,6 +396,12 @@ class DeploymentBook:
         with self._cond:
             return [d for d in self._deps.values() if d.group_id == group_id]
 
+    def latest(self, group_id: str) -> Deployment | None:
+        """The group's most recent deployment (any status), or None: after a restart with nothing
+        to redeploy, this is what the core is already running."""
+        deps = self.for_group(group_id)
+        return deps[-1] if deps else None
+
     def _next(self, group_id: str) -> Deployment | None:
         for d in self._deps.values():
             if d.group_id == group_id and d.status == IN_PROGRESS and not d.taken:

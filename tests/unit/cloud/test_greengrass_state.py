@@ -126,6 +126,7 @@ def test_deployment_book_core_acknowledgement():
     book.report("d2", "Failure", "function crashed")
     assert book.get("d2").status_json()["ErrorMessage"] == "function crashed"
     assert book.status() == {"Success": 1, "Failure": 1, "InProgress": 1}
+    assert book.latest("g").deployment_id == "d2" and book.latest("none") is None
     with pytest.raises(DeploymentError):
         book.report("d1", "Failure")
     with pytest.raises(DeploymentError):

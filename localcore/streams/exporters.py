@@ -155,24 +155,54 @@ class _Result:
 
 
 # -- sinks (blocking ones run in the pool) ----------------------------------------------------------
+KINESIS_MAX_RECORD = 1024 * 1024  # data + partition key, per record
+KINESIS_MAX_REQUEST = 5 * 1024 * 1024  # per PutRecords call
+
+
+def kinesis_chunks(records: list[dict]) -> list[list[dict]]:
+    """Split PutRecords entries into calls of at most 500 records and 5 MiB."""
+    chunks: list[list[dict]] = [[]]
+    size = 0
+    for r in records:
+        n = len(r["Data"]) + len(r["PartitionKey"])
+        if chunks[-1] and (len(chunks[-1]) == 500 or size + n > KINESIS_MAX_REQUEST):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(r)
+        size += n
+    return [c for c in chunks if c]
+
+
 def _kinesis_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage]) -> _Result:
     from botocore.exceptions import BotoCoreError, ClientError
 
     name = cfg.params["kinesisStreamName"]
-    # A random partition key per record, as the Greengrass stream manager does: spreads over shards.
-    pending = [{"Data": m.payload, "PartitionKey": uuid.uuid4().hex} for m in msgs]
+    records, problems = [], []
+    for m in msgs:
+        # A random partition key per record, as the Greengrass stream manager does: spreads over shards.
+        record = {"Data": m.payload, "PartitionKey": uuid.uuid4().hex}
+        if len(m.payload) + len(record["PartitionKey"]) > KINESIS_MAX_RECORD:
+            problems.append(
+                f"sequence {m.sequence_number}: {len(m.payload)} bytes is over Kinesis' 1 MiB record limit"
+            )
+            continue
+        records.append(record)
     try:
         client = clients.client("kinesis")
-        for _ in range(3):
-            resp = client.put_records(StreamName=name, Records=pending)
-            if not resp.get("FailedRecordCount"):
-                return _Result()
-            failed = [(r, res) for r, res in zip(pending, resp["Records"]) if res.get("ErrorCode")]
-            pending = [r for r, _ in failed]
-        code = failed[0][1].get("ErrorCode")
-        raise ExportError(f"kinesis stream {name!r}: {len(pending)} records still failing ({code})")
+        for chunk in kinesis_chunks(records):
+            pending = chunk
+            for _ in range(3):
+                resp = client.put_records(StreamName=name, Records=pending)
+                if not resp.get("FailedRecordCount"):
+                    break
+                failed = [(r, res) for r, res in zip(pending, resp["Records"]) if res.get("ErrorCode")]
+                pending = [r for r, _ in failed]
+            else:
+                code = failed[0][1].get("ErrorCode")
+                raise ExportError(f"kinesis stream {name!r}: {len(pending)} records still failing ({code})")
     except (ClientError, BotoCoreError) as e:
         raise _boto_error(e, f"kinesis stream {name!r}") from e
+    return _Result("; ".join(problems) if problems else None)
 
 
 def _iotanalytics_put(clients: _Clients, cfg: ExportConfig, msgs: list[StoredMessage]) -> _Result:

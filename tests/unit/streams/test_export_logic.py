@@ -93,3 +93,21 @@ def test_cloud_endpoint_resolution(monkeypatch):
         CloudConfig(endpoint_url="http://arg:1", endpoints={"kinesis": "http://k:1"}).endpoint_for("kinesis")
         == "http://k:1"
     )
+
+
+@pytest.mark.parametrize(
+    "sizes,expected",
+    [
+        ([10] * 1200, [500, 500, 200]),
+        ([1024 * 1024 - 32] * 6, [5, 1]),
+        ([], []),
+        ([1] * 500, [500]),
+    ],
+)
+def test_kinesis_put_records_chunks(sizes, expected):
+    from localcore.streams.exporters import kinesis_chunks
+
+    records = [{"Data": b"x" * n, "PartitionKey": "k" * 32} for n in sizes]
+    chunks = kinesis_chunks(records)
+    assert [len(c) for c in chunks] == expected
+    assert all(sum(len(r["Data"]) + 32 for r in c) <= 5 * 1024 * 1024 for c in chunks)

@@ -6,6 +6,7 @@ header + ``{"__type", "message"}``), which botocore parses into ``ClientError`` 
 State modules raise them too (as moto's models do), so a table-driven unit test can assert the
 code without a socket.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,14 @@ class ApiError(CloudError):
     status = 400
     code = "BadRequestException"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 details: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -9,6 +9,7 @@ Answered here (moto has no route, or drops data):
 Everything else under ``/greengrass/`` returns ``None`` and goes to moto unchanged.
 Read-back (unsigned): ``GET /_local/greengrass/deployments[?groupId=]`` → ``{"deployments": [...]}``.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -21,7 +22,13 @@ from typing import Any, Callable
 from ..pki import LocalPKI, certificate_id
 from .errors import ApiError, BadRequest, NotFound
 from .greengrass_state import (
-    KINDS, Deployment, GreengrassState, iso_now, new_id, parse_bulk_input, parse_s3_uri,
+    KINDS,
+    Deployment,
+    GreengrassState,
+    iso_now,
+    new_id,
+    parse_bulk_input,
+    parse_s3_uri,
 )
 from .moto_link import MotoLink, MotoReply
 from .routing import Router
@@ -48,8 +55,9 @@ def _ensure_ok(reply: MotoReply) -> Any:
 
 
 class GreengrassApi:
-    def __init__(self, state: GreengrassState, moto: MotoLink, pki_dir: Path,
-                 s3_reader: Callable[[str, str], bytes]) -> None:
+    def __init__(
+        self, state: GreengrassState, moto: MotoLink, pki_dir: Path, s3_reader: Callable[[str, str], bytes]
+    ) -> None:
         """``s3_reader(bucket, key)`` fetches a bulk deployment input file (from moto's S3)."""
         self.state = state
         self.moto = moto
@@ -69,17 +77,29 @@ class GreengrassApi:
             r.add("GET", one, lambda req, def_id, s=store: json_response(s.get(def_id)))
             r.add("PUT", one, self._def_update(store))
             r.add("DELETE", one, self._def_delete(store))
-            r.add("POST", one + "/versions",
-                  lambda req, def_id, s=store: json_response(s.create_version(def_id, req.json())))
-            r.add("GET", one + "/versions",
-                  lambda req, def_id, s=store: json_response({"Versions": s.list_versions(def_id)}))
-            r.add("GET", one + "/versions/" + _ID.format("vid"),
-                  lambda req, def_id, vid, s=store: json_response(s.get_version(def_id, vid)))
+            r.add(
+                "POST",
+                one + "/versions",
+                lambda req, def_id, s=store: json_response(s.create_version(def_id, req.json())),
+            )
+            r.add(
+                "GET",
+                one + "/versions",
+                lambda req, def_id, s=store: json_response({"Versions": s.list_versions(def_id)}),
+            )
+            r.add(
+                "GET",
+                one + "/versions/" + _ID.format("vid"),
+                lambda req, def_id, vid, s=store: json_response(s.get_version(def_id, vid)),
+            )
         f = "/greengrass/definition/functions"
         r.add("POST", f, self._create_function_definition)
         r.add("POST", f + "/" + _ID.format("def_id") + "/versions", self._create_function_definition_version)
-        r.add("GET", f + "/" + _ID.format("def_id") + "/versions/" + _ID.format("vid"),
-              self._get_function_definition_version)
+        r.add(
+            "GET",
+            f + "/" + _ID.format("def_id") + "/versions/" + _ID.format("vid"),
+            self._get_function_definition_version,
+        )
         g = "/greengrass/groups/" + _ID.format("group_id")
         r.add("POST", "/greengrass/groups", self._create_group)
         r.add("DELETE", g, self._delete_group)
@@ -95,8 +115,11 @@ class GreengrassApi:
         r.add("GET", g + "/certificateauthorities/" + _ID.format("ca_id"), self._get_ca)
         r.add("PUT", "/greengrass/servicerole", self._associate_role)
         r.add("GET", "/greengrass/servicerole", lambda req: json_response(self.state.service_role()))
-        r.add("DELETE", "/greengrass/servicerole",
-              lambda req: json_response({"DisassociatedAt": self.state.disassociate_service_role()}))
+        r.add(
+            "DELETE",
+            "/greengrass/servicerole",
+            lambda req: json_response({"DisassociatedAt": self.state.disassociate_service_role()}),
+        )
         t = "/greengrass/things/" + _ID.format("thing") + "/connectivityInfo"
         r.add("GET", t, self._get_connectivity)
         r.add("PUT", t, self._update_connectivity)
@@ -104,11 +127,17 @@ class GreengrassApi:
         b = "/greengrass/bulk/deployments"
         r.add("POST", b, self._start_bulk)
         r.add("GET", b, self._list_bulk)
-        r.add("GET", b + "/" + _ID.format("bulk_id") + "/status",
-              lambda req, bulk_id: json_response(self.state.bulk.get(bulk_id).status_json()))
+        r.add(
+            "GET",
+            b + "/" + _ID.format("bulk_id") + "/status",
+            lambda req, bulk_id: json_response(self.state.bulk.get(bulk_id).status_json()),
+        )
         r.add("PUT", b + "/" + _ID.format("bulk_id") + r"/\$stop", self._stop_bulk)
-        r.add("GET", b + "/" + _ID.format("bulk_id") + "/detailed-reports",
-              lambda req, bulk_id: json_response({"Deployments": list(self.state.bulk.get(bulk_id).results)}))
+        r.add(
+            "GET",
+            b + "/" + _ID.format("bulk_id") + "/detailed-reports",
+            lambda req, bulk_id: json_response({"Deployments": list(self.state.bulk.get(bulk_id).results)}),
+        )
 
     def handle(self, req: CloudRequest) -> CloudResponse | None:
         return self._router.dispatch(req)
@@ -142,18 +171,21 @@ class GreengrassApi:
         def create(req: CloudRequest) -> CloudResponse:
             body = req.json()
             return json_response(store.create(body.get("Name"), body.get("InitialVersion"), body.get("tags")))
+
         return create
 
     def _def_update(self, store):
         def update(req: CloudRequest, def_id: str) -> CloudResponse:
             store.update(def_id, req.json().get("Name"))
             return json_response({})
+
         return update
 
     def _def_delete(self, store):
         def delete(req: CloudRequest, def_id: str) -> CloudResponse:
             store.delete(def_id)
             return json_response({})
+
         return delete
 
     # function definitions: moto answers, we keep DefaultConfig --------------------------------
@@ -173,7 +205,9 @@ class GreengrassApi:
         self.state.set_function_default_config(def_id, out["Version"], body["DefaultConfig"])
         return json_response(out)
 
-    def _get_function_definition_version(self, req: CloudRequest, def_id: str, vid: str) -> CloudResponse | None:
+    def _get_function_definition_version(
+        self, req: CloudRequest, def_id: str, vid: str
+    ) -> CloudResponse | None:
         config = self.state.function_default_config(def_id, vid)
         if config is None:
             return None
@@ -221,10 +255,17 @@ class GreengrassApi:
             if earlier is not None and earlier.group_version_id:
                 body = {**body, "GroupVersionId": earlier.group_version_id}
         out = self._moto_json(req, "POST", req.raw_path, body)
-        self.state.deployments.add(Deployment(
-            deployment_id=out["DeploymentId"], deployment_arn=out["DeploymentArn"], group_id=group_id,
-            group_arn=self.state.group_arn(group_id), group_version_id=body.get("GroupVersionId"),
-            deployment_type=body.get("DeploymentType", "NewDeployment"), created_at=iso_now()))
+        self.state.deployments.add(
+            Deployment(
+                deployment_id=out["DeploymentId"],
+                deployment_arn=out["DeploymentArn"],
+                group_id=group_id,
+                group_arn=self.state.group_arn(group_id),
+                group_version_id=body.get("GroupVersionId"),
+                deployment_type=body.get("DeploymentType", "NewDeployment"),
+                created_at=iso_now(),
+            )
+        )
         return json_response(out)
 
     def _list_deployments(self, req: CloudRequest, group_id: str) -> CloudResponse:
@@ -255,52 +296,82 @@ class GreengrassApi:
             if not deps or deps[-1].deployment_type not in ("NewDeployment", "Redeployment"):
                 raise BadRequest(f"Group id: {group_id} has not been deployed or has already been reset.")
         dep_id = new_id()
-        dep = self.state.deployments.add(Deployment(
-            deployment_id=dep_id,
-            deployment_arn=f"arn:aws:greengrass:{self.state.region}:{self.state.account_id}:"
-                           f"/greengrass/groups/{group_id}/deployments/{dep_id}",
-            group_id=group_id, group_arn=self.state.group_arn(group_id), group_version_id=None,
-            deployment_type="ForceResetDeployment" if force else "ResetDeployment",
-            created_at=iso_now(), local_only=True))
+        dep = self.state.deployments.add(
+            Deployment(
+                deployment_id=dep_id,
+                deployment_arn=f"arn:aws:greengrass:{self.state.region}:{self.state.account_id}:"
+                f"/greengrass/groups/{group_id}/deployments/{dep_id}",
+                group_id=group_id,
+                group_arn=self.state.group_arn(group_id),
+                group_version_id=None,
+                deployment_type="ForceResetDeployment" if force else "ResetDeployment",
+                created_at=iso_now(),
+                local_only=True,
+            )
+        )
         return json_response({"DeploymentArn": dep.deployment_arn, "DeploymentId": dep.deployment_id})
 
     def _local_deployments(self, req: CloudRequest) -> CloudResponse:
         """Read-back for the dashboard: ``?groupId=`` narrows to one group; newest first."""
         group = req.query.get("groupId")
         deps = self.state.deployments.all() if group is None else self.state.deployments.for_group(group)
-        return json_response({"deployments": [
-            {**d.list_json(), **d.status_json(), "GroupVersionId": d.group_version_id, "Taken": d.taken}
-            for d in reversed(deps)]})
+        return json_response(
+            {
+                "deployments": [
+                    {
+                        **d.list_json(),
+                        **d.status_json(),
+                        "GroupVersionId": d.group_version_id,
+                        "Taken": d.taken,
+                    }
+                    for d in reversed(deps)
+                ]
+            }
+        )
 
     # certificate authorities ---------------------------------------------------------------
     def _ca(self, group_id: str) -> tuple[str, str, str]:
         ca = self.pki.group_ca(group_id)
         pem = ca.cert_pem.decode()
         ca_id = certificate_id(pem)
-        arn = (f"arn:aws:greengrass:{self.state.region}:{self.state.account_id}:"
-               f"/greengrass/groups/{group_id}/certificateauthorities/{ca_id}")
+        arn = (
+            f"arn:aws:greengrass:{self.state.region}:{self.state.account_id}:"
+            f"/greengrass/groups/{group_id}/certificateauthorities/{ca_id}"
+        )
         return ca_id, arn, pem
 
     def _list_cas(self, req: CloudRequest, group_id: str) -> CloudResponse:
         self._require_group(req, group_id)
         ca_id, arn, _ = self._ca(group_id)
-        return json_response({"GroupCertificateAuthorities": [
-            {"GroupCertificateAuthorityArn": arn, "GroupCertificateAuthorityId": ca_id}]})
+        return json_response(
+            {
+                "GroupCertificateAuthorities": [
+                    {"GroupCertificateAuthorityArn": arn, "GroupCertificateAuthorityId": ca_id}
+                ]
+            }
+        )
 
     def _get_ca(self, req: CloudRequest, group_id: str, ca_id: str) -> CloudResponse:
         self._require_group(req, group_id)
         real_id, arn, pem = self._ca(group_id)
         if ca_id != real_id:
             raise NotFound(f"Certificate authority {ca_id} does not belong to group {group_id}.")
-        return json_response({"GroupCertificateAuthorityArn": arn, "GroupCertificateAuthorityId": ca_id,
-                              "PemEncodedCertificate": pem})
+        return json_response(
+            {
+                "GroupCertificateAuthorityArn": arn,
+                "GroupCertificateAuthorityId": ca_id,
+                "PemEncodedCertificate": pem,
+            }
+        )
 
     def _cert_config(self, group_id: str) -> dict[str, str]:
         ca = self.pki.group_ca(group_id)
         remaining = ca.cert.not_valid_after_utc - _dt.datetime.now(_dt.timezone.utc)
-        return {"CertificateAuthorityExpiryInMilliseconds": str(int(remaining.total_seconds() * 1000)),
-                "CertificateExpiryInMilliseconds": str(self.state.cert_expiry_ms(group_id)),
-                "GroupId": group_id}
+        return {
+            "CertificateAuthorityExpiryInMilliseconds": str(int(remaining.total_seconds() * 1000)),
+            "CertificateExpiryInMilliseconds": str(self.state.cert_expiry_ms(group_id)),
+            "GroupId": group_id,
+        }
 
     def _get_cert_config(self, req: CloudRequest, group_id: str) -> CloudResponse:
         self._require_group(req, group_id)
@@ -328,16 +399,25 @@ class GreengrassApi:
         bucket, key = parse_s3_uri(body.get("InputFileUri"))
         bulk = self.state.bulk.start(body.get("InputFileUri"), body.get("ExecutionRoleArn"), body.get("tags"))
         headers = {k: v for k, v in req.headers.items() if k.lower() in ("authorization", "x-amz-date")}
-        t = threading.Thread(target=self._run_bulk, args=(bulk.bulk_id, bucket, key, headers),
-                             name=f"localcloud-bulk-{bulk.bulk_id[:8]}", daemon=True)
+        t = threading.Thread(
+            target=self._run_bulk,
+            args=(bulk.bulk_id, bucket, key, headers),
+            name=f"localcloud-bulk-{bulk.bulk_id[:8]}",
+            daemon=True,
+        )
         self._bulk_threads = [x for x in self._bulk_threads if x.is_alive()] + [t]
         t.start()
         return json_response({"BulkDeploymentArn": bulk.arn, "BulkDeploymentId": bulk.bulk_id})
 
     def _list_bulk(self, req: CloudRequest) -> CloudResponse:
-        return json_response({"BulkDeployments": [
-            {"BulkDeploymentArn": b.arn, "BulkDeploymentId": b.bulk_id, "CreatedAt": b.created_at}
-            for b in self.state.bulk.list()]})
+        return json_response(
+            {
+                "BulkDeployments": [
+                    {"BulkDeploymentArn": b.arn, "BulkDeploymentId": b.bulk_id, "CreatedAt": b.created_at}
+                    for b in self.state.bulk.list()
+                ]
+            }
+        )
 
     def _stop_bulk(self, req: CloudRequest, bulk_id: str) -> CloudResponse:
         self.state.bulk.request_stop(bulk_id)
@@ -350,7 +430,9 @@ class GreengrassApi:
             text = self._s3_reader(bucket, key).decode("utf-8")
         except Exception as exc:  # S3 or decoding: the bulk deployment fails, as on AWS
             log.info("bulk deployment %s: cannot read s3://%s/%s: %s", bulk_id, bucket, key, exc)
-            bulk.update(bulk_id, status="Failed", error_message=f"cannot read input file s3://{bucket}/{key}: {exc}")
+            bulk.update(
+                bulk_id, status="Failed", error_message=f"cannot read input file s3://{bucket}/{key}: {exc}"
+            )
             return
         bulk.update(bulk_id, status="Running")
         for rec in parse_bulk_input(text):
@@ -365,19 +447,31 @@ class GreengrassApi:
                 bulk.add_result(bulk_id, result, invalid=True)
                 continue
             path = f"/greengrass/groups/{urllib.parse.quote(rec.group_id or '', safe='')}/deployments"
-            reply = self.moto.json_request("POST", path, headers, {
-                "GroupVersionId": rec.group_version_id, "DeploymentType": rec.deployment_type})
+            reply = self.moto.json_request(
+                "POST",
+                path,
+                headers,
+                {"GroupVersionId": rec.group_version_id, "DeploymentType": rec.deployment_type},
+            )
             try:
                 out = _ensure_ok(reply)
             except ApiError as err:
                 result.update(DeploymentStatus="Failure", ErrorMessage=f"{err.code}: {err.message}")
                 bulk.add_result(bulk_id, result, invalid=True)
                 continue
-            dep = self.state.deployments.add(Deployment(
-                deployment_id=out["DeploymentId"], deployment_arn=out["DeploymentArn"], group_id=rec.group_id or "",
-                group_arn=self.state.group_arn(rec.group_id or ""), group_version_id=rec.group_version_id,
-                deployment_type=rec.deployment_type, created_at=result["CreatedAt"]))
-            result.update(DeploymentId=dep.deployment_id, DeploymentArn=dep.deployment_arn,
-                          DeploymentStatus=dep.status)
+            dep = self.state.deployments.add(
+                Deployment(
+                    deployment_id=out["DeploymentId"],
+                    deployment_arn=out["DeploymentArn"],
+                    group_id=rec.group_id or "",
+                    group_arn=self.state.group_arn(rec.group_id or ""),
+                    group_version_id=rec.group_version_id,
+                    deployment_type=rec.deployment_type,
+                    created_at=result["CreatedAt"],
+                )
+            )
+            result.update(
+                DeploymentId=dep.deployment_id, DeploymentArn=dep.deployment_arn, DeploymentStatus=dep.status
+            )
             bulk.add_result(bulk_id, result, invalid=False)
         bulk.update(bulk_id, status="Completed")

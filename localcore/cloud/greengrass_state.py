@@ -11,6 +11,7 @@
 Everything is thread-safe (the front calls in from worker threads) and round-trips through
 JSON (``to_json`` / ``load_json``) for persistence under the cloud's ``state_dir``.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -53,9 +54,11 @@ _ID = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _THING_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:thing/[a-zA-Z0-9:_-]{1,128}$")
 # Greengrass V1 needs a *qualified* Lambda ARN (alias or version), never $LATEST.
 _LAMBDA_ARN = re.compile(
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]*:\d{0,12}:function:[a-zA-Z0-9_-]{1,140}:(?!\$LATEST$)[a-zA-Z0-9_$-]{1,128}$")
+    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]*:\d{0,12}:function:[a-zA-Z0-9_-]{1,140}:(?!\$LATEST$)[a-zA-Z0-9_$-]{1,128}$"
+)
 _CONNECTOR_ARN = re.compile(
-    r"^arn:aws[a-z-]*:greengrass:[a-z0-9-]+::/connectors/[a-zA-Z0-9_-]+/versions/\d+$")
+    r"^arn:aws[a-z-]*:greengrass:[a-z0-9-]+::/connectors/[a-zA-Z0-9_-]+/versions/\d+$"
+)
 _SPECIAL_ENDPOINTS = ("cloud", "GGShadowService")
 
 LOGGER_COMPONENTS = ("GreengrassSystem", "Lambda")
@@ -66,8 +69,11 @@ LOGGER_TYPES = ("FileSystem", "AWSCloudWatch")
 def valid_endpoint(value: Any) -> bool:
     """A subscription source / target the real service accepts."""
     return isinstance(value, str) and (
-        value in _SPECIAL_ENDPOINTS or bool(_THING_ARN.match(value)) or bool(_LAMBDA_ARN.match(value))
-        or bool(_CONNECTOR_ARN.match(value)))
+        value in _SPECIAL_ENDPOINTS
+        or bool(_THING_ARN.match(value))
+        or bool(_LAMBDA_ARN.match(value))
+        or bool(_CONNECTOR_ARN.match(value))
+    )
 
 
 def valid_topic_filter(topic: Any) -> bool:
@@ -108,7 +114,9 @@ def validate_loggers(items: list[Any]) -> list[str]:
         if lg.get("Type") not in LOGGER_TYPES:
             errors.append(f"Loggers[{i}].Type must be one of {', '.join(LOGGER_TYPES)}")
         space = lg.get("Space")
-        if lg.get("Type") == "FileSystem" and (isinstance(space, bool) or not isinstance(space, int) or space < 1):
+        if lg.get("Type") == "FileSystem" and (
+            isinstance(space, bool) or not isinstance(space, int) or space < 1
+        ):
             errors.append(f"Loggers[{i}].Space (KB) must be a positive integer for a FileSystem logger")
     return errors
 
@@ -118,8 +126,10 @@ def validate_connectors(items: list[Any]) -> list[str]:
     _check_ids(items, "Connectors", errors)
     for i, c in enumerate(x for x in items if isinstance(x, dict)):
         if not isinstance(c.get("ConnectorArn"), str) or not _CONNECTOR_ARN.match(c["ConnectorArn"]):
-            errors.append(f"Connectors[{i}].ConnectorArn {c.get('ConnectorArn')!r} is not "
-                          "arn:aws:greengrass:<region>::/connectors/<Name>/versions/<n>")
+            errors.append(
+                f"Connectors[{i}].ConnectorArn {c.get('ConnectorArn')!r} is not "
+                "arn:aws:greengrass:<region>::/connectors/<Name>/versions/<n>"
+            )
         params = c.get("Parameters", {})
         if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
             errors.append(f"Connectors[{i}].Parameters must map names to strings")
@@ -132,8 +142,10 @@ def validate_subscriptions(items: list[Any]) -> list[str]:
     for i, s in enumerate(x for x in items if isinstance(x, dict)):
         for key in ("Source", "Target"):
             if not valid_endpoint(s.get(key)):
-                errors.append(f"Subscription {key.lower()} is invalid. ID is '{s.get('Id')}' and "
-                              f"{key} is '{s.get(key)}'")
+                errors.append(
+                    f"Subscription {key.lower()} is invalid. ID is '{s.get('Id')}' and "
+                    f"{key} is '{s.get(key)}'"
+                )
         if not valid_topic_filter(s.get("Subject")):
             errors.append(f"Subscriptions[{i}].Subject {s.get('Subject')!r} is not a valid topic filter")
     return errors
@@ -144,17 +156,24 @@ def validate_subscriptions(items: list[Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Kind:
-    path: str         # "loggers": the URL segment and ARN segment
-    member: str       # "Loggers": the list key inside Definition / InitialVersion
-    group_key: str    # "LoggerDefinitionVersionArn": the key in a group version
-    label: str        # for error messages, as moto words them
+    path: str  # "loggers": the URL segment and ARN segment
+    member: str  # "Loggers": the list key inside Definition / InitialVersion
+    group_key: str  # "LoggerDefinitionVersionArn": the key in a group version
+    label: str  # for error messages, as moto words them
     validate: Callable[[list[Any]], list[str]]
 
 
 LOGGERS = Kind("loggers", "Loggers", "LoggerDefinitionVersionArn", "Logger", validate_loggers)
-CONNECTORS = Kind("connectors", "Connectors", "ConnectorDefinitionVersionArn", "Connector", validate_connectors)
-SUBSCRIPTIONS = Kind("subscriptions", "Subscriptions", "SubscriptionDefinitionVersionArn", "Subscription",
-                     validate_subscriptions)
+CONNECTORS = Kind(
+    "connectors", "Connectors", "ConnectorDefinitionVersionArn", "Connector", validate_connectors
+)
+SUBSCRIPTIONS = Kind(
+    "subscriptions",
+    "Subscriptions",
+    "SubscriptionDefinitionVersionArn",
+    "Subscription",
+    validate_subscriptions,
+)
 KINDS = (LOGGERS, CONNECTORS, SUBSCRIPTIONS)
 
 
@@ -175,7 +194,8 @@ class DefinitionStore:
             self.on_change()
 
     def _arn(self, def_id: str) -> str:
-        return f"arn:aws:greengrass:{self.region}:{self.account_id}:greengrass/definition/{self.kind.path}/{def_id}"
+        prefix = f"arn:aws:greengrass:{self.region}:{self.account_id}:greengrass/definition"
+        return f"{prefix}/{self.kind.path}/{def_id}"
 
     def _items(self, container: Any, where: str) -> list[Any]:
         if not isinstance(container, dict):
@@ -194,8 +214,12 @@ class DefinitionStore:
         items = self._items(initial_version, "InitialVersion") if initial_version is not None else None
         def_id = new_id()
         now = iso_now()
-        d: dict[str, Any] = {"Arn": self._arn(def_id), "CreationTimestamp": now, "Id": def_id,
-                             "LastUpdatedTimestamp": now}
+        d: dict[str, Any] = {
+            "Arn": self._arn(def_id),
+            "CreationTimestamp": now,
+            "Id": def_id,
+            "LastUpdatedTimestamp": now,
+        }
         if name is not None:
             d["Name"] = name
         if tags:
@@ -246,8 +270,13 @@ class DefinitionStore:
 
     def _add_version(self, def_id: str, items: list[Any]) -> dict[str, Any]:
         vid = new_id()
-        v = {"Arn": f"{self._arn(def_id)}/versions/{vid}", "CreationTimestamp": iso_now(), "Id": def_id,
-             "Version": vid, "Definition": {self.kind.member: items}}
+        v = {
+            "Arn": f"{self._arn(def_id)}/versions/{vid}",
+            "CreationTimestamp": iso_now(),
+            "Id": def_id,
+            "Version": vid,
+            "Definition": {self.kind.member: items},
+        }
         self._versions[def_id][vid] = v
         d = self._defs[def_id]
         d["LatestVersion"], d["LatestVersionArn"] = vid, v["Arn"]
@@ -265,14 +294,18 @@ class DefinitionStore:
     def list_versions(self, def_id: str) -> list[dict[str, Any]]:
         with self._lock:
             self._require(def_id)
-            return [{k: v[k] for k in ("Arn", "CreationTimestamp", "Id", "Version")}
-                    for v in self._versions[def_id].values()]
+            return [
+                {k: v[k] for k in ("Arn", "CreationTimestamp", "Id", "Version")}
+                for v in self._versions[def_id].values()
+            ]
 
     def get_version(self, def_id: str, vid: str) -> dict[str, Any]:
         with self._lock:
             self._require(def_id)
             if vid not in self._versions[def_id]:
-                raise VersionNotFound(f"Version {vid} of {self.kind.label} Definition {def_id} does not exist.")
+                raise VersionNotFound(
+                    f"Version {vid} of {self.kind.label} Definition {def_id} does not exist."
+                )
             return json.loads(json.dumps(self._versions[def_id][vid]))
 
     def has_version_arn(self, arn: str) -> bool:
@@ -321,17 +354,26 @@ class Deployment:
     local_only: bool = False  # made by the adapter (reset), unknown to moto's list_deployments
 
     def status_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"DeploymentStatus": self.status, "DeploymentType": self.deployment_type,
-                               "UpdatedAt": self.updated_at or self.created_at}
+        out: dict[str, Any] = {
+            "DeploymentStatus": self.status,
+            "DeploymentType": self.deployment_type,
+            "UpdatedAt": self.updated_at or self.created_at,
+        }
         if self.error_message:
             out["ErrorMessage"] = self.error_message
-            out["ErrorDetails"] = [{"DetailedErrorCode": "GG-LOCAL", "DetailedErrorMessage": self.error_message}]
+            out["ErrorDetails"] = [
+                {"DetailedErrorCode": "GG-LOCAL", "DetailedErrorMessage": self.error_message}
+            ]
         return out
 
     def list_json(self) -> dict[str, Any]:
-        return {"CreatedAt": self.created_at, "DeploymentArn": self.deployment_arn,
-                "DeploymentId": self.deployment_id, "DeploymentType": self.deployment_type,
-                "GroupArn": self.group_arn}
+        return {
+            "CreatedAt": self.created_at,
+            "DeploymentArn": self.deployment_arn,
+            "DeploymentId": self.deployment_id,
+            "DeploymentType": self.deployment_type,
+            "GroupArn": self.group_arn,
+        }
 
 
 class DeploymentBook:
@@ -421,9 +463,13 @@ class DeploymentBook:
         """Like ``take_next`` but waits up to ``timeout`` seconds for one to arrive."""
         with self._cond:
             dep = None
-            if self._cond.wait_for(lambda: any(
+            if self._cond.wait_for(
+                lambda: any(
                     d.group_id == group_id and d.status == IN_PROGRESS and not d.taken
-                    for d in self._deps.values()), timeout=timeout):
+                    for d in self._deps.values()
+                ),
+                timeout=timeout,
+            ):
                 dep = self._next(group_id)
         if dep is not None:
             self._changed()
@@ -502,8 +548,15 @@ def parse_bulk_input(text: str) -> list[BulkRecord]:
         if not isinstance(gid, str) or not gid or not isinstance(gvid, str) or not gvid:
             out.append(BulkRecord(n, error=f"line {n} needs GroupId and GroupVersionId"))
         elif dtype not in ("NewDeployment", "Redeployment"):
-            out.append(BulkRecord(n, gid, gvid, str(dtype),
-                                  error=f"line {n}: DeploymentType must be NewDeployment or Redeployment"))
+            out.append(
+                BulkRecord(
+                    n,
+                    gid,
+                    gvid,
+                    str(dtype),
+                    error=f"line {n}: DeploymentType must be NewDeployment or Redeployment",
+                )
+            )
         else:
             out.append(BulkRecord(n, gid, gvid, dtype))
     return out
@@ -527,10 +580,14 @@ class BulkDeployment:
 
     def status_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "BulkDeploymentMetrics": {"InvalidInputRecords": self.invalid_input_records,
-                                      "RecordsProcessed": self.records_processed,
-                                      "RetryAttempts": self.retry_attempts},
-            "BulkDeploymentStatus": self.status, "CreatedAt": self.created_at}
+            "BulkDeploymentMetrics": {
+                "InvalidInputRecords": self.invalid_input_records,
+                "RecordsProcessed": self.records_processed,
+                "RetryAttempts": self.retry_attempts,
+            },
+            "BulkDeploymentStatus": self.status,
+            "CreatedAt": self.created_at,
+        }
         if self.error_message:
             out["ErrorMessage"] = self.error_message
         if self.tags:
@@ -558,8 +615,14 @@ class BulkBook:
         if not isinstance(role_arn, str) or not role_arn.startswith("arn:"):
             raise _bad("ExecutionRoleArn must be an IAM role ARN")
         bid = new_id()
-        b = BulkDeployment(bid, f"arn:aws:greengrass:{self.region}:{self.account_id}:/greengrass/bulk/deployments/{bid}",
-                           iso_now(), input_uri, role_arn, dict(tags or {}))
+        b = BulkDeployment(
+            bid,
+            f"arn:aws:greengrass:{self.region}:{self.account_id}:/greengrass/bulk/deployments/{bid}",
+            iso_now(),
+            input_uri,
+            role_arn,
+            dict(tags or {}),
+        )
         with self._lock:
             self._bulk[bid] = b
         self._changed()
@@ -596,8 +659,10 @@ class BulkBook:
                 raise NotFound(f"Bulk deployment {bulk_id} does not exist.")
             b = self._bulk[bulk_id]
             if b.status not in BULK_ACTIVE:
-                raise _bad(f"Bulk deployment {bulk_id} is {b.status}; only an Initializing or Running "
-                           "bulk deployment can be stopped")
+                raise _bad(
+                    f"Bulk deployment {bulk_id} is {b.status}; only an Initializing or Running "
+                    "bulk deployment can be stopped"
+                )
             b.stop_requested = True
             b.status = "Stopping"
         self._changed()
@@ -626,7 +691,10 @@ def parse_s3_uri(uri: Any) -> tuple[str, str]:
     if p.scheme == "s3" and p.netloc and path:
         return p.netloc, path
     if p.scheme in ("http", "https"):
-        m = re.match(r"^(?P<bucket>.+)\.s3[.-][a-z0-9.-]*amazonaws\.com$|^(?P<bucket2>.+)\.s3\.amazonaws\.com$", p.netloc)
+        m = re.match(
+            r"^(?P<bucket>.+)\.s3[.-][a-z0-9.-]*amazonaws\.com$|^(?P<bucket2>.+)\.s3\.amazonaws\.com$",
+            p.netloc,
+        )
         if m and path:
             return m.group("bucket") or m.group("bucket2"), path
         if re.match(r"^s3[.-][a-z0-9.-]*amazonaws\.com$|^s3\.amazonaws\.com$", p.netloc) and "/" in path:
@@ -646,8 +714,10 @@ def validate_connectivity(items: Any) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise _bad("ConnectivityInfo must be a list")
     if len(items) > MAX_CONNECTIVITY:
-        raise _bad(f"Too many items in the Connectivity Information list. You can store a maximum of "
-                   f"{MAX_CONNECTIVITY} endpoints (got {len(items)}).")
+        raise _bad(
+            f"Too many items in the Connectivity Information list. You can store a maximum of "
+            f"{MAX_CONNECTIVITY} endpoints (got {len(items)})."
+        )
     errors: list[str] = []
     seen: set[str] = set()
     out = []
@@ -791,7 +861,9 @@ class GreengrassState:
     def service_role(self) -> dict[str, str]:
         with self._lock:
             if self._service_role is None:
-                raise NotFound("You need to attach an IAM role to this account (no service role is associated).")
+                raise NotFound(
+                    "You need to attach an IAM role to this account (no service role is associated)."
+                )
             return dict(self._service_role)
 
     def disassociate_service_role(self) -> str:
@@ -811,8 +883,10 @@ class GreengrassState:
         except (TypeError, ValueError):
             raise _bad(f"CertificateExpiryInMilliseconds {value!r} is not a number") from None
         if not DEFAULT_CERT_EXPIRY_MS <= ms <= MAX_CERT_EXPIRY_MS:
-            raise _bad(f"CertificateExpiryInMilliseconds must be {DEFAULT_CERT_EXPIRY_MS}..{MAX_CERT_EXPIRY_MS} "
-                       "(7 to 30 days)")
+            raise _bad(
+                f"CertificateExpiryInMilliseconds must be {DEFAULT_CERT_EXPIRY_MS}..{MAX_CERT_EXPIRY_MS} "
+                "(7 to 30 days)"
+            )
         with self._lock:
             self._cert_config[group_id] = ms
         self.changed()
@@ -820,16 +894,22 @@ class GreengrassState:
 
     # persistence ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        return {"deployments": self.deployments.status(),
-                "bulk_deployments": len(self.bulk.list()),
-                "definitions": {p: len(s.list()) for p, s in self.definitions.items()},
-                "service_role": self._service_role is not None}
+        return {
+            "deployments": self.deployments.status(),
+            "bulk_deployments": len(self.bulk.list()),
+            "definitions": {p: len(s.list()) for p, s in self.definitions.items()},
+            "service_role": self._service_role is not None,
+        }
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            own = {"extras": self._extras, "function_defaults": self._function_defaults,
-                   "connectivity": self._connectivity,
-                   "service_role": self._service_role, "cert_config": self._cert_config}
+            own = {
+                "extras": self._extras,
+                "function_defaults": self._function_defaults,
+                "connectivity": self._connectivity,
+                "service_role": self._service_role,
+                "cert_config": self._cert_config,
+            }
             own = json.loads(json.dumps(own))
         own["definitions"] = {p: s.to_json() for p, s in self.definitions.items()}
         own["deployments"] = self.deployments.to_json()

@@ -5,6 +5,7 @@ resolves nowhere. In local mode "the AWS IoT endpoint" is this machine (the loca
 and discovery listen there), so every endpoint type answers with the cloud's advertised host.
 Everything else of IoT goes to moto.
 """
+
 from __future__ import annotations
 
 from .errors import InvalidRequest

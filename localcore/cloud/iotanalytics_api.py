@@ -9,6 +9,7 @@ Read-back (unsigned, for tests and the dashboard):
   ``GET /_local/iotanalytics/channels/<name>/messages`` →
         ``{"channelName", "messages": [{"messageId", "payload" (base64), "receivedAt"}]}``
 """
+
 from __future__ import annotations
 
 from .errors import InvalidRequest
@@ -53,20 +54,40 @@ class IoTAnalyticsApi:
     def _create_channel(self, req: CloudRequest) -> _R:
         body = req.json()
         ch = self.state.create_channel(body.get("channelName"), body.get("retentionPeriod"))
-        return json_response({"channelName": ch["name"], "channelArn": ch["arn"],
-                              "retentionPeriod": ch["retentionPeriod"]}, 201)
+        return json_response(
+            {"channelName": ch["name"], "channelArn": ch["arn"], "retentionPeriod": ch["retentionPeriod"]},
+            201,
+        )
 
     def _list_channels(self, req: CloudRequest) -> _R:
-        return json_response({"channelSummaries": [
-            {"channelName": c["name"], "status": c["status"], "creationTime": c["creationTime"],
-             "lastUpdateTime": c["lastUpdateTime"]} for c in self.state.list_channels()]})
+        return json_response(
+            {
+                "channelSummaries": [
+                    {
+                        "channelName": c["name"],
+                        "status": c["status"],
+                        "creationTime": c["creationTime"],
+                        "lastUpdateTime": c["lastUpdateTime"],
+                    }
+                    for c in self.state.list_channels()
+                ]
+            }
+        )
 
     def _describe_channel(self, req: CloudRequest, name: str) -> _R:
         c = self.state.describe_channel(name)
-        return json_response({"channel": {"name": c["name"], "arn": c["arn"], "status": c["status"],
-                                          "retentionPeriod": c["retentionPeriod"],
-                                          "creationTime": c["creationTime"],
-                                          "lastUpdateTime": c["lastUpdateTime"]}})
+        return json_response(
+            {
+                "channel": {
+                    "name": c["name"],
+                    "arn": c["arn"],
+                    "status": c["status"],
+                    "retentionPeriod": c["retentionPeriod"],
+                    "creationTime": c["creationTime"],
+                    "lastUpdateTime": c["lastUpdateTime"],
+                }
+            }
+        )
 
     def _delete_channel(self, req: CloudRequest, name: str) -> _R:
         self.state.delete_channel(name)
@@ -76,5 +97,6 @@ class IoTAnalyticsApi:
         return json_response(self.state.status())
 
     def _local_messages(self, req: CloudRequest, name: str) -> _R:
-        return json_response({"channelName": name,
-                              "messages": [m.to_json() for m in self.state.messages(name)]})
+        return json_response(
+            {"channelName": name, "messages": [m.to_json() for m in self.state.messages(name)]}
+        )

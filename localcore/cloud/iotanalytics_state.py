@@ -4,6 +4,7 @@ The real service's ``BatchPutMessage`` (``POST /messages/batch``) appends messag
 we keep them so tests and the dashboard can read them back. botocore no longer has an
 ``iotanalytics`` client, so callers sign by hand (service ``iotanalytics``).
 """
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,11 @@ class StoredMessage:
     received_at: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"messageId": self.message_id, "payload": base64.b64encode(self.payload).decode(),
-                "receivedAt": self.received_at}
+        return {
+            "messageId": self.message_id,
+            "payload": base64.b64encode(self.payload).decode(),
+            "receivedAt": self.received_at,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "StoredMessage":
@@ -39,8 +43,14 @@ class StoredMessage:
 class IoTAnalyticsState:
     """Channels → messages, thread-safe. ``on_change`` is called (outside the lock) after a mutation."""
 
-    def __init__(self, region: str, account_id: str, *, clock: Callable[[], float] = time.time,
-                 keep_per_channel: int = MAX_KEPT_PER_CHANNEL) -> None:
+    def __init__(
+        self,
+        region: str,
+        account_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        keep_per_channel: int = MAX_KEPT_PER_CHANNEL,
+    ) -> None:
         self.region = region
         self.account_id = account_id
         self._clock = clock
@@ -60,15 +70,19 @@ class IoTAnalyticsState:
     def create_channel(self, name: Any, retention: dict[str, Any] | None = None) -> dict[str, Any]:
         if not isinstance(name, str) or not _CHANNEL_NAME.match(name):
             raise InvalidRequest(
-                f"channelName {name!r} is invalid: 1-128 letters, digits or '_', not starting with '__'")
+                f"channelName {name!r} is invalid: 1-128 letters, digits or '_', not starting with '__'"
+            )
         with self._lock:
             if name in self._channels:
                 raise AlreadyExists(f"channel {name} already exists")
             now = self._clock()
             self._channels[name] = {
-                "name": name, "arn": self.channel_arn(name), "status": "ACTIVE",
+                "name": name,
+                "arn": self.channel_arn(name),
+                "status": "ACTIVE",
                 "retentionPeriod": retention or {"unlimited": True},
-                "creationTime": now, "lastUpdateTime": now,
+                "creationTime": now,
+                "lastUpdateTime": now,
             }
             self._messages[name] = []
             out = dict(self._channels[name])
@@ -117,8 +131,13 @@ class IoTAnalyticsState:
             if not isinstance(payload, (bytes, bytearray)):
                 raise InvalidRequest(f"messages[{i}].payload is required")
             if mid in seen:
-                errors.append({"messageId": mid, "errorCode": "InvalidRequestException",
-                               "errorMessage": f"messageId {mid} is not unique in this batch"})
+                errors.append(
+                    {
+                        "messageId": mid,
+                        "errorCode": "InvalidRequestException",
+                        "errorMessage": f"messageId {mid} is not unique in this batch",
+                    }
+                )
                 continue
             seen.add(mid)
             accepted.append(StoredMessage(mid, bytes(payload), now))
@@ -145,11 +164,15 @@ class IoTAnalyticsState:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {"channels": list(self._channels.values()),
-                    "messages": {n: [m.to_json() for m in ms] for n, ms in self._messages.items()}}
+            return {
+                "channels": list(self._channels.values()),
+                "messages": {n: [m.to_json() for m in ms] for n, ms in self._messages.items()},
+            }
 
     def load_json(self, data: dict[str, Any]) -> None:
         with self._lock:
             self._channels = {c["name"]: c for c in data.get("channels", [])}
-            self._messages = {n: [StoredMessage.from_json(m) for m in data.get("messages", {}).get(n, [])]
-                              for n in self._channels}
+            self._messages = {
+                n: [StoredMessage.from_json(m) for m in data.get("messages", {}).get(n, [])]
+                for n in self._channels
+            }

@@ -4,6 +4,7 @@ Handlers forward a client's request to moto with a changed body (e.g. a group ve
 the keys moto drops) and post-process the answer. The client's own headers are reused, so moto
 routes by the same SigV4 credential scope and sees the same account.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,33 @@ from .wire import CloudResponse
 
 # Never forwarded: hop-by-hop headers, lengths recomputed from the body, and Expect (the front
 # has already answered any 100-continue).
-DROP_REQUEST_HEADERS = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length", "expect",
-})
-DROP_RESPONSE_HEADERS = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length",
-})
+DROP_REQUEST_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "expect",
+    }
+)
+DROP_RESPONSE_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    }
+)
 
 
 @dataclass
@@ -46,19 +66,27 @@ class MotoReply:
 class MotoLink:
     def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._pool = urllib3.PoolManager(maxsize=16, timeout=urllib3.Timeout(total=timeout_s),
-                                         retries=False)
+        self._pool = urllib3.PoolManager(maxsize=16, timeout=urllib3.Timeout(total=timeout_s), retries=False)
 
-    def request(self, method: str, raw_path: str, headers: Mapping[str, str],
-                body: bytes | None = None) -> MotoReply:
+    def request(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes | None = None
+    ) -> MotoReply:
         h = {k: v for k, v in headers.items() if k.lower() not in DROP_REQUEST_HEADERS}
-        resp = self._pool.request(method, self.base_url + raw_path, headers=h, body=body,
-                                  redirect=False, preload_content=True, decode_content=False)
+        resp = self._pool.request(
+            method,
+            self.base_url + raw_path,
+            headers=h,
+            body=body,
+            redirect=False,
+            preload_content=True,
+            decode_content=False,
+        )
         out = {k: v for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS}
         return MotoReply(resp.status, out, resp.data)
 
-    def json_request(self, method: str, raw_path: str, headers: Mapping[str, str],
-                     obj: Any | None = None) -> MotoReply:
+    def json_request(
+        self, method: str, raw_path: str, headers: Mapping[str, str], obj: Any | None = None
+    ) -> MotoReply:
         body = None if obj is None else json.dumps(obj).encode()
         h = dict(headers)
         if body is not None:

@@ -12,6 +12,7 @@ The snapshot is a pickle: loading it runs code named in it. It lives in the clou
 ``state_dir``, which already holds the CA private keys, so it has the same trust boundary. A
 snapshot written by another moto version is not loaded.
 """
+
 from __future__ import annotations
 
 import collections
@@ -67,7 +68,7 @@ def _moto_version() -> str:
 class SnapshotReport:
     """What a save or a restore did, for ``LocalCloud.status()`` and the logs."""
 
-    backends: list[str] = field(default_factory=list)   # "service/account/region"
+    backends: list[str] = field(default_factory=list)  # "service/account/region"
     skipped: dict[str, str] = field(default_factory=dict)  # "service/account/region" -> why
     error: str | None = None
 
@@ -121,8 +122,10 @@ def restore(path: Path) -> SnapshotReport:
         log.error("moto snapshot not restored: %s", report.error)
         return report
     if not isinstance(snap, dict) or snap.get("format") != FORMAT or snap.get("moto") != _moto_version():
-        report.error = (f"{path} was written by moto {snap.get('moto') if isinstance(snap, dict) else '?'}, "
-                        f"this is moto {_moto_version()}: not restored")
+        report.error = (
+            f"{path} was written by moto {snap.get('moto') if isinstance(snap, dict) else '?'}, "
+            f"this is moto {_moto_version()}: not restored"
+        )
         log.error("moto snapshot not restored: %s", report.error)
         return report
     for service, account, region, data in snap["entries"]:

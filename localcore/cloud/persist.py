@@ -1,4 +1,5 @@
 """Atomic JSON snapshots of the adapter's own state (moto itself keeps everything in memory)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """A tiny method + regex router for the adapter's REST handlers."""
+
 from __future__ import annotations
 
 import re

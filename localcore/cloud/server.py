@@ -10,6 +10,7 @@ for handlers, moto's werkzeug thread), so ``start()`` / ``stop()`` are synchrono
 boto3 calls from any thread, including from inside another asyncio loop's executor, never
 deadlock against it. ``await cloud.astart()`` / ``astop()`` wrap them for asyncio callers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -74,8 +75,9 @@ class _Saver:
         self._wake.set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"localcloud-save-{self.path.stem}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"localcloud-save-{self.path.stem}", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
@@ -111,15 +113,18 @@ def _fast_stopping_moto_server() -> Any:
     """
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # heavy: only when starting
     from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication, MotoRequestHandler, create_backend_app,
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
     )
     from werkzeug.serving import make_server
 
     class _Server(ThreadedMotoServer):
         def _server_entry(self) -> None:
             app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(self._ip_address, self._port, app, True,
-                                       request_handler=MotoRequestHandler)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+            )
             self._server_ready_event.set()
             self._server.serve_forever(poll_interval=0.05)
 
@@ -141,10 +146,18 @@ class LocalCloud:
     ``cloud.deployments`` (see ``greengrass_state.DeploymentBook``).
     """
 
-    def __init__(self, state_dir: str | Path, host: str = "127.0.0.1", port: int = 0,
-                 region: str = "us-east-1", *, auto_complete_deployments: bool = False,
-                 account_id: str = DEFAULT_ACCOUNT_ID, pki_dir: str | Path | None = None,
-                 persist_moto: bool = True) -> None:
+    def __init__(
+        self,
+        state_dir: str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = "us-east-1",
+        *,
+        auto_complete_deployments: bool = False,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        pki_dir: str | Path | None = None,
+        persist_moto: bool = True,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.pki_dir = Path(pki_dir) if pki_dir is not None else self.state_dir / "ca"
         self.host = host
@@ -176,8 +189,9 @@ class LocalCloud:
 
         self.iotanalytics = IoTAnalyticsState(region, account_id)
         self.sitewise = SiteWiseState()
-        self.greengrass = GreengrassState(region, account_id,
-                                          auto_complete_deployments=auto_complete_deployments)
+        self.greengrass = GreengrassState(
+            region, account_id, auto_complete_deployments=auto_complete_deployments
+        )
         self._greengrass_api: GreengrassApi | None = None
         self._s3: Any = None
         self._s3_lock = threading.Lock()
@@ -200,8 +214,7 @@ class LocalCloud:
         with that AWS error. Handlers registered first are asked first.
         """
         with self._handlers_lock:
-            self._handlers = {**self._handlers,
-                              service: [*self._handlers.get(service, []), handler]}
+            self._handlers = {**self._handlers, service: [*self._handlers.get(service, []), handler]}
 
     @property
     def deployments(self) -> DeploymentBook:
@@ -285,12 +298,14 @@ class LocalCloud:
             "services": sorted(self._handlers),
             "iotanalytics": self.iotanalytics.status(),
             "iotsitewise": self.sitewise.status(),
-            "kinesisvideo": (self._kvs.status() if self._kvs is not None
-                             else {"mounted": False, "error": self._kvs_error}),
+            "kinesisvideo": (
+                self._kvs.status() if self._kvs is not None else {"mounted": False, "error": self._kvs_error}
+            ),
             "greengrass": self.greengrass.status(),
             "moto_snapshot": {
                 "restored": self._moto_restored.to_json() if self._moto_restored else None,
-                "saved": self._moto_saved.to_json() if self._moto_saved else None},
+                "saved": self._moto_saved.to_json() if self._moto_saved else None,
+            },
         }
         return out
 
@@ -304,7 +319,9 @@ class LocalCloud:
         self.moto_url = f"http://{mhost}:{mport}"
         self.moto = MotoLink(self.moto_url)
         self._claim_moto()
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="localcloud")
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=32, thread_name_prefix="localcloud"
+        )
 
         self._load_and_persist("iotanalytics", self.iotanalytics)
         self._load_and_persist("iotsitewise", self.sitewise)
@@ -315,14 +332,16 @@ class LocalCloud:
 
         ready = threading.Event()
         errors: list[BaseException] = []
-        self._thread = threading.Thread(target=self._front_main, args=(ready, errors),
-                                        name="localcloud-front", daemon=True)
+        self._thread = threading.Thread(
+            target=self._front_main, args=(ready, errors), name="localcloud-front", daemon=True
+        )
         self._thread.start()
         if not ready.wait(_START_TIMEOUT_S):
             raise CloudStartError(f"local cloud front did not start within {_START_TIMEOUT_S} s")
         if errors:
-            raise CloudStartError(f"local cloud front could not listen on {self.host}:{self.port}: "
-                                  f"{errors[0]}") from errors[0]
+            raise CloudStartError(
+                f"local cloud front could not listen on {self.host}:{self.port}: " f"{errors[0]}"
+            ) from errors[0]
 
     def _claim_moto(self) -> None:
         global _running
@@ -335,8 +354,10 @@ class LocalCloud:
                 if self.persist_moto:
                     self._moto_restored = moto_snapshot.restore(self.state_dir / MOTO_SNAPSHOT)
             else:
-                log.warning("another LocalCloud runs in this process: sharing its moto data, "
-                            "%s not loaded", self.state_dir / MOTO_SNAPSHOT)
+                log.warning(
+                    "another LocalCloud runs in this process: sharing its moto data, " "%s not loaded",
+                    self.state_dir / MOTO_SNAPSHOT,
+                )
             _running += 1
         self._claimed = True
 
@@ -370,8 +391,13 @@ class LocalCloud:
             if self._s3 is None:
                 import boto3  # only the bulk deployment path needs a client of our own
 
-                self._s3 = boto3.client("s3", endpoint_url=self.moto_url, region_name=self.region,
-                                        aws_access_key_id="local", aws_secret_access_key="local")
+                self._s3 = boto3.client(
+                    "s3",
+                    endpoint_url=self.moto_url,
+                    region_name=self.region,
+                    aws_access_key_id="local",
+                    aws_secret_access_key="local",
+                )
             s3 = self._s3
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
@@ -422,8 +448,11 @@ class LocalCloud:
         app = web.Application(client_max_size=_MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._on_request)
         self._session = ClientSession(
-            connector=TCPConnector(limit=64), auto_decompress=False,
-            timeout=ClientTimeout(total=300), skip_auto_headers=("User-Agent", "Accept-Encoding"))
+            connector=TCPConnector(limit=64),
+            auto_decompress=False,
+            timeout=ClientTimeout(total=300),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -449,8 +478,16 @@ class LocalCloud:
             if path.rstrip("/") == "/_local/status":
                 return self._to_web(json_response(self.status()))
             service = path.split("/")[2]
-        creq = CloudRequest(request.method, path, request.raw_path, request.query, request.headers,
-                            body, service, region or (None if service is None else self.region))
+        creq = CloudRequest(
+            request.method,
+            path,
+            request.raw_path,
+            request.query,
+            request.headers,
+            body,
+            service,
+            region or (None if service is None else self.region),
+        )
         for handler in self._handlers.get(service or "", ()):
             resp = await self._call(handler, creq)
             if resp is not None:
@@ -458,9 +495,15 @@ class LocalCloud:
                 return await self._send(request, resp)
         if path.startswith("/_local/") or service in _ADAPTER_ONLY_SERVICES:
             # moto has no backend for these: its HTML 404 would only confuse the client
-            return self._to_web(error_response(ApiError(
-                f"the local cloud has no route {request.method} {path} for service {service}",
-                code="UnknownOperationException", status=404)))
+            return self._to_web(
+                error_response(
+                    ApiError(
+                        f"the local cloud has no route {request.method} {path} for service {service}",
+                        code="UnknownOperationException",
+                        status=404,
+                    )
+                )
+            )
         self._requests["proxied"] += 1
         return await self._proxy(request, body)
 
@@ -476,8 +519,9 @@ class LocalCloud:
         except Exception as exc:  # a handler bug must not kill the front; answer 500 and log it
             self._requests["errors"] += 1
             log.exception("handler %r failed on %s %s", handler, creq.method, creq.path)
-            return error_response(ApiError(f"local cloud handler failed: {exc}",
-                                           code="InternalFailureException", status=500))
+            return error_response(
+                ApiError(f"local cloud handler failed: {exc}", code="InternalFailureException", status=500)
+            )
 
     def _to_web(self, resp: CloudResponse) -> web.Response:
         assert isinstance(resp.body, (bytes, bytearray))
@@ -506,27 +550,40 @@ class LocalCloud:
 
     async def _proxy(self, request: web.Request, body: bytes) -> web.StreamResponse:
         assert self._session is not None and self.moto_url is not None
-        headers = CIMultiDict((k, v) for k, v in request.headers.items()
-                              if k.lower() not in DROP_REQUEST_HEADERS)
+        headers = CIMultiDict(
+            (k, v) for k, v in request.headers.items() if k.lower() not in DROP_REQUEST_HEADERS
+        )
         url = URL(self.moto_url + request.raw_path, encoded=True)
         try:
             return await self._proxy_once(request, url, headers, body)
         except (ClientError, asyncio.TimeoutError) as exc:
             self._requests["errors"] += 1
             log.error("proxying %s %s to moto failed: %s", request.method, request.path, exc)
-            return self._to_web(error_response(ApiError(
-                f"the local cloud could not reach its moto server at {self.moto_url}: {exc}",
-                code="ServiceUnavailableException", status=502)))
+            return self._to_web(
+                error_response(
+                    ApiError(
+                        f"the local cloud could not reach its moto server at {self.moto_url}: {exc}",
+                        code="ServiceUnavailableException",
+                        status=502,
+                    )
+                )
+            )
 
-    async def _proxy_once(self, request: web.Request, url: URL, headers: CIMultiDict[str],
-                          body: bytes) -> web.StreamResponse:
+    async def _proxy_once(
+        self, request: web.Request, url: URL, headers: CIMultiDict[str], body: bytes
+    ) -> web.StreamResponse:
         assert self._session is not None
-        async with self._session.request(request.method, url, headers=headers,
-                                         data=body if body or request.method not in ("GET", "HEAD") else None,
-                                         allow_redirects=False) as mresp:
+        async with self._session.request(
+            request.method,
+            url,
+            headers=headers,
+            data=body if body or request.method not in ("GET", "HEAD") else None,
+            allow_redirects=False,
+        ) as mresp:
             data = await mresp.read()
-            out_headers = CIMultiDict((k, v) for k, v in mresp.headers.items()
-                                      if k.lower() not in DROP_RESPONSE_HEADERS)
+            out_headers = CIMultiDict(
+                (k, v) for k, v in mresp.headers.items() if k.lower() not in DROP_RESPONSE_HEADERS
+            )
             if request.method == "HEAD" or mresp.status in (204, 304):
                 resp = web.Response(status=mresp.status, headers=out_headers)
                 length = mresp.headers.get("Content-Length")

@@ -5,6 +5,7 @@
 Read-back (unsigned): ``GET /_local/iotsitewise/entries[?propertyAlias=|assetId=&propertyId=]``
 → ``{"entries": [<entry as sent> + "receivedAt"]}``.
 """
+
 from __future__ import annotations
 
 from .routing import Router
@@ -30,6 +31,12 @@ class SiteWiseApi:
 
     def _local_entries(self, req: CloudRequest) -> CloudResponse:
         q = req.query
-        return json_response({"entries": self.state.entries(
-            property_alias=q.get("propertyAlias"), asset_id=q.get("assetId"),
-            property_id=q.get("propertyId"))})
+        return json_response(
+            {
+                "entries": self.state.entries(
+                    property_alias=q.get("propertyAlias"),
+                    asset_id=q.get("assetId"),
+                    property_id=q.get("propertyId"),
+                )
+            }
+        )

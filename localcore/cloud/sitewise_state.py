@@ -4,6 +4,7 @@ Entries are validated as the real service does per entry, and bad ones come back
 ``errorEntries`` (the good ones of the same request are still stored). There is no asset model
 here: any ``assetId``/``propertyId`` pair or ``propertyAlias`` is accepted.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,10 @@ _QUALITIES = ("GOOD", "BAD", "UNCERTAIN")
 
 
 def _entry_error(entry_id: str, code: str, message: str, timestamps: list[Any]) -> dict[str, Any]:
-    return {"entryId": entry_id,
-            "errors": [{"errorCode": code, "errorMessage": message, "timestamps": timestamps}]}
+    return {
+        "entryId": entry_id,
+        "errors": [{"errorCode": code, "errorMessage": message, "timestamps": timestamps}],
+    }
 
 
 def check_entry(entry: dict[str, Any], now: float) -> tuple[str, str] | None:
@@ -57,8 +60,10 @@ def check_entry(entry: dict[str, Any], now: float) -> tuple[str, str] | None:
             return "InvalidRequestException", f"{where}.timestamp.offsetInNanos must be 0..999999999"
         t = ts["timeInSeconds"] + offset / 1e9
         if t < now - MAX_AGE_S or t > now + MAX_FUTURE_S:
-            return ("TimestampOutOfRangeException",
-                    f"{where}.timestamp is outside [now - 7 days, now + 10 minutes]")
+            return (
+                "TimestampOutOfRangeException",
+                f"{where}.timestamp is outside [now - 7 days, now + 10 minutes]",
+            )
     return None
 
 
@@ -88,8 +93,11 @@ class SiteWiseState:
         for entry in entries:
             problem = check_entry(entry, now)
             if problem is not None:
-                stamps = [v.get("timestamp") for v in entry.get("propertyValues") or []
-                          if isinstance(v, dict) and isinstance(v.get("timestamp"), dict)]
+                stamps = [
+                    v.get("timestamp")
+                    for v in entry.get("propertyValues") or []
+                    if isinstance(v, dict) and isinstance(v.get("timestamp"), dict)
+                ]
                 errors.append(_entry_error(entry["entryId"], problem[0], problem[1], stamps))
             else:
                 good.append({**entry, "receivedAt": now})
@@ -102,8 +110,13 @@ class SiteWiseState:
                 self.on_change()
         return errors
 
-    def entries(self, *, property_alias: str | None = None, asset_id: str | None = None,
-                property_id: str | None = None) -> list[dict[str, Any]]:
+    def entries(
+        self,
+        *,
+        property_alias: str | None = None,
+        asset_id: str | None = None,
+        property_id: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Stored entries, optionally only those of one alias or asset / property."""
         with self._lock:
             out = list(self._entries)

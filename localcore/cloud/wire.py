@@ -4,6 +4,7 @@ Handlers (ours and extensions such as the Kinesis Video stand-in) never see aioh
 they get a :class:`CloudRequest` with the whole body read, and return a :class:`CloudResponse`
 or ``None`` ("not mine": the front proxies the request to moto unchanged).
 """
+
 from __future__ import annotations
 
 import base64

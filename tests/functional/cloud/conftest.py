@@ -1,4 +1,5 @@
 """One real LocalCloud per test module (moto's backends warm up lazily: share them)."""
+
 from __future__ import annotations
 
 import json
@@ -37,16 +38,20 @@ def client(cloud) -> Callable[..., Any]:
     def make(service: str, *, no_host_prefix: bool = False) -> Any:
         key = (service, no_host_prefix)
         if key not in made:
-            cfg = Config(inject_host_prefix=False, retries={"max_attempts": 1}) if no_host_prefix \
+            cfg = (
+                Config(inject_host_prefix=False, retries={"max_attempts": 1})
+                if no_host_prefix
                 else Config(retries={"max_attempts": 1})
+            )
             made[key] = boto3.client(service, endpoint_url=cloud.url, region_name=REGION, config=cfg, **KEYS)
         return made[key]
 
     return make
 
 
-def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None,
-         timeout: float = 10.0) -> tuple[int, Any]:
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 10.0
+) -> tuple[int, Any]:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -64,8 +69,9 @@ def signed(cloud) -> Callable[..., tuple[int, Any]]:
 
     def call(service: str, method: str, path: str, obj: Any | None = None) -> tuple[int, Any]:
         body = b"" if obj is None else json.dumps(obj).encode()
-        req = botocore.awsrequest.AWSRequest(method=method, url=cloud.url + path, data=body,
-                                             headers={"Content-Type": "application/json"})
+        req = botocore.awsrequest.AWSRequest(
+            method=method, url=cloud.url + path, data=body, headers={"Content-Type": "application/json"}
+        )
         creds = botocore.credentials.Credentials(KEYS["aws_access_key_id"], KEYS["aws_secret_access_key"])
         botocore.auth.SigV4Auth(creds, service, REGION).add_auth(req)
         return http(method, req.url, body or None, dict(req.headers.items()))

@@ -1,4 +1,5 @@
 """IoT Analytics / SiteWise stand-ins and proxying to moto, through real clients on a real LocalCloud."""
+
 from __future__ import annotations
 
 import base64
@@ -18,25 +19,39 @@ def _b64(obj) -> str:
 
 def test_iotanalytics_batch_put_hand_signed_then_read_back(signed, local_get):
     assert signed("iotanalytics", "POST", "/channels", {"channelName": "traffic_ch"})[0] == 201
-    status, body = signed("iotanalytics", "POST", "/messages/batch", {
-        "channelName": "traffic_ch",
-        "messages": [{"messageId": "m1", "payload": _b64({"cars": 3})},
-                     {"messageId": "m2", "payload": _b64({"cars": 5})},
-                     {"messageId": "m1", "payload": _b64({"dup": True})}],
-    })
+    status, body = signed(
+        "iotanalytics",
+        "POST",
+        "/messages/batch",
+        {
+            "channelName": "traffic_ch",
+            "messages": [
+                {"messageId": "m1", "payload": _b64({"cars": 3})},
+                {"messageId": "m2", "payload": _b64({"cars": 5})},
+                {"messageId": "m1", "payload": _b64({"dup": True})},
+            ],
+        },
+    )
     assert status == 200
     assert [e["messageId"] for e in body["batchPutMessageErrorEntries"]] == ["m1"]
 
     status, back = local_get("/_local/iotanalytics/channels/traffic_ch/messages")
     assert status == 200
     assert [m["messageId"] for m in back["messages"]] == ["m1", "m2"]
-    assert [json.loads(base64.b64decode(m["payload"])) for m in back["messages"]] == [{"cars": 3}, {"cars": 5}]
+    assert [json.loads(base64.b64decode(m["payload"])) for m in back["messages"]] == [
+        {"cars": 3},
+        {"cars": 5},
+    ]
     assert local_get("/_local/iotanalytics/channels")[1]["channels"]["traffic_ch"] == 2
 
 
 def test_iotanalytics_errors_are_aws_shaped(signed):
-    status, body = signed("iotanalytics", "POST", "/messages/batch",
-                          {"channelName": "no_such_channel", "messages": [{"messageId": "1", "payload": "eA=="}]})
+    status, body = signed(
+        "iotanalytics",
+        "POST",
+        "/messages/batch",
+        {"channelName": "no_such_channel", "messages": [{"messageId": "1", "payload": "eA=="}]},
+    )
     assert (status, body["__type"]) == (404, "ResourceNotFoundException")
     status, body = signed("iotanalytics", "POST", "/channels", {"channelName": "bad-name"})
     assert (status, body["__type"]) == (400, "InvalidRequestException")
@@ -51,13 +66,29 @@ def test_iotanalytics_errors_are_aws_shaped(signed):
 def test_sitewise_batch_put_with_boto3_and_read_back(client, local_get):
     sw = client("iotsitewise", no_host_prefix=True)
     now = int(time.time())
-    resp = sw.batch_put_asset_property_value(entries=[
-        {"entryId": "ok1", "propertyAlias": "/traffic/light1/cars",
-         "propertyValues": [{"value": {"integerValue": 7}, "timestamp": {"timeInSeconds": now}, "quality": "GOOD"}]},
-        {"entryId": "noid", "propertyValues": [{"value": {"doubleValue": 1.5}, "timestamp": {"timeInSeconds": now}}]},
-        {"entryId": "old", "assetId": "a" * 36, "propertyId": "p" * 36,
-         "propertyValues": [{"value": {"doubleValue": 1.5}, "timestamp": {"timeInSeconds": now - 8 * 86400}}]},
-    ])
+    resp = sw.batch_put_asset_property_value(
+        entries=[
+            {
+                "entryId": "ok1",
+                "propertyAlias": "/traffic/light1/cars",
+                "propertyValues": [
+                    {"value": {"integerValue": 7}, "timestamp": {"timeInSeconds": now}, "quality": "GOOD"}
+                ],
+            },
+            {
+                "entryId": "noid",
+                "propertyValues": [{"value": {"doubleValue": 1.5}, "timestamp": {"timeInSeconds": now}}],
+            },
+            {
+                "entryId": "old",
+                "assetId": "a" * 36,
+                "propertyId": "p" * 36,
+                "propertyValues": [
+                    {"value": {"doubleValue": 1.5}, "timestamp": {"timeInSeconds": now - 8 * 86400}}
+                ],
+            },
+        ]
+    )
     errors = {e["entryId"]: e["errors"][0]["errorCode"] for e in resp["errorEntries"]}
     assert errors == {"noid": "InvalidRequestException", "old": "TimestampOutOfRangeException"}
 
@@ -71,8 +102,12 @@ def test_sitewise_request_level_error_is_a_client_error(client):
     sw = client("iotsitewise", no_host_prefix=True)
     v = {"value": {"integerValue": 1}, "timestamp": {"timeInSeconds": int(time.time())}}
     with pytest.raises(ClientError) as exc:
-        sw.batch_put_asset_property_value(entries=[{"entryId": "x", "propertyAlias": "/a", "propertyValues": [v]},
-                                                   {"entryId": "x", "propertyAlias": "/b", "propertyValues": [v]}])
+        sw.batch_put_asset_property_value(
+            entries=[
+                {"entryId": "x", "propertyAlias": "/a", "propertyValues": [v]},
+                {"entryId": "x", "propertyAlias": "/b", "propertyValues": [v]},
+            ]
+        )
     assert exc.value.response["Error"]["Code"] == "InvalidRequestException"
 
 
@@ -87,25 +122,36 @@ def test_ordinary_calls_are_proxied_to_moto(client):
         assert r.read() == b"hello"
 
     ddb = client("dynamodb")
-    ddb.create_table(TableName="proxy_table", BillingMode="PAY_PER_REQUEST",
-                     KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+    ddb.create_table(
+        TableName="proxy_table",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+    )
     ddb.put_item(TableName="proxy_table", Item={"k": {"S": "1"}, "v": {"N": "42"}})
     assert ddb.get_item(TableName="proxy_table", Key={"k": {"S": "1"}})["Item"]["v"] == {"N": "42"}
 
     kin = client("kinesis")
     kin.create_stream(StreamName="proxy_stream", ShardCount=1)
-    kin.put_records(StreamName="proxy_stream", Records=[{"Data": b"r%d" % i, "PartitionKey": "p"} for i in range(3)])
+    kin.put_records(
+        StreamName="proxy_stream", Records=[{"Data": b"r%d" % i, "PartitionKey": "p"} for i in range(3)]
+    )
     shard = kin.describe_stream(StreamName="proxy_stream")["StreamDescription"]["Shards"][0]["ShardId"]
     it = kin.get_shard_iterator(StreamName="proxy_stream", ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    assert [r["Data"] for r in kin.get_records(ShardIterator=it["ShardIterator"])["Records"]] == [b"r0", b"r1", b"r2"]
+    assert [r["Data"] for r in kin.get_records(ShardIterator=it["ShardIterator"])["Records"]] == [
+        b"r0",
+        b"r1",
+        b"r2",
+    ]
     with pytest.raises(ClientError) as exc:
         s3.get_object(Bucket="proxy-bucket", Key="missing")
     assert exc.value.response["Error"]["Code"] == "NoSuchKey"
 
     data = client("iot-data")  # signing name "iotdata": shadows for cloud sync
     client("iot").create_thing(thingName="GG_TrafficLight")
-    data.update_thing_shadow(thingName="GG_TrafficLight", payload=json.dumps({"state": {"desired": {"light": "G"}}}))
+    data.update_thing_shadow(
+        thingName="GG_TrafficLight", payload=json.dumps({"state": {"desired": {"light": "G"}}})
+    )
     shadow = json.loads(data.get_thing_shadow(thingName="GG_TrafficLight")["payload"].read())
     assert shadow["state"]["delta"] == {"light": "G"}
 
@@ -117,8 +163,11 @@ def test_registered_extension_answers_before_moto(cloud, client):
 
     def handler(req):
         seen.append(req.path)
-        return json_response({"QueueUrls": ["http://example/extension"]}) if req.path == "/" and \
-            b"ListQueues" in req.body + req.headers.get("X-Amz-Target", "").encode() else None
+        return (
+            json_response({"QueueUrls": ["http://example/extension"]})
+            if req.path == "/" and b"ListQueues" in req.body + req.headers.get("X-Amz-Target", "").encode()
+            else None
+        )
 
     cloud.register("sqs", handler)
     sqs = client("sqs")
@@ -163,8 +212,12 @@ def test_streamed_and_async_extension_handlers(cloud):
         return None
 
     cloud.register("teststream", async_handler)
-    cloud.register("teststream", lambda req: CloudResponse(200, chunks(), {"Content-Type": "text/plain"})
-                   if req.path == "/_local/teststream/chunks" else None)
+    cloud.register(
+        "teststream",
+        lambda req: CloudResponse(200, chunks(), {"Content-Type": "text/plain"})
+        if req.path == "/_local/teststream/chunks"
+        else None,
+    )
     with urllib.request.urlopen(cloud.url + "/_local/teststream/chunks", timeout=10) as r:
         assert r.read() == b"chunk0;chunk1;chunk2;"
     with urllib.request.urlopen(cloud.url + "/_local/teststream/async", timeout=10) as r:

@@ -1,4 +1,5 @@
 """Greengrass V1 gaps filled by the adapter, through real boto3 calls on a real LocalCloud."""
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,19 @@ def gg(client):
 
 
 def _core_version(gg, thing="GG_Core") -> str:
-    core = gg.create_core_definition(Name="core", InitialVersion={"Cores": [{
-        "Id": "core1", "ThingArn": THING_ARN.format(thing), "SyncShadow": True,
-        "CertificateArn": f"arn:aws:iot:us-east-1:{ACCOUNT}:cert/" + "a" * 64}]})
+    core = gg.create_core_definition(
+        Name="core",
+        InitialVersion={
+            "Cores": [
+                {
+                    "Id": "core1",
+                    "ThingArn": THING_ARN.format(thing),
+                    "SyncShadow": True,
+                    "CertificateArn": f"arn:aws:iot:us-east-1:{ACCOUNT}:cert/" + "a" * 64,
+                }
+            ]
+        },
+    )
     return core["LatestVersionArn"]
 
 
@@ -35,27 +46,63 @@ def _group(gg, name="grp", **extra) -> tuple[str, str]:
 
 
 def test_logger_and_connector_definitions_and_their_arns_in_group_versions(gg):
-    lg = gg.create_logger_definition(Name="logs", InitialVersion={"Loggers": [
-        {"Id": "sys", "Component": "GreengrassSystem", "Level": "INFO", "Type": "FileSystem", "Space": 1024},
-        {"Id": "fn", "Component": "Lambda", "Level": "DEBUG", "Type": "AWSCloudWatch"}]})
+    lg = gg.create_logger_definition(
+        Name="logs",
+        InitialVersion={
+            "Loggers": [
+                {
+                    "Id": "sys",
+                    "Component": "GreengrassSystem",
+                    "Level": "INFO",
+                    "Type": "FileSystem",
+                    "Space": 1024,
+                },
+                {"Id": "fn", "Component": "Lambda", "Level": "DEBUG", "Type": "AWSCloudWatch"},
+            ]
+        },
+    )
     conn_arn = "arn:aws:greengrass:us-east-1::/connectors/DockerApplicationDeployment/versions/5"
-    cn = gg.create_connector_definition(Name="conns", InitialVersion={"Connectors": [
-        {"Id": "docker-app", "ConnectorArn": conn_arn, "Parameters": {"DockerComposeFileS3Bucket": "b"}}]})
+    cn = gg.create_connector_definition(
+        Name="conns",
+        InitialVersion={
+            "Connectors": [
+                {
+                    "Id": "docker-app",
+                    "ConnectorArn": conn_arn,
+                    "Parameters": {"DockerComposeFileS3Bucket": "b"},
+                }
+            ]
+        },
+    )
     assert gg.get_logger_definition(LoggerDefinitionId=lg["Id"])["Name"] == "logs"
     assert lg["Id"] in [d["Id"] for d in gg.list_logger_definitions()["Definitions"]]
-    v = gg.get_connector_definition_version(ConnectorDefinitionId=cn["Id"],
-                                            ConnectorDefinitionVersionId=cn["LatestVersion"])
+    v = gg.get_connector_definition_version(
+        ConnectorDefinitionId=cn["Id"], ConnectorDefinitionVersionId=cn["LatestVersion"]
+    )
     assert v["Definition"]["Connectors"][0]["ConnectorArn"] == conn_arn
 
-    group_id, version = _group(gg, LoggerDefinitionVersionArn=lg["LatestVersionArn"],
-                               ConnectorDefinitionVersionArn=cn["LatestVersionArn"])
+    group_id, version = _group(
+        gg,
+        LoggerDefinitionVersionArn=lg["LatestVersionArn"],
+        ConnectorDefinitionVersionArn=cn["LatestVersionArn"],
+    )
     definition = gg.get_group_version(GroupId=group_id, GroupVersionId=version)["Definition"]
     assert definition["LoggerDefinitionVersionArn"] == lg["LatestVersionArn"]
     assert definition["ConnectorDefinitionVersionArn"] == cn["LatestVersionArn"]
     assert definition["CoreDefinitionVersionArn"].startswith("arn:aws:greengrass:")
 
-    lv2 = gg.create_logger_definition_version(LoggerDefinitionId=lg["Id"], Loggers=[
-        {"Id": "sys", "Component": "GreengrassSystem", "Level": "WARN", "Type": "FileSystem", "Space": 512}])
+    lv2 = gg.create_logger_definition_version(
+        LoggerDefinitionId=lg["Id"],
+        Loggers=[
+            {
+                "Id": "sys",
+                "Component": "GreengrassSystem",
+                "Level": "WARN",
+                "Type": "FileSystem",
+                "Space": 512,
+            }
+        ],
+    )
     assert len(gg.list_logger_definition_versions(LoggerDefinitionId=lg["Id"])["Versions"]) == 2
     assert gg.get_logger_definition(LoggerDefinitionId=lg["Id"])["LatestVersion"] == lv2["Version"]
     gg.delete_connector_definition(ConnectorDefinitionId=cn["Id"])
@@ -67,37 +114,61 @@ def test_logger_and_connector_definitions_and_their_arns_in_group_versions(gg):
 def test_group_version_with_unknown_logger_arn_is_refused(gg):
     g = gg.create_group(Name="bad-refs")
     with pytest.raises(ClientError) as exc:
-        gg.create_group_version(GroupId=g["Id"], LoggerDefinitionVersionArn=(
-            "arn:aws:greengrass:us-east-1:123456789012:greengrass/definition/loggers/x/versions/y"))
+        gg.create_group_version(
+            GroupId=g["Id"],
+            LoggerDefinitionVersionArn=(
+                "arn:aws:greengrass:us-east-1:123456789012:greengrass/definition/loggers/x/versions/y"
+            ),
+        )
     assert exc.value.response["Error"]["Code"] == "BadRequestException"
     assert "Logger definition reference does not exist" in exc.value.response["Error"]["Message"]
 
 
 def test_bad_logger_is_a_bad_request_naming_the_field(gg):
     with pytest.raises(ClientError) as exc:
-        gg.create_logger_definition(InitialVersion={"Loggers": [
-            {"Id": "x", "Component": "Lambda", "Level": "LOUD", "Type": "FileSystem", "Space": 1}]})
+        gg.create_logger_definition(
+            InitialVersion={
+                "Loggers": [
+                    {"Id": "x", "Component": "Lambda", "Level": "LOUD", "Type": "FileSystem", "Space": 1}
+                ]
+            }
+        )
     assert exc.value.response["Error"]["Code"] == "BadRequestException"
     assert "Loggers[0].Level" in exc.value.response["Error"]["Message"]
 
 
 def test_subscriptions_with_underscore_thing_names_round_trip(gg):
     subs = [
-        {"Id": "switch-to-shadow", "Source": THING_ARN.format("GG_Switch"), "Target": "GGShadowService",
-         "Subject": "$aws/things/GG_TrafficLight/shadow/update"},
-        {"Id": "shadow-to-light", "Source": "GGShadowService", "Target": THING_ARN.format("GG_TrafficLight"),
-         "Subject": "$aws/things/GG_TrafficLight/shadow/update/delta"},
-        {"Id": "hello", "Source": THING_ARN.format("HelloWorld_Publisher"), "Target": "cloud",
-         "Subject": "hello/world/+"},
+        {
+            "Id": "switch-to-shadow",
+            "Source": THING_ARN.format("GG_Switch"),
+            "Target": "GGShadowService",
+            "Subject": "$aws/things/GG_TrafficLight/shadow/update",
+        },
+        {
+            "Id": "shadow-to-light",
+            "Source": "GGShadowService",
+            "Target": THING_ARN.format("GG_TrafficLight"),
+            "Subject": "$aws/things/GG_TrafficLight/shadow/update/delta",
+        },
+        {
+            "Id": "hello",
+            "Source": THING_ARN.format("HelloWorld_Publisher"),
+            "Target": "cloud",
+            "Subject": "hello/world/+",
+        },
         {"Id": "fn", "Source": LAMBDA_ARN.format("car_aggregator"), "Target": "cloud", "Subject": "stats/#"},
     ]
     sd = gg.create_subscription_definition(Name="subs", InitialVersion={"Subscriptions": subs})
-    got = gg.get_subscription_definition_version(SubscriptionDefinitionId=sd["Id"],
-                                                 SubscriptionDefinitionVersionId=sd["LatestVersion"])
+    got = gg.get_subscription_definition_version(
+        SubscriptionDefinitionId=sd["Id"], SubscriptionDefinitionVersionId=sd["LatestVersion"]
+    )
     assert got["Definition"]["Subscriptions"] == subs
     v2 = gg.create_subscription_definition_version(SubscriptionDefinitionId=sd["Id"], Subscriptions=subs[:1])
-    assert {v["Version"] for v in gg.list_subscription_definition_versions(
-        SubscriptionDefinitionId=sd["Id"])["Versions"]} == {sd["LatestVersion"], v2["Version"]}
+    assert {
+        v["Version"]
+        for v in gg.list_subscription_definition_versions(SubscriptionDefinitionId=sd["Id"])["Versions"]
+    } == {sd["LatestVersion"], v2["Version"]}
     assert sd["Id"] in [d["Id"] for d in gg.list_subscription_definitions()["Definitions"]]
 
     group_id, version = _group(gg, SubscriptionDefinitionVersionArn=sd["LatestVersionArn"])
@@ -105,22 +176,30 @@ def test_subscriptions_with_underscore_thing_names_round_trip(gg):
     assert definition["SubscriptionDefinitionVersionArn"] == sd["LatestVersionArn"]
 
 
-@pytest.mark.parametrize("source,target,subject", [
-    ("arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST", "cloud", "t"),
-    ("arn:aws:lambda:us-east-1:123456789012:function:f", "cloud", "t"),
-    ("not-an-arn", "cloud", "t"),
-    ("cloud", "GGShadowService", "a/#/b"),
-])
+@pytest.mark.parametrize(
+    "source,target,subject",
+    [
+        ("arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST", "cloud", "t"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:f", "cloud", "t"),
+        ("not-an-arn", "cloud", "t"),
+        ("cloud", "GGShadowService", "a/#/b"),
+    ],
+)
 def test_invalid_subscriptions_are_refused(gg, source, target, subject):
     with pytest.raises(ClientError) as exc:
-        gg.create_subscription_definition(InitialVersion={"Subscriptions": [
-            {"Id": "s", "Source": source, "Target": target, "Subject": subject}]})
+        gg.create_subscription_definition(
+            InitialVersion={
+                "Subscriptions": [{"Id": "s", "Source": source, "Target": target, "Subject": subject}]
+            }
+        )
     assert exc.value.response["Error"]["Code"] == "BadRequestException"
 
 
 def test_connectivity_info_update_and_get(gg):
-    info = [{"Id": "lo", "HostAddress": "127.0.0.1", "PortNumber": 8883, "Metadata": ""},
-            {"Id": "lan", "HostAddress": "192.168.1.20", "PortNumber": 8883}]
+    info = [
+        {"Id": "lo", "HostAddress": "127.0.0.1", "PortNumber": 8883, "Metadata": ""},
+        {"Id": "lan", "HostAddress": "192.168.1.20", "PortNumber": 8883},
+    ]
     out = gg.update_connectivity_info(ThingName="GG_Core", ConnectivityInfo=info)
     assert out["Version"] and out["Message"]
     assert gg.get_connectivity_info(ThingName="GG_Core")["ConnectivityInfo"] == info
@@ -134,16 +213,22 @@ def test_group_certificate_authority_is_the_local_group_ca(gg, cloud):
     group_id, _ = _group(gg, name="ca-group")
     cas = gg.list_group_certificate_authorities(GroupId=group_id)["GroupCertificateAuthorities"]
     assert len(cas) == 1
-    ca = gg.get_group_certificate_authority(GroupId=group_id,
-                                            CertificateAuthorityId=cas[0]["GroupCertificateAuthorityId"])
+    ca = gg.get_group_certificate_authority(
+        GroupId=group_id, CertificateAuthorityId=cas[0]["GroupCertificateAuthorityId"]
+    )
     pem = ca["PemEncodedCertificate"].encode()
     assert pem == LocalPKI(cloud.pki_dir).group_ca(group_id).cert_pem
-    assert x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert (
+        x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    )
     conf = gg.get_group_certificate_configuration(GroupId=group_id)
     assert conf["GroupId"] == group_id and int(conf["CertificateExpiryInMilliseconds"]) == 604800000
     assert int(conf["CertificateAuthorityExpiryInMilliseconds"]) > 86400 * 1000
     gg.update_group_certificate_configuration(GroupId=group_id, CertificateExpiryInMilliseconds="864000000")
-    assert gg.get_group_certificate_configuration(GroupId=group_id)["CertificateExpiryInMilliseconds"] == "864000000"
+    assert (
+        gg.get_group_certificate_configuration(GroupId=group_id)["CertificateExpiryInMilliseconds"]
+        == "864000000"
+    )
     with pytest.raises(ClientError) as exc:
         gg.list_group_certificate_authorities(GroupId="no-such-group")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
@@ -178,7 +263,9 @@ def test_deployment_reaches_success_when_a_core_acknowledges(gg, cloud, local_ge
     assert (status["DeploymentStatus"], status["DeploymentType"]) == ("Success", "NewDeployment")
 
     # A Redeployment names the earlier deployment only (moto alone would need the version too).
-    dep2 = gg.create_deployment(GroupId=group_id, DeploymentType="Redeployment", DeploymentId=dep["DeploymentId"])
+    dep2 = gg.create_deployment(
+        GroupId=group_id, DeploymentType="Redeployment", DeploymentId=dep["DeploymentId"]
+    )
     failed = cloud.deployments.wait_next(group_id, timeout=5)
     assert failed.group_version_id == version
     cloud.deployments.report(failed.deployment_id, "Failure", "lambda producer did not start")
@@ -188,7 +275,9 @@ def test_deployment_reaches_success_when_a_core_acknowledges(gg, cloud, local_ge
     status, back = local_get(f"/_local/greengrass/deployments?groupId={group_id}")
     assert status == 200
     assert [(d["DeploymentId"], d["DeploymentStatus"]) for d in back["deployments"]] == [
-        (dep2["DeploymentId"], "Failure"), (dep["DeploymentId"], "Success")]
+        (dep2["DeploymentId"], "Failure"),
+        (dep["DeploymentId"], "Success"),
+    ]
     listed = gg.list_deployments(GroupId=group_id)["Deployments"]
     assert {d["DeploymentId"] for d in listed} == {dep["DeploymentId"], dep2["DeploymentId"]}
     assert all(d["GroupArn"].endswith(f"/groups/{group_id}") for d in listed)
@@ -202,7 +291,9 @@ def test_reset_deployments(gg, cloud):
     reset = gg.reset_deployments(GroupId=group_id, Force=True)
     status = gg.get_deployment_status(GroupId=group_id, DeploymentId=reset["DeploymentId"])
     assert (status["DeploymentStatus"], status["DeploymentType"]) == ("Success", "ForceResetDeployment")
-    assert reset["DeploymentId"] in [d["DeploymentId"] for d in gg.list_deployments(GroupId=group_id)["Deployments"]]
+    assert reset["DeploymentId"] in [
+        d["DeploymentId"] for d in gg.list_deployments(GroupId=group_id)["Deployments"]
+    ]
     gg.delete_group(GroupId=group_id)
     with pytest.raises(ClientError) as exc:
         gg.reset_deployments(GroupId="no-such-group", Force=True)
@@ -211,35 +302,49 @@ def test_reset_deployments(gg, cloud):
 
 def test_bulk_deployment_runs_each_record_as_a_deployment(gg, client, cloud):
     groups = [_group(gg, name=f"fleet-{i}") for i in range(2)]
-    lines = [json.dumps({"GroupId": g, "GroupVersionId": v, "DeploymentType": "NewDeployment"}) for g, v in groups]
+    lines = [
+        json.dumps({"GroupId": g, "GroupVersionId": v, "DeploymentType": "NewDeployment"}) for g, v in groups
+    ]
     lines.append(json.dumps({"GroupId": "missing"}))
     s3 = client("s3")
     s3.create_bucket(Bucket="bulk-input")
     s3.put_object(Bucket="bulk-input", Key="fleet.jsonl", Body="\n".join(lines).encode())
 
-    bulk = gg.start_bulk_deployment(ExecutionRoleArn="arn:aws:iam::123456789012:role/bulk",
-                                    InputFileUri="s3://bulk-input/fleet.jsonl")
+    bulk = gg.start_bulk_deployment(
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/bulk", InputFileUri="s3://bulk-input/fleet.jsonl"
+    )
     for _ in range(200):  # the runner is a thread: poll its status, bounded
         st = gg.get_bulk_deployment_status(BulkDeploymentId=bulk["BulkDeploymentId"])
         if st["BulkDeploymentStatus"] not in ("Initializing", "Running"):
             break
         threading.Event().wait(0.02)
     assert st["BulkDeploymentStatus"] == "Completed"
-    assert st["BulkDeploymentMetrics"] == {"InvalidInputRecords": 1, "RecordsProcessed": 3, "RetryAttempts": 0}
-    report = gg.list_bulk_deployment_detailed_reports(BulkDeploymentId=bulk["BulkDeploymentId"])["Deployments"]
+    assert st["BulkDeploymentMetrics"] == {
+        "InvalidInputRecords": 1,
+        "RecordsProcessed": 3,
+        "RetryAttempts": 0,
+    }
+    report = gg.list_bulk_deployment_detailed_reports(BulkDeploymentId=bulk["BulkDeploymentId"])[
+        "Deployments"
+    ]
     started = [r for r in report if "DeploymentId" in r]
     assert len(started) == 2
     for (group_id, _), r in zip(groups, started, strict=True):
-        assert gg.get_deployment_status(GroupId=group_id, DeploymentId=r["DeploymentId"])["DeploymentStatus"] \
+        assert (
+            gg.get_deployment_status(GroupId=group_id, DeploymentId=r["DeploymentId"])["DeploymentStatus"]
             == "InProgress"
+        )
         assert cloud.deployments.take_next(group_id).deployment_id == r["DeploymentId"]
-    assert bulk["BulkDeploymentId"] in [b["BulkDeploymentId"] for b in gg.list_bulk_deployments()["BulkDeployments"]]
+    assert bulk["BulkDeploymentId"] in [
+        b["BulkDeploymentId"] for b in gg.list_bulk_deployments()["BulkDeployments"]
+    ]
     with pytest.raises(ClientError) as exc:  # already Completed
         gg.stop_bulk_deployment(BulkDeploymentId=bulk["BulkDeploymentId"])
     assert exc.value.response["Error"]["Code"] == "BadRequestException"
 
-    bad = gg.start_bulk_deployment(ExecutionRoleArn="arn:aws:iam::123456789012:role/bulk",
-                                   InputFileUri="s3://bulk-input/missing.jsonl")
+    bad = gg.start_bulk_deployment(
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/bulk", InputFileUri="s3://bulk-input/missing.jsonl"
+    )
     for _ in range(200):
         st = gg.get_bulk_deployment_status(BulkDeploymentId=bad["BulkDeploymentId"])
         if st["BulkDeploymentStatus"] not in ("Initializing", "Running"):
@@ -249,19 +354,35 @@ def test_bulk_deployment_runs_each_record_as_a_deployment(gg, client, cloud):
 
 
 def test_function_definition_default_config_is_kept(gg):
-    fn = {"Id": "producer", "FunctionArn": LAMBDA_ARN.format("producer"),
-          "FunctionConfiguration": {"Pinned": True, "MemorySize": 131072, "Timeout": 3, "EncodingType": "json"}}
+    fn = {
+        "Id": "producer",
+        "FunctionArn": LAMBDA_ARN.format("producer"),
+        "FunctionConfiguration": {"Pinned": True, "MemorySize": 131072, "Timeout": 3, "EncodingType": "json"},
+    }
     default = {"Execution": {"IsolationMode": "NoContainer", "RunAs": {"Uid": 1000, "Gid": 1000}}}
-    fd = gg.create_function_definition(Name="fns", InitialVersion={"Functions": [fn], "DefaultConfig": default})
-    v = gg.get_function_definition_version(FunctionDefinitionId=fd["Id"], FunctionDefinitionVersionId=fd["LatestVersion"])
+    fd = gg.create_function_definition(
+        Name="fns", InitialVersion={"Functions": [fn], "DefaultConfig": default}
+    )
+    v = gg.get_function_definition_version(
+        FunctionDefinitionId=fd["Id"], FunctionDefinitionVersionId=fd["LatestVersion"]
+    )
     assert v["Definition"] == {"Functions": [fn], "DefaultConfig": default}
-    v2 = gg.create_function_definition_version(FunctionDefinitionId=fd["Id"], Functions=[fn], DefaultConfig={
-        "Execution": {"IsolationMode": "GreengrassContainer"}})
-    got = gg.get_function_definition_version(FunctionDefinitionId=fd["Id"], FunctionDefinitionVersionId=v2["Version"])
+    v2 = gg.create_function_definition_version(
+        FunctionDefinitionId=fd["Id"],
+        Functions=[fn],
+        DefaultConfig={"Execution": {"IsolationMode": "GreengrassContainer"}},
+    )
+    got = gg.get_function_definition_version(
+        FunctionDefinitionId=fd["Id"], FunctionDefinitionVersionId=v2["Version"]
+    )
     assert got["Definition"]["DefaultConfig"] == {"Execution": {"IsolationMode": "GreengrassContainer"}}
     plain = gg.create_function_definition(Name="plain", InitialVersion={"Functions": [fn]})
-    assert "DefaultConfig" not in gg.get_function_definition_version(
-        FunctionDefinitionId=plain["Id"], FunctionDefinitionVersionId=plain["LatestVersion"])["Definition"]
+    assert (
+        "DefaultConfig"
+        not in gg.get_function_definition_version(
+            FunctionDefinitionId=plain["Id"], FunctionDefinitionVersionId=plain["LatestVersion"]
+        )["Definition"]
+    )
 
 
 def test_moto_still_answers_what_it_has(gg):
@@ -275,7 +396,10 @@ def test_iot_describe_endpoint_is_stable_and_local(client, cloud):
     iot = client("iot")
     first = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     assert first == iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"] == "127.0.0.1"
-    assert iot.describe_endpoint(endpointType="iot:CredentialProvider")["endpointAddress"] == cloud.advertised_host
+    assert (
+        iot.describe_endpoint(endpointType="iot:CredentialProvider")["endpointAddress"]
+        == cloud.advertised_host
+    )
 
 
 def test_iot_certificates_from_the_local_ca(client, cloud):
@@ -297,9 +421,16 @@ def test_auto_complete_deployments(tmp_path):
     from localcore.cloud import LocalCloud
 
     with LocalCloud(tmp_path, auto_complete_deployments=True) as c:
-        gg2 = boto3.client("greengrass", endpoint_url=c.url, region_name="us-east-1",
-                           aws_access_key_id="t", aws_secret_access_key="t")
+        gg2 = boto3.client(
+            "greengrass",
+            endpoint_url=c.url,
+            region_name="us-east-1",
+            aws_access_key_id="t",
+            aws_secret_access_key="t",
+        )
         group_id, version = _group(gg2, name="auto")
         dep = gg2.create_deployment(GroupId=group_id, GroupVersionId=version, DeploymentType="NewDeployment")
-        assert gg2.get_deployment_status(GroupId=group_id, DeploymentId=dep["DeploymentId"])["DeploymentStatus"] \
+        assert (
+            gg2.get_deployment_status(GroupId=group_id, DeploymentId=dep["DeploymentId"])["DeploymentStatus"]
             == "Success"
+        )

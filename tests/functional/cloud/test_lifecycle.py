@@ -1,4 +1,5 @@
 """LocalCloud life cycle: start/stop, errors, blocking calls from an event loop, persistence."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,13 @@ THING = "arn:aws:iot:us-east-1:123456789012:thing/GG_TrafficLight"
 
 
 def _gg(url: str):
-    return boto3.client("greengrass", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="t", aws_secret_access_key="t")
+    return boto3.client(
+        "greengrass",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
 
 
 async def test_blocking_boto3_from_inside_an_event_loop_does_not_deadlock(cloud, client):
@@ -52,24 +58,37 @@ def test_port_in_use_is_a_clear_start_error(tmp_path):
 def test_greengrass_adapter_state_persists_across_restart(tmp_path):
     with LocalCloud(tmp_path) as first:
         gg = _gg(first.url)
-        sd = gg.create_subscription_definition(Name="subs", InitialVersion={"Subscriptions": [
-            {"Id": "1", "Source": THING, "Target": "cloud", "Subject": "lights/#"}]})
-        gg.update_connectivity_info(ThingName="GG_Core", ConnectivityInfo=[
-            {"Id": "lo", "HostAddress": "127.0.0.1", "PortNumber": 8883}])
+        sd = gg.create_subscription_definition(
+            Name="subs",
+            InitialVersion={
+                "Subscriptions": [{"Id": "1", "Source": THING, "Target": "cloud", "Subject": "lights/#"}]
+            },
+        )
+        gg.update_connectivity_info(
+            ThingName="GG_Core",
+            ConnectivityInfo=[{"Id": "lo", "HostAddress": "127.0.0.1", "PortNumber": 8883}],
+        )
         gg.associate_service_role_to_account(RoleArn="arn:aws:iam::123456789012:role/gg")
     with LocalCloud(tmp_path) as second:
         gg = _gg(second.url)
-        v = gg.get_subscription_definition_version(SubscriptionDefinitionId=sd["Id"],
-                                                   SubscriptionDefinitionVersionId=sd["LatestVersion"])
+        v = gg.get_subscription_definition_version(
+            SubscriptionDefinitionId=sd["Id"], SubscriptionDefinitionVersionId=sd["LatestVersion"]
+        )
         assert v["Definition"]["Subscriptions"][0]["Source"] == THING
-        assert gg.get_connectivity_info(ThingName="GG_Core")["ConnectivityInfo"][0]["HostAddress"] == "127.0.0.1"
+        assert (
+            gg.get_connectivity_info(ThingName="GG_Core")["ConnectivityInfo"][0]["HostAddress"] == "127.0.0.1"
+        )
         assert gg.get_service_role_for_account()["RoleArn"].endswith("role/gg")
 
 
 def test_a_definition_alone_is_persisted(tmp_path):
     with LocalCloud(tmp_path) as first:
-        lg = _gg(first.url).create_logger_definition(Name="only-this", InitialVersion={"Loggers": [
-            {"Id": "l", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}]})
+        lg = _gg(first.url).create_logger_definition(
+            Name="only-this",
+            InitialVersion={
+                "Loggers": [{"Id": "l", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}]
+            },
+        )
     with LocalCloud(tmp_path) as second:
         assert _gg(second.url).get_logger_definition(LoggerDefinitionId=lg["Id"])["Name"] == "only-this"
 
@@ -82,4 +101,3 @@ def test_aws_endpoint_url_environment_reaches_the_cloud(cloud, monkeypatch):
     assert gg.meta.endpoint_url == cloud.url
     lg = gg.create_logger_definition(Name="via-env")  # an adapter-only call: proves it reached the front
     assert lg["Arn"].startswith("arn:aws:greengrass:us-east-1:123456789012:greengrass/definition/loggers/")
-

@@ -1,5 +1,6 @@
 """moto's data survives a stop/start of a LocalCloud on the same state_dir (its own module:
 the restore happens only when no other LocalCloud runs in the process)."""
+
 from __future__ import annotations
 
 import io
@@ -15,8 +16,10 @@ from localcore.pki import LocalPKI
 
 def _clients(url: str):
     kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t")
-    return {n: boto3.client(n, **kw) for n in ("greengrass", "iot", "iam", "lambda", "s3", "dynamodb",
-                                               "kinesis", "iot-data")}
+    return {
+        n: boto3.client(n, **kw)
+        for n in ("greengrass", "iot", "iam", "lambda", "s3", "dynamodb", "kinesis", "iot-data")
+    }
 
 
 def _zip() -> bytes:
@@ -34,34 +37,53 @@ def test_moto_data_survives_a_restart(tmp_path):
         c["iot"].create_thing(thingName="GG_Core")
         cert = c["iot"].register_certificate_without_ca(certificatePem=pem, status="ACTIVE")
         role = c["iam"].create_role(RoleName="lambda-exec", AssumeRolePolicyDocument="{}")["Role"]
-        c["lambda"].create_function(FunctionName="producer", Runtime="python3.7", Role=role["Arn"],
-                                    Handler="handler.function_handler", Code={"ZipFile": _zip()})
+        c["lambda"].create_function(
+            FunctionName="producer",
+            Runtime="python3.7",
+            Role=role["Arn"],
+            Handler="handler.function_handler",
+            Code={"ZipFile": _zip()},
+        )
         c["lambda"].publish_version(FunctionName="producer")
         c["lambda"].create_alias(FunctionName="producer", Name="live", FunctionVersion="1")
         c["s3"].create_bucket(Bucket="kept-bucket")
         c["s3"].put_object(Bucket="kept-bucket", Key="frame.jpg", Body=b"\xff\xd8jpeg")
-        c["dynamodb"].create_table(TableName="stats", BillingMode="PAY_PER_REQUEST",
-                                   KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-                                   AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}])
+        c["dynamodb"].create_table(
+            TableName="stats",
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+        )
         c["dynamodb"].put_item(TableName="stats", Item={"k": {"S": "cars"}, "n": {"N": "7"}})
         c["kinesis"].create_stream(StreamName="SomeStream", ShardCount=1)
         c["kinesis"].put_record(StreamName="SomeStream", Data=b"rec0", PartitionKey="p")
-        c["iot-data"].update_thing_shadow(thingName="GG_Core", payload=b'{"state": {"reported": {"on": true}}}')
+        c["iot-data"].update_thing_shadow(
+            thingName="GG_Core", payload=b'{"state": {"reported": {"on": true}}}'
+        )
     assert first.status()["moto_snapshot"]["saved"]["skipped"] == {}
 
     with LocalCloud(tmp_path / "cloud") as second:
         c = _clients(second.url)
         assert second.status()["moto_snapshot"]["restored"]["error"] is None
         assert c["greengrass"].get_group(GroupId=group["Id"])["Name"] == "kept"
-        assert c["iot"].describe_certificate(certificateId=cert["certificateId"])["certificateDescription"][
-            "certificatePem"].strip() == pem.strip()
+        assert (
+            c["iot"]
+            .describe_certificate(certificateId=cert["certificateId"])["certificateDescription"][
+                "certificatePem"
+            ]
+            .strip()
+            == pem.strip()
+        )
         assert c["lambda"].get_alias(FunctionName="producer", Name="live")["FunctionVersion"] == "1"
         assert c["iam"].get_role(RoleName="lambda-exec")["Role"]["Arn"] == role["Arn"]
         assert c["s3"].get_object(Bucket="kept-bucket", Key="frame.jpg")["Body"].read() == b"\xff\xd8jpeg"
         assert c["dynamodb"].get_item(TableName="stats", Key={"k": {"S": "cars"}})["Item"]["n"] == {"N": "7"}
-        shard = c["kinesis"].describe_stream(StreamName="SomeStream")["StreamDescription"]["Shards"][0]["ShardId"]
-        it = c["kinesis"].get_shard_iterator(StreamName="SomeStream", ShardId=shard,
-                                             ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        shard = c["kinesis"].describe_stream(StreamName="SomeStream")["StreamDescription"]["Shards"][0][
+            "ShardId"
+        ]
+        it = c["kinesis"].get_shard_iterator(
+            StreamName="SomeStream", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
         assert [r["Data"] for r in c["kinesis"].get_records(ShardIterator=it)["Records"]] == [b"rec0"]
         assert b'"on": true' in c["iot-data"].get_thing_shadow(thingName="GG_Core")["payload"].read()
         c["lambda"].delete_function(FunctionName="producer")  # the restored storage still works

@@ -1,4 +1,5 @@
 """Pure Greengrass adapter state: validation tables, definitions, deployments, bulk deployments."""
+
 from __future__ import annotations
 
 import json
@@ -8,52 +9,129 @@ import pytest
 
 from localcore.cloud.errors import BadRequest, IdNotFound, NotFound, VersionNotFound
 from localcore.cloud.greengrass_state import (
-    LOGGERS, SUBSCRIPTIONS, BulkBook, DefinitionStore, Deployment, DeploymentBook, DeploymentError,
-    GreengrassState, iso_now, parse_bulk_input, parse_s3_uri, valid_endpoint, valid_topic_filter, validate_connectivity,
-    validate_connectors, validate_loggers, validate_subscriptions,
+    LOGGERS,
+    SUBSCRIPTIONS,
+    BulkBook,
+    DefinitionStore,
+    Deployment,
+    DeploymentBook,
+    DeploymentError,
+    GreengrassState,
+    iso_now,
+    parse_bulk_input,
+    parse_s3_uri,
+    valid_endpoint,
+    valid_topic_filter,
+    validate_connectivity,
+    validate_connectors,
+    validate_loggers,
+    validate_subscriptions,
 )
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
 
-@pytest.mark.parametrize("value,ok", [
-    ("cloud", True), ("GGShadowService", True),
-    ("arn:aws:iot:us-east-1:123456789012:thing/GG_TrafficLight", True),
-    ("arn:aws:iot:us-east-1:123456789012:thing/HelloWorld_Publisher", True),
-    ("arn:aws:lambda:us-east-1:123456789012:function:producer:live", True),
-    ("arn:aws:lambda:us-east-1:123456789012:function:producer:3", True),
-    ("arn:aws:lambda:us-east-1:123456789012:function:producer:$LATEST", False),
-    ("arn:aws:lambda:us-east-1:123456789012:function:producer", False),
-    ("arn:aws:greengrass:us-east-1::/connectors/TwilioNotifications/versions/4", True),
-    ("arn:aws:iot:us-east-1:123456789012:thing/", False), ("GG_TrafficLight", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("cloud", True),
+        ("GGShadowService", True),
+        ("arn:aws:iot:us-east-1:123456789012:thing/GG_TrafficLight", True),
+        ("arn:aws:iot:us-east-1:123456789012:thing/HelloWorld_Publisher", True),
+        ("arn:aws:lambda:us-east-1:123456789012:function:producer:live", True),
+        ("arn:aws:lambda:us-east-1:123456789012:function:producer:3", True),
+        ("arn:aws:lambda:us-east-1:123456789012:function:producer:$LATEST", False),
+        ("arn:aws:lambda:us-east-1:123456789012:function:producer", False),
+        ("arn:aws:greengrass:us-east-1::/connectors/TwilioNotifications/versions/4", True),
+        ("arn:aws:iot:us-east-1:123456789012:thing/", False),
+        ("GG_TrafficLight", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_subscription_endpoints(value, ok):
     assert valid_endpoint(value) is ok
 
 
-@pytest.mark.parametrize("topic,ok", [
-    ("a/b", True), ("a/+/c", True), ("a/#", True), ("#", True), ("$aws/things/T_1/shadow/update", True),
-    ("a/#/b", False), ("a/b#", False), ("a+/b", False), ("", False), ("x" * 257, False), (None, False),
-])
+@pytest.mark.parametrize(
+    "topic,ok",
+    [
+        ("a/b", True),
+        ("a/+/c", True),
+        ("a/#", True),
+        ("#", True),
+        ("$aws/things/T_1/shadow/update", True),
+        ("a/#/b", False),
+        ("a/b#", False),
+        ("a+/b", False),
+        ("", False),
+        ("x" * 257, False),
+        (None, False),
+    ],
+)
 def test_topic_filters(topic, ok):
     assert valid_topic_filter(topic) is ok
 
 
-@pytest.mark.parametrize("validate,items,fragment", [
-    (validate_loggers, [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}], None),
-    (validate_loggers, [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "FileSystem"}], "Space"),
-    (validate_loggers, [{"Id": "a", "Component": "Kernel", "Level": "INFO", "Type": "AWSCloudWatch"}], "Component"),
-    (validate_loggers, [{"Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}], "Id"),
-    (validate_loggers, [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}] * 2, "twice"),
-    (validate_connectors, [{"Id": "c", "ConnectorArn": "arn:aws:greengrass:us-east-1::/connectors/X/versions/1"}], None),
-    (validate_connectors, [{"Id": "c", "ConnectorArn": "arn:aws:lambda:x"}], "ConnectorArn"),
-    (validate_connectors, [{"Id": "c", "ConnectorArn": "arn:aws:greengrass:us-east-1::/connectors/X/versions/1",
-                            "Parameters": {"n": 1}}], "Parameters"),
-    (validate_subscriptions, [{"Id": "s", "Source": "cloud", "Target": "GGShadowService", "Subject": "t"}], None),
-    (validate_subscriptions, [{"Id": "s", "Source": "cloud", "Target": "nowhere", "Subject": "t"}], "target"),
-    (validate_subscriptions, [{"Id": "s", "Source": "cloud", "Target": "cloud", "Subject": "a/#/b"}], "Subject"),
-    (validate_subscriptions, ["x"], "object"),
-])
+@pytest.mark.parametrize(
+    "validate,items,fragment",
+    [
+        (
+            validate_loggers,
+            [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}],
+            None,
+        ),
+        (
+            validate_loggers,
+            [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "FileSystem"}],
+            "Space",
+        ),
+        (
+            validate_loggers,
+            [{"Id": "a", "Component": "Kernel", "Level": "INFO", "Type": "AWSCloudWatch"}],
+            "Component",
+        ),
+        (validate_loggers, [{"Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}], "Id"),
+        (
+            validate_loggers,
+            [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}] * 2,
+            "twice",
+        ),
+        (
+            validate_connectors,
+            [{"Id": "c", "ConnectorArn": "arn:aws:greengrass:us-east-1::/connectors/X/versions/1"}],
+            None,
+        ),
+        (validate_connectors, [{"Id": "c", "ConnectorArn": "arn:aws:lambda:x"}], "ConnectorArn"),
+        (
+            validate_connectors,
+            [
+                {
+                    "Id": "c",
+                    "ConnectorArn": "arn:aws:greengrass:us-east-1::/connectors/X/versions/1",
+                    "Parameters": {"n": 1},
+                }
+            ],
+            "Parameters",
+        ),
+        (
+            validate_subscriptions,
+            [{"Id": "s", "Source": "cloud", "Target": "GGShadowService", "Subject": "t"}],
+            None,
+        ),
+        (
+            validate_subscriptions,
+            [{"Id": "s", "Source": "cloud", "Target": "nowhere", "Subject": "t"}],
+            "target",
+        ),
+        (
+            validate_subscriptions,
+            [{"Id": "s", "Source": "cloud", "Target": "cloud", "Subject": "a/#/b"}],
+            "Subject",
+        ),
+        (validate_subscriptions, ["x"], "object"),
+    ],
+)
 def test_definition_validators(validate, items, fragment):
     errors = validate(items)
     if fragment is None:
@@ -92,10 +170,12 @@ def test_definition_store_versions_and_arns():
 
 def test_split_group_version_keeps_our_arns_and_refuses_unknown_ones():
     st = GreengrassState(REGION, ACCOUNT)
-    sub = st.definitions["subscriptions"].create("s", {"Subscriptions": [
-        {"Id": "1", "Source": "cloud", "Target": "GGShadowService", "Subject": "t"}]})
-    to_moto, extras = st.split_group_version({"CoreDefinitionVersionArn": "core-arn",
-                                              "SubscriptionDefinitionVersionArn": sub["LatestVersionArn"]})
+    sub = st.definitions["subscriptions"].create(
+        "s", {"Subscriptions": [{"Id": "1", "Source": "cloud", "Target": "GGShadowService", "Subject": "t"}]}
+    )
+    to_moto, extras = st.split_group_version(
+        {"CoreDefinitionVersionArn": "core-arn", "SubscriptionDefinitionVersionArn": sub["LatestVersionArn"]}
+    )
     assert to_moto == {"CoreDefinitionVersionArn": "core-arn"}
     assert extras == {SUBSCRIPTIONS.group_key: sub["LatestVersionArn"]}
     with pytest.raises(BadRequest, match="Connector definition reference does not exist"):
@@ -177,18 +257,26 @@ def test_wait_next_wakes_when_a_deployment_arrives():
 
 
 def test_parse_bulk_input():
-    text = "\n".join([
-        json.dumps({"GroupId": "g1", "GroupVersionId": "v1", "DeploymentType": "NewDeployment"}),
-        "",
-        json.dumps({"GroupId": "g2", "GroupVersionId": "v2"}),
-        "{not json",
-        json.dumps({"GroupId": "g3"}),
-        json.dumps({"GroupId": "g4", "GroupVersionId": "v4", "DeploymentType": "ResetDeployment"}),
-        "[1]",
-    ])
+    text = "\n".join(
+        [
+            json.dumps({"GroupId": "g1", "GroupVersionId": "v1", "DeploymentType": "NewDeployment"}),
+            "",
+            json.dumps({"GroupId": "g2", "GroupVersionId": "v2"}),
+            "{not json",
+            json.dumps({"GroupId": "g3"}),
+            json.dumps({"GroupId": "g4", "GroupVersionId": "v4", "DeploymentType": "ResetDeployment"}),
+            "[1]",
+        ]
+    )
     recs = parse_bulk_input(text)
     assert [(r.line, r.group_id, r.error is None) for r in recs] == [
-        (1, "g1", True), (3, "g2", True), (4, None, False), (5, None, False), (6, "g4", False), (7, None, False)]
+        (1, "g1", True),
+        (3, "g2", True),
+        (4, None, False),
+        (5, None, False),
+        (6, "g4", False),
+        (7, None, False),
+    ]
     assert recs[1].deployment_type == "NewDeployment"
 
 
@@ -211,13 +299,19 @@ def test_bulk_book_stop_and_reload():
     assert again.get(running.bulk_id).status == "Failed"  # its runner died with the previous run
 
 
-@pytest.mark.parametrize("uri,expected", [
-    ("s3://bucket/dir/file.jsonl", ("bucket", "dir/file.jsonl")),
-    ("https://bucket.s3.us-east-1.amazonaws.com/f.jsonl", ("bucket", "f.jsonl")),
-    ("https://bucket.s3.amazonaws.com/f.jsonl", ("bucket", "f.jsonl")),
-    ("https://s3.us-east-1.amazonaws.com/bucket/a%20b.jsonl", ("bucket", "a b.jsonl")),
-    ("https://example.com/x", None), ("s3://bucket", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "uri,expected",
+    [
+        ("s3://bucket/dir/file.jsonl", ("bucket", "dir/file.jsonl")),
+        ("https://bucket.s3.us-east-1.amazonaws.com/f.jsonl", ("bucket", "f.jsonl")),
+        ("https://bucket.s3.amazonaws.com/f.jsonl", ("bucket", "f.jsonl")),
+        ("https://s3.us-east-1.amazonaws.com/bucket/a%20b.jsonl", ("bucket", "a b.jsonl")),
+        ("https://example.com/x", None),
+        ("s3://bucket", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_parse_s3_uri(uri, expected):
     if expected is None:
         with pytest.raises(BadRequest):
@@ -226,15 +320,18 @@ def test_parse_s3_uri(uri, expected):
         assert parse_s3_uri(uri) == expected
 
 
-@pytest.mark.parametrize("items,fragment", [
-    ([{"Id": "a", "HostAddress": "h", "PortNumber": 8883}], None),
-    ([{"Id": "a", "HostAddress": "h", "PortNumber": 0}], "PortNumber"),
-    ([{"Id": "a", "PortNumber": 1}], "HostAddress"),
-    ([{"Id": "a", "HostAddress": "h", "PortNumber": 1}] * 2, "twice"),
-    ([{"Id": "a", "HostAddress": "h", "PortNumber": True}], "PortNumber"),
-    ("nope", "list"),
-    ([{"Id": str(i), "HostAddress": "h", "PortNumber": 1} for i in range(11)], "maximum of 10"),
-])
+@pytest.mark.parametrize(
+    "items,fragment",
+    [
+        ([{"Id": "a", "HostAddress": "h", "PortNumber": 8883}], None),
+        ([{"Id": "a", "HostAddress": "h", "PortNumber": 0}], "PortNumber"),
+        ([{"Id": "a", "PortNumber": 1}], "HostAddress"),
+        ([{"Id": "a", "HostAddress": "h", "PortNumber": 1}] * 2, "twice"),
+        ([{"Id": "a", "HostAddress": "h", "PortNumber": True}], "PortNumber"),
+        ("nope", "list"),
+        ([{"Id": str(i), "HostAddress": "h", "PortNumber": 1} for i in range(11)], "maximum of 10"),
+    ],
+)
 def test_connectivity_validation(items, fragment):
     if fragment is None:
         assert validate_connectivity(items) == items
@@ -245,8 +342,9 @@ def test_connectivity_validation(items, fragment):
 
 def test_state_json_round_trip_and_cert_expiry():
     st = GreengrassState(REGION, ACCOUNT)
-    st.definitions["loggers"].create("l", {"Loggers": [
-        {"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}]})
+    st.definitions["loggers"].create(
+        "l", {"Loggers": [{"Id": "a", "Component": "Lambda", "Level": "INFO", "Type": "AWSCloudWatch"}]}
+    )
     st.update_connectivity("GG_Core", [{"Id": "a", "HostAddress": "h", "PortNumber": 8883}])
     st.associate_service_role("arn:aws:iam::123456789012:role/gg")
     st.set_cert_expiry_ms("g", "2592000000")

@@ -1,4 +1,5 @@
 """The snapshot pickler's rewrites of structures moto's Lambda storage uses."""
+
 from __future__ import annotations
 
 import collections

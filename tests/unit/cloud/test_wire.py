@@ -1,4 +1,5 @@
 """Request routing values: SigV4 scope parsing and the small router."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,17 +8,30 @@ from localcore.cloud.errors import BadRequest
 from localcore.cloud.routing import Router
 from localcore.cloud.wire import CloudRequest, credential_scope, json_response
 
-AUTH = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261123/{region}/{service}/aws4_request, "
-        "SignedHeaders=host;x-amz-date, Signature=abc")
+AUTH = (
+    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261123/{region}/{service}/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=abc"
+)
 
 
-@pytest.mark.parametrize("headers,query,expected", [
-    ({"Authorization": AUTH.format(region="us-east-1", service="greengrass")}, {}, ("greengrass", "us-east-1")),
-    ({"Authorization": AUTH.format(region="eu-west-1", service="iotanalytics")}, {}, ("iotanalytics", "eu-west-1")),
-    ({}, {"X-Amz-Credential": "AKID/20261123/us-east-1/s3/aws4_request"}, ("s3", "us-east-1")),
-    ({"Authorization": "Bearer x"}, {}, (None, None)),
-    ({}, {}, (None, None)),
-])
+@pytest.mark.parametrize(
+    "headers,query,expected",
+    [
+        (
+            {"Authorization": AUTH.format(region="us-east-1", service="greengrass")},
+            {},
+            ("greengrass", "us-east-1"),
+        ),
+        (
+            {"Authorization": AUTH.format(region="eu-west-1", service="iotanalytics")},
+            {},
+            ("iotanalytics", "eu-west-1"),
+        ),
+        ({}, {"X-Amz-Credential": "AKID/20261123/us-east-1/s3/aws4_request"}, ("s3", "us-east-1")),
+        ({"Authorization": "Bearer x"}, {}, (None, None)),
+        ({}, {}, (None, None)),
+    ],
+)
 def test_credential_scope(headers, query, expected):
     assert credential_scope(headers, query) == expected
 

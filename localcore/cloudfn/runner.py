@@ -45,7 +45,7 @@ _NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _HANDLER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _ENV_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
 _RESERVED = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-             "AWS_LAMBDA_FUNCTION_TIMEOUT", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_EXECUTION_ENV")
+             "AWS_LAMBDA_LOG_GROUP_NAME", "LAMBDA_TASK_ROOT", "_HANDLER", "AWS_EXECUTION_ENV")
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -211,6 +211,8 @@ class CloudFunctionRunner:
             self._state = "stopped"
             return
         self._state = "stopping"
+        if self._lock.locked() and self._worker is not None:
+            await self._worker.kill()  # the invocation in flight ends now (Runtime.ExitError), not at its timeout
         if self._restart is not None:
             task, self._restart = self._restart, None
             task.cancel()
@@ -225,6 +227,16 @@ class CloudFunctionRunner:
             if worker is not None:
                 await worker.stop()
         self._state = "stopped"
+
+    @classmethod
+    def from_cloud_function(cls, fn: Any, root: str | os.PathLike, cloud_url: str, region: str,
+                            **kwargs: Any) -> "CloudFunctionRunner":
+        """The runner of a group file's ``cloud.functions`` entry (``group.model.CloudFunction``:
+        ``name``, ``code_dir(root)``, ``handler``, ``environment``, ``timeout_s``, ``memory_mb``)
+        on the local target: its environment plus ``local_environment``'s endpoint and keys."""
+        return cls(fn.name, fn.code_dir(Path(root)), fn.handler,
+                   environment=local_environment(fn.environment, cloud_url, region),
+                   timeout_s=fn.timeout_s, memory_mb=fn.memory_mb, region=region, **kwargs)
 
     async def __aenter__(self) -> "CloudFunctionRunner":
         await self.start()
@@ -261,12 +273,10 @@ class CloudFunctionRunner:
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(self.timeout_s)),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
             "LAMBDA_TASK_ROOT": str(self.code_dir),
             "_HANDLER": self.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
-            "PYTHONUNBUFFERED": "1",
         })
         base.setdefault("AWS_REGION", self.region)
         base.setdefault("AWS_DEFAULT_REGION", self.region)
@@ -300,6 +310,9 @@ class CloudFunctionRunner:
             await worker.kill()
             if hello.get("type") == "init_error":
                 reason = f"{hello.get('errorType')}: {hello.get('errorMessage')}"
+                if "relative import" in reason and (self.code_dir / "__init__.py").is_file():
+                    reason += (f" (the code dir {self.code_dir} is itself a package: give its parent as "
+                               f"the code dir and {self.code_dir.name}.{self.handler} as the handler)")
             else:
                 last = worker.tail[-1] if worker.tail else "no output"
                 reason = f"{_exit_text(proc.returncode)} during init ({last})"

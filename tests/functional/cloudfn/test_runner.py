@@ -187,3 +187,47 @@ async def test_missing_handler_function(tmp_path):
     with pytest.raises(FunctionStartError, match="Runtime.HandlerNotFound: Handler 'handler' missing on module 'mod'"):
         async with CloudFunctionRunner("nohandler", tmp_path, "mod.handler"):
             pass
+
+
+async def test_stop_ends_an_invocation_in_flight_at_once(code, caplog):
+    caplog.set_level(logging.INFO, logger="localcore.cloudfn.fn")
+    r = CloudFunctionRunner("fn", code, "app.main.lambda_handler", timeout_s=60)
+    await r.start()
+    call = asyncio.ensure_future(r.invoke({"action": "sleep", "seconds": 60}))
+    pid = r.status()["pid"]
+    for _ in range(500):  # until the handler runs: it prints before sleeping (≤ 5 s)
+        if any(rec.getMessage() == "stdout is the log, not the protocol" for rec in caplog.records):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        pytest.fail("the handler never started")
+    await asyncio.wait_for(r.stop(), 5)
+    result = await asyncio.wait_for(call, 5)
+    assert (result["ok"], result["errorType"]) == (False, "Runtime.ExitError")
+    assert not pid_alive(pid)
+    assert r.status()["state"] == "stopped" and r.status()["restarts"] == 0
+
+
+async def test_snapshot_code_dir_given_as_the_package_gets_a_hint():
+    from pathlib import Path
+
+    pkg = Path(__file__).resolve().parents[3] / "cloud" / "snapshot"
+    with pytest.raises(FunctionStartError) as info:
+        await CloudFunctionRunner("snap", pkg, "handler.lambda_handler").start()
+    assert "attempted relative import with no known parent package" in str(info.value)
+    assert f"give its parent as the code dir and snapshot.handler.lambda_handler as the handler" in str(info.value)
+
+
+def test_from_the_group_files_cloud_function(tmp_path):
+    from group.model import CloudFunction
+
+    (tmp_path / "cloud" / "snapshot").mkdir(parents=True)
+    (tmp_path / "cloud" / "snapshot" / "__init__.py").write_text("")
+    (tmp_path / "cloud" / "snapshot" / "handler.py").write_text("")
+    fn = CloudFunction(name="snapshot", path="cloud", handler="snapshot.handler.lambda_handler",
+                       memory_mb=512, timeout_s=20, environment={"SNAPSHOT_BUCKET": "b"})
+    r = CloudFunctionRunner.from_cloud_function(fn, tmp_path, "http://127.0.0.1:5", "eu-west-1")
+    assert (r.name, r.code_dir, r.handler, r.timeout_s, r.memory_mb) == (
+        "snapshot", (tmp_path / "cloud").resolve(), "snapshot.handler.lambda_handler", 20.0, 512)
+    assert r.environment["SNAPSHOT_BUCKET"] == "b" and r.environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5"
+    assert r.arn == "arn:aws:lambda:eu-west-1:123456789012:function:snapshot"

@@ -9,6 +9,7 @@ code   name                     raised here for
 3      InvalidRequest           bad definition / request, stream exists, stream full (RejectNewData)
 4      RequestPayloadTooLarge   a message larger than the stream's ``maxSize``, or a frame over the cap
 5      ResourceNotFound         no stream of that name
+7      ResponsePayloadTooLarge  minMessageCount messages do not fit the server's response size cap
 13     NotEnoughMessages        fewer than ``minMessageCount`` messages (after the read timeout)
 14     MessageStoreReadError    a segment file that cannot be read back
 15     OutOfMemoryError         MemoryError while serving the request
@@ -61,6 +62,10 @@ class PayloadTooLarge(StreamManagerError):
 
 class StreamNotFound(StreamManagerError):
     status = 5
+
+
+class ResponsePayloadTooLarge(StreamManagerError):
+    status = 7
 
 
 class NotEnoughMessages(StreamManagerError):

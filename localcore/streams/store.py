@@ -41,6 +41,7 @@ from .errors import (
     MessageStoreReadError,
     NotEnoughMessages,
     PayloadTooLarge,
+    ResponsePayloadTooLarge,
     StreamAlreadyExists,
     StreamFull,
     StreamNotFound,
@@ -348,7 +349,7 @@ class Stream:
         out: list[StoredMessage] = []
         size = 0
         name = self.definition.name
-        full = False
+        full = capped = False
         for seg in self.segments[self._segment_index(first) :]:
             i = max(first, seg.first_seq) - seg.first_seq
             while i < seg.count:
@@ -357,7 +358,7 @@ class Stream:
                     break
                 length = seg.lengths[i]
                 if max_bytes is not None and out and size + length > max_bytes:
-                    full = True
+                    full = capped = True
                     break
                 out.append(StoredMessage(name, seg.first_seq + i, seg.ingests[i], seg.payload(i)))
                 size += length
@@ -366,6 +367,11 @@ class Stream:
                 break
         if not self.in_memory:
             self._limit_open_files()
+        if len(out) < min_count and capped:
+            raise ResponsePayloadTooLarge(
+                f"stream {name!r}: {min_count} messages from sequence number {first} are more than the "
+                f"{max_bytes}-byte response limit; lower minMessageCount"
+            )
         if len(out) < min_count:
             newest = self.next_seq - 1
             raise NotEnoughMessages(

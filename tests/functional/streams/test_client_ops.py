@@ -353,3 +353,16 @@ def test_time_to_live_and_flush_on_write_through_the_client(make_server, make_cl
     msgs = c.read_messages("s", opts(start=0, mx=10))
     assert [(m.sequence_number, m.payload, m.ingest_time) for m in msgs] == [(1, b"new", 1_700_000_061_000)]
     assert c.describe_message_stream("s").storage_status.oldest_sequence_number == 1
+
+
+def test_response_size_cap_through_the_client(make_server, make_client):
+    from greengrasssdk.stream_manager import ResponsePayloadTooLargeException
+
+    srv = make_server(max_response_bytes=2048)
+    c = make_client(srv.port)
+    c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
+    for _ in range(4):
+        c.append_message("s", b"x" * 1000)
+    assert len(c.read_messages("s", opts(start=0, mn=1, mx=4))) == 2
+    with pytest.raises(ResponsePayloadTooLargeException):
+        c.read_messages("s", opts(start=0, mn=3, mx=4))

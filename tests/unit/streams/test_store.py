@@ -267,3 +267,14 @@ def test_update_that_cannot_be_saved_is_update_failed(store):
         store.update(defn(maxSize=4096))
     assert ei.value.status == 16 and "could not save" in ei.value.message
     assert store.get("s").definition.max_size != 4096
+
+
+def test_response_size_cap(store):
+    store.create(defn())
+    for i in range(5):
+        store.append("s", b"x" * 100)
+    assert [m.sequence_number for m in store.read("s", 0, 1, 5, max_bytes=250)] == [0, 1]
+    assert len(store.read("s", 0, 1, 1, max_bytes=10)) == 1  # one message always fits
+    with pytest.raises(errors.ResponsePayloadTooLarge) as ei:
+        store.read("s", 0, 3, 5, max_bytes=250)
+    assert ei.value.status == 7 and "lower minMessageCount" in ei.value.message

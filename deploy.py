@@ -202,7 +202,8 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
         result = deploy_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
                               target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,
                               root_ca_pem=root_ca, progress=progress, wait=not args.no_wait,
-                              timeout=args.timeout, service_role=args.service_role)
+                              timeout=args.timeout, service_role=args.service_role,
+                              redeploy=args.redeploy)
         what = f"{len(result.changes)} change(s)" if result.changes else "no changes"
         out.print(f"[green]done[/green] {g.name}: {what}; group {result.group_id}, version "
                   f"{result.group_version_id}, deployment {result.deployment_id}: {result.status or '-'}")
@@ -325,6 +326,8 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                        description="Create or update every object in API order, then create a deployment "
                                    "and wait for it. Nothing changed → no mutating call.")
     p.add_argument("--no-wait", action="store_true", help="do not wait for the deployment to finish")
+    p.add_argument("--redeploy", action="store_true",
+                   help="make a new deployment of the current group version even if nothing changed")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the deployment (300)")
     by_name = argparse.ArgumentParser(add_help=False)
     by_name.add_argument("--group", action="append", metavar="NAME",

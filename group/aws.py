@@ -982,7 +982,7 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
                  certs_dir: Optional[Path] = None, certificate_issuer: Optional[CertificateIssuer] = None,
                  root_ca_pem: Optional[bytes] = None, progress: Optional[Progress] = None,
                  wait: bool = True, timeout: float = 300.0, poller: Optional[Poller] = None,
-                 service_role: bool = True,
+                 service_role: bool = True, redeploy: bool = False,
                  packages: Optional[Mapping[str, packaging.Package]] = None) -> DeployResult:
     """Create or update everything ``group`` needs, in API order, then deploy it (see module doc).
 
@@ -990,7 +990,8 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     (``register_certificate_without_ca``); without it, ``create_keys_and_certificate``.
     ``root_ca_pem`` is written to ``certs_dir/root-ca.pem`` (default with no issuer: Amazon Root CA 1).
     ``poller(clients, group_id, deployment_id, timeout) -> (status, message)`` replaces the default
-    polling of get_deployment_status. Raises DeployError (step + object) on any failure.
+    polling of get_deployment_status. ``redeploy=True`` makes a new deployment of the current group
+    version even when nothing changed. Raises DeployError (step + object) on any failure.
     """
     progress = progress or Progress()
     packages = packages if packages is not None else _build_packages(group, Path(root))
@@ -999,11 +1000,11 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
     with ctx.state.lock():
-        return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller)
+        return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy)
 
 
 def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root_ca_pem: Optional[bytes],
-                   wait: bool, timeout: float, poller: Optional[Poller]) -> DeployResult:
+                   wait: bool, timeout: float, poller: Optional[Poller], redeploy: bool) -> DeployResult:
     clients, progress = ctx.clients, ctx.progress
     ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url)
     ctx.state.reload()
@@ -1021,13 +1022,13 @@ def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root
         gone = key in missing
         if d.kind == "deployment":
             spec = resolve(d.spec, ctx.state)
-            need = rec is None or gone or rec.get("applied") != spec_hash(spec) or failed
+            need = rec is None or gone or rec.get("applied") != spec_hash(spec) or failed or redeploy
             if not need:
                 if rec.get("hash") != d.hash:
                     ctx.state.update(key, hash=d.hash)
                 deployment_id, status = rec["id"], _safe_status(clients, rec)
                 continue
-            progress.step(actions.get(key, CHANGE), d.kind, d.name)
+            progress.step(actions.get(key, CHANGE), d.kind, d.name, "" if key in actions else "redeploy")
             try:
                 deployment_id, status = _deploy(ctx, key, d, spec, wait, timeout, poller or poll_deployment)
             except (ClientError, BotoCoreError) as err:
@@ -1062,9 +1063,11 @@ def deploy_for_run(group: Group, *, root: Path, endpoint_url: str, region: str, 
                    certificate_issuer: Callable[[str], Tuple[Any, Any]], root_ca_pem: Any,
                    file: Optional[str] = None, certs_dir: Optional[Path] = None,
                    progress: Optional[Progress] = None, credentials: Tuple[str, str] = ("testing", "testing"),
-                   ) -> Dict[str, Any]:
+                   redeploy: bool = False) -> Dict[str, Any]:
     """``deploy.py run``'s call: deploy to the embedded local cloud without waiting (the local core
     acknowledges the deployment). Certificates go to ``certs_dir`` (default ``root/certs``).
+    With nothing changed no deployment is made (``deployment_id`` is the last one) unless
+    ``redeploy=True``.
 
     Returns ``{"group_id", "group_version", "deployment_id", "status", "changes" (count),
     "change_lines", "state_file"}``. Raises DeployError like deploy_group.
@@ -1078,7 +1081,8 @@ def deploy_for_run(group: Group, *, root: Path, endpoint_url: str, region: str, 
     clients = Clients.create(region, endpoint_url, credentials)
     result = deploy_group(group, root=Path(root), clients=clients, state_dir=state_dir, target="local",
                           certs_dir=Path(certs_dir) if certs_dir else Path(root) / "certs",
-                          certificate_issuer=issue, root_ca_pem=ca, progress=progress, wait=False)
+                          certificate_issuer=issue, root_ca_pem=ca, progress=progress, wait=False,
+                          redeploy=redeploy)
     return {"group_id": result.group_id, "group_version": result.group_version_id,
             "deployment_id": result.deployment_id, "status": result.status, "changes": len(result.changes),
             "change_lines": result.changes, "state_file": str(result.state_file)}

@@ -94,3 +94,6 @@ def test_deploy_for_run_as_localcore_run_calls_it(h, local_cloud, tmp_path):
     again = aws.deploy_for_run(group, **kw)
     assert again["changes"] == 0 and again["deployment_id"] == first["deployment_id"]
     assert again["status"] == "Success"  # auto-completed by this cloud
+    fresh = aws.deploy_for_run(group, redeploy=True, **kw)  # e.g. a core that starts again
+    assert fresh["deployment_id"] != first["deployment_id"]
+    assert fresh["group_version"] == first["group_version"]

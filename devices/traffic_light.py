@@ -82,6 +82,9 @@ class TrafficLight:
                 light = self._requests.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if light == self.current:
+                # The same request seen twice (shadowGet at start and its delta): already applied.
+                continue
             self.apply(light)
             if self._max_changes and self.changes >= self._max_changes:
                 return

@@ -470,6 +470,7 @@ class _Exporter:
     async def _export(self, msgs: list[StoredMessage]) -> None:
         delay = self.m.retry_initial_s
         self.attempt = 0
+        delivered = True
         while True:
             self.attempt += 1
             await self.m.slots.acquire(self.cfg.priority)
@@ -487,6 +488,7 @@ class _Exporter:
                         e,
                     )
                     self.error = str(e)
+                    delivered = False
                     break
                 if self.error != str(e):
                     log.warning(
@@ -503,9 +505,10 @@ class _Exporter:
             delay = min(delay * 2, self.m.retry_max_s)
         self.position = msgs[-1].sequence_number + 1
         self.last_exported = msgs[-1].sequence_number
-        self.exported_messages += len(msgs)
-        self.exported_bytes += sum(len(m.payload) for m in msgs)
-        self.last_export_time = int(self.m.clock() * 1000)
+        if delivered:  # a skipped batch moves the position on but is not counted as exported
+            self.exported_messages += len(msgs)
+            self.exported_bytes += sum(len(m.payload) for m in msgs)
+            self.last_export_time = int(self.m.clock() * 1000)
         self.m.checkpoints.save(
             self.stream,
             self.cfg.identifier,

@@ -23,6 +23,8 @@ async def sink():
     async def handler(request):
         got.append((request.path, time.monotonic(), await request.read()))
         arrived.set()
+        if request.path == "/reject":
+            return web.Response(status=400, text="bad payload")
         return web.Response()
 
     app = web.Application()
@@ -119,3 +121,25 @@ async def test_start_sequence_and_disabled(tmp_path, sink):
     assert [(p, b) for p, _, b in got] == [("/late", b"m2"), ("/late", b"m3")]
     assert status["off"]["state"] == "disabled" and status["off"]["lag"] == 4
     assert status["late"]["lastExportedSequenceNumber"] == 3
+
+
+async def test_rejected_batch_is_skipped_with_its_reason(tmp_path, sink):
+    url, got, arrived = sink
+    store = StreamStore(tmp_path / "s")
+    store.create(StreamDefinition("s", exports=(http("r", f"{url}/reject"),)))
+    store.append("s", b"a")
+    store.append("s", b"b")
+    mgr = ExportManager(store, tmp_path / "cp", CloudConfig())
+    await mgr.start()
+    try:
+        await wait_for_posts(got, arrived, 2)
+        for _ in range(100):  # the exporter records the outcome right after the response
+            [st] = mgr.status("s")
+            if st["nextSequenceNumber"] == 2:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await mgr.stop()
+        store.close()
+    assert st["nextSequenceNumber"] == 2 and st["exportedMessages"] == 0
+    assert "HTTP 400" in st["errorMessage"] and "bad payload" in st["errorMessage"]

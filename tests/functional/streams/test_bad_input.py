@@ -259,3 +259,23 @@ async def test_bounded_fuzz_then_server_still_correct(srv):
     status = srv.status()
     assert status["counters"]["protocolErrors"] > 100
     assert status["state"] == "started"
+
+
+async def test_unsupported_protocol_version_is_status_10(srv):
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(b"\x01" + frame(1, {"requestId": "c", "protocolVersion": "0.9.0", "sdkVersion": "0"}))
+    assert (await reader.readexactly(1)) == b"\x01"
+    op, resp = await read_frame(reader)
+    assert (op, resp["status"], resp["requestId"]) == (6, 10, "c")
+    assert "1.1.0" in resp["errorMessage"]
+    assert await closed_by_server(reader)
+    writer.close()
+
+
+async def test_old_protocol_1_0_0_is_accepted(srv):
+    reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+    writer.write(b"\x01" + frame(1, {"requestId": "c", "protocolVersion": "1.0.0", "sdkVersion": "1.0.0"}))
+    await reader.readexactly(1)
+    op, resp = await read_frame(reader)
+    assert (op, resp["status"], resp["protocolVersion"]) == (6, 0, "1.0.0")
+    writer.close()

@@ -366,3 +366,27 @@ def test_response_size_cap_through_the_client(make_server, make_client):
     assert len(c.read_messages("s", opts(start=0, mn=1, mx=4))) == 2
     with pytest.raises(ResponsePayloadTooLargeException):
         c.read_messages("s", opts(start=0, mn=3, mx=4))
+
+
+def test_stop_is_prompt_with_a_read_waiting(make_server, make_client):
+    srv = make_server()
+    c = make_client(srv.port, request_timeout=2)
+    c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=REJECT))
+    errors = []
+
+    def reader():
+        try:
+            c.read_messages("s", opts(start=0, timeout=2000))
+        except Exception as e:  # whatever the client makes of the vanished server
+            errors.append(e)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    deadline = time.monotonic() + 5
+    while srv.call(srv.server.status)["waitingReads"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - t0 < 2
+    t.join(10)
+    assert errors  # the read did not succeed against a stopped server

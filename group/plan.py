@@ -235,7 +235,6 @@ def _stream_manager_entry(group: Group) -> Dict[str, Any]:
         variables["STREAM_MANAGER_EXPORTER_THREAD_POOL_SIZE"] = str(sm.exporter_thread_pool_size)
     return {"Id": "stream-manager", "FunctionArn": STREAM_MANAGER_ARN,
             "FunctionConfiguration": {"Pinned": True, "MemorySize": 4194304, "Timeout": 3,
-                                      "EncodingType": "binary",
                                       "Environment": {"Variables": variables}}}
 
 

@@ -15,6 +15,8 @@ from greengrasssdk.stream_manager import (
     MessageStreamDefinition,
     Persistence,
     StrategyOnFull,
+    Util,
+    ValidationException,
 )
 
 MIB = 1024 * 1024
@@ -22,6 +24,16 @@ MIB = 1024 * 1024
 
 class ConfigError(ValueError):
     """An environment variable has a value the aggregator cannot use; the message names it."""
+
+
+def check_definition(definition: MessageStreamDefinition) -> MessageStreamDefinition:
+    """The SDK's own validation, run at start-up so a bad name fails there, not on every retry."""
+    try:
+        Util.validate_and_serialize_to_json_bytes(definition)
+    except ValidationException as exc:
+        raise ConfigError("the stream definition for {!r} from the environment is invalid: {}".format(
+            definition.name, exc)) from None
+    return definition
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -58,7 +70,7 @@ class AggregatorConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "AggregatorConfig":
-        return cls(
+        config = cls(
             source_stream=_text(env, "SOURCE_STREAM_NAME", cls.source_stream),
             target_stream=_text(env, "TARGET_STREAM_NAME", cls.target_stream),
             target_max_size_bytes=_int(env, "TARGET_MAX_SIZE_BYTES", cls.target_max_size_bytes, 1024),
@@ -72,6 +84,8 @@ class AggregatorConfig:
             # The client refuses read timeouts above its 60 s request timeout.
             read_timeout_ms=_int(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),
         )
+        check_definition(target_definition(config))
+        return config
 
 
 def target_definition(config: AggregatorConfig) -> MessageStreamDefinition:

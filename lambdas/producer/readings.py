@@ -13,6 +13,8 @@ from greengrasssdk.stream_manager import (
     MessageStreamDefinition,
     Persistence,
     StrategyOnFull,
+    Util,
+    ValidationException,
 )
 
 MIB = 1024 * 1024
@@ -23,6 +25,16 @@ PERSISTENCES = ("File", "Memory")
 
 class ConfigError(ValueError):
     """An environment variable has a value the producer cannot use; the message names it."""
+
+
+def check_definition(definition: MessageStreamDefinition) -> MessageStreamDefinition:
+    """The SDK's own validation, run at start-up so a bad name fails there, not on every retry."""
+    try:
+        Util.validate_and_serialize_to_json_bytes(definition)
+    except ValidationException as exc:
+        raise ConfigError("the stream definition for {!r} from the environment is invalid: {}".format(
+            definition.name, exc)) from None
+    return definition
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -89,7 +101,7 @@ class ProducerConfig:
         interval = _number(env, "INTERVAL_SECONDS", 1.0)
         if interval <= 0:
             raise ConfigError("INTERVAL_SECONDS must be > 0, got {!r}".format(interval))
-        return cls(
+        config = cls(
             stream_name=_text(env, "STREAM_NAME", "SomeStream"),
             max_size_bytes=int(_number(env, "STREAM_MAX_SIZE_BYTES", 256 * MIB, kind=int, minimum=1024)),
             strategy_on_full=_choice(env, "STREAM_STRATEGY_ON_FULL", "OverwriteOldestData", STRATEGIES),
@@ -105,6 +117,8 @@ class ProducerConfig:
             interval_s=interval,
             random_seed=int(_number(env, "RANDOM_SEED", 0, kind=int, minimum=float("-inf"))) if seed_raw else None,
         )
+        check_definition(stream_definition(config))
+        return config
 
 
 class ReadingGenerator:

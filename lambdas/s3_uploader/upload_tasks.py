@@ -22,6 +22,8 @@ from greengrasssdk.stream_manager import (
     StatusLevel,
     StatusMessage,
     StrategyOnFull,
+    Util,
+    ValidationException,
 )
 
 FINAL_FAILURES = (Status.Failure, Status.Canceled)
@@ -29,6 +31,16 @@ FINAL_FAILURES = (Status.Failure, Status.Canceled)
 
 class ConfigError(ValueError):
     """An environment variable has a value the uploader cannot use; the message names it."""
+
+
+def check_definition(definition: MessageStreamDefinition) -> MessageStreamDefinition:
+    """The SDK's own validation, run at start-up so a bad name fails there, not on every retry."""
+    try:
+        Util.validate_and_serialize_to_json_bytes(definition)
+    except ValidationException as exc:
+        raise ConfigError("the stream definition for {!r} from the environment is invalid: {}".format(
+            definition.name, exc)) from None
+    return definition
 
 
 def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=None):
@@ -64,7 +76,7 @@ class UploaderConfig:
         bucket = env.get("BUCKET_NAME", "").strip()
         if not bucket:
             raise ConfigError("BUCKET_NAME must name the S3 bucket for the frames (it has no default)")
-        return cls(
+        config = cls(
             bucket=bucket,
             watch_dir=env.get("WATCH_DIR", "").strip() or cls.watch_dir,
             key_prefix=env.get("KEY_PREFIX", "").strip(),
@@ -78,6 +90,9 @@ class UploaderConfig:
             pending_timeout_s=_number(env, "PENDING_TIMEOUT_SECONDS", cls.pending_timeout_s, float, 1.0),
             max_in_flight=_number(env, "MAX_IN_FLIGHT", cls.max_in_flight, int, 1),
         )
+        check_definition(status_definition(config))
+        check_definition(task_definition(config))
+        return config
 
 
 def status_definition(config: UploaderConfig) -> MessageStreamDefinition:

@@ -86,3 +86,17 @@ def test_next_due(previous, now, interval, expected):
 def test_definition_passes_sdk_validation():
     # The SDK validates before sending; a definition it refuses would never reach the core.
     Util.validate_and_serialize_to_json_bytes(stream_definition(ProducerConfig()))
+
+
+def test_stream_definitions_are_checked_when_configured():
+    from upload_tasks import ConfigError as UploaderConfigError, UploaderConfig
+    from windows import AggregatorConfig, ConfigError as AggregatorConfigError
+
+    with pytest.raises(ConfigError, match="definition for 'bad/name' from the environment is invalid"):
+        ProducerConfig.from_env({"STREAM_NAME": "bad/name"})
+    with pytest.raises(ConfigError, match="invalid"):
+        ProducerConfig.from_env({"EXPORT_IDENTIFIER": "no/slash"})
+    with pytest.raises(AggregatorConfigError, match="definition for 'a:b'"):
+        AggregatorConfig.from_env({"TARGET_STREAM_NAME": "a:b"})
+    with pytest.raises(UploaderConfigError, match="maximum length of 255"):
+        UploaderConfig.from_env({"BUCKET_NAME": "b", "STATUS_STREAM_NAME": "x" * 256})

@@ -36,6 +36,7 @@ MAX_INT32 = 2147483647
 MAX_INT64 = 9223372036854775807
 MAX_READ_TIMEOUT_MS = 9223372036854
 HANDSHAKE_TIMEOUT_S = 10.0
+READ_TIMEOUT_MARGIN_MS = 500
 _DISCARD_CHUNK = 1 << 20
 
 
@@ -237,7 +238,11 @@ class StreamManagerServer:
                 f"maxMessageCount {max_count}"
             )
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_ms / 1000
+        # Answer a little before the read timeout: the client allows readTimeoutMillis up to its own
+        # request_timeout, and a reply that lands after the client gave up kills its read loop
+        # (KeyError on the unknown requestId), so every later call on that client would time out.
+        margin_ms = min(READ_TIMEOUT_MARGIN_MS, timeout_ms // 20)
+        deadline = loop.time() + (timeout_ms - margin_ms) / 1000
         while True:
             try:
                 msgs = self.store.read(name, start, min_count, max_count, self.max_response_bytes)

@@ -207,6 +207,8 @@ class Stream:
         path = None if self.in_memory else self.directory / f"{first_seq:020d}{_SEGMENT_SUFFIX}"
         seg = _Segment(first_seq, path)
         seg.open_for_append()
+        if path is not None and self.definition.flush_on_write:
+            _fsync_dir(self.directory)  # the new file's name must survive a power cut too
         return seg
 
     def load(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 
 from .exporters import CloudConfig
@@ -38,9 +39,20 @@ async def _main(args: argparse.Namespace) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m localcore.streams", description=__doc__)
-    p.add_argument("--store-root", required=True)
+    env_root = os.environ.get("STREAM_MANAGER_STORE_ROOT_DIR")
+    p.add_argument(
+        "--store-root",
+        default=env_root,
+        required=env_root is None,
+        help="default: $STREAM_MANAGER_STORE_ROOT_DIR",
+    )
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8088)
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088")),
+        help="default: $STREAM_MANAGER_SERVER_PORT or 8088",
+    )
     p.add_argument("--endpoint-url", default=None, help="cloud endpoint for exporters (default: real AWS)")
     p.add_argument("--region", default=None)
     p.add_argument("--no-exporters", action="store_true")

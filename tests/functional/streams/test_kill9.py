@@ -110,3 +110,19 @@ def test_kill_9_keeps_every_acknowledged_message(tmp_path, make_server, make_cli
     missing = [s for s, p in acked.items() if got.get(s) != p]
     assert missing == [], f"{len(missing)} acknowledged messages lost or changed, e.g. {missing[:5]}"
     assert max(acked) <= newest
+
+
+def test_sigterm_stops_cleanly(tmp_path):
+    proc, port = _start(tmp_path / "store")
+    try:
+        c = StreamManagerClient(port=port, request_timeout=5)
+        c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=StrategyOnFull.RejectNewData))
+        assert c.append_message("s", b"x") == 0
+        c.close()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        proc.stdout.close()

@@ -288,10 +288,14 @@ class CloudFunctionRunner:
         t0 = time.monotonic()
         # -I: no PYTHONPATH/user site and no script dir on sys.path (the code dir goes first);
         # -B: no __pycache__ written into the code dir.
-        proc = await asyncio.create_subprocess_exec(
-            self.python, "-I", "-u", "-B", str(WORKER), config,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=str(self.code_dir), env=self._env(), start_new_session=True, limit=_LINE_LIMIT)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.python, "-I", "-u", "-B", str(WORKER), config,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                cwd=str(self.code_dir), env=self._env(), start_new_session=True, limit=_LINE_LIMIT)
+        except OSError as exc:
+            raise FunctionStartError(f"cloud function {self.name}: cannot run {self.python} in "
+                                     f"{self.code_dir}: {exc}") from exc
         worker = _Worker(proc, self.fn_log)
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), _INIT_TIMEOUT_S)  # type: ignore[union-attr]

@@ -231,3 +231,9 @@ def test_from_the_group_files_cloud_function(tmp_path):
         "snapshot", (tmp_path / "cloud").resolve(), "snapshot.handler.lambda_handler", 20.0, 512)
     assert r.environment["SNAPSHOT_BUCKET"] == "b" and r.environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5"
     assert r.arn == "arn:aws:lambda:eu-west-1:123456789012:function:snapshot"
+
+
+async def test_missing_interpreter_is_a_start_error(code):
+    r = CloudFunctionRunner("fn", code, "app.main.lambda_handler", python="/nonexistent/python3")
+    with pytest.raises(FunctionStartError, match=r"cloud function fn: cannot run /nonexistent/python3 in .*No such file"):
+        await r.start()

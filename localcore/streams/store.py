@@ -110,27 +110,31 @@ class _Segment:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
 
     def load(self) -> None:
-        """Index an existing segment file, cutting off a torn tail."""
+        """Index an existing segment file, cutting off a torn tail. Streams the file (bounded memory)."""
         assert self.path is not None
-        data = self.path.read_bytes()
         pos = 0
-        while pos < len(data):
-            if pos + HEADER.size > len(data):
-                break
-            crc, seq, ingest, length = HEADER.unpack_from(data, pos)
-            end = pos + HEADER.size + length
-            if end > len(data) or zlib.crc32(data[pos + 4 : end]) != crc or seq != self.next_seq:
-                break
-            self.offsets.append(pos)
-            self.lengths.append(length)
-            self.ingests.append(ingest)
-            pos = end
-        if pos < len(data):
+        with open(self.path, "rb") as f:
+            file_size = os.fstat(f.fileno()).st_size
+            while True:
+                header = f.read(HEADER.size)
+                if len(header) < HEADER.size:
+                    break
+                crc, seq, ingest, length = HEADER.unpack(header)
+                if pos + HEADER.size + length > file_size or seq != self.next_seq:
+                    break  # a length past the end is a torn (or corrupt) header: do not trust it
+                body = f.read(length)
+                if len(body) != length or zlib.crc32(body, zlib.crc32(header[4:])) != crc:
+                    break
+                self.offsets.append(pos)
+                self.lengths.append(length)
+                self.ingests.append(ingest)
+                pos += HEADER.size + length
+        if pos < file_size:
             log.warning(
                 "segment %s: cutting %d bytes of torn or corrupt data at offset %d (records after "
                 "sequence %d were never acknowledged or were damaged on disk)",
                 self.path,
-                len(data) - pos,
+                file_size - pos,
                 pos,
                 self.next_seq - 1,
             )

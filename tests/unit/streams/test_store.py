@@ -278,3 +278,26 @@ def test_response_size_cap(store):
     with pytest.raises(errors.ResponsePayloadTooLarge) as ei:
         store.read("s", 0, 3, 5, max_bytes=250)
     assert ei.value.status == 7 and "lower minMessageCount" in ei.value.message
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[:-3],  # torn payload of the last record
+        lambda data: data[: -(3 + 24)] + b"\x00" * 10,  # torn header
+        lambda data: data[: 2 * (24 + 9)] + b"\xff" * 24,  # third header replaced: claims a ~4 GiB payload
+        lambda data: data[:-1] + bytes([data[-1] ^ 1]),  # bit flip in the last payload (CRC)
+    ],
+)
+def test_damaged_tail_is_cut_to_the_last_good_record(tmp_path, damage):
+    store = StreamStore(tmp_path)
+    store.create(defn())
+    for i in range(3):
+        store.append("s", b"payload-%d" % i)
+    store.close()
+    seg = tmp_path / "streams" / "s" / f"{0:020d}.seg"
+    seg.write_bytes(damage(seg.read_bytes()))
+    again = StreamStore(tmp_path)
+    assert [m.payload for m in again.read("s", 0, 2, 3)] == [b"payload-0", b"payload-1"]
+    assert again.append("s", b"next") == 2
+    again.close()

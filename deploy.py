@@ -190,10 +190,14 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace, out) -> int:
-    from group.aws import RichProgress, deploy_group
+    from group.aws import RichProgress, bulk_deploy, deploy_group
 
     groups = load_groups(args, out)
     progress = RichProgress(out)
+    if args.bulk and len({resolve_region(args, g) for _, g in groups}) > 1:
+        raise CliError("--bulk needs every group of the fleet in one region (bulk deployments are regional); "
+                       "deploy each region separately")
+    results, clients = [], None
     for path, g in groups:
         clients, info = make_clients(args, g)
         issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
@@ -203,11 +207,22 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
                               target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,
                               root_ca_pem=root_ca, progress=progress, wait=not args.no_wait,
                               timeout=args.timeout, service_role=args.service_role,
-                              redeploy=args.redeploy)
-        what = f"{len(result.changes)} change(s)" if result.changes else "no changes"
-        out.print(f"[green]done[/green] {g.name}: {what}; group {result.group_id}, version "
-                  f"{result.group_version_id}, deployment {result.deployment_id}: {result.status or '-'}")
+                              redeploy=args.redeploy, deploy=not args.bulk)
+        results.append(result)
+        if not args.bulk:
+            _print_result(out, result)
+    if args.bulk and clients is not None:
+        out.print(f"[bold]bulk deployment[/bold] of {sum(r.pending is not None for r in results)} group(s)")
+        for result in bulk_deploy(results, clients=clients, state_dir=args.state_dir, target=args.target,
+                                  progress=progress, wait=not args.no_wait, timeout=args.timeout):
+            _print_result(out, result)
     return EXIT_OK
+
+
+def _print_result(out, result) -> None:
+    what = f"{len(result.changes)} change(s)" if result.changes else "no changes"
+    out.print(f"[green]done[/green] {result.group}: {what}; group {result.group_id}, version "
+              f"{result.group_version_id}, deployment {result.deployment_id}: {result.status or '-'}")
 
 
 class _Named:
@@ -255,7 +270,7 @@ def cmd_status(args: argparse.Namespace, out) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace, out) -> int:
-    from group.aws import RichProgress, destroy_group
+    from group.aws import RichProgress, destroy_bulk_infra_if_unused, destroy_group
 
     for g in reversed(named_groups(args, out)):
         clients, _ = make_clients(args, g)
@@ -263,6 +278,10 @@ def cmd_destroy(args: argparse.Namespace, out) -> int:
         removed = destroy_group(g.name, clients=clients, state_dir=args.state_dir, target=args.target,
                                 certs_dir=args.certs_dir, progress=RichProgress(out))
         out.print(f"[green]done[/green] {g.name}: {len(removed)} object(s) removed")
+        removed = destroy_bulk_infra_if_unused(clients=clients, state_dir=args.state_dir, target=args.target,
+                                               progress=RichProgress(out))
+        if removed:
+            out.print(f"[green]done[/green] bulk deployment objects: {len(removed)} removed (no group left)")
     return EXIT_OK
 
 
@@ -328,6 +347,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="do not wait for the deployment to finish")
     p.add_argument("--redeploy", action="store_true",
                    help="make a new deployment of the current group version even if nothing changed")
+    p.add_argument("--bulk", action="store_true",
+                   help="deploy the fleet with one bulk deployment (start_bulk_deployment) instead of one "
+                        "create_deployment per group; all group files must share a region")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the deployment (300)")
     by_name = argparse.ArgumentParser(add_help=False)
     by_name.add_argument("--group", action="append", metavar="NAME",

@@ -18,6 +18,7 @@ overwrite. Nothing here knows which server answers: gaps of an endpoint surface 
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -42,7 +43,7 @@ from .errors import DeployError
 from .model import Group
 from .plan import (ADD, CHANGE, DESTROY_ORDER, REF_RE, Desired, Plan, cloud_package_key, desired_objects,
                    diff, spec_hash, target_warnings)
-from .state import State, state_path
+from .state import State, recorded_groups, state_path
 
 log = logging.getLogger(__name__)
 
@@ -512,6 +513,8 @@ def _apply_role(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Opti
     policy = {"Version": "2012-10-17", "Statement": [logs]}
     if "access" in spec:  # cloud functions reach the group's cloud resources
         policy["Statement"] += _access_policy(ctx.clients, spec["access"])["Statement"]
+    if "policy" in spec:  # a role with a fixed job (bulk deployments)
+        policy = spec["policy"]
     _ensure_role(ctx, key, d, spec, rec, policy)
 
 
@@ -901,31 +904,51 @@ def poll_deployment(clients: Clients, group_id: str, deployment_id: str, timeout
         time.sleep(min(_POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
 
 
-def _deploy(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], wait: bool, timeout: float,
+def _record_deployment(state: State, pending: "PendingDeployment", deployment_id: str,
+                       arn: Optional[str], status: str) -> None:
+    spec = pending.spec
+    state.put(pending.key, {"hash": pending.hash, "applied": spec_hash(spec), "id": deployment_id, "arn": arn,
+                            "ref": deployment_id, "group_id": spec["group"],
+                            "group_version": spec["group_version"], "status": status})
+
+
+def _deploy(ctx: _Ctx, pending: "PendingDeployment", wait: bool, timeout: float,
             poller: Poller) -> Tuple[str, str]:
+    spec = pending.spec
     resp = ctx.clients.greengrass.create_deployment(GroupId=spec["group"], DeploymentType="NewDeployment",
                                                     GroupVersionId=spec["group_version"])
-    ctx.state.put(key, {"hash": d.hash, "applied": spec_hash(spec), "id": resp["DeploymentId"],
-                        "arn": resp.get("DeploymentArn"), "ref": resp["DeploymentId"],
-                        "group_id": spec["group"], "group_version": spec["group_version"],
-                        "status": "InProgress"})
+    _record_deployment(ctx.state, pending, resp["DeploymentId"], resp.get("DeploymentArn"), "InProgress")
     if not wait:
         return resp["DeploymentId"], "InProgress"
-    with ctx.progress.waiting(f"waiting for deployment {resp['DeploymentId']} (up to {timeout:.0f} s)"):
-        status, message = poller(ctx.clients, spec["group"], resp["DeploymentId"], timeout)
+    return resp["DeploymentId"], _wait_deployment(ctx, pending.key, resp["DeploymentId"], timeout, poller)
+
+
+def _wait_deployment(ctx: _Ctx, key: str, deployment_id: str, timeout: float, poller: Poller) -> str:
+    group_id = ctx.state.objects[key]["group_id"]
+    with ctx.progress.waiting(f"waiting for deployment {deployment_id} of {ctx.group_name} "
+                              f"(up to {timeout:.0f} s)"):
+        status, message = poller(ctx.clients, group_id, deployment_id, timeout)
     ctx.state.update(key, status=status)
     if status == "Failure":
-        raise DeployError("deployment", ctx.group_name,
-                          f"deployment {resp['DeploymentId']} failed: {message}",
+        raise DeployError("deployment", ctx.group_name, f"deployment {deployment_id} failed: {message}",
                           "fix the cause on the core and run deploy again")
     if status != "Success":
         raise DeployError("deployment", ctx.group_name,
-                          f"deployment {resp['DeploymentId']} still '{status}' after {timeout:.0f} s",
+                          f"deployment {deployment_id} still '{status}' after {timeout:.0f} s",
                           "check the core is running (deploy.py status), raise --timeout, or use --no-wait")
-    return resp["DeploymentId"], status
+    return status
 
 
 # ---- public API --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingDeployment:
+    """A deployment deploy_group(deploy=False) left to the caller (bulk deployment)."""
+
+    key: str
+    hash: str
+    spec: Dict[str, Any]  # resolved: group (id), group_version (id), group_role, code
 
 
 @dataclass
@@ -937,6 +960,7 @@ class DeployResult:
     status: str
     changes: List[str]
     state_file: Path
+    pending: Optional[PendingDeployment] = None
 
 
 def _build_packages(group: Group, root: Path) -> Dict[str, packaging.Package]:
@@ -982,7 +1006,7 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
                  certs_dir: Optional[Path] = None, certificate_issuer: Optional[CertificateIssuer] = None,
                  root_ca_pem: Optional[bytes] = None, progress: Optional[Progress] = None,
                  wait: bool = True, timeout: float = 300.0, poller: Optional[Poller] = None,
-                 service_role: bool = True, redeploy: bool = False,
+                 service_role: bool = True, redeploy: bool = False, deploy: bool = True,
                  packages: Optional[Mapping[str, packaging.Package]] = None) -> DeployResult:
     """Create or update everything ``group`` needs, in API order, then deploy it (see module doc).
 
@@ -991,7 +1015,9 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     ``root_ca_pem`` is written to ``certs_dir/root-ca.pem`` (default with no issuer: Amazon Root CA 1).
     ``poller(clients, group_id, deployment_id, timeout) -> (status, message)`` replaces the default
     polling of get_deployment_status. ``redeploy=True`` makes a new deployment of the current group
-    version even when nothing changed. Raises DeployError (step + object) on any failure.
+    version even when nothing changed. ``deploy=False`` stops before the deployment and returns
+    it as ``result.pending`` (when one is due) for :func:`bulk_deploy`.
+    Raises DeployError (step + object) on any failure.
     """
     progress = progress or Progress()
     packages = packages if packages is not None else _build_packages(group, Path(root))
@@ -1000,11 +1026,12 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
     with ctx.state.lock():
-        return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy)
+        return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy, deploy)
 
 
 def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root_ca_pem: Optional[bytes],
-                   wait: bool, timeout: float, poller: Optional[Poller], redeploy: bool) -> DeployResult:
+                   wait: bool, timeout: float, poller: Optional[Poller], redeploy: bool,
+                   deploy: bool) -> DeployResult:
     clients, progress = ctx.clients, ctx.progress
     ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url)
     ctx.state.reload()
@@ -1017,6 +1044,7 @@ def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root
                        (None if ctx.issuer is not None else amazon_root_ca()))
     deployment_id: Optional[str] = None
     status = ""
+    pending: Optional[PendingDeployment] = None
     for key, d in desired.items():
         rec = ctx.state.get(key)
         gone = key in missing
@@ -1028,9 +1056,13 @@ def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root
                     ctx.state.update(key, hash=d.hash)
                 deployment_id, status = rec["id"], _safe_status(clients, rec)
                 continue
+            pending = PendingDeployment(key, d.hash, spec)
+            if not deploy:
+                continue
             progress.step(actions.get(key, CHANGE), d.kind, d.name, "" if key in actions else "redeploy")
             try:
-                deployment_id, status = _deploy(ctx, key, d, spec, wait, timeout, poller or poll_deployment)
+                deployment_id, status = _deploy(ctx, pending, wait, timeout, poller or poll_deployment)
+                pending = None
             except (ClientError, BotoCoreError) as err:
                 raise DeployError("deployment", group.name, _cause(err), _fix(err)) from None
             continue
@@ -1056,7 +1088,125 @@ def _deploy_locked(ctx: _Ctx, group: Group, desired: Mapping[str, Desired], root
         _remove(ctx, obsolete)
     grp, ver = ctx.state.get(f"group:{group.name}"), ctx.state.get(f"group-version:{group.name}")
     return DeployResult(group.name, grp and grp.get("id"), ver and ver.get("id"), deployment_id, status,
-                        plan.lines(), ctx.state.path)
+                        plan.lines(), ctx.state.path, pending)
+
+
+BULK_STATE = "_bulk"  # state of the fleet-level objects of bulk deployments (input bucket, role)
+BULK_FINAL = ("Completed", "Failed", "Stopped")
+
+
+def _bulk_infra(ctx: _Ctx) -> Tuple[str, str]:
+    """The input-file bucket and the execution role of bulk deployments: made once per account,
+    region and target, recorded in the ``_bulk`` state."""
+    c = ctx.clients
+    bucket = f"gg-bulk-{c.account_id()}-{c.region}"[:63]
+    role = "gg-bulk-deployment-role"
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["greengrass:CreateDeployment"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"arn:{c.partition}:s3:::{bucket}/*"}]}
+    for d in (Desired("bucket", bucket, {"name": bucket}),
+              Desired("role", role, {"role_name": role, "trust": "greengrass.amazonaws.com",
+                                     "policy": policy})):
+        rec = ctx.state.get(d.key)
+        gone = rec is not None and not _exists_quietly(ctx, rec)
+        applied = spec_hash(d.spec)
+        if rec is not None and not gone and rec.get("applied") == applied:
+            continue
+        ctx.progress.step(ADD if rec is None or gone else CHANGE, d.kind, d.name, "bulk deployments")
+        try:
+            _APPLY[d.kind](ctx, d.key, d, d.spec, None if gone else rec)
+        except (ClientError, BotoCoreError) as err:
+            raise DeployError(d.kind, d.name, _cause(err), _fix(err)) from None
+        ctx.state.update(d.key, hash=d.hash, applied=applied)
+    return bucket, ctx.state.objects[f"role:{role}"]["arn"]
+
+
+def _exists_quietly(ctx: _Ctx, rec: Dict[str, Any]) -> bool:
+    try:
+        return _exists(ctx, rec)
+    except ClientError as err:
+        if is_not_found(err):
+            return False
+        raise DeployError("verify", f"{rec['kind']}:{rec['name']}", _cause(err), _fix(err)) from None
+
+
+def bulk_deploy(results: Sequence[DeployResult], *, clients: Clients, state_dir: Path | str, target: str,
+                progress: Optional[Progress] = None, wait: bool = True, timeout: float = 300.0,
+                poller: Optional[Poller] = None) -> List[DeployResult]:
+    """Deploy the ``pending`` deployments of ``results`` (from ``deploy_group(deploy=False)``) with
+    one ``start_bulk_deployment``: the input file goes to a bucket of ours, the bulk deployment
+    is polled until it has made every deployment, and each group's state records its own."""
+    progress = progress or Progress()
+    todo = [r for r in results if r.pending is not None]
+    if not todo:
+        return list(results)
+    ctx = _context(BULK_STATE, clients, state_dir, target, None, progress=progress)
+    names = ", ".join(r.group for r in todo)
+    with ctx.state.lock():
+        ctx.state.reload()
+        bucket, role_arn = _bulk_infra(ctx)
+        body = "".join(json.dumps({"GroupId": r.pending.spec["group"],
+                                   "GroupVersionId": r.pending.spec["group_version"],
+                                   "DeploymentType": "NewDeployment"}) + "\n" for r in todo if r.pending)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        key = f"bulk/{stamp}-{hashlib.sha256(body.encode()).hexdigest()[:8]}.json"
+        progress.step(ADD, "bulk-deployment", names)
+        try:
+            clients.s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+            uri = f"https://s3.{clients.region}.amazonaws.com/{bucket}/{key}"
+            resp = clients.greengrass.start_bulk_deployment(ExecutionRoleArn=role_arn, InputFileUri=uri)
+            bulk_id = resp["BulkDeploymentId"]
+            deadline = time.monotonic() + timeout
+            with progress.waiting(f"bulk deployment {bulk_id}: creating {len(todo)} deployment(s)"):
+                while True:
+                    st = clients.greengrass.get_bulk_deployment_status(BulkDeploymentId=bulk_id)
+                    if st.get("BulkDeploymentStatus") in BULK_FINAL or time.monotonic() >= deadline:
+                        break
+                    time.sleep(_POLL_INTERVAL_S)
+            reports: List[Dict[str, Any]] = []
+            for page in clients.greengrass.get_paginator("list_bulk_deployment_detailed_reports").paginate(
+                    BulkDeploymentId=bulk_id):
+                reports += page.get("Deployments", [])
+        except (ClientError, BotoCoreError) as err:
+            raise DeployError("bulk-deployment", names, _cause(err), _fix(err)) from None
+    status = st.get("BulkDeploymentStatus")
+    if status not in BULK_FINAL:
+        raise DeployError("bulk-deployment", names, f"bulk deployment {bulk_id} still '{status}' after "
+                          f"{timeout:.0f} s", "raise --timeout, or check it with get_bulk_deployment_status")
+    by_group = {str(rep.get("GroupArn", "")).rsplit("/", 1)[-1]: rep for rep in reports}
+    out, failures = [], []
+    for r in results:
+        if r.pending is None:
+            out.append(r)
+            continue
+        rep = by_group.get(r.pending.spec["group"])
+        if rep is None or not rep.get("DeploymentId"):
+            why = (rep or {}).get("ErrorMessage") or st.get("ErrorMessage") or f"bulk deployment {status}"
+            failures.append(f"{r.group}: {why}")
+            out.append(r)
+            continue
+        gctx = _context(r.group, clients, state_dir, target, None, progress=progress)
+        with gctx.state.lock():
+            gctx.state.reload()
+            _record_deployment(gctx.state, r.pending, rep["DeploymentId"], rep.get("DeploymentArn"),
+                               rep.get("DeploymentStatus") or "InProgress")
+            dstatus = rep.get("DeploymentStatus") or "InProgress"
+            if wait:
+                dstatus = _wait_deployment(gctx, r.pending.key, rep["DeploymentId"], timeout,
+                                           poller or poll_deployment)
+        out.append(dataclasses.replace(r, deployment_id=rep["DeploymentId"], status=dstatus, pending=None))
+    if failures:
+        raise DeployError("bulk-deployment", names, "; ".join(failures),
+                          "fix the cause and deploy again: only the groups without a deployment are retried")
+    return out
+
+
+def destroy_bulk_infra_if_unused(*, clients: Clients, state_dir: Path | str, target: str,
+                                 progress: Optional[Progress] = None) -> List[str]:
+    """Remove the bulk deployment bucket and role once no group of ``target`` has a state any more."""
+    if recorded_groups(state_dir, target) or not State.load(state_dir, target, BULK_STATE).exists:
+        return []
+    return destroy_group(BULK_STATE, clients=clients, state_dir=state_dir, target=target, progress=progress)
 
 
 def deploy_for_run(group: Group, *, root: Path, endpoint_url: str, region: str, state_dir: Path | str,

@@ -30,9 +30,10 @@ def state_path(state_dir: Path | str, target: str, group_name: str) -> Path:
 
 
 def recorded_groups(state_dir: Path | str, target: str) -> List[str]:
-    """Names of the groups that have a state file for ``target``."""
+    """Names of the groups that have a state file for ``target`` (``_``-prefixed fleet-level
+    states, such as the bulk deployment objects, excluded)."""
     d = Path(state_dir) / "state" / target
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+    return sorted(p.stem for p in d.glob("*.json") if not p.stem.startswith("_")) if d.is_dir() else []
 
 
 class StateError(GroupError):

@@ -97,3 +97,40 @@ def test_deploy_for_run_as_localcore_run_calls_it(h, local_cloud, tmp_path):
     fresh = aws.deploy_for_run(group, redeploy=True, **kw)  # e.g. a core that starts again
     assert fresh["deployment_id"] != first["deployment_id"]
     assert fresh["group_version"] == first["group_version"]
+
+
+def test_fleet_bulk_deployment(h, local_cloud, tmp_path):
+    cloud, state_dir = local_cloud
+    files = [h.write_group(tmp_path / "fleet", h.moto_group(p)) for p in ("BulkA", "BulkB")]
+    common = ["--state-dir", str(state_dir), "--certs-dir", str(tmp_path / "certs")]
+    for f in files:
+        common += ["--group-file", str(f)]
+    assert deploy.main(["deploy", "--bulk", "--timeout", "20"] + common) == 0
+    clients = Clients.create("us-east-1", cloud.url, h.keys)
+    gg = clients.greengrass
+    assert len(gg.list_bulk_deployments()["BulkDeployments"]) == 1
+    for name in ("BulkA-grp", "BulkB-grp"):
+        st = group_status(name, clients=clients, state_dir=state_dir, target="local")
+        assert st["status"] == "Success" and st["deployment_id"]
+    # nothing changed: no bulk deployment, no mutating call
+    results = []
+    counted, log = h.counted_clients(cloud.url)
+    pki = LocalPKI(state_dir / "ca")
+    for f in files:
+        group, _ = load(f)
+        results.append(deploy_group(group, root=f.parent, clients=counted, state_dir=state_dir,
+                                    target="local", certs_dir=tmp_path / "certs", root_ca_pem=pki.root.cert_pem,
+                                    deploy=False, certificate_issuer=lambda t: _issue(pki, t)))
+    assert all(r.pending is None for r in results)
+    assert aws.bulk_deploy(results, clients=counted, state_dir=state_dir, target="local") == results
+    assert log.mutating == []
+    # destroying the whole fleet also removes the bulk deployment's bucket and role
+    bucket = next(b["Name"] for b in clients.s3.list_buckets()["Buckets"] if b["Name"].startswith("gg-bulk-"))
+    assert deploy.main(["destroy"] + common) == 0
+    assert bucket not in [b["Name"] for b in clients.s3.list_buckets()["Buckets"]]
+    assert not (state_dir / "state" / "local" / "_bulk.json").exists()
+
+
+def _issue(pki, thing):
+    issued = pki.root.issue_client(thing)
+    return issued.cert_pem, issued.key_pem

@@ -222,7 +222,7 @@ class CloudFunctionRunner:
                 spare = None
             if spare is not None:
                 await spare.stop()
-        async with self._lock:  # an invocation in flight ends (or times out) first
+        async with self._lock:  # the invocation in flight has returned (its worker was killed above)
             worker, self._worker = self._worker, None
             if worker is not None:
                 await worker.stop()

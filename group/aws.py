@@ -6,9 +6,13 @@ Public surface::
     plan = plan_group(group, root=..., clients=..., state_dir=..., target="local"|"aws")
     result = deploy_group(group, root=..., clients=..., state_dir=..., target=...,
                           certs_dir=..., certificate_issuer=None, root_ca_pem=None,
-                          progress=None, wait=True, timeout=300, poller=None)
+                          progress=None, wait=True, timeout=300, poller=None,
+                          service_role=True, redeploy=False, deploy=True)
+    results = bulk_deploy([result, ...], clients=..., state_dir=..., target=...)  # deploy=False results
     status = group_status(group_name, clients=..., state_dir=..., target=...)
     removed = destroy_group(group_name, clients=..., state_dir=..., target=..., certs_dir=...)
+    info = deploy_for_run(group, root=..., endpoint_url=..., region=..., state_dir=...,
+                          certificate_issuer=..., root_ca_pem=...)       # localcore/run.py
 
 Every object deploy makes is recorded in the state file (``group/state.py``) right after the call
 that made it; a step that fails raises :class:`DeployError` naming the step and the object, and a

@@ -104,7 +104,8 @@ class StreamManagerServer:
         if self._state != "new":
             raise RuntimeError(f"StreamManagerServer cannot start from state {self._state}")
         self._state = "starting"
-        self.store = StreamStore(self.store_root, clock=self._clock)
+        # Loading scans every segment (CRC check): keep that off the loop other services share.
+        self.store = await asyncio.to_thread(StreamStore, self.store_root, self._clock)
         self.store.add_listener(self._on_store_event)
         if self.exporters_enabled:
             self.exports = ExportManager(

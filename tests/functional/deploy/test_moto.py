@@ -7,7 +7,7 @@ import boto3
 import pytest
 
 import deploy
-from group import package
+from group import aws, package
 from group.aws import Clients, deploy_group, destroy_group, plan_group, poll_deployment
 from group.errors import DeployError
 from group.model import load
@@ -210,3 +210,19 @@ def test_certificate_files_replaced_by_another_target_are_detected(h, moto_url, 
     assert "iot.DeleteCertificate" in log.mutating  # the unusable old one, ours, is removed
     iot = boto3.client("iot", endpoint_url=moto_url, region_name=h.region)
     assert [p for p in iot.list_thing_principals(thingName="FilesSensor")["principals"]] == [new["arn"]]
+
+
+def test_bulk_deployment_where_the_endpoint_has_none(h, moto_url, tmp_path, producer_package):
+    """moto has no start_bulk_deployment: a DeployError naming the step and the groups."""
+    state_dir, certs = tmp_path / ".gg", tmp_path / "certs"
+    path = h.write_group(tmp_path, h.moto_group("Bulk"))
+    clients = Clients.create(h.region, moto_url)
+    result = _deploy(h, path, state_dir, certs, clients, producer_package, deploy=False)
+    assert result.pending is not None and result.deployment_id is None
+    with pytest.raises(DeployError) as info:
+        aws.bulk_deploy([result], clients=clients, state_dir=state_dir, target="aws")
+    assert info.value.step == "bulk-deployment" and info.value.obj == "Bulk-grp"
+    assert "StartBulkDeployment" in str(info.value)
+    assert State.load(state_dir, "aws", "_bulk").exists  # its bucket and role are recorded...
+    assert _cli("destroy", files=[path], state_dir=state_dir, certs_dir=certs) == 0
+    assert not State.load(state_dir, "aws", "_bulk").exists  # ...and go with the last group

@@ -373,11 +373,23 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         module = _run_module()
         if module is not None and hasattr(module, "add_arguments"):
             module.add_arguments(p)
+    p = sub.add_parser("kvs-put", parents=[common], conflict_handler="resolve",
+                       help="put video frames into a Kinesis Video stream of the local cloud",
+                       description="kvs-put --stream NAME (FILE | --synthetic) [--endpoint-url URL]: feeds the "
+                                   "local Kinesis Video stand-in (creates the stream with retention if missing). "
+                                   "See `python -m localcore.cloudfn.kvs_put --help`.")
+    p.add_argument("kvs_args", nargs=argparse.REMAINDER, help="--stream NAME (FILE | --synthetic)")
     return parser
 
 
+def cmd_kvs_put(args: argparse.Namespace, out) -> int:
+    from localcore.cloudfn import kvs_put
+
+    return int(kvs_put.main(list(args.kvs_args) + ["--state-dir", str(args.state_dir)]) or 0)
+
+
 COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "deploy": cmd_deploy, "status": cmd_status,
-            "destroy": cmd_destroy, "run": cmd_run}
+            "destroy": cmd_destroy, "run": cmd_run, "kvs-put": cmd_kvs_put}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -63,6 +63,7 @@ class CoreConfig:
     members: Optional[Callable[[], Mapping[str, Sequence[str]]]] = None  # thing -> certificate ids
     with_dashboard: bool = True
     dashboard_token: Optional[str] = None
+    dashboard_host: str = "127.0.0.1"  # a control surface: loopback unless asked otherwise
     credentials: Dict[str, str] = field(default_factory=lambda: {
         "AccessKeyId": "testing", "SecretAccessKey": "testing", "Token": "testing"})
 
@@ -104,8 +105,9 @@ class LocalCore:
 
     def __init__(self, cfg: CoreConfig, progress: Optional[ProgressFn] = None,
                  extra_sections: Optional[Mapping[str, Callable[[], Any]]] = None,
-                 snapshot: Optional[Callable[[str], Any]] = None) -> None:
+                 snapshot: Optional[Callable[[str], Any]] = None, public_routes: Sequence[tuple] = ()) -> None:
         self.cfg = cfg
+        self._public_routes = list(public_routes)
         self.state_dir = Path(cfg.state_dir)
         self.pki = LocalPKI(self.state_dir / "ca")
         self.group_ca = self.pki.group_ca(cfg.group_id)
@@ -138,9 +140,13 @@ class LocalCore:
         self._ssl = server_ssl_context(server_cert.cert_pem, server_cert.key_pem, self.pki.root.cert_pem)
         self.broker = Broker(self.router, ssl_context=self._ssl, authorize=authorizer,
                              host=cfg.host, port=cfg.ports.mqtt)
+        # Devices check discovery against root-ca.pem (like the AWS IoT endpoint), the broker
+        # against the group CA they got from discovery: two server certificates.
+        disc_cert = self.pki.root.issue_server("localhost", hosts)
+        disc_ssl = server_ssl_context(disc_cert.cert_pem, disc_cert.key_pem, self.pki.root.cert_pem)
         self.discovery = DiscoveryServer(
-            self._discovery_group(), is_member=lambda t: t in self._members(), authorize=authorizer,
-            ssl_context=self._ssl, host=cfg.host, port=cfg.ports.discovery,
+            self._discovery_group(), is_member=authorizer.is_member, authorize=authorizer,
+            ssl_context=disc_ssl, host=cfg.host, port=cfg.ports.discovery,
         )
         self.dashboard = None
         self._extra_sections = dict(extra_sections or {})
@@ -174,7 +180,7 @@ class LocalCore:
             connectivity=conn, ca_pem=self.group_ca.cert_pem.decode(),
         )
 
-    def _send_to_cloud(self, message: interfaces.Message) -> None:
+    def _send_to_cloud(self, topic: str, payload: bytes, qos: int) -> None:
         """Forward to the (local) cloud's IoT data plane. Blocking: CloudSink runs it off the loop."""
         import boto3
 
@@ -184,7 +190,7 @@ class LocalCore:
                                   aws_access_key_id=self.cfg.credentials["AccessKeyId"],
                                   aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
             self._iot_data = client
-        client.publish(topic=message.topic, qos=min(message.qos, 1), payload=message.payload)
+        client.publish(topic=topic, qos=min(qos, 1), payload=payload)
 
     def _build_lifecycle(self) -> None:
         lc = self.lifecycle
@@ -218,7 +224,7 @@ class LocalCore:
 
     async def _start_dashboard(self) -> None:
         from web.app import Dashboard
-        from web.facade import CoreFacade
+        from web.facade import Cached, CoreFacade
         from web.tap import MessageTap
 
         tap = MessageTap(inner=self.cloud_sink)
@@ -229,12 +235,14 @@ class LocalCore:
             "devices": self._devices_section,
             "streams": self._streams_section,
             "shadows": self._shadows_section,
+            "webcam": self._webcam_section,
+            "connectors": self._connectors_section,
+            "dynamodb_items": Cached(self._dynamodb_items, 5.0),
         }
         sections.update(self._extra_sections)
         self.facade = CoreFacade(router=self.router, tap=tap, sections=sections, snapshot=self._snapshot)
-        self.dashboard = Dashboard(self.facade, token=self.cfg.dashboard_token)
-        await self.dashboard.start(host=self.cfg.host if self.cfg.host != "0.0.0.0" else "127.0.0.1",
-                                   port=self.cfg.ports.dashboard)
+        self.dashboard = Dashboard(self.facade, token=self.cfg.dashboard_token, public_routes=self._public_routes)
+        await self.dashboard.start(host=self.cfg.dashboard_host, port=self.cfg.ports.dashboard)
 
     async def _stop_dashboard(self) -> None:
         if self.dashboard is not None:
@@ -248,20 +256,48 @@ class LocalCore:
                 "core": self.lifecycle.status()}
 
     def _functions_section(self) -> list:
-        st = self.runtime.status()
-        fns = st.get("functions", st) if isinstance(st, dict) else st
-        if isinstance(fns, dict):
-            return [dict(v, name=k) if isinstance(v, dict) else {"name": k, "state": str(v)} for k, v in fns.items()]
-        return list(fns)
+        from web.facade import functions_section
+
+        return functions_section(self.runtime.status())
 
     def _devices_section(self) -> list:
         connected = set(self.broker.connected())
         return [{"thing": d.thing, "connected": d.thing in connected} for d in self.cfg.group.devices]
 
-    def _streams_section(self) -> Any:
-        if self.streams is None:
+    def _streams_section(self) -> list:
+        from web.facade import streams_section
+
+        return streams_section(self.streams.status()) if self.streams is not None else []
+
+    def _webcam_section(self) -> dict:
+        from web.facade import stream_tail, webcam_section
+
+        fn = self.cfg.group.function("webcam")
+        frames_dir = (fn.environment.get("OUTPUT_DIR") if fn else None) or "/tmp/s3_stream"
+        uploader = self.cfg.group.function("s3_uploader")
+        status_stream = (uploader.environment.get("STATUS_STREAM_NAME") if uploader else None) or "S3ExportTaskStatus"
+        tail = stream_tail(self.streams.store, status_stream, 10) if self.streams is not None else []
+        return webcam_section(frames_dir, tail)
+
+    def _connectors_section(self) -> list:
+        from localcore.runtime.connectors import connectors_status
+
+        return connectors_status(self.cfg.group.connectors)
+
+    def _dynamodb_items(self) -> list:
+        """Items of the car-statistics table (newest first), read from the cloud."""
+        if not self.cfg.cloud_url:
             return []
-        return self.streams.status()
+        import boto3
+
+        fn = self.cfg.group.function("car_aggregator")
+        table = (fn.environment.get("TABLE_NAME") if fn else None) or "CarStats"
+        client = boto3.client("dynamodb", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
+                              aws_access_key_id=self.cfg.credentials["AccessKeyId"],
+                              aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
+        items = client.scan(TableName=table, Limit=200).get("Items", [])
+        plain = [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+        return sorted(plain, key=lambda i: str(i.get("Time", "")), reverse=True)[:20]
 
     def _shadows_section(self) -> dict:
         out = {}

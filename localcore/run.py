@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
     p.add_argument("--host", default="127.0.0.1",
                    help="address the core's device-facing services bind to and advertise (default 127.0.0.1)")
+    p.add_argument("--dashboard-host", default="127.0.0.1",
+                   help="address the dashboard binds to (default 127.0.0.1: it is a control surface)")
+    p.add_argument("--certs-dir", default=None, help="where device and core credentials go (default: certs/)")
     p.add_argument("--port-offset", type=int, default=0, help="add N to every default port (8883, 8443, 8088, 8000, 8080)")
     p.add_argument("--mqtt-port", type=int, default=None)
     p.add_argument("--discovery-port", type=int, default=None)
@@ -102,6 +105,9 @@ async def _run(args: argparse.Namespace) -> int:
 
     root = Path(getattr(args, "root", None) or ROOT)
     state_dir = Path(args.state_dir) if args.state_dir else root / ".gg"
+    certs_dir = Path(getattr(args, "certs_dir", None) or root / "certs")
+    if not certs_dir.is_absolute():
+        certs_dir = root / certs_dir
     group_files = getattr(args, "group_file", None) or [str(root / "group" / "group.yaml")]
     if isinstance(group_files, str):
         group_files = [group_files]
@@ -113,7 +119,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     if args.clean:
         shutil.rmtree(state_dir, ignore_errors=True)
-        shutil.rmtree(root / "certs", ignore_errors=True)
+        shutil.rmtree(certs_dir, ignore_errors=True)
     state_dir.mkdir(parents=True, exist_ok=True)
     endpoint_file = state_dir / "endpoint.json"
     endpoint_file.unlink(missing_ok=True)
@@ -138,19 +144,20 @@ async def _run(args: argparse.Namespace) -> int:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-        result = await _deploy(progress, group, root, state_dir, cloud, group_files[0])
-        core = await _start_core(progress, group, root, state_dir, cloud, result, args)
+        result = await _deploy(progress, group, root, state_dir, certs_dir, cloud, group_files[0])
+        runners = await _start_cloud_functions(progress, group, root, cloud, stack)
+        core = await _start_core(progress, group, root, state_dir, cloud, result, args, runners)
         stack.push("local core", core.stop)
 
         t = time.monotonic()
-        dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"], 10.0)
+        dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"], 10.0 if result.get("changes") else 0.0)
         core.deployment = {"id": dep.get("id"), "status": dep.get("status"), "version": result.get("group_version")}
         progress.step("deployment", time.monotonic() - t, dep.get("status") == "Success",
                       f"{dep.get('id')} {dep.get('status')}")
 
         children = None
         if not args.no_devices:
-            children = await _start_devices(progress, group, root, state_dir, core)
+            children = await _start_devices(progress, group, root, state_dir, certs_dir, core)
             stack.push("device scripts", children.stop)
 
         info = {
@@ -160,6 +167,9 @@ async def _run(args: argparse.Namespace) -> int:
             "group_id": result["group_id"],
             "deployment_id": dep.get("id"),
             "pid": os.getpid(),
+            "state_dir": str(state_dir),
+            "pki_dir": str(state_dir / "ca"),
+            "certs_dir": str(certs_dir),
             **core.endpoints(),
         }
         tmp = endpoint_file.with_suffix(".tmp")
@@ -209,13 +219,14 @@ async def _start_cloud(progress: Progress, state_dir: Path, args):
     from localcore.cloud import LocalCloud
 
     t = time.monotonic()
-    cloud = LocalCloud(state_dir / "cloud", port=args.cloud_port)
+    cloud = LocalCloud(state_dir / "cloud", port=args.cloud_port, pki_dir=state_dir / "ca")
     await asyncio.to_thread(cloud.start)
     progress.step("local cloud (moto + adapter)", time.monotonic() - t, True, cloud.url)
     return cloud
 
 
-async def _deploy(progress: Progress, group, root: Path, state_dir: Path, cloud, group_file: str) -> Dict[str, Any]:
+async def _deploy(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud,
+                  group_file: str) -> Dict[str, Any]:
     """Deploy the group to the embedded cloud without waiting (the core acknowledges it)."""
     from group import aws
 
@@ -231,14 +242,32 @@ async def _deploy(progress: Progress, group, root: Path, state_dir: Path, cloud,
     result = await asyncio.to_thread(
         aws.deploy_for_run, group, root=root, endpoint_url=cloud.url, region=group.group.region,
         state_dir=state_dir, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem.decode(),
-        file=group_file,
+        file=group_file, certs_dir=certs_dir,
     )
     progress.step("deploy group", time.monotonic() - t, True,
                   f"{result['group_id']} ({result.get('changes', 0)} change(s))")
     return result
 
 
-async def _start_core(progress: Progress, group, root: Path, state_dir: Path, cloud, result, args):
+async def _start_cloud_functions(progress: Progress, group, root: Path, cloud, stack) -> Dict[str, Any]:
+    """Cloud Lambdas (group.yaml ``cloud.functions``) run locally as SAM's local mode does."""
+    from localcore.cloudfn.runner import CloudFunctionRunner
+
+    runners = {}
+    for fn in group.cloud.functions:
+        t = time.monotonic()
+        runner = CloudFunctionRunner.from_cloud_function(fn, root, cloud.url, group.group.region)
+        await runner.start()
+        stack.push(f"cloud function {fn.name}", runner.stop)
+        runners[fn.name] = runner
+        progress.step(f"cloud function {fn.name}", time.monotonic() - t, True, fn.route or "")
+    return runners
+
+
+async def _start_core(progress: Progress, group, root: Path, state_dir: Path, cloud, result, args, runners):
+    import functools
+
+    from localcore.cloudfn.http import snapshot_route, snapshot_via_runner
     from localcore.core import CoreConfig, LocalCore
 
     cfg = CoreConfig(
@@ -246,37 +275,46 @@ async def _start_core(progress: Progress, group, root: Path, state_dir: Path, cl
         cloud_url=cloud.url, account=cloud.account_id, host=args.host,
         advertise=[args.host] if args.host not in ("127.0.0.1", "localhost", "0.0.0.0") else [],
         ports=_ports(args), with_dashboard=not args.no_dashboard,
-        dashboard_token=secrets.token_urlsafe(16),
+        dashboard_token=secrets.token_urlsafe(24), dashboard_host=args.dashboard_host,
     )
-    core = LocalCore(cfg, progress=lambda name, s, ok, detail: progress.step(name, s, ok, detail))
+    snapshot, routes = None, []
+    if "snapshot" in runners:
+        snapshot = functools.partial(snapshot_via_runner, runners["snapshot"])
+        routes = [("GET", "/api/snapshot", snapshot_route(runners["snapshot"]))]
+    sections = {"cloud_functions": lambda: [r.status() for r in runners.values()]}
+    core = LocalCore(cfg, progress=lambda name, s, ok, detail: progress.step(name, s, ok, detail),
+                     extra_sections=sections, snapshot=snapshot, public_routes=routes)
     await core.start()
     return core
 
 
 def _acknowledge(cloud, group_id: str, timeout: float) -> Dict[str, Any]:
     """Take every pending deployment of the group (the core runs the deployed version) → Success."""
-    dep = cloud.deployments.wait_next(group_id, timeout)
+    dep = cloud.deployments.wait_next(group_id, timeout) if timeout > 0 else cloud.deployments.take_next(group_id)
     last = None
     while dep is not None:
         last = cloud.deployments.report(dep.deployment_id, "Success", "applied by the local core")
         dep = cloud.deployments.take_next(group_id)
+    if last is None:  # nothing new to deploy: the core runs the group's latest deployment
+        last = cloud.deployments.latest(group_id)
     if last is None:
         return {"id": None, "status": "NoDeployment"}
     return {"id": last.deployment_id, "status": last.status}
 
 
-async def _start_devices(progress: Progress, group, root: Path, state_dir: Path, core):
+async def _start_devices(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, core):
     from localcore.children import Children, ChildSpec
 
     t = time.monotonic()
     children = Children(state_dir / "logs" / "devices")
-    endpoint = ["-e", "127.0.0.1", "-r", str(root / "certs" / "root-ca.pem"),
-                "--discovery-port", str(core.discovery.port)]
+    host = core.cfg.host if core.cfg.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    endpoint = ["-e", host, "-r", str(certs_dir / "root-ca.pem"), "--discovery-port", str(core.discovery.port),
+                "--group-ca-dir", str(state_dir / "groupCA")]
     specs = []
     for name, script, extra in DEVICE_SCRIPTS:
-        thing_dir = root / "certs" / name
+        thing_dir = certs_dir / name
         argv = [sys.executable, str(root / "devices" / script), *endpoint,
-                "-c", str(thing_dir / "cert.pem"), "-k", str(thing_dir / "private.key"), "-n", name, *extra]
+                "-c", str(thing_dir / "cert.pem"), "-k", str(thing_dir / "private.key"), *extra]
         if any(d.thing == name for d in group.devices) and (root / "devices" / script).exists():
             specs.append(ChildSpec(name, argv, str(root)))
     for spec in specs:
@@ -287,8 +325,11 @@ async def _start_devices(progress: Progress, group, root: Path, state_dir: Path,
 
 # (thing, script, extra args) — the seed's devices.
 DEVICE_SCRIPTS = [
-    ("HelloWorld_Subscriber", "basic_discovery.py", ["-m", "subscribe", "-t", "hello/world/pubsub"]),
-    ("HelloWorld_Publisher", "basic_discovery.py", ["-m", "publish", "-t", "hello/world/pubsub"]),
-    ("GG_TrafficLight", "traffic_light.py", []),
-    ("GG_Switch", "light_controller.py", []),
+    ("HelloWorld_Subscriber", "basic_discovery.py",
+     ["-n", "HelloWorld_Subscriber", "-m", "subscribe", "-t", "hello/world/pubsub"]),
+    ("HelloWorld_Publisher", "basic_discovery.py",
+     ["-n", "HelloWorld_Publisher", "-m", "publish", "-t", "hello/world/pubsub", "--interval", "5"]),
+    ("GG_TrafficLight", "traffic_light.py", ["-n", "GG_TrafficLight"]),
+    # the switch connects as GG_Switch and drives the light's shadow (as in AWS's sample)
+    ("GG_Switch", "light_controller.py", ["--clientId", "GG_Switch", "-n", "GG_TrafficLight", "--interval", "10"]),
 ]

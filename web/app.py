@@ -90,7 +90,7 @@ async def _guard(request: web.Request, handler):
     reason = host_refusal(request.headers.get("Host"), settings["allowed_hosts"])
     if reason is None:
         reason = origin_refusal(request.headers, request.headers["Host"], api)
-    if reason is None and api:
+    if reason is None and api and request.path not in settings["public_paths"]:
         reason = token_refusal(request.headers, request.query, settings["token"])
     if reason is not None:
         log.warning("refused %s %s: %s", request.method, request.path, reason)
@@ -385,8 +385,13 @@ async def _on_shutdown(app: web.Application) -> None:
 
 # -- app and server --------------------------------------------------------------------------------
 def make_app(facade: DashboardFacade, *, token: str, allowed_hosts: Iterable[str],
-             status_interval: float = 1.0) -> web.Application:
-    """The dashboard's aiohttp application (no server); see the module docstring for the API."""
+             status_interval: float = 1.0, public_routes: Iterable[tuple] = ()) -> web.Application:
+    """The dashboard's aiohttp application (no server); see the module docstring for the API.
+
+    ``public_routes``: ``(method, path, handler)`` API routes served **without** the token, still
+    behind the Host / Origin / cross-site checks — the cloud snapshot API (``GET /api/snapshot``),
+    which on AWS is an HTTP endpoint of its own and is called with curl.
+    """
     if not isinstance(token, str) or len(token) < 16:
         raise DashboardConfigError("token must be a string of at least 16 characters (use secrets.token_urlsafe())")
     hosts = normalise_hosts(allowed_hosts)
@@ -396,7 +401,9 @@ def make_app(facade: DashboardFacade, *, token: str, allowed_hosts: Iterable[str
         raise DashboardConfigError(f"status_interval must be > 0 seconds, got {status_interval}")
     app = web.Application(middlewares=[_guard], client_max_size=MAX_BODY_BYTES)
     app[FACADE] = facade
-    app[SETTINGS] = {"token": token, "allowed_hosts": hosts, "status_interval": status_interval}
+    public_routes = list(public_routes)
+    app[SETTINGS] = {"token": token, "allowed_hosts": hosts, "status_interval": status_interval,
+                     "public_paths": frozenset(path for _, path, _ in public_routes)}
     app[CLIENTS] = {}
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
@@ -408,6 +415,8 @@ def make_app(facade: DashboardFacade, *, token: str, allowed_hosts: Iterable[str
     app.router.add_post("/api/subscriptions", _subscribe)
     app.router.add_delete("/api/subscriptions/{sub_id}", _unsubscribe)
     app.router.add_get("/api/webcam/latest.jpg", _webcam_latest)
+    for method, path, handler in public_routes:
+        app.router.add_route(method, path, handler)
     app.on_shutdown.append(_on_shutdown)
     return app
 
@@ -420,8 +429,10 @@ class Dashboard:
     """
 
     def __init__(self, facade: DashboardFacade, *, token: Optional[str] = None,
-                 allowed_hosts: Optional[Iterable[str]] = None, status_interval: float = 1.0) -> None:
+                 allowed_hosts: Optional[Iterable[str]] = None, status_interval: float = 1.0,
+                 public_routes: Iterable[tuple] = ()) -> None:
         self.facade = facade
+        self._public_routes = list(public_routes)
         self.token = token or secrets.token_urlsafe(32)
         self._allowed_hosts = list(allowed_hosts) if allowed_hosts is not None else None
         self._status_interval = status_interval
@@ -444,7 +455,8 @@ class Dashboard:
         hosts = self._allowed_hosts if self._allowed_hosts is not None else ["127.0.0.1", "localhost", "::1"]
         if host not in ("0.0.0.0", "::"):
             hosts = [*hosts, f"[{host}]" if ":" in host else host]
-        app = make_app(self.facade, token=self.token, allowed_hosts=hosts, status_interval=self._status_interval)
+        app = make_app(self.facade, token=self.token, allowed_hosts=hosts, status_interval=self._status_interval,
+                       public_routes=self._public_routes)
         runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
         await runner.setup()
         try:

@@ -426,7 +426,7 @@ def test_http_export_and_priority_status(make_server, make_client):
 def test_iot_analytics_request_is_sigv4_signed():
     """Request shape: POST /messages/batch, SigV4 for service iotanalytics, base64 payloads."""
     from localcore.streams.definitions import parse_definition
-    from localcore.streams.exporters import _Clients, _iotanalytics_put
+    from localcore.streams.sinks import Clients, iotanalytics_put
     from localcore.streams.store import StoredMessage
 
     seen = {}
@@ -457,8 +457,8 @@ def test_iot_analytics_request_is_sigv4_signed():
                 "exportDefinition": {"iotAnalytics": [{"identifier": "a", "iotChannel": "chan"}]},
             }
         ).exports[0]
-        clients = _Clients(cloud(f"http://127.0.0.1:{port}"))
-        _iotanalytics_put(clients, cfg, [StoredMessage("s", 7, 0, b"\x00hi")])
+        clients = Clients(cloud(f"http://127.0.0.1:{port}"))
+        iotanalytics_put(clients, cfg, [StoredMessage("s", 7, 0, b"\x00hi")])
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)

@@ -116,7 +116,9 @@ def test_sigterm_stops_cleanly(tmp_path):
     proc, port = _start(tmp_path / "store")
     try:
         c = StreamManagerClient(port=port, request_timeout=5)
-        c.create_message_stream(MessageStreamDefinition(name="s", strategy_on_full=StrategyOnFull.RejectNewData))
+        c.create_message_stream(
+            MessageStreamDefinition(name="s", strategy_on_full=StrategyOnFull.RejectNewData)
+        )
         assert c.append_message("s", b"x") == 0
         c.close()
         proc.send_signal(signal.SIGTERM)

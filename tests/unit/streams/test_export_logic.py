@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from localcore.streams.errors import ExportError
-from localcore.streams.exporters import PrioritySlots, _file_path, expand_key
+from localcore.streams.exporters import PrioritySlots
+from localcore.streams.sinks import expand_key, file_path
 
 
 async def test_waiters_are_served_by_priority_then_arrival():
@@ -69,12 +70,12 @@ def test_s3_key_placeholders(key, expected):
     ],
 )
 def test_file_urls(url, path):
-    assert _file_path(url) == path
+    assert file_path(url) == path
 
 
 def test_non_file_url_is_not_retryable():
     with pytest.raises(ExportError) as ei:
-        _file_path("s3://bucket/key")
+        file_path("s3://bucket/key")
     assert not ei.value.retryable and "file:" in str(ei.value)
 
 
@@ -105,7 +106,7 @@ def test_cloud_endpoint_resolution(monkeypatch):
     ],
 )
 def test_kinesis_put_records_chunks(sizes, expected):
-    from localcore.streams.exporters import kinesis_chunks
+    from localcore.streams.sinks import kinesis_chunks
 
     records = [{"Data": b"x" * n, "PartitionKey": "k" * 32} for n in sizes]
     chunks = kinesis_chunks(records)

@@ -60,6 +60,7 @@ class CoreConfig:
     host: str = "127.0.0.1"  # bind address of the device-facing services
     advertise: Sequence[str] = ()  # extra host names / IPs put in connectivity + server cert SANs
     ports: Ports = field(default_factory=Ports)
+    certs_dir: Optional[Path] = None  # where deploy wrote certs/<Thing>/cert.pem (default root/certs)
     members: Optional[Callable[[], Mapping[str, Sequence[str]]]] = None  # thing -> certificate ids
     with_dashboard: bool = True
     dashboard_token: Optional[str] = None
@@ -131,9 +132,15 @@ class LocalCore:
                 store_root, host="127.0.0.1", port=cfg.ports.stream_manager,
                 authenticate_client=g.stream_manager.authenticate_client,
                 token_check=self.runtime.token_valid,
-                cloud=CloudConfig(endpoint_url=cfg.cloud_url, region=cfg.region),
+                cloud=CloudConfig(endpoint_url=cfg.cloud_url, region=cfg.region,
+                                  aws_access_key_id=cfg.credentials["AccessKeyId"],
+                                  aws_secret_access_key=cfg.credentials["SecretAccessKey"]),
             )
-        self._members = cfg.members or self._members_from_certs
+        if cfg.members is not None:
+            self._members = cfg.members
+        else:  # read once (the authorizer calls this on every connection); refreshed on redeploy
+            self._member_ids = self._members_from_certs()
+            self._members = lambda: self._member_ids
         authorizer = CertificateAuthorizer(self._members)
         hosts = default_hosts([c.host for c in g.core.connectivity] + list(cfg.advertise) + [cfg.host])
         server_cert = self.group_ca.issue_server(g.core.thing, hosts)
@@ -160,7 +167,7 @@ class LocalCore:
         from localcore.pki import certificate_id
 
         out: Dict[str, List[str]] = {}
-        certs = self.cfg.root / "certs"
+        certs = Path(self.cfg.certs_dir or self.cfg.root / "certs")
         for thing in self.cfg.group.things:
             pem = certs / thing / "cert.pem"
             out[thing] = [certificate_id(pem.read_bytes())] if pem.exists() else []
@@ -170,7 +177,9 @@ class LocalCore:
         g = self.cfg.group
         conn = []
         for i, c in enumerate(g.core.connectivity):
-            port = self.broker.port if (c.port in (0, self.cfg.ports.mqtt) and self.broker.port) else c.port
+            # group.yaml advertises the default port; the broker may listen elsewhere (port offset,
+            # ephemeral ports): advertise where it really is.
+            port = self.broker.port if (c.port in (0, 8883, self.cfg.ports.mqtt) and self.broker.port) else c.port
             conn.append(Connectivity(id=c.id or f"conn-{i}", host=c.host, port=port, metadata=c.metadata))
         for j, host in enumerate(self.cfg.advertise):
             conn.append(Connectivity(id=f"advertised-{j}", host=host, port=self.broker.port or self.cfg.ports.mqtt))

@@ -146,7 +146,7 @@ async def _run(args: argparse.Namespace) -> int:
 
         result = await _deploy(progress, group, root, state_dir, certs_dir, cloud, group_files[0])
         runners = await _start_cloud_functions(progress, group, root, cloud, stack)
-        core = await _start_core(progress, group, root, state_dir, cloud, result, args, runners)
+        core = await _start_core(progress, group, root, state_dir, certs_dir, cloud, result, args, runners)
         stack.push("local core", core.stop)
 
         t = time.monotonic()
@@ -264,7 +264,8 @@ async def _start_cloud_functions(progress: Progress, group, root: Path, cloud, s
     return runners
 
 
-async def _start_core(progress: Progress, group, root: Path, state_dir: Path, cloud, result, args, runners):
+async def _start_core(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud, result, args,
+                      runners):
     import functools
 
     from localcore.cloudfn.http import snapshot_route, snapshot_via_runner
@@ -272,7 +273,7 @@ async def _start_core(progress: Progress, group, root: Path, state_dir: Path, cl
 
     cfg = CoreConfig(
         group=group, root=root, state_dir=state_dir, group_id=result["group_id"], region=group.group.region,
-        cloud_url=cloud.url, account=cloud.account_id, host=args.host,
+        cloud_url=cloud.url, account=cloud.account_id, host=args.host, certs_dir=certs_dir,
         advertise=[args.host] if args.host not in ("127.0.0.1", "localhost", "0.0.0.0") else [],
         ports=_ports(args), with_dashboard=not args.no_dashboard,
         dashboard_token=secrets.token_urlsafe(24), dashboard_host=args.dashboard_host,

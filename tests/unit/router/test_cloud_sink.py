@@ -43,6 +43,11 @@ async def test_plain_callable_runs_in_thread_and_thread_delivery_works():
     try:
         await asyncio.to_thread(sink.deliver, Message("function:f", "x/y", b"1"))
         assert await asyncio.wait_for(got.get(), 5) == ("x/y", b"1")
+        # send() has returned in its thread; the sink counts it once that thread hands back
+        for _ in range(500):
+            if sink.status()["sent"] == 1:
+                break
+            await asyncio.sleep(0.01)
         assert sink.status()["sent"] == 1
     finally:
         await sink.stop()

@@ -58,6 +58,16 @@ def ensure_stream(client: StreamManagerClient, definition) -> bool:
     return True
 
 
+def checkpoint_beyond_stream(client: StreamManagerClient, stream: str, next_sequence: int) -> bool:
+    """True when ``next_sequence`` lies past the stream's newest message + 1 (the stream was recreated)."""
+    try:
+        info = client.describe_message_stream(stream)
+    except ResourceNotFoundException:
+        return False
+    newest = info.storage_status.newest_sequence_number
+    return next_sequence > (-1 if newest is None else newest) + 1
+
+
 def read_batch(client: StreamManagerClient, stream: str, start: int, max_count: int, timeout_ms: int) -> List:
     """Messages from ``start`` on (up to ``max_count``); [] when none arrived within the timeout."""
     options = ReadMessagesOptions(
@@ -145,6 +155,13 @@ class Aggregator:
 
     def _aggregate(self, client: StreamManagerClient, state: AggregationState) -> None:
         config = self._config
+        if checkpoint_beyond_stream(client, config.source_stream, state.next_sequence):
+            # The source stream was recreated (e.g. fresh core state) while the checkpoint was kept:
+            # waiting for sequence numbers it will only reach much later would stall the display.
+            LOG.warning("checkpoint %d is beyond the newest message of %s; starting again from its oldest",
+                        state.next_sequence, config.source_stream)
+            state = AggregationState(config.window_seconds * 1000)
+            self._state = state
         last_input = time.monotonic()
         while not self._stop.is_set():
             try:

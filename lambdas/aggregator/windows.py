@@ -6,6 +6,8 @@ JSON so that :mod:`checkpoint` can persist it and a restart neither skips nor re
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
@@ -64,7 +66,7 @@ class AggregatorConfig:
     export_priority: int = 1
     window_seconds: int = 10
     idle_flush_seconds: int = 30
-    checkpoint_dir: str = "/tmp/aggregator"
+    checkpoint_dir: str = ""  # default: <temp dir>/aggregator, resolved in from_env
     read_batch: int = 100
     read_timeout_ms: int = 1000
 
@@ -79,7 +81,7 @@ class AggregatorConfig:
             export_priority=_int(env, "EXPORT_PRIORITY", cls.export_priority, 1, 10),
             window_seconds=_int(env, "WINDOW_SECONDS", cls.window_seconds, 1),
             idle_flush_seconds=_int(env, "IDLE_FLUSH_SECONDS", cls.idle_flush_seconds, 1),
-            checkpoint_dir=_text(env, "CHECKPOINT_DIR", cls.checkpoint_dir),
+            checkpoint_dir=_text(env, "CHECKPOINT_DIR", "") or os.path.join(tempfile.gettempdir(), "aggregator"),
             read_batch=_int(env, "READ_BATCH", cls.read_batch, 1),
             # The client refuses read timeouts above its 60 s request timeout.
             read_timeout_ms=_int(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),

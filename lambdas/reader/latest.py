@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
 
@@ -29,7 +31,7 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum:
 class ReaderConfig:
     source_stream: str = "AggregateStream"
     display_topic: str = "display/aggregates"
-    snapshot_path: str = "/tmp/reader/latest_aggregates.json"
+    snapshot_path: str = ""  # default: <temp dir>/reader/latest_aggregates.json, resolved in from_env
     read_batch: int = 100
     read_timeout_ms: int = 1000
 
@@ -38,7 +40,8 @@ class ReaderConfig:
         return cls(
             source_stream=env.get("SOURCE_STREAM_NAME", "").strip() or cls.source_stream,
             display_topic=env.get("DISPLAY_TOPIC", "").strip() or cls.display_topic,
-            snapshot_path=env.get("SNAPSHOT_PATH", "").strip() or cls.snapshot_path,
+            snapshot_path=env.get("SNAPSHOT_PATH", "").strip()
+            or os.path.join(tempfile.gettempdir(), "reader", "latest_aggregates.json"),
             read_batch=_int(env, "READ_BATCH", cls.read_batch, 1, 10000),
             read_timeout_ms=_int(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),
         )

@@ -88,6 +88,9 @@ def environment(
         # A home of its own: boto3 must not pick up the developer's ~/.aws files before the
         # container credentials of the group role.
         "HOME": str(home),
+        # /tmp of its own, as a Greengrass container gives each Lambda (tempfile honours TMPDIR):
+        # state a Lambda keeps in its temp dir lives under the core's state dir, not the host's /tmp.
+        "TMPDIR": str(home / "tmp"),
         "MY_FUNCTION_ARN": spec.arn,
         "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
         "AWS_CONTAINER_CREDENTIALS_FULL_URI": credentials_uri,

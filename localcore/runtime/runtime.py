@@ -345,6 +345,7 @@ class LambdaRuntime:
     def _open_log(fn: _Function) -> None:
         fn.log_path.parent.mkdir(parents=True, exist_ok=True)
         fn.home.mkdir(parents=True, exist_ok=True)
+        (fn.home / "tmp").mkdir(exist_ok=True)
         handler = logging.FileHandler(fn.log_path, encoding="utf-8")
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         fn.logger.addHandler(handler)

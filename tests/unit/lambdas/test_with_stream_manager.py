@@ -203,3 +203,18 @@ async def test_failed_uploads_keep_the_files(s3_stream_manager, tmp_path, handle
     await asyncio.to_thread(uploader.stop)
     assert sorted(os.listdir(str(volume))) == names
     assert uploader.status()["uploaded"] == 0
+
+
+async def test_aggregator_notices_a_checkpoint_beyond_a_recreated_stream(stream_manager, handler_of):
+    handler = handler_of("aggregator")
+
+    def check():
+        with StreamManagerClient() as client:
+            client.create_message_stream(MessageStreamDefinition(
+                name="Src", strategy_on_full=StrategyOnFull.OverwriteOldestData))
+            for i in range(3):
+                client.append_message("Src", b"x")
+            return [handler.checkpoint_beyond_stream(client, "Src", n) for n in (0, 3, 4, 50)] + \
+                [handler.checkpoint_beyond_stream(client, "Missing", 9)]
+
+    assert await asyncio.to_thread(check) == [False, False, True, True, False]

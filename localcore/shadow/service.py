@@ -17,7 +17,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from localcore.interfaces import Message, Publisher, ShadowReply, shadow
 from localcore.shadow.state import ShadowState, parse_request_topic
@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 class ShadowService:
     """Implements :class:`interfaces.ShadowOperations` and :class:`interfaces.MessageSink`."""
 
-    def __init__(self, state_dir: Path, publisher: Publisher | None = None) -> None:
+    def __init__(self, state_dir: Path, publisher: Publisher | None = None,
+                 on_change: Callable[[str, dict | None], None] | None = None) -> None:
+        """``on_change(thing, document or None)`` is called after every update or delete that changed
+        a document (outside the service's lock; e.g. the cloud shadow sync). It must not block."""
+        self.on_change = on_change
         self._store = ShadowStore(Path(state_dir))
         self._state = ShadowState()
         self._publisher = publisher
@@ -64,8 +68,15 @@ class ShadowService:
             replies, changed = self._state.handle(thing, action, payload, now)
             if changed:
                 self._store.save(thing, self._state.documents[thing])
+                doc = self._state.documents[thing]
+                snapshot = doc.to_json() if doc.exists else None
             for reply in replies:
                 self._counts[reply.topic.rsplit("/", 1)[-1]] += 1
+        if changed and self.on_change is not None:
+            try:
+                self.on_change(thing, snapshot)
+            except Exception:  # a faulty listener must not fail the shadow request; logged with its trace
+                log.exception("shadow change listener failed for %s", thing)
         return replies
 
     def handle_and_publish(self, thing: str, action: str, payload: bytes) -> Sequence[ShadowReply]:

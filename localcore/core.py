@@ -7,6 +7,7 @@ knows them all.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from dataclasses import dataclass, field
@@ -116,6 +117,9 @@ class LocalCore:
         self.router = Router(routes_of(g))
         self.shadows = ShadowService(self.state_dir / "shadows")
         self.shadows.attach(self.router)
+        self.shadow_sync = self._make_shadow_sync()
+        if self.shadow_sync is not None:
+            self.shadows.on_change = self.shadow_sync.changed
         self.cloud_sink = CloudSink(send=self._send_to_cloud) if cfg.cloud_url else None
         self.runtime_specs = function_specs(cfg)
         self.runtime = LambdaRuntime(
@@ -189,6 +193,38 @@ class LocalCore:
             connectivity=conn, ca_pem=self.group_ca.cert_pem.decode(),
         )
 
+    def _make_shadow_sync(self):
+        """Cloud sync of the shadows of things marked ``sync_shadow`` (core and devices)."""
+        g = self.cfg.group
+        things = [d.thing for d in g.devices if d.sync_shadow] + ([g.core.thing] if g.core.sync_shadow else [])
+        if not things or not self.cfg.cloud_url:
+            return None
+        from localcore.shadow.sync import CloudShadowSync
+
+        def client():
+            import boto3
+
+            c = getattr(self, "_iot_data", None)
+            if c is None:
+                c = self._iot_data = boto3.client(
+                    "iot-data", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
+                    aws_access_key_id=self.cfg.credentials["AccessKeyId"],
+                    aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
+            return c
+
+        return CloudShadowSync(things, lambda t, p: client().update_thing_shadow(thingName=t, payload=p),
+                               lambda t: client().delete_thing_shadow(thingName=t))
+
+    async def _start_shadows(self) -> None:
+        await self.shadows.start()
+        if self.shadow_sync is not None:
+            self.shadow_sync.start()
+
+    async def _stop_shadows(self) -> None:
+        if self.shadow_sync is not None:
+            await asyncio.to_thread(self.shadow_sync.stop)
+        await self.shadows.stop()
+
     def _send_to_cloud(self, topic: str, payload: bytes, qos: int) -> None:
         """Forward to the (local) cloud's IoT data plane. Blocking: CloudSink runs it off the loop."""
         import boto3
@@ -205,7 +241,7 @@ class LocalCore:
         lc = self.lifecycle
         if self.streams is not None:
             lc.add("stream manager", self.streams.start, self.streams.stop)
-        lc.add("shadow service", self.shadows.start, self.shadows.stop)
+        lc.add("shadow service", self._start_shadows, self._stop_shadows)
         if self.cloud_sink is not None:
             lc.add("cloud connection", self._start_cloud_sink, self.cloud_sink.stop)
         lc.add("MQTT broker", self.broker.start, self.broker.stop)
@@ -338,6 +374,7 @@ class LocalCore:
             "broker": self.broker.status(),
             "discovery": self.discovery.status(),
             "shadow": self.shadows.status(),
+            "shadow_sync": self.shadow_sync.status() if self.shadow_sync is not None else None,
             "streams": self.streams.status() if self.streams else None,
             "runtime": self.runtime.status(),
         }

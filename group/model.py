@@ -90,9 +90,14 @@ class Function(_Model):
     run_as: Optional[RunAs] = None
     access_sysfs: bool = False
     resources: Tuple[ResourceAccess, ...] = ()
+    # shared code folders (e.g. lambdas/_lib): their contents go to the package root / sys.path
+    libraries: Tuple[str, ...] = ()
 
     def code_dir(self, root: Path) -> Path:
         return (root / (self.path or f"lambdas/{self.name}")).resolve()
+
+    def library_dirs(self, root: Path) -> List[Path]:
+        return [(root / lib).resolve() for lib in self.libraries]
 
     @property
     def handler_module(self) -> str:
@@ -394,6 +399,10 @@ def check(g: Group, file: str, root: Path) -> List[Issue]:
             if g.resource(ra.ref) is None:
                 err(f"{p}.resources[{j}].ref", f"unknown resource '{ra.ref}'",
                     f"declare it under resources: or use one of {[r.name for r in g.resources]}")
+        for j, lib in enumerate(f.libraries):
+            if not (root / lib).is_dir():
+                err(f"{p}.libraries[{j}]", f"library folder {lib} does not exist",
+                    "create it or fix the path (relative to the bundle root)")
         code_dir = f.code_dir(root)
         module_file = code_dir / (f.handler_module.replace(".", "/") + ".py")
         if f.code == "pending":

@@ -114,11 +114,16 @@ def code_files(code_dir: Path) -> List[Tuple[str, Path]]:
 
 
 def build(name: str, code_dir: Path, vendor: Sequence[str] = DEFAULT_VENDOR,
-          limit: int = ZIP_LIMIT_BYTES) -> Package:
-    """Zip ``code_dir`` + the vendored SDKs reproducibly; raise PackageError past the size limit."""
+          limit: int = ZIP_LIMIT_BYTES, libraries: Sequence[Path] = ()) -> Package:
+    """Zip ``code_dir`` + the vendored SDKs + the group's shared library dirs (their contents at the
+    zip root, as the local runtime puts them on ``sys.path``) reproducibly; raise PackageError past
+    the size limit."""
     entries: Dict[str, Path] = {}
     for arc, path in vendored_files(vendor):
         entries[arc] = path
+    for lib in libraries:
+        for arc, path in code_files(Path(lib)):
+            entries[arc] = path
     for arc, path in code_files(Path(code_dir)):
         entries[arc] = path  # the function's own file wins over a vendored one of that name
     buf = io.BytesIO()
@@ -145,4 +150,5 @@ def build(name: str, code_dir: Path, vendor: Sequence[str] = DEFAULT_VENDOR,
 
 def build_all(group, root: Path, vendor: Sequence[str] = DEFAULT_VENDOR) -> Dict[str, Package]:
     """One package per function of ``group`` (a ``group.model.Group``), keyed by function name."""
-    return {f.name: build(f.name, f.code_dir(root), vendor) for f in group.functions}
+    return {f.name: build(f.name, f.code_dir(root), vendor, libraries=f.library_dirs(root))
+            for f in group.functions}

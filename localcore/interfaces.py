@@ -104,6 +104,7 @@ class FunctionSpec:
     run_as: Optional[tuple[int, int]] = None
     volumes: tuple = ()  # ((source, dest, permission), ...)
     devices: tuple = ()  # ((path, permission), ...)
+    libraries: tuple = ()  # shared code folders put on sys.path after the function's own code
 
 
 StatusProvider = Callable[[], dict]

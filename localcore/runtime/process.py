@@ -37,7 +37,8 @@ def default_fallback_paths() -> list[str]:
 
 
 def extra_paths(spec: FunctionSpec) -> list[str]:
-    return [str(Path(spec.code_dir) / d) for d in VENDOR_DIRS if (Path(spec.code_dir) / d).is_dir()]
+    vendored = [str(Path(spec.code_dir) / d) for d in VENDOR_DIRS if (Path(spec.code_dir) / d).is_dir()]
+    return vendored + [str(Path(lib)) for lib in spec.libraries]
 
 
 def check_spec(spec: FunctionSpec) -> list[str]:

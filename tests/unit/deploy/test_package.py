@@ -65,3 +65,22 @@ def test_size_limit(code_dir):
 def test_missing_vendor_distribution(code_dir):
     with pytest.raises(PackageError, match="not installed"):
         build("fn", code_dir, vendor=("no-such-distribution-xyz",))
+
+
+def test_library_folders_land_at_the_zip_root(tmp_path):
+    import io
+    import zipfile
+
+    from group.package import build
+
+    code = tmp_path / "fn"
+    lib = tmp_path / "_lib" / "sharedpkg"
+    code.mkdir()
+    lib.mkdir(parents=True)
+    (code / "handler.py").write_text("import sharedpkg\n")
+    (lib / "__init__.py").write_text("X = 1\n")
+    pkg = build("fn", code, vendor=(), libraries=[tmp_path / "_lib"])
+    names = zipfile.ZipFile(io.BytesIO(pkg.data)).namelist()
+    assert "sharedpkg/__init__.py" in names and "handler.py" in names
+    (lib / "__init__.py").write_text("X = 2\n")
+    assert build("fn", code, vendor=(), libraries=[tmp_path / "_lib"]).sha256_hex != pkg.sha256_hex

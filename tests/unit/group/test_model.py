@@ -120,6 +120,8 @@ CASES = [
     ("docker connector params", lambda d: d.update(connectors=[{
         "name": "docker", "arn": "arn:aws:greengrass:us-east-1::/connectors/DockerApplicationDeployment/versions/7",
         "parameters": {}}]), "connectors[0].parameters", "DockerComposeFileS3Bucket"),
+    ("missing library dir", lambda d: d["functions"][0].update(libraries=["lambdas/_nolib"]),
+     "functions[0].libraries[0]", "does not exist"),
     ("bad connector arn", lambda d: d.update(connectors=[{"name": "c", "arn": "arn:nope"}]), "connectors[0].arn",
      "pattern"),
 ]

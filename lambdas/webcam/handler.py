@@ -1,7 +1,9 @@
 """Pinned Lambda ``webcam``: captures frames at ``FPS`` and saves every Nth as a JPEG in ``OUTPUT_DIR``.
 
 Without a camera (or with ``CAMERA_MODE=synthetic``) it saves a moving test pattern instead and
-logs that. See ``lambdas/README.md`` for when the worker starts.
+logs that. With ``KVS_STREAM_NAME`` and a local cloud endpoint it also posts frames (with their
+capture time) to that Kinesis Video stream through a background sink (``kvs_sink``).
+See ``lambdas/README.md`` for when the worker starts.
 """
 from __future__ import annotations
 
@@ -15,14 +17,18 @@ from typing import Callable, Dict, Optional
 
 from camera import encode_jpeg, open_source, write_file_atomic
 from frames import FrameNamer, WebcamConfig, should_save
+from kvs_frames import SinkConfig
+from kvs_sink import KvsSink
 
 LOG = logging.getLogger(__name__)
 
 
 class Webcam:
-    def __init__(self, config: WebcamConfig, clock: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(self, config: WebcamConfig, clock: Callable[[], datetime] = datetime.now,
+                 sink: Optional[KvsSink] = None) -> None:
         self._config = config
         self._clock = clock
+        self._sink = sink
         self._namer = FrameNamer()
         self._stop = threading.Event()
         self._thread = None  # type: Optional[threading.Thread]
@@ -34,6 +40,8 @@ class Webcam:
 
     def start(self) -> None:
         if self._thread is None:
+            if self._sink is not None:
+                self._sink.start()
             self._thread = threading.Thread(target=self._run, name="webcam", daemon=True)
             self._thread.start()
 
@@ -41,6 +49,8 @@ class Webcam:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._sink is not None:
+            self._sink.stop(timeout)
 
     def status(self) -> Dict[str, object]:
         return {
@@ -51,6 +61,7 @@ class Webcam:
             "saved": self._saved,
             "last_file": self._last_file,
             "last_error": self._last_error,
+            "kvs": self._sink.status() if self._sink is not None else None,
         }
 
     def _run(self) -> None:
@@ -84,15 +95,28 @@ class Webcam:
                     return
                 continue
             failures = 0
+            captured = time.time()
             index = self._frames
             self._frames += 1
-            if not should_save(index, config.save_every):
+            save = should_save(index, config.save_every)
+            post = self._sink is not None and should_save(index, self._sink.config.every)
+            if not (save or post):
+                continue
+            try:
+                jpeg = encode_jpeg(frame, config.jpeg_quality)  # one encoding for the file and the stream
+            except ValueError as exc:
+                self._last_error = str(exc)
+                LOG.error("cannot encode frame %d: %s", index, exc)
+                continue
+            if post:
+                self._sink.offer(captured, jpeg)
+            if not save:
                 continue
             name = self._namer.name_for(self._clock(), lambda n: os.path.exists(os.path.join(config.output_dir, n)))
             try:
-                self._last_file = write_file_atomic(config.output_dir, name, encode_jpeg(frame, config.jpeg_quality))
+                self._last_file = write_file_atomic(config.output_dir, name, jpeg)
                 self._saved += 1
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
                 self._last_error = str(exc)
                 LOG.error("cannot save frame %s: %s", name, exc)
 
@@ -107,7 +131,12 @@ def main() -> Webcam:
     with _lock:
         if _worker is None:
             logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-            _worker = Webcam(WebcamConfig.from_env(os.environ))
+            config = WebcamConfig.from_env(os.environ)
+            sink_config = SinkConfig.from_env(os.environ, config.save_every)
+            if sink_config is None and os.environ.get("KVS_STREAM_NAME", "").strip():
+                LOG.info("KVS_STREAM_NAME is set but no local ingest endpoint (KVS_ENDPOINT or "
+                         "AWS_ENDPOINT_URL): not posting frames (on AWS the KVS producer SDK feeds the stream)")
+            _worker = Webcam(config, sink=KvsSink(sink_config) if sink_config is not None else None)
             _worker.start()
             atexit.register(_worker.stop)
         return _worker

@@ -135,7 +135,8 @@ def main() -> Webcam:
             sink_config = SinkConfig.from_env(os.environ, config.save_every)
             if sink_config is None and os.environ.get("KVS_STREAM_NAME", "").strip():
                 LOG.info("KVS_STREAM_NAME is set but no local ingest endpoint (KVS_ENDPOINT or "
-                         "AWS_ENDPOINT_URL): not posting frames (on AWS the KVS producer SDK feeds the stream)")
+                         "AWS_ENDPOINT_URL): not posting frames "
+                         "(on AWS the KVS producer SDK feeds the stream)")
             _worker = Webcam(config, sink=KvsSink(sink_config) if sink_config is not None else None)
             _worker.start()
             atexit.register(_worker.stop)

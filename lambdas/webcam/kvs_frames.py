@@ -86,7 +86,8 @@ class SinkConfig(object):
         A bad value raises ConfigError naming the variable."""
         stream = env.get("KVS_STREAM_NAME", "").strip()
         if stream and not STREAM_NAME_RE.match(stream):
-            raise ConfigError("KVS_STREAM_NAME must be 1-256 characters of [a-zA-Z0-9_.-], got {!r}".format(stream))
+            raise ConfigError("KVS_STREAM_NAME must be 1-256 characters of [a-zA-Z0-9_.-], got {!r}"
+                              .format(stream))
         endpoint = (env.get("KVS_ENDPOINT", "").strip() or env.get("AWS_ENDPOINT_URL", "").strip())
         if endpoint and not endpoint.startswith(("http://", "https://")):
             name = "KVS_ENDPOINT" if env.get("KVS_ENDPOINT", "").strip() else "AWS_ENDPOINT_URL"

@@ -7,6 +7,7 @@ H.264 over PutMedia; this sink only talks to the local stand-in, so it is off un
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -39,11 +40,13 @@ def post_json(url: str, body: bytes, timeout: float) -> dict:
         exc.close()
         try:
             doc = json.loads(detail)
-            detail = "{}: {}".format(doc.get("__type", ""), doc.get("Message") or doc.get("message") or detail)
         except ValueError:
-            pass
+            doc = None
+        if isinstance(doc, dict):
+            message = doc.get("Message") or doc.get("message") or detail
+            detail = "{}: {}".format(doc.get("__type", ""), message)
         raise SinkError("POST {} -> HTTP {}: {}".format(url, exc.code, detail)) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise SinkError("POST {}: {}".format(url, getattr(exc, "reason", exc))) from None
     try:
         doc = json.loads(raw.decode("utf-8") or "{}")
@@ -111,7 +114,15 @@ class KvsSink(object):
             frames = self._queue.take(self.config.batch_frames, IDLE_WAIT_S)
             if not frames:
                 continue
-            if self._send_frames(frames):
+            try:
+                sent = self._send_frames(frames)
+            except Exception as exc:  # the thread's boundary: a bug must not end the sink silently
+                LOG.exception("Kinesis Video sink: unexpected error")
+                with self._lock:
+                    self._failed += len(frames)
+                    self._last_error = "{}: {}".format(type(exc).__name__, exc)
+                sent = False
+            if sent:
                 backoff = BACKOFF_FIRST_S
             else:
                 self._stop.wait(backoff)
@@ -144,7 +155,8 @@ class KvsSink(object):
                 self._failed += len(batch)
                 first = self._last_error is None
                 self._last_error = str(exc)
-            (LOG.warning if first else LOG.debug)("Kinesis Video sink: %s (%d frame(s) dropped)", exc, len(batch))
+            log = LOG.warning if first else LOG.debug
+            log("Kinesis Video sink: %s (%d frame(s) dropped)", exc, len(batch))
             return False
         with self._lock:
             self._sent += len(batch)

@@ -76,7 +76,8 @@ def nearest(image: np.ndarray, candidates: list[np.ndarray]) -> int:
 
 
 def get_clip(clients, cloud, stream, start, end, kind="PRODUCER_TIMESTAMP") -> bytes:
-    endpoint = clients("kinesisvideo").get_data_endpoint(StreamName=stream, APIName="GET_CLIP")["DataEndpoint"]
+    kv = clients("kinesisvideo")
+    endpoint = kv.get_data_endpoint(StreamName=stream, APIName="GET_CLIP")["DataEndpoint"]
     resp = clients("kinesis-video-archived-media", endpoint).get_clip(
         StreamName=stream, ClipFragmentSelector={
             "FragmentSelectorType": kind, "TimestampRange": {"StartTimestamp": start, "EndTimestamp": end}})
@@ -163,7 +164,8 @@ async def snapshot_api(cloud, bucket, tmp_path):
     ``GET /api/snapshot`` on an aiohttp server at 127.0.0.1:0, as `deploy.py run` wires it."""
     tmp = tmp_path / "lambda-tmp"
     tmp.mkdir()
-    env = local_environment({"SNAPSHOT_BUCKET": bucket, "SNAPSHOT_TMP_DIR": str(tmp)}, cloud.url, media.REGION)
+    env = local_environment({"SNAPSHOT_BUCKET": bucket, "SNAPSHOT_TMP_DIR": str(tmp)}, cloud.url,
+                            media.REGION)
     runner = CloudFunctionRunner("snapshot", REPO / "cloud", "snapshot.handler.lambda_handler",
                                  environment=env, timeout_s=20, memory_mb=512)
     await runner.start()

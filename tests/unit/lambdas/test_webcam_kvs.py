@@ -33,7 +33,8 @@ def test_sink_is_off_without_a_stream_or_an_endpoint():
 
 
 def test_sink_endpoint_defaults_to_aws_endpoint_url_and_every_to_the_save_rate():
-    config = SinkConfig.from_env({"KVS_STREAM_NAME": "webcam", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566/"}, 4)
+    env = {"KVS_STREAM_NAME": "webcam", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566/"}
+    config = SinkConfig.from_env(env, 4)
     assert config.url == "http://127.0.0.1:4566/_local/kinesisvideo/streams/webcam/frames"
     assert (config.every, config.queue_frames, config.batch_frames, config.timeout_s) == (4, 32, 10, 5.0)
 

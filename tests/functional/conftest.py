@@ -1,10 +1,11 @@
+"""Shared by the broker, discovery and shadow tests: corekit (a small core of real services) and make_core."""
 import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-_path = Path(__file__).resolve().parent.parent / "broker" / "corekit.py"
+_path = Path(__file__).resolve().parent / "broker" / "corekit.py"
 if "corekit" not in sys.modules:
     _spec = importlib.util.spec_from_file_location("corekit", _path)
     _module = importlib.util.module_from_spec(_spec)

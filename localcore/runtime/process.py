@@ -3,6 +3,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -39,6 +40,33 @@ def default_fallback_paths() -> list[str]:
 def extra_paths(spec: FunctionSpec) -> list[str]:
     vendored = [str(Path(spec.code_dir) / d) for d in VENDOR_DIRS if (Path(spec.code_dir) / d).is_dir()]
     return vendored + [str(Path(lib)) for lib in spec.libraries]
+
+
+FINGERPRINT_SKIPPED_DIRS = ("__pycache__", ".git")
+
+
+def code_fingerprint(spec: FunctionSpec) -> str:
+    """sha256 over the function's code: every file under its code dir and library folders
+    (relative path and content; ``__pycache__``, ``.git`` and ``*.pyc`` left out). A deployment
+    restarts a function whose fingerprint changed. A missing folder counts as empty."""
+    digest = hashlib.sha256()
+    for label, top in [("code", spec.code_dir)] + [(f"lib{i}", lib) for i, lib in enumerate(spec.libraries)]:
+        digest.update(f"{label}\0{top}\0".encode())
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = sorted(d for d in dirnames if d not in FINGERPRINT_SKIPPED_DIRS)
+            for name in sorted(filenames):
+                if name.endswith(".pyc"):
+                    continue
+                path = os.path.join(dirpath, name)
+                digest.update(os.path.relpath(path, top).encode("utf-8", "surrogateescape") + b"\0")
+                try:
+                    with open(path, "rb") as fh:
+                        for chunk in iter(lambda: fh.read(1 << 16), b""):
+                            digest.update(chunk)
+                except OSError as e:  # unreadable file (dangling symlink, permissions): its error counts
+                    digest.update(f"<unreadable: {e.strerror}>".encode())
+                digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def check_spec(spec: FunctionSpec) -> list[str]:

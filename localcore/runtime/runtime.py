@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from localcore.interfaces import FunctionSpec, Message, Publisher, ShadowOperations
-from localcore.ipc.directory import FunctionDirectory
+from localcore.ipc.directory import Entry, FunctionDirectory
 from localcore.ipc.secrets import SecretsStore
 from localcore.ipc.server import IPCServer, ServiceBackends, encode_client_context
 from localcore.ipc.work import (EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Invocation, Result, WorkBroker,
@@ -34,6 +34,20 @@ from .errors import FunctionConfigError, RuntimeNotStarted, UnknownFunctionError
 log = logging.getLogger(__name__)
 
 LOG_FORMAT = "[%(asctime)s][%(levelname)s][runtime] %(message)s"
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """What ``LambdaRuntime.update`` did, by function name (each tuple sorted)."""
+
+    started: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+    restarted: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"started": list(self.started), "stopped": list(self.stopped),
+                "restarted": list(self.restarted), "unchanged": list(self.unchanged)}
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,7 @@ class _Instance:
     last_active: float = field(default_factory=time.monotonic)
     kill_reason: str = ""
     watcher: Optional[asyncio.Task] = None
+    replaced: bool = False  # ended by a deployment: never restarted in place (update() starts the new one)
 
     @property
     def pid(self) -> Optional[int]:
@@ -84,6 +99,9 @@ class _Function:
     start_error: Optional[str] = None
     volume_links: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    fingerprint: str = ""  # process.code_fingerprint at registration / last deployment
+    updating: bool = False  # a deployment is replacing this function: spawn nothing meanwhile
+    deployments: int = 0  # times a deployment restarted it with a new spec or code
 
 
 class _FunctionSink:
@@ -176,6 +194,7 @@ class LambdaRuntime:
         self._reaper: Optional[asyncio.Task] = None
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
+        self._update_lock = asyncio.Lock()
         self.state = "new"
 
     # -- public API -----------------------------------------------------------------------------
@@ -235,14 +254,7 @@ class LambdaRuntime:
             self._open_log(fn)
         await self.server.start()
         for fn in self._functions.values():
-            links, notes = process.map_volumes(fn.spec)
-            fn.volume_links, fn.notes = links, notes
-            for note in notes:
-                fn.logger.warning("%s", note)
-            if fn.spec.run_as and os.geteuid() != 0:
-                note = f"run_as {fn.spec.run_as} ignored: the core is not root; running as uid {os.geteuid()}"
-                fn.notes.append(note)
-                fn.logger.warning("%s", note)
+            self._prepare(fn)
         self.state = "started"
         for fn in self._functions.values():
             if fn.spec.pinned:
@@ -282,16 +294,137 @@ class LambdaRuntime:
             await asyncio.wait(tasks, timeout=self.stop_grace_s)
         await self.server.stop()
         for fn in self._functions.values():
-            for link in fn.volume_links:
-                try:
-                    os.unlink(link)
-                except OSError as e:
-                    log.warning("could not remove volume symlink %s: %s", link, e)
-            for handler in list(fn.logger.handlers):
-                fn.logger.removeHandler(handler)
-                handler.close()
+            self._release(fn)
+            self._close_log(fn)
         self.state = "stopped"
         log.info("Lambda runtime stopped")
+
+    async def update(self, functions: Sequence[FunctionSpec]) -> UpdateResult:
+        """Apply a new deployment's functions while running: start the new ones, stop the removed
+        ones, restart those whose spec (config, environment, resources) or code fingerprint changed;
+        the others keep running untouched (same processes).
+
+        Everything is checked first (duplicate names or ARNs, ``process.check_spec``): on a problem
+        it raises ``FunctionConfigError`` and changes nothing. Queued work of a restarted function
+        waits for its new instance; an invocation running on a replaced instance is answered
+        ``Unhandled``; queued work of a removed function is answered ``Unhandled``. Tokens of kept
+        functions stay valid; a removed function's token is revoked. Wire the router yourself:
+        ``sink(name)`` for started functions, detach stopped ones.
+        """
+        if self.state != "started":
+            raise RuntimeNotStarted(f"runtime is {self.state}: cannot apply a deployment")
+        async with self._update_lock:
+            specs = list(functions)
+            names = [s.name for s in specs]
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            problems = [f"functions listed twice: {', '.join(duplicates)}"] if duplicates else []
+            problems += [p for spec in specs for p in process.check_spec(spec)]
+            directory = FunctionDirectory()
+            if not problems:
+                for spec in specs:
+                    kept = self._functions.get(spec.name)
+                    try:
+                        directory.add(spec.name, spec.arn, spec.encoding, token=kept.token if kept else None)
+                    except ValueError as e:
+                        problems.append(f"function {spec.name!r}: {e}")
+            if problems:
+                raise FunctionConfigError("cannot apply the deployment's functions (the running ones are "
+                                          "unchanged):\n" + "\n".join(problems))
+            prints = await asyncio.to_thread(lambda: {s.name: process.code_fingerprint(s) for s in specs})
+            old = dict(self._functions)
+            removed = sorted(n for n in old if n not in prints)
+            added = [s for s in specs if s.name not in old]
+            changed = [s for s in specs if s.name in old
+                       and (old[s.name].spec != s or old[s.name].fingerprint != prints[s.name])]
+            unchanged = sorted(s.name for s in specs if s.name in old and s not in changed)
+            going = [old[n] for n in removed] + [old[s.name] for s in changed]
+            for fn in going:
+                fn.updating = True
+                if fn.restart_task is not None:
+                    fn.restart_task.cancel()
+            await self._retire(going)
+            # the new directory: kept tokens stay, removed ones are revoked, encodings are the new ones
+            self.directory = directory
+            self.server.directory = directory
+            for name in removed:
+                fn = self._functions.pop(name)
+                self.broker.fail_pending(name, Result(error_payload(
+                    f"function {name} was removed by a deployment"), "Unhandled"))
+                self._release(fn)
+                fn.logger.info("function %s removed by a deployment", name)
+                self._close_log(fn)
+            for spec in changed:
+                fn = self._functions[spec.name]
+                self._release(fn)
+                fn.spec, fn.fingerprint = spec, prints[spec.name]
+                fn.start_error, fn.backoff_s, fn.restart_task = None, 0.0, None
+                fn.deployments += 1
+                self._prepare(fn)
+                fn.updating = False
+                fn.logger.info("function %s restarted by a deployment (new %s)", spec.name,
+                               "spec" if old[spec.name].spec != spec else "code")
+            for spec in added:
+                fn = self._register(spec, directory.get(spec.name), prints[spec.name])
+                self._functions[spec.name] = fn
+                self._open_log(fn)
+                self._prepare(fn)
+                fn.logger.info("function %s added by a deployment", spec.name)
+            self._specs = specs
+            for spec in changed + added:
+                fn = self._functions[spec.name]
+                if spec.pinned:
+                    self._spawn(fn)
+                elif self.broker.pending(spec.name):
+                    self._scale(fn)
+            result = UpdateResult(started=tuple(sorted(s.name for s in added)), stopped=tuple(removed),
+                                  restarted=tuple(sorted(s.name for s in changed)), unchanged=tuple(unchanged))
+            log.info("Lambda runtime updated: %s", result.as_dict())
+            return result
+
+    async def _retire(self, functions: Sequence[_Function]) -> None:
+        """End every instance of ``functions`` (SIGTERM, SIGKILL after ``stop_grace_s``) and wait."""
+        instances = [i for fn in functions for i in fn.instances.values()]
+        for instance in instances:
+            instance.replaced = True
+            if instance.proc is not None and instance.proc.returncode is None:
+                self.broker.retire(instance.function, instance.id)
+            self._signal(instance, signal.SIGTERM, "replaced by a deployment")
+        watchers = [i.watcher for i in instances if i.watcher is not None]
+        if not watchers:
+            return
+        _, pending = await asyncio.wait(watchers, timeout=self.stop_grace_s)
+        if pending:
+            for instance in instances:
+                self._signal(instance, signal.SIGKILL, "replaced by a deployment")
+            _, pending = await asyncio.wait(pending, timeout=self.stop_grace_s)
+        if pending:  # not seen to exit (should not happen after SIGKILL): forget them, logged
+            log.error("%d replaced function instance(s) did not exit after SIGKILL", len(pending))
+
+    def _prepare(self, fn: _Function) -> None:
+        """Volume symlinks and run_as notes of a function about to run (start, deployment)."""
+        links, notes = process.map_volumes(fn.spec)
+        fn.volume_links, fn.notes = links, notes
+        for note in notes:
+            fn.logger.warning("%s", note)
+        if fn.spec.run_as and os.geteuid() != 0:
+            note = f"run_as {fn.spec.run_as} ignored: the core is not root; running as uid {os.geteuid()}"
+            fn.notes.append(note)
+            fn.logger.warning("%s", note)
+
+    @staticmethod
+    def _release(fn: _Function) -> None:
+        for link in fn.volume_links:
+            try:
+                os.unlink(link)
+            except OSError as e:
+                log.warning("could not remove volume symlink %s: %s", link, e)
+        fn.volume_links = []
+
+    @staticmethod
+    def _close_log(fn: _Function) -> None:
+        for handler in list(fn.logger.handlers):
+            fn.logger.removeHandler(handler)
+            handler.close()
 
     def status(self) -> dict:
         functions = {}
@@ -317,6 +450,8 @@ class LambdaRuntime:
                 "timeouts": fn.timeouts,
                 "crashes": fn.crashes,
                 "restarts": fn.restarts,
+                "deployments": fn.deployments,
+                "code_sha256": fn.fingerprint,
                 "dropped_messages": fn.dropped,
                 "start_error": fn.start_error,
                 "last_error": fn.last_error,
@@ -333,13 +468,16 @@ class LambdaRuntime:
         except KeyError:
             raise UnknownFunctionError(f"no function named {name!r} in this runtime") from None
 
-    def _register(self, spec: FunctionSpec) -> _Function:
-        entry = self.directory.add(spec.name, spec.arn, spec.encoding)
+    def _register(self, spec: FunctionSpec, entry: Optional[Entry] = None,
+                  fingerprint: Optional[str] = None) -> _Function:
+        if entry is None:
+            entry = self.directory.add(spec.name, spec.arn, spec.encoding)
         self.broker.add_function(spec.name)
         return _Function(spec=spec, token=entry.token,
                          logger=logging.getLogger(f"{__name__}.function.{spec.name}"),
                          log_path=self.state_dir / "logs" / f"{spec.name}.log",
-                         home=self.state_dir / "runtime" / "home" / spec.name)
+                         home=self.state_dir / "runtime" / "home" / spec.name,
+                         fingerprint=process.code_fingerprint(spec) if fingerprint is None else fingerprint)
 
     @staticmethod
     def _open_log(fn: _Function) -> None:
@@ -382,6 +520,8 @@ class LambdaRuntime:
             self._scale(fn)
 
     def _scale(self, fn: _Function) -> None:
+        if fn.updating or self._stopping:
+            return
         running = self.broker.running(fn.spec.name)
         available = [i for i in fn.instances.values()
                      if i.id not in running and i.state in ("starting", "ready")]
@@ -444,7 +584,10 @@ class LambdaRuntime:
         self._timers.pop(invocation.id, None)
         if invocation.done:
             return
-        fn = self._functions[invocation.function]
+        fn = self._functions.get(invocation.function)
+        if fn is None:  # removed by a deployment meanwhile
+            self.broker.fail(invocation, Result(error_payload("the function was removed"), "Unhandled"))
+            return
         message = f"Task timed out after {fn.spec.timeout_s:.2f} seconds"
         fn.timeouts += 1
         self.broker.fail(invocation, Result(error_payload(message, errorType="TimeoutError"), "Unhandled"))
@@ -496,6 +639,8 @@ class LambdaRuntime:
                        "pinned" if spec.pinned else "on-demand")
         if self._stopping:  # stop() began while this process was being started
             self._signal(instance, signal.SIGKILL, "core stopping")
+        elif instance.replaced:  # a deployment replaced it while it was being started
+            self._signal(instance, signal.SIGKILL, "replaced by a deployment")
         try:
             returncode = await instance.proc.wait()
         except asyncio.CancelledError:
@@ -518,7 +663,7 @@ class LambdaRuntime:
         self._after_exit(fn, instance, crashed=crashed)
 
     def _after_exit(self, fn: _Function, instance: _Instance, *, crashed: bool) -> None:
-        if self._stopping:
+        if self._stopping or instance.replaced or fn.updating:
             return
         if fn.spec.pinned:
             lived = time.monotonic() - instance.started
@@ -536,7 +681,7 @@ class LambdaRuntime:
     async def _restart(self, fn: _Function, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
-        if not self._stopping:
+        if not self._stopping and not fn.updating and self._functions.get(fn.spec.name) is fn:
             fn.restarts += 1
             self._spawn(fn)
 

@@ -1,7 +1,9 @@
-"""Make each Lambda's own modules importable the way its runtime does (code dir on sys.path).
+"""Make each Lambda's own modules importable the way its runtime does: its code dir on sys.path,
+then the shared library folder ``lambdas/_lib`` (``libraries:`` in group.yaml; the runtime puts it
+after the function's own code).
 
 Every Lambda module name except ``handler`` is unique across ``lambdas/`` (checked by
-test_layout.py), so all code dirs can share one sys.path; handlers load under unique names.
+test_compat_and_imports.py), so all code dirs can share one sys.path; handlers load under unique names.
 """
 import importlib.util
 import logging
@@ -11,11 +13,12 @@ from pathlib import Path
 import pytest
 
 LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
+LIBRARY = LAMBDAS / "_lib"
 LAMBDA_NAMES = sorted(p.name for p in LAMBDAS.iterdir() if (p / "handler.py").is_file())
 
-for _name in LAMBDA_NAMES:
-    if str(LAMBDAS / _name) not in sys.path:
-        sys.path.append(str(LAMBDAS / _name))
+for _dir in [LAMBDAS / _name for _name in LAMBDA_NAMES] + [LIBRARY]:
+    if str(_dir) not in sys.path:
+        sys.path.append(str(_dir))
 
 
 def load_handler(name):

@@ -11,6 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted(p for d in ("lambdas", "devices") for p in (ROOT / d).rglob("*.py"))
+LIBRARY = ROOT / "lambdas" / "_lib"  # shared code: ``libraries: [lambdas/_lib]`` in group.yaml
+LIBRARY_FILES = sorted(LIBRARY.rglob("*.py"))
+LIBRARY_PACKAGES = sorted(p.name for p in LIBRARY.iterdir() if (p / "__init__.py").is_file())
+LIBRARY_MODULES = sorted(".".join(p.relative_to(LIBRARY).with_suffix("").parts).replace(".__init__", "")
+                         for p in LIBRARY_FILES)
 
 # Runs in a fresh interpreter: audit hooks cannot be removed once installed.
 PROBE = r"""
@@ -30,6 +35,7 @@ def hook(event, args):
 lambdas, devices, targets = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.addaudithook(hook)
 sys.path.append(devices)
+sys.path.append(lambdas + "/_lib")  # as the runtime does: after each function's own code
 for target in targets:
     kind, name, *wait = target.split(":")
     if kind == "lambda":
@@ -61,6 +67,8 @@ def probe(targets, env_extra, cwd):
 
 def test_all_shipped_code_is_python_37_syntax():
     assert len(SHIPPED) >= 20
+    assert LIBRARY_PACKAGES == ["gglambda"] and len(LIBRARY_FILES) >= 5
+    assert set(LIBRARY_FILES) <= set(SHIPPED)  # the shared library ships inside every function using it
     for path in SHIPPED:
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 7))
 
@@ -74,6 +82,8 @@ def test_lambda_module_names_are_unique_across_lambdas():
     # Each Lambda ships alone; the unit tests put every code dir on one sys.path.
     names = Counter(p.name for p in (ROOT / "lambdas").glob("*/*.py") if p.name != "handler.py")
     assert [n for n, c in names.items() if c > 1] == []
+    # a function's own module of a library package's name would hide the library (own code comes first)
+    assert [p for n in LAMBDAS for p in (ROOT / "lambdas" / n).iterdir() if p.stem in LIBRARY_PACKAGES] == []
     assert set(LAMBDAS) == {"producer", "aggregator", "reader", "stream_reader", "hello_world",
                             "car_aggregator", "webcam", "s3_uploader"}
 
@@ -83,6 +93,11 @@ def test_shipped_code_imports_only_sdks_and_its_own_modules():
     stdlib = set(sys.stdlib_module_names)
     for path in SHIPPED:
         own = {p.stem for p in path.parent.glob("*.py")}
+        allowed = allowed_third_party
+        if LIBRARY in path.parents:  # the library imports only its own package, the SDK and boto3
+            own, allowed = set(LIBRARY_PACKAGES), {"greengrasssdk", "boto3", "botocore"}
+        elif (ROOT / "lambdas") in path.parents:  # a function may import the shared library
+            own |= set(LIBRARY_PACKAGES)
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 roots = [alias.name.split(".")[0] for alias in node.names]
@@ -91,12 +106,14 @@ def test_shipped_code_imports_only_sdks_and_its_own_modules():
             else:
                 continue
             for root in roots:
-                assert root in stdlib or root in own or root in allowed_third_party or root == "__future__", (
+                assert root in stdlib or root in own or root in allowed or root == "__future__", (
                     "{} imports {}".format(path.relative_to(ROOT), root))
 
 
 def test_importing_every_handler_and_device_module_has_no_side_effects(tmp_path):
-    targets = ["lambda:" + n for n in LAMBDAS] + ["device:" + n for n in DEVICE_MODULES]
+    targets = (["lambda:" + n for n in LAMBDAS] + ["device:" + n for n in DEVICE_MODULES]
+               + ["library:" + n for n in LIBRARY_MODULES])
+    assert "library:gglambda.streams" in targets
     report = probe(targets, {"BUCKET_NAME": "b"}, tmp_path)
     assert report["events"] == []
     assert report["threads"] == ["MainThread"]

@@ -13,54 +13,18 @@ from greengrasssdk.stream_manager import (
     MessageStreamDefinition,
     Persistence,
     StrategyOnFull,
-    Util,
-    ValidationException,
 )
+
+from gglambda.env import ConfigError, choice, number, text
+from gglambda.lifecycle import next_due
+from gglambda.streams import check_definition
+
+__all__ = ["ConfigError", "ProducerConfig", "ReadingGenerator", "encode_reading", "next_due", "stream_definition"]
 
 MIB = 1024 * 1024
 EXPORT_TARGETS = ("kinesis", "iotanalytics", "none")
 STRATEGIES = ("OverwriteOldestData", "RejectNewData")
 PERSISTENCES = ("File", "Memory")
-
-
-class ConfigError(ValueError):
-    """An environment variable has a value the producer cannot use; the message names it."""
-
-
-def check_definition(definition: MessageStreamDefinition) -> MessageStreamDefinition:
-    """The SDK's own validation, run at start-up so a bad name fails there, not on every retry."""
-    try:
-        Util.validate_and_serialize_to_json_bytes(definition)
-    except ValidationException as exc:
-        raise ConfigError("the stream definition for {!r} from the environment is invalid: {}".format(
-            definition.name, exc)) from None
-    return definition
-
-
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, "").strip()
-    return value or default
-
-
-def _number(env: Mapping[str, str], name: str, default: float, kind=float, minimum: float = 0.0) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError("{} must be a {} number, got {!r}".format(name, kind.__name__, raw)) from None
-    if value < minimum:
-        raise ConfigError("{} must be >= {}, got {!r}".format(name, minimum, raw))
-    return value
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: Tuple[str, ...]) -> str:
-    value = _text(env, name, default)
-    for choice in choices:
-        if value.lower() == choice.lower():
-            return choice
-    raise ConfigError("{} must be one of {}, got {!r}".format(name, ", ".join(choices), value))
 
 
 @dataclass(frozen=True)
@@ -84,38 +48,38 @@ class ProducerConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ProducerConfig":
-        target = _choice(env, "EXPORT_TARGET", "kinesis", EXPORT_TARGETS)
+        target = choice(env, "EXPORT_TARGET", "kinesis", EXPORT_TARGETS)
         if target == "iotanalytics":
-            destination = _text(env, "IOT_ANALYTICS_CHANNEL", "my_channel")
-            identifier = _text(env, "EXPORT_IDENTIFIER", "IoTAnalyticsExport")
+            destination = text(env, "IOT_ANALYTICS_CHANNEL", "my_channel")
+            identifier = text(env, "EXPORT_IDENTIFIER", "IoTAnalyticsExport")
         else:
-            destination = _text(env, "KINESIS_STREAM_NAME", "MyKinesisStream")
-            identifier = _text(env, "EXPORT_IDENTIFIER", "KinesisExport")
-        locations = tuple(p.strip() for p in _text(env, "LOCATIONS", "kitchen,garage,porch").split(",") if p.strip())
-        value_min = _number(env, "VALUE_MIN", 15.0, minimum=float("-inf"))
-        value_max = _number(env, "VALUE_MAX", 30.0, minimum=value_min)
+            destination = text(env, "KINESIS_STREAM_NAME", "MyKinesisStream")
+            identifier = text(env, "EXPORT_IDENTIFIER", "KinesisExport")
+        locations = tuple(p.strip() for p in text(env, "LOCATIONS", "kitchen,garage,porch").split(",") if p.strip())
+        value_min = number(env, "VALUE_MIN", 15.0)
+        value_max = number(env, "VALUE_MAX", 30.0, minimum=value_min)
         seed_raw = env.get("RANDOM_SEED", "").strip()
-        priority = int(_number(env, "EXPORT_PRIORITY", 10, kind=int, minimum=1))
+        priority = number(env, "EXPORT_PRIORITY", 10, int, minimum=1)
         if priority > 10:
             raise ConfigError("EXPORT_PRIORITY must be 1..10 (10 = lowest), got {}".format(priority))
-        interval = _number(env, "INTERVAL_SECONDS", 1.0)
+        interval = number(env, "INTERVAL_SECONDS", 1.0, minimum=0.0)
         if interval <= 0:
             raise ConfigError("INTERVAL_SECONDS must be > 0, got {!r}".format(interval))
         config = cls(
-            stream_name=_text(env, "STREAM_NAME", "SomeStream"),
-            max_size_bytes=int(_number(env, "STREAM_MAX_SIZE_BYTES", 256 * MIB, kind=int, minimum=1024)),
-            strategy_on_full=_choice(env, "STREAM_STRATEGY_ON_FULL", "OverwriteOldestData", STRATEGIES),
-            persistence=_choice(env, "STREAM_PERSISTENCE", "File", PERSISTENCES),
+            stream_name=text(env, "STREAM_NAME", "SomeStream"),
+            max_size_bytes=number(env, "STREAM_MAX_SIZE_BYTES", 256 * MIB, int, minimum=1024),
+            strategy_on_full=choice(env, "STREAM_STRATEGY_ON_FULL", "OverwriteOldestData", STRATEGIES),
+            persistence=choice(env, "STREAM_PERSISTENCE", "File", PERSISTENCES),
             export_target=target,
             export_destination=destination,
             export_identifier=identifier,
             export_priority=priority,
             locations=locations or ("kitchen",),
-            device_id_prefix=_text(env, "DEVICE_ID_PREFIX", "sensor"),
+            device_id_prefix=text(env, "DEVICE_ID_PREFIX", "sensor"),
             value_min=value_min,
             value_max=value_max,
             interval_s=interval,
-            random_seed=int(_number(env, "RANDOM_SEED", 0, kind=int, minimum=float("-inf"))) if seed_raw else None,
+            random_seed=number(env, "RANDOM_SEED", 0, int) if seed_raw else None,
         )
         check_definition(stream_definition(config))
         return config
@@ -145,18 +109,6 @@ class ReadingGenerator:
 def encode_reading(reading: Mapping[str, object]) -> bytes:
     """The stream payload: compact UTF-8 JSON with sorted keys (stable bytes for a given reading)."""
     return json.dumps(reading, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def next_due(previous_due: float, now: float, interval: float) -> float:
-    """The next due time of a fixed-rate loop (no drift); restart from ``now`` when far behind.
-
-    A loop that fell more than one interval behind (a stalled stream manager) does not burst to
-    catch up.
-    """
-    due = previous_due + interval
-    if due < now - interval:
-        return now
-    return due
 
 
 def stream_definition(config: ProducerConfig) -> MessageStreamDefinition:

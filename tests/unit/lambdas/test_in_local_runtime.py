@@ -35,7 +35,9 @@ class Recorder:
 
 
 def spec(name, pinned, **environment):
+    # the shared library folder as group.yaml's ``libraries: [lambdas/_lib]`` gives it
     return FunctionSpec(name=name, code_dir=str(LAMBDAS / name), handler="handler.function_handler",
+                        libraries=(str(LAMBDAS / "_lib"),),
                         arn="arn:aws:lambda:us-east-1:000000000000:function:{}:live".format(name),
                         pinned=pinned, timeout_s=10, environment=environment)
 

@@ -1,0 +1,52 @@
+"""The end-to-end fixture: the whole group under ``deploy.py run`` in a subprocess.
+
+``group_run`` (session scope) writes a test copy of ``group/group.yaml`` into a tmp bundle
+(see ``e2e_gg.write_test_group``: same functions, devices and subscriptions; paths under tmp,
+seeds, short intervals, synthetic camera), starts
+``deploy.py run --group-file <copy> --state-dir <tmp> --certs-dir <tmp> --ephemeral-ports --no-devices``,
+waits (at most 60 s) for ``endpoint.json`` and yields an ``e2e_gg.RunningGroup``:
+
+* ``.endpoint`` (endpoint.json), ``.cloud_url``, ``.dashboard_url``, ``.state_dir``, ``.certs_dir``,
+  ``.group_file``, ``.frames_dir``, ``.function_log(name)``
+* ``.client("dynamodb")`` etc.: boto3 clients on the local cloud (dummy keys)
+* ``.console()``: the dashboard's SSE stream (``subscribe(filter)``, ``publish(topic, payload)``,
+  ``wait_messages(topic, timeout, count)``, ``api(method, path, body)``)
+* ``.start_device(script, thing, *args, client_id=None)``: a device script subprocess with
+  ``-e 127.0.0.1 -r root-ca.pem -c -k --discovery-port --group-ca-dir``; stopped (SIGINT) at teardown
+* ``.stream_client()``: the unmodified greengrasssdk ``StreamManagerClient`` on the core's port
+* ``.deploy_cli(*args)``: ``deploy.py <args> --target local`` against this run
+
+Teardown: devices stopped, SIGINT to the run, exit code 0 within 10 s, no child process left
+(the run's descendants, and every process carrying this run's marker in its environment).
+
+Helpers for tests: ``import e2e_gg`` (``wait_for``, ``message_payload``, ``start_group``, ...).
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_path = Path(__file__).resolve().parent / "gg.py"
+if "e2e_gg" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("e2e_gg", _path)
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules["e2e_gg"] = _module
+    _spec.loader.exec_module(_module)
+e2e_gg = sys.modules["e2e_gg"]
+
+
+@pytest.fixture(scope="session")
+def group_run(tmp_path_factory):
+    running = e2e_gg.start_group(tmp_path_factory.mktemp("bundle"))
+    try:
+        yield running
+    finally:
+        result = running.stop()
+        e2e_gg.assert_clean_stop(result, running.run)
+
+
+@pytest.fixture(scope="session")
+def console(group_run):
+    """One dashboard event stream shared by the tests (each subscribes to what it needs)."""
+    return group_run.console()

@@ -7,55 +7,20 @@ the input is never skipped nor counted twice. See ``lambdas/README.md`` for when
 """
 from __future__ import annotations
 
-import asyncio
-import atexit
 import json
 import logging
 import os
-import socket
-import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Optional
 
-from greengrasssdk.stream_manager import (
-    InvalidRequestException,
-    NotEnoughMessagesException,
-    ReadMessagesOptions,
-    ResourceNotFoundException,
-    StreamManagerClient,
-    StreamManagerException,
-)
+from greengrasssdk.stream_manager import ResourceNotFoundException, StreamManagerClient
 
 from checkpoint import CheckpointStore
+from gglambda import lifecycle, streams
+from gglambda.streams import connect_client, ensure_stream, read_batch
 from windows import AggregationState, AggregatorConfig, target_definition
 
 LOG = logging.getLogger(__name__)
-STREAM_ERRORS = (OSError, asyncio.TimeoutError, StreamManagerException)
-RETRY_MAX_S = 30.0
-
-
-def connect_client() -> StreamManagerClient:
-    """A connected StreamManagerClient (port from ``STREAM_MANAGER_SERVER_PORT``, as the SDK reads it).
-
-    A plain TCP connect comes first: in greengrasssdk 1.6.1 a failing constructor leaves its
-    event-loop thread running, so retrying against a stopped stream manager would pile threads up.
-    """
-    port = int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088"))
-    socket.create_connection(("127.0.0.1", port), timeout=3).close()
-    return StreamManagerClient()
-
-
-def ensure_stream(client: StreamManagerClient, definition) -> bool:
-    """Create the stream unless it exists; True when this call created it."""
-    if definition.name in client.list_streams():
-        return False
-    try:
-        client.create_message_stream(definition)
-    except InvalidRequestException:
-        if definition.name not in client.list_streams():
-            raise
-        return False
-    return True
 
 
 def checkpoint_beyond_stream(client: StreamManagerClient, stream: str, next_sequence: int) -> bool:
@@ -68,52 +33,27 @@ def checkpoint_beyond_stream(client: StreamManagerClient, stream: str, next_sequ
     return next_sequence > (-1 if newest is None else newest) + 1
 
 
-def read_batch(client: StreamManagerClient, stream: str, start: int, max_count: int, timeout_ms: int) -> List:
-    """Messages from ``start`` on (up to ``max_count``); [] when none arrived within the timeout."""
-    options = ReadMessagesOptions(
-        desired_start_sequence_number=start,
-        min_message_count=1,
-        max_message_count=max_count,
-        read_timeout_millis=timeout_ms,
-    )
-    try:
-        return client.read_messages(stream, options) or []
-    except NotEnoughMessagesException:
-        return []
-
-
-class Aggregator:
+class Aggregator(lifecycle.Worker):
     def __init__(
         self,
         config: AggregatorConfig,
         client_factory: Callable[[], StreamManagerClient] = connect_client,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super(Aggregator, self).__init__("aggregator")
         self._config = config
         self._client_factory = client_factory
         self._clock = clock
         self._store = CheckpointStore(config.checkpoint_dir, config.source_stream)
-        self._stop = threading.Event()
-        self._thread = None  # type: Optional[threading.Thread]
         self._state = None  # type: Optional[AggregationState]
         self._emitted = 0
         self._last_error = None  # type: Optional[str]
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="aggregator", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def status(self) -> Dict[str, object]:
         state = self._state
         return {
             "function": "aggregator",
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": self.running,
             "source": self._config.source_stream,
             "target": self._config.target_stream,
             "next_sequence": state.next_sequence if state else None,
@@ -132,29 +72,25 @@ class Aggregator:
         return AggregationState.from_json(saved, window_ms)
 
     def _run(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            client = None
-            # Any failure below restarts from the saved checkpoint, so in-memory progress that
-            # was never saved is read again rather than lost.
-            self._state = self._load_state()
-            try:
-                client = self._client_factory()
-                if ensure_stream(client, target_definition(self._config)):
-                    LOG.info("created stream %s", self._config.target_stream)
-                delay = 1.0
-                self._aggregate(client, self._state)
-            except STREAM_ERRORS as exc:
-                self._last_error = "{}: {}".format(type(exc).__name__, exc)
-                LOG.warning("stream manager call failed (%s); retrying in %.0f s", self._last_error, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-            finally:
-                if client is not None:
-                    _close(client)
+        streams.run_until_stopped(self._stop, self._connect, self._aggregate, setup=self._create_target,
+                                  on_error=self._failed, log=LOG)
 
-    def _aggregate(self, client: StreamManagerClient, state: AggregationState) -> None:
+    def _connect(self) -> StreamManagerClient:
+        # Every attempt restarts from the saved checkpoint, so in-memory progress that was never
+        # saved after a failure is read again rather than lost.
+        self._state = self._load_state()
+        return self._client_factory()
+
+    def _create_target(self, client: StreamManagerClient) -> None:
+        if ensure_stream(client, target_definition(self._config)):
+            LOG.info("created stream %s", self._config.target_stream)
+
+    def _failed(self, error: str) -> None:
+        self._last_error = error
+
+    def _aggregate(self, client: StreamManagerClient) -> None:
         config = self._config
+        state = self._state
         if checkpoint_beyond_stream(client, config.source_stream, state.next_sequence):
             # The source stream was recreated (e.g. fresh core state) while the checkpoint was kept:
             # waiting for sequence numbers it will only reach much later would stall the display.
@@ -190,33 +126,8 @@ class Aggregator:
                 self._store.save(state.to_json())
 
 
-def _close(client: StreamManagerClient) -> None:
-    try:
-        client.close()
-    except STREAM_ERRORS as exc:
-        LOG.debug("closing the stream manager client failed: %s", exc)
+main = lifecycle.start_once(lambda: Aggregator(AggregatorConfig.from_env(os.environ)))
+function_handler = lifecycle.status_handler(main)
 
-
-_lock = threading.Lock()
-_worker = None  # type: Optional[Aggregator]
-
-
-def main() -> Aggregator:
-    """Start the aggregator once per process (idempotent) and return it."""
-    global _worker
-    with _lock:
-        if _worker is None:
-            logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-            _worker = Aggregator(AggregatorConfig.from_env(os.environ))
-            _worker.start()
-            atexit.register(_worker.stop)
-        return _worker
-
-
-def function_handler(event, context):
-    """Pinned functions take no work from subscriptions; an invocation reports the worker's status."""
-    return main().status()
-
-
-if os.environ.get("MY_FUNCTION_ARN"):
+if os.environ.get("MY_FUNCTION_ARN"):  # set by the Greengrass runtime for every function
     main()

@@ -17,43 +17,14 @@ from greengrasssdk.stream_manager import (
     MessageStreamDefinition,
     Persistence,
     StrategyOnFull,
-    Util,
-    ValidationException,
 )
 
+from gglambda.env import ConfigError, integer, text
+from gglambda.streams import check_definition
+
+__all__ = ["AggregationState", "AggregatorConfig", "ConfigError", "Reading", "parse_reading", "target_definition"]
+
 MIB = 1024 * 1024
-
-
-class ConfigError(ValueError):
-    """An environment variable has a value the aggregator cannot use; the message names it."""
-
-
-def check_definition(definition: MessageStreamDefinition) -> MessageStreamDefinition:
-    """The SDK's own validation, run at start-up so a bad name fails there, not on every retry."""
-    try:
-        Util.validate_and_serialize_to_json_bytes(definition)
-    except ValidationException as exc:
-        raise ConfigError("the stream definition for {!r} from the environment is invalid: {}".format(
-            definition.name, exc)) from None
-    return definition
-
-
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    return env.get(name, "").strip() or default
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: Optional[int] = None) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
-        raise ConfigError("{} must be {}, got {}".format(name, bound, value))
-    return value
 
 
 @dataclass(frozen=True)
@@ -73,18 +44,18 @@ class AggregatorConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "AggregatorConfig":
         config = cls(
-            source_stream=_text(env, "SOURCE_STREAM_NAME", cls.source_stream),
-            target_stream=_text(env, "TARGET_STREAM_NAME", cls.target_stream),
-            target_max_size_bytes=_int(env, "TARGET_MAX_SIZE_BYTES", cls.target_max_size_bytes, 1024),
-            kinesis_stream_name=_text(env, "KINESIS_STREAM_NAME", cls.kinesis_stream_name),
-            export_identifier=_text(env, "EXPORT_IDENTIFIER", cls.export_identifier),
-            export_priority=_int(env, "EXPORT_PRIORITY", cls.export_priority, 1, 10),
-            window_seconds=_int(env, "WINDOW_SECONDS", cls.window_seconds, 1),
-            idle_flush_seconds=_int(env, "IDLE_FLUSH_SECONDS", cls.idle_flush_seconds, 1),
-            checkpoint_dir=_text(env, "CHECKPOINT_DIR", "") or os.path.join(tempfile.gettempdir(), "aggregator"),
-            read_batch=_int(env, "READ_BATCH", cls.read_batch, 1),
+            source_stream=text(env, "SOURCE_STREAM_NAME", cls.source_stream),
+            target_stream=text(env, "TARGET_STREAM_NAME", cls.target_stream),
+            target_max_size_bytes=integer(env, "TARGET_MAX_SIZE_BYTES", cls.target_max_size_bytes, 1024),
+            kinesis_stream_name=text(env, "KINESIS_STREAM_NAME", cls.kinesis_stream_name),
+            export_identifier=text(env, "EXPORT_IDENTIFIER", cls.export_identifier),
+            export_priority=integer(env, "EXPORT_PRIORITY", cls.export_priority, 1, 10),
+            window_seconds=integer(env, "WINDOW_SECONDS", cls.window_seconds, 1),
+            idle_flush_seconds=integer(env, "IDLE_FLUSH_SECONDS", cls.idle_flush_seconds, 1),
+            checkpoint_dir=text(env, "CHECKPOINT_DIR", "") or os.path.join(tempfile.gettempdir(), "aggregator"),
+            read_batch=integer(env, "READ_BATCH", cls.read_batch, 1),
             # The client refuses read timeouts above its 60 s request timeout.
-            read_timeout_ms=_int(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),
+            read_timeout_ms=integer(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),
         )
         check_definition(target_definition(config))
         return config

@@ -1,20 +1,29 @@
 """``LocalCore``: every service of the local Greengrass V1 core, wired in one place.
 
 Start order (stop is the reverse): stream manager → router + shadow + cloud sink → broker →
-discovery → Lambda runtime (IPC + functions) → dashboard. Services reach each other only
-through the small interfaces in ``localcore/interfaces.py``; this module is the only one that
+discovery → Lambda runtime (IPC + functions) → connectors → dashboard. Services reach each other
+only through the small interfaces in ``localcore/interfaces.py``; this module is the only one that
 knows them all.
+
+A new deployment of the running group is applied while running (``apply_deployment``; wired to the
+cloud by ``watch_deployments``): only what changed restarts.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import os
 import ssl
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from group.errors import GroupValidationError
 from group.model import Group
+from group.model import load as load_group
 from localcore import interfaces
 from localcore.broker.auth import CertificateAuthorizer
 from localcore.broker.server import Broker
@@ -22,10 +31,14 @@ from localcore.broker.tls import server_ssl_context
 from localcore.discovery.server import DiscoveryServer
 from localcore.discovery.state import Connectivity, DiscoveryGroup
 from localcore.interfaces import FunctionSpec, Route
-from localcore.lifecycle import Lifecycle, ProgressFn
+from localcore.lifecycle import Lifecycle, ProgressFn, State
 from localcore.pki import LocalPKI, default_hosts
 from localcore.router.cloud import CloudSink
+from localcore.router.errors import RouterError
 from localcore.router.router import Router
+from localcore.router.table import RoutingTable
+from localcore.runtime.connectors import DockerAppConnector, is_docker_connector
+from localcore.runtime.errors import ConnectorError, FunctionConfigError
 from localcore.runtime.runtime import LambdaRuntime
 from localcore.shadow.service import ShadowService
 from localcore.streams.exporters import CloudConfig
@@ -103,6 +116,43 @@ def routes_of(group: Group) -> List[Route]:
     return [Route(source=s, target=t, topic_filter=f, id=i) for i, s, t, f in group.routes()]
 
 
+class DeploymentRejected(Exception):
+    """A new group model the running core cannot apply; the old configuration keeps running.
+    The message says what and why (it becomes the deployment's ``ErrorMessage``)."""
+
+
+def _sync_things(g: Group) -> List[str]:
+    return sorted([d.thing for d in g.devices if d.sync_shadow] + ([g.core.thing] if g.core.sync_shadow else []))
+
+
+def restart_only_changes(old: Group, new: Group) -> List[str]:
+    """What in ``new`` the running core cannot apply live (services built once at start)."""
+    out = []
+    if new.name != old.name:
+        out.append(f"group name {old.name!r} → {new.name!r} (another group)")
+    if new.core.thing != old.core.thing:
+        out.append(f"core thing {old.core.thing!r} → {new.core.thing!r}")
+    if new.group.region != old.group.region:
+        out.append(f"region {old.group.region} → {new.group.region}")
+    if new.stream_manager != old.stream_manager:
+        out.append("stream_manager settings")
+    if _sync_things(new) != _sync_things(old):
+        out.append("sync_shadow things")
+    return out
+
+
+def _load_cert_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> None:
+    """Present a new certificate on an existing server context (new connections get it)."""
+    with tempfile.TemporaryDirectory(prefix="localcore-tls-") as tmp:
+        cert_path, key_path = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        with open(cert_path, "wb") as fh:
+            fh.write(cert_pem)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key_pem)
+        ctx.load_cert_chain(cert_path, key_path)
+
+
 class LocalCore:
     """The whole local core. ``await start()`` / ``await stop()``; ``status()`` for the dashboard."""
 
@@ -147,7 +197,7 @@ class LocalCore:
             self._member_ids = self._members_from_certs()
             self._members = lambda: self._member_ids
         authorizer = CertificateAuthorizer(self._members)
-        hosts = default_hosts([c.host for c in g.core.connectivity] + list(cfg.advertise) + [cfg.host])
+        hosts = self._hosts = self._cert_hosts(g)
         server_cert = self.group_ca.issue_server(g.core.thing, hosts)
         self._ssl = server_ssl_context(server_cert.cert_pem, server_cert.key_pem, self.pki.root.cert_pem)
         self.broker = Broker(self.router, ssl_context=self._ssl, authorize=authorizer,
@@ -155,25 +205,60 @@ class LocalCore:
         # Devices check discovery against root-ca.pem (like the AWS IoT endpoint), the broker
         # against the group CA they got from discovery: two server certificates.
         disc_cert = self.pki.root.issue_server("localhost", hosts)
-        disc_ssl = server_ssl_context(disc_cert.cert_pem, disc_cert.key_pem, self.pki.root.cert_pem)
+        disc_ssl = self._disc_ssl = server_ssl_context(disc_cert.cert_pem, disc_cert.key_pem,
+                                                       self.pki.root.cert_pem)
         self.discovery = DiscoveryServer(
             self._discovery_group(), is_member=authorizer.is_member, authorize=authorizer,
             ssl_context=disc_ssl, host=cfg.host, port=cfg.ports.discovery,
         )
+        self.docker_app = self._docker_connector(g)
         self.dashboard = None
         self._extra_sections = dict(extra_sections or {})
         self._snapshot = snapshot
+        self.deployment: Dict[str, Any] = {}
+        self._apply_lock = asyncio.Lock()
+        self._watch: Optional[tuple] = None  # (deployment book, listener, task) of watch_deployments
         self.lifecycle = Lifecycle(progress=progress)
         self._build_lifecycle()
 
     # -- wiring helpers ---------------------------------------------------------------------------
-    def _members_from_certs(self) -> Dict[str, List[str]]:
+    def _cert_hosts(self, g: Group) -> List[str]:
+        return default_hosts([c.host for c in g.core.connectivity] + list(self.cfg.advertise) + [self.cfg.host])
+
+    def _docker_connector(self, g: Group) -> Optional[DockerAppConnector]:
+        """The group's Docker application deployment connector, done locally (None: the group has none)."""
+        conn = next((c for c in g.connectors if is_docker_connector(c)), None)
+        if conn is None:
+            return None
+        return DockerAppConnector(conn.name, conn.parameters, fetch=self._fetch_s3,
+                                  dest_root=self.state_dir / "connectors" / conn.name)
+
+    def _fetch_s3(self, bucket: str, key: str) -> bytes:
+        """An object of the cloud's S3 (blocking: the connector calls it in a thread)."""
+        if not self.cfg.cloud_url:
+            raise ConnectorError("no cloud endpoint configured to download it from")
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = boto3.client("s3", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
+                              aws_access_key_id=self.cfg.credentials["AccessKeyId"],
+                              aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            raise ConnectorError(f"{err.get('Code', 'error')}: {err.get('Message', e)} (deploy uploads it: "
+                                 "see the connector's parameters in the group file)") from None
+        except BotoCoreError as e:
+            raise ConnectorError(str(e)) from None
+
+    def _members_from_certs(self, group: Optional[Group] = None) -> Dict[str, List[str]]:
         """Things of the group → certificate ids, from ``certs/<Thing>/cert.pem`` (what deploy wrote)."""
         from localcore.pki import certificate_id
 
         out: Dict[str, List[str]] = {}
         certs = Path(self.cfg.certs_dir or self.cfg.root / "certs")
-        for thing in self.cfg.group.things:
+        for thing in (group or self.cfg.group).things:
             pem = certs / thing / "cert.pem"
             out[thing] = [certificate_id(pem.read_bytes())] if pem.exists() else []
         return out
@@ -247,7 +332,9 @@ class LocalCore:
             lc.add("cloud connection", self._start_cloud_sink, self.cloud_sink.stop)
         lc.add("MQTT broker", self.broker.start, self.broker.stop)
         lc.add("discovery", self._start_discovery, self.discovery.stop)
-        lc.add("Lambda runtime", self._start_runtime, self.runtime.stop, stop_timeout=8.0)
+        lc.add("Lambda runtime", self._start_runtime, self._stop_runtime, stop_timeout=8.0)
+        if self.docker_app is not None:
+            lc.add("connectors", self._start_connectors, self._stop_connectors, stop_timeout=30.0)
         if self.cfg.with_dashboard:
             lc.add("dashboard", self._start_dashboard, self._stop_dashboard)
 
@@ -267,6 +354,18 @@ class LocalCore:
         await self.runtime.start()
         for spec in self.runtime_specs:
             self.router.attach(interfaces.function(spec.name), self.runtime.sink(spec.name))
+
+    async def _stop_runtime(self) -> None:
+        await self._unwatch()  # no deployment is applied to a stopping runtime
+        await self.runtime.stop()
+
+    async def _start_connectors(self) -> None:
+        if self.docker_app is not None:
+            await self.docker_app.start()  # never fails the core: its status says what went wrong
+
+    async def _stop_connectors(self) -> None:
+        if self.docker_app is not None:
+            await self.docker_app.stop()
 
     async def _start_dashboard(self) -> None:
         from web.app import Dashboard
@@ -328,7 +427,7 @@ class LocalCore:
     def _connectors_section(self) -> list:
         from localcore.runtime.connectors import connectors_status
 
-        return connectors_status(self.cfg.group.connectors)
+        return connectors_status(self.cfg.group.connectors, docker=self.docker_app)
 
     def _dynamodb_items(self) -> list:
         """Items of the car-statistics table (newest first), read from the cloud."""
@@ -358,7 +457,160 @@ class LocalCore:
         await self.lifecycle.start()
 
     async def stop(self) -> None:
+        await self._unwatch()
         await self.lifecycle.stop()
+
+    # -- deployments while running ----------------------------------------------------------------
+    async def apply_deployment(self, group: Group) -> Dict[str, Any]:
+        """Switch the running core to ``group`` (a new version of the same group), restarting only
+        what changed: the subscription table is replaced; functions are started, stopped, or
+        restarted when their spec (code fingerprint, config, environment, resources) changed —
+        untouched ones keep their processes; members (certificate ids from the certs dir),
+        connectivity (discovery, server certificate names) and the dashboard follow.
+
+        Raises ``DeploymentRejected`` / ``FunctionConfigError`` (message = the reason) before
+        changing anything when ``group`` cannot be applied; the old configuration keeps running.
+        Returns what changed (JSON-able)."""
+        if self.lifecycle.state is not State.STARTED:
+            raise DeploymentRejected(f"the local core is {self.lifecycle.state.value}, not running")
+        async with self._apply_lock:
+            old = self.cfg.group
+            problems = restart_only_changes(old, group)
+            if problems:
+                raise DeploymentRejected("changes the running core cannot apply (restart deploy.py run): "
+                                         + "; ".join(problems))
+            new_cfg = dataclasses.replace(self.cfg, group=group)
+            specs = function_specs(new_cfg)
+            routes = routes_of(group)
+            try:
+                RoutingTable(routes)
+            except RouterError as e:
+                raise DeploymentRejected(f"subscriptions: {e}") from None
+            members = None
+            if self.cfg.members is None:
+                members = await asyncio.to_thread(self._members_from_certs, group)
+            functions = await self.runtime.update(specs)  # checks every function first
+            # -- nothing below refuses: the new configuration is being applied
+            for name in functions.started:
+                self.router.attach(interfaces.function(name), self.runtime.sink(name))
+            old_routes = set(self.router.routes)
+            self.router.replace_routes(routes)
+            for name in functions.stopped:
+                self.router.detach(interfaces.function(name))
+            self.cfg, self.runtime_specs = new_cfg, specs
+            if members is not None:
+                self._member_ids = members
+            hosts = self._cert_hosts(group)
+            if hosts != self._hosts:
+                self._hosts = hosts
+                broker_cert = self.group_ca.issue_server(group.core.thing, hosts)
+                _load_cert_chain(self._ssl, broker_cert.cert_pem, broker_cert.key_pem)
+                disc_cert = self.pki.root.issue_server("localhost", hosts)
+                _load_cert_chain(self._disc_ssl, disc_cert.cert_pem, disc_cert.key_pem)
+            self.discovery.update_group(self._discovery_group())
+            await self._redeploy_connectors(old, group)
+            new_routes = set(routes)
+            old_things, new_things = set(old.things), set(group.things)
+            return {
+                "functions": functions.as_dict(),
+                "subscriptions": {"added": len(new_routes - old_routes), "removed": len(old_routes - new_routes),
+                                  "total": len(routes)},
+                "devices": {"added": sorted(new_things - old_things), "removed": sorted(old_things - new_things)},
+                "connectivity_changed": old.core.connectivity != group.core.connectivity,
+                "connectors_changed": old.connectors != group.connectors,
+            }
+
+    async def _redeploy_connectors(self, old: Group, new: Group) -> None:
+        """The Docker connector fetches its compose file again on every deployment and brings it up
+        (compose itself recreates only changed services); a removed or renamed one is brought down."""
+        previous, current = self.docker_app, self._docker_connector(new)
+        if previous is not None and (current is None or current.name != previous.name):
+            await previous.stop()
+        self.docker_app = current
+        if current is not None:
+            await current.start()
+
+    def watch_deployments(self, cloud: Any, group_file: str | os.PathLike) -> None:
+        """Apply every new deployment of this group made in ``cloud`` (a ``LocalCloud``: its
+        ``deployments`` book) while the core runs: the listener hops onto the core's event loop,
+        the deployment is taken, ``group_file`` is loaded and validated again (what the deployment
+        was made from), applied, and reported ``Success`` or ``Failure`` with the reason. Also takes
+        deployments made before this call and not taken yet. Call from the core's event loop after
+        ``start()``; ``stop()`` ends it."""
+        if self._watch is not None:
+            raise RuntimeError("watch_deployments() is already active")
+        loop = asyncio.get_running_loop()
+        book, group_id, wake = cloud.deployments, self.cfg.group_id, asyncio.Event()
+
+        def listener(dep: Any) -> None:  # on the cloud's worker thread
+            if dep.group_id == group_id:
+                loop.call_soon_threadsafe(wake.set)
+
+        book.add_listener(listener)
+        wake.set()
+        task = loop.create_task(self._follow_deployments(book, Path(group_file), wake), name="core-deployments")
+        self._watch = (book, listener, task)
+
+    async def _unwatch(self) -> None:
+        if self._watch is None:
+            return
+        book, listener, task = self._watch
+        self._watch = None
+        book.remove_listener(listener)
+        task.cancel()
+        await asyncio.wait({task}, timeout=10.0)
+
+    async def _follow_deployments(self, book: Any, group_file: Path, wake: asyncio.Event) -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            while True:
+                dep = book.take_next(self.cfg.group_id)
+                if dep is None:
+                    break
+                await self._take_deployment(book, dep, group_file)
+
+    async def _take_deployment(self, book: Any, dep: Any, group_file: Path) -> None:
+        from localcore.cloud.errors import CloudError
+
+        t0 = time.monotonic()
+        log.info("deployment %s (%s) of group %s: applying %s", dep.deployment_id, dep.deployment_type,
+                 dep.group_id, group_file)
+        changes: Optional[Dict[str, Any]] = None
+        try:
+            if dep.deployment_type == "ResetDeployment":  # the group leaves the core: nothing runs
+                group = self.cfg.group.model_copy(update={"functions": (), "subscriptions": (), "devices": (),
+                                                          "connectors": (), "resources": ()})
+            else:
+                group, _ = await asyncio.to_thread(load_group, group_file, self.cfg.root)
+            changes = await self.apply_deployment(group)
+        except GroupValidationError as e:
+            status, message = "Failure", f"the group file is invalid: {e}"
+        except (DeploymentRejected, FunctionConfigError) as e:
+            status, message = "Failure", str(e)
+        except asyncio.CancelledError:
+            self._report(book, dep, "Failure", "the local core stopped while applying this deployment")
+            raise
+        except Exception as e:  # a bug here must fail the deployment, not hang it InProgress
+            log.exception("deployment %s: applying failed", dep.deployment_id)
+            status, message = "Failure", f"the local core could not apply it: {type(e).__name__}: {e}"
+        else:
+            status, message = "Success", _describe(changes)
+        try:
+            self._report(book, dep, status, message)
+        except CloudError as e:  # e.g. force-reset meanwhile: it is final already
+            log.warning("deployment %s: cannot report %s: %s", dep.deployment_id, status, e)
+        self.deployment = {"id": dep.deployment_id, "status": status, "version": dep.group_version_id,
+                           "type": dep.deployment_type, "message": message, "changes": changes}
+        seconds = time.monotonic() - t0
+        (log.info if status == "Success" else log.error)("deployment %s: %s in %.2f s — %s",
+                                                        dep.deployment_id, status, seconds, message)
+        if self.lifecycle.progress is not None:
+            self.lifecycle.progress(f"deployment {dep.deployment_id[:8]}", seconds, status == "Success", message)
+
+    @staticmethod
+    def _report(book: Any, dep: Any, status: str, message: str) -> None:
+        book.report(dep.deployment_id, status, message)
 
     def endpoints(self) -> dict:
         return {
@@ -378,4 +630,26 @@ class LocalCore:
             "shadow_sync": self.shadow_sync.status() if self.shadow_sync is not None else None,
             "streams": self.streams.status() if self.streams else None,
             "runtime": self.runtime.status(),
+            "connectors": self._connectors_section(),
+            "deployment": dict(self.deployment),
         }
+
+
+def _describe(changes: Optional[Dict[str, Any]]) -> str:
+    """One line for a deployment's status message / the progress line."""
+    if not changes:
+        return ""
+    fn = changes["functions"]
+    parts = [f"{label} {', '.join(fn[key])}" for key, label in
+             (("started", "started"), ("restarted", "restarted"), ("stopped", "stopped")) if fn[key]]
+    subs = changes["subscriptions"]
+    if subs["added"] or subs["removed"]:
+        parts.append(f"subscriptions +{subs['added']} -{subs['removed']}")
+    devices = changes["devices"]
+    if devices["added"] or devices["removed"]:
+        parts.append("devices " + " ".join([f"+{d}" for d in devices["added"]] + [f"-{d}" for d in devices["removed"]]))
+    if changes["connectivity_changed"]:
+        parts.append("connectivity")
+    if changes["connectors_changed"]:
+        parts.append("connectors")
+    return "; ".join(parts) or "no change"

@@ -3,15 +3,22 @@
 AWS connectors are Lambdas AWS publishes and runs only on real cores (their code is not public),
 so the local core does not run them: ``connectors_status`` lists each with the reason. The one
 exception is the Docker application deployment connector, whose job (``docker compose up`` of a
-compose file) can be done here when ``docker compose`` works: ``DockerComposeApp``.
+compose file) can be done here when ``docker compose`` works: ``DockerAppConnector`` downloads the
+compose file from (local) S3 as the real connector does, then ``DockerComposeApp`` runs it.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
+import re
 import shutil
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from .errors import ConnectorError
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +37,10 @@ def is_docker_connector(connector: Any) -> bool:
         DOCKER_CONNECTOR in arn
 
 
-def connectors_status(connectors: Iterable[Any], docker: Optional["DockerComposeApp"] = None) -> list[dict]:
+def connectors_status(connectors: Iterable[Any], docker: Any = None) -> list[dict]:
     """One JSON-able entry per connector (dicts or objects with ``name``/``arn``/``parameters``):
-    ``{"name", "arn", "state": "not-run" | <docker app state>, "reason"}``."""
+    ``{"name", "arn", "state": "not-run" | <docker app state>, "reason"}``. ``docker``: a
+    ``DockerAppConnector`` / ``DockerComposeApp`` (anything with ``status()``) for the Docker one."""
     out = []
     for connector in connectors:
         name = _field(connector, "name", "") or ""
@@ -73,21 +81,27 @@ class DockerComposeApp:
     """The Docker application deployment connector done locally: ``docker compose up -d`` of a
     compose file on start, ``down`` on stop — only when ``docker compose`` works on this machine."""
 
-    def __init__(self, compose_file: str, project: str, *, docker: str = "docker", timeout_s: float = 300.0):
+    def __init__(self, compose_file: str, project: str, *, docker: str = "docker", timeout_s: float = 300.0,
+                 pull: bool = False):
         self.compose_file = compose_file
         self.project = project
         self.docker = docker
         self.timeout_s = timeout_s
+        self.pull = pull
         self.state = "new"
         self.reason = ""
 
     async def available(self) -> tuple[bool, str]:
+        """Whether ``docker compose`` works and a Docker engine answers; else why not."""
         if shutil.which(self.docker) is None:
             return False, f"{self.docker} is not installed"
         outcome = await _run([self.docker, "compose", "version"], 20.0)
         if outcome.returncode != 0:
             detail = outcome.output or outcome.returncode
             return False, f"`{self.docker} compose` does not work here: {detail}"
+        engine = await _run([self.docker, "version", "--format", "{{.Server.Version}}"], 20.0)
+        if engine.returncode != 0:
+            return False, f"no Docker engine answers: {engine.output or engine.returncode}"
         return True, outcome.output
 
     async def start(self) -> None:
@@ -96,8 +110,14 @@ class DockerComposeApp:
             self.state, self.reason = "not-run", detail
             log.warning("Docker application connector not run: %s", detail)
             return
-        outcome = await _run(
-            [self.docker, "compose", "-f", self.compose_file, "-p", self.project, "up", "-d"], self.timeout_s)
+        base = [self.docker, "compose", "-f", self.compose_file, "-p", self.project]
+        if self.pull:
+            outcome = await _run(base + ["pull"], self.timeout_s)
+            if outcome.returncode != 0:
+                self.state, self.reason = "failed", outcome.output
+                log.error("docker compose pull of %s failed: %s", self.compose_file, outcome.output)
+                return
+        outcome = await _run(base + ["up", "-d"], self.timeout_s)
         if outcome.returncode == 0:
             self.state, self.reason = "running", f"compose project {self.project} up"
         else:
@@ -114,3 +134,73 @@ class DockerComposeApp:
 
     def status(self) -> dict:
         return {"state": self.state, "reason": self.reason, "compose_file": self.compose_file}
+
+
+def compose_project(name: str) -> str:
+    """A compose project name (lower-case letters, digits, ``-``, ``_``) for a connector."""
+    return re.sub(r"[^a-z0-9_-]", "-", f"greengrass-{name}".lower()).strip("-_") or "greengrass"
+
+
+class DockerAppConnector:
+    """The Docker application deployment connector on the local core.
+
+    Like the real one: fetch ``DockerComposeFileS3Bucket``/``DockerComposeFileS3Key`` (``fetch(bucket,
+    key) -> bytes``, which raises ``ConnectorError``), write it as ``docker-compose.yml`` in
+    ``DockerComposeFileDestinationPath`` — mapped under ``dest_root`` (the core's state dir), not the
+    host's path — then ``docker compose up -d`` when docker compose works (``DockerPullBeforeUp``:
+    pull first); ``down`` on stop. ``DockerUserId`` is not used: compose runs as the core's user.
+    ``status()`` says what happened and why (``not-run`` with the reason when there is no Docker).
+    """
+
+    def __init__(self, name: str, parameters: Mapping[str, Any], *, fetch: Callable[[str, str], bytes],
+                 dest_root: str | os.PathLike, docker: str = "docker", timeout_s: float = 300.0) -> None:
+        self.name = name
+        self.parameters = dict(parameters)
+        missing = [k for k in ("DockerComposeFileS3Bucket", "DockerComposeFileS3Key") if not parameters.get(k)]
+        if missing:
+            raise ConnectorError(f"connector {name}: parameter(s) {', '.join(missing)} missing")
+        self.bucket = str(parameters["DockerComposeFileS3Bucket"])
+        self.key = str(parameters["DockerComposeFileS3Key"])
+        dest = str(parameters.get("DockerComposeFileDestinationPath") or "compose").lstrip("/")
+        target = (Path(dest_root) / dest).resolve()
+        if not target.is_relative_to(Path(dest_root).resolve()):
+            raise ConnectorError(f"connector {name}: DockerComposeFileDestinationPath {dest!r} leaves {dest_root}")
+        self.compose_file = target / "docker-compose.yml"
+        self.pull = str(parameters.get("DockerPullBeforeUp", "false")).lower() == "true"
+        self._fetch = fetch
+        self.app = DockerComposeApp(str(self.compose_file), compose_project(name), docker=docker,
+                                    timeout_s=timeout_s, pull=self.pull)
+        self.state = "new"
+        self.reason = ""
+        self.sha256: Optional[str] = None
+
+    @property
+    def source(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    async def start(self) -> None:
+        try:
+            body = await asyncio.to_thread(self._fetch, self.bucket, self.key)
+            await asyncio.to_thread(self._write, body)
+        except (ConnectorError, OSError) as e:
+            self.state, self.reason = "failed", f"cannot get the compose file {self.source}: {e}"
+            log.error("Docker application connector %s: %s", self.name, self.reason)
+            return
+        self.sha256 = hashlib.sha256(body).hexdigest()
+        await self.app.start()
+        self.state, self.reason = self.app.state, self.app.reason
+
+    def _write(self, body: bytes) -> None:
+        self.compose_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.compose_file.with_suffix(".tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, self.compose_file)
+
+    async def stop(self) -> None:
+        await self.app.stop()
+        if self.app.state in ("stopped", "failed") and self.state == "running":
+            self.state, self.reason = self.app.state, self.app.reason
+
+    def status(self) -> dict:
+        return {"state": self.state, "reason": self.reason, "compose_file": str(self.compose_file),
+                "source": self.source, "sha256": self.sha256}

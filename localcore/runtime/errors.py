@@ -20,3 +20,7 @@ class UnknownFunctionError(RuntimeError_, KeyError):
 
 class RuntimeNotStarted(RuntimeError_):
     pass
+
+
+class ConnectorError(RuntimeError_):
+    """A connector cannot be set up (bad parameters, its file cannot be fetched). Names the connector."""

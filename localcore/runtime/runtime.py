@@ -355,14 +355,14 @@ class LambdaRuntime:
                 self._close_log(fn)
             for spec in changed:
                 fn = self._functions[spec.name]
+                what = "configuration" if fn.spec != spec else "code"
                 self._release(fn)
                 fn.spec, fn.fingerprint = spec, prints[spec.name]
                 fn.start_error, fn.backoff_s, fn.restart_task = None, 0.0, None
                 fn.deployments += 1
                 self._prepare(fn)
                 fn.updating = False
-                fn.logger.info("function %s restarted by a deployment (new %s)", spec.name,
-                               "spec" if old[spec.name].spec != spec else "code")
+                fn.logger.info("function %s restarted by a deployment (new %s)", spec.name, what)
             for spec in added:
                 fn = self._register(spec, directory.get(spec.name), prints[spec.name])
                 self._functions[spec.name] = fn

@@ -47,7 +47,6 @@ class Aggregator(lifecycle.Worker):
         self._store = CheckpointStore(config.checkpoint_dir, config.source_stream)
         self._state = None  # type: Optional[AggregationState]
         self._emitted = 0
-        self._last_error = None  # type: Optional[str]
 
     def status(self) -> Dict[str, object]:
         state = self._state
@@ -84,9 +83,6 @@ class Aggregator(lifecycle.Worker):
     def _create_target(self, client: StreamManagerClient) -> None:
         if ensure_stream(client, target_definition(self._config)):
             LOG.info("created stream %s", self._config.target_stream)
-
-    def _failed(self, error: str) -> None:
-        self._last_error = error
 
     def _aggregate(self, client: StreamManagerClient) -> None:
         config = self._config

@@ -34,7 +34,6 @@ class Producer(lifecycle.Worker):
         self._generator = ReadingGenerator(config)
         self._appended = 0
         self._last_sequence = None  # type: Optional[int]
-        self._last_error = None  # type: Optional[str]
 
     def status(self) -> Dict[str, object]:
         return {
@@ -49,9 +48,6 @@ class Producer(lifecycle.Worker):
     def _run(self) -> None:
         streams.run_until_stopped(self._stop, self._client_factory, self._produce, setup=self._create_stream,
                                   on_error=self._failed, log=LOG)
-
-    def _failed(self, error: str) -> None:
-        self._last_error = error
 
     def _create_stream(self, client: StreamManagerClient) -> None:
         definition = stream_definition(self._config)

@@ -6,65 +6,22 @@ publish per batch. See ``lambdas/README.md`` for when the worker starts.
 """
 from __future__ import annotations
 
-import asyncio
-import atexit
 import json
 import logging
 import os
-import socket
 import tempfile
-import threading
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict
 
 import greengrasssdk
-from greengrasssdk.stream_manager import (
-    NotEnoughMessagesException,
-    ReadMessagesOptions,
-    ResourceNotFoundException,
-    StreamManagerClient,
-    StreamManagerException,
-)
+from greengrasssdk.stream_manager import ResourceNotFoundException, StreamManagerClient
 
+from gglambda import lifecycle, streams
+from gglambda.publish import publish_errors
+from gglambda.streams import connect_client, read_batch
 from latest import LatestAggregates, ReaderConfig, parse_aggregate
 
 LOG = logging.getLogger(__name__)
-STREAM_ERRORS = (OSError, asyncio.TimeoutError, StreamManagerException)
-RETRY_MAX_S = 30.0
-
-
-def connect_client() -> StreamManagerClient:
-    """A connected StreamManagerClient (port from ``STREAM_MANAGER_SERVER_PORT``, as the SDK reads it).
-
-    A plain TCP connect comes first: in greengrasssdk 1.6.1 a failing constructor leaves its
-    event-loop thread running, so retrying against a stopped stream manager would pile threads up.
-    """
-    port = int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088"))
-    socket.create_connection(("127.0.0.1", port), timeout=3).close()
-    return StreamManagerClient()
-
-
-def read_batch(client: StreamManagerClient, stream: str, start: int, max_count: int, timeout_ms: int) -> List:
-    """Messages from ``start`` on (up to ``max_count``); [] when none arrived within the timeout."""
-    options = ReadMessagesOptions(
-        desired_start_sequence_number=start,
-        min_message_count=1,
-        max_message_count=max_count,
-        read_timeout_millis=timeout_ms,
-    )
-    try:
-        return client.read_messages(stream, options) or []
-    except NotEnoughMessagesException:
-        return []
-
-
-def publish_errors() -> tuple:
-    """What ``iot-data`` publish raises; its exception class exists only inside a Greengrass core."""
-    try:
-        from greengrasssdk.Lambda import InvocationException
-    except ImportError:
-        return (ValueError,)
-    return (InvocationException, ValueError)
 
 
 def write_json_atomic(path: str, document: Dict[str, object]) -> None:
@@ -80,7 +37,7 @@ def write_json_atomic(path: str, document: Dict[str, object]) -> None:
         raise
 
 
-class Reader:
+class Reader(lifecycle.Worker):
     def __init__(
         self,
         config: ReaderConfig,
@@ -88,6 +45,7 @@ class Reader:
         iot_client=None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super(Reader, self).__init__("reader")
         self._config = config
         self._client_factory = client_factory
         self._iot = iot_client
@@ -95,24 +53,11 @@ class Reader:
         self._latest = LatestAggregates()
         self._next_sequence = 0
         self._published = 0
-        self._stop = threading.Event()
-        self._thread = None  # type: Optional[threading.Thread]
-        self._last_error = None  # type: Optional[str]
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="reader", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def status(self) -> Dict[str, object]:
         return {
             "function": "reader",
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": self.running,
             "source": self._config.source_stream,
             "next_sequence": self._next_sequence,
             "published": self._published,
@@ -120,21 +65,7 @@ class Reader:
         }
 
     def _run(self) -> None:
-        delay = 1.0
-        while not self._stop.is_set():
-            client = None
-            try:
-                client = self._client_factory()
-                delay = 1.0
-                self._follow(client)
-            except STREAM_ERRORS as exc:
-                self._last_error = "{}: {}".format(type(exc).__name__, exc)
-                LOG.warning("stream manager call failed (%s); retrying in %.0f s", self._last_error, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
-            finally:
-                if client is not None:
-                    _close(client)
+        streams.run_until_stopped(self._stop, self._client_factory, self._follow, on_error=self._failed, log=LOG)
 
     def _follow(self, client: StreamManagerClient) -> None:
         config = self._config
@@ -172,33 +103,8 @@ class Reader:
             LOG.error("publish to %s failed: %s", self._config.display_topic, exc)
 
 
-def _close(client: StreamManagerClient) -> None:
-    try:
-        client.close()
-    except STREAM_ERRORS as exc:
-        LOG.debug("closing the stream manager client failed: %s", exc)
+main = lifecycle.start_once(lambda: Reader(ReaderConfig.from_env(os.environ)))
+function_handler = lifecycle.status_handler(main)
 
-
-_lock = threading.Lock()
-_worker = None  # type: Optional[Reader]
-
-
-def main() -> Reader:
-    """Start the reader once per process (idempotent) and return it."""
-    global _worker
-    with _lock:
-        if _worker is None:
-            logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-            _worker = Reader(ReaderConfig.from_env(os.environ))
-            _worker.start()
-            atexit.register(_worker.stop)
-        return _worker
-
-
-def function_handler(event, context):
-    """Pinned functions take no work from subscriptions; an invocation reports the worker's status."""
-    return main().status()
-
-
-if os.environ.get("MY_FUNCTION_ARN"):
+if os.environ.get("MY_FUNCTION_ARN"):  # set by the Greengrass runtime for every function
     main()

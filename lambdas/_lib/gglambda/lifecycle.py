@@ -22,12 +22,14 @@ from typing import Callable, Dict, Optional
 
 class Worker(object):
     """A daemon thread running :meth:`_run` until :meth:`stop`; every wait in ``_run`` should use
-    ``self._stop`` so that ``stop()`` ends it promptly."""
+    ``self._stop`` so that ``stop()`` ends it promptly. ``_last_error`` (for ``status()``) is what
+    :meth:`_failed` last recorded, e.g. as ``on_error`` of :func:`gglambda.streams.run_until_stopped`."""
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._stop = threading.Event()
         self._thread = None  # type: Optional[threading.Thread]
+        self._last_error = None  # type: Optional[str]
 
     def start(self) -> None:
         """Start the thread (once; later calls do nothing)."""
@@ -44,6 +46,9 @@ class Worker(object):
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def _failed(self, error: str) -> None:
+        self._last_error = error
 
     def status(self) -> Dict[str, object]:
         raise NotImplementedError

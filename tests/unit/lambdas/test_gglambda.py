@@ -261,3 +261,10 @@ def test_run_until_stopped_lets_other_errors_through(monkeypatch):
     monkeypatch.setenv("STREAM_MANAGER_SERVER_PORT", str(free_port()))
     with pytest.raises(KeyError):
         streams.run_until_stopped(threading.Event(), lambda: (_ for _ in ()).throw(KeyError("bug")), lambda c: None)
+
+
+def test_worker_records_the_last_error_it_is_given():
+    worker = Ticker()
+    assert worker._last_error is None
+    worker._failed("OSError: down")
+    assert worker._last_error == "OSError: down"

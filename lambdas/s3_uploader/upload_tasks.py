@@ -22,39 +22,15 @@ from greengrasssdk.stream_manager import (
     StatusLevel,
     StatusMessage,
     StrategyOnFull,
-    Util,
-    ValidationException,
 )
 
+from gglambda.env import ConfigError, number
+from gglambda.streams import check_definition
+
+__all__ = ["ConfigError", "UploaderConfig", "UploadTracker", "export_task", "input_url", "is_candidate", "key_for",
+           "status_definition", "task_definition"]
+
 FINAL_FAILURES = (Status.Failure, Status.Canceled)
-
-
-class ConfigError(ValueError):
-    """An environment variable has a value the uploader cannot use; the message names it."""
-
-
-def check_definition(definition: MessageStreamDefinition) -> MessageStreamDefinition:
-    """The SDK's own validation, run at start-up so a bad name fails there, not on every retry."""
-    try:
-        Util.validate_and_serialize_to_json_bytes(definition)
-    except ValidationException as exc:
-        raise ConfigError("the stream definition for {!r} from the environment is invalid: {}".format(
-            definition.name, exc)) from None
-    return definition
-
-
-def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=None):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError("{} must be a {} number, got {!r}".format(name, kind.__name__, raw)) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
-        raise ConfigError("{} must be {}, got {!r}".format(name, bound, raw))
-    return value
 
 
 @dataclass(frozen=True)
@@ -85,10 +61,10 @@ class UploaderConfig:
             status_stream=env.get("STATUS_STREAM_NAME", "").strip() or cls.status_stream,
             export_identifier=env.get("EXPORT_IDENTIFIER", "").strip() or cls.export_identifier,
             # The client refuses read timeouts above its 60 s request timeout.
-            status_read_timeout_ms=_number(env, "STATUS_READ_TIMEOUT_MS", cls.status_read_timeout_ms, int, 0, 59000),
-            retry_delay_s=_number(env, "RETRY_DELAY_SECONDS", cls.retry_delay_s, float, 0.0),
-            pending_timeout_s=_number(env, "PENDING_TIMEOUT_SECONDS", cls.pending_timeout_s, float, 1.0),
-            max_in_flight=_number(env, "MAX_IN_FLIGHT", cls.max_in_flight, int, 1),
+            status_read_timeout_ms=number(env, "STATUS_READ_TIMEOUT_MS", cls.status_read_timeout_ms, int, 0, 59000),
+            retry_delay_s=number(env, "RETRY_DELAY_SECONDS", cls.retry_delay_s, float, 0.0),
+            pending_timeout_s=number(env, "PENDING_TIMEOUT_SECONDS", cls.pending_timeout_s, float, 1.0),
+            max_in_flight=number(env, "MAX_IN_FLIGHT", cls.max_in_flight, int, 1),
         )
         check_definition(status_definition(config))
         check_definition(task_definition(config))

@@ -6,47 +6,20 @@ the instance; a new instance starts from the oldest message still in the stream.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
-import socket
-import threading
 from typing import Dict, List, Optional
 
 import greengrasssdk
-from greengrasssdk.stream_manager import (
-    NotEnoughMessagesException,
-    ReadMessagesOptions,
-    ResourceNotFoundException,
-    StreamManagerClient,
-    StreamManagerException,
-)
+from greengrasssdk.stream_manager import ResourceNotFoundException
 
+from gglambda import lifecycle
+from gglambda.publish import publish_errors
+from gglambda.streams import STREAM_ERRORS, close_quietly, connect_client, read_batch
 from stream_summary import Cursor, StreamReaderConfig, summarize, trigger_topic
 
 LOG = logging.getLogger(__name__)
-STREAM_ERRORS = (OSError, asyncio.TimeoutError, StreamManagerException)
-
-
-def connect_client() -> StreamManagerClient:
-    """A connected StreamManagerClient (port from ``STREAM_MANAGER_SERVER_PORT``, as the SDK reads it).
-
-    A plain TCP connect comes first: in greengrasssdk 1.6.1 a failing constructor leaves its
-    event-loop thread running, so retrying against a stopped stream manager would pile threads up.
-    """
-    port = int(os.environ.get("STREAM_MANAGER_SERVER_PORT", "8088"))
-    socket.create_connection(("127.0.0.1", port), timeout=3).close()
-    return StreamManagerClient()
-
-
-def publish_errors() -> tuple:
-    """What ``iot-data`` publish raises; its exception class exists only inside a Greengrass core."""
-    try:
-        from greengrasssdk.Lambda import InvocationException
-    except ImportError:
-        return (ValueError,)
-    return (InvocationException, ValueError)
 
 
 class StreamReader:
@@ -71,16 +44,7 @@ class StreamReader:
             try:
                 while len(messages) < config.max_messages:
                     wanted = min(config.read_batch, config.max_messages - len(messages))
-                    options = ReadMessagesOptions(
-                        desired_start_sequence_number=position,
-                        min_message_count=1,
-                        max_message_count=wanted,
-                        read_timeout_millis=0,
-                    )
-                    try:
-                        batch = self._stream_client.read_messages(config.stream_name, options) or []
-                    except NotEnoughMessagesException:
-                        batch = []
+                    batch = read_batch(self._stream_client, config.stream_name, position, wanted, 0)
                     messages.extend(batch)
                     if batch:
                         position = batch[-1].sequence_number + 1
@@ -109,23 +73,10 @@ class StreamReader:
     def _close_stream_client(self) -> None:
         client, self._stream_client = self._stream_client, None
         if client is not None:
-            try:
-                client.close()
-            except STREAM_ERRORS as exc:
-                LOG.debug("closing the stream manager client failed: %s", exc)
+            close_quietly(client)
 
 
-_lock = threading.Lock()
-_reader = None  # type: Optional[StreamReader]
-
-
-def get_reader() -> StreamReader:
-    """The instance's reader, created on first use (not at import)."""
-    global _reader
-    with _lock:
-        if _reader is None:
-            _reader = StreamReader(StreamReaderConfig.from_env(os.environ))
-        return _reader
+get_reader = lifecycle.created_once(lambda: StreamReader(StreamReaderConfig.from_env(os.environ)))
 
 
 def function_handler(event, context):

@@ -6,9 +6,9 @@ import threading
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from gglambda.env import ConfigError, integer, text
 
-class ConfigError(ValueError):
-    """An environment variable has a value the stream reader cannot use; the message names it."""
+__all__ = ["ConfigError", "Cursor", "StreamReaderConfig", "summarize", "trigger_topic"]
 
 
 @dataclass(frozen=True)
@@ -20,20 +20,11 @@ class StreamReaderConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "StreamReaderConfig":
-        values = {}
-        for field, name, default in (("max_messages", "MAX_MESSAGES", cls.max_messages),
-                                     ("read_batch", "READ_BATCH", cls.read_batch)):
-            raw = env.get(name, "").strip()
-            try:
-                values[field] = int(raw) if raw else default
-            except ValueError:
-                raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
-            if values[field] < 1:
-                raise ConfigError("{} must be >= 1, got {}".format(name, values[field]))
         return cls(
-            stream_name=env.get("STREAM_NAME", "").strip() or cls.stream_name,
-            summary_topic=env.get("SUMMARY_TOPIC", "").strip() or cls.summary_topic,
-            **values
+            stream_name=text(env, "STREAM_NAME", cls.stream_name),
+            summary_topic=text(env, "SUMMARY_TOPIC", cls.summary_topic),
+            max_messages=integer(env, "MAX_MESSAGES", cls.max_messages, 1),
+            read_batch=integer(env, "READ_BATCH", cls.read_batch, 1),
         )
 
 

@@ -8,22 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Dict, Mapping, Optional
 
+from gglambda.env import ConfigError, integer, text
 
-class ConfigError(ValueError):
-    """An environment variable has a value car_aggregator cannot use; the message names it."""
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
-    if value < minimum:
-        raise ConfigError("{} must be >= {}, got {}".format(name, minimum, value))
-    return value
+__all__ = ["CarConfig", "CarStats", "ConfigError", "GreenPhase", "decode_event", "is_green_transition", "reported",
+           "stats_item"]
 
 
 @dataclass(frozen=True)
@@ -38,16 +26,16 @@ class CarConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "CarConfig":
-        min_cars = _int(env, "MIN_CARS", cls.min_cars, 0)
+        min_cars = integer(env, "MIN_CARS", cls.min_cars, 0)
         seed = env.get("RANDOM_SEED", "").strip()
         return cls(
-            table_name=env.get("TABLE_NAME", "").strip() or cls.table_name,
-            light_property=env.get("LIGHT_PROPERTY", "").strip() or cls.light_property,
-            green=env.get("GREEN_VALUE", "").strip() or cls.green,
-            write_every=_int(env, "WRITE_EVERY_GREENS", cls.write_every, 1),
+            table_name=text(env, "TABLE_NAME", cls.table_name),
+            light_property=text(env, "LIGHT_PROPERTY", cls.light_property),
+            green=text(env, "GREEN_VALUE", cls.green),
+            write_every=integer(env, "WRITE_EVERY_GREENS", cls.write_every, 1),
             min_cars=min_cars,
-            max_cars=_int(env, "MAX_CARS", cls.max_cars, min_cars),
-            random_seed=_int(env, "RANDOM_SEED", 0, -(2 ** 63)) if seed else None,
+            max_cars=integer(env, "MAX_CARS", cls.max_cars, min_cars),
+            random_seed=integer(env, "RANDOM_SEED", 0, -(2 ** 63)) if seed else None,
         )
 
 

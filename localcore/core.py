@@ -122,7 +122,8 @@ class DeploymentRejected(Exception):
 
 
 def _sync_things(g: Group) -> List[str]:
-    return sorted([d.thing for d in g.devices if d.sync_shadow] + ([g.core.thing] if g.core.sync_shadow else []))
+    return sorted([d.thing for d in g.devices if d.sync_shadow]
+                  + ([g.core.thing] if g.core.sync_shadow else []))
 
 
 def restart_only_changes(old: Group, new: Group) -> List[str]:
@@ -212,6 +213,7 @@ class LocalCore:
             ssl_context=disc_ssl, host=cfg.host, port=cfg.ports.discovery,
         )
         self.docker_app = self._docker_connector(g)
+        self._connector_task: Optional[asyncio.Task] = None
         self.dashboard = None
         self._extra_sections = dict(extra_sections or {})
         self._snapshot = snapshot
@@ -223,7 +225,8 @@ class LocalCore:
 
     # -- wiring helpers ---------------------------------------------------------------------------
     def _cert_hosts(self, g: Group) -> List[str]:
-        return default_hosts([c.host for c in g.core.connectivity] + list(self.cfg.advertise) + [self.cfg.host])
+        return default_hosts([c.host for c in g.core.connectivity] + list(self.cfg.advertise)
+                             + [self.cfg.host])
 
     def _docker_connector(self, g: Group) -> Optional[DockerAppConnector]:
         """The group's Docker application deployment connector, done locally (None: the group has none)."""
@@ -360,10 +363,16 @@ class LocalCore:
         await self.runtime.stop()
 
     async def _start_connectors(self) -> None:
+        """In the background, as a core starts its connectors: readiness does not wait for an S3
+        download and ``docker compose up`` (``docker_app.wait_started``; status says how it went)."""
         if self.docker_app is not None:
-            await self.docker_app.start()  # never fails the core: its status says what went wrong
+            self._connector_task = asyncio.create_task(self.docker_app.start(), name="docker-app-connector")
 
     async def _stop_connectors(self) -> None:
+        task, self._connector_task = self._connector_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=5.0)
         if self.docker_app is not None:
             await self.docker_app.stop()
 
@@ -513,9 +522,10 @@ class LocalCore:
             old_things, new_things = set(old.things), set(group.things)
             return {
                 "functions": functions.as_dict(),
-                "subscriptions": {"added": len(new_routes - old_routes), "removed": len(old_routes - new_routes),
-                                  "total": len(routes)},
-                "devices": {"added": sorted(new_things - old_things), "removed": sorted(old_things - new_things)},
+                "subscriptions": {"added": len(new_routes - old_routes),
+                                  "removed": len(old_routes - new_routes), "total": len(routes)},
+                "devices": {"added": sorted(new_things - old_things),
+                            "removed": sorted(old_things - new_things)},
                 "connectivity_changed": old.core.connectivity != group.core.connectivity,
                 "connectors_changed": old.connectors != group.connectors,
             }
@@ -524,6 +534,9 @@ class LocalCore:
         """The Docker connector fetches its compose file again on every deployment and brings it up
         (compose itself recreates only changed services); a removed or renamed one is brought down."""
         previous, current = self.docker_app, self._docker_connector(new)
+        task, self._connector_task = self._connector_task, None
+        if task is not None and not task.done():  # the start-up one: let it finish first (bounded)
+            await asyncio.wait({task}, timeout=previous.app.timeout_s if previous else 5.0)
         if previous is not None and (current is None or current.name != previous.name):
             await previous.stop()
         self.docker_app = current
@@ -548,7 +561,8 @@ class LocalCore:
 
         book.add_listener(listener)
         wake.set()
-        task = loop.create_task(self._follow_deployments(book, Path(group_file), wake), name="core-deployments")
+        task = loop.create_task(self._follow_deployments(book, Path(group_file), wake),
+                                name="core-deployments")
         self._watch = (book, listener, task)
 
     async def _unwatch(self) -> None:
@@ -589,7 +603,10 @@ class LocalCore:
         except (DeploymentRejected, FunctionConfigError) as e:
             status, message = "Failure", str(e)
         except asyncio.CancelledError:
-            self._report(book, dep, "Failure", "the local core stopped while applying this deployment")
+            try:
+                self._report(book, dep, "Failure", "the local core stopped while applying this deployment")
+            except CloudError as e:
+                log.warning("deployment %s: cannot report Failure: %s", dep.deployment_id, e)
             raise
         except Exception as e:  # a bug here must fail the deployment, not hang it InProgress
             log.exception("deployment %s: applying failed", dep.deployment_id)
@@ -606,7 +623,8 @@ class LocalCore:
         (log.info if status == "Success" else log.error)("deployment %s: %s in %.2f s — %s",
                                                         dep.deployment_id, status, seconds, message)
         if self.lifecycle.progress is not None:
-            self.lifecycle.progress(f"deployment {dep.deployment_id[:8]}", seconds, status == "Success", message)
+            self.lifecycle.progress(f"deployment {dep.deployment_id[:8]}", seconds, status == "Success",
+                                    message)
 
     @staticmethod
     def _report(book: Any, dep: Any, status: str, message: str) -> None:
@@ -647,7 +665,8 @@ def _describe(changes: Optional[Dict[str, Any]]) -> str:
         parts.append(f"subscriptions +{subs['added']} -{subs['removed']}")
     devices = changes["devices"]
     if devices["added"] or devices["removed"]:
-        parts.append("devices " + " ".join([f"+{d}" for d in devices["added"]] + [f"-{d}" for d in devices["removed"]]))
+        parts.append("devices " + " ".join([f"+{d}" for d in devices["added"]]
+                                           + [f"-{d}" for d in devices["removed"]]))
     if changes["connectivity_changed"]:
         parts.append("connectivity")
     if changes["connectors_changed"]:

@@ -74,6 +74,10 @@ async def _run(argv: list[str], timeout_s: float) -> _Outcome:
         proc.kill()
         await proc.wait()
         return _Outcome(-1, f"{' '.join(argv)} timed out after {timeout_s:.0f} s")
+    except asyncio.CancelledError:  # the core is stopping: leave no docker CLI behind
+        if proc.returncode is None:
+            proc.kill()
+        raise
     return _Outcome(proc.returncode, output.decode("utf-8", "replace").strip())
 
 
@@ -156,7 +160,8 @@ class DockerAppConnector:
                  dest_root: str | os.PathLike, docker: str = "docker", timeout_s: float = 300.0) -> None:
         self.name = name
         self.parameters = dict(parameters)
-        missing = [k for k in ("DockerComposeFileS3Bucket", "DockerComposeFileS3Key") if not parameters.get(k)]
+        missing = [k for k in ("DockerComposeFileS3Bucket", "DockerComposeFileS3Key")
+                   if not parameters.get(k)]
         if missing:
             raise ConnectorError(f"connector {name}: parameter(s) {', '.join(missing)} missing")
         self.bucket = str(parameters["DockerComposeFileS3Bucket"])
@@ -164,7 +169,8 @@ class DockerAppConnector:
         dest = str(parameters.get("DockerComposeFileDestinationPath") or "compose").lstrip("/")
         target = (Path(dest_root) / dest).resolve()
         if not target.is_relative_to(Path(dest_root).resolve()):
-            raise ConnectorError(f"connector {name}: DockerComposeFileDestinationPath {dest!r} leaves {dest_root}")
+            raise ConnectorError(f"connector {name}: DockerComposeFileDestinationPath {dest!r} "
+                                 f"leaves {dest_root}")
         self.compose_file = target / "docker-compose.yml"
         self.pull = str(parameters.get("DockerPullBeforeUp", "false")).lower() == "true"
         self._fetch = fetch
@@ -173,22 +179,32 @@ class DockerAppConnector:
         self.state = "new"
         self.reason = ""
         self.sha256: Optional[str] = None
+        self._settled = asyncio.Event()
 
     @property
     def source(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
     async def start(self) -> None:
+        """Fetch and bring up; never raises for what can go wrong (``status()`` says it)."""
+        self.state, self.reason = "starting", f"fetching {self.source}"
         try:
-            body = await asyncio.to_thread(self._fetch, self.bucket, self.key)
-            await asyncio.to_thread(self._write, body)
-        except (ConnectorError, OSError) as e:
-            self.state, self.reason = "failed", f"cannot get the compose file {self.source}: {e}"
-            log.error("Docker application connector %s: %s", self.name, self.reason)
-            return
-        self.sha256 = hashlib.sha256(body).hexdigest()
-        await self.app.start()
-        self.state, self.reason = self.app.state, self.app.reason
+            try:
+                body = await asyncio.to_thread(self._fetch, self.bucket, self.key)
+                await asyncio.to_thread(self._write, body)
+            except (ConnectorError, OSError) as e:
+                self.state, self.reason = "failed", f"cannot get the compose file {self.source}: {e}"
+                log.error("Docker application connector %s: %s", self.name, self.reason)
+                return
+            self.sha256 = hashlib.sha256(body).hexdigest()
+            await self.app.start()
+            self.state, self.reason = self.app.state, self.app.reason
+        finally:
+            self._settled.set()
+
+    async def wait_started(self, timeout: float) -> None:
+        """Until ``start()`` has finished (whatever its outcome); TimeoutError after ``timeout`` s."""
+        await asyncio.wait_for(self._settled.wait(), timeout)
 
     def _write(self, body: bytes) -> None:
         self.compose_file.parent.mkdir(parents=True, exist_ok=True)

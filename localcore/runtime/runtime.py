@@ -377,7 +377,8 @@ class LambdaRuntime:
                 elif self.broker.pending(spec.name):
                     self._scale(fn)
             result = UpdateResult(started=tuple(sorted(s.name for s in added)), stopped=tuple(removed),
-                                  restarted=tuple(sorted(s.name for s in changed)), unchanged=tuple(unchanged))
+                                  restarted=tuple(sorted(s.name for s in changed)),
+                                  unchanged=tuple(unchanged))
             log.info("Lambda runtime updated: %s", result.as_dict())
             return result
 

@@ -109,15 +109,15 @@ async def deployed(tmp_path, bundle, monkeypatch):
             return issued.cert_pem, issued.key_pem
 
         result = await asyncio.to_thread(
-            aws.deploy_for_run, group, root=bundle, endpoint_url=cloud.url, region=REGION, state_dir=state_dir,
-            certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem, file=str(group_file),
-            certs_dir=bundle / "certs")
+            aws.deploy_for_run, group, root=bundle, endpoint_url=cloud.url, region=REGION,
+            state_dir=state_dir, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem,
+            file=str(group_file), certs_dir=bundle / "certs")
         env = Deployed(cloud, None, bundle, state_dir, result["group_id"])  # type: ignore[arg-type]
         if before_start is not None:
             await asyncio.to_thread(before_start, env)
-        cfg = CoreConfig(group=group, root=bundle, state_dir=state_dir, group_id=result["group_id"], region=REGION,
-                         cloud_url=cloud.url, account=cloud.account_id, ports=Ports(0, 0, 0, 0, 0),
-                         certs_dir=bundle / "certs", with_dashboard=False)
+        cfg = CoreConfig(group=group, root=bundle, state_dir=state_dir, group_id=result["group_id"],
+                         region=REGION, cloud_url=cloud.url, account=cloud.account_id,
+                         ports=Ports(0, 0, 0, 0, 0), certs_dir=bundle / "certs", with_dashboard=False)
         core = LocalCore(cfg)
         await core.start()
         cores.append(core)

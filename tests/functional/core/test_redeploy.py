@@ -19,7 +19,8 @@ async def pid_of(core, name: str) -> int:
 
 
 def sensor(core, topic: str, body: dict) -> int:
-    return core.router.publish(Message(source="device:Sensor", topic=topic, payload=json.dumps(body).encode()))
+    return core.router.publish(Message(source="device:Sensor", topic=topic,
+                                       payload=json.dumps(body).encode()))
 
 
 async def test_changed_function_restarts_alone_and_new_route_delivers(deployed):
@@ -101,7 +102,8 @@ async def test_unappliable_deployment_fails_and_old_config_keeps_running(deploye
     v2["functions"][0]["environment"] = {"OUT_TOPIC": "alpha/v2"}
     v2["subscriptions"].append({"source": "Sensor", "target": "gamma", "topic": "in/gamma"})
     env.write_group(v2)
-    assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--timeout", "20")) == 1  # deploy reports it
+    # deploy waits for the core's answer and reports the failure
+    assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--timeout", "20")) == 1
 
     status = await env.wait_status(core.deployment["id"])
     assert status["DeploymentStatus"] == "Failure"

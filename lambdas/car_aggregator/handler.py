@@ -27,7 +27,43 @@ class CarAggregator:
         self.config = config
         self.stats = CarStats(config)
         self._table = table
-        self._tableget_aggregator = lifecycle.created_once(lambda: CarAggregator(CarConfig.from_env(os.environ)))
+        self._table_lock = threading.Lock()
+
+    def table(self):
+        with self._table_lock:
+            if self._table is None:
+                import boto3
+
+                self._table = boto3.resource("dynamodb").Table(self.config.table_name)
+            return self._table
+
+    def handle(self, event: object) -> dict:
+        try:
+            documents = decode_event(event)
+        except ValueError as exc:
+            LOG.warning("ignored a message that is not a shadow documents object: %s", exc)
+            return {"green": False, "error": str(exc)}
+        phase = self.stats.observe(documents)
+        if phase is None:
+            return {"green": False}
+        LOG.info("green light: %d cars; total %d over %d greens (min %d, max %d)", phase.cars,
+                 phase.total_traffic, phase.total_greenlights, phase.min_cars, phase.max_cars)
+        result = {"green": True, "cars": phase.cars, "total_traffic": phase.total_traffic,
+                  "total_greenlights": phase.total_greenlights, "min_cars": phase.min_cars,
+                  "max_cars": phase.max_cars, "written": False}
+        if phase.write:
+            item = stats_item(phase, datetime.now(timezone.utc))
+            try:
+                self.table().put_item(Item=item)
+                result["written"] = True
+                LOG.info("put item %s into %s", item["Time"], self.config.table_name)
+            except (ClientError, BotoCoreError) as exc:
+                LOG.error("put_item into %s failed: %s", self.config.table_name, exc)
+                result["error"] = str(exc)
+        return result
+
+
+get_aggregator = lifecycle.created_once(lambda: CarAggregator(CarConfig.from_env(os.environ)))
 
 
 def function_handler(event, context):

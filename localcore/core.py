@@ -159,7 +159,8 @@ class LocalCore:
 
     def __init__(self, cfg: CoreConfig, progress: Optional[ProgressFn] = None,
                  extra_sections: Optional[Mapping[str, Callable[[], Any]]] = None,
-                 snapshot: Optional[Callable[[str], Any]] = None, public_routes: Sequence[tuple] = ()) -> None:
+                 snapshot: Optional[Callable[[str], Any]] = None,
+                 public_routes: Sequence[tuple] = ()) -> None:
         self.cfg = cfg
         self._public_routes = list(public_routes)
         self.state_dir = Path(cfg.state_dir)
@@ -272,10 +273,12 @@ class LocalCore:
         for i, c in enumerate(g.core.connectivity):
             # group.yaml advertises the default port; the broker may listen elsewhere (port offset,
             # ephemeral ports): advertise where it really is.
-            port = self.broker.port if (c.port in (0, 8883, self.cfg.ports.mqtt) and self.broker.port) else c.port
+            advertised_default = c.port in (0, 8883, self.cfg.ports.mqtt) and self.broker.port
+            port = self.broker.port if advertised_default else c.port
             conn.append(Connectivity(id=c.id or f"conn-{i}", host=c.host, port=port, metadata=c.metadata))
         for j, host in enumerate(self.cfg.advertise):
-            conn.append(Connectivity(id=f"advertised-{j}", host=host, port=self.broker.port or self.cfg.ports.mqtt))
+            conn.append(Connectivity(id=f"advertised-{j}", host=host,
+                                     port=self.broker.port or self.cfg.ports.mqtt))
         return DiscoveryGroup(
             group_id=self.cfg.group_id,
             core_thing_arn=f"arn:aws:iot:{self.cfg.region}:{self.cfg.account}:thing/{g.core.thing}",
@@ -285,7 +288,7 @@ class LocalCore:
     def _make_shadow_sync(self):
         """Cloud sync of the shadows of things marked ``sync_shadow`` (core and devices)."""
         g = self.cfg.group
-        things = [d.thing for d in g.devices if d.sync_shadow] + ([g.core.thing] if g.core.sync_shadow else [])
+        things = _sync_things(g)
         if not things or not self.cfg.cloud_url:
             return None
         from localcore.shadow.sync import CloudShadowSync
@@ -395,7 +398,8 @@ class LocalCore:
         }
         sections.update(self._extra_sections)
         self.facade = CoreFacade(router=self.router, tap=tap, sections=sections, snapshot=self._snapshot)
-        self.dashboard = Dashboard(self.facade, token=self.cfg.dashboard_token, public_routes=self._public_routes)
+        self.dashboard = Dashboard(self.facade, token=self.cfg.dashboard_token,
+                                   public_routes=self._public_routes)
         await self.dashboard.start(host=self.cfg.dashboard_host, port=self.cfg.ports.dashboard)
 
     async def _stop_dashboard(self) -> None:
@@ -429,7 +433,8 @@ class LocalCore:
         fn = self.cfg.group.function("webcam")
         frames_dir = (fn.environment.get("OUTPUT_DIR") if fn else None) or "/tmp/s3_stream"
         uploader = self.cfg.group.function("s3_uploader")
-        status_stream = (uploader.environment.get("STATUS_STREAM_NAME") if uploader else None) or "S3ExportTaskStatus"
+        status_stream = ((uploader.environment.get("STATUS_STREAM_NAME") if uploader else None)
+                         or "S3ExportTaskStatus")
         tail = stream_tail(self.streams.store, status_stream, 10) if self.streams is not None else []
         return webcam_section(frames_dir, tail)
 

@@ -35,7 +35,7 @@ STOP_TIMEOUT_S = 10.0
 
 # -- polling -------------------------------------------------------------------------------------
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Call ``predicate`` until it returns something truthy (returned) or ``timeout`` passes (AssertionError)."""
+    """Call ``predicate`` until it returns something truthy (returned); AssertionError after ``timeout``."""
     deadline = time.monotonic() + timeout
     last_exc: Optional[BaseException] = None
     while True:
@@ -75,7 +75,8 @@ def write_test_group(bundle: Path, marker: str, overrides: Optional[Dict[str, Di
         "producer": {"RANDOM_SEED": "1234", "INTERVAL_SECONDS": "0.2"},
         "aggregator": {"WINDOW_SECONDS": "2", "IDLE_FLUSH_SECONDS": "2", "READ_TIMEOUT_MS": "500",
                        "CHECKPOINT_DIR": str(bundle / "aggregator")},
-        "reader": {"SNAPSHOT_PATH": str(bundle / "reader" / "latest_aggregates.json"), "READ_TIMEOUT_MS": "500"},
+        "reader": {"SNAPSHOT_PATH": str(bundle / "reader" / "latest_aggregates.json"),
+                   "READ_TIMEOUT_MS": "500"},
         "hello_world": {"INTERVAL_SECONDS": "1"},
         "car_aggregator": {"RANDOM_SEED": "99"},
         "webcam": {"CAMERA_MODE": "synthetic", "FPS": "4", "SAVE_EVERY_N_FRAMES": "4",
@@ -189,8 +190,8 @@ class OutputProcess:
         self.lines: List[str] = []
         self._cond = threading.Condition()
         self._log = open(log_file, "w", encoding="utf-8") if log_file else None
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     env=env, cwd=cwd, text=True, bufsize=1)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, cwd=cwd, text=True, bufsize=1)
         self._reader = threading.Thread(target=self._read, name=f"out-{name}", daemon=True)
         self._reader.start()
 
@@ -221,7 +222,7 @@ class OutputProcess:
             return [m for m in (rx.search(line) for line in self.lines) if m]
 
     def wait_for_line(self, pattern: str, timeout: float, count: int = 1) -> List[re.Match]:
-        """The first ``count`` lines matching ``pattern``; AssertionError (with the output) on timeout/exit."""
+        """The first ``count`` lines matching ``pattern``; AssertionError (with output) on timeout/exit."""
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -324,7 +325,8 @@ class Console:
         return _api(self.host, self.port, self.token, method, path, body, timeout)
 
     def subscribe(self, topic_filter: str) -> str:
-        return self.api("POST", "/api/subscriptions", {"client": self.client_id, "filter": topic_filter})["id"]
+        body = {"client": self.client_id, "filter": topic_filter}
+        return self.api("POST", "/api/subscriptions", body)["id"]
 
     def publish(self, topic: str, payload: Any) -> dict:
         return self.api("POST", "/api/publish", {"topic": topic, "payload": payload})
@@ -463,17 +465,20 @@ class RunningGroup:
 
     def deploy_cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
         """``deploy.py <args> --target local --state-dir <state> --group-file <copy> --certs-dir <certs>``."""
-        argv = [PYTHON, str(ROOT / "deploy.py"), *args, "--target", "local", "--state-dir", str(self.state_dir),
-                "--group-file", str(self.group_file), "--certs-dir", str(self.certs_dir)]
+        argv = [PYTHON, str(ROOT / "deploy.py"), *args, "--target", "local",
+                "--state-dir", str(self.state_dir), "--group-file", str(self.group_file),
+                "--certs-dir", str(self.certs_dir)]
         return subprocess.run(argv, cwd=str(ROOT), capture_output=True, text=True, timeout=timeout,
                               env=_env(self.marker))
 
     # devices
-    def start_device(self, script: str, thing: str, *extra: str, client_id: Optional[str] = None) -> OutputProcess:
+    def start_device(self, script: str, thing: str, *extra: str,
+                     client_id: Optional[str] = None) -> OutputProcess:
         """``devices/<script>`` with the certificate of ``client_id or thing`` and discovery on this core."""
         cred = self.certs_dir / (client_id or thing)
         argv = [PYTHON, "-u", str(ROOT / "devices" / script), "-e", "127.0.0.1",
-                "-r", str(self.certs_dir / "root-ca.pem"), "-c", str(cred / "cert.pem"), "-k", str(cred / "private.key"),
+                "-r", str(self.certs_dir / "root-ca.pem"),
+                "-c", str(cred / "cert.pem"), "-k", str(cred / "private.key"),
                 "--discovery-port", str(self.endpoint["discovery_port"]),
                 "--group-ca-dir", str(self.bundle / "groupCA" / (client_id or thing)),
                 "--discovery-timeout", "5", "-n", thing]
@@ -483,8 +488,8 @@ class RunningGroup:
         logs = self.bundle / "device-logs"
         logs.mkdir(exist_ok=True)
         n = len(self.devices)
-        proc = OutputProcess(argv, f"{script}:{client_id or thing}", env=_env(self.marker), cwd=str(self.bundle),
-                             log_file=logs / f"{n:02d}-{client_id or thing}.log")
+        proc = OutputProcess(argv, f"{script}:{client_id or thing}", env=_env(self.marker),
+                             cwd=str(self.bundle), log_file=logs / f"{n:02d}-{client_id or thing}.log")
         self.devices.append(proc)
         return proc
 
@@ -513,7 +518,8 @@ class RunningGroup:
         self.run.stop()
         left = wait_gone(children, 3.0)
         return {"code": code, "stop_seconds": stop_seconds, "children": children, "left": left,
-                "marked": marked_processes(self.marker), "endpoint_exists": (self.state_dir / "endpoint.json").exists()}
+                "marked": marked_processes(self.marker),
+                "endpoint_exists": (self.state_dir / "endpoint.json").exists()}
 
 
 def wait_gone(pids: Iterable[int], timeout: float) -> List[int]:
@@ -545,7 +551,8 @@ def start_group(bundle: Path, overrides: Optional[Dict[str, Dict[str, str]]] = N
     marker = uuid.uuid4().hex
     group_file = write_test_group(bundle, marker, overrides)
     state_dir, certs_dir = bundle / "state", bundle / "certs"
-    argv = [PYTHON, str(ROOT / "deploy.py"), "run", "--group-file", str(group_file), "--state-dir", str(state_dir),
+    argv = [PYTHON, str(ROOT / "deploy.py"), "run", "--group-file", str(group_file),
+            "--state-dir", str(state_dir),
             "--certs-dir", str(certs_dir), "--ephemeral-ports", "--no-devices", *extra_args]
     env = _env(marker)
     env.setdefault("LOG_LEVEL", "WARNING")
@@ -557,13 +564,13 @@ def start_group(bundle: Path, overrides: Optional[Dict[str, Dict[str, str]]] = N
         if run.proc.poll() is not None or time.monotonic() >= deadline:
             run.kill()
             run.stop()
-            raise AssertionError(f"deploy.py run not ready within {timeout:.0f} s (exit {run.proc.returncode}):\n"
-                                 + run.output()[-4000:])
+            raise AssertionError(f"deploy.py run not ready within {timeout:.0f} s "
+                                 f"(exit {run.proc.returncode}):\n" + run.output()[-4000:])
         time.sleep(0.05)
     ready = time.monotonic() - t0
     endpoint = json.loads(endpoint_file.read_text())
-    return RunningGroup(run=run, bundle=bundle, group_file=group_file, state_dir=state_dir, certs_dir=certs_dir,
-                        marker=marker, endpoint=endpoint, ready_seconds=ready)
+    return RunningGroup(run=run, bundle=bundle, group_file=group_file, state_dir=state_dir,
+                        certs_dir=certs_dir, marker=marker, endpoint=endpoint, ready_seconds=ready)
 
 
 def assert_clean_stop(result: Dict[str, Any], run: OutputProcess) -> None:
@@ -573,7 +580,8 @@ def assert_clean_stop(result: Dict[str, Any], run: OutputProcess) -> None:
     if result["left"]:
         problems.append("child processes left: " + "; ".join(f"{p} {cmdline(p)}" for p in result["left"]))
     if result["marked"]:
-        problems.append("processes of this run left: " + "; ".join(f"{p} {cmdline(p)}" for p in result["marked"]))
+        problems.append("processes of this run left: "
+                        + "; ".join(f"{p} {cmdline(p)}" for p in result["marked"]))
     if result["endpoint_exists"]:
         problems.append("endpoint.json still there after the stop")
     assert not problems, "; ".join(problems) + "\nlast output:\n" + run.output()[-3000:]

@@ -1,8 +1,8 @@
 """Device scripts (unmodified AWSIoTPythonSDK) joining the group through discovery."""
 import json
+import random
 import re
 from datetime import datetime
-import random
 
 import pytest
 
@@ -18,7 +18,8 @@ def test_publisher_to_subscriber_through_discovery(group_run):
     sub = group_run.start_device("basic_discovery.py", "HelloWorld_Subscriber",
                                  "-m", "subscribe", "-t", "hello/world/pubsub")
     pub = group_run.start_device("basic_discovery.py", "HelloWorld_Publisher",
-                                 "-m", "publish", "-t", "hello/world/pubsub", "--interval", "0.5", "--count", "40")
+                                 "-m", "publish", "-t", "hello/world/pubsub",
+                                 "--interval", "0.5", "--count", "40")
     # the subscriber may join after the first messages: at least 3 consecutive ones must reach it
     got = sub.wait_for_line(RECEIVED.pattern, timeout=40, count=3)
     payloads = [json.loads(m.group(1)) for m in got]
@@ -45,7 +46,8 @@ def test_traffic_light_cycles_write_car_stats(group_run):
     # switch's first desired state then arrives as a delta
     light.wait_for_line(r"no shadow document yet", timeout=30)
     assert _connected(group_run, "GG_TrafficLight")
-    switch = group_run.start_device("light_controller.py", "GG_TrafficLight", "--interval", "1", "--cycles", "3",
+    switch = group_run.start_device("light_controller.py", "GG_TrafficLight",
+                                    "--interval", "1", "--cycles", "3",
                                     client_id="GG_Switch")
     assert switch.wait_exit(60) == 0, switch.output()
     sets = switch.matches(r"^Switch set light to ([GYR]) \((\w+)\)$")

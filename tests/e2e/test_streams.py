@@ -40,7 +40,8 @@ def recompute(readings, location, start, end):
     values = [r["value"] for r in readings if r["location"] == location and start <= r["timestamp"] < end]
     if not values:
         return None
-    return {"count": len(values), "min": min(values), "max": max(values), "mean": round(sum(values) / len(values), 6)}
+    return {"count": len(values), "min": min(values), "max": max(values),
+            "mean": round(sum(values) / len(values), 6)}
 
 
 def kinesis_records(kinesis, name):
@@ -61,10 +62,13 @@ def kinesis_records(kinesis, name):
 def test_aggregates_on_display_match_raw_readings(group_run, console, streams):
     console.subscribe("display/aggregates")
     # two display messages carrying closed windows of every location
-    displays = console.wait_messages("display/aggregates", timeout=30, count=2,
-                                     predicate=lambda e: len(e2e_gg.message_payload(e).get("locations", {})) == 3)
+    def all_locations(event):
+        return len(e2e_gg.message_payload(event).get("locations", {})) == 3
+
+    displays = console.wait_messages("display/aggregates", timeout=30, count=2, predicate=all_locations)
     published = [agg for d in displays for agg in e2e_gg.message_payload(d)["locations"].values()]
-    panel = e2e_gg.wait_for(lambda: group_run.api("GET", "/api/aggregates"), 10, "the display panel's aggregates")
+    panel = e2e_gg.wait_for(lambda: group_run.api("GET", "/api/aggregates"), 10,
+                            "the display panel's aggregates")
     assert set(panel) == {"kitchen", "garage", "porch"}, panel
 
     readings = [p for _, p in read_all(streams, RAW)]
@@ -132,7 +136,8 @@ def test_stream_reader_reads_from_zero_without_gaps(group_run, console, streams)
         per = defaultdict(list)
         for seq in range(summary["first_sequence"], summary["last_sequence"] + 1):
             per[readings[seq]["location"]].append(float(readings[seq]["value"]))
-        assert {loc: s["count"] for loc, s in summary["locations"].items()} == {k: len(v) for k, v in per.items()}
+        counts = {loc: s["count"] for loc, s in summary["locations"].items()}
+        assert counts == {k: len(v) for k, v in per.items()}
         for loc, values in per.items():
             assert summary["locations"][loc]["min"] == min(values)
             assert summary["locations"][loc]["max"] == max(values)

@@ -31,9 +31,11 @@ def test_webcam_frames_land_in_s3_and_leave_the_volume(group_run):
     try:
         def uploaded_seen_frames():
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
-            return [k for k in keys if k.replace("/", "_") in seen and not (group_run.frames_dir / k.replace("/", "_")).exists()]
+            names = {k: k.replace("/", "_") for k in keys}
+            return [k for k, n in names.items() if n in seen and not (group_run.frames_dir / n).exists()]
 
-        keys = e2e_gg.wait_for(uploaded_seen_frames, 40, "a frame written to the volume, uploaded and deleted")
+        keys = e2e_gg.wait_for(uploaded_seen_frames, 40,
+                               "a frame written to the volume, uploaded and deleted")
     finally:
         stop.set()
         watcher.join(2)
@@ -50,4 +52,5 @@ def test_webcam_frames_land_in_s3_and_leave_the_volume(group_run):
         except ImportError:
             continue
         image = cv2.imdecode(np.frombuffer(body, np.uint8), cv2.IMREAD_COLOR)
-        assert image is not None and image.shape[:2] == (120, 160), key  # FRAME_HEIGHT × FRAME_WIDTH of the test group
+        # FRAME_HEIGHT × FRAME_WIDTH of the test group
+        assert image is not None and image.shape[:2] == (120, 160), key

@@ -25,8 +25,23 @@ def choice(env: Mapping[str, str], name: str, default: str, choices: Tuple[str, 
     raise ConfigError("{} must be one of {}, got {!r}".format(name, ", ".join(choices), value))
 
 
-def _bound(minimum, maximum) -> str:
-    return ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
+def _parsed(env: Mapping[str, str], name: str, default, kind, what: str, minimum, maximum, quote: bool):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError("{} must be {}, got {!r}".format(name, what, raw)) from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if minimum is None:
+            bound = "<= {}".format(maximum)
+        elif maximum is None:
+            bound = ">= {}".format(minimum)
+        else:
+            bound = "in {}..{}".format(minimum, maximum)
+        raise ConfigError("{} must be {}, got {}".format(name, bound, repr(raw) if quote else value))
+    return value
 
 
 def integer(env: Mapping[str, str], name: str, default: int, minimum: Optional[int] = None,
@@ -36,18 +51,7 @@ def integer(env: Mapping[str, str], name: str, default: int, minimum: Optional[i
     Errors: ``NAME must be an integer, got 'x'``, ``NAME must be >= 1, got 0``,
     ``NAME must be in 0..59000, got 60000`` (the parsed value).
     """
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        if minimum is None:
-            raise ConfigError("{} must be <= {}, got {}".format(name, maximum, value))
-        raise ConfigError("{} must be {}, got {}".format(name, _bound(minimum, maximum), value))
-    return value
+    return _parsed(env, name, default, int, "an integer", minimum, maximum, quote=False)
 
 
 def number(env: Mapping[str, str], name: str, default, kind=float, minimum=None, maximum=None):
@@ -56,15 +60,4 @@ def number(env: Mapping[str, str], name: str, default, kind=float, minimum=None,
     Errors quote the text as given: ``NAME must be a float number, got 'fast'``,
     ``NAME must be >= 1, got '0'``, ``NAME must be in 0..59000, got '60000'``.
     """
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError("{} must be a {} number, got {!r}".format(name, kind.__name__, raw)) from None
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        if minimum is None:
-            raise ConfigError("{} must be <= {}, got {!r}".format(name, maximum, raw))
-        raise ConfigError("{} must be {}, got {!r}".format(name, _bound(minimum, maximum), raw))
-    return value
+    return _parsed(env, name, default, kind, "a {} number".format(kind.__name__), minimum, maximum, quote=True)

@@ -268,3 +268,8 @@ def test_worker_records_the_last_error_it_is_given():
     assert worker._last_error is None
     worker._failed("OSError: down")
     assert worker._last_error == "OSError: down"
+
+
+def test_number_with_only_a_maximum():
+    with pytest.raises(env.ConfigError, match="F must be <= 2.5, got '3'"):
+        env.number({"F": "3"}, "F", 1.0, float, None, 2.5)

@@ -1,0 +1,217 @@
+"""The dashboard in headless Chromium against the real group (issue #9).
+
+One ``deploy.py run`` for the module (real Lambdas, router, broker, shadow service, device scripts
+through discovery): the shared e2e test group plus one subscription ``cloud → HelloWorld_Subscriber``
+on ``console/test`` so that the page's MQTT console (source ``cloud``) can reach a device.
+
+Run: .venv/bin/python -m pytest -q tests/e2e/test_dashboard_browser.py
+"""
+import importlib.util
+import json
+import re
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+import e2e_gg
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _helpers():
+    module = sys.modules.get("e2e_browser_helpers")
+    if module is None:
+        spec = importlib.util.spec_from_file_location("e2e_browser_helpers",
+                                                      Path(__file__).resolve().parent / "browser_helpers.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["e2e_browser_helpers"] = module
+        spec.loader.exec_module(module)
+    return module
+
+
+bh = _helpers()
+if not (bh.CHROMIUM and bh.CHROMEDRIVER):
+    pytest.skip(bh.MISSING_BROWSER, allow_module_level=True)
+
+from selenium.webdriver.common.by import By  # noqa: E402 — only when a browser is there to drive
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+CONSOLE_TOPIC = "console/test"
+SUBSCRIBER = "HelloWorld_Subscriber"
+LIGHT = "GG_TrafficLight"
+SCREENSHOTS = e2e_gg.ROOT / ".gg" / "screenshots"
+LAMP_ON = {"RED": "rgb(255, 42, 42)", "YELLOW": "rgb(255, 204, 0)", "GREEN": "rgb(31, 214, 95)"}
+LAMP_OFF = "rgb(77, 77, 77)"
+
+
+@pytest.fixture(scope="module")
+def group(tmp_path_factory):
+    running = bh.start_group_with_subscriptions(
+        tmp_path_factory.mktemp("dashboard-bundle"),
+        [{"source": "cloud", "target": SUBSCRIBER, "topic": CONSOLE_TOPIC}])
+    try:
+        yield running
+    finally:
+        e2e_gg.assert_clean_stop(running.stop(), running.run)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    b = bh.Browser()
+    try:
+        yield b.driver
+    finally:
+        b.quit()
+
+
+@pytest.fixture(scope="module")
+def page(browser, group):
+    """The dashboard opened once with the run's token URL (later tests work in the same page)."""
+    browser.get_log("browser")  # start from an empty console log
+    browser.get(group.dashboard_url)
+    bh.wait(browser, lambda d: bh.text_of(d, "connection") == "Live", "the event stream to connect", timeout=20)
+    bh.wait(browser, lambda d: "reader" in bh.text_of(d, "functions"), "the first status")
+    return browser
+
+
+def test_page_loads_without_console_errors(page, group):
+    token = group.dashboard_url.split("token=", 1)[1]
+    assert token not in page.current_url  # moved out of the address bar
+    info = bh.text_of(page, "group-info")
+    assert "gg-bundle" in info, info
+    functions = bh.text_of(page, "functions")
+    for name in ("producer", "aggregator", "reader", "webcam", "s3_uploader"):
+        assert name in functions, functions
+    subs = bh.text_of(page, "subscriptions")
+    assert CONSOLE_TOPIC in subs and SUBSCRIBER in subs, subs
+    # the webcam's latest frame (synthetic camera) is fetched and decoded by the page
+    bh.wait(page, lambda d: d.execute_script(
+        "const i = document.getElementById('webcam-image'); return !i.hidden && i.complete && i.naturalWidth > 0"),
+        "the webcam frame to load", timeout=20)
+    assert page.execute_script("return document.getElementById('webcam-image').naturalWidth") == 160
+    assert bh.severe_logs(page) == []
+
+
+def test_display_panel_values_change_over_time(page):
+    canvas = "return document.getElementById('aggregates-chart').toDataURL()"
+    bh.wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, "#aggregates tbody tr"),
+            "the first aggregates from the reader", timeout=25)
+    first_rows = _aggregate_rows(page)
+    first_chart = page.execute_script(canvas)
+    first_updates = _update_count(page)
+    assert {r[0] for r in first_rows} <= {"kitchen", "garage", "porch"}, first_rows
+    for row in first_rows:
+        low, mean, high = (float(x) for x in row[1:4])
+        assert low <= mean <= high, row
+    # a later window arrives: other values in the table, another chart, a higher update count
+    bh.wait(page, lambda d: _aggregate_rows(d) != first_rows, "the aggregates to change", timeout=20)
+    assert page.execute_script(canvas) != first_chart
+    bh.wait(page, lambda d: _update_count(d) > first_updates, "the update counter to grow")
+    legend = set(bh.text_of(page, "aggregates-legend").split("\n"))
+    assert legend and legend <= {"kitchen", "garage", "porch"}, legend
+
+
+def test_console_publish_reaches_a_device_and_unmatched_is_dropped(page, group):
+    sub = group.start_device("basic_discovery.py", SUBSCRIBER, "-m", "subscribe", "-t", CONSOLE_TOPIC, "-v")
+    # the SDK logs the SUBACK it waited for (-v): from then on the core routes console/test to it
+    sub.wait_for_line(r"Dispatching \[suback\] event", timeout=30)
+
+    nonce = uuid.uuid4().hex
+    payload = {"message": "typed in the dashboard", "nonce": nonce}
+    result = _publish(page, CONSOLE_TOPIC, json.dumps(payload))
+    assert result == f"Published on {CONSOLE_TOPIC}: delivered to 1 target.", result
+    got = sub.wait_for_line(rf"^Received message on topic {re.escape(CONSOLE_TOPIC)}: (.*{nonce}.*)$", timeout=10)
+    assert json.loads(got[0].group(1)) == payload
+
+    unmatched = f"nobody/listens/{nonce[:8]}"
+    result = _publish(page, unmatched, json.dumps({"nonce": nonce}))
+    assert result == f"Published on {unmatched}: no subscription matched: dropped.", result
+    assert len(sub.matches(nonce)) == 1, sub.output()  # the device got the first one only
+    assert sub.stop() == 0, sub.output()
+    assert bh.severe_logs(page) == []
+
+
+def test_traffic_light_changes_colour(page, group):
+    light = group.start_device("traffic_light.py", LIGHT)
+    light.wait_for_line(r"no shadow document yet|Light changed to", timeout=30)
+    switch = group.start_device("light_controller.py", LIGHT, "--interval", "1", "--cycles", "2",
+                                client_id="GG_Switch")
+    seen = []  # the colours drawn, in the order the page showed them
+
+    def observe(d):
+        colour, fills = _lamps(d)
+        if colour and (not seen or seen[-1][0] != colour):
+            seen.append((colour, fills))
+        return len({c for c, _ in seen}) >= 2 and switch.proc.poll() is not None and colour == "RED"
+
+    bh.wait(page, observe, "the light to change colour and end red", timeout=30, poll=0.05)
+    assert switch.wait_exit(5) == 0, switch.output()
+    sets = [m.group(1) for m in switch.matches(r"^Switch set light to ([GYR]) \(accepted\)$")]
+    assert sets == list("GYR" * 2), switch.output()
+    for colour, fills in seen:  # exactly the lamp of that colour is lit, in its colour
+        lit = {lamp: fill for lamp, fill in fills.items() if fill != LAMP_OFF}
+        assert lit == {colour.lower(): LAMP_ON[colour]}, (colour, fills)
+    # the drawn pixels: the red lamp's centre is bright red now
+    png = page.find_element(By.ID, "traffic-light").screenshot_as_png
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    h, w = image.shape[:2]
+    b, g, r = (int(v) for v in image[int(h * 45 / 230), w // 2])
+    assert r > 200 and g < 100 and b < 100, (b, g, r)
+    b, g, r = (int(v) for v in image[int(h * 185 / 230), w // 2])
+    assert max(b, g, r) < 120, (b, g, r)  # green lamp dark
+    assert light.stop() == 0, light.output()
+
+
+def test_full_page_screenshot_is_not_blank(page):
+    height = page.execute_script("return document.documentElement.scrollHeight")
+    page.set_window_size(1280, height + 150)  # the outer window includes a little browser chrome
+    try:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / "e2e-dashboard.png"
+        path.unlink(missing_ok=True)
+        assert page.save_screenshot(str(path))
+    finally:
+        page.set_window_size(1280, 1000)
+    image = cv2.imread(str(path))
+    assert image is not None, f"{path} is not a readable PNG"
+    assert image.shape[0] >= min(height, 2000) * 0.9, (image.shape, height)
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
+    assert len(np.unique(image.reshape(-1, 3)[::7], axis=0)) > 50
+    assert bh.severe_logs(page) == []
+
+
+# -- page readers -----------------------------------------------------------------------------------
+def _aggregate_rows(drv):
+    return drv.execute_script("""
+        return [...document.querySelectorAll('#aggregates tbody tr')]
+          .map(tr => [...tr.cells].slice(0, 5).map(td => td.textContent));""")
+
+
+def _update_count(drv) -> int:
+    m = re.match(r"(\d+) updates? received", bh.text_of(drv, "aggregates-updates"))
+    return int(m.group(1)) if m else 0
+
+
+def _lamps(drv):
+    return drv.execute_script("""
+        const fill = (id) => getComputedStyle(document.getElementById(id)).fill;
+        return [document.getElementById('traffic-light').dataset.colour || null,
+                {red: fill('lamp-red'), yellow: fill('lamp-yellow'), green: fill('lamp-green')}];""")
+
+
+def _publish(drv, topic: str, payload: str) -> str:
+    before = bh.text_of(drv, "publish-result")
+    field = drv.find_element(By.ID, "publish-topic")
+    field.clear()
+    field.send_keys(topic)
+    area = drv.find_element(By.ID, "publish-payload")
+    area.clear()
+    area.send_keys(payload)
+    drv.find_element(By.ID, "publish-button").click()
+    bh.wait(drv, lambda d: bh.text_of(d, "publish-result") not in ("", before), f"the answer for {topic}")
+    return bh.text_of(drv, "publish-result")

@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import socket
+import ssl
+
+import pytest
 
 import deploy
 from localcore.interfaces import Message
+from localcore.pki import certificate_id
 from tests.functional.core.conftest import base_group
 from tests.functional.runtime.support import Recorder
 
@@ -78,7 +83,6 @@ async def test_new_device_becomes_a_member_and_removed_function_stops(deployed):
     assert core.deployment["changes"]["functions"]["stopped"] == ["beta"]
     assert core.deployment["changes"]["devices"]["added"] == ["Camera"]
     # the certificate deploy wrote for the new device is the one the core accepts
-    from localcore.pki import certificate_id
     cert = (env.bundle / "certs" / "Camera" / "cert.pem").read_bytes()
     assert core._members()["Camera"] == [certificate_id(cert)]
     assert core.discovery.is_member("Camera")
@@ -138,3 +142,46 @@ async def test_invalid_group_file_fails_the_deployment_with_the_issues(deployed)
     assert status["DeploymentStatus"] == "Failure"
     assert "functions[0].memory_mb" in status["ErrorMessage"] and "group.yaml" in status["ErrorMessage"]
     assert await pid_of(core, "alpha") == alpha_pid
+
+
+async def test_new_connectivity_host_is_discovered_and_in_the_broker_certificate(deployed):
+    env = await deployed(base_group("Conn"))
+    core = env.core
+    certs = env.bundle / "certs" / "Sensor"
+
+    def handshake(host: str) -> None:
+        """Mutual TLS to the running broker as the Sensor device, checking the name ``host``."""
+        ctx = ssl.create_default_context(cadata=core.group_ca.cert_pem.decode())
+        ctx.load_cert_chain(certs / "cert.pem", certs / "private.key")
+        with socket.create_connection(("127.0.0.1", core.broker.port), timeout=5) as sock:
+            with ctx.wrap_socket(sock, server_hostname=host):
+                pass
+
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await asyncio.to_thread(handshake, "gg-core.test")
+
+    v2 = copy.deepcopy(base_group("Conn"))
+    v2["core"]["connectivity"] = [{"host": "127.0.0.1"}, {"host": "gg-core.test", "metadata": "lan"}]
+    env.write_group(v2)
+    # connectivity alone makes no new group version: deploy updates it in the cloud; --redeploy
+    # makes the deployment that tells the core
+    assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--redeploy", "--timeout", "20")) == 0
+
+    assert core.deployment["changes"]["connectivity_changed"] is True
+    hosts = [(c.host, c.port) for c in core.discovery.group.connectivity]
+    assert ("gg-core.test", core.broker.port) in hosts  # the broker's real port, not 8883
+    await asyncio.to_thread(handshake, "gg-core.test")
+
+
+async def test_change_needing_a_core_restart_fails_with_what_it_is(deployed):
+    env = await deployed(base_group("Restart"))
+    gg = env.greengrass()
+    v2 = copy.deepcopy(base_group("Restart"))
+    v2["stream_manager"] = {"enabled": True}
+    env.write_group(v2)
+    latest = gg.get_group(GroupId=env.group_id)["LatestVersion"]
+    dep = gg.create_deployment(GroupId=env.group_id, GroupVersionId=latest, DeploymentType="NewDeployment")
+    status = await env.wait_status(dep["DeploymentId"])
+    assert status["DeploymentStatus"] == "Failure"
+    assert "restart deploy.py run" in status["ErrorMessage"] and "stream_manager" in status["ErrorMessage"]
+    assert env.core.streams is None

@@ -28,7 +28,8 @@ async def test_only_the_changed_function_restarts_and_new_ones_start(make_runtim
     gamma = spec("gamma", code="echo", environment={"OUT_TOPIC": "gamma/out"})
     result = await runtime.update([alpha, new_beta, gamma])
 
-    assert result.as_dict() == {"started": ["gamma"], "stopped": [], "restarted": ["beta"], "unchanged": ["alpha"]}
+    assert result.as_dict() == {"started": ["gamma"], "stopped": [], "restarted": ["beta"],
+                                "unchanged": ["alpha"]}
     assert await pid_of(runtime, "alpha") == alpha_pid
     assert await pid_of(runtime, "beta") != beta_pid
     assert runtime.token_of("beta") == token and runtime.token_valid(token)
@@ -38,8 +39,10 @@ async def test_only_the_changed_function_restarts_and_new_ones_start(make_runtim
 
     # the restarted function runs its new environment; the new one is routable
     router.attach("function:gamma", runtime.sink("gamma"))
-    router.replace_routes([Route("device:Sensor", "function:gamma", "in/+"), to_observer("function:gamma", "gamma/out"),
-                           Route("device:Sensor", "function:beta", "in/+"), to_observer("function:beta", "beta/#")])
+    router.replace_routes([Route("device:Sensor", "function:gamma", "in/+"),
+                           to_observer("function:gamma", "gamma/out"),
+                           Route("device:Sensor", "function:beta", "in/+"),
+                           to_observer("function:beta", "beta/#")])
     router.attach("function:beta", runtime.sink("beta"))
     router.publish(Message(source="device:Sensor", topic="in/x", payload=b'{"n": 1}'))
     await observer.wait_for(lambda m: m.topic == "gamma/out")

@@ -154,6 +154,7 @@ async def _run(args: argparse.Namespace) -> int:
         core.deployment = {"id": dep.get("id"), "status": dep.get("status"), "version": result.get("group_version")}
         progress.step("deployment", time.monotonic() - t, dep.get("status") == "Success",
                       f"{dep.get('id')} {dep.get('status')}")
+        core.watch_deployments(cloud, group_files[0])  # later deployments are applied while running
 
         children = None
         if not args.no_devices:

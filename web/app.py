@@ -16,7 +16,8 @@ HTTP API (all under ``/api/``, all need the token, see :mod:`web.security`)::
     GET    /api/events                    server-sent events: hello, status, aggregates, message
     POST   /api/subscriptions             {"client": id from hello, "filter": str} -> {"id", "filter"}
     DELETE /api/subscriptions/{id}?client=ID
-    GET    /api/webcam/latest.jpg         the file at status()["webcam"]["latest_jpeg_path"]
+    GET    /api/webcam/latest.jpg         the file at status()["webcam"]["latest_jpeg_path"], else the
+                                          last frame the dashboard read (the uploader deletes frames)
 
 Every refusal is ``403 {"error": "forbidden", "reason": ...}``; bad input is 400 with a reason.
 """
@@ -60,6 +61,7 @@ _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'
 FACADE = web.AppKey("facade", object)
 SETTINGS = web.AppKey("settings", dict)
 CLIENTS = web.AppKey("clients", dict)
+FRAMES = web.AppKey("frames", object)
 
 
 def _json_dumps(value: Any) -> str:
@@ -201,17 +203,52 @@ async def _snapshot(request: web.Request) -> web.Response:
     return web.json_response(redact(result), dumps=_json_dumps)
 
 
+class _LastFrame:
+    """The newest webcam frame the dashboard has read.
+
+    The S3 uploader deletes a frame once it is in S3, often within a second: the status that
+    named it reaches the page before the page asks for the file. The status loop reads each new
+    frame as it sees it, and ``/api/webcam/latest.jpg`` serves that copy once the file is gone.
+    """
+
+    def __init__(self) -> None:
+        self.path: Optional[str] = None
+        self.data: Optional[bytes] = None
+
+    async def read(self, path: str) -> bytes:
+        """The bytes of ``path`` (OSError when unreadable and never read before)."""
+        if path == self.path and self.data is not None:
+            return self.data
+        data = await asyncio.to_thread(Path(path).read_bytes)
+        self.path, self.data = path, data
+        return data
+
+    async def remember(self, status: dict) -> None:
+        webcam = status.get("webcam")
+        path = webcam.get("latest_jpeg_path") if isinstance(webcam, dict) else None
+        if isinstance(path, str) and Path(path).suffix.lower() in (".jpg", ".jpeg"):
+            try:
+                await self.read(path)
+            except OSError:  # already uploaded and deleted: the page keeps the previous frame
+                pass
+
+
 async def _webcam_latest(request: web.Request) -> web.Response:
+    frames: _LastFrame = request.app[FRAMES]
     webcam = _status_of(request.app[FACADE]).get("webcam")
     path = webcam.get("latest_jpeg_path") if isinstance(webcam, dict) else None
     if not path:
+        if frames.data is not None:
+            return web.Response(body=frames.data, content_type="image/jpeg")
         return web.json_response({"error": "not found", "reason": "the webcam has saved no frame yet"}, status=404)
     file = Path(path)
     if file.suffix.lower() not in (".jpg", ".jpeg"):
         return web.json_response({"error": "not found", "reason": "latest frame is not a .jpg file"}, status=404)
     try:
-        data = await asyncio.to_thread(file.read_bytes)
+        data = await frames.read(path)
     except OSError as exc:
+        if frames.data is not None:  # deleted after upload: the newest frame read before
+            return web.Response(body=frames.data, content_type="image/jpeg")
         return web.json_response({"error": "not found", "reason": f"cannot read the latest frame: {exc.strerror}"},
                                  status=404)
     return web.Response(body=data, content_type="image/jpeg")
@@ -263,11 +300,13 @@ async def _aclose(iterator: Any) -> None:
             log.exception("closing a facade subscription failed")
 
 
-async def _status_loop(client: _EventClient, facade: DashboardFacade, interval: float) -> None:
+async def _status_loop(client: _EventClient, facade: DashboardFacade, interval: float,
+                       frames: _LastFrame) -> None:
     last = None
     while True:
         try:
             status = _status_of(facade)
+            await frames.remember(status)
         except Exception as exc:  # keep the stream alive; the page shows the failure
             log.exception("facade.status() failed")
             status = {"errors": {"dashboard": f"status failed: {type(exc).__name__}: {exc}"}}
@@ -312,7 +351,8 @@ async def _events(request: web.Request) -> web.StreamResponse:
         aggregates = facade.subscribe(AGGREGATES_TOPIC)
         client.subscriptions["_aggregates"] = aggregates
         client.tasks["_aggregates"] = asyncio.create_task(_pump(client, "_aggregates", aggregates, True))
-        client.tasks["_status"] = asyncio.create_task(_status_loop(client, facade, settings["status_interval"]))
+        client.tasks["_status"] = asyncio.create_task(_status_loop(client, facade, settings["status_interval"],
+                                                                   request.app[FRAMES]))
         last_write = time.monotonic()
         while True:
             try:
@@ -405,6 +445,7 @@ def make_app(facade: DashboardFacade, *, token: str, allowed_hosts: Iterable[str
     app[SETTINGS] = {"token": token, "allowed_hosts": hosts, "status_interval": status_interval,
                      "public_paths": frozenset(path for _, path, _ in public_routes)}
     app[CLIENTS] = {}
+    app[FRAMES] = _LastFrame()
     app.router.add_get("/", _index)
     app.router.add_get("/static/{name}", _static)
     app.router.add_get("/api/status", _status)

@@ -167,6 +167,10 @@ def test_traffic_light_changes_colour(page, group):
 
 
 def test_full_page_screenshot_is_not_blank(page):
+    # the latest webcam frame stays on the page although the uploader deletes each one after upload
+    bh.wait(page, lambda d: d.execute_script(
+        "const i = document.getElementById('webcam-image'); return !i.hidden && i.complete && i.naturalWidth > 0"),
+        "the webcam frame to show")
     height = page.execute_script("return document.documentElement.scrollHeight")
     page.set_window_size(1280, height + 150)  # the outer window includes a little browser chrome
     try:
@@ -182,6 +186,7 @@ def test_full_page_screenshot_is_not_blank(page):
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
     assert len(np.unique(image.reshape(-1, 3)[::7], axis=0)) > 50
+    assert page.execute_script("return document.getElementById('webcam-image').hidden") is False
     assert bh.severe_logs(page) == []
 
 

@@ -275,6 +275,7 @@
 
   // -- Webcam ------------------------------------------------------------------------------------------
   let lastFrameKey = null;
+  let frameShown = false;  // a frame loaded once: keep it after the uploader deleted the file
   function renderWebcam(s) {
     const w = s.webcam;
     const img = $("webcam-image");
@@ -293,7 +294,7 @@
         img.src = "/api/webcam/latest.jpg?token=" + encodeURIComponent(token) + "&v=" + encodeURIComponent(key);
       }
       img.hidden = false;
-    } else img.hidden = true;
+    } else img.hidden = !frameShown;
   }
   async function takeSnapshot() {
     const out = $("snapshot-result"), btn = $("snapshot-button");
@@ -429,6 +430,7 @@
       return;
     }
     $("snapshot-button").addEventListener("click", takeSnapshot);
+    $("webcam-image").addEventListener("load", () => { frameShown = true; });
     $("webcam-image").addEventListener("error", () => {
       $("webcam-image").hidden = true;
       $("webcam-body").appendChild(h("p", {class: "error"}, "The latest frame could not be loaded."));

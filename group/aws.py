@@ -334,6 +334,8 @@ def _exists(ctx: _Ctx, rec: Dict[str, Any]) -> bool:
         c.dynamodb.describe_table(TableName=name)
     elif kind == "bucket":
         return name in ctx.buckets()
+    elif kind == "bucket-object":
+        c.s3.head_object(Bucket=rec["bucket"], Key=rec["key"])
     elif kind == "kinesis-stream":
         c.kinesis.describe_stream_summary(StreamName=name)
     elif kind == "video-stream":
@@ -694,6 +696,20 @@ def _apply_bucket(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Op
         ctx._buckets.append(name)
 
 
+def _apply_bucket_object(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    """Upload a file (the Docker connector's compose file) to its bucket and key."""
+    c = ctx.clients
+    try:
+        data = Path(spec["path"]).read_bytes()
+    except OSError as exc:
+        raise DeployError("bucket-object", d.name, f"cannot read {spec['path']}: {exc.strerror}",
+                          "fix compose_file in group.yaml") from None
+    c.s3.put_object(Bucket=spec["bucket"], Key=spec["key"], Body=data)
+    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": d.name, "bucket": spec["bucket"],
+                        "key": spec["key"], "arn": f"arn:{c.partition}:s3:::{d.name}",
+                        "ref": f"arn:{c.partition}:s3:::{d.name}"})
+
+
 def _apply_kinesis(ctx: _Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
     c, name = ctx.clients, spec["name"]
     if rec is None:
@@ -750,6 +766,7 @@ _APPLY: Dict[str, Callable[..., None]] = {
     "function": _apply_function, "cloud-function": _apply_function, "group": _apply_group,
     "group-version": _apply_group_version,
     "group-role": _apply_group_role, "table": _apply_table, "bucket": _apply_bucket,
+    "bucket-object": _apply_bucket_object,
     "kinesis-stream": _apply_kinesis, "video-stream": _apply_video, "iotanalytics-channel": _apply_channel,
 }
 
@@ -847,6 +864,8 @@ def _delete(ctx: _Ctx, rec: Dict[str, Any]) -> None:
             _delete_role(c, name)
     elif kind == "table":
         _ignore_not_found(c.dynamodb.delete_table, TableName=name)
+    elif kind == "bucket-object":
+        _ignore_not_found(c.s3.delete_object, Bucket=rec["bucket"], Key=rec["key"])
     elif kind == "bucket":
         _empty_bucket(c, name)
         _ignore_not_found(c.s3.delete_bucket, Bucket=name)
@@ -994,13 +1013,23 @@ def _plan(ctx: _Ctx, group: Group, desired: Mapping[str, Desired]) -> Tuple[Plan
     return plan, missing, failed
 
 
+def _connector_files(group: Group, root: Path) -> Dict[str, Tuple[str, str]]:
+    """connector name → (absolute path, sha256) of the compose file deploy uploads for it."""
+    out = {}
+    for c in group.connectors:
+        if c.compose_file is not None:
+            path = (root / c.compose_file).resolve()
+            out[c.name] = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    return out
+
+
 def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | str, target: str,
                certs_dir: Optional[Path] = None, service_role: bool = True,
                packages: Optional[Mapping[str, packaging.Package]] = None) -> Plan:
     """Desired (group file) vs recorded state, checked with read-only calls. Makes no change."""
     packages = packages if packages is not None else _build_packages(group, Path(root))
     desired = desired_objects(group, target, {n: p.code_sha256 for n, p in packages.items()},
-                              service_role=service_role)
+                              service_role=service_role, files=_connector_files(group, Path(root)))
     ctx = _context(group.name, clients, state_dir, target, certs_dir, packages=packages)
     plan, _, _ = _plan(ctx, group, desired)
     return plan
@@ -1026,7 +1055,7 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     progress = progress or Progress()
     packages = packages if packages is not None else _build_packages(group, Path(root))
     desired = desired_objects(group, target, {n: p.code_sha256 for n, p in packages.items()},
-                              service_role=service_role)
+                              service_role=service_role, files=_connector_files(group, Path(root)))
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
     with ctx.state.lock():

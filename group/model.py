@@ -156,6 +156,9 @@ class Connector(_Model):
     name: str = Field(pattern=NAME_RE)
     arn: str = Field(pattern=r"^arn:aws[a-z\-]*:greengrass:[a-z0-9\-]*::/connectors/[A-Za-z0-9]+/versions/\d+$")
     parameters: Dict[str, Any] = Field(default_factory=dict)
+    # Docker application deployment connector: the compose file deploy uploads to
+    # DockerComposeFileS3Bucket/Key (path relative to the bundle root; not sent to Greengrass)
+    compose_file: Optional[str] = None
 
     @property
     def kind(self) -> str:
@@ -463,6 +466,13 @@ def check(g: Group, file: str, root: Path) -> List[Issue]:
         err("stream_manager.store_root", "store_root must be absolute (or relative to the state dir with './')",
             "e.g. /greengrass/v2/work/streams or ./streams")
     for i, c in enumerate(g.connectors):
+        if c.compose_file is not None:
+            if c.kind != DOCKER_CONNECTOR:
+                err(f"connectors[{i}].compose_file", "compose_file is only for the Docker application "
+                    "deployment connector", "remove it")
+            elif not (root / c.compose_file).is_file():
+                err(f"connectors[{i}].compose_file", f"compose file {c.compose_file} does not exist",
+                    "fix the path (relative to the bundle root)")
         if c.kind == DOCKER_CONNECTOR:
             for required in ("DockerComposeFileS3Bucket", "DockerComposeFileS3Key", "DockerUserId"):
                 if required not in c.parameters:

@@ -29,7 +29,7 @@ KIND_ORDER = (
     "core-definition", "device-definition", "function-definition", "resource-definition",
     "logger-definition", "connector-definition", "subscription-definition",
     "group", "group-version", "group-role",
-    "table", "bucket", "kinesis-stream", "video-stream", "iotanalytics-channel", "cloud-function",
+    "table", "bucket", "bucket-object", "kinesis-stream", "video-stream", "iotanalytics-channel", "cloud-function",
     "deployment",
 )
 # Objects the destroy step removes, in this order (deployment = reset_deployments).
@@ -38,7 +38,7 @@ DESTROY_ORDER = (
     "subscription-definition", "connector-definition", "logger-definition", "resource-definition",
     "function-definition", "device-definition", "core-definition",
     "connectivity", "certificate", "thing", "policy", "cloud-function", "function", "role",
-    "table", "bucket", "kinesis-stream", "video-stream", "iotanalytics-channel", "service-role",
+    "table", "bucket-object", "bucket", "kinesis-stream", "video-stream", "iotanalytics-channel", "service-role",
 )
 DEFINITION_KINDS = ("core", "device", "function", "resource", "logger", "connector", "subscription")
 # Kinds whose change gives a new ARN to reference (a new certificate, a new definition version):
@@ -239,7 +239,8 @@ def _stream_manager_entry(group: Group) -> Dict[str, Any]:
 
 
 def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *,
-                    service_role: bool = True) -> Dict[str, Desired]:
+                    service_role: bool = True,
+                    files: Optional[Mapping[str, Tuple[str, str]]] = None) -> Dict[str, Desired]:
     """Every object deploy owns for ``group`` on ``target``, in deploy order.
 
     ``code_hashes`` maps function name (``cloud:<name>`` for cloud functions) → the CodeSha256 of
@@ -348,6 +349,11 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
                                       "hash_key_type": t.hash_key_type}))
     for b in group.cloud.buckets:
         add(Desired("bucket", b, {"name": b}))
+    for c in group.connectors:  # the Docker connector's compose file, read by the core from S3
+        if c.compose_file is not None and files and c.name in files:
+            path, sha = files[c.name]
+            bucket, key = str(c.parameters.get("DockerComposeFileS3Bucket")), str(c.parameters.get("DockerComposeFileS3Key"))
+            add(Desired("bucket-object", f"{bucket}/{key}", {"bucket": bucket, "key": key, "path": path, "sha256": sha}))
     for k in group.cloud.kinesis_streams:
         add(Desired("kinesis-stream", k.name, {"name": k.name, "shards": k.shards}))
     for v in group.cloud.video_streams:

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PRODUCER = ROOT / "lambdas" / "producer"
 REGION = "us-east-1"
 KEYS = ("testing", "testing")
-READ_ONLY = ("Get", "List", "Describe")
+READ_ONLY = ("Get", "List", "Describe", "Head")  # HeadObject: S3's read-only existence check
 
 
 @pytest.fixture(scope="session")

@@ -215,3 +215,23 @@ def test_cloud_functions_get_their_own_role_and_environment():
         < keys.index("deployment:g1")
     # the cloud function is not part of the Greengrass deployment
     assert "snap" not in des["deployment:g1"].spec["code"]
+
+
+def test_docker_compose_file_is_a_planned_upload_that_follows_its_content():
+    from group.model import parse
+    from group.plan import desired_objects
+
+    data = {"group": {"name": "g"}, "core": {"thing": "Core"}, "cloud": {"buckets": ["composebucket"]},
+            "connectors": [{"name": "docker", "compose_file": "docker/docker-compose.yml",
+                            "arn": "arn:aws:greengrass:us-east-1::/connectors/DockerApplicationDeployment/versions/7",
+                            "parameters": {"DockerComposeFileS3Bucket": "composebucket",
+                                           "DockerComposeFileS3Key": "app/compose.yml", "DockerUserId": "1000"}}]}
+    group, issues = parse(data)
+    assert not issues
+    one = desired_objects(group, "local", {}, files={"docker": ("/x/compose.yml", "aaa")})
+    two = desired_objects(group, "local", {}, files={"docker": ("/x/compose.yml", "bbb")})
+    key = "bucket-object:composebucket/app/compose.yml"
+    assert one[key].spec["key"] == "app/compose.yml"
+    assert one[key].hash != two[key].hash
+    keys = list(one)
+    assert keys.index("bucket:composebucket") < keys.index(key)

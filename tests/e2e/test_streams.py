@@ -59,6 +59,16 @@ def kinesis_records(kinesis, name):
     return out
 
 
+def distinct(records):
+    seen, out = set(), []
+    for r in records:
+        key = json.dumps(r, sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 def test_aggregates_on_display_match_raw_readings(group_run, console, streams):
     console.subscribe("display/aggregates")
     # two display messages carrying closed windows of every location
@@ -101,13 +111,15 @@ def test_streams_are_exported_to_kinesis(group_run, streams):
     local = {(r["device_id"], r["timestamp"]): r for _, r in read_all(streams, RAW)}
     for record in raw:
         assert local[(record["device_id"], record["timestamp"])] == record
-    # exported in stream order, without gaps from the first message
-    first = [r for _, r in read_all(streams, RAW)][:len(raw)]
-    assert raw == first
+    # exported in stream order, without gaps from the first message (a retried batch may repeat:
+    # at-least-once, so repeats are dropped before comparing)
+    raw = distinct(raw)
+    assert raw == [r for _, r in read_all(streams, RAW)][:len(raw)]
 
     aggs = e2e_gg.wait_for(lambda: kinesis_records(kinesis, "gg-bundle-aggregates"), 30,
                            "records in gg-bundle-aggregates")
     stored = [a for _, a in read_all(streams, AGGREGATES)]
+    aggs = distinct(aggs)
     assert aggs == stored[:len(aggs)]
     assert all(set(FIELDS) <= set(a) for a in aggs)
 
@@ -115,7 +127,7 @@ def test_streams_are_exported_to_kinesis(group_run, streams):
 def test_stream_reader_reads_from_zero_without_gaps(group_run, console, streams):
     console.subscribe("streams/summary")
     result = console.publish("streams/read", {"reason": "e2e 1"})
-    assert result.get("delivered", 0) >= 1 or result.get("matched", 0) >= 1, result
+    assert result["delivered"] >= 1, result  # routed to stream_reader (cloud → function)
     first = e2e_gg.message_payload(console.wait_messages("streams/summary", timeout=30)[0])
     assert first["stream"] == RAW and first["stream_exists"] is True, first
     assert first["trigger_topic"] == "streams/read", first

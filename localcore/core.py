@@ -386,6 +386,7 @@ class LocalCore:
 
         tap = MessageTap(inner=self.cloud_sink)
         self.router.attach(interfaces.CLOUD, tap)
+        items = Cached(self._dynamodb_items, 5.0)
         sections = {
             "group": self._group_section,
             "functions": self._functions_section,
@@ -394,7 +395,8 @@ class LocalCore:
             "shadows": self._shadows_section,
             "webcam": self._webcam_section,
             "connectors": self._connectors_section,
-            "dynamodb_items": Cached(self._dynamodb_items, 5.0),
+            "dynamodb_items": items,
+            "car_stats": lambda: _car_stats(items()),
         }
         sections.update(self._extra_sections)
         self.facade = CoreFacade(router=self.router, tap=tap, sections=sections, snapshot=self._snapshot)
@@ -677,3 +679,12 @@ def _describe(changes: Optional[Dict[str, Any]]) -> str:
     if changes["connectors_changed"]:
         parts.append("connectors")
     return "; ".join(parts) or "no change"
+
+
+def _car_stats(items: list) -> dict:
+    """The car statistics as of the newest DynamoDB item the car aggregator wrote (every 3rd green)."""
+    if not items:
+        return {}
+    newest = items[0]
+    keys = ("TotalTraffic", "TotalGreenlights", "MinCarsPassing", "MaxCarsPassing")
+    return {"as_of": newest.get("Time"), **{k: newest[k] for k in keys if k in newest}}

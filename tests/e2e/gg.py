@@ -297,6 +297,8 @@ class Console:
         self._resp = self._conn.getresponse()
         if self._resp.status != 200:
             raise AssertionError(f"/api/events answered {self._resp.status}: {self._resp.read()[:300]!r}")
+        # the server writes at least a heartbeat every 15 s; a quiet stream must not end the reader
+        self._conn.sock.settimeout(60.0)
         self._closed = False
         self._thread = threading.Thread(target=self._read, name="sse", daemon=True)
         self._thread.start()

@@ -105,7 +105,7 @@ def test_display_panel_values_change_over_time(page):
     first_updates = _update_count(page)
     assert {r[0] for r in first_rows} <= {"kitchen", "garage", "porch"}, first_rows
     for row in first_rows:
-        low, mean, high = (float(x) for x in row[1:4])
+        mean, low, high = (float(x) for x in row[1:4])  # location, mean, min, max, count
         assert low <= mean <= high, row
     # a later window arrives: other values in the table, another chart, a higher update count
     bh.wait(page, lambda d: _aggregate_rows(d) != first_rows, "the aggregates to change", timeout=20)

@@ -47,15 +47,16 @@ def start_group_with_subscriptions(bundle: Path, extra: Iterable[Dict[str, str]]
     env = e2e_gg._env(marker)
     env.setdefault("LOG_LEVEL", "WARNING")
     t0 = time.monotonic()
-    run = e2e_gg.OutputProcess(argv, "deploy.py run", env=env, cwd=str(e2e_gg.ROOT), log_file=bundle / "run.log")
+    run = e2e_gg.OutputProcess(argv, "deploy.py run", env=env, cwd=str(e2e_gg.ROOT),
+                               log_file=bundle / "run.log")
     endpoint_file = state_dir / "endpoint.json"
     deadline = t0 + timeout
     while not endpoint_file.exists():
         if run.proc.poll() is not None or time.monotonic() >= deadline:
             run.kill()
             run.stop()
-            raise AssertionError(f"deploy.py run not ready within {timeout:.0f} s (exit {run.proc.returncode}):\n"
-                                 + run.output()[-4000:])
+            raise AssertionError(f"deploy.py run not ready within {timeout:.0f} s "
+                                 f"(exit {run.proc.returncode}):\n" + run.output()[-4000:])
         time.sleep(0.05)  # polling a file the run writes (no event to await across processes)
     endpoint = json.loads(endpoint_file.read_text())
     return e2e_gg.RunningGroup(run=run, bundle=bundle, group_file=group_file, state_dir=state_dir,

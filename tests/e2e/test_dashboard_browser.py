@@ -46,6 +46,8 @@ LIGHT = "GG_TrafficLight"
 SCREENSHOTS = e2e_gg.ROOT / ".gg" / "screenshots"
 LAMP_ON = {"RED": "rgb(255, 42, 42)", "YELLOW": "rgb(255, 204, 0)", "GREEN": "rgb(31, 214, 95)"}
 LAMP_OFF = "rgb(77, 77, 77)"
+WEBCAM_SHOWN = ("const i = document.getElementById('webcam-image');"
+                "return !i.hidden && i.complete && i.naturalWidth > 0")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +75,8 @@ def page(browser, group):
     """The dashboard opened once with the run's token URL (later tests work in the same page)."""
     browser.get_log("browser")  # start from an empty console log
     browser.get(group.dashboard_url)
-    bh.wait(browser, lambda d: bh.text_of(d, "connection") == "Live", "the event stream to connect", timeout=20)
+    bh.wait(browser, lambda d: bh.text_of(d, "connection") == "Live", "the event stream to connect",
+            timeout=20)
     bh.wait(browser, lambda d: "reader" in bh.text_of(d, "functions"), "the first status")
     return browser
 
@@ -90,7 +93,7 @@ def test_page_loads_without_console_errors(page, group):
     assert CONSOLE_TOPIC in subs and SUBSCRIBER in subs, subs
     # the webcam's latest frame (synthetic camera) is fetched and decoded by the page
     bh.wait(page, lambda d: d.execute_script(
-        "const i = document.getElementById('webcam-image'); return !i.hidden && i.complete && i.naturalWidth > 0"),
+        WEBCAM_SHOWN),
         "the webcam frame to load", timeout=20)
     assert page.execute_script("return document.getElementById('webcam-image').naturalWidth") == 160
     assert bh.severe_logs(page) == []
@@ -124,7 +127,8 @@ def test_console_publish_reaches_a_device_and_unmatched_is_dropped(page, group):
     payload = {"message": "typed in the dashboard", "nonce": nonce}
     result = _publish(page, CONSOLE_TOPIC, json.dumps(payload))
     assert result == f"Published on {CONSOLE_TOPIC}: delivered to 1 target.", result
-    got = sub.wait_for_line(rf"^Received message on topic {re.escape(CONSOLE_TOPIC)}: (.*{nonce}.*)$", timeout=10)
+    got = sub.wait_for_line(rf"^Received message on topic {re.escape(CONSOLE_TOPIC)}: (.*{nonce}.*)$",
+                            timeout=10)
     assert json.loads(got[0].group(1)) == payload
 
     unmatched = f"nobody/listens/{nonce[:8]}"
@@ -169,7 +173,7 @@ def test_traffic_light_changes_colour(page, group):
 def test_full_page_screenshot_is_not_blank(page):
     # the latest webcam frame stays on the page although the uploader deletes each one after upload
     bh.wait(page, lambda d: d.execute_script(
-        "const i = document.getElementById('webcam-image'); return !i.hidden && i.complete && i.naturalWidth > 0"),
+        WEBCAM_SHOWN),
         "the webcam frame to show")
     height = page.execute_script("return document.documentElement.scrollHeight")
     page.set_window_size(1280, height + 150)  # the outer window includes a little browser chrome

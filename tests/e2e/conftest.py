@@ -19,6 +19,10 @@ waits (at most 60 s) for ``endpoint.json`` and yields an ``e2e_gg.RunningGroup``
 Teardown: devices stopped, SIGINT to the run, exit code 0 within 10 s, no child process left
 (the run's descendants, and every process carrying this run's marker in its environment).
 
+The run is shared: the traffic-light test expects an empty CarStats table and the only green
+phases, the stream_reader test the first trigger of stream_reader. A test that drives those flows
+(or changes the group) starts its own run: ``e2e_gg.start_group(tmp, overrides=..., source=...)``.
+
 Helpers for tests: ``import e2e_gg`` (``wait_for``, ``message_payload``, ``start_group``, ...).
 """
 import importlib.util

@@ -557,12 +557,14 @@ def _env(marker: str) -> Dict[str, str]:
 
 
 def start_group(bundle: Path, overrides: Optional[Dict[str, Dict[str, str]]] = None,
-                extra_args: Iterable[str] = (), timeout: float = READY_TIMEOUT_S) -> RunningGroup:
-    """Write the test group into ``bundle`` and start ``deploy.py run --no-devices --ephemeral-ports``
-    on it; returns once ``endpoint.json`` is there (AssertionError with the output otherwise)."""
+                extra_args: Iterable[str] = (), timeout: float = READY_TIMEOUT_S,
+                source: Path = SEED_GROUP) -> RunningGroup:
+    """Write the test copy of ``source`` (default the seed group.yaml) into ``bundle`` and start
+    ``deploy.py run --no-devices --ephemeral-ports`` on it; returns once ``endpoint.json`` is
+    there (AssertionError with the output otherwise)."""
     bundle.mkdir(parents=True, exist_ok=True)
     marker = uuid.uuid4().hex
-    group_file = write_test_group(bundle, marker, overrides)
+    group_file = write_test_group(bundle, marker, overrides, source=source)
     state_dir, certs_dir = bundle / "state", bundle / "certs"
     argv = [PYTHON, str(ROOT / "deploy.py"), "run", "--group-file", str(group_file),
             "--state-dir", str(state_dir),

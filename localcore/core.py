@@ -107,7 +107,7 @@ def function_specs(cfg: CoreConfig) -> List[FunctionSpec]:
             timeout_s=f.timeout_s, encoding=f.encoding, environment=dict(f.environment),
             isolation=f.isolation, run_as=(f.run_as.uid, f.run_as.gid) if f.run_as else None,
             volumes=tuple(volumes), devices=tuple(devices),
-            libraries=tuple(str(d) for d in f.library_dirs(cfg.root)),
+            libraries=tuple(str(d) for d in f.library_dirs(cfg.root)), max_instances=f.max_instances,
         ))
     return specs
 

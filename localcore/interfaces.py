@@ -105,6 +105,7 @@ class FunctionSpec:
     volumes: tuple = ()  # ((source, dest, permission), ...)
     devices: tuple = ()  # ((path, permission), ...)
     libraries: tuple = ()  # shared code folders put on sys.path after the function's own code
+    max_instances: Optional[int] = None  # on-demand pool size (None: the runtime's default)
 
 
 StatusProvider = Callable[[], dict]

@@ -527,7 +527,8 @@ class LambdaRuntime:
         available = [i for i in fn.instances.values()
                      if i.id not in running and i.state in ("starting", "ready")]
         needed = self.broker.pending(fn.spec.name) - len(available)
-        room = self.max_instances - len(fn.instances)
+        limit = fn.spec.max_instances or self.max_instances  # the function's own pool size wins
+        room = limit - len(fn.instances)
         for _ in range(max(0, min(needed, room))):
             self._spawn(fn)
 

@@ -206,6 +206,15 @@ async def test_on_demand_pool_grows_reuses_and_reaps(make_runtime):
     assert again.json()["pid"] not in pids
 
 
+async def test_function_pool_size_overrides_the_runtime_default(make_runtime):
+    runtime = await make_runtime([spec("sleeper", timeout_s=5, max_instances=1)], max_instances=4)
+    calls = [asyncio.create_task(runtime.invoke("sleeper", {"sleep": 0.1})) for _ in range(3)]
+    await asyncio.sleep(0)
+    assert len(runtime.status()["functions"]["sleeper"]["instances"]) == 1
+    results = await asyncio.gather(*calls)
+    assert len({r.json()["pid"] for r in results}) == 1  # one instance served every call, in turn
+
+
 async def test_import_error_answers_unhandled_and_is_reported(make_runtime):
     runtime = await make_runtime([spec("badimport")])
     result = await runtime.invoke("badimport", {})

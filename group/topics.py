@@ -37,29 +37,6 @@ def filter_problems(topic_filter: str) -> List[str]:
     return problems
 
 
-def has_wildcard(topic_filter: str) -> bool:
-    return "+" in topic_filter or "#" in topic_filter
-
-
-def matches(topic_filter: str, topic: str) -> bool:
-    """True when ``topic`` (no wildcards) matches ``topic_filter`` (MQTT 3.1.1 §4.7).
-
-    Wildcards at the first level do not match topics that start with ``$``.
-    """
-    f_levels = topic_filter.split("/")
-    t_levels = topic.split("/")
-    if topic.startswith("$") and f_levels[0] in ("+", "#"):
-        return False
-    for i, f in enumerate(f_levels):
-        if f == "#":
-            return True
-        if i >= len(t_levels):
-            return False
-        if f != "+" and f != t_levels[i]:
-            return False
-    return len(t_levels) == len(f_levels)
-
-
 def filters_overlap(a: str, b: str) -> bool:
     """Could one topic match both filters? (Conservative: used to find routes that can fire.)"""
     a_levels, b_levels = a.split("/"), b.split("/")

@@ -79,8 +79,9 @@ def _ports(args) -> "Ports":
     from localcore.core import Ports
 
     if args.ephemeral_ports:
-        return Ports(0, 0, 0, 0, 0)
-    ports = Ports().offset(args.port_offset) if args.port_offset else Ports()
+        ports = Ports(0, 0, 0, 0, 0)
+    else:
+        ports = Ports().offset(args.port_offset) if args.port_offset else Ports()
     for attr, opt in (("mqtt", "mqtt_port"), ("discovery", "discovery_port"), ("stream_manager", "stream_manager_port"),
                       ("ipc", "ipc_port"), ("dashboard", "dashboard_port")):
         value = getattr(args, opt)
@@ -190,6 +191,10 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
     except GroupError as exc:
         progress.note(f"[red]error:[/red] {exc}")
+        return 1
+    except OSError as exc:  # typically a port in use: say which and how to choose others
+        progress.note(f"[red]error:[/red] {exc} (is another `deploy.py run` or a Greengrass core running? "
+                      "choose other ports with --port-offset N or --mqtt-port/--discovery-port/... )")
         return 1
     finally:
         endpoint_file.unlink(missing_ok=True)

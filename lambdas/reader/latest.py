@@ -7,24 +7,11 @@ import tempfile
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional
 
+from gglambda.env import ConfigError, integer, text
+
+__all__ = ["AGGREGATE_FIELDS", "ConfigError", "LatestAggregates", "ReaderConfig", "parse_aggregate"]
+
 AGGREGATE_FIELDS = ("location", "window_start", "window_end", "count", "min", "max", "mean")
-
-
-class ConfigError(ValueError):
-    """An environment variable has a value the reader cannot use; the message names it."""
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
-    if not minimum <= value <= maximum:
-        raise ConfigError("{} must be in {}..{}, got {}".format(name, minimum, maximum, value))
-    return value
 
 
 @dataclass(frozen=True)
@@ -38,12 +25,12 @@ class ReaderConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ReaderConfig":
         return cls(
-            source_stream=env.get("SOURCE_STREAM_NAME", "").strip() or cls.source_stream,
-            display_topic=env.get("DISPLAY_TOPIC", "").strip() or cls.display_topic,
-            snapshot_path=env.get("SNAPSHOT_PATH", "").strip()
+            source_stream=text(env, "SOURCE_STREAM_NAME", cls.source_stream),
+            display_topic=text(env, "DISPLAY_TOPIC", cls.display_topic),
+            snapshot_path=text(env, "SNAPSHOT_PATH", "")
             or os.path.join(tempfile.gettempdir(), "reader", "latest_aggregates.json"),
-            read_batch=_int(env, "READ_BATCH", cls.read_batch, 1, 10000),
-            read_timeout_ms=_int(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),
+            read_batch=integer(env, "READ_BATCH", cls.read_batch, 1, 10000),
+            read_timeout_ms=integer(env, "READ_TIMEOUT_MS", cls.read_timeout_ms, 0, 59000),
         )
 
 

@@ -7,27 +7,14 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
+from gglambda.env import ConfigError, choice, number, text
+
+__all__ = ["CAMERA_MODES", "ConfigError", "EXTENSION", "FrameNamer", "NAME_FORMAT", "WebcamConfig",
+           "should_save", "synthetic_frame"]
+
 NAME_FORMAT = "%Y_%m_%d_%H.%M.%S"
 EXTENSION = ".jpg"
 CAMERA_MODES = ("auto", "camera", "synthetic")
-
-
-class ConfigError(ValueError):
-    """An environment variable has a value the webcam cannot use; the message names it."""
-
-
-def _number(env: Mapping[str, str], name: str, default, kind, minimum, maximum=None):
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError("{} must be a {} number, got {!r}".format(name, kind.__name__, raw)) from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = ">= {}".format(minimum) if maximum is None else "in {}..{}".format(minimum, maximum)
-        raise ConfigError("{} must be {}, got {!r}".format(name, bound, raw))
-    return value
 
 
 @dataclass(frozen=True)
@@ -43,17 +30,15 @@ class WebcamConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "WebcamConfig":
-        mode = env.get("CAMERA_MODE", "").strip().lower() or cls.mode
-        if mode not in CAMERA_MODES:
-            raise ConfigError("CAMERA_MODE must be one of {}, got {!r}".format(", ".join(CAMERA_MODES), mode))
+        mode = choice(env, "CAMERA_MODE", cls.mode, CAMERA_MODES)
         return cls(
-            device=env.get("CAMERA_DEVICE", "").strip() or cls.device,
-            width=_number(env, "FRAME_WIDTH", cls.width, int, 16, 7680),
-            height=_number(env, "FRAME_HEIGHT", cls.height, int, 16, 4320),
-            fps=_number(env, "FPS", cls.fps, float, 0.01, 120),
-            save_every=_number(env, "SAVE_EVERY_N_FRAMES", cls.save_every, int, 1),
-            output_dir=env.get("OUTPUT_DIR", "").strip() or cls.output_dir,
-            jpeg_quality=_number(env, "JPEG_QUALITY", cls.jpeg_quality, int, 1, 100),
+            device=text(env, "CAMERA_DEVICE", cls.device),
+            width=number(env, "FRAME_WIDTH", cls.width, int, 16, 7680),
+            height=number(env, "FRAME_HEIGHT", cls.height, int, 16, 4320),
+            fps=number(env, "FPS", cls.fps, float, 0.01, 120),
+            save_every=number(env, "SAVE_EVERY_N_FRAMES", cls.save_every, int, 1),
+            output_dir=text(env, "OUTPUT_DIR", cls.output_dir),
+            jpeg_quality=number(env, "JPEG_QUALITY", cls.jpeg_quality, int, 1, 100),
             mode=mode,
         )
 

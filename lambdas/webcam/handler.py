@@ -7,55 +7,48 @@ See ``lambdas/README.md`` for when the worker starts.
 """
 from __future__ import annotations
 
-import atexit
 import logging
 import os
-import threading
 import time
 from datetime import datetime
 from typing import Callable, Dict, Optional
 
 from camera import encode_jpeg, open_source, write_file_atomic
 from frames import FrameNamer, WebcamConfig, should_save
+from gglambda import lifecycle
 from kvs_frames import SinkConfig
 from kvs_sink import KvsSink
 
 LOG = logging.getLogger(__name__)
 
 
-class Webcam:
+class Webcam(lifecycle.Worker):
     def __init__(self, config: WebcamConfig, clock: Callable[[], datetime] = datetime.now,
                  sink: Optional[KvsSink] = None) -> None:
+        super(Webcam, self).__init__("webcam")
         self._config = config
         self._clock = clock
         self._sink = sink
         self._namer = FrameNamer()
-        self._stop = threading.Event()
-        self._thread = None  # type: Optional[threading.Thread]
         self._source_kind = None  # type: Optional[str]
         self._frames = 0
         self._saved = 0
         self._last_file = None  # type: Optional[str]
-        self._last_error = None  # type: Optional[str]
 
     def start(self) -> None:
-        if self._thread is None:
-            if self._sink is not None:
-                self._sink.start()
-            self._thread = threading.Thread(target=self._run, name="webcam", daemon=True)
-            self._thread.start()
+        if self._thread is None and self._sink is not None:
+            self._sink.start()
+        super(Webcam, self).start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super(Webcam, self).stop(timeout)
         if self._sink is not None:
             self._sink.stop(timeout)
 
     def status(self) -> Dict[str, object]:
         return {
             "function": "webcam",
-            "running": self._thread is not None and self._thread.is_alive(),
+            "running": self.running,
             "source": self._source_kind,
             "frames": self._frames,
             "saved": self._saved,
@@ -121,32 +114,18 @@ class Webcam:
                 LOG.error("cannot save frame %s: %s", name, exc)
 
 
-_lock = threading.Lock()
-_worker = None  # type: Optional[Webcam]
+def _build() -> Webcam:
+    config = WebcamConfig.from_env(os.environ)
+    sink_config = SinkConfig.from_env(os.environ, config.save_every)
+    if sink_config is None and os.environ.get("KVS_STREAM_NAME", "").strip():
+        LOG.info("KVS_STREAM_NAME is set but no local ingest endpoint (KVS_ENDPOINT or "
+                 "AWS_ENDPOINT_URL): not posting frames "
+                 "(on AWS the KVS producer SDK feeds the stream)")
+    return Webcam(config, sink=KvsSink(sink_config) if sink_config is not None else None)
 
 
-def main() -> Webcam:
-    """Start the capture once per process (idempotent) and return it."""
-    global _worker
-    with _lock:
-        if _worker is None:
-            logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
-            config = WebcamConfig.from_env(os.environ)
-            sink_config = SinkConfig.from_env(os.environ, config.save_every)
-            if sink_config is None and os.environ.get("KVS_STREAM_NAME", "").strip():
-                LOG.info("KVS_STREAM_NAME is set but no local ingest endpoint (KVS_ENDPOINT or "
-                         "AWS_ENDPOINT_URL): not posting frames "
-                         "(on AWS the KVS producer SDK feeds the stream)")
-            _worker = Webcam(config, sink=KvsSink(sink_config) if sink_config is not None else None)
-            _worker.start()
-            atexit.register(_worker.stop)
-        return _worker
-
-
-def function_handler(event, context):
-    """Pinned functions take no work from subscriptions; an invocation reports the worker's status."""
-    return main().status()
-
+main = lifecycle.start_once(_build)
+function_handler = lifecycle.status_handler(main)
 
 if os.environ.get("MY_FUNCTION_ARN"):
     main()

@@ -15,40 +15,15 @@ import threading
 import time
 from typing import Deque, List, Mapping, Optional, Tuple
 
-from frames import ConfigError
+from gglambda.env import ConfigError, number, text
 
 INGEST_PREFIX = "/_local/kinesisvideo/streams/"
 STREAM_NAME_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,256}$")
 MIN_TIME_STEP = 1e-6  # the ingest route refuses a batch whose timestamps go back
+_INTEGER = "an integer"  # the parse error says "must be an integer, got 'x'"; bound errors quote the text
 
 # (producer timestamp in epoch seconds, JPEG bytes)
 TimedJpeg = Tuple[float, bytes]
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError("{} must be an integer, got {!r}".format(name, raw)) from None
-    if not minimum <= value <= maximum:
-        raise ConfigError("{} must be in {}..{}, got {!r}".format(name, minimum, maximum, raw))
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError("{} must be a number, got {!r}".format(name, raw)) from None
-    if not minimum <= value <= maximum:
-        raise ConfigError("{} must be in {}..{}, got {!r}".format(name, minimum, maximum, raw))
-    return value
 
 
 class SinkConfig(object):
@@ -84,22 +59,22 @@ class SinkConfig(object):
     def from_env(cls, env: Mapping[str, str], default_every: int) -> "Optional[SinkConfig]":
         """The sink's configuration, or ``None`` when it is off (no stream or no endpoint).
         A bad value raises ConfigError naming the variable."""
-        stream = env.get("KVS_STREAM_NAME", "").strip()
+        stream = text(env, "KVS_STREAM_NAME", "")
         if stream and not STREAM_NAME_RE.match(stream):
             raise ConfigError("KVS_STREAM_NAME must be 1-256 characters of [a-zA-Z0-9_.-], got {!r}"
                               .format(stream))
-        endpoint = (env.get("KVS_ENDPOINT", "").strip() or env.get("AWS_ENDPOINT_URL", "").strip())
+        endpoint = text(env, "KVS_ENDPOINT", "") or text(env, "AWS_ENDPOINT_URL", "")
         if endpoint and not endpoint.startswith(("http://", "https://")):
-            name = "KVS_ENDPOINT" if env.get("KVS_ENDPOINT", "").strip() else "AWS_ENDPOINT_URL"
+            name = "KVS_ENDPOINT" if text(env, "KVS_ENDPOINT", "") else "AWS_ENDPOINT_URL"
             raise ConfigError("{} must be an http:// or https:// URL, got {!r}".format(name, endpoint))
         config = cls(
             stream=stream,
             endpoint=endpoint,
-            every=_int(env, "KVS_EVERY_N_FRAMES", default_every, 1, 1000000),
-            queue_frames=_int(env, "KVS_QUEUE_FRAMES", 32, 1, 10000),
-            batch_frames=_int(env, "KVS_BATCH_FRAMES", 10, 1, 1000),
-            batch_bytes=_int(env, "KVS_BATCH_BYTES", 768 * 1024, 1024, 64 * 1024 * 1024),
-            timeout_s=_float(env, "KVS_TIMEOUT_S", 5.0, 0.1, 300.0),
+            every=number(env, "KVS_EVERY_N_FRAMES", default_every, int, 1, 1000000, what=_INTEGER),
+            queue_frames=number(env, "KVS_QUEUE_FRAMES", 32, int, 1, 10000, what=_INTEGER),
+            batch_frames=number(env, "KVS_BATCH_FRAMES", 10, int, 1, 1000, what=_INTEGER),
+            batch_bytes=number(env, "KVS_BATCH_BYTES", 768 * 1024, int, 1024, 64 * 1024 * 1024, what=_INTEGER),
+            timeout_s=number(env, "KVS_TIMEOUT_S", 5.0, float, 0.1, 300.0, what="a number"),
         )
         return config if stream and endpoint else None
 

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from typing import Dict, Optional
 
+from gglambda import lifecycle
 from kvs_frames import FrameQueue, SinkConfig, batch_entries, build_body, frame_entry
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def post_json(url: str, body: bytes, timeout: float) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-class KvsSink(object):
+class KvsSink(lifecycle.Worker):
     """Posts frames given to :meth:`offer` to ``config.url`` from its own thread.
 
     A failed request drops its frames (a live view wants the newest, not a backlog), counts them
@@ -63,29 +64,25 @@ class KvsSink(object):
     """
 
     def __init__(self, config: SinkConfig) -> None:
+        super(KvsSink, self).__init__("webcam-kvs")
         self.config = config
         self._queue = FrameQueue(config.queue_frames)
-        self._stop = threading.Event()
-        self._thread = None  # type: Optional[threading.Thread]
         self._lock = threading.Lock()
         self._sent = 0
         self._requests = 0
         self._failed = 0
-        self._last_error = None  # type: Optional[str]
         self._last_sent_time = None  # type: Optional[float]
         self._not_archived_logged = False
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="webcam-kvs", daemon=True)
-            self._thread.start()
+            super(KvsSink, self).start()
             LOG.info("posting frames to Kinesis Video stream %s at %s", self.config.stream, self.config.url)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._queue.wake()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super(KvsSink, self).stop(timeout)
 
     def offer(self, timestamp: float, jpeg: bytes) -> None:
         """Queue one frame (capture time in epoch seconds, JPEG bytes); never blocks."""
@@ -97,7 +94,7 @@ class KvsSink(object):
             return {
                 "stream": self.config.stream,
                 "url": self.config.url,
-                "running": self._thread is not None and self._thread.is_alive(),
+                "running": self.running,
                 "queued": len(self._queue),
                 "offered": self._queue.offered,
                 "sent": self._sent,

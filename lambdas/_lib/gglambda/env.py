@@ -54,10 +54,14 @@ def integer(env: Mapping[str, str], name: str, default: int, minimum: Optional[i
     return _parsed(env, name, default, int, "an integer", minimum, maximum, quote=False)
 
 
-def number(env: Mapping[str, str], name: str, default, kind=float, minimum=None, maximum=None):
+def number(env: Mapping[str, str], name: str, default, kind=float, minimum=None, maximum=None,
+           what: Optional[str] = None):
     """A ``kind`` (float or int) within ``minimum``..``maximum`` (None: unbounded on that side).
 
     Errors quote the text as given: ``NAME must be a float number, got 'fast'``,
-    ``NAME must be >= 1, got '0'``, ``NAME must be in 0..59000, got '60000'``.
+    ``NAME must be >= 1, got '0'``, ``NAME must be in 0..59000, got '60000'``. ``what`` replaces
+    ``a <kind> number`` in the first one (e.g. ``"an integer"``: ``NAME must be an integer, got 'x'``).
     """
-    return _parsed(env, name, default, kind, "a {} number".format(kind.__name__), minimum, maximum, quote=True)
+    if what is None:
+        what = "a {} number".format(kind.__name__)
+    return _parsed(env, name, default, kind, what, minimum, maximum, quote=True)

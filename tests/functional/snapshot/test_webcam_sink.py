@@ -21,8 +21,10 @@ from localcore.cloudfn.http import snapshot_route
 
 REPO = Path(__file__).resolve().parents[3]
 WEBCAM_DIR = REPO / "lambdas" / "webcam"
-if str(WEBCAM_DIR) not in sys.path:
-    sys.path.append(str(WEBCAM_DIR))
+LIBRARY = REPO / "lambdas" / "_lib"  # the shared library (``libraries:`` in group.yaml), after the code dir
+for _dir in (WEBCAM_DIR, LIBRARY):
+    if str(_dir) not in sys.path:
+        sys.path.append(str(_dir))
 
 from frames import WebcamConfig  # noqa: E402  (the webcam's own modules, as its runtime imports them)
 from kvs_frames import SinkConfig  # noqa: E402

@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 import pytest
 
-from lambdas.reader.latest import LatestAggregates
 from localcore.interfaces import Message, Route
 from localcore.pki import LocalPKI
 from localcore.router import Router
@@ -31,6 +30,13 @@ from localcore.shadow import ShadowService
 from web.app import Dashboard
 from web.facade import CoreFacade
 from web.tap import MessageTap
+
+# lambdas/reader/latest.py imports the shared library ``gglambda`` (packaged at its zip's root)
+_LIBRARY = str(Path(__file__).resolve().parents[3] / "lambdas" / "_lib")
+if _LIBRARY not in sys.path:
+    sys.path.append(_LIBRARY)
+
+from lambdas.reader.latest import LatestAggregates  # noqa: E402
 
 LIGHT = "GG_TrafficLight"
 SHADOW_UPDATE = f"$aws/things/{LIGHT}/shadow/update"

@@ -57,6 +57,15 @@ def test_number_parses_its_kind_and_quotes_the_text_given():
         env.number({"I": "60000"}, "I", 1, int, 0, 59000)
 
 
+def test_number_what_names_the_expected_kind_in_the_parse_error_only():
+    with pytest.raises(env.ConfigError, match="^I must be an integer, got 'many'$"):
+        env.number({"I": "many"}, "I", 1, int, 1, 10, what="an integer")
+    with pytest.raises(env.ConfigError, match=r"^I must be in 1\.\.10, got '0'$"):
+        env.number({"I": "0"}, "I", 1, int, 1, 10, what="an integer")
+    with pytest.raises(env.ConfigError, match="^F must be a number, got 'soon'$"):
+        env.number({"F": "soon"}, "F", 1.0, float, what="a number")
+
+
 # lifecycle --------------------------------------------------------------------------------------
 
 

@@ -94,6 +94,11 @@ def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Loggers that log INFO into their own files (each function's log) propagate to the console
+    # handler too; the console shows only what the root level lets through.
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.setLevel(root.level)
     try:
         return asyncio.run(_run(args))
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List
 
 log = logging.getLogger("localcore.run")
 
@@ -63,16 +63,6 @@ class Progress:
 
     def note(self, text: str) -> None:
         self.console.print(text)
-
-    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
-        t = time.monotonic()
-        try:
-            result = fn()
-        except BaseException as exc:
-            self.step(name, time.monotonic() - t, False, f"{type(exc).__name__}: {exc}")
-            raise
-        self.step(name, time.monotonic() - t)
-        return result
 
 
 def _ports(args) -> "Ports":
@@ -162,7 +152,6 @@ async def _run(args: argparse.Namespace) -> int:
                       f"{dep.get('id')} {dep.get('status')}")
         core.watch_deployments(cloud, group_files[0])  # later deployments are applied while running
 
-        children = None
         if not args.no_devices:
             children = await _start_devices(progress, group, root, state_dir, certs_dir, core)
             stack.push("device scripts", children.stop)

@@ -409,8 +409,6 @@ class LocalCore:
             await self.dashboard.stop()
 
     # -- status sections ----------------------------------------------------------------------------
-    deployment: Dict[str, Any] = {}
-
     def _group_section(self) -> dict:
         return {"name": self.cfg.group.name, "id": self.cfg.group_id, "deployment": dict(self.deployment),
                 "core": self.lifecycle.status()}

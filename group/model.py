@@ -129,6 +129,7 @@ class StreamManager(_Model):
     port: int = Field(default=8088, ge=0, le=65535)
     authenticate_client: bool = True
     exporter_thread_pool_size: Optional[int] = Field(default=None, ge=1)
+    exporter_max_bandwidth_kbps: Optional[int] = Field(default=None, ge=1)  # kilobits/s, None = unlimited
 
 
 class StreamDoc(_Model):

@@ -233,6 +233,8 @@ def _stream_manager_entry(group: Group) -> Dict[str, Any]:
         variables["STREAM_MANAGER_STORE_ROOT_DIR"] = sm.store_root
     if sm.exporter_thread_pool_size:
         variables["STREAM_MANAGER_EXPORTER_THREAD_POOL_SIZE"] = str(sm.exporter_thread_pool_size)
+    if sm.exporter_max_bandwidth_kbps:
+        variables["STREAM_MANAGER_EXPORTER_MAX_BANDWIDTH"] = str(sm.exporter_max_bandwidth_kbps)
     return {"Id": "stream-manager", "FunctionArn": STREAM_MANAGER_ARN,
             "FunctionConfiguration": {"Pinned": True, "MemorySize": 4194304, "Timeout": 3,
                                       "Environment": {"Variables": variables}}}

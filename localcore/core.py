@@ -189,6 +189,8 @@ class LocalCore:
                 store_root, host="127.0.0.1", port=cfg.ports.stream_manager,
                 authenticate_client=g.stream_manager.authenticate_client,
                 token_check=self.runtime.token_valid,
+                exporter_threads=g.stream_manager.exporter_thread_pool_size or 4,
+                exporter_max_bandwidth_kbps=g.stream_manager.exporter_max_bandwidth_kbps,
                 cloud=CloudConfig(endpoint_url=cfg.cloud_url, region=cfg.region,
                                   aws_access_key_id=cfg.credentials["AccessKeyId"],
                                   aws_secret_access_key=cfg.credentials["SecretAccessKey"]),

@@ -23,11 +23,13 @@ import heapq
 import itertools
 import json
 import logging
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .bandwidth import BandwidthLimit
 from .checkpoints import Checkpoint, CheckpointStore
 from .definitions import HTTP, IOT_ANALYTICS, IOT_SITEWISE, KINESIS, S3_TASK, ExportConfig
 from .errors import ExportError, NotEnoughMessages, StreamManagerError, StreamNotFound
@@ -170,6 +172,8 @@ class _Exporter:
         delivered = True
         while True:
             self.attempt += 1
+            if self.attempt == 1:  # the limit counts what is sent once, not each retry's wait
+                await self.m.bandwidth.take(self._upload_bytes(msgs))
             await self.m.slots.acquire(self.cfg.priority)
             self.state = "exporting"
             try:
@@ -212,6 +216,19 @@ class _Exporter:
             Checkpoint(self.position, self.exported_messages, self.exported_bytes, self.last_export_time),
         )
         self.state = "idle"
+
+    def _upload_bytes(self, msgs: list[StoredMessage]) -> int:
+        """Bytes this batch puts on the wire: the payloads, or for S3 tasks the files they name."""
+        if self.cfg.kind != S3_TASK:
+            return sum(len(m.payload) for m in msgs)
+        total = 0
+        for m in msgs:
+            try:
+                url = json.loads(m.payload).get("inputUrl", "")
+                total += os.path.getsize(url[len("file:"):] if url.startswith("file:") else url)
+            except (ValueError, AttributeError, OSError):
+                continue  # a bad task fails in _s3_task with its reason; it uploads nothing
+        return total
 
     async def _send(self, msgs: list[StoredMessage]) -> Result:
         kind = self.cfg.kind
@@ -372,8 +389,10 @@ class ExportManager:
         clock: Callable[[], float] = time.time,
         retry_initial_s: float = 1.0,
         retry_max_s: float = 60.0,
+        max_bandwidth_kbps: int | None = None,
     ) -> None:
         self.store = store
+        self.bandwidth = BandwidthLimit(max_bandwidth_kbps)
         self.checkpoints = CheckpointStore(checkpoint_dir)
         self.cloud = cloud
         self.clients = Clients(cloud)

@@ -57,6 +57,8 @@ class StreamManagerServer:
     :param exporters_enabled: start exporters for streams that define them.
     :param exporter_threads: worker threads (and concurrent uploads) shared by all exporters.
     :param export_retry_initial_s, export_retry_max_s: back-off between retries of a failed upload.
+    :param exporter_max_bandwidth_kbps: STREAM_MANAGER_EXPORTER_MAX_BANDWIDTH (kilobits/s shared by
+        every exporter; None = unlimited).
     :param max_frame_bytes: largest request frame accepted; larger AppendMessage frames are answered
         with RequestPayloadTooLarge (4) after being discarded.
     :param max_response_bytes: a ReadMessages answer stops adding messages past this many payload bytes.
@@ -74,6 +76,7 @@ class StreamManagerServer:
         exporter_threads: int = 4,
         export_retry_initial_s: float = 1.0,
         export_retry_max_s: float = 60.0,
+        exporter_max_bandwidth_kbps: int | None = None,
         max_frame_bytes: int = 64 * 1024 * 1024,
         max_response_bytes: int = 64 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
@@ -88,6 +91,7 @@ class StreamManagerServer:
         self.exporters_enabled = exporters_enabled
         self.exporter_threads = exporter_threads
         self.export_retry = (export_retry_initial_s, export_retry_max_s)
+        self.exporter_max_bandwidth_kbps = exporter_max_bandwidth_kbps
         self.max_frame_bytes = max_frame_bytes
         self.max_response_bytes = max_response_bytes
         self._clock = clock
@@ -116,6 +120,7 @@ class StreamManagerServer:
                 clock=self._clock,
                 retry_initial_s=self.export_retry[0],
                 retry_max_s=self.export_retry[1],
+                max_bandwidth_kbps=self.exporter_max_bandwidth_kbps,
             )
             await self.exports.start()
         self._server = await asyncio.start_server(self._serve, self.host, self._requested_port)

@@ -377,6 +377,47 @@ def test_sitewise_export_to_local_cloud(local_cloud, make_server, make_client):
     assert exporter_status(srv, "sw", "sw1")["errorMessage"] is None
 
 
+@pytest.mark.parametrize("kbps", [None, 8])
+def test_max_bandwidth_paces_the_exporters(make_server, make_client, kbps):
+    received = []
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    async def handler(request):
+        received.append(await request.read())
+        return web.Response(status=200)
+
+    async def up():
+        app = web.Application()
+        app.router.add_post("/ingest", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, site._server.sockets[0].getsockname()[1]
+
+    runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
+    try:
+        srv = make_server(exporters_enabled=True, exporter_max_bandwidth_kbps=kbps)
+        c = make_client(srv.port)
+        c.create_message_stream(MessageStreamDefinition(
+            name="bw", strategy_on_full=StrategyOnFull.RejectNewData,
+            export_definition=ExportDefinition(http=[HTTPConfig(identifier="h", uri=f"http://127.0.0.1:{port}/ingest",
+                                                                batch_size=1)])))
+        for i in range(3):
+            c.append_message("bw", bytes([65 + i]) * 600)  # 1,800 B at 8 kbit/s (1,000 B/s)
+        wait_until(lambda: (exporter_status(srv, "bw", "h") or {}).get("lag") == 0, what="export")
+        assert [r[:1] for r in received] == [b"A", b"B", b"C"]
+        waited = srv.call(lambda: srv.server.exports.bandwidth.waited_s)
+        if kbps is None:
+            assert waited == 0
+        else:  # the bucket holds 1,000 B: the 2nd and 3rd batches wait for 200 + 600 B of refill
+            assert waited == pytest.approx(0.8, abs=0.15)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+
+
 def test_http_export_and_priority_status(make_server, make_client):
     received = []
     loop = asyncio.new_event_loop()

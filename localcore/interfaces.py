@@ -65,11 +65,18 @@ class MessageSink(Protocol):
     def deliver(self, message: Message) -> None: ...
 
 
+class QueueFullError(Exception):
+    """``queueFullPolicy: AllOrError``: a target's queue is full, so the message went to no one."""
+
+
 class Publisher(Protocol):
     """The router as seen by everything that sends messages into the group."""
 
-    def publish(self, message: Message) -> int:
-        """Route ``message`` by the subscription table; returns the number of targets reached."""
+    def publish(self, message: Message, all_or_error: bool = False) -> int:
+        """Route ``message`` by the subscription table; returns the number of targets reached.
+
+        ``all_or_error``: raise :class:`QueueFullError` (delivering nothing) if a target has no room.
+        """
         ...
 
 

@@ -83,6 +83,11 @@ class MessageTap:
         self._listeners: list[tuple[str, Callable[[Message], None]]] = []
         self._counts: Counter[str] = Counter()
 
+    def has_room(self, message: Message) -> bool:
+        """The tap never refuses; the cloud connection behind it may."""
+        inner = getattr(self._inner, "has_room", None) if self._inner is not None else None
+        return True if inner is None else bool(inner(message))
+
     def deliver(self, message: Message) -> None:
         with self._lock:
             subscriptions = [s for s in self._subscriptions if matches(s.topic_filter, message.topic)]

@@ -25,11 +25,12 @@ from typing import Callable, Optional
 
 from aiohttp import web
 
-from localcore.interfaces import Message, Publisher, ShadowOperations, function as function_endpoint
+from localcore.interfaces import (Message, Publisher, QueueFullError, ShadowOperations,
+                                  function as function_endpoint)
 
 from .directory import ROUTER, SECRETS, SHADOW, SYSTEM_FUNCTIONS, FunctionDirectory
-from .errors import (BadRequest, Forbidden, IPCError, SecretNotFound, SecretsFileError, Unauthorized,
-                     UnknownFunction)
+from .errors import (BadRequest, Forbidden, IPCError, QueueFull, SecretNotFound, SecretsFileError,
+                     Unauthorized, UnknownFunction)
 from .secrets import SecretsStore
 from .work import EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Result, WorkBroker
 
@@ -241,8 +242,17 @@ class IPCServer:
         publisher = self.backends.publisher
         if publisher is None:
             raise IPCError("no router in this core: publish refused")
+        # queueFullPolicy "AllOrError" (the SDK's AllOrException): fail rather than drop when any
+        # target's queue is full; "" / "BestEffort" drop for the full targets only.
+        all_or_error = custom.get("queueFullPolicy") == "AllOrError"
+        message = Message(source=function_endpoint(caller.name), topic=subject, payload=body)
         try:
-            publisher.publish(Message(source=function_endpoint(caller.name), topic=subject, payload=body))
+            if all_or_error:
+                publisher.publish(message, all_or_error=True)
+            else:
+                publisher.publish(message)
+        except QueueFullError as e:
+            raise QueueFull(str(e)) from e
         except ValueError as e:  # the router refuses the topic (TopicError)
             raise BadRequest(f"publish on {subject!r} refused: {e}") from e
         return Result(b"", "")

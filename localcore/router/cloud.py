@@ -81,6 +81,11 @@ class CloudSink:
         else:
             loop.call_soon_threadsafe(self._enqueue, message)
 
+    def has_room(self, message: Message) -> bool:
+        """Whether the spool takes ``message`` without dropping an older one (AllOrError publishes)."""
+        return (len(self._spool) + 1 <= self.max_messages
+                and self._spool_bytes + len(message.payload) <= self.max_bytes)
+
     def _enqueue(self, message: Message) -> None:
         size = len(message.payload)
         if size > self.max_bytes:

@@ -12,3 +12,4 @@ class TopicError(RouterError, ValueError):
 
 class RouteError(RouterError, ValueError):
     """A subscription-table row that cannot be used (bad endpoint or topic filter)."""
+

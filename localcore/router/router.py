@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from typing import Iterable
 
-from localcore.interfaces import Message, MessageSink, Route, split
+from localcore.interfaces import Message, MessageSink, QueueFullError, Route, split
 from localcore.router.errors import RouterError
 from localcore.router.table import RoutingTable
 from localcore.router.topics import validate_topic
@@ -81,13 +81,23 @@ class Router:
         """The targets a message would reach by the table (no counting, no delivery)."""
         return self._table.lookup(source, topic)
 
-    def publish(self, message: Message) -> int:
+    def publish(self, message: Message, all_or_error: bool = False) -> int:
         """Route ``message``; returns the number of targets it was handed to.
 
-        Raises :class:`TopicError` for a topic that is not a valid publish topic.
+        Raises :class:`TopicError` for a topic that is not a valid publish topic. With
+        ``all_or_error`` (the SDK's ``queueFullPolicy`` ``AllOrException``), a target whose sink says
+        it has no room (optional ``has_room(message) -> bool``) makes the whole publish fail with
+        :class:`QueueFullError` before anything is delivered; otherwise a full queue drops (BestEffort).
         """
         validate_topic(message.topic)
         targets = self._table.lookup(message.source, message.topic)
+        if all_or_error:
+            full = [t for t in targets if not _has_room(self.sink_for(t), message)]
+            if full:
+                with self._lock:
+                    self._counts["refused_queue_full"] += 1
+                raise QueueFullError(f"queue of {', '.join(full)} is full: {message.topic} delivered to no target "
+                                     "(queueFullPolicy AllOrError)")
         reached = 0
         for target in targets:
             sink = self._sinks.get(target)
@@ -126,6 +136,12 @@ class Router:
                 "delivered": self._counts["delivered"],
                 "undeliverable": self._counts["undeliverable"],
                 "sink_errors": self._counts["sink_errors"],
+                "refused_queue_full": self._counts["refused_queue_full"],
                 "sinks": sorted(self._sinks) + sorted(f"{k}:*" for k in self._kind_sinks),
                 "per_target": dict(self._per_target),
             }
+
+
+def _has_room(sink: MessageSink | None, message: Message) -> bool:
+    has_room = getattr(sink, "has_room", None)
+    return True if sink is None or has_room is None else bool(has_room(message))

@@ -111,6 +111,11 @@ class _FunctionSink:
         self._runtime = runtime
         self.name = name
 
+    def has_room(self, message: Message) -> bool:
+        """Whether the function's work queue takes one more invocation (AllOrError publishes)."""
+        broker = self._runtime.broker
+        return broker.pending(self.name) < broker.max_queue
+
     def deliver(self, message: Message) -> None:
         loop = self._runtime._loop
         if loop is None:

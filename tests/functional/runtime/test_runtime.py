@@ -461,3 +461,20 @@ async def test_full_queue_of_a_stuck_pinned_function_drops_and_counts(make_runti
     assert status["queued"] == 3 and status["dropped_messages"] == 2
     log_text = Path(status["log"]).read_text()
     assert "dropped (1 so far)" in log_text and "is full (3 invocations waiting)" in log_text
+
+
+async def test_queue_full_policy_all_or_error_fails_the_publish_best_effort_drops(make_runtime, router):
+    runtime = await make_runtime(
+        [spec("sleeper", pinned=True, timeout_s=10), spec("policypub", timeout_s=10)],
+        routes=[Route(source="function:policypub", target="function:sleeper", topic_filter="to/sleeper")],
+        max_queue=1)
+    busy = asyncio.create_task(runtime.invoke("sleeper", {"sleep": 1.5}))  # runs
+    await wait_until(lambda: runtime.broker.running("sleeper"))
+    queued = asyncio.create_task(runtime.invoke("sleeper", {"sleep": 0}))  # waits: the queue is now full
+    await wait_until(lambda: runtime.broker.pending("sleeper") == 1)
+    strict = (await runtime.invoke("policypub", {"topic": "to/sleeper", "policy": "AllOrException"})).json()
+    assert strict["raised"] == "InvocationException" and "HTTP 429" in strict["message"], strict
+    lax = (await runtime.invoke("policypub", {"topic": "to/sleeper", "policy": "BestEffort"})).json()
+    assert lax["raised"] is None  # dropped for the full target, no error for the publisher
+    assert router.status()["refused_queue_full"] == 1
+    await asyncio.gather(busy, queued)

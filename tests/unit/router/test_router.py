@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from localcore.interfaces import Message, Route
+from localcore.interfaces import Message, QueueFullError, Route
 from localcore.router import Router
 from localcore.router.errors import RouterError, TopicError
 
@@ -105,3 +105,25 @@ def test_concurrent_publishers_are_all_counted():
     for t in threads:
         t.join(10)
     assert router.status()["routed"] == 8000 and len(b.messages) == 8000
+
+
+def test_all_or_error_delivers_to_no_one_when_a_target_is_full():
+    class Sink:
+        def __init__(self, room):
+            self.room, self.got = room, []
+
+        def has_room(self, message):
+            return self.room
+
+        def deliver(self, message):
+            self.got.append(message.payload)
+
+    router = Router([Route("function:a", "function:b", "t"), Route("function:a", "function:c", "t")])
+    roomy, full = Sink(True), Sink(False)
+    router.attach("function:b", roomy)
+    router.attach("function:c", full)
+    with pytest.raises(QueueFullError):
+        router.publish(Message("function:a", "t", b"1"), all_or_error=True)
+    assert roomy.got == [] and full.got == []
+    assert router.publish(Message("function:a", "t", b"2")) == 2  # BestEffort: the sink decides itself
+    assert router.status()["refused_queue_full"] == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import base64
 import json
 import threading
@@ -64,6 +65,36 @@ def wait_until(pred, timeout=20.0, what="condition"):
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+
+@contextlib.contextmanager
+def http_ingest():
+    """A real HTTP endpoint on 127.0.0.1:0 (own loop thread) recording ``(content type, body)`` of
+    every POST /ingest. Yields ``(url, received)``."""
+    received = []
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+
+    async def handler(request):
+        received.append((request.headers["Content-Type"], await request.read()))
+        return web.Response(status=200)
+
+    async def up():
+        app = web.Application()
+        app.router.add_post("/ingest", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, site._server.sockets[0].getsockname()[1]
+
+    runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
+    try:
+        yield f"http://127.0.0.1:{port}/ingest", received
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
 
 
 def exporter_status(srv, stream, ident):
@@ -379,65 +410,25 @@ def test_sitewise_export_to_local_cloud(local_cloud, make_server, make_client):
 
 @pytest.mark.parametrize("kbps", [None, 8])
 def test_max_bandwidth_paces_the_exporters(make_server, make_client, kbps):
-    received = []
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-
-    async def handler(request):
-        received.append(await request.read())
-        return web.Response(status=200)
-
-    async def up():
-        app = web.Application()
-        app.router.add_post("/ingest", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, site._server.sockets[0].getsockname()[1]
-
-    runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
-    try:
+    with http_ingest() as (url, received):
         srv = make_server(exporters_enabled=True, exporter_max_bandwidth_kbps=kbps)
         c = make_client(srv.port)
         c.create_message_stream(MessageStreamDefinition(
             name="bw", strategy_on_full=StrategyOnFull.RejectNewData,
-            export_definition=ExportDefinition(http=[HTTPConfig(identifier="h", uri=f"http://127.0.0.1:{port}/ingest",
-                                                                batch_size=1)])))
+            export_definition=ExportDefinition(http=[HTTPConfig(identifier="h", uri=url, batch_size=1)])))
         for i in range(3):
             c.append_message("bw", bytes([65 + i]) * 600)  # 1,800 B at 8 kbit/s (1,000 B/s)
         wait_until(lambda: (exporter_status(srv, "bw", "h") or {}).get("lag") == 0, what="export")
-        assert [r[:1] for r in received] == [b"A", b"B", b"C"]
+        assert [body[:1] for _, body in received] == [b"A", b"B", b"C"]
         waited = srv.call(lambda: srv.server.exports.bandwidth.waited_s)
         if kbps is None:
             assert waited == 0
         else:  # the bucket holds 1,000 B: the 2nd and 3rd batches wait for 200 + 600 B of refill
             assert waited == pytest.approx(0.8, abs=0.15)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
 
 
 def test_http_export_and_priority_status(make_server, make_client):
-    received = []
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
-
-    async def handler(request):
-        received.append((request.headers["Content-Type"], await request.read()))
-        return web.Response(status=200)
-
-    async def up():
-        app = web.Application()
-        app.router.add_post("/ingest", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, site._server.sockets[0].getsockname()[1]
-
-    runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
-    try:
+    with http_ingest() as (url, received):
         srv = make_server(exporters_enabled=True)
         c = make_client(srv.port)
         c.create_message_stream(
@@ -446,8 +437,8 @@ def test_http_export_and_priority_status(make_server, make_client):
                 strategy_on_full=StrategyOnFull.RejectNewData,
                 export_definition=ExportDefinition(
                     http=[
-                        HTTPConfig(identifier="raw", uri=f"http://127.0.0.1:{port}/ingest", priority=1),
-                        HTTPConfig(identifier="off", uri=f"http://127.0.0.1:{port}/ingest", disabled=True),
+                        HTTPConfig(identifier="raw", uri=url, priority=1),
+                        HTTPConfig(identifier="off", uri=url, disabled=True),
                     ]
                 ),
             )
@@ -459,9 +450,6 @@ def test_http_export_and_priority_status(make_server, make_client):
         off = exporter_status(srv, "h", "off")
         assert (off["state"], off["lag"], off["priority"], off["disabled"]) == ("disabled", 2, 10, True)
         assert exporter_status(srv, "h", "raw")["priority"] == 1
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
 
 
 def test_iot_analytics_request_is_sigv4_signed():

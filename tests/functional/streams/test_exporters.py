@@ -69,20 +69,15 @@ def wait_until(pred, timeout=20.0, what="condition"):
 
 
 @contextlib.contextmanager
-def http_ingest():
-    """A real HTTP endpoint on 127.0.0.1:0 (own loop thread) recording ``(content type, body)`` of
-    every POST /ingest. Yields ``(url, received)``."""
-    received = []
+def http_server(path, handler):
+    """A real aiohttp server on 127.0.0.1:0 in its own loop thread answering POST ``path`` with
+    ``handler``. Yields its base URL."""
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
 
-    async def handler(request):
-        received.append((request.headers["Content-Type"], await request.read()))
-        return web.Response(status=200)
-
     async def up():
         app = web.Application()
-        app.router.add_post("/ingest", handler)
+        app.router.add_post(path, handler)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -91,10 +86,24 @@ def http_ingest():
 
     runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
     try:
-        yield f"http://127.0.0.1:{port}/ingest", received
+        yield f"http://127.0.0.1:{port}"
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
         loop.call_soon_threadsafe(loop.stop)
+
+
+@contextlib.contextmanager
+def http_ingest():
+    """An HTTP export target recording ``(content type, body)`` of every POST /ingest.
+    Yields ``(url, received)``."""
+    received = []
+
+    async def handler(request):
+        received.append((request.headers["Content-Type"], await request.read()))
+        return web.Response(status=200)
+
+    with http_server("/ingest", handler) as base:
+        yield base + "/ingest", received
 
 
 def exporter_status(srv, stream, ident):
@@ -459,8 +468,6 @@ def test_iot_analytics_request_is_sigv4_signed():
     from localcore.streams.store import StoredMessage
 
     seen = {}
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True).start()
 
     async def handler(request):
         seen.update(
@@ -468,17 +475,7 @@ def test_iot_analytics_request_is_sigv4_signed():
         )
         return web.json_response({"batchPutMessageErrorEntries": []})
 
-    async def up():
-        app = web.Application()
-        app.router.add_post("/messages/batch", handler)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, site._server.sockets[0].getsockname()[1]
-
-    runner, port = asyncio.run_coroutine_threadsafe(up(), loop).result(5)
-    try:
+    with http_server("/messages/batch", handler) as base:
         cfg = parse_definition(
             {
                 "name": "s",
@@ -486,11 +483,8 @@ def test_iot_analytics_request_is_sigv4_signed():
                 "exportDefinition": {"iotAnalytics": [{"identifier": "a", "iotChannel": "chan"}]},
             }
         ).exports[0]
-        clients = Clients(cloud(f"http://127.0.0.1:{port}"))
+        clients = Clients(cloud(base))
         iotanalytics_put(clients, cfg, [StoredMessage("s", 7, 0, b"\x00hi")])
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
     assert seen["path"] == "/messages/batch"
     assert seen["auth"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
     assert f"/{REGION}/iotanalytics/aws4_request" in seen["auth"]

@@ -64,7 +64,7 @@ class CountingPublisher:
         self.count = 0
         self.done = asyncio.Event()
 
-    def publish(self, message: Message) -> int:
+    def publish(self, message: Message, all_or_error: bool = False) -> int:
         self.count += 1
         if self.count >= self.expected:
             self.done.set()

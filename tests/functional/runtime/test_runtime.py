@@ -354,7 +354,7 @@ async def test_instances_do_not_outlive_a_killed_core(tmp_path):
         "from localcore.runtime import LambdaRuntime\n"
         "from tests.functional.runtime.support import spec\n"
         "class P:\n"
-        "    def publish(self, m): return 0\n"
+        "    def publish(self, m, all_or_error=False): return 0\n"
         "async def main():\n"
         "    fns = [spec('timer', pinned=True, environment={'INTERVAL_S': '0.05'}),\n"
         "           spec('echo', pinned=True)]\n"

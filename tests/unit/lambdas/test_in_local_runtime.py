@@ -24,7 +24,7 @@ class Recorder:
         self.messages = []
         self._lock = threading.Lock()
 
-    def publish(self, message):
+    def publish(self, message, all_or_error=False):
         with self._lock:
             self.messages.append(message)
         return 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import ssl
@@ -293,7 +294,7 @@ class LocalCore:
         things = _sync_things(g)
         if not things or not self.cfg.cloud_url:
             return None
-        from localcore.shadow.sync import CloudShadowSync
+        from localcore.shadow.sync import CloudDesiredPoller, CloudShadowSync
 
         def client():
             import boto3
@@ -306,16 +307,33 @@ class LocalCore:
                     aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
             return c
 
-        return CloudShadowSync(things, lambda t, p: client().update_thing_shadow(thingName=t, payload=p),
-                               lambda t: client().delete_thing_shadow(thingName=t))
+        def get(thing):
+            c = client()
+            try:
+                return json.loads(c.get_thing_shadow(thingName=thing)["payload"].read())
+            except c.exceptions.ResourceNotFoundException:
+                return None
+
+        def local_desired(thing):
+            return ((self.shadows.document(thing) or {}).get("state") or {}).get("desired")
+
+        # cloud → local: desired set in the cloud reaches the device through the local shadow
+        outbound = CloudShadowSync(things, lambda t, p: client().update_thing_shadow(thingName=t, payload=p),
+                                   lambda t: client().delete_thing_shadow(thingName=t))
+        self.shadow_poller = CloudDesiredPoller(
+            things, get, lambda t, payload: self.shadows.handle_and_publish(t, "update", payload), local_desired,
+            outbound=outbound)
+        return outbound
 
     async def _start_shadows(self) -> None:
         await self.shadows.start()
         if self.shadow_sync is not None:
             self.shadow_sync.start()
+            self.shadow_poller.start()
 
     async def _stop_shadows(self) -> None:
         if self.shadow_sync is not None:
+            await asyncio.to_thread(self.shadow_poller.stop)
             await asyncio.to_thread(self.shadow_sync.stop)
         await self.shadows.stop()
 
@@ -653,6 +671,7 @@ class LocalCore:
             "discovery": self.discovery.status(),
             "shadow": self.shadows.status(),
             "shadow_sync": self.shadow_sync.status() if self.shadow_sync is not None else None,
+            "shadow_cloud_poll": self.shadow_poller.status() if self.shadow_sync is not None else None,
             "streams": self.streams.status() if self.streams else None,
             "runtime": self.runtime.status(),
             "connectors": self._connectors_section(),

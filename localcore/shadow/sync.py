@@ -66,6 +66,15 @@ class CloudShadowSync:
             self._pending[thing] = _DELETE if document is None else document.get("state", {})
             self._cond.notify()
 
+    def sent_desired(self, thing: str) -> Any:
+        """The ``desired`` state last sent to the cloud for ``thing`` (None if nothing yet)."""
+        with self._cond:
+            return (self._synced.get(thing) or {}).get("desired")
+
+    def has_pending(self, thing: str) -> bool:
+        with self._cond:
+            return thing in self._pending
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="shadow-sync", daemon=True)
         self._thread.start()
@@ -120,3 +129,74 @@ class CloudShadowSync:
         with self._cond:
             return {"things": sorted(self.things), "pending": sorted(self._pending), **self.counts,
                     "last_error": self.last_error}
+
+
+class CloudDesiredPoller:
+    """Cloud → local: a ``desired`` state set in the cloud shadow (AWS console, cloud API) is applied
+    to the local shadow, which then sends deltas to the device as usual.
+
+    The core has no MQTT session with the cloud here, so it polls the data plane
+    (``get(thing) -> document or None``) every ``interval_s``. Only a cloud version it has not seen,
+    whose ``desired`` differs from the local one, becomes a local update; the local → cloud sync
+    then brings the cloud up to the same state, so nothing ping-pongs.
+    """
+
+    def __init__(self, things: Iterable[str], get: Callable[[str], Optional[dict]],
+                 apply_desired: Callable[[str, bytes], Any], local_desired: Callable[[str], Optional[dict]],
+                 interval_s: float = 2.0, outbound: Optional[CloudShadowSync] = None) -> None:
+        """``outbound``: the local → cloud sync. A cloud state equal to what it last sent is our own
+        echo, and while it still has a local change to send the local shadow is ahead: both are
+        skipped, so a stale cloud state never overwrites a newer local one."""
+        self.things = sorted(things)
+        self._outbound = outbound
+        self._get, self._apply, self._local = get, apply_desired, local_desired
+        self.interval_s = interval_s
+        self._seen: Dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.counts = {"polls": 0, "applied": 0, "failed": 0}
+        self.last_error: Optional[str] = None
+
+    def poll_once(self) -> int:
+        """One pass over the things; returns how many cloud changes were applied locally."""
+        applied = 0
+        for thing in self.things:
+            try:
+                doc = self._get(thing)
+            except Exception as exc:  # cloud unreachable: try again next pass
+                self.counts["failed"] += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                continue
+            if not doc or not isinstance(doc.get("version"), int) or doc["version"] <= self._seen.get(thing, -1):
+                continue
+            if self._outbound is not None and self._outbound.has_pending(thing):
+                continue  # local is ahead; look again once its change is in the cloud
+            self._seen[thing] = doc["version"]
+            desired = (doc.get("state") or {}).get("desired")
+            local = self._local(thing)
+            if desired is None or desired == local:
+                continue
+            if self._outbound is not None and desired == self._outbound.sent_desired(thing):
+                continue  # our own earlier state coming back, already superseded locally
+            patch = removed_as_null(local or {}, desired)
+            self._apply(thing, json.dumps({"state": {"desired": patch}}, separators=(",", ":")).encode())
+            applied += 1
+        self.counts["polls"] += 1
+        self.counts["applied"] += applied
+        return applied
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="shadow-cloud-poll", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.poll_once()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def status(self) -> dict:
+        return {"things": self.things, **self.counts, "last_error": self.last_error}

@@ -69,3 +69,44 @@ async def test_synced_thing_reaches_the_cloud_and_others_do_not(tmp_path, iot_da
     finally:
         sync.stop()
         await shadows.stop()
+
+
+async def test_desired_state_set_in_the_cloud_reaches_the_local_shadow_once(tmp_path, iot_data):
+    from localcore.shadow.sync import CloudDesiredPoller
+
+    def get(thing):
+        try:
+            return json.loads(iot_data.get_thing_shadow(thingName=thing)["payload"].read())
+        except iot_data.exceptions.ResourceNotFoundException:
+            return None
+
+    sync = CloudShadowSync(["Synced_Light"], lambda t, p: iot_data.update_thing_shadow(thingName=t, payload=p),
+                           lambda t: iot_data.delete_thing_shadow(thingName=t), retry_initial_s=0.05)
+    shadows = ShadowService(tmp_path, on_change=sync.changed)
+    await shadows.start()
+    sync.start()
+    poller = CloudDesiredPoller(
+        ["Synced_Light"], get,
+        apply_desired=lambda t, payload: shadows.handle(t, "update", payload),
+        local_desired=lambda t: ((shadows.document(t) or {}).get("state") or {}).get("desired"), outbound=sync)
+    try:
+        shadows.handle("Synced_Light", "update", b'{"state": {"desired": {"color": "G"}, "reported": {"color": "G"}}}')
+        assert sync.wait_idle(10)
+        assert poller.poll_once() == 0  # the cloud only mirrors the local state: nothing to apply
+        # someone sets desired in the cloud (console / API)
+        iot_data.update_thing_shadow(thingName="Synced_Light", payload=b'{"state": {"desired": {"color": "R"}}}')
+        assert poller.poll_once() == 1
+        local = shadows.document("Synced_Light")["state"]
+        assert local["desired"] == {"color": "R"} and local["reported"] == {"color": "G"}
+        assert sync.wait_idle(10)  # the local change goes back up as a sync...
+        assert poller.poll_once() == 0  # ...and is not applied a second time
+        assert cloud_state(iot_data, "Synced_Light")["desired"] == {"color": "R"}
+        # a stale cloud state (what we sent earlier) never overwrites a newer local one
+        shadows.handle("Synced_Light", "update", b'{"state": {"desired": {"color": "Y"}}}')
+        assert sync.wait_idle(10)
+        iot_data.update_thing_shadow(thingName="Synced_Light", payload=b'{"state": {"desired": {"color": "R"}}}')
+        poller_seen_r = poller.poll_once()  # R was never *sent* after Y: a real cloud-side change
+        assert poller_seen_r == 1 and shadows.document("Synced_Light")["state"]["desired"] == {"color": "R"}
+    finally:
+        sync.stop()
+        await shadows.stop()

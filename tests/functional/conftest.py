@@ -1,9 +1,21 @@
-"""Shared by the broker, discovery and shadow tests: corekit (a small core of real services) and make_core."""
+"""Shared fixtures of the functional tests.
+
+* corekit (a small core of real services) and ``make_core``: broker, discovery and shadow tests;
+* ``cloud`` (a real LocalCloud on port 0, moto + the Kinesis Video stand-in, one per module),
+  ``clients``, ``bucket``, ``stream``: snapshot and cloudfn tests. A folder may define its own
+  ``cloud`` (tests/functional/cloud does); a local fixture wins over these.
+"""
+from __future__ import annotations
+
 import importlib.util
 import sys
+import uuid
 from pathlib import Path
 
+import boto3
 import pytest
+
+from localcore.cloud import LocalCloud
 
 _path = Path(__file__).resolve().parent / "broker" / "corekit.py"
 if "corekit" not in sys.modules:
@@ -26,3 +38,40 @@ def make_core(tmp_path):
     yield make
     for core in cores:
         core.stop()
+
+
+CLOUD_REGION = "us-east-1"
+CLOUD_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    c = LocalCloud(tmp_path_factory.mktemp("cloud"), region=CLOUD_REGION)
+    c.start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def clients(cloud):
+    """``clients(service, endpoint=None)`` → a boto3 client on the local cloud (or ``endpoint``)."""
+    def make(service: str, endpoint: str | None = None):
+        return boto3.client(service, endpoint_url=endpoint or cloud.url, region_name=CLOUD_REGION, **CLOUD_KEYS)
+    return make
+
+
+@pytest.fixture(scope="module")
+def bucket(clients):
+    name = f"snapshots-{uuid.uuid4().hex[:8]}"
+    clients("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def stream(clients):
+    """A fresh Kinesis Video stream (1 h retention) with a unique name."""
+    name = f"cam-{uuid.uuid4().hex[:8]}"
+    clients("kinesisvideo").create_stream(StreamName=name, DataRetentionInHours=1)
+    return name

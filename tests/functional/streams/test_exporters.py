@@ -106,6 +106,18 @@ def http_ingest():
         yield base + "/ingest", received
 
 
+
+def create_s3_task_streams(client, status_stream, identifier, **executor):
+    """A status stream, then the stream ``tasks`` exporting S3 tasks that report to it (INFO)."""
+    client.create_message_stream(
+        MessageStreamDefinition(name=status_stream, strategy_on_full=StrategyOnFull.RejectNewData))
+    client.create_message_stream(MessageStreamDefinition(
+        name="tasks", strategy_on_full=StrategyOnFull.RejectNewData,
+        export_definition=ExportDefinition(s3_task_executor=[S3ExportTaskExecutorConfig(
+            identifier=identifier,
+            status_config=StatusConfig(status_level=StatusLevel.INFO, status_stream_name=status_stream),
+            **executor)])))
+
 def exporter_status(srv, stream, ident):
     st = srv.call(srv.server.status)
     for s in st["streams"]:
@@ -277,26 +289,8 @@ def test_s3_export_task_uploads_file_and_reports_status(moto_url, make_server, m
     big.write_bytes(bytes(range(256)) * (6 * 1024 * 1024 // 256 + 3))  # > 5 MiB threshold: multipart
     srv = make_server(exporters_enabled=True, cloud=cloud(moto_url))
     c = make_client(srv.port)
-    c.create_message_stream(
-        MessageStreamDefinition(name="status", strategy_on_full=StrategyOnFull.RejectNewData)
-    )
-    c.create_message_stream(
-        MessageStreamDefinition(
-            name="tasks",
-            strategy_on_full=StrategyOnFull.RejectNewData,
-            export_definition=ExportDefinition(
-                s3_task_executor=[
-                    S3ExportTaskExecutorConfig(
-                        identifier="S3TaskExecutor1",
-                        size_threshold_for_multipart_upload_bytes=5 * 1024 * 1024,
-                        status_config=StatusConfig(
-                            status_level=StatusLevel.INFO, status_stream_name="status"
-                        ),
-                    )
-                ]
-            ),
-        )
-    )
+    create_s3_task_streams(c, "status", "S3TaskExecutor1",
+                           size_threshold_for_multipart_upload_bytes=5 * 1024 * 1024)
     task = S3ExportTaskDefinition(
         input_url=f"file:{big}",
         bucket=bucket,
@@ -505,25 +499,7 @@ def test_s3_task_while_cloud_down_reports_in_progress_once_then_success(
     try:
         srv = make_server(exporters_enabled=True, cloud=cloud(f"http://127.0.0.1:{proxy.port}"), **FAST_RETRY)
         c = make_client(srv.port)
-        c.create_message_stream(
-            MessageStreamDefinition(name="st", strategy_on_full=StrategyOnFull.RejectNewData)
-        )
-        c.create_message_stream(
-            MessageStreamDefinition(
-                name="tasks",
-                strategy_on_full=StrategyOnFull.RejectNewData,
-                export_definition=ExportDefinition(
-                    s3_task_executor=[
-                        S3ExportTaskExecutorConfig(
-                            identifier="s3",
-                            status_config=StatusConfig(
-                                status_level=StatusLevel.INFO, status_stream_name="st"
-                            ),
-                        )
-                    ]
-                ),
-            )
-        )
+        create_s3_task_streams(c, "st", "s3")
         c.append_message(
             "tasks",
             Util.validate_and_serialize_to_json_bytes(

@@ -3,31 +3,26 @@
 * ``start_group_with_subscriptions``: the shared fixture's test group (``e2e_gg.write_test_group``)
   plus extra subscription rows, under ``deploy.py run --ephemeral-ports --no-devices``; returns an
   ``e2e_gg.RunningGroup`` (stop it with ``.stop()`` + ``e2e_gg.assert_clean_stop``).
-* ``make_driver``: headless Debian Chromium through chromedriver, with the browser console log
-  (``goog:loggingPrefs``), set up as in ``tests/functional/web/test_browser.py``.
-* ``wait`` / ``text_of`` / ``severe_logs``: bounded WebDriverWait and small page readers.
+* ``Browser``, ``wait``, ``text_of``, ``severe_logs``, screenshots: from ``tests/browser.py``, shared
+  with ``tests/functional/web/test_browser.py``.
 
 Test-only code.
 """
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List
+from typing import Dict, Iterable
 
 import yaml
 
-e2e_gg = sys.modules["e2e_gg"]  # loaded by tests/e2e/conftest.py
+from tests.browser import (CHROMEDRIVER, CHROMIUM, MISSING_BROWSER, Browser,  # noqa: F401 — re-exported
+                           assert_not_blank, full_page_screenshot, severe_logs, text_of, wait)
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-MISSING_BROWSER = ("dashboard browser tests need Debian chromium and chromium-driver on PATH "
-                   "(apt-get install chromium chromium-driver)")
+e2e_gg = sys.modules["e2e_gg"]  # loaded by tests/e2e/conftest.py
 
 
 def start_group_with_subscriptions(bundle: Path, extra: Iterable[Dict[str, str]],
@@ -64,51 +59,3 @@ def start_group_with_subscriptions(bundle: Path, extra: Iterable[Dict[str, str]]
                                ready_seconds=time.monotonic() - t0)
 
 
-def make_driver(profile_dir: str, width: int = 1280, height: int = 1000):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", f"--window-size={width},{height}", f"--user-data-dir={profile_dir}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
-class Browser:
-    """One headless Chromium with its own throw-away profile; ``quit()`` removes both."""
-
-    def __init__(self) -> None:
-        self.profile = tempfile.mkdtemp(prefix="e2e-dashboard-chromium-")
-        try:
-            self.driver = make_driver(self.profile)
-        except BaseException:
-            shutil.rmtree(self.profile, ignore_errors=True)
-            raise
-
-    def quit(self) -> None:
-        try:
-            self.driver.quit()
-        finally:
-            shutil.rmtree(self.profile, ignore_errors=True)
-
-
-def wait(drv, condition: Callable[[Any], Any], what: str, timeout: float = 15.0, poll: float = 0.1) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(drv, timeout, poll_frequency=poll).until(
-        condition, message=f"waited {timeout:.0f} s for {what}")
-
-
-def text_of(drv, element_id: str) -> str:
-    from selenium.webdriver.common.by import By
-
-    return drv.find_element(By.ID, element_id).text
-
-
-def severe_logs(drv) -> List[dict]:
-    return [entry for entry in drv.get_log("browser") if entry["level"] == "SEVERE"]

@@ -43,7 +43,6 @@ import numpy as np  # noqa: E402
 CONSOLE_TOPIC = "console/test"
 SUBSCRIBER = "HelloWorld_Subscriber"
 LIGHT = "GG_TrafficLight"
-SCREENSHOTS = e2e_gg.ROOT / ".gg" / "screenshots"
 LAMP_ON = {"RED": "rgb(255, 42, 42)", "YELLOW": "rgb(255, 204, 0)", "GREEN": "rgb(31, 214, 95)"}
 LAMP_OFF = "rgb(77, 77, 77)"
 WEBCAM_SHOWN = ("const i = document.getElementById('webcam-image');"
@@ -175,21 +174,8 @@ def test_full_page_screenshot_is_not_blank(page):
     bh.wait(page, lambda d: d.execute_script(
         WEBCAM_SHOWN),
         "the webcam frame to show")
-    height = page.execute_script("return document.documentElement.scrollHeight")
-    page.set_window_size(1280, height + 150)  # the outer window includes a little browser chrome
-    try:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / "e2e-dashboard.png"
-        path.unlink(missing_ok=True)
-        assert page.save_screenshot(str(path))
-    finally:
-        page.set_window_size(1280, 1000)
-    image = cv2.imread(str(path))
-    assert image is not None, f"{path} is not a readable PNG"
-    assert image.shape[0] >= min(height, 2000) * 0.9, (image.shape, height)
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
-    assert len(np.unique(image.reshape(-1, 3)[::7], axis=0)) > 50
+    image, height = bh.full_page_screenshot(page, "e2e-dashboard.png")
+    bh.assert_not_blank(image, height)
     assert page.execute_script("return document.getElementById('webcam-image').hidden") is False
     assert bh.severe_logs(page) == []
 

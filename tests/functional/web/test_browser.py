@@ -9,37 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import tempfile
 import threading
-from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
+from tests import browser
 from web.app import Dashboard
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-REPO = Path(__file__).resolve().parents[3]
-SCREENSHOTS = REPO / ".gg" / "screenshots"
 WAIT_S = 10
 LIGHT = "GG_TrafficLight"
 SHADOW_UPDATE = f"$aws/things/{LIGHT}/shadow/update"
 
-if not (CHROMIUM and CHROMEDRIVER):
-    pytest.skip("browser tests need Debian chromium and chromium-driver on PATH "
-                "(apt-get install chromium chromium-driver)", allow_module_level=True)
+if not (browser.CHROMIUM and browser.CHROMEDRIVER):
+    pytest.skip(browser.MISSING_BROWSER, allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402 — only when a browser is there to drive
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402 — only when a browser is there to drive
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 class ServerThread:
@@ -78,38 +65,25 @@ def server(browser_core):
 
 @pytest.fixture(scope="module")
 def driver():
-    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,1000", f"--user-data-dir={profile}"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    b = browser.Browser()
     try:
-        yield drv
+        yield b.driver
     finally:
-        drv.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        b.quit()
 
 
 def wait(drv, condition, what: str):
-    return WebDriverWait(drv, WAIT_S, poll_frequency=0.05).until(condition, message=f"waited {WAIT_S} s for {what}")
+    return browser.wait(drv, condition, what, timeout=WAIT_S, poll=0.05)
 
 
-def text_of(drv, element_id: str) -> str:
-    return drv.find_element(By.ID, element_id).text
+text_of = browser.text_of
+severe_logs = browser.severe_logs
 
 
 def open_page(drv, server) -> None:
     drv.get(server.dashboard.url)
     wait(drv, lambda d: text_of(d, "connection") == "Live", "the event stream to connect")
     wait(drv, lambda d: "reader" in text_of(d, "functions"), "the first status")
-
-
-def severe_logs(drv) -> list[dict]:
-    return [entry for entry in drv.get_log("browser") if entry["level"] == "SEVERE"]
 
 
 def test_page_loads_without_console_errors_or_secrets(driver, server, browser_core):
@@ -251,22 +225,8 @@ def test_full_page_screenshot_is_not_blank(driver, server, browser_core):
     browser_core.publish_aggregates({"location": "porch", "mean": 7.5, "min": 7.0, "max": 8.0, "count": 3,
                                      "window_start": 1_020_000, "window_end": 1_030_000})
     wait(driver, lambda d: "7.500" in text_of(d, "aggregates"), "an aggregate to draw")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, height + 150)  # the outer window includes a little browser chrome
-    try:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / "dashboard.png"
-        path.unlink(missing_ok=True)
-        assert driver.save_screenshot(str(path))
-    finally:
-        driver.set_window_size(1280, 1000)
-    image = cv2.imread(str(path))
-    assert image is not None, f"{path} is not a readable PNG"
-    assert image.shape[0] >= min(height, 2000) * 0.9
-    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
-    colours = np.unique(image.reshape(-1, 3)[::7], axis=0)
-    assert len(colours) > 50
+    image, height = browser.full_page_screenshot(driver, "dashboard.png")
+    browser.assert_not_blank(image, height)
 
 
 def test_a_wrong_token_is_explained_on_the_page(driver, server):

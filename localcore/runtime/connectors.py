@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
@@ -23,6 +24,22 @@ from .errors import ConnectorError
 log = logging.getLogger(__name__)
 
 DOCKER_CONNECTOR = "DockerApplicationDeployment"
+NO_COMPOSE = "Docker application connector: not run — no `docker compose` on this machine"
+NO_ENGINE = "Docker application connector: not run — the Docker engine does not answer"
+
+# What was said about this machine's docker, once per process: a redeploy starts the connector
+# again, and a machine without Docker is a fact, not news on every start.
+_said: set[tuple[str, str]] = set()
+_said_lock = threading.Lock()
+
+
+def _say_once(level: int, docker: str, message: str) -> None:
+    key = (shutil.which(docker) or docker, message)
+    with _said_lock:
+        if key in _said:
+            return
+        _said.add(key)
+    log.log(level, "%s", message)
 
 
 def _field(connector: Any, name: str, default=None):
@@ -56,6 +73,10 @@ def connectors_status(connectors: Iterable[Any], docker: Any = None) -> list[dic
                                "(not published by AWS); not run by the local core"}
         out.append(entry)
     return out
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 @dataclass
@@ -96,23 +117,29 @@ class DockerComposeApp:
         self.reason = ""
 
     async def available(self) -> tuple[bool, str]:
-        """Whether ``docker compose`` works and a Docker engine answers; else why not."""
+        """Whether ``docker compose`` works and a Docker engine answers; else why not, in one
+        plain sentence (``NO_COMPOSE`` when docker or its compose command is missing)."""
+        explicit = os.sep in self.docker
         if shutil.which(self.docker) is None:
-            return False, f"{self.docker} is not installed"
+            # a path someone configured is named; no docker on PATH is the common, plain case
+            return False, (f"{self.docker} is not installed" if explicit else NO_COMPOSE)
         outcome = await _run([self.docker, "compose", "version"], 20.0)
         if outcome.returncode != 0:
-            detail = outcome.output or outcome.returncode
-            return False, f"`{self.docker} compose` does not work here: {detail}"
+            # "unknown command: docker compose" (or "'compose' is not a docker command"): no plugin
+            return False, NO_COMPOSE
         engine = await _run([self.docker, "version", "--format", "{{.Server.Version}}"], 20.0)
         if engine.returncode != 0:
-            return False, f"no Docker engine answers: {engine.output or engine.returncode}"
+            detail = _first_line(engine.output) or f"exit code {engine.returncode}"
+            return False, f"{NO_ENGINE} ({detail})"
         return True, outcome.output
 
     async def start(self) -> None:
         ok, detail = await self.available()
         if not ok:
             self.state, self.reason = "not-run", detail
-            log.warning("Docker application connector not run: %s", detail)
+            # no docker at all is how most machines are (INFO); docker without its engine or a
+            # configured binary that is missing is something someone meant to work (WARNING)
+            _say_once(logging.INFO if detail == NO_COMPOSE else logging.WARNING, self.docker, detail)
             return
         base = [self.docker, "compose", "-f", self.compose_file, "-p", self.project]
         if self.pull:

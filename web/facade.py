@@ -13,6 +13,8 @@ page says so; ``errors`` {section: message} reports a provider that raised)::
                 "deployment": {"id": str, "status": str, "version": str}},
       "functions": [{"name": str, "pinned": bool, "state": str, "invocations": int,
                      "errors": int, "last_log_lines": [str, ...]}],
+                    # state: function_state() — "running" (pinned, process up), "busy (2 of 5)" /
+                    # "idle (1 of 5)" (on demand: instances of the pool size), "failed to start"...
       "devices": [{"thing": str, "connected": bool}],
       "subscriptions": [{"source": str, "target": str, "topic": str}],
       "streams": [{"name": str, "oldest": int|None, "newest": int|None, "bytes": int,
@@ -220,23 +222,51 @@ def tail_lines(path: str | None, count: int) -> list[str]:
     return lines[-count:]
 
 
+_UP = ("ready", "idle", "busy")  # an instance process that took (or waits for) work
+
+
+def function_state(fn: Mapping[str, Any]) -> str:
+    """A function's state as Greengrass shows it, from its ``localcore.runtime`` status entry.
+
+    A pinned (long-lived) function is ``running`` while its process is up (waiting for work or
+    not: its own threads do the work), ``starting`` until the process exists, ``not running``
+    without one. An on-demand function is ``busy (B of M)`` while B instances run an invocation,
+    else ``idle (N of M)`` with N instances up; M is its pool size (``max_instances``).
+    ``failed to start`` wins while the last start failed (import error, missing interpreter).
+    """
+    instances = fn.get("instances") or []
+    if fn.get("start_error"):
+        return "failed to start"
+    states = [str(i.get("state")) for i in instances]
+    if fn.get("pinned"):
+        alive = [i for i in instances if i.get("state") in _UP
+                 or (i.get("state") == "starting" and i.get("pid") is not None)]
+        if alive:
+            return "running"
+        if "starting" in states:
+            return "starting"
+        if states:
+            return "stopping"  # retiring / exited: the restart follows
+        return "not running"
+    limit = fn.get("max_instances")
+    of = f" of {limit}" if limit else ""
+    busy = states.count("busy")
+    if busy:
+        return f"busy ({busy}{of})"
+    up = sum(1 for s in states if s in _UP or s == "starting")
+    return f"idle ({up}{of})"
+
+
 def functions_section(runtime_status: Mapping[str, Any], log_lines: int = 5) -> list[dict]:
     """``localcore.runtime`` ``status()`` → ``functions`` rows (state, errors, log tail)."""
     functions = runtime_status.get("functions", {})
     rows = []
     for name, fn in functions.items():
         instances = fn.get("instances") or []
-        states = {i.get("state") for i in instances}
-        if fn.get("start_error"):
-            state = "failed to start"
-        elif "busy" in states:
-            state = "busy"
-        elif instances:
-            state = "idle" if states <= {"idle"} else ", ".join(sorted(str(s) for s in states))
-        else:
-            state = "not running" if fn.get("pinned") else "no instance (on demand)"
         errors = sum(int(fn.get(key) or 0) for key in ("handled_errors", "unhandled_errors", "timeouts", "crashes"))
-        rows.append({"name": name, "pinned": bool(fn.get("pinned")), "state": state,
+        rows.append({"name": name, "pinned": bool(fn.get("pinned")), "state": function_state(fn),
+                     "instances": len(instances), "max_instances": fn.get("max_instances"),
+                     "queued": fn.get("queued", 0),
                      "invocations": fn.get("invocations", 0), "errors": errors,
                      "last_error": fn.get("last_error") or fn.get("start_error"),
                      "last_log_lines": tail_lines(fn.get("log"), log_lines)})

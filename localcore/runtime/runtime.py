@@ -449,6 +449,8 @@ class LambdaRuntime:
                      "uptime_s": round(now - i.started, 1)}
                     for i in fn.instances.values()
                 ],
+                # the pool size (1 for a pinned function): the dashboard shows "busy (2 of 5)"
+                "max_instances": 1 if fn.spec.pinned else (fn.spec.max_instances or self.max_instances),
                 "queued": self.broker.pending(name) if self.state == "started" else 0,
                 "invocations": fn.invocations,
                 "handled_errors": fn.handled_errors,

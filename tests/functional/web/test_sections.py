@@ -52,9 +52,10 @@ def test_functions_section_from_runtime_status(tmp_path):
         "webcam": {"pinned": True, "instances": [], "start_error": "no /dev/video0", "log": None},
     }}
     rows = {row["name"]: row for row in functions_section(status, log_lines=3)}
-    assert rows["reader"] == {"name": "reader", "pinned": True, "state": "busy", "invocations": 4, "errors": 3,
+    assert rows["reader"] == {"name": "reader", "pinned": True, "state": "running", "instances": 1,
+                              "max_instances": None, "queued": 0, "invocations": 4, "errors": 3,
                               "last_error": None, "last_log_lines": ["line 1997", "line 1998", "line 1999"]}
-    assert rows["stream_reader"]["state"] == "no instance (on demand)"
+    assert rows["stream_reader"]["state"] == "idle (0)"
     assert rows["stream_reader"]["last_log_lines"] == []
     assert (rows["webcam"]["state"], rows["webcam"]["last_error"]) == ("failed to start", "no /dev/video0")
 

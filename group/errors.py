@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 
 @dataclass(frozen=True)
 class Issue:
-    """One finding of validation. ``severity`` is ``error`` or ``warning``."""
+    """One finding of validation. ``severity`` is ``error`` or ``warning``; ``line`` (1-based) is where
+    ``path`` (or the nearest key above it that the file has) is in the file, when known."""
 
     file: str
     path: str
     message: str
     fix: str = ""
     severity: str = "error"
+    line: Optional[int] = None
 
     def __str__(self) -> str:
-        where = f"{self.file}: {self.path}" if self.path else self.file
+        # ``file:line:`` as compilers print it: editors and terminals open the file at the line
+        file = f"{self.file}:{self.line}" if self.line is not None else self.file
+        where = f"{file}: {self.path}" if self.path else file
         text = f"{where}: {self.severity}: {self.message}"
         if self.fix:
             text += f" (fix: {self.fix})"

@@ -79,7 +79,7 @@ def local_endpoint(state_dir: Path) -> Dict[str, Any]:
 
 def make_clients(args: argparse.Namespace, group: Any):
     """``(Clients, local endpoint info or None)`` for the target, per the configuration order."""
-    from group.aws import Clients
+    from group.clients import Clients
 
     region = resolve_region(args, group)
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
@@ -168,7 +168,7 @@ def cmd_validate(args: argparse.Namespace, out) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, out) -> int:
-    from group.aws import plan_group
+    from group.v1 import plan_group
 
     groups = load_groups(args, out)
     changed = False
@@ -190,7 +190,8 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
 
 
 def cmd_deploy(args: argparse.Namespace, out) -> int:
-    from group.aws import RichProgress, bulk_deploy, deploy_group
+    from group.clients import RichProgress
+    from group.v1 import bulk_deploy, deploy_group
 
     groups = load_groups(args, out)
     progress = RichProgress(out)
@@ -250,7 +251,7 @@ def named_groups(args: argparse.Namespace, out) -> List[Any]:
 
 
 def cmd_status(args: argparse.Namespace, out) -> int:
-    from group.aws import group_status
+    from group.v1 import group_status
 
     for g in named_groups(args, out):
         clients, _ = make_clients(args, g)
@@ -270,7 +271,8 @@ def cmd_status(args: argparse.Namespace, out) -> int:
 
 
 def cmd_destroy(args: argparse.Namespace, out) -> int:
-    from group.aws import RichProgress, destroy_bulk_infra_if_unused, destroy_group
+    from group.clients import RichProgress
+    from group.v1 import destroy_bulk_infra_if_unused, destroy_group
 
     for g in reversed(named_groups(args, out)):
         clients, _ = make_clients(args, g)

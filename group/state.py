@@ -155,3 +155,9 @@ class State:
 
     def __len__(self) -> int:
         return len(self.objects)
+
+
+def state_target(target: str, platform: str = "v1") -> str:
+    """The state folder of a platform on a target: V1 keeps ``local`` / ``aws`` (its files predate
+    V2), V2 uses ``local-v2`` / ``aws-v2``, so both deployments of one group sit side by side."""
+    return target if platform == "v1" else f"{target}-{platform}"

@@ -228,7 +228,7 @@ async def _start_cloud(progress: Progress, state_dir: Path, args):
 async def _deploy(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud,
                   group_file: str) -> Dict[str, Any]:
     """Deploy the group to the embedded cloud without waiting (the core acknowledges it)."""
-    from group import aws
+    from group import v1 as aws
 
     from localcore.pki import LocalPKI
 

@@ -1,5 +1,5 @@
 """A whole LocalCore (ephemeral ports, tmp state dir) deployed for real: a LocalCloud, a tmp bundle
-whose Lambdas run the unmodified greengrasssdk, ``group.aws.deploy_for_run`` as ``deploy.py run``
+whose Lambdas run the unmodified greengrasssdk, ``group.v1.deploy_for_run`` as ``deploy.py run``
 calls it, then ``LocalCore.watch_deployments`` acknowledging that deployment and every later one."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import boto3
 import pytest
 import yaml
 
-from group import aws
+from group import v1 as aws
 from group.model import load
 from localcore.cloud import LocalCloud
 from localcore.core import CoreConfig, LocalCore, Ports

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from group import package
-from group.aws import Clients
+from group.clients import Clients
 
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCER = ROOT / "lambdas" / "producer"

@@ -8,8 +8,9 @@ import pytest
 from cryptography import x509
 
 import deploy
-from group import aws
-from group.aws import Clients, deploy_group, group_status
+from group import v1 as aws
+from group.clients import Clients
+from group.v1 import deploy_group, group_status
 from group.model import load
 from localcore.cloud import LocalCloud
 from localcore.pki import LocalPKI

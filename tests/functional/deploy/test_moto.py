@@ -7,8 +7,10 @@ import boto3
 import pytest
 
 import deploy
-from group import aws, package
-from group.aws import Clients, deploy_group, destroy_group, plan_group, poll_deployment
+from group import package
+from group import v1 as aws
+from group.clients import Clients
+from group.v1 import deploy_group, destroy_group, plan_group, poll_deployment
 from group.errors import DeployError
 from group.model import load
 from group.state import State

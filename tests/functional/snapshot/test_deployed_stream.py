@@ -7,7 +7,7 @@ from pathlib import Path
 
 import boto3
 
-from group import aws
+from group import v1 as aws
 from group.model import load
 from localcore.cloud import LocalCloud
 from localcore.pki import LocalPKI

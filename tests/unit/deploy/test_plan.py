@@ -6,8 +6,9 @@ import copy
 import pytest
 
 from group.model import parse
-from group.plan import (SHADOW_SERVICE, STREAM_MANAGER_ARN, desired_objects, diff, refs, spec_hash,
+from group.plan import (SHADOW_SERVICE, STREAM_MANAGER_ARN, diff, refs, spec_hash,
                         target_warnings)
+from group.v1.desired import desired_objects
 
 BASE = {
     "group": {"name": "g1", "region": "us-east-1"},
@@ -219,7 +220,7 @@ def test_cloud_functions_get_their_own_role_and_environment():
 
 def test_docker_compose_file_is_a_planned_upload_that_follows_its_content():
     from group.model import parse
-    from group.plan import desired_objects
+    from group.v1.desired import desired_objects
 
     data = {"group": {"name": "g"}, "core": {"thing": "Core"}, "cloud": {"buckets": ["composebucket"]},
             "connectors": [{"name": "docker", "compose_file": "docker/docker-compose.yml",

@@ -305,8 +305,10 @@ def _run_module():
 
 
 def _root_of(group_file: Path) -> Path:
-    group_file = Path(group_file)
-    return group_file.parent.parent if group_file.parent.name == "group" else group_file.parent
+    """The bundle root code paths resolve against: one rule for every command (``group.model.bundle_root``)."""
+    from group.model import bundle_root
+
+    return bundle_root(group_file)
 
 
 # ---- parser ------------------------------------------------------------------------------------

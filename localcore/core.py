@@ -66,7 +66,7 @@ class Ports:
 @dataclass
 class CoreConfig:
     group: Group
-    root: Path  # bundle root (code paths are relative to it)
+    root: Path  # bundle root, group.model.bundle_root(group file): code paths are relative to it
     state_dir: Path  # .gg
     group_id: str
     region: str

@@ -97,16 +97,18 @@ def main(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     from group.errors import GroupError, GroupValidationError
-    from group.model import load
+    from group.model import bundle_root, load
 
-    root = Path(getattr(args, "root", None) or ROOT)
+    group_files = getattr(args, "group_file", None) or [ROOT / "group" / "group.yaml"]
+    if isinstance(group_files, (str, os.PathLike)):
+        group_files = [group_files]
+    # code paths (lambdas/, libraries, cloud/, compose files, devices/) resolve against the group
+    # file's bundle, as validate/plan/deploy do — not against this repository
+    root = bundle_root(group_files[0])
     state_dir = Path(args.state_dir) if args.state_dir else root / ".gg"
     certs_dir = Path(getattr(args, "certs_dir", None) or root / "certs")
     if not certs_dir.is_absolute():
         certs_dir = root / certs_dir
-    group_files = getattr(args, "group_file", None) or [str(root / "group" / "group.yaml")]
-    if isinstance(group_files, str):
-        group_files = [group_files]
     progress = Progress()
     loop = asyncio.get_running_loop()
     stop_event = asyncio.Event()

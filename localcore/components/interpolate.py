@@ -1,0 +1,190 @@
+"""Recipe variables in lifecycle scripts, ``Setenv`` values and ``Skipif`` checks (pure).
+
+Matches the nucleus' ``KernelConfigResolver``:
+
+* same component ``{namespace:key}``: ``{artifacts:path}``, ``{artifacts:decompressedPath}``, ``{work:path}``,
+  ``{kernel:rootPath}``, ``{iot:thingName}``, ``{configuration:/json/pointer}``;
+* another component ``{name:namespace:key}`` (``{dep:configuration:/ptr}``, ``{dep:artifacts:path}``, ...),
+  for **direct dependencies only**;
+* a configuration value is inserted as text (numbers and booleans as JSON writes them, a string as is);
+  a map or list is inserted as compact JSON; the pointer ``""`` is the whole configuration.
+
+What the nucleus does with a variable it cannot resolve — an unknown key, a missing configuration value,
+a component that is not a direct dependency, an unknown namespace — is **leave the text literal and log
+an error**; the step still runs. We do the same (each problem is returned, naming the step, and the
+runner writes it to the component's log and status). ``strict=True`` raises :class:`InterpolationError`
+instead (for deploy-time validation). Shell parameter expansions such as ``${VAR:-default}`` also look
+like ``{ns:key}``; an unknown namespace right after ``$`` is therefore not reported.
+
+Escapes: the nucleus has none for lifecycle text (the ``${*}``, ``${?}``, ``${$}`` escapes belong to IPC
+``accessControl`` resources, not to scripts); text without a ``{word:...}`` shape is never touched.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from group.v2.recipe import Lifecycle, Step
+
+from .config import resolve_pointer
+from .errors import InterpolationError
+
+SAME_RE = r"\{([.\w-]+):([^:}]*)\}"
+CROSS_RE = r"\{([.\w-]+):([.\w-]+):([^:}]*)\}"
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ComponentPaths:
+    """Where a component's files live under the core's root (the nucleus' layout)."""
+
+    root: Path
+    name: str
+    version: str
+
+    @property
+    def artifacts(self) -> Path:
+        return self.root / "packages" / "artifacts" / self.name / self.version
+
+    @property
+    def unarchived(self) -> Path:
+        return self.root / "packages" / "artifacts-unarchived" / self.name / self.version
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work" / self.name
+
+    @property
+    def log(self) -> Path:
+        return self.root / "logs" / f"{self.name}.log"
+
+
+@dataclass(frozen=True)
+class DependencyInfo:
+    version: str
+    configuration: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a component's variables can refer to."""
+
+    root: Path
+    component: str
+    version: str
+    thing_name: str
+    configuration: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    dependencies: Mapping[str, DependencyInfo] = field(default_factory=lambda: MappingProxyType({}))
+
+    def paths(self, name: str | None = None, version: str | None = None) -> ComponentPaths:
+        return ComponentPaths(Path(self.root).absolute(), name or self.component, version or self.version)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value)  # true/false/null, numbers as JSON writes them
+
+
+def _system(ctx: Context, name: str, version: str, namespace: str, key: str) -> str | None:
+    p = ctx.paths(name, version)
+    table = {
+        ("artifacts", "path"): lambda: str(p.artifacts),
+        ("artifacts", "decompressedPath"): lambda: str(p.unarchived),
+        ("work", "path"): lambda: str(p.work),
+        ("kernel", "rootPath"): lambda: str(Path(ctx.root).absolute()),
+        ("iot", "thingName"): lambda: ctx.thing_name,
+    }
+    f = table.get((namespace, key))
+    return f() if f else None
+
+
+_NAMESPACES = ("artifacts", "work", "kernel", "iot", "configuration")
+
+
+def interpolate(text: str, ctx: Context, where: str = "") -> tuple[str, list[str]]:
+    """Expand the variables in ``text``; return the text and the problems (each naming ``where``)."""
+    problems: list[str] = []
+    out = text
+
+    def problem(placeholder: str, why: str) -> None:
+        problems.append(f"{where}: {placeholder} {why} (left as is)" if where else f"{placeholder} {why} (left as is)")
+
+    for m in re.finditer(SAME_RE, text):
+        ns, key, ph = m.group(1), m.group(2), m.group(0)
+        if ns == "configuration":
+            value = resolve_pointer(ctx.configuration, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
+            if value is _MISSING:
+                problem(ph, f"has no value in the configuration of {ctx.component}")
+            else:
+                out = out.replace(ph, _as_text(value))
+        elif ns in _NAMESPACES:
+            value = _system(ctx, ctx.component, ctx.version, ns, key)
+            if value is None:
+                problem(ph, f"is not a {ns} variable")
+            else:
+                out = out.replace(ph, value)
+        elif m.start() == 0 or text[m.start() - 1] != "$":
+            problem(ph, f"uses the unknown namespace {ns!r}")
+    for m in re.finditer(CROSS_RE, out):
+        dep, ns, key, ph = m.group(1), m.group(2), m.group(3), m.group(0)
+        info = ctx.dependencies.get(dep)
+        if info is None:
+            problem(ph, f"names {dep}, which is not a direct dependency of {ctx.component}")
+            continue
+        if ns == "configuration":
+            value = resolve_pointer(info.configuration, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
+            if value is _MISSING:
+                problem(ph, f"has no value in the configuration of {dep}")
+            else:
+                out = out.replace(ph, _as_text(value))
+        elif ns in _NAMESPACES:
+            value = _system(ctx, dep, info.version, ns, key)
+            if value is None:
+                problem(ph, f"is not a {ns} variable")
+            else:
+                out = out.replace(ph, value)
+        else:
+            problem(ph, f"uses the unknown namespace {ns!r}")
+    return out, problems
+
+
+def interpolate_step(step: Step, ctx: Context, where: str) -> tuple[Step, list[str]]:
+    problems: list[str] = []
+    script, p = interpolate(step.script, ctx, f"{where}.Script")
+    problems += p
+    skipif = step.skipif
+    if skipif is not None:
+        skipif, p = interpolate(skipif, ctx, f"{where}.Skipif")
+        problems += p
+    env = {}
+    for k, v in step.setenv.items():
+        env[k], p = interpolate(v, ctx, f"{where}.Setenv.{k}")
+        problems += p
+    return replace(step, script=script, skipif=skipif, setenv=MappingProxyType(env)), problems
+
+
+def interpolate_lifecycle(lifecycle: Lifecycle, ctx: Context, *, strict: bool = False,
+                          where: str = "Lifecycle") -> tuple[Lifecycle, list[str]]:
+    """Expand every step, ``Skipif`` and ``Setenv`` of ``lifecycle``; return it with the problems found.
+
+    ``strict``: raise :class:`InterpolationError` (naming the component and the step) on the first problems.
+    """
+    problems: list[str] = []
+    env = {}
+    for k, v in lifecycle.setenv.items():
+        env[k], p = interpolate(v, ctx, f"{where}.Setenv.{k}")
+        problems += p
+    steps = {}
+    for name, step in lifecycle.steps().items():
+        steps[name.lower()], p = interpolate_step(step, ctx, f"{where}.{name}")
+        problems += p
+    if strict and problems:
+        raise InterpolationError(ctx.component, where, problems)
+    return replace(lifecycle, setenv=MappingProxyType(env), **steps), problems

@@ -50,8 +50,11 @@ class StreamManagerServer:
     :param store_root: directory for stream data, definitions and export checkpoints.
     :param host, port: where to listen; ``port=0`` picks a free port (see :attr:`port` after start).
     :param authenticate_client: when true, a client must send an ``authToken`` that
-        ``token_check(token) -> bool`` accepts; with no ``token_check`` every client is refused.
-    :param token_check: called on the event loop for every new connection; must not block.
+        ``token_check(token) -> bool`` or one of the checks added with :meth:`add_token_check`
+        accepts; with no check at all every client is refused.
+    :param token_check: called on the event loop for every new connection; must not block. (V1
+        Lambdas: the runtime's tokens; V2 components add ``ComponentTokens.valid`` with
+        :meth:`add_token_check` — the SDKs send the same ``AWS_CONTAINER_AUTHORIZATION_TOKEN``.)
     :param cloud: where exporters send data (:class:`~.exporters.CloudConfig`; ``None`` = real AWS
         through the default boto3 chain).
     :param exporters_enabled: start exporters for streams that define them.
@@ -87,6 +90,7 @@ class StreamManagerServer:
         self.port: int | None = None
         self.authenticate_client = authenticate_client
         self.token_check = token_check
+        self._extra_token_checks: list[Callable[[str], bool]] = []
         self.cloud = cloud or CloudConfig()
         self.exporters_enabled = exporters_enabled
         self.exporter_threads = exporter_threads
@@ -154,6 +158,16 @@ class StreamManagerServer:
         await self.stop()
 
     # -- observability ---------------------------------------------------------------------------
+    def add_token_check(self, check: Callable[[str], bool]) -> None:
+        """Also accept clients whose token ``check`` accepts (e.g. V2 components' SVCUIDs); non-blocking."""
+        self._extra_token_checks.append(check)
+
+    def remove_token_check(self, check: Callable[[str], bool]) -> None:
+        self._extra_token_checks.remove(check)
+
+    def _token_checks(self) -> list[Callable[[str], bool]]:
+        return ([self.token_check] if self.token_check is not None else []) + list(self._extra_token_checks)
+
     def status(self) -> dict:
         """JSON-able snapshot for the dashboard: per stream its range, bytes, definition, exporters."""
         streams = []
@@ -378,17 +392,21 @@ class _Connection:
         elif srv.authenticate_client:
             token = req.get("authToken")
             ok = False
-            if srv.token_check is None:
+            checks = srv._token_checks()
+            if not checks:
                 reason = "client authentication is on but this core has no token check configured"
             elif not isinstance(token, str) or not token:
                 reason = "no authToken (AWS_CONTAINER_AUTHORIZATION_TOKEN is not set in the client)"
             else:
-                reason = "authToken is not the token of a function in this group"
-                try:
-                    ok = bool(srv.token_check(token))
-                except Exception:  # a failing checker must refuse, not take the connection handler down
-                    log.exception("stream manager: token_check failed; refusing the client")
-                    reason = "token check failed on the core (see its log)"
+                reason = "authToken is not the token of a function or component of this core"
+                for check in checks:
+                    try:
+                        ok = bool(check(token))
+                    except Exception:  # a failing checker must refuse, not take the connection handler down
+                        log.exception("stream manager: token check %r failed; trying the others", check)
+                        reason = "token check failed on the core (see its log)"
+                    if ok:
+                        break
             if not ok:
                 status = codec.UNAUTHORIZED
                 resp["errorMessage"] = reason

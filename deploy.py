@@ -159,8 +159,43 @@ def _print_issue(out, issue) -> None:
 # ---- commands ----------------------------------------------------------------------------------
 
 
+V1_DISCONTINUED = ("AWS discontinued Greengrass V1 on 2026-10-07 (V1 resources can no longer be accessed): "
+                   "--target aws --platform v1 can only fail; use --platform v2 (the default for --target aws)")
+
+
+def resolve_platform(args: argparse.Namespace) -> str:
+    """``--platform`` or its default: v2 on real AWS (the only Greengrass AWS still runs), v1 locally."""
+    platform = getattr(args, "platform", None) or ("v2" if args.target == "aws" else "v1")
+    if platform == "v1" and args.target == "aws":
+        raise CliError(V1_DISCONTINUED)
+    return platform
+
+
+def _platform_module(platform: str):
+    if platform == "v2":
+        from group.v2 import apply as module
+    else:
+        from group import v1 as module
+    return module
+
+
+def _v2_issues(out, groups) -> bool:
+    """Print what V2 cannot carry for each group (validate/plan/deploy with --platform v2); True if any error."""
+    from group.v2.validate import issues_for_v2
+
+    failed = False
+    for path, g in groups:
+        for issue in issues_for_v2(g, str(path)):
+            _print_issue(out, issue)
+            failed = failed or issue.severity == "error"
+    return failed
+
+
 def cmd_validate(args: argparse.Namespace, out) -> int:
+    platform = resolve_platform(args)
     groups = load_groups(args, out)
+    if platform == "v2" and _v2_issues(out, groups):
+        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
     for path, g in groups:
         out.print(f"[green]ok[/green] {path}: group '{g.name}' ({len(g.functions)} functions, "
                   f"{len(g.devices)} devices, {len(g.subscriptions)} subscriptions)")
@@ -168,16 +203,19 @@ def cmd_validate(args: argparse.Namespace, out) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, out) -> int:
-    from group.v1 import plan_group
+    platform = resolve_platform(args)
+    plan_group = _platform_module(platform).plan_group
 
     groups = load_groups(args, out)
+    if platform == "v2" and _v2_issues(out, groups):
+        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
     changed = False
     for path, g in groups:
         clients, _ = make_clients(args, g)
         plan = plan_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
                           target=args.target, certs_dir=args.certs_dir, service_role=args.service_role)
         where = clients.endpoint_url or clients.region
-        out.print(f"[bold]group {g.name}[/bold] (target {args.target}, {where}):")
+        out.print(f"[bold]group {g.name}[/bold] (target {args.target}, platform {platform}, {where}):")
         if plan.empty:
             out.print("  no changes")
         for line in plan.lines():
@@ -191,10 +229,15 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
 
 def cmd_deploy(args: argparse.Namespace, out) -> int:
     from group.clients import RichProgress
-    from group.v1 import bulk_deploy, deploy_group
+    from group.v1 import bulk_deploy
 
+    platform = resolve_platform(args)
     groups = load_groups(args, out)
     progress = RichProgress(out)
+    if platform == "v2":
+        return _deploy_v2(args, out, groups, progress)
+    from group.v1 import deploy_group
+
     if args.bulk and len({resolve_region(args, g) for _, g in groups}) > 1:
         raise CliError("--bulk needs every group of the fleet in one region (bulk deployments are regional); "
                        "deploy each region separately")
@@ -217,6 +260,29 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
         for result in bulk_deploy(results, clients=clients, state_dir=args.state_dir, target=args.target,
                                   progress=progress, wait=not args.no_wait, timeout=args.timeout):
             _print_result(out, result)
+    return EXIT_OK
+
+
+def _deploy_v2(args: argparse.Namespace, out, groups, progress) -> int:
+    from group.v2.apply import deploy_group
+
+    if _v2_issues(out, groups):
+        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
+    if args.bulk:
+        raise CliError("--bulk is a V1 API (start_bulk_deployment); on V2 a fleet is a thing group: deploy each "
+                       "group without --bulk")
+    for path, g in groups:
+        clients, info = make_clients(args, g)
+        issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
+        where = clients.endpoint_url or clients.region
+        out.print(f"[bold]deploy {g.name}[/bold] → {args.target}, Greengrass V2 ({where})")
+        result = deploy_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
+                              target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,
+                              root_ca_pem=root_ca, progress=progress, wait=not args.no_wait,
+                              timeout=args.timeout, service_role=args.service_role, redeploy=args.redeploy)
+        what = f"{len(result.changes)} change(s)" if result.changes else "no changes"
+        out.print(f"[green]done[/green] {result.group}: {what}; deployment {result.deployment_id}: "
+                  f"{result.status or '-'}; {len(result.components)} component(s)")
     return EXIT_OK
 
 
@@ -251,13 +317,17 @@ def named_groups(args: argparse.Namespace, out) -> List[Any]:
 
 
 def cmd_status(args: argparse.Namespace, out) -> int:
-    from group.v1 import group_status
+    platform = resolve_platform(args)
+    group_status = _platform_module(platform).group_status
 
     for g in named_groups(args, out):
         clients, _ = make_clients(args, g)
         st = group_status(g.name, clients=clients, state_dir=args.state_dir, target=args.target)
         if args.json:
             out.print_json(json.dumps(st))
+            continue
+        if platform == "v2":
+            _print_v2_status(out, g.name, args.target, st)
             continue
         if not st["deployed"]:
             out.print(f"{g.name}: not deployed on target {args.target} (no {st['state_file']})")
@@ -270,13 +340,75 @@ def cmd_status(args: argparse.Namespace, out) -> int:
     return EXIT_OK
 
 
+def _print_v2_status(out, name: str, target: str, st: Dict[str, Any]) -> None:
+    if not st["deployed"]:
+        out.print(f"{name}: not deployed to Greengrass V2 on target {target} (no {st['state_file']})")
+        return
+    device = st.get("device_status") or "QUEUED (no report from the core device yet)"
+    style = "green" if device in ("SUCCEEDED", "COMPLETED") else ("red" if "FAIL" in device else "yellow")
+    out.print(f"{name}: deployment {st['deployment_id']} {st['status']}; core device {st.get('core_device')}: "
+              f"[{style}]{escape(device)}[/{style}]" + (f" ({escape(st['reason'])})" if st.get("reason") else "")
+              + f"; health {st.get('core_device_status')}")
+    for comp, c in sorted(st.get("components", {}).items()):
+        out.print(f"  {comp} {c.get('version')}: {c.get('state')}"
+                  + (f" ({escape(str(c['details']))})" if c.get("details") else ""))
+    out.print("  " + ", ".join(f"{n} {k}" for k, n in st["kinds"].items()))
+
+
+def cmd_export(args: argparse.Namespace, out) -> int:
+    from group.state import State, state_target
+    from group.v2.apply import artifact_bucket_name
+    from group.v2.convert import convert
+    from group.v2.export import export
+
+    if args.platform == "v1":
+        raise CliError("export writes the Greengrass V2 form of the group (V1 has no file form to install): "
+                       "use --platform v2 (the default of export)")
+    groups = load_groups(args, out)
+    if len(groups) > 1 and args.out is not None:
+        raise CliError("--out takes one group file; export a fleet with one command per group")
+    for path, g in groups:
+        region = resolve_region(args, g)
+        account = args.account_id or os.environ.get("AWS_ACCOUNT_ID") or _account_for_export(args, g)
+        state = State.load(args.state_dir, state_target(args.target, "v2"), g.name)
+        versions = {f.name: str(state.get(f"function:{f.name}")["version"]) for f in g.functions
+                    if (state.get(f"function:{f.name}") or {}).get("version")}
+        plan = convert(g, root=_root_of(path), account_id=account, region=region, lambda_versions=versions,
+                       artifact_bucket=artifact_bucket_name(g, account, region))
+        dest = Path(args.out) if args.out else Path("export") / g.name
+        written = export(plan, dest)
+        errors = plan.errors()
+        out.print(f"[green]exported[/green] {g.name} → {dest} ({len(written) if written else 'all'} files; "
+                  f"{len(plan.findings)} finding(s), {len(errors)} error(s): see {dest / 'MIGRATION.md'})")
+        if errors:
+            for f in errors:
+                out.print("[red]error[/red] " + escape(str(f)))
+            return EXIT_ERROR
+    return EXIT_OK
+
+
+def _account_for_export(args: argparse.Namespace, group: Any) -> str:
+    """The account in the exported ARNs: --account-id, $AWS_ACCOUNT_ID, STS on --target aws, else the local cloud's."""
+    if args.target == "aws":
+        clients, _ = make_clients(args, group)
+        return clients.account_id()
+    return "123456789012"  # the local cloud's account (moto's default)
+
+
 def cmd_destroy(args: argparse.Namespace, out) -> int:
     from group.clients import RichProgress
-    from group.v1 import destroy_bulk_infra_if_unused, destroy_group
+    from group.v1 import destroy_bulk_infra_if_unused
 
+    platform = resolve_platform(args)
+    destroy_group = _platform_module(platform).destroy_group
     for g in reversed(named_groups(args, out)):
         clients, _ = make_clients(args, g)
-        out.print(f"[bold]destroy {g.name}[/bold] on {args.target}")
+        out.print(f"[bold]destroy {g.name}[/bold] on {args.target} (Greengrass {platform.upper()})")
+        if platform == "v2":
+            removed = destroy_group(g.name, clients=clients, state_dir=args.state_dir, target=args.target,
+                                    certs_dir=args.certs_dir, progress=RichProgress(out))
+            out.print(f"[green]done[/green] {g.name}: {len(removed)} object(s) removed")
+            continue
         removed = destroy_group(g.name, clients=clients, state_dir=args.state_dir, target=args.target,
                                 certs_dir=args.certs_dir, progress=RichProgress(out))
         out.print(f"[green]done[/green] {g.name}: {len(removed)} object(s) removed")
@@ -330,6 +462,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     common.add_argument("--certs-dir", type=Path, default=ROOT / "certs",
                         help="where certs/<Thing>/cert.pem, private.key and root-ca.pem are written")
     common.add_argument("-v", "--verbose", action="store_true", help="log every AWS call's outcome")
+    common.add_argument("--platform", choices=("v1", "v2"), default=None,
+                        help="Greengrass V1 or V2 (default: v2 with --target aws — AWS discontinued V1 on "
+                             "2026-10-07 — and v1 on the local target)")
     svc = argparse.ArgumentParser(add_help=False)
     svc.add_argument("--no-service-role", dest="service_role", action="store_false",
                      help="leave the account's Greengrass service role alone (managed elsewhere)")
@@ -377,6 +512,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         module = _run_module()
         if module is not None and hasattr(module, "add_arguments"):
             module.add_arguments(p)
+    p = sub.add_parser("export", parents=[common], help="write the group's Greengrass V2 form to files",
+                       description="export --platform v2 --out DIR: one recipe per component, deployment.json "
+                                   "(the CreateDeployment input), the IAM and IoT policy documents, a nucleus "
+                                   "config.yaml template and MIGRATION.md with every finding. Deterministic; no "
+                                   "AWS call (except STS for the account with --target aws and no --account-id).")
+    p.add_argument("--out", type=Path, help="output folder (default: export/<group>)")
+    p.add_argument("--account-id", help="AWS account in the ARNs (default: $AWS_ACCOUNT_ID, STS with --target aws, "
+                                        "else the local cloud's 123456789012)")
     p = sub.add_parser("kvs-put", parents=[common], conflict_handler="resolve",
                        help="put video frames into a Kinesis Video stream of the local cloud",
                        description="kvs-put --stream NAME (FILE | --synthetic) [--endpoint-url URL]: feeds the "
@@ -393,7 +536,7 @@ def cmd_kvs_put(args: argparse.Namespace, out) -> int:
 
 
 COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "deploy": cmd_deploy, "status": cmd_status,
-            "destroy": cmd_destroy, "run": cmd_run, "kvs-put": cmd_kvs_put}
+            "destroy": cmd_destroy, "run": cmd_run, "kvs-put": cmd_kvs_put, "export": cmd_export}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

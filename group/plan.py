@@ -201,13 +201,14 @@ def target_warnings(group: Group, target: str, file: str = "group.yaml") -> List
 
 def diff(group: str, target: str, desired: Mapping[str, Desired], records: Mapping[str, Mapping[str, Any]],
          missing: Iterable[str] = (), deployment_failed: bool = False,
-         warnings: Iterable[Issue] = ()) -> Plan:
+         warnings: Iterable[Issue] = (), replaced_on_change: Iterable[str] = REPLACED_ON_CHANGE) -> Plan:
     """Changes that take ``records`` (the state) to ``desired``.
 
     ``missing``: recorded keys that read-only calls found gone (they are made again).
     ``deployment_failed``: the last recorded deployment ended in Failure (deploy again).
     """
     missing = set(missing)
+    replaced = frozenset(replaced_on_change)
     actions: Dict[str, Tuple[str, str]] = {}
     for key, d in desired.items():
         rec = records.get(key)
@@ -226,7 +227,7 @@ def diff(group: str, target: str, desired: Mapping[str, Desired], records: Mappi
             act = actions.get(dep)
             if act is None:
                 continue
-            if act[0] == ADD or dep.split(":", 1)[0] in REPLACED_ON_CHANGE:
+            if act[0] == ADD or dep.split(":", 1)[0] in replaced:
                 actions[key] = (CHANGE, f"{dep} changes")
                 break
     dkey = next((k for k, d in desired.items() if d.kind == "deployment"), None)

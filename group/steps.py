@@ -227,6 +227,10 @@ def ensure_role(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optio
     c, name = ctx.clients, spec["role_name"]
     if rec is None:
         if role_exists(c, name):
+            if ctx.adopts(key):  # e.g. the group's V1 Lambda role: used as it is, never changed
+                arn = c.iam.get_role(RoleName=name)["Role"]["Arn"]
+                adopted(ctx, key, d, d.kind, name, "IAM role", arn=arn, ref=arn)
+                return ctx.state.get(key) or {}
             raise collision(d.kind, name, "IAM role")
         arn = c.iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust_policy(spec["trust"]),
                                 Description=f"made by deploy.py for Greengrass group {ctx.group_name}",
@@ -517,11 +521,14 @@ def _apply_bucket(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Opt
 def _apply_bucket_object(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
     """Upload a file (the Docker connector's compose file) to its bucket and key."""
     c = ctx.clients
-    try:
-        data = Path(spec["path"]).read_bytes()
-    except OSError as exc:
-        raise DeployError("bucket-object", d.name, f"cannot read {spec['path']}: {exc.strerror}",
-                          "fix compose_file in group.yaml") from None
+    if spec.get("path") is None and spec.get("data") is not None:
+        data = str(spec["data"]).encode("utf-8")
+    else:
+        try:
+            data = Path(spec["path"]).read_bytes()
+        except OSError as exc:
+            raise DeployError("bucket-object", d.name, f"cannot read {spec['path']}: {exc.strerror}",
+                              "fix the file's path in group.yaml") from None
     c.s3.put_object(Bucket=spec["bucket"], Key=spec["key"], Body=data)
     ctx.state.put(key, {"hash": d.hash, "applied": None, "id": d.name, "bucket": spec["bucket"],
                         "key": spec["key"], "arn": f"arn:{c.partition}:s3:::{d.name}",

@@ -1,0 +1,671 @@
+"""Greengrass V2: apply a group's V2 plan with boto3 (plan, deploy, status, destroy).
+
+Public surface::
+
+    plan = plan_group(group, root=..., clients=..., state_dir=..., target="local"|"aws")
+    result = deploy_group(group, root=..., clients=..., state_dir=..., target=..., certs_dir=...,
+                          certificate_issuer=None, root_ca_pem=None, progress=None, wait=True,
+                          timeout=300, service_role=True, redeploy=False)
+    status = group_status(group_name, clients=..., state_dir=..., target=...)
+    removed = destroy_group(group_name, clients=..., state_dir=..., target=..., certs_dir=...)
+
+What ``convert`` (``group/v2/convert.py``) describes becomes, in this order: the Greengrass service role,
+the IoT things (adopted when they exist: a migrating account keeps its things, certificates and
+devices in the field keep theirs), the core devices' thing group, the core and client-device IoT
+policies, certificates, the token exchange role and its role alias, the core's connectivity, the client
+devices associated with the core device, the Lambda functions (a version is published only when code
+or configuration changed), the cloud resources, the artifacts bucket and artifacts, then — once the
+Lambda versions are known — the component versions (created only for new content: versions are
+immutable and derived from content) and one deployment to the thing group, then the wait for the core
+device's result. The state lives beside V1's (``.gg/state/<target>-v2/<group>.json``): the V1 and V2
+deployments of one group sit side by side in one cloud. A rerun with nothing changed makes only
+read-only calls.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import package as packaging
+from ..clients import Clients, Progress, error_cause, error_code, error_fix, is_not_found
+from ..errors import DeployError
+from ..model import Group
+from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_package_key, cloud_role_name,
+                    diff, lambda_name, lambda_role_name, service_role_name, spec_hash, target_warnings)
+from ..state import State, state_target
+from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
+                     delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, write_root_ca,
+                     amazon_root_ca)
+from .model import V2Plan
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "v2"
+Poller = Callable[[Clients, str, str, float], Tuple[str, str]]
+# what a core device reports per deployment (ListEffectiveDeployments.coreDeviceExecutionStatus)
+DEVICE_DONE = ("SUCCEEDED", "COMPLETED")
+DEVICE_FINAL = DEVICE_DONE + ("FAILED", "TIMED_OUT", "CANCELED", "REJECTED")
+_POLL_INTERVAL_S = 1.0
+_COMPONENT_READY_S = 120.0
+LAMBDA_MIN_MEMORY_MB = 128
+
+# deploy order of the V2 kinds (destroy goes the other way)
+KIND_ORDER = (
+    "service-role", "thing", "thing-group", "policy", "certificate", "role", "role-alias", "connectivity",
+    "client-devices", "function", "table", "bucket", "bucket-object", "kinesis-stream", "video-stream",
+    "iotanalytics-channel", "cloud-function", "component", "deployment",
+)
+DESTROY_ORDER = (
+    "deployment", "component", "client-devices", "connectivity", "role-alias", "certificate", "thing-group",
+    "thing", "policy", "cloud-function", "function", "role", "table", "bucket-object", "bucket",
+    "kinesis-stream", "video-stream", "iotanalytics-channel", "service-role",
+)
+# a change of these gives something new to reference (a new Lambda version → a new component version →
+# a new deployment)
+V2_REPLACED = REPLACED_ON_CHANGE | {"function", "component"}
+
+
+# ---- names -------------------------------------------------------------------------------------
+
+
+def artifact_bucket_name(group: Group, account_id: str, region: str) -> str:
+    """The artifacts bucket deploy manages (bucket names are global: account and region in it)."""
+    name = f"{group.name}-gg-artifacts-{account_id}-{region}".lower().replace("_", "-")
+    return aws_name(name, limit=63)
+
+
+# ---- V2 kinds ----------------------------------------------------------------------------------
+
+
+def _service_role_arn(ctx: Ctx) -> Optional[str]:
+    try:
+        found = ctx.clients.greengrassv2.get_service_role_for_account()
+    except ClientError as err:
+        if is_not_found(err):
+            return None
+        raise
+    return found.get("roleArn") or None
+
+
+def _apply_service_role(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    current = _service_role_arn(ctx)
+    if current and (rec is None or current != rec.get("arn")):
+        ctx.progress.note(f"the account already has a Greengrass service role ({current}); kept as it is")
+        ctx.state.put(key, {"hash": d.hash, "applied": None, "arn": current, "ref": current, "owned": False})
+        return
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
+        "iot:DescribeCertificate", "iot:ListThingPrincipals", "iot:DescribeThing",
+        "greengrass:*", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "s3:GetObject"],
+        "Resource": "*"}]}
+    rec = ensure_role(ctx, key, d, spec, rec, policy)
+    ctx.clients.greengrassv2.associate_service_role_to_account(roleArn=rec["arn"])
+
+
+def _exists_service_role(ctx: Ctx, rec: Dict[str, Any]) -> bool:
+    arn = _service_role_arn(ctx)
+    return bool(arn) and (not rec.get("owned") or arn == rec.get("arn"))
+
+
+def _delete_service_role(ctx: Ctx, rec: Dict[str, Any]) -> None:
+    if not rec.get("owned"):
+        return
+    if _service_role_arn(ctx) == rec.get("arn"):
+        ctx.clients.greengrassv2.disassociate_service_role_from_account()
+    delete_role(ctx.clients, rec["name"])
+
+
+def _apply_thing_group(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    iot, name = ctx.clients.iot, spec["name"]
+    if rec is None:
+        try:
+            found = iot.describe_thing_group(thingGroupName=name)
+            adopted(ctx, key, d, "thing-group", name, "thing group", arn=found.get("thingGroupArn"),
+                    ref=found.get("thingGroupArn"))
+        except ClientError as err:
+            if not is_not_found(err):
+                raise
+            resp = iot.create_thing_group(thingGroupName=name, thingGroupProperties={
+                "thingGroupDescription": f"Greengrass V2 core devices of group {ctx.group_name} (deploy.py)"})
+            ctx.state.put(key, {"hash": d.hash, "applied": None, "id": name, "arn": resp["thingGroupArn"],
+                                "ref": resp["thingGroupArn"]})
+    for thing in spec["things"]:
+        iot.add_thing_to_thing_group(thingGroupName=name, thingName=thing)
+    ctx.state.update(key, things=list(spec["things"]))
+
+
+def _delete_thing_group(ctx: Ctx, rec: Dict[str, Any]) -> None:
+    ignore_not_found(ctx.clients.iot.delete_thing_group, thingGroupName=rec["name"])
+
+
+def _apply_role_alias(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    iot, name = ctx.clients.iot, spec["name"]
+    if rec is None:
+        try:
+            iot.describe_role_alias(roleAlias=name)
+            adopted(ctx, key, d, "role-alias", name, "IoT role alias")
+            rec = ctx.state.get(key)
+        except ClientError as err:
+            if not is_not_found(err):
+                raise
+            resp = iot.create_role_alias(roleAlias=name, roleArn=spec["role"], credentialDurationSeconds=3600)
+            ctx.state.put(key, {"hash": d.hash, "applied": None, "id": name, "arn": resp["roleAliasArn"],
+                                "ref": resp["roleAliasArn"]})
+            return
+    if rec is not None and rec.get("owned") is not False:
+        iot.update_role_alias(roleAlias=name, roleArn=spec["role"])
+
+
+def _apply_connectivity(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    ctx.clients.greengrassv2.update_connectivity_info(thingName=d.name, connectivityInfo=spec["connectivityInfo"])
+    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": d.name, "ref": d.name})
+
+
+def _exists_connectivity(ctx: Ctx, rec: Dict[str, Any]) -> bool:
+    ctx.clients.greengrassv2.get_connectivity_info(thingName=rec["name"])
+    return True
+
+
+def _apply_client_devices(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    gg, core = ctx.clients.greengrassv2, spec["core"]
+    wanted = list(spec["things"])
+    before = list((rec or {}).get("things", []))
+    gone = [t for t in before if t not in wanted]
+    if gone:
+        _check_entries("disassociate", core, gg.batch_disassociate_client_device_from_core_device(
+            coreDeviceThingName=core, entries=[{"thingName": t} for t in gone]))
+    for i in range(0, len(wanted), 100):
+        _check_entries("associate", core, gg.batch_associate_client_device_with_core_device(
+            coreDeviceThingName=core, entries=[{"thingName": t} for t in wanted[i:i + 100]]))
+    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": core, "core": core, "things": wanted})
+
+
+def _check_entries(what: str, core: str, resp: Mapping[str, Any]) -> None:
+    errors = resp.get("errorEntries") or []
+    if errors:  # the call answers 200 even when entries fail
+        text = "; ".join(f"{e.get('thingName')}: {e.get('code')} {e.get('message', '')}".strip() for e in errors)
+        raise DeployError("client-devices", core, f"{what} client devices: {text}",
+                          "check the device things exist, then re-run deploy")
+
+
+def _exists_client_devices(ctx: Ctx, rec: Dict[str, Any]) -> bool:
+    pages = ctx.clients.greengrassv2.get_paginator("list_client_devices_associated_with_core_device").paginate(
+        coreDeviceThingName=rec["core"])
+    have = {e["thingName"] for page in pages for e in page.get("associatedClientDevices", [])}
+    return set(rec.get("things", [])) <= have
+
+
+def _delete_client_devices(ctx: Ctx, rec: Dict[str, Any]) -> None:
+    things = list(rec.get("things", []))
+    for i in range(0, len(things), 100):
+        try:
+            ctx.clients.greengrassv2.batch_disassociate_client_device_from_core_device(
+                coreDeviceThingName=rec["core"], entries=[{"thingName": t} for t in things[i:i + 100]])
+        except ClientError as err:
+            if not is_not_found(err):
+                raise
+
+
+def component_arn(ctx: Ctx, name: str, version: str) -> str:
+    return (f"arn:{ctx.clients.partition}:greengrass:{ctx.clients.region}:{ctx.clients.account_id()}:"
+            f"components:{name}:versions:{version}")
+
+
+def _component_state(ctx: Ctx, arn: str) -> Optional[Dict[str, Any]]:
+    try:
+        return ctx.clients.greengrassv2.describe_component(arn=arn).get("status") or {}
+    except ClientError as err:
+        if is_not_found(err):
+            return None
+        raise
+
+
+def _wait_deployable(ctx: Ctx, name: str, arn: str) -> None:
+    deadline = time.monotonic() + _COMPONENT_READY_S
+    while True:
+        status = _component_state(ctx, arn) or {}
+        state = status.get("componentState", "")
+        if state == "DEPLOYABLE":
+            return
+        if state == "FAILED":
+            raise DeployError("component", name, f"the service refused the component version: "
+                              f"{status.get('message') or status.get('errors') or 'FAILED'}",
+                              "fix the cause (Lambda version, recipe) and re-run deploy")
+        if time.monotonic() > deadline:
+            raise DeployError("component", name, f"still {state or 'unknown'} after {_COMPONENT_READY_S:.0f} s",
+                              "re-run deploy later")
+        time.sleep(_POLL_INTERVAL_S)
+
+
+def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    """Create the component version unless it exists (versions are immutable and derived from content)."""
+    name, version = spec["name"], spec["version"]
+    arn = component_arn(ctx, name, version)
+    versions = list((rec or {}).get("versions", []))
+    if _component_state(ctx, arn) is None:
+        if "lambdaFunction" in spec:
+            ctx.clients.greengrassv2.create_component_version(lambdaFunction=spec["lambdaFunction"])
+        else:
+            recipe = json.dumps(spec["recipe"], sort_keys=True, separators=(",", ":")).encode()
+            ctx.clients.greengrassv2.create_component_version(inlineRecipe=recipe)
+    if version not in versions:
+        versions.append(version)
+    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": name, "arn": arn, "ref": version,
+                        "version": version, "versions": versions})
+    _wait_deployable(ctx, name, arn)
+
+
+def _exists_component(ctx: Ctx, rec: Dict[str, Any]) -> bool:
+    status = _component_state(ctx, rec["arn"])
+    return status is not None and status.get("componentState") in ("DEPLOYABLE", "REQUESTED", "INITIATED")
+
+
+def _delete_component(ctx: Ctx, rec: Dict[str, Any]) -> None:
+    for version in rec.get("versions", [rec.get("version")]):
+        if version:
+            ignore_not_found(ctx.clients.greengrassv2.delete_component,
+                             arn=component_arn(ctx, rec["name"], version))
+
+
+def _apply_deployment(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
+    document = dict(spec["document"])
+    token = spec["client_token"]
+    resp = ctx.clients.greengrassv2.create_deployment(clientToken=token, **document)
+    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": resp["deploymentId"], "ref": resp["deploymentId"],
+                        "iot_job_id": resp.get("iotJobId"), "target_arn": document["targetArn"],
+                        "core": spec["core"], "status": "QUEUED"})
+
+
+def _get_deployment(ctx: Ctx, deployment_id: str) -> Optional[Dict[str, Any]]:
+    try:
+        return ctx.clients.greengrassv2.get_deployment(deploymentId=deployment_id)
+    except ClientError as err:
+        if is_not_found(err):
+            return None
+        raise
+
+
+def _exists_deployment(ctx: Ctx, rec: Dict[str, Any]) -> bool:
+    found = _get_deployment(ctx, rec["id"])
+    return (found is not None and found.get("isLatestForTarget", True)
+            and found.get("deploymentStatus") not in ("CANCELED", "FAILED", "INACTIVE"))
+
+
+def _delete_deployment(ctx: Ctx, rec: Dict[str, Any]) -> None:
+    gg = ctx.clients.greengrassv2
+    found = _get_deployment(ctx, rec["id"])
+    if found is not None:
+        if found.get("deploymentStatus") == "ACTIVE":
+            ignore_not_found(gg.cancel_deployment, deploymentId=rec["id"])
+        ignore_not_found(gg.delete_deployment, deploymentId=rec["id"])
+    if rec.get("core"):  # the core device record the device made by reporting to this deployment
+        ignore_not_found(gg.delete_core_device, coreDeviceThingName=rec["core"])
+
+
+KINDS = SHARED.extend(
+    apply={"service-role": _apply_service_role, "thing-group": _apply_thing_group, "role-alias": _apply_role_alias,
+           "connectivity": _apply_connectivity, "client-devices": _apply_client_devices,
+           "component": _apply_component, "deployment": _apply_deployment},
+    exists={"service-role": _exists_service_role,
+            "thing-group": lambda ctx, r: bool(ctx.clients.iot.describe_thing_group(thingGroupName=r["name"])),
+            "role-alias": lambda ctx, r: bool(ctx.clients.iot.describe_role_alias(roleAlias=r["name"])),
+            "connectivity": _exists_connectivity, "client-devices": _exists_client_devices,
+            "component": _exists_component, "deployment": _exists_deployment},
+    delete={"service-role": _delete_service_role, "thing-group": _delete_thing_group,
+            "role-alias": lambda ctx, r: ignore_not_found(ctx.clients.iot.delete_role_alias, roleAlias=r["name"]),
+            "client-devices": _delete_client_devices, "component": _delete_component,
+            "deployment": _delete_deployment},
+    destroy_order=DESTROY_ORDER)
+
+
+# ---- desired objects ---------------------------------------------------------------------------
+
+
+def convert_for(group: Group, root: Path, clients: Clients, state: State) -> V2Plan:
+    """The converter's plan with the Lambda versions the state records (published by earlier deploys)."""
+    from .convert import convert
+
+    versions = {}
+    for f in group.functions:
+        rec = state.get(f"function:{f.name}")
+        if rec and rec.get("version"):
+            versions[f.name] = str(rec["version"])
+    account, region = clients.account_id(), clients.region
+    return convert(group, root=root, account_id=account, region=region, lambda_versions=versions,
+                   artifact_bucket=artifact_bucket_name(group, account, region))
+
+
+def desired_objects(group: Group, plan: V2Plan, target: str, code_hashes: Mapping[str, str], *,
+                    service_role: bool = True, files: Optional[Mapping[str, Tuple[str, str]]] = None,
+                    root: Optional[Path] = None) -> Dict[str, Desired]:
+    """Every object the V2 deploy owns for ``group`` on ``target``, in deploy order (symbolic specs)."""
+    out: List[Desired] = []
+    add = out.append
+    core = plan.core_thing
+    if service_role and plan.client_devices:  # client devices need the account's Greengrass service role
+        name = service_role_name(group)
+        add(Desired("service-role", name, {"role_name": name, "trust": "greengrass.amazonaws.com"}))
+    for thing in group.things:
+        add(Desired("thing", thing, {"thing": thing}))
+    add(Desired("thing-group", plan.thing_group, {"name": plan.thing_group, "things": [core],
+                                                   "members": [f"@thing:{core}"]}))
+    add(Desired("policy", plan.core_policy_name, {"policy_name": plan.core_policy_name,
+                                                  "document": plan.core_policy}))
+    if plan.client_devices:
+        add(Desired("policy", plan.device_policy_name, {"policy_name": plan.device_policy_name,
+                                                        "document": plan.device_policy}))
+    issuer = "local-ca" if target == "local" else "aws"
+    for thing in group.things:
+        pol = plan.core_policy_name if thing == core else plan.device_policy_name
+        add(Desired("certificate", thing, {"thing": f"@thing:{thing}", "policy": f"@policy:{pol}",
+                                           "issuer": issuer}))
+    tes = plan.token_exchange_role_name
+    add(Desired("role", tes, {"role_name": tes, "trust": "credentials.iot.amazonaws.com",
+                              "policy": plan.token_exchange_role_policy}))
+    add(Desired("role-alias", plan.role_alias_name, {"name": plan.role_alias_name, "role": f"@role:{tes}"}))
+    if plan.connectivity_info:
+        add(Desired("connectivity", core, {"thing": f"@thing:{core}",
+                                           "connectivityInfo": [dict(c) for c in plan.connectivity_info]}))
+    if plan.client_devices:
+        add(Desired("client-devices", core, {"core": core, "things": list(plan.client_devices),
+                                             "refs": [f"@thing:{t}" for t in plan.client_devices]}))
+    if group.functions:
+        role = lambda_role_name(group)
+        add(Desired("role", role, {"role_name": role, "trust": "lambda.amazonaws.com"}))
+        for f in group.functions:
+            add(Desired("function", f.name, {
+                "function_name": lambda_name(group, f.name), "runtime": f.runtime, "handler": f.handler,
+                "memory": max(LAMBDA_MIN_MEMORY_MB, f.memory_mb or LAMBDA_MIN_MEMORY_MB),
+                "timeout": f.timeout_s, "code_sha256": code_hashes.get(f.name, ""), "role": f"@role:{role}",
+                "alias": False}))
+    for t in group.cloud.tables:
+        add(Desired("table", t.name, {"name": t.name, "hash_key": t.hash_key, "hash_key_type": t.hash_key_type}))
+    buckets = list(group.cloud.buckets)
+    if plan.artifact_bucket and plan.generic and plan.artifact_bucket not in buckets:
+        buckets.append(plan.artifact_bucket)
+    for b in buckets:
+        add(Desired("bucket", b, {"name": b}))
+    for gc in plan.generic:
+        for art in gc.artifacts:
+            bucket, _, key = art.uri[len("s3://"):].partition("/")
+            path = str((root / art.source_path).resolve()) if root is not None and art.source_path else None
+            add(Desired("bucket-object", f"{bucket}/{key}", {
+                "bucket": f"@bucket:{bucket}#id" if bucket in buckets else bucket, "key": key,
+                "path": path, "data": None if path else (art.data or b"").decode("utf-8", "replace"),
+                "sha256": art.sha256}))
+    for k in group.cloud.kinesis_streams:
+        add(Desired("kinesis-stream", k.name, {"name": k.name, "shards": k.shards}))
+    for v in group.cloud.video_streams:
+        add(Desired("video-stream", v, {"name": v}))
+    if target == "local":
+        for ch in group.cloud.iotanalytics_channels:
+            add(Desired("iotanalytics-channel", ch, {"name": ch}))
+    if group.cloud.functions:
+        crole = cloud_role_name(group)
+        access = {"tables": [t.name for t in group.cloud.tables], "buckets": list(group.cloud.buckets),
+                  "kinesis_streams": [k.name for k in group.cloud.kinesis_streams],
+                  "video_streams": list(group.cloud.video_streams),
+                  "iotanalytics_channels": list(group.cloud.iotanalytics_channels) if target == "local" else []}
+        add(Desired("role", crole, {"role_name": crole, "trust": "lambda.amazonaws.com", "access": access}))
+        for cf in group.cloud.functions:
+            add(Desired("cloud-function", cf.name, {
+                "function_name": lambda_name(group, cf.name), "runtime": cf.runtime, "handler": cf.handler,
+                "memory": cf.memory_mb, "timeout": cf.timeout_s,
+                "environment": dict(sorted(cf.environment.items())),
+                "code_sha256": code_hashes.get(cloud_package_key(cf.name), ""), "role": f"@role:{crole}"}))
+    for lc in plan.lambdas:
+        add(Desired("component", lc.component_name, {
+            "name": lc.component_name, "version": lc.component_version, "lambdaFunction": lc.request,
+            "function": f"@function:{lc.function}"}))
+    for gc in plan.generic:
+        add(Desired("component", gc.name, {"name": gc.name, "version": gc.version, "recipe": gc.recipe}))
+    add(Desired("deployment", group.name, {
+        "document": plan.deployment, "client_token": plan.deployment_client_token(), "core": core,
+        "thing_group": f"@thing-group:{plan.thing_group}",
+        "components": [f"@component:{n}" for n in plan.custom_components()]}))
+    return {d.key: d for d in out}
+
+
+# ---- plan / deploy -----------------------------------------------------------------------------
+
+
+@dataclass
+class DeployResult:
+    group: str
+    deployment_id: Optional[str]
+    status: str
+    changes: List[str]
+    state_file: Path
+    components: Dict[str, str]
+    findings: List[str]
+    group_id: Optional[str] = None          # V1's fields, for callers that print either
+    group_version_id: Optional[str] = None
+
+
+def _context(group_name: str, clients: Clients, state_dir: Path | str, target: str,
+             certs_dir: Optional[Path], **kw: Any) -> Ctx:
+    ctx = context(group_name, clients, state_dir, state_target(target, PLATFORM), certs_dir, kinds=KINDS,
+                  adopt=True, **kw)
+    ctx.target = target
+    return ctx
+
+
+def _verify(ctx: Ctx) -> Tuple[List[str], bool]:
+    missing = missing_objects(ctx)
+    failed = False
+    rec = ctx.state.get(f"deployment:{ctx.group_name}")
+    if rec is not None and f"deployment:{ctx.group_name}" not in missing:
+        failed = device_status(ctx.clients, rec.get("core", ""), rec["id"])[0] in (
+            "FAILED", "TIMED_OUT", "CANCELED", "REJECTED")
+    return missing, failed
+
+
+def _desired(ctx: Ctx, group: Group, root: Path, service_role: bool) -> Tuple[V2Plan, Dict[str, Desired]]:
+    v2 = convert_for(group, root, ctx.clients, ctx.state)
+    errors = v2.errors()
+    if errors:
+        raise DeployError("convert", group.name, "the group cannot be carried to Greengrass V2: "
+                          + "; ".join(str(f) for f in errors), "see `deploy.py validate --platform v2`")
+    code = {n: p.code_sha256 for n, p in ctx.packages.items()}
+    desired = desired_objects(group, v2, ctx.target, code, service_role=service_role,
+                              files=connector_files(group, root), root=root)
+    return v2, desired
+
+
+def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | str, target: str,
+               certs_dir: Optional[Path] = None, service_role: bool = True,
+               packages: Optional[Mapping[str, packaging.Package]] = None) -> Plan:
+    """Desired (group file → V2 plan) vs recorded state, checked with read-only calls. Makes no change."""
+    packages = packages if packages is not None else build_packages(group, Path(root))
+    ctx = _context(group.name, clients, state_dir, target, certs_dir, packages=packages)
+    _, desired = _desired(ctx, group, Path(root), service_role)
+    missing, failed = _verify(ctx)
+    return diff(group.name, target, desired, ctx.state.objects, missing, failed,
+                target_warnings(group, target), replaced_on_change=V2_REPLACED)
+
+
+def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | str, target: str,
+                 certs_dir: Optional[Path] = None, certificate_issuer: Optional[CertificateIssuer] = None,
+                 root_ca_pem: Optional[bytes] = None, progress: Optional[Progress] = None,
+                 wait: bool = True, timeout: float = 300.0, poller: Optional[Poller] = None,
+                 service_role: bool = True, redeploy: bool = False,
+                 packages: Optional[Mapping[str, packaging.Package]] = None) -> DeployResult:
+    """Create or update everything the group's V2 plan needs, then deploy it to the core devices'
+    thing group and (``wait``) wait for the core device's result. Raises DeployError (step + object)."""
+    progress = progress or Progress()
+    root = Path(root)
+    packages = packages if packages is not None else build_packages(group, root)
+    ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
+                   packages=packages, progress=progress)
+    with ctx.state.lock():
+        ctx.state.reload()
+        ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url, platform=PLATFORM)
+        v2, desired = _desired(ctx, group, root, service_role)
+        missing, failed = _verify(ctx)
+        plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
+                    target_warnings(group, target), replaced_on_change=V2_REPLACED)
+        for w in plan.warnings:
+            progress.note(f"{w.path}: {w.message}")
+        if ctx.certs_dir is not None:
+            write_root_ca(ctx.certs_dir, root_ca_pem if root_ca_pem is not None else
+                          (None if ctx.issuer is not None else amazon_root_ca()))
+        actions = {c.key: c.action for c in plan.changes}
+        # phase 1: everything up to the Lambda functions and cloud resources
+        for key, d in desired.items():
+            if d.kind in ("component", "deployment"):
+                continue
+            apply_one(ctx, key, d, missing, actions.get(key))
+        # phase 2: the component versions and the deployment, with the Lambda versions just published
+        v2, desired = _desired(ctx, group, root, service_role)
+        dkey = f"deployment:{group.name}"
+        for key, d in desired.items():
+            if d.kind == "component":
+                apply_one(ctx, key, d, missing)
+        drec = ctx.state.get(dkey)
+        if redeploy or failed or dkey in missing or drec is None \
+                or drec.get("applied") != spec_hash(_resolved(ctx, desired[dkey])):
+            if drec is not None:
+                ctx.state.update(dkey, applied=None)
+            apply_one(ctx, dkey, desired[dkey], [dkey] if (redeploy or failed) else missing,
+                      CHANGE if drec is not None else ADD)
+        obsolete = [k for k in ctx.state if k not in desired]
+        if obsolete:
+            remove_objects(ctx, obsolete)
+        drec = ctx.state.get(dkey) or {}
+        status = drec.get("status", "")
+        if wait and drec.get("id"):
+            status = _wait_device(ctx, dkey, drec, timeout, poller or poll_device)
+    return DeployResult(group.name, drec.get("id"), status, plan.lines(), ctx.state.path,
+                        v2.component_versions(), [str(f) for f in v2.findings])
+
+
+def _resolved(ctx: Ctx, d: Desired) -> Any:
+    from ..steps import resolve
+    return resolve(d.spec, ctx.state)
+
+
+# ---- the core device's result --------------------------------------------------------------------
+
+
+def device_status(clients: Clients, core: str, deployment_id: str) -> Tuple[str, str]:
+    """``(coreDeviceExecutionStatus, reason)`` of ``deployment_id`` on ``core``; ``("", "")`` if none yet."""
+    try:
+        pages = clients.greengrassv2.get_paginator("list_effective_deployments").paginate(
+            coreDeviceThingName=core)
+        for page in pages:
+            for e in page.get("effectiveDeployments", []):
+                if e.get("deploymentId") == deployment_id:
+                    return e.get("coreDeviceExecutionStatus", ""), e.get("reason", "") or ""
+    except ClientError as err:
+        if is_not_found(err):
+            return "", ""
+        raise
+    return "", ""
+
+
+def poll_device(clients: Clients, core: str, deployment_id: str, timeout: float) -> Tuple[str, str]:
+    """Poll the core device's execution status until final or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, reason = device_status(clients, core, deployment_id)
+        if status in DEVICE_FINAL or time.monotonic() >= deadline:
+            return status, reason
+        time.sleep(min(_POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+
+
+def _wait_device(ctx: Ctx, key: str, rec: Mapping[str, Any], timeout: float, poller: Poller) -> str:
+    core, dep = rec.get("core", ""), rec["id"]
+    with ctx.progress.waiting(f"waiting for core device {core} to apply deployment {dep} (up to {timeout:.0f} s)"):
+        try:
+            status, reason = poller(ctx.clients, core, dep, timeout)
+        except (ClientError, BotoCoreError) as err:
+            raise DeployError("deployment", ctx.group_name, error_cause(err), error_fix(err)) from None
+    ctx.state.update(key, status=status or "QUEUED")
+    if status in DEVICE_DONE:
+        return status
+    if status in DEVICE_FINAL:
+        raise DeployError("deployment", ctx.group_name, f"core device {core}: deployment {dep} {status}: {reason}",
+                          "fix the cause on the core (its greengrass.log) and run deploy again")
+    raise DeployError("deployment", ctx.group_name,
+                      f"core device {core} has not finished deployment {dep} after {timeout:.0f} s "
+                      f"({status or 'no report from the device yet'})",
+                      "check the core device runs the nucleus (deploy.py status --platform v2), raise --timeout, "
+                      "or use --no-wait")
+
+
+# ---- status / destroy --------------------------------------------------------------------------
+
+
+def group_status(group_name: str, *, clients: Clients, state_dir: Path | str, target: str) -> Dict[str, Any]:
+    """What the V2 state records, with the live deployment, core device and installed components."""
+    state = State.load(state_dir, state_target(target, PLATFORM), group_name)
+    out: Dict[str, Any] = {"group": group_name, "target": target, "platform": PLATFORM,
+                           "state_file": str(state.path), "deployed": bool(len(state)), "objects": len(state),
+                           "region": state.meta.get("region")}
+    dep = state.get(f"deployment:{group_name}")
+    out["deployment_id"] = dep and dep.get("id")
+    out["components"] = {}
+    if dep:
+        gg = clients.greengrassv2
+        core = dep.get("core", "")
+        out["core_device"] = core
+        try:
+            found = _get_deployment(_Probe(clients), dep["id"]) or {}
+            out["status"] = found.get("deploymentStatus", "NotFound")
+            out["device_status"], out["reason"] = device_status(clients, core, dep["id"])
+            try:
+                cd = gg.get_core_device(coreDeviceThingName=core)
+                out["core_device_status"] = cd.get("status")
+            except ClientError as err:
+                if not is_not_found(err):
+                    raise
+                out["core_device_status"] = "not reported yet"
+            try:
+                pages = gg.get_paginator("list_installed_components").paginate(
+                    coreDeviceThingName=core, topologyFilter="ALL")
+                for page in pages:
+                    for c in page.get("installedComponents", []):
+                        out["components"][c["componentName"]] = {
+                            "version": c.get("componentVersion"), "state": c.get("lifecycleState"),
+                            "details": c.get("lifecycleStateDetails", ""), "root": c.get("isRoot")}
+            except ClientError as err:
+                if not is_not_found(err):
+                    raise
+        except (ClientError, BotoCoreError) as err:
+            raise DeployError("status", group_name, error_cause(err), error_fix(err)) from None
+    else:
+        out["status"] = "NotDeployed"
+    out["kinds"] = {}
+    for key in state:
+        kind = key.split(":", 1)[0]
+        out["kinds"][kind] = out["kinds"].get(kind, 0) + 1
+    return out
+
+
+@dataclass
+class _Probe:
+    """The smallest context the read helpers need (status has no state lock)."""
+
+    clients: Clients
+
+
+def destroy_group(group_name: str, *, clients: Clients, state_dir: Path | str, target: str,
+                  certs_dir: Optional[Path] = None, progress: Optional[Progress] = None) -> List[str]:
+    """Delete exactly what the V2 state lists (deployment cancelled and deleted, components, client-device
+    associations, core device, thing group, things, certificates, role alias, roles, functions, cloud
+    resources), adopted objects left as they are; NotFound is success; safe to re-run."""
+    ctx = _context(group_name, clients, state_dir, target, certs_dir, progress=progress or Progress())
+    with ctx.state.lock():
+        ctx.state.reload()
+        removed = remove_objects(ctx, list(ctx.state))
+        ctx.state.delete_file()
+    return removed
+
+
+__all__ = ["DeployResult", "deploy_group", "destroy_group", "group_status", "plan_group", "desired_objects",
+           "device_status", "poll_device", "artifact_bucket_name", "KINDS", "error_code"]

@@ -30,6 +30,8 @@ from yarl import URL
 from .errors import ApiError, CloudError, CloudStartError
 from .greengrass_api import GreengrassApi
 from .greengrass_state import DeploymentBook, GreengrassState
+from .greengrassv2_api import GreengrassV2Api, public_catalog
+from .greengrassv2_state import GreengrassV2State
 from .iot_api import IoTApi
 from .iotanalytics_api import IoTAnalyticsApi
 from .iotanalytics_state import IoTAnalyticsState
@@ -193,6 +195,11 @@ class LocalCloud:
             region, account_id, auto_complete_deployments=auto_complete_deployments
         )
         self._greengrass_api: GreengrassApi | None = None
+        self.greengrassv2 = GreengrassV2State(  # the V2 stand-in (greengrassv2_api)
+            region, account_id, auto_complete_deployments=auto_complete_deployments,
+            public_components=public_catalog,
+        )
+        self._greengrassv2_api: GreengrassV2Api | None = None
         self._s3: Any = None
         self._s3_lock = threading.Lock()
 
@@ -302,6 +309,7 @@ class LocalCloud:
                 self._kvs.status() if self._kvs is not None else {"mounted": False, "error": self._kvs_error}
             ),
             "greengrass": self.greengrass.status(),
+            "greengrassv2": self.greengrassv2.status(),
             "moto_snapshot": {
                 "restored": self._moto_restored.to_json() if self._moto_restored else None,
                 "saved": self._moto_saved.to_json() if self._moto_saved else None,
@@ -384,6 +392,12 @@ class LocalCloud:
         self._greengrass_api = GreengrassApi(self.greengrass, self.moto, self.pki_dir, self._read_s3)
         self.register("greengrass", self._greengrass_api.handle)
         self.register("iot", IoTApi(self.advertised_host).handle)
+        self._load_and_persist("greengrassv2", self.greengrassv2)
+        self._greengrassv2_api = GreengrassV2Api(
+            self.greengrassv2, moto_url=self.moto_url, public_url=lambda: self.url
+        )
+        self.register("greengrass", self._greengrassv2_api.handle)  # after V1: /greengrass/v2/...
+        self.register("greengrassv2", self._greengrassv2_api.handle)  # /_local/greengrassv2/...
 
     def _read_s3(self, bucket: str, key: str) -> bytes:
         """Read an object from moto's S3 (bulk deployment input files)."""
@@ -404,6 +418,8 @@ class LocalCloud:
     def _stop_services(self) -> None:
         if self._greengrass_api is not None:
             self._greengrass_api.close()
+        if self._greengrassv2_api is not None:
+            self._greengrassv2_api.close()
 
     def _mount_kvs(self) -> None:
         """Mount the Kinesis Video stand-in: ``localcore/cloud/kvs.py`` defines ``mount(cloud)``,

@@ -341,7 +341,8 @@ class _Converter:
             if f.run_as.uid == 0:
                 self.find(f"{p}.run_as", "warning", "running as root needs the nucleus itself to run as root",
                           "use a non-root user")
-        return LambdaComponent(f.name, name, request["componentVersion"], fname, str(version), request)
+        return LambdaComponent(f.name, name, request["componentVersion"], fname, str(version), request,
+                               f.handler, f.runtime)
 
     def process_params(self, p: str, f: Function) -> Dict[str, Any]:
         if f.isolation == "NoContainer":

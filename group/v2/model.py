@@ -69,6 +69,8 @@ class LambdaComponent:
     lambda_function_name: str     # the AWS Lambda function name
     lambda_version: str           # the published version imported
     request: Dict[str, Any]
+    handler: Optional[str] = None   # the Lambda function's configuration (not part of the request):
+    runtime: Optional[str] = None   # the generated recipe's launcher environment carries them
 
     @property
     def lambda_arn(self) -> str:

@@ -39,3 +39,63 @@ def save_json(path: Path, data: Any) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def previous_path(path: Path) -> Path:
+    """Where ``write_bytes_durable(path, ..., keep_previous=True)`` keeps the file it replaced."""
+    return path.with_name(path.name + ".prev")
+
+
+def write_bytes_durable(path: Path, data: bytes, *, keep_previous: bool = False, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` so that a crash or power cut at any moment leaves a whole file.
+
+    The bytes go to a temp file in the same directory, are fsynced, and the temp file is renamed
+    over ``path``; the directory is fsynced so the rename itself survives a power cut. With
+    ``keep_previous`` the file being replaced is first renamed to ``previous_path(path)``, so a
+    reader that finds ``path`` unreadable (or missing, between the two renames) has the last good
+    generation beside it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        if keep_previous:
+            try:
+                os.replace(path, previous_path(path))
+            except FileNotFoundError:
+                pass
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(path: Path) -> list[Path]:
+    """Delete the temp files a crashed ``write_bytes_durable(path, ...)`` left behind; returns them."""
+    removed = []
+    for stale in path.parent.glob(path.name + ".*.tmp"):
+        try:
+            stale.unlink()
+            removed.append(stale)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:  # some file systems do not open directories; the data itself is synced
+        log.debug("cannot open %s to fsync it: %s", directory, exc)
+        return
+    try:
+        os.fsync(dfd)
+    except OSError as exc:
+        log.debug("cannot fsync directory %s: %s", directory, exc)
+    finally:
+        os.close(dfd)

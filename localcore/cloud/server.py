@@ -48,6 +48,7 @@ DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 Handler = Callable[[CloudRequest], Union[CloudResponse, None, Awaitable[Union[CloudResponse, None]]]]
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
+_COMMIT_TIMEOUT_S = 10.0  # a mutating request waits this long for its moto snapshot, then answers anyway
 _SAVE_INTERVAL_S = 0.5
 _MAX_BODY = 1 << 30
 
@@ -111,7 +112,8 @@ def _fast_stopping_moto_server() -> Any:
 
     moto's ``_server_entry`` runs werkzeug's ``serve_forever()`` with the default 0.5 s poll, and
     ``shutdown()`` waits for that poll; every test fixture and every Ctrl-C paid it. Same server,
-    same app, shorter poll (moto is pinned; this mirrors its 5.2.5 ``_server_entry``).
+    same app, shorter poll (moto is pinned; this mirrors its 5.2.5 ``_server_entry``). The app is
+    wrapped in ``moto_snapshot.GatedApp`` so snapshots never see a request half-applied.
     """
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # heavy: only when starting
     from moto.moto_server.werkzeug_app import (
@@ -123,7 +125,7 @@ def _fast_stopping_moto_server() -> Any:
 
     class _Server(ThreadedMotoServer):
         def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
+            app = moto_snapshot.GatedApp(DomainDispatcherApplication(create_backend_app))
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
             )
@@ -140,9 +142,10 @@ class LocalCloud:
     ``list_group_certificate_authorities`` hands out are ``LocalPKI(pki_dir).group_ca(group_id)``;
     ``pki_dir`` defaults to ``state_dir/"ca"`` — pass the directory the local core's discovery and
     broker use, so the cloud and the core hand out the same group CA.
-    ``persist_moto`` (default on): moto's data is pickled to ``state_dir/moto.pickle`` at ``stop()``
-    and loaded at the next ``start()`` (see ``moto_snapshot``); a crash loses moto's changes since
-    the last clean stop.
+    ``persist_moto`` (default on): moto's data is loaded from ``state_dir/moto.pickle`` at
+    ``start()`` and snapshotted there while it changes (see ``moto_snapshot``): a request that may
+    change moto's data is answered only once a snapshot holding it is on disk, so a crash (kill -9,
+    power cut) loses nothing that was acknowledged.
     ``auto_complete_deployments=True`` marks every new deployment ``Success`` at once (for
     tests of deploy.py without a core); otherwise a local core acknowledges deployments through
     ``cloud.deployments`` (see ``greengrass_state.DeploymentBook``).
@@ -170,6 +173,7 @@ class LocalCloud:
         self.persist_moto = persist_moto
         self._moto_restored: moto_snapshot.SnapshotReport | None = None
         self._moto_saved: moto_snapshot.SnapshotReport | None = None
+        self._snapshots: moto_snapshot.SnapshotWriter | None = None
         self._handlers: dict[str, list[Handler]] = {}
         self._handlers_lock = threading.Lock()
         self._state = "new"
@@ -271,11 +275,8 @@ class LocalCloud:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-            if self.persist_moto and self._claimed:
-                try:
-                    self._moto_saved = moto_snapshot.save(self.state_dir / MOTO_SNAPSHOT)
-                except OSError as exc:
-                    log.error("could not save moto's data to %s: %s", self.state_dir / MOTO_SNAPSHOT, exc)
+        if self._snapshots is not None:
+            self._moto_saved = self._snapshots.stop()  # the last snapshot, after moto's last request
         self._release_moto()
         if self.moto is not None:
             self.moto.close()
@@ -310,12 +311,19 @@ class LocalCloud:
             ),
             "greengrass": self.greengrass.status(),
             "greengrassv2": self.greengrassv2.status(),
-            "moto_snapshot": {
-                "restored": self._moto_restored.to_json() if self._moto_restored else None,
-                "saved": self._moto_saved.to_json() if self._moto_saved else None,
-            },
+            "moto_snapshot": self._moto_snapshot_status(),
         }
         return out
+
+    def _moto_snapshot_status(self) -> dict[str, Any]:
+        saved = self._moto_saved
+        if saved is None and self._snapshots is not None:
+            saved = self._snapshots.last_report
+        return {
+            "restored": self._moto_restored.to_json() if self._moto_restored else None,
+            "saved": saved.to_json() if saved else None,
+            "writer": self._snapshots.status() if self._snapshots is not None else None,
+        }
 
     # ------------------------------------------------------------------ start / stop
     def _start(self) -> None:
@@ -327,6 +335,9 @@ class LocalCloud:
         self.moto_url = f"http://{mhost}:{mport}"
         self.moto = MotoLink(self.moto_url)
         self._claim_moto()
+        if self.persist_moto:
+            self._snapshots = moto_snapshot.SnapshotWriter(self.state_dir / MOTO_SNAPSHOT)
+            self._snapshots.start()
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=32, thread_name_prefix="localcloud"
         )
@@ -508,6 +519,7 @@ class LocalCloud:
             resp = await self._call(handler, creq)
             if resp is not None:
                 self._requests["handled"] += 1
+                await self._moto_durable(request)
                 return await self._send(request, resp)
         if path.startswith("/_local/") or service in _ADAPTER_ONLY_SERVICES:
             # moto has no backend for these: its HTML 404 would only confuse the client
@@ -521,7 +533,27 @@ class LocalCloud:
                 )
             )
         self._requests["proxied"] += 1
-        return await self._proxy(request, body)
+        out = await self._proxy(request, body)
+        await self._moto_durable(request)
+        return out
+
+    async def _moto_durable(self, request: web.Request) -> None:
+        """Before answering a request that may have changed moto's data, wait (bounded) until a
+        snapshot holding the change is on disk: what the cloud acknowledged survives a crash."""
+        writer = self._snapshots
+        if writer is None or not moto_snapshot.is_mutating(
+            request.method, request.headers.get("X-Amz-Target"), request.query.get("Action")
+        ):
+            return
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(writer.commit()), _COMMIT_TIMEOUT_S)
+        except (asyncio.TimeoutError, CloudError) as exc:
+            log.warning(
+                "answering %s %s before moto's data is on disk: %s",
+                request.method,
+                request.path,
+                exc or f"no snapshot within {_COMMIT_TIMEOUT_S} s",
+            )
 
     async def _call(self, handler: Handler, creq: CloudRequest) -> CloudResponse | None:
         try:

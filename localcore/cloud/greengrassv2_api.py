@@ -139,6 +139,7 @@ class GreengrassV2Api:
         self.public_url = public_url
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        state.thing_groups = self.thing_group_arns  # in-process readers get membership too
 
     # ------------------------------------------------------------------ entry
     def handle(self, req: CloudRequest) -> CloudResponse | None:

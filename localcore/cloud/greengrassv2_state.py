@@ -532,6 +532,8 @@ class GreengrassV2State:
         self._tags: dict[str, dict[str, str]] = {}
         self._tokens: dict[str, dict[str, Any]] = {}  # "<op>:<token>" -> {at, fingerprint, result}
         self.on_change: Callable[[], None] | None = None
+        # thing name -> ARNs of its thing groups; the wire module sets it (moto's IoT knows them)
+        self.thing_groups: Callable[[str], list[str]] | None = None
 
     def _changed(self) -> None:
         if self.on_change is not None:
@@ -1044,8 +1046,11 @@ class GreengrassV2State:
         self._changed()
 
     # effective deployments (device side) -------------------------------------------------
-    def _applicable(self, thing: str, group_arns: Iterable[str]) -> list[DeploymentRecord]:
-        """The latest deployment of each target ``thing`` belongs to (itself + its thing groups)."""
+    def _applicable(self, thing: str, group_arns: Iterable[str] | None) -> list[DeploymentRecord]:
+        """The latest deployment of each target ``thing`` belongs to (itself + its thing groups;
+        ``None``: ask ``thing_groups``)."""
+        if group_arns is None:
+            group_arns = self.thing_groups(thing) if self.thing_groups is not None else []
         targets = {self.thing_arn(thing), *group_arns}
         with self._lock:
             return sorted(
@@ -1053,13 +1058,14 @@ class GreengrassV2State:
                 key=lambda d: d.created,
             )
 
-    def core_deployments(self, thing: str, group_arns: Iterable[str] = ()) -> list[dict[str, Any]]:
+    def core_deployments(self, thing: str, group_arns: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """What core ``thing`` must apply: the latest, not canceled deployment of each of its
-        targets (the thing and ``group_arns``, its thing groups), oldest first, as full documents."""
+        targets (the thing and its thing groups: ``group_arns``, or by default what
+        ``thing_groups(thing)`` says), oldest first, as full ``GetDeployment`` documents."""
         return [d.document() for d in self._applicable(thing, group_arns) if d.status != "CANCELED"]
 
     def list_effective_deployments(
-        self, thing: str, group_arns: Iterable[str] = (), max_results: Any = None, next_token: Any = None
+        self, thing: str, group_arns: Iterable[str] | None = None, max_results: Any = None, next_token: Any = None
     ) -> dict[str, Any]:
         applicable = self._applicable(thing, group_arns)
         with self._lock:

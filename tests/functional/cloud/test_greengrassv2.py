@@ -284,6 +284,8 @@ def test_core_reports_deployment_status_components_and_health(cloud, gg, iot, th
     assert status == 200
     assert [d["deploymentId"] for d in body["deployments"]] == [own, fleet]
     assert body["deployments"][0]["components"] == comps
+    in_process = cloud.greengrassv2.core_deployments(thing)  # membership looked up in moto's IoT
+    assert [d["deploymentId"] for d in in_process] == [own, fleet]
 
     status, _ = local(cloud, "PUT", f"/_local/greengrassv2/coreDevices/{thing}/health",
                       {"status": "HEALTHY", "coreVersion": "2.16.1", "platform": "linux", "architecture": "amd64"})
@@ -368,6 +370,14 @@ def test_tags_and_connectivity_info(gg, thing):
     )
     (info,) = gg.get_connectivity_info(thingName=thing)["connectivityInfo"]
     assert (info["hostAddress"], info["portNumber"]) == ("10.0.0.5", 8883)
+
+
+def test_service_role_through_the_v2_client(gg):
+    """V2's service-role operations share the V1 paths and casing (the V1 adapter answers)."""
+    arn = f"arn:aws:iam::{ACCOUNT}:role/Greengrass_ServiceRole"
+    assert gg.associate_service_role_to_account(roleArn=arn)["associatedAt"]
+    assert gg.get_service_role_for_account()["roleArn"] == arn
+    assert gg.disassociate_service_role_from_account()["disassociatedAt"]
 
 
 def test_unknown_v2_operation_is_a_json_404(signed):

@@ -1,12 +1,15 @@
 """The group model: ``group/group.yaml`` as typed, frozen objects, validated before any AWS call.
 
 ``load(path)`` parses and validates everything and returns ``(Group, issues)``; it raises
-:class:`GroupValidationError` carrying **all** errors at once. Each issue names the file, the path
-inside it (``functions[2].memory_mb``) and the fix.
+:class:`GroupValidationError` carrying **all** errors at once: schema errors and the rules across the
+file together (the checks run on whatever parsed, see :func:`parse_partial`), deduplicated, in file
+order. Each issue names the file, the line, the path inside it (``functions[2].memory_mb``) and the fix;
+fixes point at the key's section of ``docs/group-yaml.md``. Code paths resolve against
+:func:`bundle_root` of the file, for every command.
 
 Symbolic references only: subscriptions name devices by thing name, functions by their name,
 ``cloud``, and ``shadow:<thing>``; function resources name resources by ``ref``. ARNs are made by
-``group/aws.py``, never typed by hand.
+``group/v1/`` and ``group/v2/``, never typed by hand.
 """
 from __future__ import annotations
 
@@ -262,16 +265,6 @@ def bundle_root(group_file: Path | str) -> Path:
     else the file's own folder. The one rule of every command (validate, plan, deploy, run)."""
     group_file = Path(group_file).resolve()
     return group_file.parent.parent if group_file.parent.name == "group" else group_file.parent
-
-
-def _path(loc: Tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
 
 
 def _join(base: str, key: Any) -> str:

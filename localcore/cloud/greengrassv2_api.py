@@ -393,7 +393,11 @@ class GreengrassV2Api:
                 f"{'Thing' if kind == 'thing' else 'Thing group'} {name} does not exist in IoT "
                 f"(targetArn {body.get('targetArn')})"
             )
-        return self.state.create_deployment(body, client_token=body.get("clientToken"))
+        members: list[str] = []
+        if kind == "thinggroup" and self.state.auto_complete:
+            found = self._client("iot").list_things_in_thing_group(thingGroupName=name)
+            members = list(found.get("things", []))
+        return self.state.create_deployment(body, client_token=body.get("clientToken"), members=members)
 
     def _core_devices(self, req: CloudRequest, seg: list[str], q: Mapping[str, list[str]]) -> CloudResponse | None:
         st, m, n = self.state, req.method, len(seg)

@@ -18,9 +18,12 @@ thing-group membership, all in moto) and hands the answers in as plain values, s
 is table-testable. Errors are :class:`~.errors.ApiError` with the model's codes.
 
 With ``auto_complete_deployments=True`` (a test convenience of the stand-in, shared with the V1
-flag) a deployment to a **thing** target completes at once as if its core had applied it: the
-core device appears ``HEALTHY`` with the deployment's components ``RUNNING``; a component version
-that does not resolve fails it the way the nucleus does (``NO_AVAILABLE_COMPONENT_VERSION``).
+flag) a deployment completes at once as if its core had applied it — for a **thing** target that
+core, for a **thing group** the member things at creation time (``members``): the core device appears
+``HEALTHY`` with the deployment's components ``RUNNING``; a component version that does not resolve
+fails it the way the nucleus does (``NO_AVAILABLE_COMPONENT_VERSION``). A thing target's deployment
+then reads ``COMPLETED`` (or ``FAILED``); a thing group's stays ``ACTIVE`` (continuous) with its
+members' executions ``SUCCEEDED`` (or ``FAILED``).
 """
 
 from __future__ import annotations
@@ -866,9 +869,10 @@ class GreengrassV2State:
 
     # deployments -----------------------------------------------------------------------
     def create_deployment(
-        self, body: Mapping[str, Any], *, client_token: str | None = None
+        self, body: Mapping[str, Any], *, client_token: str | None = None, members: Sequence[str] = ()
     ) -> dict[str, Any]:
-        """``CreateDeployment``. The caller has checked that the target exists (moto's IoT).
+        """``CreateDeployment``. The caller has checked that the target exists (moto's IoT);
+        ``members``: a thing group target's things (used only by auto-complete).
 
         Component versions are **not** checked here: the service accepts the deployment and the
         core fails it when a version does not resolve (the nucleus' ``NO_AVAILABLE_COMPONENT_VERSION``).
@@ -937,8 +941,9 @@ class GreengrassV2State:
                 self._deployments[dep_id] = dep
                 self._set_tags(self.deployment_arn(dep_id), body.get("tags"), notify=False)
             self._changed()
-            if self.auto_complete and kind == "thing":
-                self._auto_complete(tname, dep_id)
+            if self.auto_complete:
+                for member in [tname] if kind == "thing" else sorted(set(members)):
+                    self._auto_complete(member, dep_id)
             return {"deploymentId": dep.deployment_id, "iotJobId": dep.iot_job_id, "iotJobArn": dep.iot_job_arn}
 
         return self._idempotent("CreateDeployment", client_token, fingerprint, make)
@@ -956,7 +961,7 @@ class GreengrassV2State:
                 "FAILED",
                 reason=(
                     f"NoAvailableComponentVersionException: Failed to negotiate component '{name}' version with "
-                    f"cloud and no local applicable version satisfying requirement '{{thing/{thing}=={version}}}'."
+                    f"cloud and no local applicable version satisfying requirement '{{{dep.target_arn.split(':', 5)[-1]}=={version}}}'."
                 ),
                 error_stack=["DEPLOYMENT_FAILURE", "NO_AVAILABLE_COMPONENT_VERSION", "COMPONENT_VERSION_REQUIREMENTS_NOT_MET"],
                 error_types=["REQUEST_ERROR"],

@@ -411,6 +411,15 @@ def test_auto_complete_and_state_survive_a_restart(tmp_path, cloud):
         assert gg.get_core_device(coreDeviceThingName=core)["status"] == "HEALTHY"
         (inst,) = gg.list_installed_components(coreDeviceThingName=core)["installedComponents"]
         assert (inst["componentName"], inst["lifecycleState"]) == (name, "RUNNING")
+        group, member = uid("auto-fleet"), uid("auto-member")
+        group_arn = iot.create_thing_group(thingGroupName=group)["thingGroupArn"]
+        iot.create_thing(thingName=member)
+        iot.add_thing_to_thing_group(thingGroupName=group, thingName=member)
+        fleet = gg.create_deployment(targetArn=group_arn, components={name: {"componentVersion": "1.0.0"}})["deploymentId"]
+        assert gg.get_deployment(deploymentId=fleet)["deploymentStatus"] == "ACTIVE"  # continuous
+        (row,) = gg.list_effective_deployments(coreDeviceThingName=member)["effectiveDeployments"]
+        assert (row["deploymentId"], row["coreDeviceExecutionStatus"]) == (fleet, "SUCCEEDED")
+        assert gg.get_core_device(coreDeviceThingName=member)["status"] == "HEALTHY"
     finally:
         first.stop()
 

@@ -330,8 +330,17 @@ def test_auto_complete_finishes_thing_deployments_and_fails_unknown_versions():
     assert st.get_deployment(bad)["deploymentStatus"] == "FAILED"
     (row,) = [e for e in st.list_effective_deployments("core")["effectiveDeployments"] if e["deploymentId"] == bad]
     assert "NO_AVAILABLE_COMPONENT_VERSION" in row["statusDetails"]["errorStack"]
-    group = deploy(st, GROUP + "fleet")
-    assert st.get_deployment(group)["deploymentStatus"] == "ACTIVE"
+    assert "'{thing/core==9.9.9}'" in row["reason"]
+    group = st.create_deployment(
+        {"targetArn": GROUP + "fleet", "components": {"com.example.Hello": {"componentVersion": "1.0.0"}}},
+        members=["m1", "m2"],
+    )["deploymentId"]
+    assert st.get_deployment(group)["deploymentStatus"] == "ACTIVE"  # continuous
+    for member in ("m1", "m2"):
+        (row,) = st.list_effective_deployments(member, [GROUP + "fleet"])["effectiveDeployments"]
+        assert row["coreDeviceExecutionStatus"] == "SUCCEEDED"
+        assert st.get_core_device(member)["status"] == "HEALTHY"
+    assert code(st.get_core_device, "not-a-member") == "ResourceNotFoundException"
 
 
 def test_client_device_associations():

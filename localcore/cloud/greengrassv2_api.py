@@ -173,20 +173,26 @@ class GreengrassV2Api:
             self._clients.clear()
 
     # ------------------------------------------------------------------ moto access
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, *, presign: bool = False) -> Any:
+        """A boto3 client on moto (or, ``presign``: an S3 client on the public URL that only signs)."""
+        key = "s3-presign" if presign else service
         with self._clients_lock:
-            c = self._clients.get(service)
+            c = self._clients.get(key)
             if c is None:
                 import boto3  # the wire module's own clients, made on first use
 
-                cfg = Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"})
-                c = self._clients[service] = boto3.client(
+                # a Session of its own: boto3's default session is not thread-safe to create clients on
+                c = self._clients[key] = boto3.session.Session().client(
                     service,
-                    endpoint_url=self.moto_url,
+                    endpoint_url=self.public_url() if presign else self.moto_url,
                     region_name=self.state.region,
                     aws_access_key_id="local",
                     aws_secret_access_key="local",
-                    config=cfg,
+                    config=Config(
+                        retries={"max_attempts": 1},
+                        signature_version="s3v4" if presign else None,
+                        s3={"addressing_style": "path"},
+                    ),
                 )
             return c
 
@@ -370,17 +376,7 @@ class GreengrassV2Api:
             return f"{self.public_url()}/_local/{LOCAL_SERVICE}/components/{quoted}/artifacts/{LAMBDA_ARTIFACT}"
         if uri.startswith("s3://"):
             bucket, _, key = uri[len("s3://") :].partition("/")
-            import boto3  # a presigning client on the public URL (no request is sent)
-
-            signer = boto3.client(
-                "s3",
-                endpoint_url=self.public_url(),
-                region_name=self.state.region,
-                aws_access_key_id="local",
-                aws_secret_access_key="local",
-                config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-            )
-            return signer.generate_presigned_url(
+            return self._client("s3", presign=True).generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600
             )
         raise validation(f"artifact {uri} of {arn} is not stored in the cloud (only s3:// and greengrass: are)")

@@ -286,6 +286,8 @@ class GreengrassV2Api:
         st = self.state
         if seg == ["createComponentVersion"] and m == "POST":
             return json_response(self._create_component_version(req.json()), 201)
+        if seg == ["resolveComponentCandidates"] and m == "POST":
+            return json_response(st.resolve_candidates(req.json().get("componentCandidates") or []))
         if seg[:1] == ["components"]:
             if n == 1 and m == "GET":
                 return json_response(st.list_components(_q1(q, "scope"), _q1(q, "maxResults"), _q1(q, "nextToken")))

@@ -104,6 +104,50 @@ def semver_key(version: str) -> tuple[Any, ...]:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre or "")
 
 
+def _parts(text: str) -> tuple[int, int, int] | None:
+    m = re.match(r"^v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:[-+].*)?$", text)
+    if m is None:
+        return None
+    return tuple(int(g) if g and g.isdigit() else 0 for g in m.groups())  # type: ignore[return-value]
+
+
+def _comparator_ok(v: tuple[int, int, int], comp: str) -> bool:
+    if comp in ("", "*", "x", "X"):
+        return True
+    for op in (">=", "<=", ">", "<", "=", "^", "~"):
+        if comp.startswith(op):
+            target = _parts(comp[len(op):].strip())
+            break
+    else:
+        op, target = "=", _parts(comp)
+    if target is None:
+        raise validation(f"version requirement {comp!r} is not an npm-style range such as ^2.0.0 or >=2.0.0 <3.0.0")
+    if op == "^":
+        major, minor, _ = target
+        upper = (major + 1, 0, 0) if major else ((0, minor + 1, 0) if minor else (0, 0, target[2] + 1))
+        return target <= v < upper
+    if op == "~":
+        return target <= v < (target[0], target[1] + 1, 0)
+    return {">=": v >= target, "<=": v <= target, ">": v > target, "<": v < target, "=": v == target}[op]
+
+
+def satisfies(version: str, requirement: str) -> bool:
+    """Whether semantic ``version`` meets an npm-style ``requirement`` (what recipes and the nucleus
+    use): ``^2.0.0``, ``~2.1.0``, ``>=2.0.0 <3.0.0``, ``2.1.0``, ``*``, alternatives with ``||``.
+    Pre-release versions match only an exact requirement."""
+    m = _SEMVER.match(version)
+    if m is None:
+        return False
+    v = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    for alt in requirement.split("||"):
+        comps = re.sub(r"(>=|<=|>|<|=|\^|~)\s+", r"\1", alt.strip()).split()
+        if m.group(4) and not any(c.lstrip("=") == version for c in comps):
+            continue
+        if all(_comparator_ok(v, c) for c in comps):
+            return True
+    return False
+
+
 def _plain(value: Any) -> Any:
     """YAML values made JSON-able (an unquoted ``2020-01-25`` is a date to YAML)."""
     if isinstance(value, (_dt.date, _dt.datetime)):
@@ -859,6 +903,37 @@ class GreengrassV2State:
                 del self._components[name]
             self._tags.pop(arn, None)
         self._changed()
+
+    def resolve_candidates(self, candidates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """``ResolveComponentCandidates``: per candidate, the newest version (private versions, else the
+        public catalog's) that meets every ``versionRequirements`` range; none → ResourceNotFound."""
+        out = []
+        for cand in candidates:
+            name = str(cand.get("componentName") or "")
+            reqs = dict(cand.get("versionRequirements") or {})
+            with self._lock:
+                recs = list(self._components.get(name, {}).values())
+            if not recs:
+                pub = self._public_record(name, None)
+                recs = [pub] if pub is not None else []
+            ok = [r for r in recs if all(satisfies(r.version, str(q)) for q in reqs.values())]
+            if not ok:
+                raise not_found(
+                    f"Component {name}: no valid versions were found for this component under current "
+                    f"constraints {reqs} (known: {sorted((r.version for r in recs), key=semver_key) or 'none'})"
+                )
+            best = max(ok, key=lambda r: semver_key(r.version))
+            out.append(
+                {
+                    "arn": best.arn,
+                    "componentName": best.name,
+                    "componentVersion": best.version,
+                    "recipe": base64.b64encode(render_recipe(best.recipe, "JSON")).decode(),
+                    "vendorGuidance": "ACTIVE",
+                    "message": "NONE",
+                }
+            )
+        return {"resolvedComponentVersions": out}
 
     def resolves(self, name: str, version: str) -> bool:
         """Whether a core could get ``name`` ``version`` (a private version, or the catalog's)."""

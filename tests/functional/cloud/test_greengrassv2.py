@@ -207,6 +207,23 @@ def test_list_components_versions_pagination_and_delete(gg):
     assert err(exc) == "ResourceNotFoundException"
 
 
+def test_resolve_component_candidates(gg):
+    name = uid("com.example.Resolve")
+    for v in ("1.0.0", "1.3.0", "2.0.0"):
+        gg.create_component_version(inlineRecipe=recipe(name, v))
+    out = gg.resolve_component_candidates(
+        platform={"name": "linux", "attributes": {"os": "linux"}},
+        componentCandidates=[{"componentName": name, "componentVersion": "1.0.0", "versionRequirements": {"thing/core": "^1.0.0"}}],
+    )
+    (res,) = out["resolvedComponentVersions"]
+    assert res["componentVersion"] == "1.3.0" and json.loads(res["recipe"])["ComponentName"] == name
+    with pytest.raises(ClientError) as exc:
+        gg.resolve_component_candidates(
+            componentCandidates=[{"componentName": name, "versionRequirements": {"thing/core": ">=3.0.0"}}]
+        )
+    assert err(exc) == "ResourceNotFoundException"
+
+
 def test_public_components_are_listed_with_their_versions(gg):
     public = [c for p in gg.get_paginator("list_components").paginate(scope="PUBLIC") for c in p["components"]]
     names = {c["componentName"] for c in public}

@@ -16,6 +16,7 @@ from localcore.cloud.greengrassv2_state import (
     lambda_recipe,
     page,
     parse_recipe,
+    satisfies,
     semver_key,
     split_lambda_arn,
 )
@@ -377,3 +378,48 @@ def test_everything_survives_a_json_round_trip():
     assert again.to_json() == st.to_json()
     assert again.get_deployment(dep) == st.get_deployment(dep)
     assert again.create_component_from_recipe(recipe(), tags={"k": "v"}, client_token="t1")["componentVersion"] == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    "version,requirement,ok",
+    [
+        ("2.1.3", "^2.0.0", True),
+        ("3.0.0", "^2.0.0", False),
+        ("0.2.5", "^0.2.0", True),
+        ("0.3.0", "^0.2.0", False),
+        ("2.16.1", ">=2.0.0 <2.17.0", True),
+        ("2.17.0", ">=2.0.0 <2.17.0", False),
+        ("2.1.5", "~2.1.0", True),
+        ("2.2.0", "~2.1.0", False),
+        ("1.0.0", "1.0.0", True),
+        ("1.0.1", "=1.0.0", False),
+        ("5.0.0", "*", True),
+        ("2.5.0", "<1.0.0 || >=2.0.0", True),
+        ("1.5.0", "<1.0.0 || >=2.0.0", False),
+        ("2.0.0-rc1", "^2.0.0", False),
+        ("2.0.0-rc1", "2.0.0-rc1", True),
+        ("2.0.0", ">= 2.0.0", True),
+        ("not-semver", "*", False),
+    ],
+)
+def test_npm_style_version_requirements(version, requirement, ok):
+    assert satisfies(version, requirement) is ok
+
+
+def test_resolve_candidates_picks_the_newest_version_meeting_every_requirement():
+    st = make()
+    for v in ("1.0.0", "1.4.0", "2.0.0"):
+        st.create_component_from_recipe(recipe(version=v))
+    out = st.resolve_candidates(
+        [
+            {"componentName": "com.example.Hello", "versionRequirements": {"thing/core": ">=1.0.0", "dep": "^1.0.0"}},
+            {"componentName": "aws.greengrass.StreamManager", "versionRequirements": {"com.example.Hello": "^2.0.0"}},
+        ]
+    )
+    got = [(r["componentName"], r["componentVersion"]) for r in out["resolvedComponentVersions"]]
+    assert got == [("com.example.Hello", "1.4.0"), ("aws.greengrass.StreamManager", "2.2.1")]
+    doc = json.loads(base64.b64decode(out["resolvedComponentVersions"][0]["recipe"]))
+    assert doc["ComponentVersion"] == "1.4.0"
+    conflicting = [{"componentName": "com.example.Hello", "versionRequirements": {"a": ">2.0.0", "b": "<2.0.0"}}]
+    assert code(st.resolve_candidates, conflicting) == "ResourceNotFoundException"
+    assert code(st.resolve_candidates, [{"componentName": "com.example.Hello", "versionRequirements": {"a": "??"}}]) == "ValidationException"

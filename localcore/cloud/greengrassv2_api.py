@@ -290,7 +290,9 @@ class GreengrassV2Api:
             return json_response(st.resolve_candidates(req.json().get("componentCandidates") or []))
         if seg[:1] == ["components"]:
             if n == 1 and m == "GET":
-                return json_response(st.list_components(_q1(q, "scope"), _q1(q, "maxResults"), _q1(q, "nextToken")))
+                return json_response(
+                    st.list_components(_q1(q, "scope"), _q1(q, "maxResults"), _q1(q, "nextToken"))
+                )
             if n < 2:
                 return None
             arn = seg[1]
@@ -302,7 +304,9 @@ class GreengrassV2Api:
             if n == 3 and seg[2] == "metadata" and m == "GET":
                 return json_response(st.describe_component(arn))
             if n == 3 and seg[2] == "versions" and m == "GET":
-                return json_response(st.list_component_versions(arn, _q1(q, "maxResults"), _q1(q, "nextToken")))
+                return json_response(
+                    st.list_component_versions(arn, _q1(q, "maxResults"), _q1(q, "nextToken"))
+                )
             if n >= 4 and seg[2] == "artifacts" and m == "GET":
                 return json_response({"preSignedUrl": self._artifact_url(arn, "/".join(seg[3:]))})
             return None
@@ -375,13 +379,17 @@ class GreengrassV2Api:
                 raise not_found(f"{arn} is not a Lambda component: it has no {LAMBDA_ARTIFACT}")
             self._lambda_code(rec.lambda_arn)  # still there? (404 now rather than at download)
             quoted = urllib.parse.quote(rec.arn, safe="")
-            return f"{self.public_url()}/_local/{LOCAL_SERVICE}/components/{quoted}/artifacts/{LAMBDA_ARTIFACT}"
+            return (
+                f"{self.public_url()}/_local/{LOCAL_SERVICE}/components/{quoted}/artifacts/{LAMBDA_ARTIFACT}"
+            )
         if uri.startswith("s3://"):
             bucket, _, key = uri[len("s3://") :].partition("/")
             return self._client("s3", presign=True).generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600
             )
-        raise validation(f"artifact {uri} of {arn} is not stored in the cloud (only s3:// and greengrass: are)")
+        raise validation(
+            f"artifact {uri} of {arn} is not stored in the cloud (only s3:// and greengrass: are)"
+        )
 
     def _create_deployment(self, body: Mapping[str, Any]) -> dict[str, Any]:
         kind, name, _, _ = parse_target(str(body.get("targetArn") or ""))
@@ -397,7 +405,9 @@ class GreengrassV2Api:
             members = list(found.get("things", []))
         return self.state.create_deployment(body, client_token=body.get("clientToken"), members=members)
 
-    def _core_devices(self, req: CloudRequest, seg: list[str], q: Mapping[str, list[str]]) -> CloudResponse | None:
+    def _core_devices(
+        self, req: CloudRequest, seg: list[str], q: Mapping[str, list[str]]
+    ) -> CloudResponse | None:
         st, m, n = self.state, req.method, len(seg)
         mr, nt = _q1(q, "maxResults"), _q1(q, "nextToken")
         if n == 1 and m == "GET":
@@ -414,7 +424,11 @@ class GreengrassV2Api:
                     things = []
             return json_response(
                 st.list_core_devices(
-                    things=things, status=_q1(q, "status"), runtime=_q1(q, "runtime"), max_results=mr, next_token=nt
+                    things=things,
+                    status=_q1(q, "status"),
+                    runtime=_q1(q, "runtime"),
+                    max_results=mr,
+                    next_token=nt,
                 )
             )
         if n < 2:
@@ -474,7 +488,10 @@ class GreengrassV2Api:
             return CloudResponse(
                 200,
                 code,
-                {"Content-Type": "application/zip", "Content-Disposition": f'attachment; filename="{LAMBDA_ARTIFACT}"'},
+                {
+                    "Content-Type": "application/zip",
+                    "Content-Disposition": f'attachment; filename="{LAMBDA_ARTIFACT}"',
+                },
             )
         if n < 3 or seg[0] != "coreDevices":
             return None

@@ -66,7 +66,9 @@ _LAMBDA_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>[^:]+))?$"
 )
-_TARGET = re.compile(r"^arn:[^:]*:iot:(?P<region>[^:]*):(?P<account>\d+):(?P<kind>thing|thinggroup)/(?P<name>.+)$")
+_TARGET = re.compile(
+    r"^arn:[^:]*:iot:(?P<region>[^:]*):(?P<account>\d+):(?P<kind>thing|thinggroup)/(?P<name>.+)$"
+)
 _V2_ARN = re.compile(
     r"^arn:[^:]*:greengrass:(?P<region>[^:]*):(?P<account>aws|\d+):(?P<kind>components|deployments|coreDevices):"
     r"(?P<rest>.+)$"
@@ -116,12 +118,14 @@ def _comparator_ok(v: tuple[int, int, int], comp: str) -> bool:
         return True
     for op in (">=", "<=", ">", "<", "=", "^", "~"):
         if comp.startswith(op):
-            target = _parts(comp[len(op):].strip())
+            target = _parts(comp[len(op) :].strip())
             break
     else:
         op, target = "=", _parts(comp)
     if target is None:
-        raise validation(f"version requirement {comp!r} is not an npm-style range such as ^2.0.0 or >=2.0.0 <3.0.0")
+        raise validation(
+            f"version requirement {comp!r} is not an npm-style range such as ^2.0.0 or >=2.0.0 <3.0.0"
+        )
     if op == "^":
         major, minor, _ = target
         upper = (major + 1, 0, 0) if major else ((0, minor + 1, 0) if minor else (0, 0, target[2] + 1))
@@ -226,7 +230,12 @@ def parse_recipe(blob: bytes) -> dict[str, Any]:
         errs.append(("ComponentName", f"must be a string of 1-128 characters, got {name!r}"))
     version = doc.get("ComponentVersion")
     if not isinstance(version, str) or len(version) > 64 or not _SEMVER.match(version):
-        errs.append(("ComponentVersion", f"must be a semantic version such as '1.0.0' (quoted in YAML), got {version!r}"))
+        errs.append(
+            (
+                "ComponentVersion",
+                f"must be a semantic version such as '1.0.0' (quoted in YAML), got {version!r}",
+            )
+        )
     for key in ("ComponentDescription", "ComponentPublisher", "ComponentType"):
         if key in doc and not isinstance(doc[key], str):
             errs.append((key, "must be a string"))
@@ -242,7 +251,9 @@ def parse_recipe(blob: bytes) -> dict[str, Any]:
             if "VersionRequirement" in req and not isinstance(req["VersionRequirement"], str):
                 errs.append((where + ".VersionRequirement", "must be a string such as '^2.0.0'"))
             if req.get("DependencyType", "HARD") not in ("HARD", "SOFT"):
-                errs.append((where + ".DependencyType", f"must be HARD or SOFT, got {req.get('DependencyType')!r}"))
+                errs.append(
+                    (where + ".DependencyType", f"must be HARD or SOFT, got {req.get('DependencyType')!r}")
+                )
     config = doc.get("ComponentConfiguration")
     if config is not None and (
         not isinstance(config, dict) or not isinstance(config.get("DefaultConfiguration", {}), dict)
@@ -275,9 +286,7 @@ def parse_recipe(blob: bytes) -> dict[str, Any]:
             if isinstance(art, dict) and art.get("Unarchive", "NONE") not in ("NONE", "ZIP"):
                 errs.append((aw + ".Unarchive", f"must be NONE or ZIP, got {art.get('Unarchive')!r}"))
     if errs:
-        raise validation(
-            "Invalid recipe: " + "; ".join(f"{n}: {m}" for n, m in errs), errs
-        )
+        raise validation("Invalid recipe: " + "; ".join(f"{n}: {m}" for n, m in errs), errs)
     return doc
 
 
@@ -330,7 +339,9 @@ def split_lambda_arn(arn: Any) -> tuple[str, str, str, str]:
     return m.group("region"), m.group("account"), m.group("name"), q
 
 
-def lambda_recipe(source: Mapping[str, Any], info: LambdaInfo, launcher_deps: Mapping[str, str]) -> dict[str, Any]:
+def lambda_recipe(
+    source: Mapping[str, Any], info: LambdaInfo, launcher_deps: Mapping[str, str]
+) -> dict[str, Any]:
     """The recipe the service generates for a Lambda import (``ComponentType: aws.greengrass.lambda``).
 
     Keys follow the AWS guide's imported-Lambda recipe: the execution parameters go to
@@ -345,7 +356,10 @@ def lambda_recipe(source: Mapping[str, Any], info: LambdaInfo, launcher_deps: Ma
     name = source.get("componentName") or info.function_name
     version = source.get("componentVersion") or f"{info.version}.0.0"
     deps: dict[str, Any] = {
-        dep: {"VersionRequirement": req, "DependencyType": "SOFT" if dep.endswith("LambdaRuntimes") else "HARD"}
+        dep: {
+            "VersionRequirement": req,
+            "DependencyType": "SOFT" if dep.endswith("LambdaRuntimes") else "HARD",
+        }
         for dep, req in launcher_deps.items()
     }
     for dep, req in (source.get("componentDependencies") or {}).items():
@@ -369,7 +383,9 @@ def lambda_recipe(source: Mapping[str, Any], info: LambdaInfo, launcher_deps: Ma
         "pinned": params.get("pinned", True),
         "maxIdleTimeInSeconds": params.get("maxIdleTimeInSeconds", 60),
         "statusTimeoutInSeconds": params.get("statusTimeoutInSeconds", 60),
-        "pubsubTopics": {str(i): {"topic": e.get("topic"), "type": e.get("type")} for i, e in enumerate(events)},
+        "pubsubTopics": {
+            str(i): {"topic": e.get("topic"), "type": e.get("type")} for i, e in enumerate(events)
+        },
     }
     platforms = source.get("componentPlatforms") or [{"name": "Linux", "attributes": {"os": "linux"}}]
     manifests = [
@@ -609,10 +625,13 @@ class GreengrassV2State:
         name, sep, version = rest.partition(":versions:")
         if versioned and not (sep and version):
             raise validation(
-                f"{arn!r} names no version (…:components:<name>:versions:<version>)", [("arn", "needs a version")]
+                f"{arn!r} names no version (…:components:<name>:versions:<version>)",
+                [("arn", "needs a version")],
             )
         if not versioned and sep:
-            raise validation(f"{arn!r} is a component version ARN; give the component ARN", [("arn", "no version")])
+            raise validation(
+                f"{arn!r} is a component version ARN; give the component ARN", [("arn", "no version")]
+            )
         if m.group("region") != self.region or account not in ("aws", self.account_id):
             raise not_found(f"Component {arn} not found (this is {self.region}, account {self.account_id})")
         return account, name, (version or None)
@@ -652,7 +671,7 @@ class GreengrassV2State:
             return None
         deps = _info_get(info, "dependencies", {}) or {}
         dep_map: dict[str, Any] = {}
-        for d, r in (deps.items() if isinstance(deps, Mapping) else ((d, "*") for d in deps)):
+        for d, r in deps.items() if isinstance(deps, Mapping) else ((d, "*") for d in deps):
             if isinstance(r, str):
                 dep_map[str(d)] = {"VersionRequirement": r, "DependencyType": "HARD"}
             else:  # the catalog's Dependency(version_requirement, dependency_type) or a dict
@@ -722,8 +741,10 @@ class GreengrassV2State:
                         art.setdefault("Digest", artifact_digests[uri])
                         art.setdefault("Algorithm", "SHA-256")
             platforms = [
-                {"name": str(m.get("Name") or (m.get("Platform") or {}).get("os", "all")),
-                 "attributes": {str(k): str(v) for k, v in (m.get("Platform") or {}).items()}}
+                {
+                    "name": str(m.get("Name") or (m.get("Platform") or {}).get("os", "all")),
+                    "attributes": {str(k): str(v) for k, v in (m.get("Platform") or {}).items()},
+                }
                 for m in stored.get("Manifests") or []
             ]
             rec = ComponentRecord(
@@ -762,7 +783,9 @@ class GreengrassV2State:
                 )
             platforms = [
                 {"name": p.get("name") or "Linux", "attributes": dict(p.get("attributes") or {})}
-                for p in (source.get("componentPlatforms") or [{"name": "Linux", "attributes": {"os": "linux"}}])
+                for p in (
+                    source.get("componentPlatforms") or [{"name": "Linux", "attributes": {"os": "linux"}}]
+                )
             ]
             rec = ComponentRecord(
                 name=recipe["ComponentName"],
@@ -851,7 +874,9 @@ class GreengrassV2State:
         out: dict[str, Any] = {
             "components": [
                 {
-                    "arn": self.component_arn(r.name, account="aws" if r.publisher == "AWS" and scope == "PUBLIC" else None),
+                    "arn": self.component_arn(
+                        r.name, account="aws" if r.publisher == "AWS" and scope == "PUBLIC" else None
+                    ),
                     "componentName": r.name,
                     "latestVersion": {
                         "arn": r.arn,
@@ -961,7 +986,10 @@ class GreengrassV2State:
             )
         parent = body.get("parentTargetArn")
         if parent and kind != "thinggroup":
-            raise validation("a subdeployment (parentTargetArn) must target a thing group", [("targetArn", "not a thinggroup")])
+            raise validation(
+                "a subdeployment (parentTargetArn) must target a thing group",
+                [("targetArn", "not a thinggroup")],
+            )
         components = copy.deepcopy(dict(body.get("components") or {}))
         errs: list[tuple[str, str]] = []
         for cname, spec in components.items():
@@ -970,12 +998,16 @@ class GreengrassV2State:
             if merge is not None:
                 try:
                     if not isinstance(json.loads(merge), dict):
-                        errs.append((f"components.{cname}.configurationUpdate.merge", "must be a JSON object"))
+                        errs.append(
+                            (f"components.{cname}.configurationUpdate.merge", "must be a JSON object")
+                        )
                 except ValueError as exc:
                     errs.append((f"components.{cname}.configurationUpdate.merge", f"is not JSON: {exc}"))
             for ptr in upd.get("reset") or []:
                 if ptr != "" and not str(ptr).startswith("/"):
-                    errs.append((f"components.{cname}.configurationUpdate.reset", f"{ptr!r} is not a JSON pointer"))
+                    errs.append(
+                        (f"components.{cname}.configurationUpdate.reset", f"{ptr!r} is not a JSON pointer")
+                    )
         if errs:
             raise validation("Invalid deployment: " + "; ".join(f"{n} {m}" for n, m in errs), errs)
         policies = copy.deepcopy(DEFAULT_POLICIES)
@@ -1019,14 +1051,20 @@ class GreengrassV2State:
             if self.auto_complete:
                 for member in [tname] if kind == "thing" else sorted(set(members)):
                     self._auto_complete(member, dep_id)
-            return {"deploymentId": dep.deployment_id, "iotJobId": dep.iot_job_id, "iotJobArn": dep.iot_job_arn}
+            return {
+                "deploymentId": dep.deployment_id,
+                "iotJobId": dep.iot_job_id,
+                "iotJobArn": dep.iot_job_arn,
+            }
 
         return self._idempotent("CreateDeployment", client_token, fingerprint, make)
 
     def _auto_complete(self, thing: str, dep_id: str) -> None:
         dep = self._deployment(dep_id)
         missing = [
-            (n, s.get("componentVersion", "")) for n, s in dep.components.items() if not self.resolves(n, s.get("componentVersion", ""))
+            (n, s.get("componentVersion", ""))
+            for n, s in dep.components.items()
+            if not self.resolves(n, s.get("componentVersion", ""))
         ]
         if missing:
             name, version = missing[0]
@@ -1038,7 +1076,11 @@ class GreengrassV2State:
                     f"NoAvailableComponentVersionException: Failed to negotiate component '{name}' version with "
                     f"cloud and no local applicable version satisfying requirement '{{{dep.target_arn.split(':', 5)[-1]}=={version}}}'."
                 ),
-                error_stack=["DEPLOYMENT_FAILURE", "NO_AVAILABLE_COMPONENT_VERSION", "COMPONENT_VERSION_REQUIREMENTS_NOT_MET"],
+                error_stack=[
+                    "DEPLOYMENT_FAILURE",
+                    "NO_AVAILABLE_COMPONENT_VERSION",
+                    "COMPONENT_VERSION_REQUIREMENTS_NOT_MET",
+                ],
                 error_types=["REQUEST_ERROR"],
             )
             return
@@ -1047,7 +1089,12 @@ class GreengrassV2State:
         self.report_installed(
             thing,
             [
-                {"componentName": n, "componentVersion": s.get("componentVersion"), "lifecycleState": "RUNNING", "isRoot": True}
+                {
+                    "componentName": n,
+                    "componentVersion": s.get("componentVersion"),
+                    "lifecycleState": "RUNNING",
+                    "isRoot": True,
+                }
                 for n, s in sorted(dep.components.items())
             ],
             deployment_id=dep_id,
@@ -1104,7 +1151,9 @@ class GreengrassV2State:
         dep = self._deployment(dep_id)
         with self._lock:
             if dep.status != "ACTIVE":
-                raise conflict(f"Deployment {dep_id} is {dep.status}: only an ACTIVE deployment can be canceled")
+                raise conflict(
+                    f"Deployment {dep_id} is {dep.status}: only an ACTIVE deployment can be canceled"
+                )
             dep.status = "CANCELED"
             dep.modified = now_s()
             for execs in self._executions.values():
@@ -1118,7 +1167,9 @@ class GreengrassV2State:
         dep = self._deployment(dep_id)
         with self._lock:
             if dep.status == "ACTIVE":
-                raise conflict(f"Deployment {dep_id} is ACTIVE: cancel it (CancelDeployment) before deleting it")
+                raise conflict(
+                    f"Deployment {dep_id} is ACTIVE: cancel it (CancelDeployment) before deleting it"
+                )
             del self._deployments[dep_id]
             for execs in self._executions.values():
                 execs.pop(dep_id, None)
@@ -1145,7 +1196,11 @@ class GreengrassV2State:
         return [d.document() for d in self._applicable(thing, group_arns) if d.status != "CANCELED"]
 
     def list_effective_deployments(
-        self, thing: str, group_arns: Iterable[str] | None = None, max_results: Any = None, next_token: Any = None
+        self,
+        thing: str,
+        group_arns: Iterable[str] | None = None,
+        max_results: Any = None,
+        next_token: Any = None,
     ) -> dict[str, Any]:
         applicable = self._applicable(thing, group_arns)
         with self._lock:
@@ -1154,7 +1209,9 @@ class GreengrassV2State:
             shown = set()
             for d in applicable:
                 ex = execs.get(d.deployment_id) or Execution(
-                    status="CANCELED" if d.status == "CANCELED" else "QUEUED", created=d.created, modified=d.modified
+                    status="CANCELED" if d.status == "CANCELED" else "QUEUED",
+                    created=d.created,
+                    modified=d.modified,
                 )
                 rows.append((d, ex))
                 shown.add(d.deployment_id)
@@ -1247,7 +1304,9 @@ class GreengrassV2State:
         rows: list[dict[str, Any]] = []
         errs: list[tuple[str, str]] = []
         with self._lock:
-            old = {c["componentName"]: c for c in (self._cores[thing].installed if thing in self._cores else [])}
+            old = {
+                c["componentName"]: c for c in (self._cores[thing].installed if thing in self._cores else [])
+            }
         for i, c in enumerate(components):
             if not isinstance(c, Mapping):
                 errs.append((f"components[{i}]", "must be an object"))
@@ -1258,11 +1317,15 @@ class GreengrassV2State:
             if not isinstance(version, str) or not version:
                 errs.append((f"components[{i}].componentVersion", "required"))
             if state not in LIFECYCLE_STATES:
-                errs.append((f"components[{i}].lifecycleState", f"must be one of {', '.join(LIFECYCLE_STATES)}"))
+                errs.append(
+                    (f"components[{i}].lifecycleState", f"must be one of {', '.join(LIFECYCLE_STATES)}")
+                )
             if errs:
                 continue
             prev = old.get(name)
-            changed = prev is None or prev.get("lifecycleState") != state or prev.get("componentVersion") != version
+            changed = (
+                prev is None or prev.get("lifecycleState") != state or prev.get("componentVersion") != version
+            )
             row: dict[str, Any] = {
                 "componentName": name,
                 "componentVersion": version,
@@ -1333,7 +1396,9 @@ class GreengrassV2State:
         with self._lock:
             core = self._cores.get(thing)
         if core is None:
-            raise not_found(f"Core device {thing} not found (a core device exists once its nucleus has reported)")
+            raise not_found(
+                f"Core device {thing} not found (a core device exists once its nucleus has reported)"
+            )
         return core
 
     def has_core(self, thing: str) -> bool:
@@ -1402,7 +1467,11 @@ class GreengrassV2State:
         back as error entries, the others are associated (again: the timestamp stays)."""
         gone = set(missing)
         errors = [
-            {"thingName": n, "code": "ResourceNotFoundException", "message": f"Thing {n} does not exist in IoT"}
+            {
+                "thingName": n,
+                "code": "ResourceNotFoundException",
+                "message": f"Thing {n} does not exist in IoT",
+            }
             for n in names
             if n in gone
         ]
@@ -1422,15 +1491,20 @@ class GreengrassV2State:
             for n in names:
                 if assoc.pop(n, None) is None:
                     errors.append(
-                        {"thingName": n, "code": "ResourceNotFoundException",
-                         "message": f"Thing {n} is not associated with core device {core_thing}"}
+                        {
+                            "thingName": n,
+                            "code": "ResourceNotFoundException",
+                            "message": f"Thing {n} is not associated with core device {core_thing}",
+                        }
                     )
             if not assoc:
                 self._clients.pop(core_thing, None)
         self._changed()
         return errors
 
-    def associated_client_devices(self, core_thing: str, max_results: Any = None, next_token: Any = None) -> dict[str, Any]:
+    def associated_client_devices(
+        self, core_thing: str, max_results: Any = None, next_token: Any = None
+    ) -> dict[str, Any]:
         with self._lock:
             rows = [
                 {"thingName": n, "associationTimestamp": at}
@@ -1525,7 +1599,8 @@ class GreengrassV2State:
     def load_json(self, data: Mapping[str, Any]) -> None:
         with self._lock:
             self._components = {
-                n: {v: ComponentRecord(**r) for v, r in vs.items()} for n, vs in data.get("components", {}).items()
+                n: {v: ComponentRecord(**r) for v, r in vs.items()}
+                for n, vs in data.get("components", {}).items()
             }
             self._deployments = {i: DeploymentRecord(**d) for i, d in data.get("deployments", {}).items()}
             self._revisions = {k: int(v) for k, v in data.get("revisions", {}).items()}

@@ -77,7 +77,16 @@ def lambda_version(client):
     role = iam.create_role(
         RoleName=uid("lambda-role"),
         AssumeRolePolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
         ),
     )["Role"]["Arn"]
     buf = io.BytesIO()
@@ -86,7 +95,11 @@ def lambda_version(client):
     code = buf.getvalue()
     name = uid("producer")
     lam.create_function(
-        FunctionName=name, Runtime="python3.11", Role=role, Handler="handler.function_handler", Code={"ZipFile": code}
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="handler.function_handler",
+        Code={"ZipFile": code},
     )
     version = lam.publish_version(FunctionName=name)["Version"]
     return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}:{version}", code
@@ -103,7 +116,11 @@ def test_inline_recipe_json_and_yaml_describe_get_and_conflict(gg):
     yaml_recipe = f"RecipeFormatVersion: 2020-01-25\nComponentName: {name}\nComponentVersion: '1.1.0'\n"
     gg.create_component_version(inlineRecipe=yaml_recipe.encode())
     desc = gg.describe_component(arn=arn)
-    assert (desc["componentName"], desc["componentVersion"], desc["tags"]) == (name, "1.0.0", {"team": "edge"})
+    assert (desc["componentName"], desc["componentVersion"], desc["tags"]) == (
+        name,
+        "1.0.0",
+        {"team": "edge"},
+    )
     got_yaml = gg.get_component(arn=arn.replace("1.0.0", "1.1.0"), recipeOutputFormat="YAML")
     assert got_yaml["recipeOutputFormat"] == "YAML"
     assert yaml.safe_load(got_yaml["recipe"])["ComponentVersion"] == "1.1.0"
@@ -135,8 +152,13 @@ def test_s3_artifact_digest_and_presigned_url(gg, client):
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="hello/main.py", Body=b"print('hi')\n")
     name = uid("com.example.Art")
-    manifests = [{"Platform": {"os": "linux"}, "Lifecycle": {"Run": "python3 main.py"},
-                  "Artifacts": [{"URI": f"s3://{bucket}/hello/main.py"}]}]
+    manifests = [
+        {
+            "Platform": {"os": "linux"},
+            "Lifecycle": {"Run": "python3 main.py"},
+            "Artifacts": [{"URI": f"s3://{bucket}/hello/main.py"}],
+        }
+    ]
     arn = gg.create_component_version(inlineRecipe=recipe(name, Manifests=manifests))["arn"]
     art = json.loads(gg.get_component(arn=arn)["recipe"])["Manifests"][0]["Artifacts"][0]
     assert art["Algorithm"] == "SHA-256" and art["Digest"]
@@ -160,7 +182,9 @@ def test_lambda_component_recipe_and_code_artifact(gg, lambda_version):
             "lambdaArn": lambda_arn,
             "componentName": name,
             "componentVersion": "1.0.0",
-            "componentDependencies": {"aws.greengrass.StreamManager": {"versionRequirement": "^2.0.0", "dependencyType": "HARD"}},
+            "componentDependencies": {
+                "aws.greengrass.StreamManager": {"versionRequirement": "^2.0.0", "dependencyType": "HARD"}
+            },
             "componentLambdaParameters": {
                 "pinned": True,
                 "eventSources": [{"topic": "hello/world", "type": "PUB_SUB"}],
@@ -173,7 +197,9 @@ def test_lambda_component_recipe_and_code_artifact(gg, lambda_version):
     assert doc["ComponentSource"] == lambda_arn
     assert doc["ComponentConfiguration"]["DefaultConfiguration"]["containerMode"] == "NoContainer"
     assert "aws.greengrass.LambdaLauncher" in doc["ComponentDependencies"]
-    url = gg.get_component_version_artifact(arn=out["arn"], artifactName="lambda-artifact.zip")["preSignedUrl"]
+    url = gg.get_component_version_artifact(arn=out["arn"], artifactName="lambda-artifact.zip")[
+        "preSignedUrl"
+    ]
     assert get_bytes(url) == code  # a plain GET serves the Lambda version's zip
 
 
@@ -191,10 +217,20 @@ def test_list_components_versions_pagination_and_delete(gg):
     for v in ("1.0.0", "1.2.0", "1.10.0"):
         gg.create_component_version(inlineRecipe=recipe(name, v))
     carn = f"arn:aws:greengrass:{REGION}:{ACCOUNT}:components:{name}"
-    pages = list(gg.get_paginator("list_component_versions").paginate(arn=carn, PaginationConfig={"PageSize": 2}))
+    pages = list(
+        gg.get_paginator("list_component_versions").paginate(arn=carn, PaginationConfig={"PageSize": 2})
+    )
     assert [len(p["componentVersions"]) for p in pages] == [2, 1]
-    assert [v["componentVersion"] for p in pages for v in p["componentVersions"]] == ["1.10.0", "1.2.0", "1.0.0"]
-    listed = [c for p in gg.get_paginator("list_components").paginate(PaginationConfig={"PageSize": 1}) for c in p["components"]]
+    assert [v["componentVersion"] for p in pages for v in p["componentVersions"]] == [
+        "1.10.0",
+        "1.2.0",
+        "1.0.0",
+    ]
+    listed = [
+        c
+        for p in gg.get_paginator("list_components").paginate(PaginationConfig={"PageSize": 1})
+        for c in p["components"]
+    ]
     mine = [c for c in listed if c["componentName"] == name]
     assert mine and mine[0]["latestVersion"]["componentVersion"] == "1.10.0"
     out = gg.delete_component(arn=carn + ":versions:1.10.0")
@@ -213,7 +249,13 @@ def test_resolve_component_candidates(gg):
         gg.create_component_version(inlineRecipe=recipe(name, v))
     out = gg.resolve_component_candidates(
         platform={"name": "linux", "attributes": {"os": "linux"}},
-        componentCandidates=[{"componentName": name, "componentVersion": "1.0.0", "versionRequirements": {"thing/core": "^1.0.0"}}],
+        componentCandidates=[
+            {
+                "componentName": name,
+                "componentVersion": "1.0.0",
+                "versionRequirements": {"thing/core": "^1.0.0"},
+            }
+        ],
     )
     (res,) = out["resolvedComponentVersions"]
     assert res["componentVersion"] == "1.3.0" and json.loads(res["recipe"])["ComponentName"] == name
@@ -225,7 +267,9 @@ def test_resolve_component_candidates(gg):
 
 
 def test_public_components_are_listed_with_their_versions(gg):
-    public = [c for p in gg.get_paginator("list_components").paginate(scope="PUBLIC") for c in p["components"]]
+    public = [
+        c for p in gg.get_paginator("list_components").paginate(scope="PUBLIC") for c in p["components"]
+    ]
     names = {c["componentName"] for c in public}
     assert "aws.greengrass.Nucleus" in names and "aws.greengrass.LegacySubscriptionRouter" in names
     arn = f"arn:aws:greengrass:{REGION}:aws:components:aws.greengrass.Nucleus"
@@ -237,15 +281,25 @@ def test_public_components_are_listed_with_their_versions(gg):
 # ------------------------------------------------------------------ deployments
 def test_deployment_revisions_replace_the_previous_one(gg, thing):
     target = thing_arn(thing)
-    comps = {"com.example.Hello": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": '{"a":"1"}'}}}
+    comps = {
+        "com.example.Hello": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": '{"a":"1"}'}}
+    }
     first = gg.create_deployment(targetArn=target, deploymentName="d", components=comps)
-    assert first["ResponseMetadata"]["HTTPStatusCode"] == 201 and first["iotJobArn"].startswith("arn:aws:iot:")
+    assert first["ResponseMetadata"]["HTTPStatusCode"] == 201 and first["iotJobArn"].startswith(
+        "arn:aws:iot:"
+    )
     second = gg.create_deployment(targetArn=target, deploymentName="d", components=comps)
-    old, new = gg.get_deployment(deploymentId=first["deploymentId"]), gg.get_deployment(deploymentId=second["deploymentId"])
+    old, new = (
+        gg.get_deployment(deploymentId=first["deploymentId"]),
+        gg.get_deployment(deploymentId=second["deploymentId"]),
+    )
     assert (old["deploymentStatus"], old["isLatestForTarget"]) == ("INACTIVE", False)
     assert (new["deploymentStatus"], new["isLatestForTarget"], new["revisionId"]) == ("ACTIVE", True, "2")
     assert new["components"] == comps
-    assert new["deploymentPolicies"]["componentUpdatePolicy"] == {"timeoutInSeconds": 60, "action": "NOTIFY_COMPONENTS"}
+    assert new["deploymentPolicies"]["componentUpdatePolicy"] == {
+        "timeoutInSeconds": 60,
+        "action": "NOTIFY_COMPONENTS",
+    }
     latest = gg.list_deployments(targetArn=target)["deployments"]
     assert [d["deploymentId"] for d in latest] == [second["deploymentId"]]
     every = gg.list_deployments(targetArn=target, historyFilter="ALL")["deployments"]
@@ -277,7 +331,8 @@ def test_deployment_client_token_cancel_delete_and_errors(gg, thing):
     assert err(exc) == "ResourceNotFoundException"
     with pytest.raises(ClientError) as exc:
         gg.create_deployment(
-            targetArn=target, components={"a": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "{nope"}}}
+            targetArn=target,
+            components={"a": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "{nope"}}},
         )
     assert err(exc) == "ValidationException"
 
@@ -295,7 +350,10 @@ def test_core_reports_deployment_status_components_and_health(cloud, gg, iot, th
     own = gg.create_deployment(targetArn=thing_arn(thing), components=comps)["deploymentId"]
     fleet = gg.create_deployment(targetArn=group_arn, components=comps)["deploymentId"]
     eff = gg.list_effective_deployments(coreDeviceThingName=thing)["effectiveDeployments"]
-    assert {e["deploymentId"]: e["coreDeviceExecutionStatus"] for e in eff} == {own: "QUEUED", fleet: "QUEUED"}
+    assert {e["deploymentId"]: e["coreDeviceExecutionStatus"] for e in eff} == {
+        own: "QUEUED",
+        fleet: "QUEUED",
+    }
 
     status, body = local(cloud, "GET", f"/_local/greengrassv2/coreDevices/{thing}/deployments")
     assert status == 200
@@ -304,36 +362,87 @@ def test_core_reports_deployment_status_components_and_health(cloud, gg, iot, th
     in_process = cloud.greengrassv2.core_deployments(thing)  # membership looked up in moto's IoT
     assert [d["deploymentId"] for d in in_process] == [own, fleet]
 
-    status, _ = local(cloud, "PUT", f"/_local/greengrassv2/coreDevices/{thing}/health",
-                      {"status": "HEALTHY", "coreVersion": "2.16.1", "platform": "linux", "architecture": "amd64"})
+    status, _ = local(
+        cloud,
+        "PUT",
+        f"/_local/greengrassv2/coreDevices/{thing}/health",
+        {"status": "HEALTHY", "coreVersion": "2.16.1", "platform": "linux", "architecture": "amd64"},
+    )
     assert status == 200
     status, _ = local(
         cloud,
         "PUT",
         f"/_local/greengrassv2/coreDevices/{thing}/installedComponents",
-        {"deploymentId": own, "components": [
-            {"componentName": "com.example.Hello", "componentVersion": "1.0.0", "lifecycleState": "RUNNING", "isRoot": True},
-            {"componentName": "aws.greengrass.Nucleus", "componentVersion": "2.16.1", "lifecycleState": "FINISHED", "isRoot": False},
-        ]},
+        {
+            "deploymentId": own,
+            "components": [
+                {
+                    "componentName": "com.example.Hello",
+                    "componentVersion": "1.0.0",
+                    "lifecycleState": "RUNNING",
+                    "isRoot": True,
+                },
+                {
+                    "componentName": "aws.greengrass.Nucleus",
+                    "componentVersion": "2.16.1",
+                    "lifecycleState": "FINISHED",
+                    "isRoot": False,
+                },
+            ],
+        },
     )
     assert status == 200
-    assert local(cloud, "POST", f"/_local/greengrassv2/coreDevices/{thing}/deployments/{own}/status", {"status": "SUCCEEDED"})[0] == 200
+    assert (
+        local(
+            cloud,
+            "POST",
+            f"/_local/greengrassv2/coreDevices/{thing}/deployments/{own}/status",
+            {"status": "SUCCEEDED"},
+        )[0]
+        == 200
+    )
     status, _ = local(
-        cloud, "POST", f"/_local/greengrassv2/coreDevices/{thing}/deployments/{fleet}/status",
-        {"status": "FAILED", "reason": "component com.example.Hello broke", "errorStack": ["DEPLOYMENT_FAILURE", "COMPONENT_BROKEN"], "errorTypes": ["COMPONENT_ERROR"]},
+        cloud,
+        "POST",
+        f"/_local/greengrassv2/coreDevices/{thing}/deployments/{fleet}/status",
+        {
+            "status": "FAILED",
+            "reason": "component com.example.Hello broke",
+            "errorStack": ["DEPLOYMENT_FAILURE", "COMPONENT_BROKEN"],
+            "errorTypes": ["COMPONENT_ERROR"],
+        },
     )
     assert status == 200
-    status, body = local(cloud, "POST", f"/_local/greengrassv2/coreDevices/{thing}/deployments/{own}/status", {"status": "DONE"})
+    status, body = local(
+        cloud,
+        "POST",
+        f"/_local/greengrassv2/coreDevices/{thing}/deployments/{own}/status",
+        {"status": "DONE"},
+    )
     assert status == 400 and body["__type"] == "ValidationException"
 
     core = gg.get_core_device(coreDeviceThingName=thing)
-    assert (core["status"], core["coreVersion"], core["runtime"]) == ("HEALTHY", "2.16.1", "aws_nucleus_classic")
+    assert (core["status"], core["coreVersion"], core["runtime"]) == (
+        "HEALTHY",
+        "2.16.1",
+        "aws_nucleus_classic",
+    )
     roots = gg.list_installed_components(coreDeviceThingName=thing)["installedComponents"]
     assert [(c["componentName"], c["lifecycleState"], c["lastInstallationSource"]) for c in roots] == [
         ("com.example.Hello", "RUNNING", own)
     ]
-    assert len(gg.list_installed_components(coreDeviceThingName=thing, topologyFilter="ALL")["installedComponents"]) == 2
-    rows = {e["deploymentId"]: e for e in gg.list_effective_deployments(coreDeviceThingName=thing)["effectiveDeployments"]}
+    assert (
+        len(
+            gg.list_installed_components(coreDeviceThingName=thing, topologyFilter="ALL")[
+                "installedComponents"
+            ]
+        )
+        == 2
+    )
+    rows = {
+        e["deploymentId"]: e
+        for e in gg.list_effective_deployments(coreDeviceThingName=thing)["effectiveDeployments"]
+    }
     assert rows[own]["coreDeviceExecutionStatus"] == "COMPLETED"
     assert rows[fleet]["coreDeviceExecutionStatus"] == "FAILED"
     assert rows[fleet]["statusDetails"]["errorTypes"] == ["COMPONENT_ERROR"]
@@ -359,14 +468,24 @@ def test_client_device_associations(gg, iot, thing):
     out = gg.batch_associate_client_device_with_core_device(
         coreDeviceThingName=thing, entries=[{"thingName": dev}, {"thingName": ghost}]
     )
-    assert [(e["thingName"], e["code"]) for e in out["errorEntries"]] == [(ghost, "ResourceNotFoundException")]
-    listed = gg.list_client_devices_associated_with_core_device(coreDeviceThingName=thing)["associatedClientDevices"]
+    assert [(e["thingName"], e["code"]) for e in out["errorEntries"]] == [
+        (ghost, "ResourceNotFoundException")
+    ]
+    listed = gg.list_client_devices_associated_with_core_device(coreDeviceThingName=thing)[
+        "associatedClientDevices"
+    ]
     assert [d["thingName"] for d in listed] == [dev]
-    out = gg.batch_disassociate_client_device_from_core_device(coreDeviceThingName=thing, entries=[{"thingName": dev}])
+    out = gg.batch_disassociate_client_device_from_core_device(
+        coreDeviceThingName=thing, entries=[{"thingName": dev}]
+    )
     assert out["errorEntries"] == []
-    assert not gg.list_client_devices_associated_with_core_device(coreDeviceThingName=thing).get("associatedClientDevices")
+    assert not gg.list_client_devices_associated_with_core_device(coreDeviceThingName=thing).get(
+        "associatedClientDevices"
+    )
     with pytest.raises(ClientError) as exc:
-        gg.batch_associate_client_device_with_core_device(coreDeviceThingName=uid("ghost"), entries=[{"thingName": dev}])
+        gg.batch_associate_client_device_with_core_device(
+            coreDeviceThingName=uid("ghost"), entries=[{"thingName": dev}]
+        )
     assert err(exc) == "ResourceNotFoundException"
 
 
@@ -375,7 +494,9 @@ def test_tags_and_connectivity_info(gg, thing):
     gg.tag_resource(resourceArn=arn, tags={"a": "1", "b": "2"})
     gg.untag_resource(resourceArn=arn, tagKeys=["a"])
     assert gg.list_tags_for_resource(resourceArn=arn)["tags"] == {"b": "2"}
-    dep = gg.create_deployment(targetArn=thing_arn(thing), components={}, tags={"env": "test"})["deploymentId"]
+    dep = gg.create_deployment(targetArn=thing_arn(thing), components={}, tags={"env": "test"})[
+        "deploymentId"
+    ]
     dep_arn = f"arn:aws:greengrass:{REGION}:{ACCOUNT}:deployments:{dep}"
     assert gg.list_tags_for_resource(resourceArn=dep_arn)["tags"] == {"env": "test"}
     with pytest.raises(ClientError) as exc:
@@ -383,7 +504,8 @@ def test_tags_and_connectivity_info(gg, thing):
     assert err(exc) == "ResourceNotFoundException"
     # V1 path and casing, answered by the V1 adapter for both clients
     gg.update_connectivity_info(
-        thingName=thing, connectivityInfo=[{"id": "lan", "hostAddress": "10.0.0.5", "portNumber": 8883, "metadata": ""}]
+        thingName=thing,
+        connectivityInfo=[{"id": "lan", "hostAddress": "10.0.0.5", "portNumber": 8883, "metadata": ""}],
     )
     (info,) = gg.get_connectivity_info(thingName=thing)["connectivityInfo"]
     assert (info["hostAddress"], info["portNumber"]) == ("10.0.0.5", 8883)
@@ -418,11 +540,18 @@ def test_auto_complete_and_state_survive_a_restart(tmp_path, cloud):
         iot.create_thing(thingName=core)
         name = uid("com.example.Auto")
         arn = gg.create_component_version(inlineRecipe=recipe(name), tags={"k": "v"})["arn"]
-        ok = gg.create_deployment(targetArn=thing_arn(core), components={name: {"componentVersion": "1.0.0"}})["deploymentId"]
-        bad = gg.create_deployment(targetArn=thing_arn(core), components={name: {"componentVersion": "7.0.0"}})["deploymentId"]
+        ok = gg.create_deployment(
+            targetArn=thing_arn(core), components={name: {"componentVersion": "1.0.0"}}
+        )["deploymentId"]
+        bad = gg.create_deployment(
+            targetArn=thing_arn(core), components={name: {"componentVersion": "7.0.0"}}
+        )["deploymentId"]
         assert gg.get_deployment(deploymentId=ok)["deploymentStatus"] == "INACTIVE"  # replaced by `bad`
         assert gg.get_deployment(deploymentId=bad)["deploymentStatus"] == "FAILED"  # 7.0.0 does not exist
-        rows = {e["deploymentId"]: e for e in gg.list_effective_deployments(coreDeviceThingName=core)["effectiveDeployments"]}
+        rows = {
+            e["deploymentId"]: e
+            for e in gg.list_effective_deployments(coreDeviceThingName=core)["effectiveDeployments"]
+        }
         assert rows[ok]["coreDeviceExecutionStatus"] == "COMPLETED"
         assert "NO_AVAILABLE_COMPONENT_VERSION" in rows[bad]["statusDetails"]["errorStack"]
         assert gg.get_core_device(coreDeviceThingName=core)["status"] == "HEALTHY"
@@ -432,7 +561,9 @@ def test_auto_complete_and_state_survive_a_restart(tmp_path, cloud):
         group_arn = iot.create_thing_group(thingGroupName=group)["thingGroupArn"]
         iot.create_thing(thingName=member)
         iot.add_thing_to_thing_group(thingGroupName=group, thingName=member)
-        fleet = gg.create_deployment(targetArn=group_arn, components={name: {"componentVersion": "1.0.0"}})["deploymentId"]
+        fleet = gg.create_deployment(targetArn=group_arn, components={name: {"componentVersion": "1.0.0"}})[
+            "deploymentId"
+        ]
         assert gg.get_deployment(deploymentId=fleet)["deploymentStatus"] == "ACTIVE"  # continuous
         (row,) = gg.list_effective_deployments(coreDeviceThingName=member)["effectiveDeployments"]
         assert (row["deploymentId"], row["coreDeviceExecutionStatus"]) == (fleet, "SUCCEEDED")
@@ -447,6 +578,8 @@ def test_auto_complete_and_state_survive_a_restart(tmp_path, cloud):
         assert gg.describe_component(arn=arn)["tags"] == {"k": "v"}
         assert gg.get_deployment(deploymentId=bad)["deploymentStatus"] == "FAILED"
         assert gg.get_core_device(coreDeviceThingName=core)["status"] == "HEALTHY"
-        assert [d["deploymentId"] for d in gg.list_deployments(targetArn=thing_arn(core))["deployments"]] == [bad]
+        assert [d["deploymentId"] for d in gg.list_deployments(targetArn=thing_arn(core))["deployments"]] == [
+            bad
+        ]
     finally:
         second.stop()

@@ -27,7 +27,9 @@ GROUP = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/"
 CATALOG = {
     "aws.greengrass.Nucleus": PublicComponent("aws.greengrass.Nucleus", "2.16.1", "aws.greengrass.nucleus"),
     "aws.greengrass.StreamManager": PublicComponent(
-        "aws.greengrass.StreamManager", "2.2.1", dependencies={"aws.greengrass.TokenExchangeService": "^2.0.0"}
+        "aws.greengrass.StreamManager",
+        "2.2.1",
+        dependencies={"aws.greengrass.TokenExchangeService": "^2.0.0"},
     ),
 }
 INFO = LambdaInfo(
@@ -84,11 +86,20 @@ def test_yaml_recipe_with_an_unquoted_date_parses():
         (recipe(version="1.0"), "ComponentVersion"),
         (recipe(version="v1.0.0"), "ComponentVersion"),
         (json.dumps({"ComponentName": "a", "ComponentVersion": "1.0.0"}).encode(), "RecipeFormatVersion"),
-        (json.dumps({"RecipeFormatVersion": "2020-01-25", "ComponentVersion": "1.0.0"}).encode(), "ComponentName"),
+        (
+            json.dumps({"RecipeFormatVersion": "2020-01-25", "ComponentVersion": "1.0.0"}).encode(),
+            "ComponentName",
+        ),
         (recipe(name="x" * 129), "ComponentName"),
-        (recipe(ComponentDependencies={"a": {"DependencyType": "WEAK"}}), "ComponentDependencies.a.DependencyType"),
+        (
+            recipe(ComponentDependencies={"a": {"DependencyType": "WEAK"}}),
+            "ComponentDependencies.a.DependencyType",
+        ),
         (recipe(Manifests=[{"Artifacts": [{"Unarchive": "ZIP"}]}]), "Manifests[0].Artifacts[0].URI"),
-        (recipe(Manifests=[{"Artifacts": [{"URI": "s3://b/k", "Unarchive": "TAR"}]}]), "Manifests[0].Artifacts[0].Unarchive"),
+        (
+            recipe(Manifests=[{"Artifacts": [{"URI": "s3://b/k", "Unarchive": "TAR"}]}]),
+            "Manifests[0].Artifacts[0].Unarchive",
+        ),
         (recipe(Manifests={"os": "linux"}), "Manifests"),
         (b"- just\n- a list\n", None),
         (b"\xff\xfe", None),
@@ -104,7 +115,12 @@ def test_bad_recipes_are_validation_errors_naming_the_field(blob, field):
 
 
 def test_semver_ordering_and_paging():
-    assert sorted(["1.10.0", "1.2.0", "1.2.0-rc1", "0.9.9"], key=semver_key) == ["0.9.9", "1.2.0-rc1", "1.2.0", "1.10.0"]
+    assert sorted(["1.10.0", "1.2.0", "1.2.0-rc1", "0.9.9"], key=semver_key) == [
+        "0.9.9",
+        "1.2.0-rc1",
+        "1.2.0",
+        "1.10.0",
+    ]
     first, token = page(list(range(5)), 2, None)
     second, token2 = page(list(range(5)), 2, token)
     last, token3 = page(list(range(5)), 2, token2)
@@ -136,18 +152,28 @@ def test_lambda_recipe_carries_parameters_in_default_configuration():
         "componentLambdaParameters": {
             "pinned": False,
             "eventSources": [{"topic": "a/b", "type": "PUB_SUB"}, {"topic": "c/+", "type": "IOT_CORE"}],
-            "linuxProcessParams": {"isolationMode": "NoContainer", "containerParams": {"memorySizeInKB": 2048}},
+            "linuxProcessParams": {
+                "isolationMode": "NoContainer",
+                "containerParams": {"memorySizeInKB": 2048},
+            },
             "environmentVariables": {"A": "1"},
         },
         "componentDependencies": {"aws.greengrass.StreamManager": {"versionRequirement": "^2.0.0"}},
     }
     r = lambda_recipe(source, INFO, {"aws.greengrass.LambdaLauncher": ">=2.0.0 <3.0.0"})
-    assert (r["ComponentName"], r["ComponentVersion"], r["ComponentType"]) == ("producer", "3.0.0", "aws.greengrass.lambda")
+    assert (r["ComponentName"], r["ComponentVersion"], r["ComponentType"]) == (
+        "producer",
+        "3.0.0",
+        "aws.greengrass.lambda",
+    )
     assert r["ComponentSource"] == INFO.arn
     cfg = r["ComponentConfiguration"]["DefaultConfiguration"]
     assert cfg["pinned"] is False and cfg["containerMode"] == "NoContainer"
     assert cfg["containerParams"]["memorySize"] == 2048
-    assert cfg["pubsubTopics"] == {"0": {"topic": "a/b", "type": "PUB_SUB"}, "1": {"topic": "c/+", "type": "IOT_CORE"}}
+    assert cfg["pubsubTopics"] == {
+        "0": {"topic": "a/b", "type": "PUB_SUB"},
+        "1": {"topic": "c/+", "type": "IOT_CORE"},
+    }
     assert cfg["lambdaExecutionParameters"]["EnvironmentVariables"] == {"A": "1"}
     assert r["ComponentDependencies"]["aws.greengrass.StreamManager"]["DependencyType"] == "HARD"
     assert r["Manifests"][0]["Artifacts"][0]["Uri"] == "greengrass:lambda-artifact.zip"
@@ -162,13 +188,20 @@ def test_component_versions_are_immutable_and_listed_newest_first():
     st.create_component_from_recipe(recipe(version="1.2.0"))
     assert code(st.create_component_from_recipe, recipe(version="1.2.0")) == "ConflictException"
     arn = st.component_arn("com.example.Hello")
-    versions = [v["componentVersion"] for v in st.list_component_versions(arn, None, None)["componentVersions"]]
+    versions = [
+        v["componentVersion"] for v in st.list_component_versions(arn, None, None)["componentVersions"]
+    ]
     assert versions == ["1.10.0", "1.2.0", "1.0.0"]
     (only,) = st.list_components(None, None, None)["components"]
     assert only["latestVersion"]["componentVersion"] == "1.10.0"
     st.delete_component(st.component_arn("com.example.Hello", "1.10.0"))
-    assert code(st.describe_component, st.component_arn("com.example.Hello", "1.10.0")) == "ResourceNotFoundException"
-    assert st.list_components(None, None, None)["components"][0]["latestVersion"]["componentVersion"] == "1.2.0"
+    assert (
+        code(st.describe_component, st.component_arn("com.example.Hello", "1.10.0"))
+        == "ResourceNotFoundException"
+    )
+    assert (
+        st.list_components(None, None, None)["components"][0]["latestVersion"]["componentVersion"] == "1.2.0"
+    )
 
 
 def test_client_token_returns_the_first_answer_and_refuses_a_different_request():
@@ -176,7 +209,10 @@ def test_client_token_returns_the_first_answer_and_refuses_a_different_request()
     a = st.create_component_from_recipe(recipe(), client_token="tok-1")
     b = st.create_component_from_recipe(recipe(), client_token="tok-1")
     assert a == b
-    assert code(st.create_component_from_recipe, recipe(version="2.0.0"), client_token="tok-1") == "ConflictException"
+    assert (
+        code(st.create_component_from_recipe, recipe(version="2.0.0"), client_token="tok-1")
+        == "ConflictException"
+    )
 
 
 def test_get_component_renders_json_and_yaml_and_stores_artifact_digests():
@@ -207,12 +243,18 @@ def test_public_components_come_from_the_catalog():
         "aws.greengrass.TokenExchangeService": {"VersionRequirement": "^2.0.0", "DependencyType": "HARD"}
     }
     assert code(st.delete_component, v["arn"]) == "ValidationException"
-    assert code(st.list_component_versions, arn.replace("StreamManager", "Nope"), None, None) == "ResourceNotFoundException"
+    assert (
+        code(st.list_component_versions, arn.replace("StreamManager", "Nope"), None, None)
+        == "ResourceNotFoundException"
+    )
 
 
 # ------------------------------------------------------------------ deployments
 def deploy(st, target, components=None, **kw):
-    body = {"targetArn": target, "components": components or {"com.example.Hello": {"componentVersion": "1.0.0"}}}
+    body = {
+        "targetArn": target,
+        "components": components or {"com.example.Hello": {"componentVersion": "1.0.0"}},
+    }
     body.update(kw)
     return st.create_deployment(body, client_token=kw.get("clientToken"))["deploymentId"]
 
@@ -238,9 +280,27 @@ def test_a_new_revision_replaces_the_previous_one_for_the_same_target():
     [
         ({"targetArn": "arn:aws:iot:eu-west-1:123456789012:thing/core"}, "ValidationException"),
         ({"targetArn": THING + "core", "parentTargetArn": GROUP + "g"}, "ValidationException"),
-        ({"targetArn": THING + "core", "components": {"a": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "{bad"}}}}, "ValidationException"),
-        ({"targetArn": THING + "core", "components": {"a": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "[1]"}}}}, "ValidationException"),
-        ({"targetArn": THING + "core", "components": {"a": {"componentVersion": "1.0.0", "configurationUpdate": {"reset": ["x"]}}}}, "ValidationException"),
+        (
+            {
+                "targetArn": THING + "core",
+                "components": {"a": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "{bad"}}},
+            },
+            "ValidationException",
+        ),
+        (
+            {
+                "targetArn": THING + "core",
+                "components": {"a": {"componentVersion": "1.0.0", "configurationUpdate": {"merge": "[1]"}}},
+            },
+            "ValidationException",
+        ),
+        (
+            {
+                "targetArn": THING + "core",
+                "components": {"a": {"componentVersion": "1.0.0", "configurationUpdate": {"reset": ["x"]}}},
+            },
+            "ValidationException",
+        ),
     ],
 )
 def test_bad_deployments(body, expected):
@@ -278,9 +338,14 @@ def test_core_device_appears_when_it_reports_and_executions_follow_reports():
     assert docs[0]["components"] == {"com.example.Hello": {"componentVersion": "1.0.0"}}
 
     st.report_deployment("core", thing_dep, "SUCCEEDED")
-    st.report_deployment("core", group_dep, "FAILED", reason="boom", error_stack=["A", "B"], error_types=["COMPONENT_ERROR"])
+    st.report_deployment(
+        "core", group_dep, "FAILED", reason="boom", error_stack=["A", "B"], error_types=["COMPONENT_ERROR"]
+    )
     assert st.get_core_device("core")["status"] == "HEALTHY"
-    rows = {e["deploymentId"]: e for e in st.list_effective_deployments("core", [GROUP + "fleet"])["effectiveDeployments"]}
+    rows = {
+        e["deploymentId"]: e
+        for e in st.list_effective_deployments("core", [GROUP + "fleet"])["effectiveDeployments"]
+    }
     assert rows[thing_dep]["coreDeviceExecutionStatus"] == "COMPLETED"
     assert rows[group_dep]["coreDeviceExecutionStatus"] == "FAILED"
     assert rows[group_dep]["reason"] == "boom"
@@ -308,9 +373,15 @@ def test_installed_components_and_health_reports():
     assert [c["componentName"] for c in roots] == ["a"]
     assert roots[0]["lastInstallationSource"] == "d1"
     assert len(st.list_installed_components("core", "ALL")["installedComponents"]) == 2
-    st.report_installed("core", [{"componentName": "a", "componentVersion": "1.0.0", "lifecycleState": "BROKEN", "isRoot": True}])
+    st.report_installed(
+        "core",
+        [{"componentName": "a", "componentVersion": "1.0.0", "lifecycleState": "BROKEN", "isRoot": True}],
+    )
     assert st.get_core_device("core")["status"] == "UNHEALTHY"
-    assert code(st.report_installed, "core", [{"componentName": "a", "lifecycleState": "RUNNING"}]) == "ValidationException"
+    assert (
+        code(st.report_installed, "core", [{"componentName": "a", "lifecycleState": "RUNNING"}])
+        == "ValidationException"
+    )
     assert code(st.report_health, "core", status="SICK") == "ValidationException"
     st.delete_core_device("core")
     assert code(st.get_core_device, "core") == "ResourceNotFoundException"
@@ -320,16 +391,27 @@ def test_installed_components_and_health_reports():
 def test_auto_complete_finishes_thing_deployments_and_fails_unknown_versions():
     st = make(auto_complete_deployments=True)
     st.create_component_from_recipe(recipe())
-    ok = deploy(st, THING + "core", {"com.example.Hello": {"componentVersion": "1.0.0"},
-                                     "aws.greengrass.Nucleus": {"componentVersion": "2.16.1"}})
+    ok = deploy(
+        st,
+        THING + "core",
+        {
+            "com.example.Hello": {"componentVersion": "1.0.0"},
+            "aws.greengrass.Nucleus": {"componentVersion": "2.16.1"},
+        },
+    )
     assert st.get_deployment(ok)["deploymentStatus"] == "COMPLETED"
     core = st.get_core_device("core")
     assert (core["status"], core["coreVersion"]) == ("HEALTHY", "2.16.1")
-    states = {c["componentName"]: c["lifecycleState"] for c in st.list_installed_components("core")["installedComponents"]}
+    states = {
+        c["componentName"]: c["lifecycleState"]
+        for c in st.list_installed_components("core")["installedComponents"]
+    }
     assert states == {"com.example.Hello": "RUNNING", "aws.greengrass.Nucleus": "RUNNING"}
     bad = deploy(st, THING + "core", {"com.example.Hello": {"componentVersion": "9.9.9"}})
     assert st.get_deployment(bad)["deploymentStatus"] == "FAILED"
-    (row,) = [e for e in st.list_effective_deployments("core")["effectiveDeployments"] if e["deploymentId"] == bad]
+    (row,) = [
+        e for e in st.list_effective_deployments("core")["effectiveDeployments"] if e["deploymentId"] == bad
+    ]
     assert "NO_AVAILABLE_COMPONENT_VERSION" in row["statusDetails"]["errorStack"]
     assert "'{thing/core==9.9.9}'" in row["reason"]
     group = st.create_deployment(
@@ -348,10 +430,15 @@ def test_client_device_associations():
     st = make()
     errors = st.associate_client_devices("core", ["dev1", "dev2", "ghost"], missing=["ghost"])
     assert [e["thingName"] for e in errors] == ["ghost"]
-    assert [d["thingName"] for d in st.associated_client_devices("core")["associatedClientDevices"]] == ["dev1", "dev2"]
+    assert [d["thingName"] for d in st.associated_client_devices("core")["associatedClientDevices"]] == [
+        "dev1",
+        "dev2",
+    ]
     errors = st.disassociate_client_devices("core", ["dev1", "never"])
     assert [e["thingName"] for e in errors] == ["never"]
-    assert [d["thingName"] for d in st.associated_client_devices("core")["associatedClientDevices"]] == ["dev2"]
+    assert [d["thingName"] for d in st.associated_client_devices("core")["associatedClientDevices"]] == [
+        "dev2"
+    ]
 
 
 def test_tags_need_an_existing_resource():
@@ -377,7 +464,10 @@ def test_everything_survives_a_json_round_trip():
     again.load_json(json.loads(json.dumps(st.to_json())))
     assert again.to_json() == st.to_json()
     assert again.get_deployment(dep) == st.get_deployment(dep)
-    assert again.create_component_from_recipe(recipe(), tags={"k": "v"}, client_token="t1")["componentVersion"] == "1.0.0"
+    assert (
+        again.create_component_from_recipe(recipe(), tags={"k": "v"}, client_token="t1")["componentVersion"]
+        == "1.0.0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -412,14 +502,28 @@ def test_resolve_candidates_picks_the_newest_version_meeting_every_requirement()
         st.create_component_from_recipe(recipe(version=v))
     out = st.resolve_candidates(
         [
-            {"componentName": "com.example.Hello", "versionRequirements": {"thing/core": ">=1.0.0", "dep": "^1.0.0"}},
-            {"componentName": "aws.greengrass.StreamManager", "versionRequirements": {"com.example.Hello": "^2.0.0"}},
+            {
+                "componentName": "com.example.Hello",
+                "versionRequirements": {"thing/core": ">=1.0.0", "dep": "^1.0.0"},
+            },
+            {
+                "componentName": "aws.greengrass.StreamManager",
+                "versionRequirements": {"com.example.Hello": "^2.0.0"},
+            },
         ]
     )
     got = [(r["componentName"], r["componentVersion"]) for r in out["resolvedComponentVersions"]]
     assert got == [("com.example.Hello", "1.4.0"), ("aws.greengrass.StreamManager", "2.2.1")]
     doc = json.loads(base64.b64decode(out["resolvedComponentVersions"][0]["recipe"]))
     assert doc["ComponentVersion"] == "1.4.0"
-    conflicting = [{"componentName": "com.example.Hello", "versionRequirements": {"a": ">2.0.0", "b": "<2.0.0"}}]
+    conflicting = [
+        {"componentName": "com.example.Hello", "versionRequirements": {"a": ">2.0.0", "b": "<2.0.0"}}
+    ]
     assert code(st.resolve_candidates, conflicting) == "ResourceNotFoundException"
-    assert code(st.resolve_candidates, [{"componentName": "com.example.Hello", "versionRequirements": {"a": "??"}}]) == "ValidationException"
+    assert (
+        code(
+            st.resolve_candidates,
+            [{"componentName": "com.example.Hello", "versionRequirements": {"a": "??"}}],
+        )
+        == "ValidationException"
+    )

@@ -1,0 +1,661 @@
+"""Runs one generic component's lifecycle as processes, the way the nucleus does (``GenericExternalService``).
+
+Layout under the core's root (the nucleus' own)::
+
+    <root>/packages/artifacts/<name>/<version>/            artifacts, read-only (Permission applied)
+    <root>/packages/artifacts-unarchived/<name>/<version>/<zip name without .zip>/   Unarchive: ZIP
+    <root>/work/<name>/                                     cwd, HOME, PYTHONUSERBASE (= <work>/.local)
+    <root>/logs/<name>.log                                  stdout + stderr of every step, and our notes
+    <root>/bin/python3, pip3                                the bundle's interpreter (shims, first on PATH)
+    <root>/state/components/<name>/                         what the runner remembers (Bootstrap done)
+
+Steps: ``Bootstrap`` (once per version; exit 100/101 asks for a nucleus restart / reboot, which the local
+core cannot do: ERRORED with that reason), ``Install`` (at every start, as the nucleus does — not once per
+version), ``Startup`` (RUNNING when it exits 0) or ``Run`` (RUNNING while it runs, FINISHED when it exits
+0), ``Shutdown`` on stop, ``Recover`` after an error. Each step is ``sh -c <script>`` in its own process
+group (``start_new_session``); a timeout or a stop sends SIGTERM to the group, then SIGKILL after
+``kill_grace_s`` (the nucleus' 5 s). ``RequiresPrivilege`` is ignored (with a warning in the log).
+ERRORED is retried as the nucleus does; the third error in a row from the same state is BROKEN.
+
+Interpolation follows the nucleus: an unresolved variable stays literal and is reported (log + status).
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Mapping
+
+from group.v2.recipe import DEFAULT_TIMEOUTS, SKIPIF_RE, Artifact, Lifecycle, Manifest, Recipe, Step, current_platform
+
+from .errors import ArtifactError, ComponentError
+from .interpolate import ComponentPaths, Context, DependencyInfo, interpolate_lifecycle
+from .lifecycle import LifecycleMachine, State
+from .tokens import ComponentTokens
+
+log = logging.getLogger(__name__)
+
+# Variables the core sets itself; a parent's static AWS keys would shadow the container credentials.
+_DROP_WHEN_CONTAINER_CREDS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                              "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
+
+
+class ComponentRunner:
+    """One component's lifecycle on this machine.
+
+    :param recipe: the parsed recipe (:func:`group.v2.recipe.parse_recipe`).
+    :param root: the core's root folder (``{kernel:rootPath}``).
+    :param tokens: the core's :class:`~.tokens.ComponentTokens` (SVCUID / stream manager auth).
+    :param thing_name, region: ``AWS_IOT_THING_NAME``, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``.
+    :param artifacts: artifact URI → local file (the caller downloaded it); copied in at start.
+    :param configuration: the effective configuration (default: the recipe's DefaultConfiguration).
+    :param dependencies: direct dependencies' versions and configurations (for ``{dep:...}`` variables).
+    :param credentials_uri: ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` (the core's credentials endpoint).
+    :param stream_manager_port: ``STREAM_MANAGER_SERVER_PORT`` for the V2 stream manager SDK.
+    :param root_ca_path: ``GG_ROOT_CA_PATH``.
+    :param python: the interpreter ``python3`` means inside the component (default: this one).
+    :param platform: platform attributes for manifest selection (default: this machine's).
+    :param on_change: called with :meth:`status` after every state change (on the event loop; must not block).
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        *,
+        root: str | os.PathLike,
+        tokens: ComponentTokens,
+        thing_name: str,
+        region: str,
+        artifacts: Mapping[str, str | os.PathLike] | None = None,
+        configuration: Mapping[str, Any] | None = None,
+        dependencies: Mapping[str, DependencyInfo] | None = None,
+        credentials_uri: str | None = None,
+        stream_manager_port: int | None = None,
+        root_ca_path: str | None = None,
+        python: str = sys.executable,
+        platform: Mapping[str, str] | None = None,
+        kill_grace_s: float = 5.0,
+        on_change: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.recipe = recipe
+        self.name = recipe.name
+        self.version = recipe.version
+        self.root = Path(root).absolute()
+        self.tokens = tokens
+        self.thing_name = thing_name
+        self.region = region
+        self.artifact_files = {k: Path(v) for k, v in (artifacts or {}).items()}
+        self.configuration = dict(recipe.default_configuration if configuration is None else configuration)
+        self.dependencies = dict(dependencies or {})
+        self.credentials_uri = credentials_uri
+        self.stream_manager_port = stream_manager_port
+        self.root_ca_path = root_ca_path
+        self.python = python
+        self.platform = dict(platform) if platform is not None else current_platform()
+        self.kill_grace_s = kill_grace_s
+        self.on_change = on_change
+        self.paths = ComponentPaths(self.root, self.name, self.version)
+        self.machine = LifecycleMachine(self.name)
+        self.warnings: list[str] = []
+        self.manifest: Manifest | None = None
+        self.lifecycle: Lifecycle | None = None
+        self._main: asyncio.subprocess.Process | None = None   # Startup's or Run's process
+        self._groups: set[int] = set()                          # every process group we started
+        self._stop = asyncio.Event()
+        self._waiters: list[tuple[set[State], asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+        self._restarts = 0
+        self._stopped_by_request = False
+
+    # ------------------------------------------------------------------------------ public API
+    async def start(self) -> None:
+        """Begin the lifecycle (returns at once; await :meth:`wait_for` for a state)."""
+        if self._task is not None:
+            raise ComponentError(f"{self.name}: already started")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.log.parent.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._drive(), name=f"component:{self.name}")
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Stop: Shutdown step (its timeout), then SIGTERM/SIGKILL every process group; FINISHED.
+
+        ``timeout`` bounds the whole stop (default: the Shutdown timeout + the kill grace + 5 s).
+        """
+        self._stop.set()
+        if self._task is None:
+            return
+        if timeout is None:
+            timeout = (self._timeout("Shutdown") or 15) + self.kill_grace_s + 5
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except asyncio.TimeoutError:
+            self._note(f"stop did not finish within {timeout:.0f} s; killing every process of the component")
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        finally:
+            await self._kill_all_groups()
+
+    def status(self) -> dict:
+        """JSON-able: name, version, state, reason, status code, pid, restarts, warnings, log path."""
+        main = self._main
+        return {
+            "component": self.name,
+            "version": self.version,
+            "state": self.machine.state.value,
+            "reason": self.machine.reason,
+            "statusCode": self.machine.status_code,
+            "pid": main.pid if main is not None and main.returncode is None else None,
+            "restarts": self._restarts,
+            "warnings": list(self.warnings),
+            "log": str(self.paths.log),
+        }
+
+    async def wait_for(self, *states: State | str, timeout: float) -> State:
+        """Wait (at most ``timeout`` s) until the component is in, or passes through, one of ``states``.
+
+        Returns the state reached. Transient states (ERRORED is left at once for a retry) count too.
+        """
+        wanted = {State(s) for s in states}
+        if self.machine.state in wanted:
+            return self.machine.state
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        entry = (wanted, fut)
+        self._waiters.append(entry)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._waiters.remove(entry)
+
+    @property
+    def state(self) -> State:
+        return self.machine.state
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state" / "components" / self.name
+
+    # ------------------------------------------------------------------------------ driver
+    async def _fire(self, event: str, reason: str | None = None, code: str | None = None) -> State:
+        old = self.machine.state
+        new = self.machine.fire(event, reason=reason, status_code=code, at=time.monotonic())
+        line = f"state {old.value} -> {new.value} ({event})" + (f": {reason}" if reason else "")
+        self._note(line)
+        (log.warning if new in (State.ERRORED, State.BROKEN) else log.info)("component %s: %s", self.name, line)
+        for wanted, fut in self._waiters:
+            if new in wanted and not fut.done():
+                fut.set_result(new)
+        if self.on_change is not None:
+            try:
+                self.on_change(self.status())
+            except Exception:  # a listener must not break the lifecycle
+                log.exception("component %s: on_change listener failed", self.name)
+        return new
+
+    async def _drive(self) -> None:
+        try:
+            await self._prepare_once()
+        except ComponentError as e:
+            await self._fire("error", str(e), "INSTALL_ERROR")
+            # Nothing can be retried without new input (recipe, artifacts): go straight to BROKEN as the
+            # nucleus fails such a deployment before the component ever runs.
+            while self.machine.state != State.BROKEN:
+                await self._fire("recover")
+                await self._fire("error", str(e), "INSTALL_ERROR")
+            await self._stop.wait()
+            return
+        try:
+            while True:
+                st = self.machine.state
+                if self._stop.is_set() and st in (State.NEW, State.INSTALLED, State.ERRORED):
+                    await self._fire("stop")
+                    return
+                if st == State.NEW:
+                    await self._install()
+                elif st == State.INSTALLED:
+                    await self._fire("start")
+                elif st == State.STARTING:
+                    await self._starting()
+                elif st == State.RUNNING:
+                    await self._running()
+                elif st == State.STOPPING:
+                    await self._stopping()
+                elif st == State.ERRORED:
+                    await self._recover()
+                else:  # FINISHED or BROKEN: nothing runs until a stop (or a new runner for a new deployment)
+                    await self._kill_all_groups()
+                    await self._stop.wait()
+                    return
+        finally:
+            await self._kill_all_groups()
+
+    async def _prepare_once(self) -> None:
+        self.manifest = self.recipe.select_manifest(self.platform)
+        if self.manifest is None:
+            raise ComponentError(f"no manifest of {self.name} {self.version} matches this platform {self.platform}")
+        for d in (self.paths.work, self.root / "bin"):
+            d.mkdir(parents=True, exist_ok=True)
+        # File copies, unzips and the interpreter probe stay off the event loop other services share.
+        await asyncio.to_thread(self._write_shims)
+        await asyncio.to_thread(self._install_artifacts, self.manifest.artifacts)
+        ctx = Context(self.root, self.name, self.version, self.thing_name, self.configuration, self.dependencies)
+        self.lifecycle, problems = interpolate_lifecycle(self.manifest.lifecycle, ctx,
+                                                         where=f"Manifests[{self.manifest.index}].Lifecycle")
+        for p in problems:
+            self._warn(f"interpolation: {p}")
+        for name, step in self.lifecycle.steps().items():
+            if step.requires_privilege:
+                self._warn(f"{name}: RequiresPrivilege is ignored on the local core; the step runs as "
+                           f"{_user()} like every other step")
+
+    async def _install(self) -> None:
+        bootstrap = self.lifecycle.bootstrap
+        marker = self.state_dir / f"bootstrapped-{self.version}"
+        if bootstrap is not None and not marker.exists():
+            result = await self._run_step("Bootstrap", bootstrap)
+            if result == "stop":
+                return
+            if result in (100, 101):
+                what = "a Greengrass nucleus restart" if result == 100 else "a device reboot"
+                await self._fire("error", f"Bootstrap exited {result}, asking for {what}, which the local core "
+                                          f"does not do; make the step exit 0 locally", "INSTALL_ERROR")
+                return
+            if result != 0:
+                await self._fire("error", _failed("Bootstrap", result), "INSTALL_ERROR"
+                                 if result != "timeout" else "INSTALL_TIMEOUT")
+                return
+            marker.write_text(_now() + "\n")
+        install = self.lifecycle.install
+        if install is not None:
+            result = await self._run_step("Install", install)
+            if result == "stop":
+                return
+            if result != 0:
+                await self._fire("error", _failed("Install", result),
+                                 "INSTALL_TIMEOUT" if result == "timeout" else "INSTALL_ERROR")
+                return
+        await self._fire("installed")
+
+    async def _starting(self) -> None:
+        lc = self.lifecycle
+        if self._stop.is_set():
+            await self._fire("stop")
+            return
+        if lc.startup is not None and not self._skip("Startup", lc.startup):
+            result = await self._run_step("Startup", lc.startup, keep_group=True)
+            if result == "stop":
+                await self._fire("stop")
+            elif result == 0:
+                await self._fire("running")
+            else:
+                await self._fire("error", _failed("Startup", result),
+                                 "STARTUP_TIMEOUT" if result == "timeout" else "STARTUP_ERROR")
+            return
+        if lc.run is None or self._skip("Run", lc.run):
+            await self._fire("finished", "no Startup or Run step: nothing to run")
+            return
+        try:
+            self._main = await self._spawn("Run", lc.run)
+        except OSError as e:
+            await self._fire("error", f"Run could not start: {e}", "RUN_IO_ERROR")
+            return
+        await self._fire("running")
+
+    async def _running(self) -> None:
+        main = self._main
+        if main is None or main.returncode is not None and self.lifecycle.startup is not None:
+            # Startup exited 0; its background processes live on in their group until a stop.
+            await self._stop.wait()
+            await self._fire("stop")
+            return
+        timeout = self._timeout("Run")
+        result = await self._wait(main, timeout)
+        if result == "stop":
+            await self._fire("stop")
+        elif result == "timeout":
+            await self._kill_group(main.pid)
+            await self._fire("error", f"Run did not finish within its Timeout of {timeout} s", "RUN_TIMEOUT")
+        elif result == 0:
+            self._note("Run exited 0")
+            await self._fire("finished", "Run exited 0")
+        else:
+            await self._fire("error", _failed("Run", result), "RUN_ERROR")
+
+    async def _stopping(self) -> None:
+        after_error = self.machine.history and self.machine.history[-1].event == "recover"
+        shutdown = self.lifecycle.shutdown
+        error: tuple[str, str] | None = None
+        if shutdown is not None:
+            result = await self._run_step("Shutdown", shutdown, honour_stop=False)
+            if result == "timeout":
+                error = (f"Shutdown did not finish within its Timeout of {self._timeout('Shutdown')} s",
+                         "SHUTDOWN_TIMEOUT")
+            elif result not in (0, "skipped"):
+                error = (_failed("Shutdown", result), "SHUTDOWN_ERROR")
+        await self._kill_all_groups()
+        self._main = None
+        if error is not None:
+            await self._fire("error", *error)
+        elif after_error and not self._stop.is_set():
+            self._restarts += 1
+            await self._fire("restart", self.machine.reason, self.machine.status_code)
+        else:
+            last = self.machine.history[-1] if self.machine.history else None
+            await self._fire("stopped", last.reason if last is not None and last.event == "finished" else None)
+
+    async def _recover(self) -> None:
+        recover = self.lifecycle.recover if self.lifecycle is not None else None
+        if recover is not None:
+            await self._run_step("Recover", recover, honour_stop=False)
+        await self._fire("recover")
+
+    # ------------------------------------------------------------------------------ processes
+    def _timeout(self, step: str) -> int | None:
+        s = self.lifecycle.step(step) if self.lifecycle is not None else None
+        return s.timeout if s is not None and s.timeout is not None else DEFAULT_TIMEOUTS.get(step)
+
+    def _env(self, step: Step) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.credentials_uri:
+            for k in _DROP_WHEN_CONTAINER_CREDS:
+                env.pop(k, None)
+        token = self.tokens.issue(self.name)
+        userbase = self.paths.work / ".local"
+        env.update({
+            "SVCUID": token,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_IOT_THING_NAME": self.thing_name,
+            "GG_ROOT_CA_PATH": self.root_ca_path or "",
+            "HOME": str(self.paths.work),
+            "PYTHONUSERBASE": str(userbase),
+            "PATH": os.pathsep.join([str(self.root / "bin"), str(userbase / "bin"), env.get("PATH", os.defpath)]),
+        })
+        if self.credentials_uri:
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials_uri
+        if self.stream_manager_port is not None:
+            env["STREAM_MANAGER_SERVER_PORT"] = str(self.stream_manager_port)
+        env.update(self.lifecycle.setenv)   # global Setenv, then the step's (as the nucleus' addEnv)
+        env.update(step.setenv)
+        return env
+
+    def _skip(self, name: str, step: Step) -> bool:
+        if step.skipif is None:
+            return False
+        m = SKIPIF_RE.match(step.skipif)
+        neg = step.skipif.startswith("!")
+        what, arg = m.group(1), m.group(2).strip()
+        if what == "onpath":
+            hit = shutil.which(arg, path=self._env(step)["PATH"]) is not None
+        else:
+            hit = os.path.exists(os.path.expanduser(arg))
+        skip = hit != neg
+        if skip:
+            self._note(f"{name}: skipped (Skipif: {step.skipif})")
+        return skip
+
+    async def _spawn(self, name: str, step: Step) -> asyncio.subprocess.Process:
+        self._note(f"{name}: sh -c {step.script!r}")
+        with open(self.paths.log, "ab") as out:  # the child keeps its own copy of the descriptor
+            proc = await asyncio.create_subprocess_exec(
+                "sh", "-c", step.script, cwd=self.paths.work, env=self._env(step), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._groups.add(proc.pid)
+        return proc
+
+    async def _run_step(self, name: str, step: Step, *, keep_group: bool = False,
+                        honour_stop: bool = True) -> int | str:
+        """Run a step to its end: its exit code, ``"timeout"``, ``"stop"`` or ``"skipped"``."""
+        if self._skip(name, step):
+            return "skipped" if name == "Shutdown" else 0
+        try:
+            proc = await self._spawn(name, step)
+        except OSError as e:
+            self._note(f"{name}: could not start: {e}")
+            return 127
+        if keep_group:
+            self._main = proc
+        timeout = step.timeout if step.timeout is not None else DEFAULT_TIMEOUTS.get(name)
+        result = await self._wait(proc, timeout, honour_stop=honour_stop)
+        if result in ("timeout", "stop"):
+            await self._kill_group(proc.pid)
+        elif not keep_group:
+            await self._kill_group(proc.pid)  # leftovers of a finished step (the nucleus stops them too)
+        self._note(f"{name}: {'exited ' + str(result) if isinstance(result, int) else result}")
+        return result
+
+    async def _wait(self, proc: asyncio.subprocess.Process, timeout: float | None,
+                    honour_stop: bool = True) -> int | str:
+        waiters = {asyncio.ensure_future(proc.wait())}
+        stop = asyncio.ensure_future(self._stop.wait()) if honour_stop else None
+        if stop is not None:
+            waiters.add(stop)
+        try:
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                if not w.done():
+                    w.cancel()
+        if proc.returncode is not None:
+            return proc.returncode
+        return "stop" if stop is not None and stop in done else "timeout"
+
+    async def _kill_group(self, pgid: int) -> None:
+        """SIGTERM the process group, SIGKILL what is left after the grace period."""
+        if not _group_alive(pgid):
+            self._groups.discard(pgid)
+            return
+        _signal_group(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + self.kill_grace_s
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # no event tells us a whole group is gone; poll, bounded
+        if _group_alive(pgid):
+            self._note(f"process group {pgid} ignored SIGTERM for {self.kill_grace_s} s; SIGKILL")
+            _signal_group(pgid, signal.SIGKILL)
+        self._groups.discard(pgid)
+        main = self._main
+        if main is not None and main.pid == pgid:
+            try:
+                await asyncio.wait_for(main.wait(), 5)
+            except asyncio.TimeoutError:
+                log.warning("component %s: process %d not reaped after SIGKILL", self.name, pgid)
+
+    async def _kill_all_groups(self) -> None:
+        for pgid in list(self._groups):
+            await self._kill_group(pgid)
+
+    # ------------------------------------------------------------------------------ files
+    def _install_artifacts(self, artifacts: tuple[Artifact, ...]) -> None:
+        dest = self.paths.artifacts
+        unarchived = self.paths.unarchived
+        for d in (dest, unarchived):
+            if d.exists():
+                _make_writable(d)
+            d.mkdir(parents=True, exist_ok=True)
+        try:
+            for a in artifacts:
+                src = self.artifact_files.get(a.uri)
+                if src is None:
+                    raise ArtifactError(f"artifact {a.uri} of {self.name} was not downloaded (no local file given)")
+                if not src.is_file():
+                    raise ArtifactError(f"artifact {a.uri} of {self.name}: {src} does not exist")
+                target = dest / a.file_name
+                changed = not target.exists() or _sha256(target) != _sha256(src)
+                if changed:
+                    shutil.copyfile(src, target)
+                _apply_permission(target, a)
+                if a.unarchive == "ZIP":
+                    out = unarchived / a.unarchived_dir_name
+                    if changed or not out.exists():
+                        if out.exists():
+                            shutil.rmtree(out)
+                        _safe_unzip(target, out)
+                    for p in [out, *out.rglob("*")]:
+                        if p.is_file():
+                            _apply_permission(p, a)
+        finally:
+            for d in (dest, unarchived):
+                _make_read_only_dirs(d)
+
+    def _write_shims(self) -> None:
+        bindir = self.root / "bin"
+        pyver = _python_version(self.python)
+        site = f'$PYTHONUSERBASE/lib/python{pyver}/site-packages'
+        python3 = (
+            "#!/bin/sh\n"
+            "# python3 inside a component: the bundle's interpreter, with the component's user site\n"
+            "# (PYTHONUSERBASE) importable even when that interpreter is a virtualenv's.\n"
+            f'PYTHONPATH="${{PYTHONPATH:+$PYTHONPATH:}}{site}"; export PYTHONPATH\n'
+            f'if [ "$1" = "-m" ] && [ "$2" = "pip" ]; then shift 2; exec "{bindir}/pip3" "$@"; fi\n'
+            f'exec "{self.python}" "$@"\n'
+        )
+        pip3 = (
+            "#!/bin/sh\n"
+            "# pip3 inside a component: '--user' installs into $PYTHONUSERBASE (as --prefix, which a\n"
+            "# virtualenv allows), i.e. under the component's work folder, never the user's home.\n"
+            'n=$#; i=0\n'
+            'while [ "$i" -lt "$n" ]; do a=$1; shift; i=$((i+1))\n'
+            '  if [ "$a" = "--user" ]; then set -- "$@" --prefix "$PYTHONUSERBASE"; else set -- "$@" "$a"; fi\n'
+            'done\n'
+            f'exec "{self.python}" -m pip "$@"\n'
+        )
+        for name, body in (("python3", python3), ("python", python3), ("pip3", pip3), ("pip", pip3)):
+            path = bindir / name
+            if path.exists() and path.read_text() == body:
+                continue
+            tmp = bindir / f".{name}.{os.getpid()}.tmp"
+            tmp.write_text(body)
+            tmp.chmod(0o755)
+            os.replace(tmp, path)
+
+    # ------------------------------------------------------------------------------ log
+    def _note(self, message: str) -> None:
+        try:
+            with open(self.paths.log, "a", encoding="utf-8") as f:
+                f.write(f"{_now()} [localcore {self.name}] {message}\n")
+        except OSError as e:
+            log.warning("component %s: cannot write its log %s: %s", self.name, self.paths.log, e)
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self._note("WARNING " + message)
+        log.warning("component %s: %s", self.name, message)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _failed(step: str, result: int | str) -> str:
+    if result == "timeout":
+        return f"{step} did not finish within its Timeout"
+    if isinstance(result, int) and result < 0:
+        return f"{step} was killed by signal {-result}"
+    return f"{step} exited with code {result}"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.getuid())
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any non-zombie process is still in the group."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # killpg(0) also succeeds for zombies (nobody reaped them); look at /proc where there is one.
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _python_version(python: str) -> str:
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                         capture_output=True, text=True, timeout=30, check=True)
+    return out.stdout.strip()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _apply_permission(path: Path, a: Artifact) -> None:
+    mode = 0
+    mode |= {"NONE": 0, "OWNER": stat.S_IRUSR, "ALL": stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH}[a.permission.read]
+    mode |= {"NONE": 0, "OWNER": stat.S_IXUSR, "ALL": stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH}[a.permission.execute]
+    path.chmod(mode)
+
+
+def _make_writable(root: Path) -> None:
+    for p in [root, *root.rglob("*")]:
+        try:
+            if p.is_dir() and not p.is_symlink():
+                p.chmod(0o755)
+            elif p.is_file():
+                p.chmod(p.stat().st_mode | stat.S_IWUSR | stat.S_IRUSR)
+        except OSError as e:
+            log.warning("cannot make %s writable: %s", p, e)
+
+
+def _make_read_only_dirs(root: Path) -> None:
+    if not root.exists():
+        return
+    for p in sorted([root, *root.rglob("*")], key=lambda x: len(x.parts), reverse=True):
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o555)
+
+
+def _safe_unzip(zip_path: Path, out: Path) -> None:
+    try:
+        with zipfile.ZipFile(zip_path) as z:
+            for info in z.infolist():
+                name = PurePosixPath(info.filename)
+                if name.is_absolute() or ".." in name.parts:
+                    raise ArtifactError(f"{zip_path.name}: entry {info.filename!r} would land outside its folder")
+            out.mkdir(parents=True)
+            z.extractall(out)
+    except zipfile.BadZipFile as e:
+        raise ArtifactError(f"{zip_path.name} is not a ZIP file ({e}); set Unarchive: NONE or fix the file") from None

@@ -519,6 +519,13 @@ def test_service_role_through_the_v2_client(gg):
     assert gg.disassociate_service_role_from_account()["disassociatedAt"]
 
 
+def test_v1_requests_still_reach_the_v1_adapter_and_moto(client):
+    v1 = client("greengrass")
+    group = v1.create_group(Name=uid("v1-group"))
+    assert v1.get_group(GroupId=group["Id"])["Name"] == group["Name"]
+    assert group["Id"] in [g["Id"] for g in v1.list_groups()["Groups"]]
+
+
 def test_unknown_v2_operation_is_a_json_404(signed):
     status, body = signed("greengrass", "GET", "/greengrass/v2/nothingHere")
     assert status == 404 and body["__type"] == "UnknownOperationException"

@@ -115,7 +115,6 @@ class ComponentRunner:
         self._waiters: list[tuple[set[State], asyncio.Future]] = []
         self._task: asyncio.Task | None = None
         self._restarts = 0
-        self._stopped_by_request = False
 
     # ------------------------------------------------------------------------------ public API
     async def start(self) -> None:

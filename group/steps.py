@@ -309,16 +309,22 @@ def _apply_certificate(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec
             arn, cid = resp["certificateArn"], resp["certificateId"]
             cert_text, key_pem = resp["certificatePem"], resp["keyPair"]["PrivateKey"].encode()
         rec = ctx.state.put(key, {"hash": d.hash, "applied": None, "id": cid, "arn": arn, "ref": arn,
-                                  "thing": thing, "policy": spec["policy"]})
+                                  "thing": thing})
         if ctx.certs_dir is not None:
             cdir = ctx.certs_dir / thing
             cdir.mkdir(parents=True, exist_ok=True)
             (cdir / "cert.pem").write_text(cert_text)
             write_private(cdir / "private.key", key_pem if isinstance(key_pem, bytes) else key_pem.encode())
             ctx.state.update(key, file_sha256=sha256_file(cdir / "cert.pem"))
-    c.iot.attach_policy(policyName=spec["policy"], target=rec["arn"])
-    c.iot.attach_thing_principal(thingName=thing, principal=rec["arn"])
-    ctx.state.update(key, policy=spec["policy"])
+    policies = list(spec["policies"]) if "policies" in spec else [spec["policy"]]
+    for name in policies:
+        c.iot.attach_policy(policyName=name, target=rec["arn"])
+    for name in rec.get("policies", []):
+        if name not in policies:  # a policy the desired state no longer names
+            ignore_not_found(c.iot.detach_policy, policyName=name, target=rec["arn"])
+    if rec.get("owned") is not False:
+        c.iot.attach_thing_principal(thingName=thing, principal=rec["arn"])
+    ctx.state.update(key, policy=policies[0], policies=policies)
 
 
 def _existing_certificate(ctx: Ctx, thing: str) -> Optional[Tuple[str, str]]:
@@ -429,9 +435,11 @@ def _apply_function(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: O
     if not use_alias:
         ctx.state.update(key, version=version, ref=published["FunctionArn"], alias=False)
         return
-    if rec.get("ref"):
+    try:  # an adopted function may already have the alias
         alias = c.lambda_.update_alias(FunctionName=fname, Name="live", FunctionVersion=version)
-    else:
+    except ClientError as err:
+        if not is_not_found(err):
+            raise
         alias = c.lambda_.create_alias(FunctionName=fname, Name="live", FunctionVersion=version)
     ctx.state.update(key, version=version, ref=alias["AliasArn"])
 
@@ -636,8 +644,8 @@ def _empty_bucket(c: Clients, name: str) -> None:
 
 def _delete_certificate(ctx: Ctx, rec: Dict[str, Any]) -> None:
     c, arn, cid, thing = ctx.clients, rec["arn"], rec["id"], rec.get("thing", rec["name"])
-    if rec.get("policy"):
-        ignore_not_found(c.iot.detach_policy, policyName=rec["policy"], target=arn)
+    for name in rec.get("policies") or ([rec["policy"]] if rec.get("policy") else []):
+        ignore_not_found(c.iot.detach_policy, policyName=name, target=arn)
     if rec.get("owned") is False:
         return  # adopted: the device keeps its certificate; only our policy came off
     ignore_not_found(c.iot.detach_thing_principal, thingName=thing, principal=arn)

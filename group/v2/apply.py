@@ -354,15 +354,16 @@ def desired_objects(group: Group, plan: V2Plan, target: str, code_hashes: Mappin
         add(Desired("thing", thing, {"thing": thing}))
     add(Desired("thing-group", plan.thing_group, {"name": plan.thing_group, "things": [core],
                                                    "members": [f"@thing:{core}"]}))
-    add(Desired("policy", plan.core_policy_name, {"policy_name": plan.core_policy_name,
-                                                  "document": plan.core_policy}))
+    core_policies = plan.core_policies or ((plan.core_policy_name, plan.core_policy),)
+    for name, doc in core_policies:  # IoT's 2048-character limit splits the core's statements
+        add(Desired("policy", name, {"policy_name": name, "document": doc}))
     if plan.client_devices:
         add(Desired("policy", plan.device_policy_name, {"policy_name": plan.device_policy_name,
                                                         "document": plan.device_policy}))
     issuer = "local-ca" if target == "local" else "aws"
     for thing in group.things:
-        pol = plan.core_policy_name if thing == core else plan.device_policy_name
-        add(Desired("certificate", thing, {"thing": f"@thing:{thing}", "policy": f"@policy:{pol}",
+        pols = [n for n, _ in core_policies] if thing == core else [plan.device_policy_name]
+        add(Desired("certificate", thing, {"thing": f"@thing:{thing}", "policies": [f"@policy:{p}" for p in pols],
                                            "issuer": issuer}))
     tes = plan.token_exchange_role_name
     add(Desired("role", tes, {"role_name": tes, "trust": "credentials.iot.amazonaws.com",

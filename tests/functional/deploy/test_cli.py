@@ -19,7 +19,7 @@ def run(h, *args, env=None, cwd=None):
 
 def test_plan_deploy_plan_exit_codes(h, moto_url, tmp_path):
     path = h.write_group(tmp_path, h.moto_group("Cli"))
-    common = ["--target", "aws", "--group-file", str(path), "--state-dir", str(tmp_path / ".gg"),
+    common = ["--target", "local", "--group-file", str(path), "--state-dir", str(tmp_path / ".gg"),
               "--certs-dir", str(tmp_path / "certs")]
     env = dict(os.environ, COLUMNS="200")  # AWS_ENDPOINT_URL etc. set by the moto_url fixture
     code, out = run(h, "plan", "--exit-code", "--no-service-role", *common, env=env)

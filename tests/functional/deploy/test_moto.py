@@ -1,4 +1,4 @@
-"""deploy / plan / destroy of a fleet against a plain moto server (``--target aws`` + AWS_ENDPOINT_URL)."""
+"""deploy / plan / destroy of a fleet (Greengrass V1) against a plain moto server (``--target local`` + AWS_ENDPOINT_URL; V1 on real AWS is refused since its discontinuation)."""
 from __future__ import annotations
 
 import stat
@@ -21,12 +21,12 @@ def _deploy(h, path, state_dir, certs_dir, clients, pkg, **kw):
     packages = {f.name: pkg for f in group.functions}
     packages.update({f"cloud:{cf.name}": package.build(cf.name, cf.code_dir(path.parent), ())
                      for cf in group.cloud.functions})
-    return deploy_group(group, root=path.parent, clients=clients, state_dir=state_dir, target="aws",
+    return deploy_group(group, root=path.parent, clients=clients, state_dir=state_dir, target="local",
                         certs_dir=certs_dir, wait=False, service_role=False, packages=packages, **kw)
 
 
 def _cli(*args, files, state_dir, certs_dir):
-    argv = list(args) + ["--target", "aws", "--state-dir", str(state_dir), "--certs-dir", str(certs_dir)]
+    argv = list(args) + ["--target", "local", "--state-dir", str(state_dir), "--certs-dir", str(certs_dir)]
     for f in files:
         argv += ["--group-file", str(f)]
     return deploy.main(argv)
@@ -84,7 +84,7 @@ def test_fleet_deploy_is_idempotent_and_destroy_removes_exactly_it(h, moto_url, 
     assert [t for t in things if t.startswith(("Fleet", "Out"))] == ["Outsider"]
     assert not [f for f in raw.client("lambda", endpoint_url=moto_url).list_functions()["Functions"]
                 if f["FunctionName"].startswith("Fleet")]
-    assert not (state_dir / "state" / "aws" / "FleetA-grp.json").exists()
+    assert not (state_dir / "state" / "local" / "FleetA-grp.json").exists()
     assert not (certs / "FleetACore").exists()
     assert _cli(*plan, files=files, state_dir=state_dir, certs_dir=certs) == 2
     assert _cli("destroy", files=files, state_dir=state_dir, certs_dir=certs) == 0  # twice is fine
@@ -106,7 +106,7 @@ def test_name_collision_is_an_error_and_rerun_converges(h, moto_url, tmp_path, p
     assert "already exists" in str(err) and "fix:" in str(err)
     still = lam.get_function(FunctionName="Coll-grp-producer")["Configuration"]
     assert still["CodeSha256"] == theirs["CodeSha256"]
-    recorded = State.load(state_dir, "aws", "Coll-grp")
+    recorded = State.load(state_dir, "local", "Coll-grp")
     assert {"thing:CollCore", "certificate:CollCore", "role:Coll-grp-lambda-role"} <= set(recorded)
     assert "function:producer" not in recorded
 
@@ -116,10 +116,10 @@ def test_name_collision_is_an_error_and_rerun_converges(h, moto_url, tmp_path, p
     assert all(not c.startswith("+ thing") for c in result.changes)  # made by the first run, not again
     group, _ = load(path)
     plan = plan_group(group, root=tmp_path, clients=Clients.create(h.region, moto_url), state_dir=state_dir,
-                      target="aws", certs_dir=certs, service_role=False,
+                      target="local", certs_dir=certs, service_role=False,
                       packages={"producer": producer_package})
     assert plan.empty, plan.lines()
-    destroy_group("Coll-grp", clients=Clients.create(h.region, moto_url), state_dir=state_dir, target="aws",
+    destroy_group("Coll-grp", clients=Clients.create(h.region, moto_url), state_dir=state_dir, target="local",
                   certs_dir=certs)
     assert iam.get_role(RoleName="someone-elses-role")["Role"]["Arn"] == role  # not ours: kept
 
@@ -132,7 +132,7 @@ def test_unsupported_step_fails_with_step_and_object_then_converges(h, moto_url,
         _deploy(h, path, state_dir, certs, Clients.create(h.region, moto_url), producer_package)
     assert info.value.step == "logger-definition" and info.value.obj == "Logs-grp"
     assert "CreateLoggerDefinition" in str(info.value)
-    assert "core-definition:Logs-grp" in State.load(state_dir, "aws", "Logs-grp")
+    assert "core-definition:Logs-grp" in State.load(state_dir, "local", "Logs-grp")
 
     h.write_group(tmp_path, h.moto_group("Logs"))  # the operator drops the loggers
     clients, log = h.counted_clients(moto_url)
@@ -144,10 +144,10 @@ def test_unsupported_step_fails_with_step_and_object_then_converges(h, moto_url,
 
     # a broken (or renamed) group file does not block destroy: --group takes the name from the state
     path.write_text("group: [unclosed\n")
-    common = ["--target", "aws", "--state-dir", str(state_dir), "--certs-dir", str(certs)]
+    common = ["--target", "local", "--state-dir", str(state_dir), "--certs-dir", str(certs)]
     assert deploy.main(["destroy", "--group", "Nope-grp"] + common) == 1
     assert deploy.main(["destroy", "--group", "Logs-grp"] + common) == 0
-    assert not State.load(state_dir, "aws", "Logs-grp").exists
+    assert not State.load(state_dir, "local", "Logs-grp").exists
 
 
 def test_code_change_updates_function_and_deploys_again(h, moto_url, tmp_path, producer_package):
@@ -159,7 +159,7 @@ def test_code_change_updates_function_and_deploys_again(h, moto_url, tmp_path, p
     data["functions"][0]["path"] = str(code)
     path = h.write_group(tmp_path, data)
     group, _ = load(path)
-    kw = dict(root=tmp_path, state_dir=state_dir, target="aws", certs_dir=certs, wait=False,
+    kw = dict(root=tmp_path, state_dir=state_dir, target="local", certs_dir=certs, wait=False,
               service_role=False)
     first = deploy_group(group, clients=Clients.create(h.region, moto_url), **kw)
     (code / "handler.py").write_text("def function_handler(event, context):\n    return 2\n")
@@ -189,7 +189,7 @@ def test_poller_is_injectable_and_the_default_times_out_on_moto(h, moto_url, tmp
     h.write_group(tmp_path, data)
     group, _ = load(path)
     done = deploy_group(group, root=tmp_path, clients=Clients.create(h.region, moto_url), state_dir=state_dir,
-                        target="aws", certs_dir=certs, wait=True, timeout=7.0, poller=poller,
+                        target="local", certs_dir=certs, wait=True, timeout=7.0, poller=poller,
                         service_role=False, packages={"producer": producer_package})
     assert done.status == "Success" and seen == [(done.group_id, done.deployment_id, 7.0)]
     # moto never completes a deployment: the real poller gives up at its time-out
@@ -201,13 +201,13 @@ def test_certificate_files_replaced_by_another_target_are_detected(h, moto_url, 
     state_dir, certs = tmp_path / ".gg", tmp_path / "certs"
     path = h.write_group(tmp_path, h.moto_group("Files"))
     _deploy(h, path, state_dir, certs, Clients.create(h.region, moto_url), producer_package)
-    old = State.load(state_dir, "aws", "Files-grp").get("certificate:FilesSensor")
+    old = State.load(state_dir, "local", "Files-grp").get("certificate:FilesSensor")
     (certs / "FilesSensor" / "cert.pem").write_text("-----BEGIN CERTIFICATE-----\nother\n")
     clients, log = h.counted_clients(moto_url)
     result = _deploy(h, path, state_dir, certs, clients, producer_package)
     assert "+ certificate FilesSensor  (recorded in the state but gone)" in result.changes
     assert "~ device-definition Files-grp" in [c.split("  (")[0] for c in result.changes]
-    new = State.load(state_dir, "aws", "Files-grp").get("certificate:FilesSensor")
+    new = State.load(state_dir, "local", "Files-grp").get("certificate:FilesSensor")
     assert new["id"] != old["id"]
     assert "iot.DeleteCertificate" in log.mutating  # the unusable old one, ours, is removed
     iot = boto3.client("iot", endpoint_url=moto_url, region_name=h.region)
@@ -222,9 +222,9 @@ def test_bulk_deployment_where_the_endpoint_has_none(h, moto_url, tmp_path, prod
     result = _deploy(h, path, state_dir, certs, clients, producer_package, deploy=False)
     assert result.pending is not None and result.deployment_id is None
     with pytest.raises(DeployError) as info:
-        aws.bulk_deploy([result], clients=clients, state_dir=state_dir, target="aws")
+        aws.bulk_deploy([result], clients=clients, state_dir=state_dir, target="local")
     assert info.value.step == "bulk-deployment" and info.value.obj == "Bulk-grp"
     assert "StartBulkDeployment" in str(info.value)
-    assert State.load(state_dir, "aws", "_bulk").exists  # its bucket and role are recorded...
+    assert State.load(state_dir, "local", "_bulk").exists  # its bucket and role are recorded...
     assert _cli("destroy", files=[path], state_dir=state_dir, certs_dir=certs) == 0
-    assert not State.load(state_dir, "aws", "_bulk").exists  # ...and go with the last group
+    assert not State.load(state_dir, "local", "_bulk").exists  # ...and go with the last group

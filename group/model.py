@@ -36,7 +36,13 @@ SHADOW_REPLIES = (
     "update/accepted", "update/rejected", "update/delta", "update/documents",
     "get/accepted", "get/rejected", "delete/accepted", "delete/rejected",
 )
-SUPPORTED_RUNTIMES = ("python3.7", "python3.8")
+# Python runtimes of AWS Lambda. Greengrass V1 cores ran python3.7/3.8 (the local core runs any of these
+# with this machine's interpreter); Lambda creates only python3.12+ today (2026), which is what a V2
+# import needs: the default is the oldest one Lambda still creates (``validate --platform v2`` warns
+# about the others, with the dates).
+SUPPORTED_RUNTIMES = ("python3.7", "python3.8", "python3.9", "python3.10", "python3.11", "python3.12",
+                      "python3.13")
+DEFAULT_RUNTIME = "python3.12"
 DOCKER_CONNECTOR = "DockerApplicationDeployment"
 
 
@@ -83,7 +89,7 @@ class Function(_Model):
     path: Optional[str] = None  # code directory; default lambdas/<name>
     code: Optional[Literal["pending"]] = None  # "pending": handler not written yet (warning)
     handler: str = Field(default="handler.function_handler", pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
-    runtime: str = "python3.7"
+    runtime: str = DEFAULT_RUNTIME
     pinned: bool = False
     max_instances: Optional[int] = Field(default=None, ge=1, le=100)  # on-demand pool size
     memory_mb: Optional[int] = None
@@ -577,7 +583,7 @@ def check(g: Group, file: str, root: Path, parsed: Optional[Parsed] = None) -> L
         p = at("functions", i)
         kind_known = pp.ok(f"{p}.isolation") and pp.ok(f"{p}.pinned")
         if f.runtime not in SUPPORTED_RUNTIMES:
-            err(f"{p}.runtime", f"runtime '{f.runtime}' is not a Greengrass V1 Python runtime",
+            err(f"{p}.runtime", f"runtime '{f.runtime}' is not an AWS Lambda Python runtime",
                 f"use one of {', '.join(SUPPORTED_RUNTIMES)}")
         if f.timeout_s <= 0:
             err(f"{p}.timeout_s", f"timeout must be > 0 seconds (got {f.timeout_s})", "set timeout_s to 1 or more")

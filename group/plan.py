@@ -186,13 +186,6 @@ def target_warnings(group: Group, target: str, file: str = "group.yaml") -> List
                              "AWS retired IoT Analytics (no new channels; botocore has no client any more): "
                              "the channels are not created with --target aws",
                              "export streams to Kinesis (EXPORT_TARGET: kinesis) instead", "warning"))
-        for i, f in enumerate(group.functions):
-            if f.runtime in ("python3.7", "python3.8"):
-                out.append(Issue(file, f"functions[{i}].runtime",
-                                 f"AWS Lambda no longer creates functions on the deprecated {f.runtime} "
-                                 "runtime; create_function may be refused on real AWS",
-                                 "use an account that still allows it, or upload the code another way",
-                                 "warning"))
     return out
 
 

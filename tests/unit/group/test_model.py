@@ -113,7 +113,7 @@ CASES = [
         {"source": "shadow:Dev_A", "target": "Dev_B", "topic": "$aws/things/Dev_B/shadow/update/delta"}),
      "subscriptions[4].topic", "can never carry messages from"),
     ("bad runtime", lambda d: d["functions"][0].update(runtime="python2.7"), "functions[0].runtime",
-     "not a Greengrass V1"),
+     "not an AWS Lambda Python runtime"),
     ("bad encoding", lambda d: d["functions"][0].update(encoding="xml"), "functions[0].encoding", "json"),
     ("resource both kinds", lambda d: d["resources"][0].update(volume={"source": "/a", "dest": "/a"}),
      "resources[0]", "exactly one"),

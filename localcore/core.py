@@ -34,6 +34,7 @@ from localcore.discovery.state import Connectivity, DiscoveryGroup
 from localcore.interfaces import FunctionSpec, Route
 from localcore.lifecycle import Lifecycle, ProgressFn, State
 from localcore.pki import LocalPKI, default_hosts
+from localcore.platform import V1, PlatformProfile
 from localcore.router.cloud import CloudSink
 from localcore.router.errors import RouterError
 from localcore.router.router import Router
@@ -77,6 +78,7 @@ class CoreConfig:
     ports: Ports = field(default_factory=Ports)
     certs_dir: Optional[Path] = None  # where deploy wrote certs/<Thing>/cert.pem (default root/certs)
     members: Optional[Callable[[], Mapping[str, Sequence[str]]]] = None  # thing -> certificate ids
+    profile: PlatformProfile = V1  # what a reader gives besides the group (localcore/platform.py)
     with_dashboard: bool = True
     dashboard_token: Optional[str] = None
     dashboard_host: str = "127.0.0.1"  # a control surface: loopback unless asked otherwise
@@ -102,13 +104,15 @@ def function_specs(cfg: CoreConfig) -> List[FunctionSpec]:
                 volumes.append((res.volume.source, res.volume.dest, ra.permission))
             elif res.device is not None:
                 devices.append((res.device, ra.permission))
+        packaged = cfg.profile.code_dirs.get(f.name)  # V2: the Lambda version's package (libraries inside)
         specs.append(FunctionSpec(
-            name=f.name, code_dir=str(f.code_dir(cfg.root)), handler=f.handler,
+            name=f.name, code_dir=str(packaged or f.code_dir(cfg.root)), handler=f.handler,
             arn=function_arn(cfg.region, cfg.account, f.name), pinned=f.pinned, memory_mb=f.memory_mb,
             timeout_s=f.timeout_s, encoding=f.encoding, environment=dict(f.environment),
             isolation=f.isolation, run_as=(f.run_as.uid, f.run_as.gid) if f.run_as else None,
             volumes=tuple(volumes), devices=tuple(devices),
-            libraries=tuple(str(d) for d in f.library_dirs(cfg.root)), max_instances=f.max_instances,
+            libraries=() if packaged else tuple(str(d) for d in f.library_dirs(cfg.root)),
+            max_instances=f.max_instances,
         ))
     return specs
 
@@ -176,12 +180,18 @@ class LocalCore:
             self.shadows.on_change = self.shadow_sync.changed
         self.cloud_sink = CloudSink(send=self._send_to_cloud) if cfg.cloud_url else None
         self.runtime_specs = function_specs(cfg)
+        profile = cfg.profile
         self.runtime = LambdaRuntime(
-            self.runtime_specs, self.router, self.shadows, self.state_dir / "runtime",
+            self.runtime_specs, self.router, self.shadows if profile.serves_sdk_shadow_calls else None,
+            self.state_dir / "runtime",
             ipc_port=cfg.ports.ipc, stream_manager_port=None, region=cfg.region,
             cloud_endpoint_url=cfg.cloud_url, credentials=cfg.credentials, account=cfg.account,
             core_thing=g.core.thing,
         )
+        if not profile.serves_sdk_shadow_calls:
+            self.runtime.backends.no_shadow_reason = (
+                "GGShadowService is not served on a Greengrass V2 core: greengrasssdk local-shadow calls "
+                "need a rewrite to IPC (ShadowManager)")
         self.streams: Optional[StreamManagerServer] = None
         if g.stream_manager.enabled:
             root = g.stream_manager.store_root
@@ -205,15 +215,16 @@ class LocalCore:
         hosts = self._hosts = self._cert_hosts(g)
         server_cert = self.group_ca.issue_server(g.core.thing, hosts)
         self._ssl = server_ssl_context(server_cert.cert_pem, server_cert.key_pem, self.pki.root.cert_pem)
+        broker_extra = {"client_policy": profile.client_policy} if profile.client_policy is not None else {}
         self.broker = Broker(self.router, ssl_context=self._ssl, authorize=authorizer,
-                             host=cfg.host, port=cfg.ports.mqtt)
+                             host=cfg.host, port=cfg.ports.mqtt, **broker_extra)
         # Devices check discovery against root-ca.pem (like the AWS IoT endpoint), the broker
         # against the group CA they got from discovery: two server certificates.
         disc_cert = self.pki.root.issue_server("localhost", hosts)
         disc_ssl = self._disc_ssl = server_ssl_context(disc_cert.cert_pem, disc_cert.key_pem,
                                                        self.pki.root.cert_pem)
         self.discovery = DiscoveryServer(
-            self._discovery_group(), is_member=authorizer.is_member, authorize=authorizer,
+            self._discovery_group(), is_member=self._may_discover, authorize=authorizer,
             ssl_context=disc_ssl, host=cfg.host, port=cfg.ports.discovery,
         )
         self.docker_app = self._docker_connector(g)
@@ -270,6 +281,11 @@ class LocalCore:
             out[thing] = [certificate_id(pem.read_bytes())] if pem.exists() else []
         return out
 
+    def _may_discover(self, thing: str) -> bool:
+        """V1: the group's things; V2: the client devices associated with the core device."""
+        associated = self.cfg.profile.client_devices
+        return thing in self._members() if associated is None else thing in associated
+
     def _discovery_group(self) -> DiscoveryGroup:
         g = self.cfg.group
         conn = []
@@ -283,7 +299,7 @@ class LocalCore:
             conn.append(Connectivity(id=f"advertised-{j}", host=host,
                                      port=self.broker.port or self.cfg.ports.mqtt))
         return DiscoveryGroup(
-            group_id=self.cfg.group_id,
+            group_id=self.cfg.profile.discovery_group_id or self.cfg.group_id,
             core_thing_arn=f"arn:aws:iot:{self.cfg.region}:{self.cfg.account}:thing/{g.core.thing}",
             connectivity=conn, ca_pem=self.group_ca.cert_pem.decode(),
         )
@@ -495,7 +511,7 @@ class LocalCore:
         await self.lifecycle.stop()
 
     # -- deployments while running ----------------------------------------------------------------
-    async def apply_deployment(self, group: Group) -> Dict[str, Any]:
+    async def apply_deployment(self, group: Group, profile: Optional[PlatformProfile] = None) -> Dict[str, Any]:
         """Switch the running core to ``group`` (a new version of the same group), restarting only
         what changed: the subscription table is replaced; functions are started, stopped, or
         restarted when their spec (code fingerprint, config, environment, resources) changed —
@@ -513,7 +529,7 @@ class LocalCore:
             if problems:
                 raise DeploymentRejected("changes the running core cannot apply (restart deploy.py run): "
                                          + "; ".join(problems))
-            new_cfg = dataclasses.replace(self.cfg, group=group)
+            new_cfg = dataclasses.replace(self.cfg, group=group, profile=profile or self.cfg.profile)
             specs = function_specs(new_cfg)
             routes = routes_of(group)
             try:
@@ -532,6 +548,8 @@ class LocalCore:
             for name in functions.stopped:
                 self.router.detach(interfaces.function(name))
             self.cfg, self.runtime_specs = new_cfg, specs
+            if new_cfg.profile.client_policy is not None:  # V2: the Auth component's new policy
+                self.broker.client_policy = new_cfg.profile.client_policy
             if members is not None:
                 self._member_ids = members
             hosts = self._cert_hosts(group)

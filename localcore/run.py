@@ -142,17 +142,33 @@ async def _run(args: argparse.Namespace) -> int:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
-        result = await _deploy(progress, group, root, state_dir, certs_dir, cloud, group_files[0])
+        platform = getattr(args, "platform", None) or "v1"
+        if platform == "v2":
+            from localcore import run_v2
+
+            result = await run_v2.deploy(progress, group, root, state_dir, certs_dir, cloud)
+            setup = await run_v2.read(progress, group, state_dir, cloud)
+            run_group, profile = setup.group, setup.profile
+        else:
+            result = await _deploy(progress, group, root, state_dir, certs_dir, cloud, group_files[0])
+            run_group, profile = group, None
         runners = await _start_cloud_functions(progress, group, root, cloud, stack)
-        core = await _start_core(progress, group, root, state_dir, certs_dir, cloud, result, args, runners)
+        core = await _start_core(progress, run_group, root, state_dir, certs_dir, cloud, result, args, runners,
+                                 profile)
         stack.push("local core", core.stop)
 
         t = time.monotonic()
-        dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"], 10.0 if result.get("changes") else 0.0)
-        core.deployment = {"id": dep.get("id"), "status": dep.get("status"), "version": result.get("group_version")}
-        progress.step("deployment", time.monotonic() - t, dep.get("status") == "Success",
+        if platform == "v2":
+            dep = await run_v2.acknowledge(core, cloud, result, setup)
+            stack.push("V2 deployment follower", await run_v2.follow(core, cloud, group, state_dir, progress))
+        else:
+            dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"],
+                                          10.0 if result.get("changes") else 0.0)
+            core.deployment = {"id": dep.get("id"), "status": dep.get("status"),
+                               "version": result.get("group_version")}
+            core.watch_deployments(cloud, group_files[0])  # later deployments are applied while running
+        progress.step("deployment", time.monotonic() - t, dep.get("status") in ("Success", "SUCCEEDED"),
                       f"{dep.get('id')} {dep.get('status')}")
-        core.watch_deployments(cloud, group_files[0])  # later deployments are applied while running
 
         if not args.no_devices:
             children = await _start_devices(progress, group, root, state_dir, certs_dir, core)
@@ -161,6 +177,7 @@ async def _run(args: argparse.Namespace) -> int:
         info = {
             "cloud_url": cloud.url,
             "region": group.group.region,
+            "platform": platform,
             "group_ids": {group.name: result["group_id"]},
             "group_id": result["group_id"],
             "deployment_id": dep.get("id"),
@@ -267,7 +284,8 @@ async def _start_cloud_functions(progress: Progress, group, root: Path, cloud, s
 
 
 async def _start_core(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud, result, args,
-                      runners):
+                      runners, profile=None):
+    import dataclasses
     import functools
 
     from localcore.cloudfn.http import snapshot_route, snapshot_via_runner
@@ -280,6 +298,8 @@ async def _start_core(progress: Progress, group, root: Path, state_dir: Path, ce
         ports=_ports(args), with_dashboard=not args.no_dashboard,
         dashboard_token=secrets.token_urlsafe(24), dashboard_host=args.dashboard_host,
     )
+    if profile is not None:
+        cfg = dataclasses.replace(cfg, profile=profile)
     snapshot, routes = None, []
     if "snapshot" in runners:
         snapshot = functools.partial(snapshot_via_runner, runners["snapshot"])

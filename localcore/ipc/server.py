@@ -60,6 +60,9 @@ class ServiceBackends:
     # Publish every message a Lambda's shadow request produces (accepted, delta, documents) through
     # the router with source shadow:<thing>, as the core's shadow service does.
     publish_shadow_replies: bool = True
+    # Why greengrasssdk shadow calls get an error when ``shadow`` is None (a Greengrass V2 core does not
+    # serve them to unmodified V1 code: the SDK raises ShadowError with this message).
+    no_shadow_reason: str = "no shadow service in this core"
 
 
 def decode_client_context(value: str) -> dict:
@@ -266,7 +269,7 @@ class IPCServer:
                              "get|update|delete")
         thing, action = match.group("thing"), match.group("action")
         if self.backends.shadow is None:
-            return Result(json.dumps({"code": 503, "message": "no shadow service in this core"}).encode(), "")
+            return Result(json.dumps({"code": 503, "message": self.backends.no_shadow_reason}).encode(), "")
         try:
             replies = list(self.backends.shadow.handle(thing, action, body))
         except Exception as e:  # the shadow service's bug must not become a daemon crash

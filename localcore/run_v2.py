@@ -1,0 +1,175 @@
+"""``deploy.py run --platform v2``: the group deployed as Greengrass V2 to the local cloud, and the local
+core acting as the V2 core device of its thing group.
+
+The steps ``localcore/run.py`` calls: ``deploy`` (the V2 path of ``deploy.py deploy``, without waiting),
+``read`` (what a core device does: its effective deployment, the component recipes, the Lambda
+packages — ``localcore/readers/v2.py``), ``acknowledge`` (the core reports the deployment's result, its
+installed components and its health, as a device does) and ``follow`` (a later deployment to the thing
+group is read and applied while running; components added, removed or updated, the unchanged ones keep
+running; a deployment the core cannot apply FAILS with the reason and the running configuration stays).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+
+log = logging.getLogger("localcore.run")
+
+CREDENTIALS = ("testing", "testing")
+_FOLLOW_INTERVAL_S = 1.0
+
+
+def discovery_group_id(core_thing: str) -> str:
+    return f"greengrassV2-coreDevice-{core_thing}"
+
+
+async def deploy(progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud) -> Dict[str, Any]:
+    """Deploy the group through the V2 path to the embedded cloud (no wait: this core reports)."""
+    from group.clients import Clients
+    from group.v2.apply import deploy_group
+    from localcore.pki import LocalPKI
+
+    pki = LocalPKI(state_dir / "ca")
+
+    def issuer(thing: str):
+        issued = pki.root.issue_client(thing)
+        return issued.cert_pem, issued.key_pem
+
+    t = time.monotonic()
+    clients = Clients.create(group.group.region, cloud.url, CREDENTIALS)
+    result = await asyncio.to_thread(
+        deploy_group, group, root=root, clients=clients, state_dir=state_dir, target="local",
+        certs_dir=certs_dir, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem, wait=False)
+    progress.step("deploy group (Greengrass V2)", time.monotonic() - t, True,
+                  f"deployment {result.deployment_id} ({len(result.changes)} change(s), "
+                  f"{len(result.components)} components)")
+    return {"group_id": discovery_group_id(group.core.thing), "deployment_id": result.deployment_id,
+            "changes": len(result.changes), "components": result.components}
+
+
+def _read_blocking(group, state_dir: Path, cloud):
+    from localcore.readers.v2 import read_core_deployment
+
+    return read_core_deployment(cloud.url, group.core.thing, group.group.region, state_dir / "v2",
+                                dict(zip(("AccessKeyId", "SecretAccessKey"), CREDENTIALS)), base=group)
+
+
+async def read(progress, group, state_dir: Path, cloud):
+    """The core device's effective deployment → the core's configuration (CoreSetup)."""
+    t = time.monotonic()
+    deployment_id, setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
+    progress.step("read V2 deployment", time.monotonic() - t, True,
+                  f"{deployment_id}: {len(setup.profile.components)} components")
+    return setup
+
+
+def installed_components(core, setup) -> List[Dict[str, Any]]:
+    """What the core reports in ListInstalledComponents: each component with its lifecycle state."""
+    functions = {s["name"]: s for s in core.runtime.status().get("functions", [])} \
+        if isinstance(core.runtime.status().get("functions"), list) else {}
+    lambdas = {f.name for f in setup.group.functions}
+    out = []
+    for c in setup.profile.components:
+        state, details = "RUNNING", ""
+        if c.kind == "lambda":
+            fn_name = next((n for n in lambdas if c.name.endswith(n)), None)
+            fn = functions.get(fn_name or "", {})
+            if fn and not fn.get("pinned", True):
+                details = "on-demand: idle until invoked"
+            if fn.get("state") in ("crashed", "broken", "error"):
+                state, details = "ERRORED", str(fn.get("last_error") or fn.get("state"))
+        out.append({"componentName": c.name, "componentVersion": c.version, "lifecycleState": state,
+                    "lifecycleStateDetails": details, "isRoot": c.root})
+    return out
+
+
+def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, reason: str,
+                     components: List[Dict[str, Any]]) -> None:
+    from localcore.readers.v2 import report
+
+    report(cloud.url, core_thing, deployment_id, status, reason, components,
+           {"status": "HEALTHY" if status != "FAILED" else "UNHEALTHY"})
+
+
+async def acknowledge(core, cloud, result: Dict[str, Any], setup) -> Dict[str, Any]:
+    """The core reports the deployment it runs: SUCCEEDED, its installed components, HEALTHY."""
+    deployment_id = setup.profile.deployment_id or result.get("deployment_id")
+    components = installed_components(core, setup)
+    await asyncio.to_thread(_report_blocking, cloud, setup.group.core.thing, deployment_id, "SUCCEEDED", "",
+                            components)
+    core.deployment = {"id": deployment_id, "status": "SUCCEEDED", "platform": "v2",
+                       "components": components}
+    return {"id": deployment_id, "status": "SUCCEEDED"}
+
+
+async def follow(core, cloud, group, state_dir: Path, progress) -> Callable[[], Awaitable[None]]:
+    """Apply later deployments to the core device's thing group while running. Returns the stop."""
+    from localcore.readers.errors import DeploymentFailed
+
+    core_thing = group.core.thing
+    stop = asyncio.Event()
+
+    async def loop() -> None:
+        applied = core.deployment.get("id")
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=_FOLLOW_INTERVAL_S)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                latest = await asyncio.to_thread(_latest_deployment, cloud, core_thing)
+            except Exception as e:  # the cloud may be stopping; try again next round
+                log.debug("V2 deployments of %s: %s", core_thing, e)
+                continue
+            if latest is None or latest == applied:
+                continue
+            applied = latest
+            t = time.monotonic()
+            try:
+                _, setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
+                changes = await core.apply_deployment(setup.group, setup.profile)
+                components = installed_components(core, setup)
+                status, reason = "SUCCEEDED", ""
+            except DeploymentFailed as e:
+                status, reason, components = "FAILED", str(e), core.deployment.get("components", [])
+            except Exception as e:  # DeploymentRejected, FunctionConfigError, a bug: fail it, keep running
+                log.exception("V2 deployment %s could not be applied", latest)
+                status, reason, components = "FAILED", f"{type(e).__name__}: {e}", \
+                    core.deployment.get("components", [])
+                changes = None
+            try:
+                await asyncio.to_thread(_report_blocking, cloud, core_thing, latest, status, reason, components)
+            except Exception as e:
+                log.warning("V2 deployment %s: cannot report %s: %s", latest, status, e)
+            core.deployment = {"id": latest, "status": status, "platform": "v2", "message": reason,
+                               "components": components}
+            progress.step(f"deployment {latest[:8]}", time.monotonic() - t, status == "SUCCEEDED",
+                          reason or "applied")
+            del changes
+
+    task = asyncio.get_running_loop().create_task(loop(), name="v2-deployment-follower")
+
+    async def stopper() -> None:
+        stop.set()
+        await asyncio.wait({task}, timeout=5.0)
+
+    return stopper
+
+
+def _latest_deployment(cloud, core_thing: str) -> Optional[str]:
+    """The newest deployment of the core device's targets, as the device-side route lists them."""
+    import json
+    import urllib.request
+
+    url = f"{cloud.url.rstrip('/')}/_local/greengrassv2/coreDevices/{core_thing}/deployments"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        body = json.loads(resp.read() or b"{}")
+    deployments = body.get("deployments", body if isinstance(body, list) else [])
+    if not deployments:
+        return None
+    newest = deployments[-1]
+    return newest.get("deploymentId") or newest.get("id")

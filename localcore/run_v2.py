@@ -67,23 +67,31 @@ async def read(progress, group, state_dir: Path, cloud):
 
 
 def installed_components(core, setup) -> List[Dict[str, Any]]:
-    """What the core reports in ListInstalledComponents: each component with its lifecycle state."""
-    functions = {s["name"]: s for s in core.runtime.status().get("functions", [])} \
-        if isinstance(core.runtime.status().get("functions"), list) else {}
-    lambdas = {f.name for f in setup.group.functions}
+    """What the core reports in ListInstalledComponents: each component with its lifecycle state.
+    A Lambda component is RUNNING once its function is registered (pinned: its instance runs;
+    on demand: instances start per invocation), ERRORED when its process cannot start."""
+    functions = core.runtime.status().get("functions", {})
+    by_component = {c: f for f, c in getattr(setup.profile, "function_components", {}).items()}
     out = []
     for c in setup.profile.components:
         state, details = "RUNNING", ""
         if c.kind == "lambda":
-            fn_name = next((n for n in lambdas if c.name.endswith(n)), None)
-            fn = functions.get(fn_name or "", {})
+            fn = functions.get(by_component.get(c.name) or _function_of(c.name, functions), {})
             if fn and not fn.get("pinned", True):
-                details = "on-demand: idle until invoked"
-            if fn.get("state") in ("crashed", "broken", "error"):
-                state, details = "ERRORED", str(fn.get("last_error") or fn.get("state"))
+                busy = sum(1 for i in fn.get("instances", []) if i.get("state") == "busy")
+                details = f"on demand: {'busy' if busy else 'idle'} ({len(fn.get('instances', []))} of " \
+                          f"{fn.get('max_instances')} instances)"
+            if fn.get("start_error"):
+                state, details = "ERRORED", str(fn["start_error"])
         out.append({"componentName": c.name, "componentVersion": c.version, "lifecycleState": state,
                     "lifecycleStateDetails": details, "isRoot": c.root})
     return out
+
+
+def _function_of(component: str, functions: Dict[str, Any]) -> str:
+    """The function a Lambda component imports (its name is the Lambda function name: <group>-<function>)."""
+    matches = [f for f in functions if component.endswith("-" + f) or component == f]
+    return max(matches, key=len) if matches else ""
 
 
 def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, reason: str,
@@ -132,6 +140,7 @@ async def follow(core, cloud, group, state_dir: Path, progress) -> Callable[[], 
             try:
                 _, setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
                 changes = await core.apply_deployment(setup.group, setup.profile)
+                log.info("V2 deployment %s applied: %s", latest, changes)
                 components = installed_components(core, setup)
                 status, reason = "SUCCEEDED", ""
             except DeploymentFailed as e:
@@ -140,7 +149,6 @@ async def follow(core, cloud, group, state_dir: Path, progress) -> Callable[[], 
                 log.exception("V2 deployment %s could not be applied", latest)
                 status, reason, components = "FAILED", f"{type(e).__name__}: {e}", \
                     core.deployment.get("components", [])
-                changes = None
             try:
                 await asyncio.to_thread(_report_blocking, cloud, core_thing, latest, status, reason, components)
             except Exception as e:
@@ -149,7 +157,6 @@ async def follow(core, cloud, group, state_dir: Path, progress) -> Callable[[], 
                                "components": components}
             progress.step(f"deployment {latest[:8]}", time.monotonic() - t, status == "SUCCEEDED",
                           reason or "applied")
-            del changes
 
     task = asyncio.get_running_loop().create_task(loop(), name="v2-deployment-follower")
 

@@ -17,14 +17,11 @@ import logging
 import os
 import ssl
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from group.errors import GroupValidationError
 from group.model import Group
-from group.model import load as load_group
 from localcore import interfaces
 from localcore.broker.auth import CertificateAuthorizer
 from localcore.broker.server import Broker
@@ -40,7 +37,7 @@ from localcore.router.errors import RouterError
 from localcore.router.router import Router
 from localcore.router.table import RoutingTable
 from localcore.runtime.connectors import DockerAppConnector, is_docker_connector
-from localcore.runtime.errors import ConnectorError, FunctionConfigError
+from localcore.runtime.errors import ConnectorError
 from localcore.runtime.runtime import LambdaRuntime
 from localcore.shadow.service import ShadowService
 from localcore.streams.exporters import CloudConfig
@@ -234,7 +231,7 @@ class LocalCore:
         self._snapshot = snapshot
         self.deployment: Dict[str, Any] = {}
         self._apply_lock = asyncio.Lock()
-        self._watch: Optional[tuple] = None  # (deployment book, listener, task) of watch_deployments
+        self._followers: List[Any] = []  # deployment followers (V1: readers/v1.py, V2: run_v2.py)
         self.lifecycle = Lifecycle(progress=progress)
         self._build_lifecycle()
 
@@ -587,91 +584,25 @@ class LocalCore:
             await current.start()
 
     def watch_deployments(self, cloud: Any, group_file: str | os.PathLike) -> None:
-        """Apply every new deployment of this group made in ``cloud`` (a ``LocalCloud``: its
-        ``deployments`` book) while the core runs: the listener hops onto the core's event loop,
-        the deployment is taken, ``group_file`` is loaded and validated again (what the deployment
-        was made from), applied, and reported ``Success`` or ``Failure`` with the reason. Also takes
-        deployments made before this call and not taken yet. Call from the core's event loop after
-        ``start()``; ``stop()`` ends it."""
-        if self._watch is not None:
+        """Apply every new V1 deployment of this group made in ``cloud`` while the core runs (the V1
+        reader's follower, ``localcore/readers/v1.py``). Call from the core's event loop after ``start()``;
+        ``stop()`` ends it."""
+        from localcore.readers.v1 import V1DeploymentFollower
+
+        if any(isinstance(f, V1DeploymentFollower) for f in self._followers):
             raise RuntimeError("watch_deployments() is already active")
-        loop = asyncio.get_running_loop()
-        book, group_id, wake = cloud.deployments, self.cfg.group_id, asyncio.Event()
+        follower = V1DeploymentFollower(self, cloud, Path(group_file))
+        follower.start()
+        self._followers.append(follower)
 
-        def listener(dep: Any) -> None:  # on the cloud's worker thread
-            if dep.group_id == group_id:
-                loop.call_soon_threadsafe(wake.set)
-
-        book.add_listener(listener)
-        wake.set()
-        task = loop.create_task(self._follow_deployments(book, Path(group_file), wake),
-                                name="core-deployments")
-        self._watch = (book, listener, task)
+    def add_follower(self, follower: Any) -> None:
+        """A deployment follower (``async stop()``) the core stops before its runtime."""
+        self._followers.append(follower)
 
     async def _unwatch(self) -> None:
-        if self._watch is None:
-            return
-        book, listener, task = self._watch
-        self._watch = None
-        book.remove_listener(listener)
-        task.cancel()
-        await asyncio.wait({task}, timeout=10.0)
-
-    async def _follow_deployments(self, book: Any, group_file: Path, wake: asyncio.Event) -> None:
-        while True:
-            await wake.wait()
-            wake.clear()
-            while True:
-                dep = book.take_next(self.cfg.group_id)
-                if dep is None:
-                    break
-                await self._take_deployment(book, dep, group_file)
-
-    async def _take_deployment(self, book: Any, dep: Any, group_file: Path) -> None:
-        from localcore.cloud.errors import CloudError
-
-        t0 = time.monotonic()
-        log.info("deployment %s (%s) of group %s: applying %s", dep.deployment_id, dep.deployment_type,
-                 dep.group_id, group_file)
-        changes: Optional[Dict[str, Any]] = None
-        try:
-            if dep.deployment_type == "ResetDeployment":  # the group leaves the core: nothing runs
-                group = self.cfg.group.model_copy(update={"functions": (), "subscriptions": (), "devices": (),
-                                                          "connectors": (), "resources": ()})
-            else:
-                group, _ = await asyncio.to_thread(load_group, group_file, self.cfg.root)
-            changes = await self.apply_deployment(group)
-        except GroupValidationError as e:
-            status, message = "Failure", f"the group file is invalid: {e}"
-        except (DeploymentRejected, FunctionConfigError) as e:
-            status, message = "Failure", str(e)
-        except asyncio.CancelledError:
-            try:
-                self._report(book, dep, "Failure", "the local core stopped while applying this deployment")
-            except CloudError as e:
-                log.warning("deployment %s: cannot report Failure: %s", dep.deployment_id, e)
-            raise
-        except Exception as e:  # a bug here must fail the deployment, not hang it InProgress
-            log.exception("deployment %s: applying failed", dep.deployment_id)
-            status, message = "Failure", f"the local core could not apply it: {type(e).__name__}: {e}"
-        else:
-            status, message = "Success", _describe(changes)
-        try:
-            self._report(book, dep, status, message)
-        except CloudError as e:  # e.g. force-reset meanwhile: it is final already
-            log.warning("deployment %s: cannot report %s: %s", dep.deployment_id, status, e)
-        self.deployment = {"id": dep.deployment_id, "status": status, "version": dep.group_version_id,
-                           "type": dep.deployment_type, "message": message, "changes": changes}
-        seconds = time.monotonic() - t0
-        (log.info if status == "Success" else log.error)("deployment %s: %s in %.2f s — %s",
-                                                        dep.deployment_id, status, seconds, message)
-        if self.lifecycle.progress is not None:
-            self.lifecycle.progress(f"deployment {dep.deployment_id[:8]}", seconds, status == "Success",
-                                    message)
-
-    @staticmethod
-    def _report(book: Any, dep: Any, status: str, message: str) -> None:
-        book.report(dep.deployment_id, status, message)
+        followers, self._followers = self._followers, []
+        for follower in reversed(followers):
+            await follower.stop()
 
     def endpoints(self) -> dict:
         return {
@@ -695,27 +626,6 @@ class LocalCore:
             "connectors": self._connectors_section(),
             "deployment": dict(self.deployment),
         }
-
-
-def _describe(changes: Optional[Dict[str, Any]]) -> str:
-    """One line for a deployment's status message / the progress line."""
-    if not changes:
-        return ""
-    fn = changes["functions"]
-    parts = [f"{label} {', '.join(fn[key])}" for key, label in
-             (("started", "started"), ("restarted", "restarted"), ("stopped", "stopped")) if fn[key]]
-    subs = changes["subscriptions"]
-    if subs["added"] or subs["removed"]:
-        parts.append(f"subscriptions +{subs['added']} -{subs['removed']}")
-    devices = changes["devices"]
-    if devices["added"] or devices["removed"]:
-        parts.append("devices " + " ".join([f"+{d}" for d in devices["added"]]
-                                           + [f"-{d}" for d in devices["removed"]]))
-    if changes["connectivity_changed"]:
-        parts.append("connectivity")
-    if changes["connectors_changed"]:
-        parts.append("connectors")
-    return "; ".join(parts) or "no change"
 
 
 def _car_stats(items: list) -> dict:

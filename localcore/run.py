@@ -160,7 +160,7 @@ async def _run(args: argparse.Namespace) -> int:
         t = time.monotonic()
         if platform == "v2":
             dep = await run_v2.acknowledge(core, cloud, result, setup)
-            stack.push("V2 deployment follower", await run_v2.follow(core, cloud, group, state_dir, progress))
+            await run_v2.follow(core, cloud, group, state_dir, progress)  # later deployments, while running
         else:
             dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"],
                                           10.0 if result.get("changes") else 0.0)

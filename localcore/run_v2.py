@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 log = logging.getLogger("localcore.run")
 
@@ -113,8 +113,17 @@ async def acknowledge(core, cloud, result: Dict[str, Any], setup) -> Dict[str, A
     return {"id": deployment_id, "status": "SUCCEEDED"}
 
 
-async def follow(core, cloud, group, state_dir: Path, progress) -> Callable[[], Awaitable[None]]:
-    """Apply later deployments to the core device's thing group while running. Returns the stop."""
+class _Follower:
+    def __init__(self, stop: asyncio.Event, task: asyncio.Task) -> None:
+        self._stop, self._task = stop, task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await asyncio.wait({self._task}, timeout=5.0)
+
+
+async def follow(core, cloud, group, state_dir: Path, progress) -> None:
+    """Apply later deployments to the core device's thing group while running (the core stops it)."""
     from localcore.readers.errors import DeploymentFailed
 
     core_thing = group.core.thing
@@ -159,12 +168,7 @@ async def follow(core, cloud, group, state_dir: Path, progress) -> Callable[[], 
                           reason or "applied")
 
     task = asyncio.get_running_loop().create_task(loop(), name="v2-deployment-follower")
-
-    async def stopper() -> None:
-        stop.set()
-        await asyncio.wait({task}, timeout=5.0)
-
-    return stopper
+    core.add_follower(_Follower(stop, task))
 
 
 def _latest_deployment(cloud, core_thing: str) -> Optional[str]:

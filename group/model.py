@@ -212,6 +212,62 @@ class CloudResources(_Model):
     functions: Tuple[CloudFunction, ...] = ()
 
 
+COMPONENT_DIR_RE = r"^components/[A-Za-z0-9_.\-]+/?$"
+RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class ConfigurationUpdate(_Model):
+    """The deployment's ``configurationUpdate`` of a generic component (applied over its recipe's
+    ``DefaultConfiguration``: ``reset`` first, then ``merge``)."""
+
+    merge: Dict[str, Any] = Field(default_factory=dict)
+    reset: Tuple[str, ...] = ()  # JSON pointers ("" = the whole configuration)
+
+
+class ComponentRunWith(_Model):
+    posix_user: str = Field(pattern=r"^[^:\s]+(:[^:\s]+)?$")  # user or user:group
+
+
+class Component(_Model):
+    """A V2 generic component of the bundle: a folder ``components/<dir>`` with its recipe and the
+    artifact files the recipe names (platform v2 only; V1 ignores it)."""
+
+    path: str = Field(pattern=COMPONENT_DIR_RE)
+    name: Optional[str] = Field(default=None, pattern=r"^[a-zA-Z0-9\-_.]{1,128}$")  # must equal ComponentName
+    recipe: Optional[str] = Field(default=None, pattern=r"^[^/\\]+\.(yaml|yml|json)$")  # file in the folder
+    configuration_update: Optional[ConfigurationUpdate] = None
+    run_with: Optional[ComponentRunWith] = None
+
+    def folder(self, root: Path) -> Path:
+        return (root / self.path).resolve()
+
+    def recipe_file(self, root: Path) -> Tuple[Optional[Path], str]:
+        """``(recipe path, "")``, or ``(None, what is wrong)``: ``recipe`` if given, else the one file of the
+        folder (``.yaml``/``.yml``/``.json``) that has a ``RecipeFormatVersion`` key."""
+        folder = self.folder(root)
+        if not folder.is_dir():
+            return None, f"component folder {self.path} does not exist"
+        if self.recipe is not None:
+            f = folder / self.recipe
+            return (f, "") if f.is_file() else (None, f"recipe file {self.path.rstrip('/')}/{self.recipe} "
+                                                       "does not exist")
+        found = []
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.suffix.lower() in RECIPE_SUFFIXES:
+                try:
+                    text = f.read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                if re.search(r"recipeformatversion", text, re.IGNORECASE):
+                    found.append(f)
+        if len(found) == 1:
+            return found[0], ""
+        if not found:
+            return None, f"{self.path} holds no recipe (a .yaml/.yml/.json file with RecipeFormatVersion)"
+        return None, (f"{self.path} holds {len(found)} recipe files ({', '.join(f.name for f in found)}); "
+                      "name the one to use with 'recipe:'")
+
+
 class Group(_Model):
     group: GroupInfo
     core: Core
@@ -224,6 +280,7 @@ class Group(_Model):
     loggers: Tuple[Logger, ...] = ()
     connectors: Tuple[Connector, ...] = ()
     cloud: CloudResources = CloudResources()
+    components: Tuple[Component, ...] = ()  # V2 generic components (platform v2 only)
 
     # -- lookups -------------------------------------------------------------------------------
     @property
@@ -706,6 +763,7 @@ def check(g: Group, file: str, root: Path, parsed: Optional[Parsed] = None) -> L
                 if required not in c.parameters:
                     err(f"{p}.parameters", f"Docker application deployment connector needs '{required}'",
                         f"add {required} under parameters")
+    _check_components(g, root, err, warn, at, pp)
     for i, cf in enumerate(g.cloud.functions):
         p = at("cloud.functions", i)
         if not (pp.ok(f"{p}.handler") and pp.ok(f"{p}.path")):
@@ -715,6 +773,36 @@ def check(g: Group, file: str, root: Path, parsed: Optional[Parsed] = None) -> L
             err(f"{p}.handler", f"handler file {_rel(module_file, root)} does not exist",
                 "create it or fix 'path'/'handler'")
     return issues
+
+
+def _check_components(g: Group, root: Path, err, warn, at, pp: Parsed) -> None:
+    """Platform-independent rules of ``components:`` (the recipe itself is checked by ``validate --platform
+    v2``: it parses, names its artifacts, clashes with no other component)."""
+    if not g.components:
+        return
+    warn("components", f"{len(g.components)} generic component(s): they run only with --platform v2; "
+         "Greengrass V1 (validate/deploy/run --platform v1) ignores them",
+         "use --platform v2 to deploy or run them (see docs/group-yaml.md#component)")
+    seen: Dict[str, str] = {}
+    for i, c in enumerate(g.components):
+        p = at("components", i)
+        key = c.path.rstrip("/")
+        if key in seen:
+            err(f"{p}.path", f"duplicate component folder '{key}' (first at {seen[key]})",
+                "give each component its own folder")
+        else:
+            seen[key] = p
+        if pp.ok(f"{p}.path") and pp.ok(f"{p}.recipe"):
+            _, problem = c.recipe_file(root)
+            if problem:
+                err(f"{p}.recipe" if c.recipe else f"{p}.path", problem,
+                    "create the folder with its recipe, or fix 'path'/'recipe' (relative to the bundle root)")
+        cu = c.configuration_update
+        if cu is not None:
+            for j, ptr in enumerate(cu.reset):
+                if ptr and not ptr.startswith("/"):
+                    err(f"{p}.configuration_update.reset[{j}]", f"'{ptr}' is not a JSON pointer",
+                        "start it with '/' (e.g. /streamName), or use \"\" for the whole configuration")
 
 
 def _rel(path: Path, root: Path) -> str:

@@ -20,6 +20,7 @@ from . import catalog
 from .catalog import (BRIDGE, CLIENT_AUTH, DOCKER_MANAGER, IP_DETECTOR, LAMBDA_LAUNCHER, LAMBDA_MANAGER,
                       LAMBDA_RUNTIMES, LOG_MANAGER, MOQUETTE, NUCLEUS, SHADOW_MANAGER, STREAM_MANAGER,
                       SUBSCRIPTION_ROUTER, TOKEN_EXCHANGE)
+from .recipe import RecipeError, load_recipe
 from .model import (Artifact, Finding, GenericComponent, LambdaComponent, PublicComponent, V2Plan,
                     canonical_json, content_hash)
 
@@ -142,6 +143,7 @@ class _Converter:
         self.artifact_bucket = artifact_bucket
         self.findings: List[Finding] = []
         self.run_with: Dict[str, Dict[str, Any]] = {}
+        self.configuration_updates: Dict[str, Any] = {}  # bundle component name -> ConfigurationUpdate
         self.iot = f"arn:aws:iot:{region}:{account_id}"
 
     def find(self, path: str, severity: str, message: str, fix: str = "") -> None:
@@ -566,6 +568,80 @@ class _Converter:
                       "the core needs Docker Engine and Compose installed and running")
         return generic, s3_objects
 
+    # -- the bundle's own generic components (group.yaml components:) ------------------------------------
+    def bundle_components(self, taken: Mapping[str, str]) -> Tuple[List[GenericComponent], List[str]]:
+        """Each ``components[i]`` as a GenericComponent: the user's recipe with only its ``s3://`` artifact URIs
+        pointed at ``s3://<artifact bucket>/components/<name>/<version>/<file>``; findings for what is wrong.
+        ``taken``: component names already in the plan → what they are (clashes are errors)."""
+        out: List[GenericComponent] = []
+        s3_objects: List[str] = []
+        names: Dict[str, str] = dict(taken)
+        for i, c in enumerate(self.g.components):
+            p = f"components[{i}]"
+            rfile, problem = c.recipe_file(self.root)
+            if rfile is None:
+                self.find(f"{p}.recipe" if c.recipe else f"{p}.path", "error", problem,
+                          "create the folder with its recipe, or fix 'path'/'recipe'")
+                continue
+            rel = _relpath(rfile, self.root)
+            try:
+                recipe = load_recipe(rfile)
+            except RecipeError as exc:
+                for issue in exc.issues:
+                    where = f" at {issue.path}" if issue.path else ""
+                    self.find(f"{p}.recipe", "error", f"recipe {rel}{where}: {issue.message}", issue.fix)
+                continue
+            name, version = recipe.name, recipe.version
+            if c.name is not None and c.name != name:
+                self.find(f"{p}.name", "error", f"name '{c.name}' differs from the recipe's ComponentName "
+                          f"'{name}' ({rel})", "remove 'name' or make the two equal")
+                continue
+            if name in names:
+                self.find(f"{p}.recipe", "error", f"component name '{name}' ({rel}) is already {names[name]}",
+                          "rename the component in its recipe")
+                continue
+            if name.startswith("aws.greengrass."):
+                self.find(f"{p}.recipe", "warning", f"component name '{name}' uses the aws.greengrass prefix "
+                          "AWS reserves for its own components", "use your own prefix (e.g. com.example.)")
+            names[name] = f"the component of {p}"
+            folder = c.folder(self.root)
+            uris: Dict[str, str] = {}
+            artifacts: List[Artifact] = []
+            missing = False
+            for uri in recipe.artifact_uris():
+                if not uri.lower().startswith("s3://"):
+                    continue  # docker: images and the like are fetched by the device as they are
+                file_name = uri.rstrip("/").rsplit("/", 1)[-1]
+                src = folder / file_name
+                if not src.is_file():
+                    self.find(f"{p}.recipe", "error", f"recipe {rel} names the artifact {uri} but {c.path.rstrip('/')}/"
+                              f"{file_name} does not exist", "put the file in the component folder or fix the URI")
+                    missing = True
+                    continue
+                if not self.artifact_bucket:
+                    self.find(f"{p}", "error", "no artifacts bucket for the component's artifacts",
+                              "pass artifact_bucket to the converter")
+                    missing = True
+                    break
+                key = f"components/{name}/{version}/{file_name}"
+                new_uri = f"s3://{self.artifact_bucket}/{key}"
+                uris[uri] = new_uri
+                if all(a.name != file_name for a in artifacts):
+                    data = src.read_bytes()
+                    artifacts.append(Artifact(file_name, hashlib.sha256(data).hexdigest(), new_uri,
+                                              _relpath(src, self.root), data))
+            if missing:
+                continue
+            if uris:
+                s3_objects.append(f"arn:aws:s3:::{self.artifact_bucket}/components/{name}/*")
+            final = recipe.with_artifact_uris(uris) if uris else recipe
+            out.append(GenericComponent(name, version, final.raw, tuple(artifacts)))
+            if c.run_with is not None:
+                self.run_with[name] = {"posixUser": c.run_with.posix_user}
+            if c.configuration_update is not None:
+                self.configuration_updates[name] = c.configuration_update
+        return out, s3_objects
+
     # -- policies -----------------------------------------------------------------------------------------
     def core_policy(self, r: _Routes, synced: Sequence[str], has_devices: bool, alias: str) -> Dict[str, Any]:
         core = self.g.core.thing
@@ -636,7 +712,8 @@ class _Converter:
         values = {v for f in self.g.functions for v in f.environment.values()}
         c = self.g.cloud
         tables = [t.name for t in c.tables if t.name in values]
-        buckets = [b for b in c.buckets if b in values]
+        # a bundle component names its buckets in its own code (the group file cannot see them): all of cloud.buckets
+        buckets = [b for b in c.buckets if b in values or self.g.components]
         streams = [k.name for k in c.kinesis_streams if k.name in values]
         videos = [v for v in c.video_streams if v in values]
         for i, ch in enumerate(c.iotanalytics_channels):
@@ -686,6 +763,13 @@ class _Converter:
         r = self.routes()
         lambdas = [self.lambda_component(i, f, r) for i, f in enumerate(g.functions)]
         generic, compose_objects = self.connectors()
+        taken = {lc.component_name: f"the Lambda component of functions[{i}]" for i, lc in enumerate(lambdas)}
+        taken.update({gc.name: "the Docker connector's compose component" for gc in generic})
+        taken.update({n: "an AWS public component" for n in catalog.PUBLIC_COMPONENTS})
+        own, own_objects = self.bundle_components(taken)
+        compose_generic = list(generic)
+        generic = generic + own
+        compose_objects = list(compose_objects) + own_objects
 
         public: List[PublicComponent] = []
 
@@ -730,7 +814,7 @@ class _Converter:
             add(STREAM_MANAGER, self.stream_manager_config())
         if log_manager is not None:
             add(LOG_MANAGER, log_manager)
-        if generic:
+        if compose_generic:
             add(DOCKER_MANAGER)
 
         for name in (p.name for p in public):
@@ -746,6 +830,15 @@ class _Converter:
             entry = {"componentVersion": gc.version}
             if gc.name in self.run_with:
                 entry["runWith"] = self.run_with[gc.name]
+            cu = self.configuration_updates.get(gc.name)
+            if cu is not None:
+                update: Dict[str, Any] = {}
+                if cu.reset:
+                    update["reset"] = list(cu.reset)
+                if cu.merge:
+                    update["merge"] = canonical_json(cu.merge)
+                if update:
+                    entry["configurationUpdate"] = update
             components[gc.name] = entry
         for name in components:
             if len(name) > COMPONENT_NAME_MAX:
@@ -831,6 +924,13 @@ def pack_policy(statements: Sequence[Dict[str, Any]], limit: int = IOT_POLICY_MA
             docs.append([])
         docs[-1].append(piece)
     return [{"Version": "2012-10-17", "Statement": stmts} for stmts in docs]
+
+
+def _relpath(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _unique(items: Any) -> List[str]:

@@ -8,28 +8,32 @@ dicts and rebuilt; the values are the functions pickled beside them, so identity
 ``defaultdict(lambda: {})`` (a lambda factory that makes an empty builtin becomes that builtin's
 type, which behaves the same).
 
-Crash safety (a ``kill -9`` or a power cut of the machine running the cloud):
+Crash safety (a ``kill -9`` of the run, a power cut of the machine):
 
-* ``GatedApp`` wraps moto's WSGI app: every moto request, whichever way it arrives (the front's
-  proxy, an adapter handler's ``MotoLink``, a client of ``moto_url``), runs inside the shared side
-  of the process-wide ``GATE``, and a request that may change data bumps the gate's mutation
-  counter before it leaves. A snapshot pickles the backends inside the gate's exclusive side, so
-  it never sees a request half-applied (and never hits "dictionary changed size during
-  iteration"); the pickling takes milliseconds, then the file is written outside the gate.
-* ``SnapshotWriter`` (one thread per cloud) writes a snapshot when asked by ``commit()`` -- the
-  front calls it for every mutating request and answers only once a snapshot holding that
-  request's effect is on disk (group commit: requests that arrive while a snapshot is being
-  taken share the next one) -- and otherwise within ``idle_interval_s`` of any change. So an
-  acknowledged ``PutRecords`` survives a crash, which the stream manager's exporters rely on:
-  they checkpoint right after the cloud's answer. Snapshot time is bounded to a share of the
-  wall clock (``max_busy``) so a large state slows acknowledgements instead of eating a core.
-* Files: ``write_bytes_durable`` (temp file, fsync, rename, directory fsync); the replaced file
-  stays beside as ``<name>.prev``. A file starts with a magic line and the SHA-256 of the pickle,
-  so a truncated or damaged file is recognised before unpickling; ``restore`` then falls back to
-  ``<name>.prev`` and moves the bad file aside (``<name>.bad``) so the next save cannot rotate it
-  over the good generation.
+* ``GatedApp`` wraps moto's WSGI dispatcher: every moto request, whichever way it arrives (the
+  front's proxy, an adapter handler's ``MotoLink``, a client of ``moto_url``), runs inside the
+  shared side of the process-wide ``GATE``, and a request that may change data is counted, with
+  its moto service, before it leaves. A snapshot pickles backends inside the gate's exclusive
+  side, so it never sees a request half-applied (nor "dictionary changed size during
+  iteration"); that takes milliseconds, the files are written after the gate is released.
+* ``SnapshotWriter`` (a thread per cloud) saves when ``commit()`` asks -- the front calls it for
+  every request that may change moto's data and answers only once a snapshot holding it is on
+  disk (group commit: requests arriving during a save share the next one) -- and otherwise
+  within ``idle_interval_s`` of a change. An acknowledged ``PutRecords`` thus survives a crash,
+  which the stream manager's exporters rely on: they checkpoint right after the cloud's answer.
+  Saves take at most ``max_busy`` of the wall clock, so a large state slows acknowledgements
+  rather than eating a core.
+* ``SnapshotStore`` (files): a small manifest at ``path`` (``moto.pickle``) names one
+  content-addressed file per moto service in ``moto.pickle.d/``; an unchanged service (the
+  uploaded frames in S3, the Lambda zips) is not written again. Every file goes through
+  ``write_bytes_durable`` (temp file, fsync, rename, directory fsync) and carries a magic line
+  and the SHA-256 of its payload; the replaced manifest stays as ``moto.pickle.prev`` with its
+  files. ``restore`` checks the manifest and all its files before replacing any backend, falls
+  back to ``moto.pickle.prev`` when one is truncated or damaged, and moves the bad manifest to
+  ``moto.pickle.bad`` so the next save cannot rotate it over the good generation. A whole-pickle
+  ``moto.pickle`` of earlier versions still loads.
 
-The snapshot is a pickle: loading it runs code named in it. It lives in the cloud's
+The snapshot is made of pickles: loading one runs code named in it. It lives in the cloud's
 ``state_dir``, which already holds the CA private keys, so it has the same trust boundary. A
 snapshot written by another moto version is not loaded.
 """
@@ -41,6 +45,7 @@ import concurrent.futures
 import copyreg
 import hashlib
 import io
+import json
 import logging
 import os
 import pickle
@@ -50,20 +55,25 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 from .errors import CloudError
-from .persist import previous_path, remove_stale_temp_files, write_bytes_durable
+from .persist import fsync_dir, previous_path, remove_stale_temp_files, write_bytes_durable
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 1: one whole pickle; 2: JSON manifest + one file per service
 MAGIC = b"localcloud-moto-snapshot 1\n"
 _DIGEST = hashlib.sha256
 _DIGEST_SIZE = _DIGEST().digest_size
 _EXCLUSIVE_TIMEOUT_S = 10.0  # a snapshot waits this long for in-flight moto requests to finish
 _REQUEST_WAIT_S = 30.0  # a moto request waits this long for a snapshot to release the gate
 _STOP_TIMEOUT_S = 10.0
+_SMALL_FILE = 256 * 1024  # services whose file is this small are pickled at every save
+# Services moto changes in-process when a request to another one runs (the rest are caught by
+# the periodic full save): shadows live on the IoT thing, Lambda writes its logs, Firehose
+# delivers to S3.
+_ALSO_CHANGES: dict[str, tuple[str, ...]] = {"iot-data": ("iot",), "lambda": ("logs",), "firehose": ("s3",)}
 # Operations that only read, by name prefix (JSON protocols' X-Amz-Target, query protocols' Action).
 _READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Scan", "Query", "Head", "Select")
 
@@ -120,8 +130,9 @@ class MotoGate:
     """Moto requests (shared, counted) against snapshots (exclusive), process-wide.
 
     moto's backends are process-global, so there is one gate (``GATE``) for every moto server
-    of the process. A waiting snapshot goes before new requests (it holds the gate for the few
-    milliseconds of pickling); every wait is bounded.
+    of the process. A waiting snapshot goes before new requests (it holds the gate for the
+    milliseconds of pickling), and the requests held back by a snapshot go before the next one,
+    so neither side starves; every wait is bounded.
     """
 
     def __init__(self) -> None:
@@ -129,8 +140,10 @@ class MotoGate:
         self._active = 0
         self._exclusive = False
         self._exclusive_waiting = 0
+        self._epoch = 0  # snapshots released so far
+        self._held: dict[int, int] = {}  # epoch a request started waiting in -> how many wait
         self._seq = 0
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[str | None], None]] = []
 
     @property
     def seq(self) -> int:
@@ -138,23 +151,34 @@ class MotoGate:
         with self._cond:
             return self._seq
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        """``listener()`` runs after each mutation (on the request's thread: it must not block)."""
+    def add_listener(self, listener: Callable[[str | None], None]) -> None:
+        """``listener(service)`` runs after each mutation, with the moto service the request went
+        to (``None``: unknown). It runs on the request's thread and must not block."""
         with self._cond:
             self._listeners = [*self._listeners, listener]
 
-    def remove_listener(self, listener: Callable[[], None]) -> None:
+    def remove_listener(self, listener: Callable[[str | None], None]) -> None:
         with self._cond:
-            self._listeners = [x for x in self._listeners if x is not listener]
+            # a bound method is a new object at each access: compare by equality, not identity
+            self._listeners = [x for x in self._listeners if x != listener]
 
     @contextmanager
     def request(self) -> Iterator[None]:
         with self._cond:
-            free = self._cond.wait_for(
-                lambda: not self._exclusive and not self._exclusive_waiting, _REQUEST_WAIT_S
-            )
-            if not free:  # a snapshot stuck for 30 s is a bug; serve rather than hang the cloud
-                log.error("moto request proceeds while a snapshot holds the gate for %s s", _REQUEST_WAIT_S)
+            if self._exclusive or self._exclusive_waiting:
+                epoch = self._epoch
+                self._held[epoch] = self._held.get(epoch, 0) + 1
+                try:
+                    free = self._cond.wait_for(
+                        lambda: not self._exclusive and (not self._exclusive_waiting or self._epoch > epoch),
+                        _REQUEST_WAIT_S,
+                    )
+                finally:
+                    self._held[epoch] -= 1
+                    if not self._held[epoch]:
+                        del self._held[epoch]
+                if not free:  # a snapshot stuck for 30 s is a bug; serve rather than hang the cloud
+                    log.error("moto request goes on: a snapshot held the gate for %s s", _REQUEST_WAIT_S)
             self._active += 1
         try:
             yield
@@ -164,13 +188,13 @@ class MotoGate:
                 if self._active == 0:
                     self._cond.notify_all()
 
-    def mutated(self) -> None:
-        """Count one completed mutating request; call it inside ``request()``."""
+    def mutated(self, service: str | None = None) -> None:
+        """Count one completed mutating request to moto ``service``; call it inside ``request()``."""
         with self._cond:
             self._seq += 1
             listeners = self._listeners
         for listener in listeners:
-            listener()
+            listener(service)
 
     @contextmanager
     def exclusive(self, timeout: float = _EXCLUSIVE_TIMEOUT_S) -> Iterator[int]:
@@ -178,7 +202,7 @@ class MotoGate:
         with self._cond:
             self._exclusive_waiting += 1
             try:
-                ok = self._cond.wait_for(lambda: not self._exclusive and self._active == 0, timeout)
+                ok = self._cond.wait_for(self._exclusive_may_start, timeout)
             finally:
                 self._exclusive_waiting -= 1
             if not ok:
@@ -193,21 +217,27 @@ class MotoGate:
         finally:
             with self._cond:
                 self._exclusive = False
+                self._epoch += 1
                 self._cond.notify_all()
+
+    def _exclusive_may_start(self) -> bool:
+        # no request running, none held back by an earlier snapshot still waiting to go in
+        return not self._exclusive and self._active == 0 and all(e >= self._epoch for e in self._held)
 
 
 GATE = MotoGate()
 
 
 class GatedApp:
-    """moto's WSGI app inside ``gate``: see the module docstring.
+    """moto's ``DomainDispatcherApplication`` inside ``gate``: see the module docstring.
 
-    The response body is read inside the gate (moto builds it in memory anyway), so no part of a
-    request runs while a snapshot is pickling.
+    It picks the service's app as the dispatcher itself does (``get_application``), so a mutation
+    is counted against that moto service. The response body is read inside the gate (moto builds
+    it in memory anyway), so no part of a request runs while a snapshot is pickling.
     """
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], gate: MotoGate = GATE) -> None:
-        self.app = app
+    def __init__(self, dispatcher: Any, gate: MotoGate = GATE) -> None:
+        self.dispatcher = dispatcher
         self.gate = gate
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -217,7 +247,8 @@ class GatedApp:
             _query_action(environ.get("QUERY_STRING", "")),
         )
         with self.gate.request():
-            result = self.app(environ, start_response)
+            app = self.dispatcher.get_application(environ)
+            result = app(environ, start_response)
             try:
                 body = b"".join(result)
             finally:
@@ -225,8 +256,28 @@ class GatedApp:
                 if close is not None:
                     close()
             if mutating:
-                self.gate.mutated()
+                self.gate.mutated(_backend_name(getattr(app, "service", None)))
         return [body]
+
+
+_BACKEND_NAMES: dict[str, str | None] = {}
+
+
+def _backend_name(app_service: str | None) -> str | None:
+    """The ``BackendDict.service_name`` of moto's app name (``awslambda`` -> ``lambda``,
+    ``iotdata`` -> ``iot-data``); ``None`` when there is none (a save then pickles everything)."""
+    if app_service is None:
+        return None
+    if app_service not in _BACKEND_NAMES:
+        from moto.backends import get_backend
+        from moto.core.base_backend import BackendDict
+
+        try:
+            bdict = get_backend(app_service)  # type: ignore[call-overload]
+        except (KeyError, ValueError, ModuleNotFoundError, AttributeError):
+            bdict = None
+        _BACKEND_NAMES[app_service] = bdict.service_name if isinstance(bdict, BackendDict) else None
+    return _BACKEND_NAMES[app_service]
 
 
 def _query_action(query: str) -> str | None:
@@ -236,16 +287,18 @@ def _query_action(query: str) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------------------------- snapshots
+# ---------------------------------------------------------------------------------- the files
 @dataclass
 class SnapshotReport:
     """What a save or a restore did, for ``LocalCloud.status()`` and the logs."""
 
-    backends: list[str] = field(default_factory=list)  # "service/account/region"
+    backends: list[str] = field(default_factory=list)  # "service/account/region" pickled / loaded
     skipped: dict[str, str] = field(default_factory=dict)  # "service/account/region" -> why
     error: str | None = None  # restore: nothing could be loaded, and why
-    source: str | None = None  # restore: the file loaded (``moto.pickle`` or ``moto.pickle.prev``)
+    source: str | None = None  # restore: the manifest loaded (``moto.pickle`` or ``moto.pickle.prev``)
     problems: list[str] = field(default_factory=list)  # restore: files passed over, and why
+    written: list[str] = field(default_factory=list)  # save: services whose file was (re)written
+    full: bool = True  # save: every backend was pickled (not only the changed ones)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -254,69 +307,177 @@ class SnapshotReport:
             "error": self.error,
             "source": self.source,
             "problems": list(self.problems),
+            "written": list(self.written),
+            "full": self.full,
         }
 
 
-def capture(gate: MotoGate = GATE) -> tuple[int, bytes, SnapshotReport]:
-    """Pickle every region backend moto has created in this process, consistently.
+def encode(payload: bytes) -> bytes:
+    """A file's bytes: magic line, SHA-256 of the payload, the payload."""
+    return MAGIC + _DIGEST(payload).digest() + payload
 
-    Returns the gate's mutation count the snapshot includes, the file's bytes and a report.
-    Raises ``CloudError`` when in-flight requests did not finish within the bound.
+
+def decode(raw: bytes) -> bytes:
+    """The payload of a file written with ``encode``; ``ValueError`` saying what is wrong otherwise.
+
+    Files without the magic line are returned whole (the bare pickles of earlier versions).
+    """
+    if not raw.startswith(MAGIC):
+        return raw
+    head = len(MAGIC) + _DIGEST_SIZE
+    if len(raw) < head:
+        raise ValueError(f"truncated: {len(raw)} bytes, the header alone is {head}")
+    digest, payload = raw[len(MAGIC) : head], raw[head:]
+    if _DIGEST(payload).digest() != digest:
+        raise ValueError(f"checksum mismatch over {len(payload)} bytes (truncated or damaged)")
+    return payload
+
+
+def backends_dir(path: Path) -> Path:
+    """Where the per-service files of the manifest ``path`` live."""
+    return path.with_name(path.name + ".d")
+
+
+def capture(
+    gate: MotoGate = GATE, select: Callable[[str], bool] | None = None
+) -> tuple[int, dict[str, bytes], set[str], SnapshotReport]:
+    """Pickle moto's region backends consistently (inside the gate's exclusive side).
+
+    ``select(service)`` picks the services to pickle (default: all). Returns the mutation count
+    the snapshot includes, ``{service: file bytes}`` for the picked services, the names of every
+    service moto has backends for, and a report. Raises ``CloudError`` when in-flight requests
+    did not finish within the bound.
     """
     from moto.core.base_backend import BackendDict
 
-    report = SnapshotReport()
-    entries: list[tuple[str, str, str, bytes]] = []
+    report = SnapshotReport(full=select is None)
+    entries: dict[str, list[tuple[str, str, str, bytes]]] = {}
+    present: set[str] = set()
     with gate.exclusive() as seq:
         for bdict in list(BackendDict._instances):  # the backends in use since the last reset
+            name = bdict.service_name
+            present.add(name)
+            if select is not None and not select(name):
+                continue
+            mine = entries.setdefault(name, [])
             for account, region, backend in bdict.iter_backends():
-                key = f"{bdict.service_name}/{account}/{region}"
+                key = f"{name}/{account}/{region}"
                 try:
-                    entries.append((bdict.service_name, account, region, _dumps(backend)))
+                    mine.append((name, account, region, _dumps(backend)))
                     report.backends.append(key)
                 except (pickle.PicklingError, TypeError, AttributeError, RecursionError, RuntimeError) as exc:
                     report.skipped[key] = f"{type(exc).__name__}: {exc}"
     for key, why in report.skipped.items():
         log.warning("moto backend %s is not persisted: %s", key, why)
-    return seq, encode(_dumps({"format": FORMAT, "moto": _moto_version(), "entries": entries})), report
+    return seq, {name: encode(_dumps(e)) for name, e in entries.items()}, present, report
 
 
-def encode(payload: bytes) -> bytes:
-    """The file's bytes: magic line, SHA-256 of the pickle, the pickle."""
-    return MAGIC + _DIGEST(payload).digest() + payload
+class SnapshotStore:
+    """moto's data on disk: a manifest at ``path`` and one file per service beside it.
 
-
-def decode(raw: bytes) -> Any:
-    """The snapshot object in a file's bytes; ``ValueError`` saying what is wrong otherwise.
-
-    Files without the magic line are read as the bare pickles of earlier versions.
+    The manifest (JSON inside ``encode``) names, per moto service, a file in ``backends_dir(path)``
+    whose name carries the SHA-256 of its bytes; a service whose pickle did not change is not
+    written again, so a large S3 or Lambda backend costs nothing while only Kinesis changes. A
+    save writes the new service files (fsynced) before the manifest (fsynced, previous one kept
+    as ``.prev``), and deletes only files neither manifest names: a crash at any point leaves a
+    manifest whose files are all there.
     """
-    if raw.startswith(MAGIC):
-        head = len(MAGIC) + _DIGEST_SIZE
-        if len(raw) < head:
-            raise ValueError(f"truncated: {len(raw)} bytes, the header alone is {head}")
-        digest, payload = raw[len(MAGIC) : head], raw[head:]
-        if _DIGEST(payload).digest() != digest:
-            raise ValueError(f"checksum mismatch over {len(payload)} bytes (truncated or damaged)")
-        raw = payload
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.dir = backends_dir(self.path)
+        self.refs: dict[str, dict[str, Any]] = {}  # service -> {"file", "sha256", "size"}: current manifest
+        self._prev_files: set[str] = set()
+
+    def load_refs(self) -> None:
+        """Learn what the manifests on disk name (no service file is read)."""
+        self.refs = _manifest_refs(self.path) or {}
+        self._prev_files = {r["file"] for r in (_manifest_refs(previous_path(self.path)) or {}).values()}
+
+    def remove_stale(self) -> None:
+        """Delete the temp files of saves a crash interrupted."""
+        stale = remove_stale_temp_files(self.path)
+        if self.dir.is_dir():
+            for tmp in self.dir.glob("*.tmp"):
+                tmp.unlink(missing_ok=True)
+                stale.append(tmp)
+        for path in stale:
+            log.info("removed %s, left by a save that did not finish", path)
+
+    def write(self, blobs: dict[str, bytes], present: set[str]) -> list[str]:
+        """Write the changed ``blobs`` and a manifest naming a file for every ``present`` service."""
+        refs: dict[str, dict[str, Any]] = {}
+        written = []
+        for service, data in blobs.items():
+            sha = hashlib.sha256(data).hexdigest()
+            old = self.refs.get(service)
+            if old is not None and old["sha256"] == sha:
+                refs[service] = old
+                continue
+            name = f"{_file_safe(service)}.{sha[:32]}.pickle"
+            if not (self.dir / name).exists():
+                write_bytes_durable(self.dir / name, data, sync_dir=False)
+            refs[service] = {"file": name, "sha256": sha, "size": len(data)}
+            written.append(service)
+        if written:
+            fsync_dir(self.dir)  # the service files' names are durable before the manifest names them
+        for service in present - refs.keys():
+            if service in self.refs:
+                refs[service] = self.refs[service]
+        if refs == self.refs and self.path.exists():
+            return written  # nothing changed: keep the manifest, and the previous one as it is
+        manifest = {"format": FORMAT, "moto": _moto_version(), "services": refs}
+        payload = json.dumps(manifest, sort_keys=True, indent=1).encode()
+        write_bytes_durable(self.path, encode(payload), keep_previous=True)
+        self._prev_files = {r["file"] for r in self.refs.values()}
+        self.refs = refs
+        self._collect()
+        return written
+
+    def _collect(self) -> None:
+        keep = self._prev_files | {r["file"] for r in self.refs.values()}
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return
+        for name in names:
+            if name not in keep and name.endswith(".pickle"):
+                try:
+                    os.unlink(self.dir / name)
+                except FileNotFoundError:
+                    pass
+
+
+def _file_safe(service: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in service)
+
+
+def _manifest_refs(path: Path) -> dict[str, dict[str, Any]] | None:
     try:
-        return pickle.loads(raw)
-    except Exception as exc:  # unpickling garbage raises anything at all
-        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+        payload = decode(path.read_bytes())
+        manifest = json.loads(payload)
+        return dict(manifest["services"])
+    except (OSError, ValueError, KeyError, TypeError):  # absent, legacy pickle or damaged: names nothing
+        return None
 
 
 def save(path: Path, gate: MotoGate = GATE) -> SnapshotReport:
-    """Capture moto's backends and write them to ``path`` durably (previous file kept beside)."""
-    _, data, report = capture(gate)
-    write_bytes_durable(path, data, keep_previous=True)
+    """Capture every moto backend and write them under ``path`` (see ``SnapshotStore``)."""
+    store = SnapshotStore(path)
+    store.load_refs()
+    _, blobs, present, report = capture(gate)
+    report.written = store.write(blobs, present)
     return report
 
 
 def restore(path: Path) -> SnapshotReport:
-    """Load ``path`` (or, if it is unreadable, ``<path>.prev``) into moto's freshly reset backends.
+    """Load the snapshot at ``path`` (or, if it is unreadable, ``<path>.prev``) into moto's
+    freshly reset backends.
 
-    Nothing there restores nothing. An unreadable ``path`` is logged, moved to ``<path>.bad`` and
-    reported in ``problems``; ``error`` is set when no file could be loaded.
+    Nothing there restores nothing. Every file a manifest names is read and checked before any
+    backend is replaced, so a damaged snapshot falls back whole. An unreadable ``path`` is logged,
+    moved to ``<path>.bad`` and reported in ``problems``; ``error`` is set when nothing could be
+    loaded.
     """
     report = SnapshotReport()
     found_any = False
@@ -326,8 +487,10 @@ def restore(path: Path) -> SnapshotReport:
         except FileNotFoundError:
             continue
         found_any = True
-        problem = _check(candidate, raw)
-        if isinstance(problem, str):
+        try:
+            entries = _read_snapshot(candidate, raw, backends_dir(path))
+        except ValueError as exc:
+            problem = str(exc)
             report.problems.append(problem)
             log.error("moto snapshot not restored: %s", problem)
             if candidate == path:
@@ -335,10 +498,10 @@ def restore(path: Path) -> SnapshotReport:
                 try:
                     os.replace(path, bad)
                     log.error("kept the unreadable snapshot as %s", bad)
-                except OSError as exc:
-                    log.error("could not move %s aside: %s", path, exc)
+                except OSError as err:
+                    log.error("could not move %s aside: %s", path, err)
             continue
-        _load_entries(problem["entries"], report)
+        _load_entries(entries, report)
         report.source = candidate.name
         if report.problems:
             log.warning("moto data restored from the previous snapshot %s", candidate)
@@ -348,16 +511,53 @@ def restore(path: Path) -> SnapshotReport:
     return report
 
 
-def _check(path: Path, raw: bytes) -> dict[str, Any] | str:
-    """The snapshot in ``raw``, or why it cannot be loaded."""
+def _read_snapshot(path: Path, raw: bytes, files_dir: Path) -> list[tuple[str, str, str, bytes]]:
+    """Every backend entry of the snapshot whose manifest (``path``) is ``raw`` and whose service
+    files are in ``files_dir``; ``ValueError`` saying why not."""
     try:
-        snap = decode(raw)
+        payload = decode(raw)
     except ValueError as exc:
-        return f"cannot read {path}: {exc}"
-    if not isinstance(snap, dict) or snap.get("format") != FORMAT or snap.get("moto") != _moto_version():
-        written_by = snap.get("moto") if isinstance(snap, dict) else "?"
-        return f"{path} was written by moto {written_by}, this is moto {_moto_version()}: not restored"
-    return snap
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if payload.startswith(b"{"):
+        try:
+            manifest = json.loads(payload)
+            version, services = manifest.get("moto"), dict(manifest["services"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"cannot read {path}: not a snapshot manifest ({exc})") from None
+        _check_version(path, version, manifest.get("format"), FORMAT)
+        entries = []
+        for service, ref in sorted(services.items()):
+            file = files_dir / str(ref.get("file"))
+            try:
+                raw_file = file.read_bytes()
+                if hashlib.sha256(raw_file).hexdigest() != ref.get("sha256"):
+                    raise ValueError("its SHA-256 is not the one the manifest names")
+                entries.extend(_unpickle(decode(raw_file)))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"cannot read {path}: service {service}: {file.name}: {exc}") from None
+        return entries
+    try:  # a whole pickle (the format before the manifest)
+        snap = _unpickle(payload)
+    except ValueError as exc:
+        raise ValueError(f"cannot read {path}: {exc}") from None
+    if not isinstance(snap, dict):
+        raise ValueError(f"cannot read {path}: not a snapshot")
+    _check_version(path, snap.get("moto"), snap.get("format"), 1)
+    return list(snap["entries"])
+
+
+def _check_version(path: Path, version: Any, fmt: Any, want: int) -> None:
+    if fmt != want or version != _moto_version():
+        raise ValueError(
+            f"{path} was written by moto {version}, this is moto {_moto_version()}: not restored"
+        )
+
+
+def _unpickle(data: bytes) -> Any:
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # unpickling garbage raises anything at all
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _load_entries(entries: list[tuple[str, str, str, bytes]], report: SnapshotReport) -> None:
@@ -372,17 +572,20 @@ def _load_entries(entries: list[tuple[str, str, str, bytes]], report: SnapshotRe
         except Exception as exc:  # one bad backend must not lose the others
             report.skipped[key] = f"{type(exc).__name__}: {exc}"
             log.warning("moto backend %s not restored: %s", key, exc)
-
-
 # ---------------------------------------------------------------------------------- the writer
 class SnapshotWriter:
-    """Writes ``path`` while moto's data changes; see the module docstring.
+    """Keeps the snapshot at ``path`` (a ``SnapshotStore``) up to date while moto's data changes.
 
     ``commit()`` returns a future that completes once a snapshot holding every mutation counted
     so far is on disk (with the mutation count it holds; with ``CloudError`` if that save
     failed or the writer stopped). Without a ``commit()`` a change is saved within
-    ``idle_interval_s``. ``max_busy``: the most of the wall clock snapshots may take (after a
-    snapshot that took T, the next waits at least T * (1/max_busy - 1)).
+    ``idle_interval_s``.
+
+    A save pickles the services requests changed (and those moto changes along with them, see
+    ``_ALSO_CHANGES``), every service whose file is small, and services not saved yet; every
+    ``full_interval_s`` while changes go on, and at ``stop()``, it pickles all of them, which
+    bounds what a change moto makes in a third service could miss. ``max_busy``: the most of the
+    wall clock saves may take (after a save that took T, the next waits T * (1/max_busy - 1)).
     """
 
     def __init__(
@@ -391,22 +594,28 @@ class SnapshotWriter:
         *,
         gate: MotoGate = GATE,
         idle_interval_s: float = 1.0,
+        full_interval_s: float = 10.0,
         max_busy: float = 0.25,
     ) -> None:
         if not 0 < max_busy <= 1:
             raise ValueError(f"SnapshotWriter max_busy must be in (0, 1], got {max_busy}")
-        self.path = Path(path)
+        self.store = SnapshotStore(path)
+        self.path = self.store.path
         self.idle_interval_s = idle_interval_s
+        self.full_interval_s = full_interval_s
         self.max_busy = max_busy
         self._gate = gate
         self._cond = threading.Condition()
         self._saved_seq = gate.seq
         self._dirty_since: float | None = None
+        self._dirty: set[str | None] = set()
+        self._last_full: float | None = None
         self._waiters: list[tuple[int, concurrent.futures.Future[int]]] = []
         self._next_allowed = 0.0
         self._state = "new"
         self._thread: threading.Thread | None = None
         self.saves = 0
+        self.full_saves = 0
         self.failures = 0
         self.last_seconds: float | None = None
         self.last_bytes: int | None = None
@@ -421,8 +630,8 @@ class SnapshotWriter:
                 raise CloudError(f"SnapshotWriter.start() called in state {self._state}")
             self._state = "started"
             self._saved_seq = self._gate.seq
-        for stale in remove_stale_temp_files(self.path):
-            log.info("removed %s, left by a save that did not finish", stale)
+        self.store.remove_stale()
+        self.store.load_refs()
         self._gate.add_listener(self._on_mutation)
         self._thread = threading.Thread(target=self._run, name=f"moto-snapshot-{self.path.name}", daemon=True)
         self._thread.start()
@@ -434,14 +643,15 @@ class SnapshotWriter:
             if target <= self._saved_seq:
                 fut.set_result(self._saved_seq)
             elif self._state != "started":
-                fut.set_exception(CloudError(f"moto snapshot writer is {self._state}: {self.path} not written"))
+                why = f"moto snapshot writer is {self._state}: {self.path} not written"
+                fut.set_exception(CloudError(why))
             else:
                 self._waiters.append((target, fut))
                 self._cond.notify_all()
         return fut
 
     def stop(self) -> SnapshotReport | None:
-        """Stop the thread, then write a last snapshot (whether or not anything changed)."""
+        """Stop the thread, then write a last snapshot of every service."""
         with self._cond:
             if self._state != "started":
                 self._state = "stopped"
@@ -453,7 +663,7 @@ class SnapshotWriter:
             self._thread.join(timeout=_STOP_TIMEOUT_S)
             if self._thread.is_alive():
                 log.error("moto snapshot thread did not stop within %s s", _STOP_TIMEOUT_S)
-        self._save_once()
+        self._save_once(full=True)
         with self._cond:
             self._state = "stopped"
             waiters, self._waiters = self._waiters, []
@@ -466,9 +676,10 @@ class SnapshotWriter:
                 "state": self._state,
                 "path": str(self.path),
                 "saves": self.saves,
+                "full_saves": self.full_saves,
                 "failures": self.failures,
                 "last_ms": None if self.last_seconds is None else round(self.last_seconds * 1000, 1),
-                "last_bytes": self.last_bytes,
+                "last_bytes_written": self.last_bytes,
                 "last_saved_at": self.last_saved_at,
                 "last_error": self.last_error,
                 "pending": self._gate.seq - self._saved_seq,
@@ -476,8 +687,9 @@ class SnapshotWriter:
             }
 
     # ------------------------------------------------------------------ internals
-    def _on_mutation(self) -> None:
+    def _on_mutation(self, service: str | None) -> None:
         with self._cond:
+            self._dirty.add(service)
             if self._dirty_since is None:
                 self._dirty_since = time.monotonic()
                 self._cond.notify_all()
@@ -503,17 +715,35 @@ class SnapshotWriter:
                 self._cond.wait(None if due is None else due - now)
             return False
 
-    def _save_once(self) -> None:
+    def _selector(self, dirty: set[str | None], full: bool) -> Callable[[str], bool] | None:
+        if full or None in dirty:
+            return None
+        wanted = {s for s in dirty if s is not None}
+        for service in list(wanted):
+            wanted.update(_ALSO_CHANGES.get(service, ()))
+        refs = self.store.refs
+
+        def select(service: str) -> bool:
+            ref = refs.get(service)
+            return service in wanted or ref is None or ref["size"] <= _SMALL_FILE
+
+        return select
+
+    def _save_once(self, full: bool = False) -> None:
         t0 = time.monotonic()
+        with self._cond:
+            dirty, self._dirty = self._dirty, set()
+        full = full or self._last_full is None or t0 - self._last_full >= self.full_interval_s
         try:
-            seq, data, report = capture(self._gate)
-            write_bytes_durable(self.path, data, keep_previous=True)
+            seq, blobs, present, report = capture(self._gate, self._selector(dirty, full))
+            report.written = self.store.write(blobs, present)
         except (OSError, CloudError) as exc:
             took = time.monotonic() - t0
             log.error("moto snapshot %s not written: %s", self.path, exc)
             with self._cond:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                self._dirty |= dirty
                 waiters, self._waiters = self._waiters, []
                 if self._dirty_since is None:
                     self._dirty_since = time.monotonic()  # retried after idle_interval_s
@@ -521,13 +751,16 @@ class SnapshotWriter:
             _fail(waiters, CloudError(f"moto snapshot {self.path} not written: {exc}"))
             return
         took = time.monotonic() - t0
+        if full:
+            self._last_full = t0
         with self._cond:
             self._saved_seq = max(self._saved_seq, seq)
             done = [(t, f) for t, f in self._waiters if t <= seq]
             self._waiters = [(t, f) for t, f in self._waiters if t > seq]
             self.saves += 1
+            self.full_saves += int(full)
             self.last_seconds = took
-            self.last_bytes = len(data)
+            self.last_bytes = sum(len(blobs[s]) for s in report.written)
             self.last_saved_at = time.time()
             self.last_error = None
             self.last_report = report

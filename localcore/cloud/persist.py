@@ -46,14 +46,17 @@ def previous_path(path: Path) -> Path:
     return path.with_name(path.name + ".prev")
 
 
-def write_bytes_durable(path: Path, data: bytes, *, keep_previous: bool = False, mode: int = 0o600) -> None:
+def write_bytes_durable(
+    path: Path, data: bytes, *, keep_previous: bool = False, mode: int = 0o600, sync_dir: bool = True
+) -> None:
     """Write ``data`` to ``path`` so that a crash or power cut at any moment leaves a whole file.
 
     The bytes go to a temp file in the same directory, are fsynced, and the temp file is renamed
     over ``path``; the directory is fsynced so the rename itself survives a power cut. With
     ``keep_previous`` the file being replaced is first renamed to ``previous_path(path)``, so a
     reader that finds ``path`` unreadable (or missing, between the two renames) has the last good
-    generation beside it.
+    generation beside it. ``sync_dir=False`` leaves the directory fsync to the caller (one
+    ``fsync_dir`` after writing several files).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=str(path.parent))
@@ -72,7 +75,8 @@ def write_bytes_durable(path: Path, data: bytes, *, keep_previous: bool = False,
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def remove_stale_temp_files(path: Path) -> list[Path]:
@@ -87,7 +91,8 @@ def remove_stale_temp_files(path: Path) -> list[Path]:
     return removed
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the renames in ``directory`` durable (a no-op where directories cannot be opened)."""
     try:
         dfd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError as exc:  # some file systems do not open directories; the data itself is synced

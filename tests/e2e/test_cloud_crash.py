@@ -92,7 +92,8 @@ def test_kinesis_export_survives_kill_9_of_the_run(tmp_path):
                         f"{BEFORE_KILL} records exported to {kinesis_stream}")
         # kill right after one more record was acknowledged: the export is busy at that moment
         seen = len(_kinesis_data(kinesis, kinesis_stream))
-        before = e2e_gg.wait_for(lambda: _more_than(kinesis, kinesis_stream, seen), 30, "one more exported record")
+        before = e2e_gg.wait_for(lambda: _more_than(kinesis, kinesis_stream, seen), 30,
+                                 "one more exported record")
     finally:
         _kill_9(first)
     assert (first.state_dir / "endpoint.json").exists()  # the kill left it: nothing ran at exit
@@ -113,13 +114,14 @@ def test_kinesis_export_survives_kill_9_of_the_run(tmp_path):
                 return (after, seq_of, exported) if exported[-1] >= newest_before + AFTER_RESTART else None
 
             try:
-                after, seq_of, exported = e2e_gg.wait_for(caught_up, 60, "the export to go on after the restart")
+                after, seq_of, exported = e2e_gg.wait_for(caught_up, 60,
+                                                          "the export to go on after the restart")
             except AssertionError as exc:
                 after = _kinesis_data(kinesis, kinesis_stream)
                 gone = [json.loads(d) for d in before if d not in set(after)]
-                raise AssertionError(f"{exc}: {len(gone)} of {len(before)} records exported before the kill -9 "
-                                     f"are not in {kinesis_stream} ({len(after)} records now); first missing: "
-                                     f"{gone[:3]}") from None
+                raise AssertionError(f"{exc}: {len(gone)} of {len(before)} records exported before the "
+                                     f"kill -9 are not in {kinesis_stream} ({len(after)} records now); "
+                                     f"first missing: {gone[:3]}") from None
         finally:
             edge.close()
         unknown = [d for d in after if d not in seq_of]

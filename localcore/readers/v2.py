@@ -549,6 +549,7 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
 
     # client devices and what the Auth policy grants them
     auth = configs.get(catalog.CLIENT_AUTH)
+    policy = _client_policy(auth)  # the Auth engine validates the configuration first, as the component does
     grants = device_grants(auth, client_devices or ()) if auth is not None else {}
     things = [t for t in grants if t != core_thing]
     shadow_cfg = configs.get(catalog.SHADOW_MANAGER)
@@ -675,7 +676,7 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
     components = tuple(ComponentInfo(name=n, version=str(comps[n]["componentVersion"]), kind=kinds[n])
                        for n in comps)
     profile = PlatformProfile(
-        name=PROFILE_NAME, code_dirs=profile_dirs, client_policy=_client_policy(auth),
+        name=PROFILE_NAME, code_dirs=profile_dirs, client_policy=policy,
         client_devices=tuple(client_devices) if client_devices is not None else tuple(things),
         discovery_group_id=f"{DISCOVERY_PREFIX}{core_thing}", serves_sdk_shadow_calls=False,
         deployment_id=deployment.get("deploymentId"), components=components,

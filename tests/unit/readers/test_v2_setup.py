@@ -211,7 +211,7 @@ BAD = [
     ("Lambda code missing", lambda d, r, c: c.pop("webcam"), "ARTIFACT_DOWNLOAD_ERROR", "gg-bundle-webcam"),
     ("Auth policy missing", lambda d, r, c: _set_merge(d, AUTH, {"deviceGroups": {"definitions": {
         "g": {"selectionRule": "thingName: GG_Switch", "policyName": "nope"}}, "policies": {}}}),
-     "COMPONENT_CONFIGURATION_NOT_VALID", "policyName 'nope'"),
+     "COMPONENT_CONFIGURATION_NOT_VALID", "definitions.g.policyName"),
     ("Auth bad operation", lambda d, r, c: _set_merge(d, AUTH, {"deviceGroups": {"definitions": {
         "g": {"selectionRule": "thingName: GG_Switch", "policyName": "p"}}, "policies": {
         "p": {"s": {"operations": ["mqtt:fly"], "resources": ["*"]}}}}}),
@@ -238,3 +238,13 @@ def test_bad_input_fails_the_deployment_with_the_v2_reason(seed, case, mutate, c
     err = _bad(seed, mutate)
     assert err.code == code and err.error_stack[0] == "DEPLOYMENT_FAILURE"
     assert reason in err.reason
+
+
+def test_the_client_policy_comes_from_the_auth_configuration(seed):
+    _, setup, _ = seed
+    policy = setup.profile.client_policy
+    assert policy is not None  # localcore.clientauth.policy_from_config over the Auth component's configuration
+    assert policy.can_connect("HelloWorld_Publisher", "HelloWorld_Publisher")
+    assert policy.can_publish("HelloWorld_Publisher", "hello/world/pubsub")
+    assert not policy.can_publish("HelloWorld_Subscriber", "hello/world/pubsub")
+    assert policy.can_subscribe("HelloWorld_Subscriber", "hello/world/pubsub")

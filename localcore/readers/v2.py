@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from group.model import (DOCKER_CONNECTOR, NAME_RE, Connectivity, Connector, Core, Device, Function, Group,
+from group.model import (NAME_RE, Connectivity, Connector, Core, Device, Function, Group,
                          GroupInfo, Logger, ResourceAccess, Resource, RunAs, StreamManager, Subscription, Volume)
 from group.model import DEFAULT_RUNTIME
 from group.plan import lambda_name

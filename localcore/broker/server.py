@@ -9,6 +9,14 @@
 * QoS 0 and 1 (QoS 2 is refused, as by AWS IoT), clean sessions only (no session state kept
   across connections), retained flag ignored, last will routed with the device as source.
 * Any protocol violation disconnects that client only.
+
+With a ``client_policy`` (V2: ``aws.greengrass.clientdevices.Auth``) the broker asks it as Moquette
+asks the Auth component (aws-greengrass-moquette-mqtt ``ClientDeviceAuthorizer`` + moquette 0.17):
+an empty client id gets CONNACK 2; a certificate not attached to the thing, or ``can_connect``
+false, gets CONNACK 4 (bad user name or password) and the connection closes; a refused
+SUBSCRIBE entry gets 0x80 in the SUBACK (the others are granted); a refused PUBLISH is dropped —
+no PUBACK even for QoS 1 — and the connection stays open. A last will is checked as a publish
+when it fires (moquette itself does not check it). Without a policy nothing changes (V1).
 """
 from __future__ import annotations
 
@@ -18,11 +26,14 @@ import ssl
 import threading
 import time
 from collections import Counter
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Optional
 
 from localcore.broker import codec
 from localcore.broker.errors import ProtocolError
 from localcore.interfaces import Message, device
+
+if TYPE_CHECKING:  # the protocol only; platform pulls in the group model
+    from localcore.platform import ClientPolicy
 from localcore.router.errors import TopicError
 from localcore.router.topics import matches, validate_filter, validate_topic
 
@@ -32,6 +43,9 @@ MAX_PAYLOAD = 128 * 1024
 _MAX_PACKET = MAX_PAYLOAD + 2 + 256 * 4 + 2  # payload + topic (≤256 bytes, UTF-8 headroom) + id
 _WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
+# what Moquette answers when the Auth component refuses a CONNECT
+# (CONNECTION_REFUSED_BAD_USER_NAME_OR_PASSWORD)
+REFUSED_BAD_CREDENTIALS = 4
 
 
 class _Client(asyncio.Protocol):
@@ -98,8 +112,15 @@ class _Client(asyncio.Protocol):
             self.broker._forget(self)
             if not self.clean_disconnect and self.will is not None:
                 will, self.will = self.will, None
-                log.info("routing last will of %s on %s", self.thing, will.topic)
-                self.broker._route(will)
+                policy = self.broker.client_policy
+                allowed = policy is None or self.broker._allowed(policy.can_publish, self.thing, will.topic)
+                if not allowed:
+                    self.broker._counts["publish_refused"] += 1
+                    log.info("last will of %s on %s dropped: the client policy refuses it", self.thing,
+                             will.topic)
+                else:
+                    log.info("routing last will of %s on %s", self.thing, will.topic)
+                    self.broker._route(will)
             log.info("MQTT client %s (%s) disconnected", self.thing, self.peer)
 
     # -- outgoing ----------------------------------------------------------------------------
@@ -219,13 +240,25 @@ class _Client(asyncio.Protocol):
                 return
             raise ProtocolError(f"CONNECT: unknown protocol name {connect.protocol_name!r}")
         client_id = connect.client_id
+        policy = self.broker.client_policy
         if not client_id:
-            self._refuse(codec.REFUSED_NOT_AUTHORIZED, "empty client id; it must be the thing name")
+            self._refuse(codec.REFUSED_IDENTIFIER if policy is not None else codec.REFUSED_NOT_AUTHORIZED,
+                         "empty client id; it must be the thing name")
             return
         if not self.broker._authorize(client_id, self.cert_der):
-            self._refuse(codec.REFUSED_NOT_AUTHORIZED,
-                         f"client id {client_id!r} is not a thing of this group whose certificate "
-                         "the client presented")
+            if policy is not None:
+                self._refuse(REFUSED_BAD_CREDENTIALS,
+                             f"client id {client_id!r} is not a thing whose certificate the client "
+                             "presented")
+            else:
+                self._refuse(codec.REFUSED_NOT_AUTHORIZED,
+                             f"client id {client_id!r} is not a thing of this group whose certificate "
+                             "the client presented")
+            return
+        # the session's thing is the one the client id names (CreateIoTThingSession)
+        if policy is not None and not self.broker._allowed(policy.can_connect, client_id, client_id):
+            self._refuse(REFUSED_BAD_CREDENTIALS,
+                         f"the client policy does not allow {client_id!r} to connect (mqtt:connect)")
             return
         if connect.will_topic is not None:
             validate_topic(connect.will_topic)
@@ -254,6 +287,11 @@ class _Client(asyncio.Protocol):
         if len(publish.payload) > MAX_PAYLOAD:
             raise ProtocolError(f"PUBLISH: payload of {len(publish.payload)} bytes exceeds 128 KB")
         self.broker._counts["received"] += 1
+        policy = self.broker.client_policy
+        if policy is not None and not self.broker._allowed(policy.can_publish, self.thing, publish.topic):
+            # Moquette: logged, released, no PUBACK; the connection stays open
+            self.broker._counts["publish_refused"] += 1
+            return
         self.broker._route(Message(self.endpoint, publish.topic, publish.payload, publish.qos))
         if publish.qos == 1:
             self._send(codec.encode_puback(publish.packet_id))
@@ -261,9 +299,15 @@ class _Client(asyncio.Protocol):
     def _on_subscribe(self, packet: codec.Packet) -> None:
         packet_id, requested = codec.decode_subscribe(packet)
         codes: list[int] = []
+        policy = self.broker.client_policy
         for topic_filter, qos in requested:
             if qos > 2:
                 raise ProtocolError(f"SUBSCRIBE: QoS {qos} for {topic_filter!r} is invalid")
+            if policy is not None and not self.broker._allowed(policy.can_subscribe, self.thing,
+                                                               topic_filter):
+                self.broker._counts["subscribe_refused"] += 1
+                codes.append(0x80)  # Moquette asks the policy before it checks the filter
+                continue
             try:
                 validate_filter(topic_filter)
             except TopicError as exc:
@@ -283,6 +327,9 @@ class Broker:
     ``detach(endpoint, sink)`` (:class:`localcore.router.Router`). ``authorize(thing, cert_der)``
     decides whether the TLS client certificate (DER) belongs to ``thing`` and whether the thing
     may connect (group member or the core); see :class:`localcore.broker.auth.CertificateAuthorizer`.
+    ``client_policy`` (a :class:`localcore.platform.ClientPolicy`, V2) is asked per CONNECT, PUBLISH
+    and SUBSCRIBE entry (see the module docstring); ``None`` keeps V1 behaviour. It may be replaced
+    while running (a new deployment); connected clients keep their granted subscriptions.
     """
 
     def __init__(
@@ -294,6 +341,7 @@ class Broker:
         host: str = "127.0.0.1",
         port: int = 8883,
         connect_timeout: float = 10.0,
+        client_policy: Optional["ClientPolicy"] = None,
     ) -> None:
         self.router = router
         self.ssl_context = ssl_context
@@ -301,6 +349,7 @@ class Broker:
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
+        self.client_policy = client_policy
         self._server: asyncio.base_events.Server | None = None
         self._clients: dict[str, _Client] = {}
         self._pending: set[_Client] = set()
@@ -344,6 +393,15 @@ class Broker:
             log.exception("authorize(%r) failed; refusing the connection", thing)
             return False
 
+    @staticmethod
+    def _allowed(check: Callable[[str, str], bool], thing: str, what: str) -> bool:
+        try:
+            return bool(check(thing, what))
+        except Exception:  # a policy bug must refuse, not crash the connection handler
+            log.exception("client policy %s(%r, %r) failed; refusing", getattr(check, "__name__", check),
+                          thing, what)
+            return False
+
     def _register(self, client: _Client) -> None:
         self._pending.discard(client)
         old = self._clients.get(client.thing)  # type: ignore[arg-type]
@@ -377,4 +435,5 @@ class Broker:
             "port": self.port,
             "connected": self.connected(),
             "counts": dict(self._counts),
+            **({"client_policy": self.client_policy.status()} if self.client_policy is not None else {}),
         }

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import package as packaging
 from ..clients import Clients, Progress, error_cause, error_code, error_fix, is_not_found
-from ..errors import DeployError
+from ..errors import DeployError, Issue
 from ..model import Group
 from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_package_key, cloud_role_name,
                     diff, lambda_name, lambda_role_name, service_role_name, spec_hash, target_warnings)
@@ -42,7 +42,7 @@ from ..state import State, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
                      delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, write_root_ca,
                      amazon_root_ca)
-from .model import V2Plan
+from .model import GenericComponent, V2Plan, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +255,44 @@ def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: 
             ctx.clients.greengrassv2.create_component_version(inlineRecipe=recipe)
     if version not in versions:
         versions.append(version)
-    ctx.state.put(key, {"hash": d.hash, "applied": None, "id": name, "arn": arn, "ref": version,
-                        "version": version, "versions": versions})
+    record = {"hash": d.hash, "applied": None, "id": name, "arn": arn, "ref": version, "version": version,
+              "versions": versions}
+    if spec.get("content"):
+        record["content"] = spec["content"]
+    ctx.state.put(key, record)
     _wait_deployable(ctx, name, arn)
+
+
+def generic_content_hash(gc: GenericComponent) -> str:
+    """What a generic component version is made of: its recipe and the bytes of its artifacts (by hash)."""
+    return content_hash({"recipe": gc.recipe, "artifacts": {a.name: a.sha256 for a in gc.artifacts}})
+
+
+def unbumped_versions(plan: V2Plan, state: State) -> List[GenericComponent]:
+    """Generic components whose content changed since the recorded deploy while ``ComponentVersion`` did not.
+
+    Versions are immutable on Greengrass: the service keeps the old version (CreateComponentVersion of an
+    existing version is a ConflictException) and overwriting its artifacts would change what devices that
+    already run it download. ``plan`` shows them as warnings; ``deploy`` stops before any change."""
+    out = []
+    for gc in plan.generic:
+        rec = state.get(f"component:{gc.name}") or {}
+        if rec.get("version") == gc.version and rec.get("content") and rec["content"] != generic_content_hash(gc):
+            out.append(gc)
+    return out
+
+
+BUMP_FIX = "raise ComponentVersion in the component's recipe (e.g. to the next patch version) and deploy again"
+
+
+def unbumped_message(gc: GenericComponent) -> str:
+    return f"component {gc.name} {gc.version} changed but its version did not: bump ComponentVersion " \
+           "(versions are immutable)"
+
+
+def _unbumped_issues(plan: V2Plan, state: State) -> List[Issue]:
+    return [Issue("group.yaml", "components", unbumped_message(gc), BUMP_FIX, "warning")
+            for gc in unbumped_versions(plan, state)]
 
 
 def _exists_component(ctx: Ctx, rec: Dict[str, Any]) -> bool:
@@ -424,7 +459,8 @@ def desired_objects(group: Group, plan: V2Plan, target: str, code_hashes: Mappin
             "name": lc.component_name, "version": lc.component_version, "lambdaFunction": lc.request,
             "function": f"@function:{lc.function}"}))
     for gc in plan.generic:
-        add(Desired("component", gc.name, {"name": gc.name, "version": gc.version, "recipe": gc.recipe}))
+        add(Desired("component", gc.name, {"name": gc.name, "version": gc.version, "recipe": gc.recipe,
+                                           "content": generic_content_hash(gc)}))
     add(Desired("deployment", group.name, {
         "document": plan.deployment, "client_token": plan.deployment_client_token(), "core": core,
         "thing_group": f"@thing-group:{plan.thing_group}",
@@ -484,10 +520,15 @@ def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | 
     """Desired (group file → V2 plan) vs recorded state, checked with read-only calls. Makes no change."""
     packages = packages if packages is not None else build_packages(group, Path(root))
     ctx = _context(group.name, clients, state_dir, target, certs_dir, packages=packages)
-    _, desired = _desired(ctx, group, Path(root), service_role)
+    v2, desired = _desired(ctx, group, Path(root), service_role)
     missing, failed = _verify(ctx)
-    return diff(group.name, target, desired, ctx.state.objects, missing, failed,
-                target_warnings(group, target), replaced_on_change=V2_REPLACED)
+    plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
+                target_warnings(group, target) + _unbumped_issues(v2, ctx.state), replaced_on_change=V2_REPLACED)
+    unbumped = {f"component:{gc.name}": unbumped_message(gc) for gc in unbumped_versions(v2, ctx.state)}
+    if unbumped:  # the plan's lines are what the CLI prints: the refusal deploy will give shows there
+        plan.changes = [replace(c, reason=unbumped[c.key] + "; deploy refuses it") if c.key in unbumped else c
+                        for c in plan.changes]
+    return plan
 
 
 def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | str, target: str,
@@ -507,6 +548,10 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
         ctx.state.reload()
         ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url, platform=PLATFORM)
         v2, desired = _desired(ctx, group, root, service_role)
+        unbumped = unbumped_versions(v2, ctx.state)
+        if unbumped:  # before any change: the artifacts of the deployed version must not be overwritten
+            raise DeployError("component", ", ".join(f"{gc.name} {gc.version}" for gc in unbumped),
+                              "; ".join(unbumped_message(gc) for gc in unbumped), BUMP_FIX)
         missing, failed = _verify(ctx)
         plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
                     target_warnings(group, target), replaced_on_change=V2_REPLACED)
@@ -669,4 +714,5 @@ def destroy_group(group_name: str, *, clients: Clients, state_dir: Path | str, t
 
 
 __all__ = ["DeployResult", "deploy_group", "destroy_group", "group_status", "plan_group", "desired_objects",
-           "device_status", "poll_device", "artifact_bucket_name", "KINDS", "error_code"]
+           "device_status", "poll_device", "artifact_bucket_name", "KINDS", "error_code", "unbumped_versions",
+           "generic_content_hash"]

@@ -28,6 +28,7 @@ COMPONENT_NAME_MAX = 128
 IOT_POLICY_MAX_CHARS = 2048  # iot CreatePolicy: "maximum length of 2048, excluding whitespace" (botocore iot model)
 IOT_POLICIES_PER_CERTIFICATE = 10  # AWS IoT quota: policies attached to one certificate
 DEFAULT_BROKER_PORT = 8883
+PLACEHOLDER_ARTIFACT_BUCKET = "artifacts-bucket"
 DEFAULT_STREAM_MANAGER_PORT = 8088
 LINUX = [{"name": "Linux", "attributes": {"os": "linux"}}]
 ROOT_DIR = "/greengrass/v2"
@@ -576,6 +577,8 @@ class _Converter:
         out: List[GenericComponent] = []
         s3_objects: List[str] = []
         names: Dict[str, str] = dict(taken)
+        # deploy and export always name the managed bucket; validate converts without one
+        bucket = self.artifact_bucket or PLACEHOLDER_ARTIFACT_BUCKET
         for i, c in enumerate(self.g.components):
             p = f"components[{i}]"
             rfile, problem = c.recipe_file(self.root)
@@ -618,13 +621,8 @@ class _Converter:
                               f"{file_name} does not exist", "put the file in the component folder or fix the URI")
                     missing = True
                     continue
-                if not self.artifact_bucket:
-                    self.find(f"{p}", "error", "no artifacts bucket for the component's artifacts",
-                              "pass artifact_bucket to the converter")
-                    missing = True
-                    break
                 key = f"components/{name}/{version}/{file_name}"
-                new_uri = f"s3://{self.artifact_bucket}/{key}"
+                new_uri = f"s3://{bucket}/{key}"
                 uris[uri] = new_uri
                 if all(a.name != file_name for a in artifacts):
                     data = src.read_bytes()
@@ -633,7 +631,7 @@ class _Converter:
             if missing:
                 continue
             if uris:
-                s3_objects.append(f"arn:aws:s3:::{self.artifact_bucket}/components/{name}/*")
+                s3_objects.append(f"arn:aws:s3:::{bucket}/components/{name}/*")
             final = recipe.with_artifact_uris(uris) if uris else recipe
             out.append(GenericComponent(name, version, final.raw, tuple(artifacts)))
             if c.run_with is not None:

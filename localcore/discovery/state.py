@@ -1,4 +1,10 @@
-"""What discovery answers, pure: the group's connectivity and CA, and who may ask."""
+"""What discovery answers, pure: the group's connectivity and CA, and who may ask.
+
+V1 and V2 answer in the same layout. A V2 core device is its own group, ``GGGroupId`` =
+``greengrassV2-coreDevice-<core thing>`` (:func:`v2_group_id`), and who may discover it are the
+client devices *associated* with the core device (BatchAssociateClientDeviceWithCoreDevice), not
+the members of a group: the server's ``is_member`` is then "is associated".
+"""
 from __future__ import annotations
 
 import json
@@ -6,6 +12,15 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from localcore.discovery.errors import DiscoveryConfigError
+
+V2_GROUP_PREFIX = "greengrassV2-coreDevice-"
+
+
+def v2_group_id(core_thing: str) -> str:
+    """The ``GGGroupId`` a V2 core device is discovered under."""
+    if not core_thing:
+        raise DiscoveryConfigError("v2_group_id: the core device's thing name is empty")
+    return V2_GROUP_PREFIX + core_thing
 
 
 @dataclass(frozen=True)
@@ -56,8 +71,12 @@ class DiscoveryGroup:
 def answer(group: DiscoveryGroup, thing: str, is_member: bool, cert_matches: bool) -> tuple[int, dict]:
     """The HTTP status and JSON body for ``GET /greengrass/discover/thing/<thing>``."""
     if not is_member:
-        return 404, {"errorMessage": f"Thing {thing!r} is not a device of group {group.group_id}",
-                     "errorCode": "ResourceNotFoundException"}
+        if group.group_id.startswith(V2_GROUP_PREFIX):
+            core = group.group_id[len(V2_GROUP_PREFIX):]
+            message = f"Thing {thing!r} is not associated with core device {core}"
+        else:
+            message = f"Thing {thing!r} is not a device of group {group.group_id}"
+        return 404, {"errorMessage": message, "errorCode": "ResourceNotFoundException"}
     if not cert_matches:
         return 401, {"errorMessage": f"The client certificate is not attached to thing {thing!r}",
                      "errorCode": "UnauthorizedException"}

@@ -785,11 +785,14 @@ def build_packages(group: Group, root: Path) -> Dict[str, packaging.Package]:
     """Core functions with greengrasssdk vendored; cloud functions (``cloud:<name>``) as they are
     (their runtime brings boto3; anything heavier belongs in a layer)."""
     out = {}
-    jobs = [(f.name, f.name, f.code_dir(root), packaging.DEFAULT_VENDOR) for f in group.functions]
-    jobs += [(cloud_package_key(cf.name), cf.name, cf.code_dir(root), ()) for cf in group.cloud.functions]
-    for key, name, code_dir, vendor in jobs:
+    jobs = [(f.name, f.name, f.code_dir(root), packaging.DEFAULT_VENDOR, f.library_dirs(root))
+            for f in group.functions]
+    jobs += [(cloud_package_key(cf.name), cf.name, cf.code_dir(root), (), []) for cf in group.cloud.functions]
+    for key, name, code_dir, vendor, libraries in jobs:
         try:
-            out[key] = packaging.build(name, code_dir, vendor)
+            # the group's shared libraries go into the package (at its root): the function needs them
+            # wherever it runs (a V1 or V2 core), not only on the local core's sys.path
+            out[key] = packaging.build(name, code_dir, vendor, libraries=libraries)
         except packaging.PackageError as err:
             raise DeployError("package", name, str(err)) from None
     return out

@@ -98,8 +98,8 @@ def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, re
                      components: List[Dict[str, Any]]) -> None:
     from localcore.readers.v2 import report
 
-    report(cloud.url, core_thing, deployment_id, status, reason, components,
-           {"status": "HEALTHY" if status != "FAILED" else "UNHEALTHY"})
+    report(cloud.url, core_thing, deployment_id, status, reason or None, components,
+           "HEALTHY" if status != "FAILED" else "UNHEALTHY")
 
 
 async def acknowledge(core, cloud, result: Dict[str, Any], setup) -> Dict[str, Any]:

@@ -122,8 +122,15 @@
     }
     if (!s.connectors) replace($("connectors"), down("connectors"));
     else if (!s.connectors.length) replace($("connectors"), h("p", {}, "No connectors."));
-    else replace($("connectors"), table("Connectors", ["Name", "Details"],
-      s.connectors.map((c) => [c.name || c.id || "?", h("pre", {}, JSON.stringify(c, null, 1))])));
+    else replace($("connectors"), table("Connectors", ["Connector", "State", "Why", "Details"],
+      s.connectors.map((c) => {
+        const rest = Object.assign({}, c);
+        for (const k of ["name", "id", "state", "reason"]) delete rest[k];
+        const details = Object.keys(rest).length
+          ? h("details", {}, h("summary", {}, "details"), h("pre", {}, JSON.stringify(rest, null, 1))) : "–";
+        return [c.name || c.id || "?", typeof c.state === "string" ? c.state.replace(/-/g, " ") : c.state,
+          c.reason, details];
+      })));
   }
 
   let lastGraph = "";
@@ -374,52 +381,133 @@
     }
     $("subscribe-result").textContent = "Unsubscribed from " + sub.filter + ".";
   }
+  const orphans = [];       // messages whose subscription id this tab does not know (yet)
   function onMessage(m) {
+    // the shared stream carries every tab's console subscriptions: show only this tab's
     const sub = consoleSubs.find((x) => x.id === m.subscription);
+    if (!sub) {
+      orphans.push(m);      // its subscribe answer may still be on the way
+      if (orphans.length > 50) orphans.shift();
+      return;
+    }
     let body = m.payload;
     if (m.encoding === "utf-8") { try { body = JSON.stringify(JSON.parse(m.payload), null, 2); } catch (e) { /* plain text */ } }
     else body = "(binary, base64) " + m.payload;
     const li = h("li", {},
       h("div", {class: "msg-head"}, h("code", {}, m.topic), " from ", h("code", {}, m.source || "?"),
-        " at " + fmtTime(m.time) + (sub ? " · subscription " + sub.filter : "")),
+        " at " + fmtTime(m.time) + " · subscription " + sub.filter),
       h("pre", {}, body));
     const list = $("console-messages");
     list.insertBefore(li, list.firstChild);
     while (list.children.length > MAX_MESSAGES) list.removeChild(list.lastChild);
   }
+  function adoptOrphans(sub) {
+    for (let i = 0; i < orphans.length;) {
+      if (orphans[i].subscription === sub.id) onMessage(orphans.splice(i, 1)[0]); else i++;
+    }
+  }
+
+  // -- events: one stream per browser, shared by its tabs -------------------------------------------
+  // Browsers open at most six HTTP/1.1 connections per host: one EventSource per tab stalls the
+  // seventh tab. The tab holding the Web Lock is the leader: it alone opens /api/events and relays
+  // each event to the other tabs over a BroadcastChannel (same origin only). When the leader goes,
+  // the lock passes to a waiting tab, whose new stream has a new client id: every tab then
+  // subscribes its console filters again. Without Web Locks (an insecure context, e.g. another
+  // host over plain HTTP) every tab keeps its own stream, as before.
+  const SHARED = typeof BroadcastChannel === "function" && !!(navigator.locks && navigator.locks.request);
+  let channel = null;
+  let leader = false;
+  let joined = false;       // a follower fetched the aggregates it missed
+  const last = {};          // the leader's latest hello / status, for tabs that join later
+
+  async function onHello(data) {
+    if (!data || data.client === clientId) return;   // the same stream announced again
+    clientId = data.client;
+    setConnection("Live", "pill-ok");
+    $("connection").title = SHARED ? (leader ? "This tab holds the event stream shared by this browser's tabs"
+      : "Live through the event stream another tab of this browser holds") : "";
+    if (!leader && !joined) {
+      joined = true;
+      try {
+        const latest = await api("GET", "/api/aggregates");
+        onAggregates({records: Object.values(latest), time: Date.now() / 1000, initial: true});
+      } catch (e) { console.warn("aggregates", e.message); }
+    }
+    for (const sub of consoleSubs) {   // a new stream needs the console's subscriptions again
+      try { sub.id = await subscribe(sub.filter); adoptOrphans(sub); } catch (e) { sub.id = null; }
+    }
+  }
+  function onDisconnected() {
+    clientId = null;
+    setConnection("Disconnected — retrying…", "pill-bad");
+  }
+  function onRefused(reason) {
+    sessionStorage.removeItem("dashboardToken");
+    setConnection("Refused", "pill-bad");
+    const alert = $("token-missing");
+    alert.textContent = "The dashboard refused this page: " + reason + ".";
+    alert.hidden = false;
+  }
+  function dispatch(type, data) {
+    if (type === "hello") onHello(data);
+    else if (type === "status") onStatus(data);
+    else if (type === "aggregates") onAggregates(data);
+    else if (type === "message") onMessage(data);
+    else if (type === "disconnected") onDisconnected();
+    else if (type === "refused") onRefused(data.reason);
+  }
+  function relay(type, data) {
+    if (type === "hello" || type === "status") last[type] = data;
+    if (channel) channel.postMessage({type, data});
+    dispatch(type, data);
+  }
+
+  /** Open the stream in this tab; resolves only when the page was refused (the lock is kept meanwhile). */
+  function lead() {
+    leader = true;
+    return new Promise((resolve) => {
+      const es = new EventSource("/api/events?token=" + encodeURIComponent(token));
+      for (const type of ["hello", "status", "aggregates", "message"]) {
+        es.addEventListener(type, (ev) => relay(type, JSON.parse(ev.data)));
+      }
+      es.addEventListener("error", async () => {
+        last.hello = null;
+        relay("disconnected", {});
+        // EventSource hides the HTTP status: ask once whether the token is refused (a stale tab
+        // from an earlier run) and stop retrying then
+        try {
+          const resp = await fetch("/api/status", {headers: {"X-Dashboard-Token": token}});
+          if (resp.status === 403) {
+            const reason = (await resp.json()).reason || "refused";
+            es.close();
+            relay("refused", {reason});
+            resolve();
+          }
+        } catch (e) { /* the core is down: EventSource keeps retrying */ }
+      });
+      // free the connection at once (six per host) and let another tab take over
+      window.addEventListener("pagehide", () => {
+        es.close();
+        if (channel) channel.postMessage({type: "disconnected", data: {}});
+      });
+    });
+  }
 
   function connect() {
-    const es = new EventSource("/api/events?token=" + encodeURIComponent(token));
-    es.addEventListener("hello", async (ev) => {
-      clientId = JSON.parse(ev.data).client;
-      setConnection("Live", "pill-ok");
-      for (const sub of consoleSubs) {   // a reconnect needs the console's subscriptions again
-        try { sub.id = await subscribe(sub.filter); } catch (e) { sub.id = null; }
+    if (!SHARED) { lead(); return; }
+    channel = new BroadcastChannel("gg-dashboard-events:" + token);
+    channel.addEventListener("message", (ev) => {
+      const m = ev.data || {};
+      if (m.type === "sync") {           // a tab joined: tell it where the stream stands
+        if (leader && last.hello) channel.postMessage({type: "hello", data: last.hello});
+        if (leader && last.status) channel.postMessage({type: "status", data: last.status});
+        return;
       }
+      if (!leader) dispatch(m.type, m.data);
     });
-    es.addEventListener("status", (ev) => onStatus(JSON.parse(ev.data)));
-    es.addEventListener("aggregates", (ev) => onAggregates(JSON.parse(ev.data)));
-    es.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
-    es.addEventListener("error", async () => {
-      clientId = null;
-      setConnection("Disconnected — retrying…", "pill-bad");
-      // EventSource hides the HTTP status: ask once whether the token is refused (a stale tab
-      // from an earlier run) and stop retrying then
-      try {
-        const resp = await fetch("/api/status", {headers: {"X-Dashboard-Token": token}});
-        if (resp.status === 403) {
-          const reason = (await resp.json()).reason || "refused";
-          es.close();
-          sessionStorage.removeItem("dashboardToken");
-          setConnection("Refused", "pill-bad");
-          const alert = $("token-missing");
-          alert.textContent = "The dashboard refused this page: " + reason + ".";
-          alert.hidden = false;
-        }
-      } catch (e) { /* the core is down: EventSource keeps retrying */ }
-    });
-    // free the connection at once: browsers allow only six per host over HTTP/1.1
-    window.addEventListener("pagehide", () => es.close());
+    channel.postMessage({type: "sync"});
+    // waits while another tab leads; the lock is released when that tab closes or navigates away
+    navigator.locks.request("gg-dashboard-events:" + token, () => lead());
   }
 
   function init() {
@@ -444,7 +532,9 @@
       if (!clientId) { out.textContent = "Not connected yet; try again in a moment."; return; }
       try {
         const id = await subscribe(filter);
-        consoleSubs.push({filter, id});
+        const sub = {filter, id};
+        consoleSubs.push(sub);
+        adoptOrphans(sub);
         renderConsoleSubs();
         out.textContent = "Subscribed to " + filter + ".";
       } catch (e) { out.textContent = "Subscribe failed: " + e.message; }

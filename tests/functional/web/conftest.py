@@ -26,6 +26,7 @@ import pytest
 from localcore.interfaces import Message, Route
 from localcore.pki import LocalPKI
 from localcore.router import Router
+from localcore.runtime.connectors import NO_COMPOSE
 from localcore.shadow import ShadowService
 from web.app import Dashboard
 from web.facade import CoreFacade
@@ -173,7 +174,8 @@ def build_core(tmp: Path) -> Core:
                                     "Count": {"N": "12"}}],
         "webcam": lambda: {"latest_jpeg_path": str(jpeg), "captured": 12, "saved": 3, "uploaded": 2,
                            "export_statuses": [{"status": "Success", "key": "frames/frame-000002.jpg"}]},
-        "connectors": lambda: [{"name": "docker-app", "state": "configured"}],
+        "connectors": lambda: [{"name": "docker-app", "state": "not-run", "reason": NO_COMPOSE,
+                                "arn": "arn:aws:greengrass:us-east-1::/connectors/DockerApplicationDeployment/versions/7"}],
     }
     facade = CoreFacade(router=router, tap=tap, sections=sections, snapshot=_snapshot)
     secret_key_line = pem.strip().splitlines()[1]

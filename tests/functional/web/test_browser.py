@@ -13,6 +13,8 @@ import threading
 
 import pytest
 
+from localcore.interfaces import Message
+from localcore.runtime.connectors import NO_COMPOSE
 from tests import browser
 from web.app import Dashboard
 
@@ -26,6 +28,7 @@ if not (browser.CHROMIUM and browser.CHROMEDRIVER):
     pytest.skip(browser.MISSING_BROWSER, allow_module_level=True)
 
 from selenium.webdriver.common.by import By  # noqa: E402 — only when a browser is there to drive
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 
@@ -250,3 +253,84 @@ def test_a_page_without_token_says_where_to_get_it(driver, server):
     finally:
         driver.close()
         driver.switch_to.window(first)
+
+
+def other_streams(server) -> int:
+    """Event streams of the module's own browser (its one tab: 0 or 1), once the pages of an
+    earlier test's browser have gone."""
+    streams = server.dashboard.status
+    browser.wait(None, lambda _: streams()["event_streams"] <= 1, "earlier browsers' streams to close",
+                 timeout=WAIT_S)
+    return streams()["event_streams"]
+
+
+def test_eight_tabs_share_one_event_stream_and_the_last_one_stays_live(server, browser_core):
+    """Browsers open six HTTP/1.1 connections per host: a stream per tab would stall tabs 7 and 8."""
+    others = other_streams(server)
+    tabs = browser.Browser(prefix="dashboard-tabs-")  # its own profile: its own connection pool
+    drv = tabs.driver
+    drv.set_page_load_timeout(WAIT_S)  # a stalled tab does not even load its script
+    try:
+        first = drv.current_window_handle
+        for n in range(8):
+            if n:
+                drv.switch_to.new_window("tab")
+            try:
+                drv.get(server.dashboard.url)
+            except TimeoutException:
+                pytest.fail(f"tab {n + 1} did not load within {WAIT_S} s (connections per host used up?)")
+        last = drv.current_window_handle
+        wait(drv, lambda d: text_of(d, "connection") == "Live", "the 8th tab's stream")
+        wait(drv, lambda d: "reader" in text_of(d, "functions"), "the 8th tab's first status")
+        browser_core.publish_aggregates({"location": "tab-eight", "mean": 31.75, "min": 31.0, "max": 32.0,
+                                         "count": 2, "window_start": 1_100_000, "window_end": 1_110_000})
+        wait(drv, lambda d: "31.750" in text_of(d, "aggregates"), "a live update in the 8th tab")
+        wait(drv, lambda d: server.dashboard.status()["event_streams"] == others + 1,
+             "one event stream for 8 tabs")
+
+        # the tab holding the stream goes: another takes over and the 8th tab stays live
+        drv.switch_to.window(first)
+        drv.close()
+        drv.switch_to.window(last)
+        browser_core.publish_aggregates({"location": "tab-eight", "mean": 33.5, "min": 33.0, "max": 34.0,
+                                         "count": 2, "window_start": 1_110_000, "window_end": 1_120_000})
+        wait(drv, lambda d: "33.500" in text_of(d, "aggregates"), "a live update after the hand-over")
+        wait(drv, lambda d: server.dashboard.status()["event_streams"] == others + 1,
+             "still one event stream")
+        assert text_of(drv, "connection") == "Live"
+        assert severe_logs(drv) == []
+    finally:
+        tabs.quit()
+
+
+def test_console_messages_reach_only_the_tab_that_subscribed(server, browser_core):
+    """Tabs share one stream: each shows only the messages of its own console subscriptions."""
+    others = other_streams(server)
+    tabs = browser.Browser(prefix="dashboard-tabs-")
+    drv = tabs.driver
+    try:
+        drv.get(server.dashboard.url)
+        quiet = drv.current_window_handle
+        wait(drv, lambda d: text_of(d, "connection") == "Live", "the first tab's stream")
+        drv.switch_to.new_window("tab")
+        drv.get(server.dashboard.url)
+        wait(drv, lambda d: text_of(d, "connection") == "Live", "the second tab, live through the first")
+        box = drv.find_element(By.ID, "subscribe-filter")
+        box.clear()
+        box.send_keys("hello/world")
+        drv.find_element(By.ID, "subscribe-button").click()
+        wait(drv, lambda d: "Subscribed to" in text_of(d, "subscribe-result"), "the subscription")
+        browser_core.router.publish(Message("device:HelloWorld_Publisher", "hello/world", b'{"n": 8}'))
+        wait(drv, lambda d: '"n": 8' in text_of(d, "console-messages"), "the message in the subscribing tab")
+        drv.switch_to.window(quiet)
+        assert text_of(drv, "console-messages") == ""
+        assert server.dashboard.status()["event_streams"] == others + 1
+    finally:
+        tabs.quit()
+
+
+def test_connector_panel_says_why_a_connector_does_not_run(driver, server):
+    open_page(driver, server)
+    wait(driver, lambda d: "docker-app" in text_of(d, "connectors"), "the connectors")
+    assert NO_COMPOSE in text_of(driver, "connectors")
+    assert "not run" in text_of(driver, "connectors")

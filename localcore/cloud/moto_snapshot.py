@@ -21,8 +21,8 @@ Crash safety (a ``kill -9`` of the run, a power cut of the machine):
   disk (group commit: requests arriving during a save share the next one) -- and otherwise
   within ``idle_interval_s`` of a change. An acknowledged ``PutRecords`` thus survives a crash,
   which the stream manager's exporters rely on: they checkpoint right after the cloud's answer.
-  Saves take at most ``max_busy`` of the wall clock, so a large state slows acknowledgements
-  rather than eating a core.
+  Saves take at most ``max_busy`` of the wall clock (over about a second), so a large state or a
+  flood of requests slows acknowledgements rather than eating a core.
 * ``SnapshotStore`` (files): a small manifest at ``path`` (``moto.pickle``) names one
   content-addressed file per moto service in ``moto.pickle.d/``; an unchanged service (the
   uploaded frames in S3, the Lambda zips) is not written again. Every file goes through
@@ -47,6 +47,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import pickle
 import threading
@@ -69,6 +70,7 @@ _DIGEST_SIZE = _DIGEST().digest_size
 _EXCLUSIVE_TIMEOUT_S = 10.0  # a snapshot waits this long for in-flight moto requests to finish
 _REQUEST_WAIT_S = 30.0  # a moto request waits this long for a snapshot to release the gate
 _STOP_TIMEOUT_S = 10.0
+_BUSY_WINDOW_S = 1.0  # SnapshotWriter's max_busy is a share of about this much wall clock
 _SMALL_FILE = 256 * 1024  # services whose file is this small are pickled at every save
 # Services moto changes in-process when a request to another one runs (the rest are caught by
 # the periodic full save): shadows live on the IoT thing, Lambda writes its logs, Firehose
@@ -585,7 +587,9 @@ class SnapshotWriter:
     ``_ALSO_CHANGES``), every service whose file is small, and services not saved yet; every
     ``full_interval_s`` while changes go on, and at ``stop()``, it pickles all of them, which
     bounds what a change moto makes in a third service could miss. ``max_busy``: the most of the
-    wall clock saves may take (after a save that took T, the next waits T * (1/max_busy - 1)).
+    wall clock saves may take, averaged over about a second (the time spent saving decays with
+    ``_BUSY_WINDOW_S``; while it is above ``max_busy`` of the window the next save waits), so a
+    lone client's request is saved at once and a flood of them is batched.
     """
 
     def __init__(
@@ -612,6 +616,8 @@ class SnapshotWriter:
         self._last_full: float | None = None
         self._waiters: list[tuple[int, concurrent.futures.Future[int]]] = []
         self._next_allowed = 0.0
+        self._busy = 0.0  # seconds spent saving, decayed over _BUSY_WINDOW_S
+        self._busy_at = time.monotonic()
         self._state = "new"
         self._thread: threading.Thread | None = None
         self.saves = 0
@@ -747,7 +753,7 @@ class SnapshotWriter:
                 waiters, self._waiters = self._waiters, []
                 if self._dirty_since is None:
                     self._dirty_since = time.monotonic()  # retried after idle_interval_s
-                self._next_allowed = time.monotonic() + max(took / self.max_busy, self.idle_interval_s)
+                self._next_allowed = self._pace(took, minimum=self.idle_interval_s)
             _fail(waiters, CloudError(f"moto snapshot {self.path} not written: {exc}"))
             return
         took = time.monotonic() - t0
@@ -764,9 +770,19 @@ class SnapshotWriter:
             self.last_saved_at = time.time()
             self.last_error = None
             self.last_report = report
-            self._next_allowed = time.monotonic() + took * (1.0 / self.max_busy - 1.0)
+            self._next_allowed = self._pace(took)
         for _, fut in done:
             _resolve(fut, seq)
+
+
+    def _pace(self, took: float, minimum: float = 0.0) -> float:
+        """When the next save may start, given that the last one took ``took`` (call under the lock)."""
+        now = time.monotonic()
+        self._busy = self._busy * math.exp(-(now - self._busy_at) / _BUSY_WINDOW_S) + took
+        self._busy_at = now
+        budget = self.max_busy * _BUSY_WINDOW_S
+        wait = _BUSY_WINDOW_S * math.log(self._busy / budget) if self._busy > budget else 0.0
+        return now + max(wait, minimum)
 
 
 def _resolve(fut: concurrent.futures.Future[int], value: int) -> None:

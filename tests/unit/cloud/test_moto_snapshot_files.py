@@ -3,8 +3,10 @@ classifier and the gate between moto requests and snapshots. No moto server here
 
 from __future__ import annotations
 
+import math
 import pickle
 import threading
+import time
 
 import pytest
 
@@ -13,6 +15,7 @@ from localcore.cloud.moto_snapshot import (
     MAGIC,
     MotoGate,
     SnapshotStore,
+    SnapshotWriter,
     _dumps,
     _read_snapshot,
     decode,
@@ -244,3 +247,24 @@ def test_mutations_are_counted_and_reported_with_their_service():
     with gate.request():
         gate.mutated("s3")
     assert gate.seq == 3 and seen == ["kinesis", None]
+
+
+# ---------------------------------------------------------------------------------- pacing
+def test_saves_run_at_once_until_they_take_more_than_their_share_of_the_clock(tmp_path):
+    writer = SnapshotWriter(tmp_path / "moto.pickle", gate=MotoGate(), max_busy=0.25)
+    now = time.monotonic()
+    assert writer._pace(0.05) <= time.monotonic()  # a lone save: the next may start at once
+    assert writer._pace(0.05) <= time.monotonic()
+    later = writer._pace(0.5)  # 0.6 s of saving within a moment: over the 0.25 s budget
+    assert later - now == pytest.approx(math.log(0.6 / 0.25), abs=0.05)
+    assert writer._pace(0.0, minimum=2.0) >= now + 2.0
+
+
+def test_a_writer_that_is_not_running_refuses_commits_plainly(tmp_path):
+    gate = MotoGate()
+    writer = SnapshotWriter(tmp_path / "moto.pickle", gate=gate)
+    assert writer.commit().result(0) == 0  # nothing changed: nothing to wait for
+    with gate.request():
+        gate.mutated("s3")
+    with pytest.raises(CloudError, match="writer is new"):
+        writer.commit().result(0)

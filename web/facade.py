@@ -39,6 +39,7 @@ implementation should not put them there in the first place.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -337,11 +338,14 @@ def _export_status(payload: bytes) -> dict | None:
 
 
 def webcam_section(frames_dir: str, status_payloads: list[bytes] = (), captured: int | None = None,
-                   statuses_shown: int = 10) -> dict:
+                   statuses_shown: int = 10, worker: Mapping[str, Any] | None = None) -> dict:
     """The ``webcam`` section from the frames directory and the S3 export status messages.
 
     ``latest_jpeg_path`` is the newest ``*.jpg`` (files starting with ``.`` are being written);
     ``saved`` counts the frames in the directory; ``uploaded`` counts ``Success`` statuses.
+    ``worker``: the webcam Lambda's own status, what its ``function_handler`` returns
+    (``{"frames": captured, "saved": written, "source": "camera"|"synthetic", ...}``, see
+    ``lambdas/webcam/handler.py``); ``captured`` comes from its ``frames`` unless given.
     """
     latest, latest_mtime, saved = None, -1.0, 0
     try:
@@ -359,7 +363,12 @@ def webcam_section(frames_dir: str, status_payloads: list[bytes] = (), captured:
     except OSError as exc:
         log.debug("cannot list frames in %s: %s", frames_dir, exc)
     statuses = [s for s in (_export_status(p) for p in status_payloads) if s is not None]
-    return {"latest_jpeg_path": latest, "captured": captured, "saved": saved,
+    if captured is None and isinstance(worker, Mapping) and isinstance(worker.get("frames"), int):
+        captured = worker["frames"]
+    section_extra = {}
+    if isinstance(worker, Mapping):
+        section_extra = {"source": worker.get("source"), "last_error": worker.get("last_error")}
+    return {**section_extra, "latest_jpeg_path": latest, "captured": captured, "saved": saved,
             "uploaded": sum(1 for s in statuses if s["status"] == "Success"),
             "export_statuses": statuses[-statuses_shown:]}
 
@@ -379,3 +388,58 @@ class Cached:
             self._at = now  # a failing provider is retried after max_age_s, not on every tick
             self._value = self._provider()
         return self._value
+
+
+class Polled:
+    """A status provider over a coroutine function, for a status that costs a round trip on the
+    event loop — e.g. invoking a pinned Lambda whose handler returns its worker's status::
+
+        async def webcam_worker():
+            result = await runtime.invoke("webcam", b"")
+            return None if result.function_error else result.json()
+        worker = Polled(webcam_worker, 3.0)
+        "webcam": lambda: webcam_section(frames_dir, tail, worker=worker())
+
+    A call returns the last value at once (``None`` before the first answer) and, when that value
+    is older than ``max_age_s``, starts one refresh on the running loop (none without a running
+    loop). A refresh that fails or outlives ``timeout_s`` is logged and gives ``None``.
+    ``aclose()`` cancels a refresh under way.
+    """
+
+    def __init__(self, fetch: Callable[[], Awaitable[Any]], max_age_s: float, timeout_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch, self._max_age, self._timeout, self._clock = fetch, max_age_s, timeout_s, clock
+        self._value: Any = None
+        self._at: float | None = None
+        self._task: asyncio.Task | None = None
+
+    def __call__(self) -> Any:
+        if self._task is None and (self._at is None or self._clock() - self._at >= self._max_age):
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called from a thread: keep the last value
+                return self._value
+            self._task = loop.create_task(self._refresh())
+        return self._value
+
+    async def _refresh(self) -> None:
+        try:
+            self._value = await asyncio.wait_for(self._fetch(), self._timeout)
+        except asyncio.TimeoutError:
+            log.warning("status refresh %s: no answer within %.0f s", self._fetch, self._timeout)
+            self._value = None
+        except Exception as exc:  # the provider's failure is shown as "no value", never raised into status()
+            log.warning("status refresh %s failed: %s: %s", self._fetch, type(exc).__name__, exc)
+            self._value = None
+        finally:
+            self._at = self._clock()
+            self._task = None
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass

@@ -287,7 +287,10 @@
     const w = s.webcam;
     const img = $("webcam-image");
     if (!w) { replace($("webcam-body"), down("webcam")); img.hidden = true; return; }
-    const parts = [kv({"Frames captured": w.captured, "Frames saved": w.saved, "Frames uploaded": w.uploaded})];
+    const counts = {"Frames captured": w.captured, "Frames saved": w.saved, "Frames uploaded": w.uploaded};
+    if (w.source) counts["Frame source"] = w.source === "synthetic" ? "synthetic test pattern (no camera)" : w.source;
+    if (w.last_error) counts["Last error"] = w.last_error;
+    const parts = [kv(counts)];
     const st = w.export_statuses || [];
     if (st.length) {
       const cols = [...new Set(st.flatMap((x) => Object.keys(x)))].slice(0, 6);

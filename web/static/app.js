@@ -497,6 +497,8 @@
   }
 
   function connect() {
+    // a page restored from the back/forward cache has closed its stream: start afresh
+    window.addEventListener("pageshow", (ev) => { if (ev.persisted) location.reload(); });
     if (!SHARED) { lead(); return; }
     channel = new BroadcastChannel("gg-dashboard-events:" + token);
     channel.addEventListener("message", (ev) => {

@@ -23,8 +23,9 @@ page says so; ``errors`` {section: message} reports a provider that raised)::
       "shadows": {thing: <shadow document {"state": {...}, "metadata": {...}, "version": int}>},
       "car_stats": {<any JSON object>},
       "dynamodb_items": [{...}, ...],
-      "webcam": {"latest_jpeg_path": str|None, "captured": int, "saved": int, "uploaded": int,
-                 "export_statuses": [{...}, ...]},
+      "webcam": {"latest_jpeg_path": str|None, "captured": int|None, "saved": int, "uploaded": int,
+                 "export_statuses": [{...}, ...],
+                 "source": str, "last_error": str|None},   # the last two with the Lambda's status
       "connectors": [{"name": str, ...}],
       "errors": {section: str}
     }

@@ -66,6 +66,8 @@ class ComponentRunner:
     :param python: the interpreter ``python3`` means inside the component (default: this one).
     :param platform: platform attributes for manifest selection (default: this machine's).
     :param on_change: called with :meth:`status` after every state change (on the event loop; must not block).
+    :param extra_pythonpath: folders put first on every step's ``PYTHONPATH``, before the recipe's own
+        ``Setenv`` value (the core's shims, e.g. the virtual camera).
     """
 
     def __init__(
@@ -86,6 +88,7 @@ class ComponentRunner:
         platform: Mapping[str, str] | None = None,
         kill_grace_s: float = 5.0,
         on_change: Callable[[dict], None] | None = None,
+        extra_pythonpath: tuple[str | os.PathLike, ...] = (),
     ) -> None:
         self.recipe = recipe
         self.name = recipe.name
@@ -104,6 +107,7 @@ class ComponentRunner:
         self.platform = dict(platform) if platform is not None else current_platform()
         self.kill_grace_s = kill_grace_s
         self.on_change = on_change
+        self.extra_pythonpath = tuple(str(Path(p).absolute()) for p in extra_pythonpath)
         self.paths = ComponentPaths(self.root, self.name, self.version)
         self.machine = LifecycleMachine(self.name)
         self.warnings: list[str] = []
@@ -386,6 +390,8 @@ class ComponentRunner:
             env["STREAM_MANAGER_SERVER_PORT"] = str(self.stream_manager_port)
         env.update(self.lifecycle.setenv)   # global Setenv, then the step's (as the nucleus' addEnv)
         env.update(step.setenv)
+        if self.extra_pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join([*self.extra_pythonpath, *filter(None, [env.get("PYTHONPATH")])])
         return env
 
     def _skip(self, name: str, step: Step) -> bool:

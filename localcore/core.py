@@ -420,6 +420,15 @@ class LocalCore:
         tap = MessageTap(inner=self.cloud_sink)
         self.router.attach(interfaces.CLOUD, tap)
         items = Cached(self._dynamodb_items, 5.0)
+        self._webcam_worker = None
+        if self.cfg.group.function("webcam") is not None:  # its handler answers with its worker's status
+            from web.facade import Polled
+
+            async def webcam_worker():
+                r = await self.runtime.invoke("webcam", b"")
+                return None if r.function_error else r.json()
+
+            self._webcam_worker = Polled(webcam_worker, 3.0)
         sections = {
             "group": self._group_section,
             "functions": self._functions_section,
@@ -440,6 +449,8 @@ class LocalCore:
     async def _stop_dashboard(self) -> None:
         if self.dashboard is not None:
             await self.dashboard.stop()
+        if getattr(self, "_webcam_worker", None) is not None:
+            await self._webcam_worker.aclose()
 
     # -- status sections ----------------------------------------------------------------------------
     def _group_section(self) -> dict:
@@ -469,7 +480,8 @@ class LocalCore:
         status_stream = ((uploader.environment.get("STATUS_STREAM_NAME") if uploader else None)
                          or "S3ExportTaskStatus")
         tail = stream_tail(self.streams.store, status_stream, 10) if self.streams is not None else []
-        return webcam_section(frames_dir, tail)
+        worker = getattr(self, "_webcam_worker", None)
+        return webcam_section(frames_dir, tail, worker=worker() if worker is not None else None)
 
     def _connectors_section(self) -> list:
         from localcore.runtime.connectors import connectors_status

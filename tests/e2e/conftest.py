@@ -19,6 +19,9 @@ waits (at most 60 s) for ``endpoint.json`` and yields an ``e2e_gg.RunningGroup``
 Teardown: devices stopped, SIGINT to the run, exit code 0 within 10 s, no child process left
 (the run's descendants, and every process carrying this run's marker in its environment).
 
+``group_run`` is parametrized over the platforms (``v1``, ``v2``): pytest runs every test of one
+platform's run, then stops it and starts the other's (never two shared runs at once).
+
 The run is shared: the traffic-light test expects an empty CarStats table and the only green
 phases, the stream_reader test the first trigger of stream_reader. A test that drives those flows
 (or changes the group) starts its own run: ``e2e_gg.start_group(tmp, overrides=..., source=...)``.
@@ -40,9 +43,19 @@ if "e2e_gg" not in sys.modules:
 e2e_gg = sys.modules["e2e_gg"]
 
 
+PLATFORMS = ("v1", "v2")
+
+
+@pytest.fixture(scope="session", params=PLATFORMS)
+def platform(request):
+    """Every seed flow runs under both platforms: the group from its V1 group version, and the same
+    group from its Greengrass V2 deployment (``deploy.py run --platform v2``)."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
-def group_run(tmp_path_factory):
-    running = e2e_gg.start_group(tmp_path_factory.mktemp("bundle"))
+def group_run(tmp_path_factory, platform):
+    running = e2e_gg.start_group(tmp_path_factory.mktemp(f"bundle-{platform}"), platform=platform)
     try:
         yield running
     finally:

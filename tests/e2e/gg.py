@@ -433,6 +433,7 @@ class RunningGroup:
     ready_seconds: float
     devices: List[OutputProcess] = field(default_factory=list)
     _consoles: List[Console] = field(default_factory=list)
+    platform: str = "v1"  # the Greengrass platform the run deployed the group as (deploy.py run --platform)
 
     # endpoint info
     @property
@@ -478,7 +479,7 @@ class RunningGroup:
 
     def deploy_cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
         """``deploy.py <args> --target local --state-dir <state> --group-file <copy> --certs-dir <certs>``."""
-        argv = [PYTHON, str(ROOT / "deploy.py"), *args, "--target", "local",
+        argv = [PYTHON, str(ROOT / "deploy.py"), *args, "--target", "local", "--platform", self.platform,
                 "--state-dir", str(self.state_dir), "--group-file", str(self.group_file),
                 "--certs-dir", str(self.certs_dir)]
         return subprocess.run(argv, cwd=str(ROOT), capture_output=True, text=True, timeout=timeout,
@@ -558,17 +559,18 @@ def _env(marker: str) -> Dict[str, str]:
 
 def start_group(bundle: Path, overrides: Optional[Dict[str, Dict[str, str]]] = None,
                 extra_args: Iterable[str] = (), timeout: float = READY_TIMEOUT_S,
-                source: Path = SEED_GROUP) -> RunningGroup:
+                source: Path = SEED_GROUP, platform: str = "v1") -> RunningGroup:
     """Write the test copy of ``source`` (default the seed group.yaml) into ``bundle`` and start
-    ``deploy.py run --no-devices --ephemeral-ports`` on it; returns once ``endpoint.json`` is
-    there (AssertionError with the output otherwise)."""
+    ``deploy.py run --no-devices --ephemeral-ports --platform <platform>`` on it; returns once
+    ``endpoint.json`` is there (AssertionError with the output otherwise)."""
     bundle.mkdir(parents=True, exist_ok=True)
     marker = uuid.uuid4().hex
     group_file = write_test_group(bundle, marker, overrides, source=source)
     state_dir, certs_dir = bundle / "state", bundle / "certs"
     argv = [PYTHON, str(ROOT / "deploy.py"), "run", "--group-file", str(group_file),
             "--state-dir", str(state_dir),
-            "--certs-dir", str(certs_dir), "--ephemeral-ports", "--no-devices", *extra_args]
+            "--certs-dir", str(certs_dir), "--ephemeral-ports", "--no-devices", "--platform", platform,
+            *extra_args]
     env = _env(marker)
     env.setdefault("LOG_LEVEL", "WARNING")
     t0 = time.monotonic()
@@ -585,7 +587,8 @@ def start_group(bundle: Path, overrides: Optional[Dict[str, Dict[str, str]]] = N
     ready = time.monotonic() - t0
     endpoint = json.loads(endpoint_file.read_text())
     return RunningGroup(run=run, bundle=bundle, group_file=group_file, state_dir=state_dir,
-                        certs_dir=certs_dir, marker=marker, endpoint=endpoint, ready_seconds=ready)
+                        certs_dir=certs_dir, marker=marker, endpoint=endpoint, ready_seconds=ready,
+                        platform=platform)
 
 
 def assert_clean_stop(result: Dict[str, Any], run: OutputProcess) -> None:

@@ -1,4 +1,6 @@
 """deploy.py against the running embedded cloud (never destroy on the shared run)."""
+import json
+
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -12,4 +14,20 @@ def test_plan_finds_nothing_to_change_while_running(group_run):
 def test_status_reports_the_running_deployment(group_run):
     done = group_run.deploy_cli("status", "--json")
     assert done.returncode == 0, done.stderr
-    assert group_run.endpoint["group_id"] in done.stdout, done.stdout
+    if group_run.platform == "v1":
+        assert group_run.endpoint["group_id"] in done.stdout, done.stdout
+        return
+    # V2: the deployment to the thing group, as the core device reported it, and every component
+    st = json.loads(done.stdout)
+    assert st["deployment_id"] == group_run.endpoint["deployment_id"]
+    assert st["device_status"] == "SUCCEEDED" and st["core_device_status"] == "HEALTHY", st
+    components = st["components"]
+    lambdas = [c for c in components if c.startswith("gg-bundle-") and not c.endswith("compose")]
+    assert len(lambdas) == 8, components
+    assert {c["state"] for c in components.values()} == {"RUNNING"}, components
+    assert components["gg-bundle-stream_reader"]["details"].startswith("on demand"), components
+    for public in ("aws.greengrass.Nucleus", "aws.greengrass.LegacySubscriptionRouter",
+                   "aws.greengrass.clientdevices.Auth", "aws.greengrass.ShadowManager"):
+        assert public in components, public
+    done = group_run.deploy_cli("status")
+    assert done.returncode == 0 and "SUCCEEDED" in done.stdout, done.stdout

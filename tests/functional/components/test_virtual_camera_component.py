@@ -2,9 +2,7 @@
 first on PYTHONPATH even when the recipe sets its own PYTHONPATH."""
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 import pytest
 

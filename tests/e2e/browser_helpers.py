@@ -26,36 +26,14 @@ e2e_gg = sys.modules["e2e_gg"]  # loaded by tests/e2e/conftest.py
 
 
 def start_group_with_subscriptions(bundle: Path, extra: Iterable[Dict[str, str]],
-                                   timeout: float = e2e_gg.READY_TIMEOUT_S) -> "e2e_gg.RunningGroup":
+                                   timeout: float = e2e_gg.READY_TIMEOUT_S,
+                                   platform: str = "v1") -> "e2e_gg.RunningGroup":
     """Like ``e2e_gg.start_group``, with ``extra`` rows appended to the seed's subscriptions."""
     bundle.mkdir(parents=True, exist_ok=True)
     seed = yaml.safe_load(e2e_gg.SEED_GROUP.read_text(encoding="utf-8"))
     seed.setdefault("subscriptions", []).extend(dict(row) for row in extra)
     seed_copy = bundle / "seed-group.yaml"
     seed_copy.write_text(yaml.safe_dump(seed, sort_keys=False), encoding="utf-8")
-
-    marker = uuid.uuid4().hex
-    group_file = e2e_gg.write_test_group(bundle, marker, source=seed_copy)
-    state_dir, certs_dir = bundle / "state", bundle / "certs"
-    argv = [e2e_gg.PYTHON, str(e2e_gg.ROOT / "deploy.py"), "run", "--group-file", str(group_file),
-            "--state-dir", str(state_dir), "--certs-dir", str(certs_dir), "--ephemeral-ports", "--no-devices"]
-    env = e2e_gg._env(marker)
-    env.setdefault("LOG_LEVEL", "WARNING")
-    t0 = time.monotonic()
-    run = e2e_gg.OutputProcess(argv, "deploy.py run", env=env, cwd=str(e2e_gg.ROOT),
-                               log_file=bundle / "run.log")
-    endpoint_file = state_dir / "endpoint.json"
-    deadline = t0 + timeout
-    while not endpoint_file.exists():
-        if run.proc.poll() is not None or time.monotonic() >= deadline:
-            run.kill()
-            run.stop()
-            raise AssertionError(f"deploy.py run not ready within {timeout:.0f} s "
-                                 f"(exit {run.proc.returncode}):\n" + run.output()[-4000:])
-        time.sleep(0.05)  # polling a file the run writes (no event to await across processes)
-    endpoint = json.loads(endpoint_file.read_text())
-    return e2e_gg.RunningGroup(run=run, bundle=bundle, group_file=group_file, state_dir=state_dir,
-                               certs_dir=certs_dir, marker=marker, endpoint=endpoint,
-                               ready_seconds=time.monotonic() - t0)
+    return e2e_gg.start_group(bundle, source=seed_copy, timeout=timeout, platform=platform)
 
 

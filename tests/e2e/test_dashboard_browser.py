@@ -49,11 +49,13 @@ WEBCAM_SHOWN = ("const i = document.getElementById('webcam-image');"
                 "return !i.hidden && i.complete && i.naturalWidth > 0")
 
 
-@pytest.fixture(scope="module")
-def group(tmp_path_factory):
+@pytest.fixture(scope="module", params=("v1", "v2"))
+def group(tmp_path_factory, request):
+    """The run under each platform (under v2 the cloud → device row becomes a Bridge IotCore → LocalMqtt
+    mapping: the console's publish as ``cloud`` reaches the device the same way)."""
     running = bh.start_group_with_subscriptions(
-        tmp_path_factory.mktemp("dashboard-bundle"),
-        [{"source": "cloud", "target": SUBSCRIBER, "topic": CONSOLE_TOPIC}])
+        tmp_path_factory.mktemp(f"dashboard-bundle-{request.param}"),
+        [{"source": "cloud", "target": SUBSCRIBER, "topic": CONSOLE_TOPIC}], platform=request.param)
     try:
         yield running
     finally:

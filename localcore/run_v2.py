@@ -102,15 +102,81 @@ def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, re
            "HEALTHY" if status != "FAILED" else "UNHEALTHY")
 
 
-async def acknowledge(core, cloud, result: Dict[str, Any], setup) -> Dict[str, Any]:
-    """The core reports the deployment it runs: SUCCEEDED, its installed components, HEALTHY."""
+class Components:
+    """The deployment's generic components on this core (``localcore/components/service.py``): their
+    tokens are valid at the stream manager; the Docker compose component of a V1 connector is left to
+    the connector code (as under V1), the Lambda and public components to the core's services."""
+
+    def __init__(self, core, cloud, group, state_dir: Path, certs_dir: Path) -> None:
+        from localcore.components.service import ComponentService
+        from localcore.components.tokens import ComponentTokens
+
+        self.cloud, self.group = cloud, group
+        self.tokens = ComponentTokens()
+        if core.streams is not None:
+            core.streams.add_token_check(self.tokens.valid)
+        self.service = ComponentService(
+            root=state_dir / "v2" / "greengrass", tokens=self.tokens, thing_name=group.core.thing,
+            region=group.group.region, cloud_url=cloud.url, credentials_uri=core.runtime.credentials_uri,
+            stream_manager_port=core.streams.port if core.streams is not None else None,
+            root_ca_path=str(certs_dir / "root-ca.pem"))
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self) -> None:
+        await self.service.stop()
+
+    def _specs(self, deployment_id: str):
+        import boto3
+
+        from group.v2.convert import compose_component_name
+        from localcore.components.service import specs_from_cloud
+
+        gg = boto3.client("greengrassv2", region_name=self.group.group.region, endpoint_url=self.cloud.url,
+                          aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1])
+        doc = gg.get_deployment(deploymentId=deployment_id)
+        specs = specs_from_cloud(gg, doc, account_id=self.cloud.account_id, region=self.group.group.region)
+        connectors = {compose_component_name(self.group, c.name) for c in self.group.connectors}
+        return {name: spec for name, spec in specs.items() if name not in connectors}
+
+    async def deploy(self, deployment_id: str):
+        from localcore.components.errors import ComponentError
+        from localcore.components.service import FAILED, DeploymentResult
+
+        try:
+            specs = await asyncio.to_thread(self._specs, deployment_id)
+        except ComponentError as e:  # a recipe the core cannot take: the deployment fails, nothing stops
+            return DeploymentResult(deployment_id, FAILED, str(e))
+        return await self.service.deploy(deployment_id, specs)
+
+    def installed(self) -> List[Dict[str, Any]]:
+        return self.service.installed()
+
+
+def _merge_installed(base: List[Dict[str, Any]], generic: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The components' report with the generic components' own lifecycle states."""
+    states = {c["componentName"]: c for c in generic}
+    return [dict(c, **{k: v for k, v in states[c["componentName"]].items() if k != "lastStatusChangeTimestamp"})
+            if c["componentName"] in states else c for c in base]
+
+
+async def acknowledge(core, cloud, result: Dict[str, Any], setup, components_svc: Optional[Components] = None
+                      ) -> Dict[str, Any]:
+    """The core reports the deployment it runs: SUCCEEDED (or FAILED with the reason when a generic
+    component cannot run), its installed components, HEALTHY."""
     deployment_id = setup.profile.deployment_id or result.get("deployment_id")
+    status, reason = "SUCCEEDED", ""
     components = installed_components(core, setup)
-    await asyncio.to_thread(_report_blocking, cloud, setup.group.core.thing, deployment_id, "SUCCEEDED", "",
+    if components_svc is not None:
+        outcome = await components_svc.deploy(deployment_id)
+        status, reason = outcome.status, outcome.reason
+        components = _merge_installed(components, components_svc.installed())
+    await asyncio.to_thread(_report_blocking, cloud, setup.group.core.thing, deployment_id, status, reason,
                             components)
-    core.deployment = {"id": deployment_id, "status": "SUCCEEDED", "platform": "v2",
+    core.deployment = {"id": deployment_id, "status": status, "platform": "v2", "message": reason,
                        "components": components}
-    return {"id": deployment_id, "status": "SUCCEEDED"}
+    return {"id": deployment_id, "status": status}
 
 
 class _Follower:
@@ -122,7 +188,8 @@ class _Follower:
         await asyncio.wait({self._task}, timeout=5.0)
 
 
-async def follow(core, cloud, group, state_dir: Path, progress) -> None:
+async def follow(core, cloud, group, state_dir: Path, progress, components_svc: Optional[Components] = None
+                 ) -> None:
     """Apply later deployments to the core device's thing group while running (the core stops it)."""
     from localcore.readers.errors import DeploymentFailed
 
@@ -152,6 +219,10 @@ async def follow(core, cloud, group, state_dir: Path, progress) -> None:
                 log.info("V2 deployment %s applied: %s", latest, changes)
                 components = installed_components(core, setup)
                 status, reason = "SUCCEEDED", ""
+                if components_svc is not None:
+                    outcome = await components_svc.deploy(latest)
+                    status, reason = outcome.status, outcome.reason
+                    components = _merge_installed(components, components_svc.installed())
             except DeploymentFailed as e:
                 status, reason, components = "FAILED", str(e), core.deployment.get("components", [])
             except Exception as e:  # DeploymentRejected, FunctionConfigError, a bug: fail it, keep running

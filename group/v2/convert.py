@@ -83,13 +83,18 @@ def role_alias_name(group: Group) -> str:
 
 
 def lambda_component_version(lambda_version: str, request_content: Mapping[str, Any]) -> str:
-    """``<lambdaVersion>.0.<p>``: p = the first 6 hex digits of the content hash as an integer, so unchanged
-    code (same published Lambda version) and parameters give the same version and any change a new one."""
-    return f"{lambda_version}.0.{int(content_hash(request_content)[:6], 16)}"
+    """``<lambdaVersion>.0.<p>``: p = the content hash as an integer below 10**6 (a version part has at most
+    6 digits in Greengrass's recipe schema), so unchanged code (same published Lambda version) and parameters
+    give the same version and any change a new one (a repeat has a one-in-a-million chance)."""
+    return f"{lambda_version}.0.{_patch(content_hash(request_content))}"
 
 
 def file_component_version(sha256_hex: str) -> str:
-    return f"1.0.{int(sha256_hex[:6], 16)}"
+    return f"1.0.{_patch(sha256_hex)}"
+
+
+def _patch(sha256_hex: str) -> int:
+    return int(sha256_hex[:8], 16) % 1_000_000
 
 
 # ---- the conversion --------------------------------------------------------------------------------

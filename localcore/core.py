@@ -437,6 +437,7 @@ class LocalCore:
             "shadows": self._shadows_section,
             "webcam": self._webcam_section,
             "connectors": self._connectors_section,
+            "platform": self._platform_section,
             "dynamodb_items": items,
             "car_stats": lambda: _car_stats(items()),
         }
@@ -456,6 +457,12 @@ class LocalCore:
     def _group_section(self) -> dict:
         return {"name": self.cfg.group.name, "id": self.cfg.group_id, "deployment": dict(self.deployment),
                 "core": self.lifecycle.status()}
+
+    def _platform_section(self) -> dict:
+        from web.facade import platform_section
+
+        return platform_section(self.cfg.profile, self.deployment, self.broker.status(),
+                                core_thing=self.cfg.group.core.thing, core_status=self.lifecycle.status())
 
     def _functions_section(self) -> list:
         from web.facade import functions_section

@@ -444,3 +444,106 @@ class Polled:
                 await task
             except asyncio.CancelledError:
                 pass
+
+
+# -- the platform section: V1 or Greengrass V2 (deployment, components, client-device auth) -------------
+PLATFORM_LABELS = {"v1": "Greengrass V1", "v2": "Greengrass V2"}
+PROBLEM_STATES = frozenset({"FAILED", "ERRORED", "BROKEN"})
+_KIND_ORDER = {"lambda": 0, "generic": 1, "public": 2}
+_REFUSALS_SHOWN = 10
+
+
+def _component_kind(name: str, kinds: Mapping[str, str]) -> str:
+    if name in kinds:
+        return kinds[name]
+    # a component the core reported but the current profile no longer names (a failed follow-up)
+    return "public" if name.startswith("aws.greengrass.") else "unknown"
+
+
+def core_device_health(deployment_status: str | None, components: list[dict],
+                       services: list[Mapping[str, Any]] = ()) -> tuple[str, list[str]]:
+    """``("HEALTHY" | "UNHEALTHY", reasons)`` of the core device, as a V2 core reports its status: unhealthy
+    when its deployment FAILED, a component is ERRORED / BROKEN, or one of the core's services is not up."""
+    reasons = []
+    if deployment_status == "FAILED":
+        reasons.append("the deployment FAILED")
+    reasons += [f"component {c['name']} is {c['state']}" for c in components
+                if c.get("state") in PROBLEM_STATES]
+    reasons += [f"service {s.get('name')} is {s.get('state')}" + (f": {s['error']}" if s.get("error") else "")
+                for s in services if s.get("state") not in ("started", None)]
+    return ("UNHEALTHY" if reasons else "HEALTHY"), reasons
+
+
+def platform_section(profile: Any, deployment: Mapping[str, Any] | None, broker_status: Mapping[str, Any] | None,
+                     *, core_thing: str | None = None,
+                     core_status: Mapping[str, Any] | None = None) -> dict:
+    """The ``platform`` section, pure: from the core's ``PlatformProfile`` (``localcore/platform.py``),
+    ``core.deployment`` (under v2 ``localcore/run_v2.py`` puts there the id, status, message and the
+    ListInstalledComponents-shaped ``components`` the core reported), the broker's ``status()`` (its
+    ``client_policy``: the Auth component's decisions) and the core's lifecycle ``status()``.
+
+    ::
+
+        {"name": "v1" | "v2", "label": "Greengrass V1" | "Greengrass V2",
+         "deployment": None | {"id", "status", "message",
+                               "core_devices": [{"thing", "status", "reason", "health", "health_reasons"}]},
+         "components": [{"name", "version", "kind": "lambda"|"generic"|"public"|"unknown", "root",
+                         "state", "details", "problem": bool}],        # lambda, generic, public; by name
+         "client_auth": None | {"decisions": {operation: {"allowed", "refused"}},
+                                "recent_refusals": [{"thing", "operation", "resource", "reason", "time"}],
+                                "groups": {name: {"selectionRule", "policyName"}}, "warnings": [str]}}
+
+    Under v1 ``deployment`` and ``client_auth`` are ``None`` and ``components`` is empty (the page hides
+    its V2 panels). ``state`` is ``None`` for a component the core has not reported yet;
+    ``recent_refusals`` are the newest first (at most 10).
+    """
+    name = str(getattr(profile, "name", "v1") or "v1")
+    result: dict[str, Any] = {"name": name, "label": PLATFORM_LABELS.get(name, name),
+                              "deployment": None, "components": [], "client_auth": None}
+    if name != "v2":
+        return result
+    deployment = dict(deployment or {})
+    kinds = {c.name: c.kind for c in getattr(profile, "components", ())}
+    reported = {c.get("componentName"): c for c in deployment.get("components") or [] if isinstance(c, Mapping)}
+    rows = []
+    for info in getattr(profile, "components", ()):
+        entry = reported.pop(info.name, None)
+        rows.append(_component_row(info.name, entry, kinds, version=info.version, root=info.root))
+    rows += [_component_row(n, entry, kinds) for n, entry in reported.items() if n]
+    rows.sort(key=lambda r: (_KIND_ORDER.get(r["kind"], 3), r["name"]))
+    result["components"] = rows
+
+    status = deployment.get("status")
+    services = list((core_status or {}).get("services") or [])
+    health, why = core_device_health(status, rows, services)
+    result["deployment"] = {
+        "id": deployment.get("id") or getattr(profile, "deployment_id", None),
+        "status": status, "message": deployment.get("message") or "",
+        "core_devices": [{"thing": core_thing, "status": status or "IN_PROGRESS",
+                          "reason": deployment.get("message") or "", "health": health,
+                          "health_reasons": why}],
+    }
+    policy = (broker_status or {}).get("client_policy")
+    if isinstance(policy, Mapping):
+        refusals = [dict(r) for r in policy.get("recent_refusals") or [] if isinstance(r, Mapping)]
+        result["client_auth"] = {
+            "decisions": {op: {"allowed": int(c.get("allowed", 0)), "refused": int(c.get("refused", 0))}
+                          for op, c in (policy.get("decisions") or {}).items() if isinstance(c, Mapping)},
+            "recent_refusals": refusals[::-1][:_REFUSALS_SHOWN],
+            "groups": dict(policy.get("groups") or {}),
+            "warnings": list(policy.get("warnings") or []),
+        }
+    return result
+
+
+def _component_row(name: str, entry: Mapping[str, Any] | None, kinds: Mapping[str, str], *,
+                   version: str | None = None, root: bool = True) -> dict:
+    entry = entry or {}
+    state = entry.get("lifecycleState")
+    details = entry.get("lifecycleStateDetails") or ""
+    codes = entry.get("lifecycleStatusCodes") or []
+    if codes and not details:
+        details = ", ".join(str(c) for c in codes)
+    return {"name": name, "version": entry.get("componentVersion") or version,
+            "kind": _component_kind(name, kinds), "root": bool(entry.get("isRoot", root)),
+            "state": state, "details": details, "problem": state in PROBLEM_STATES}

@@ -1,12 +1,22 @@
-"""Device-to-device MQTT throughput over TLS: the local core's broker + router vs mosquitto vs amqtt.
+"""Device-to-device MQTT throughput over TLS: the local core's broker + router (V1 and V2) vs mosquitto vs amqtt.
 
 Each scenario: one subscriber and 1 or 10 publishers, every client a paho-mqtt client in its own
-process over TLS with client certificates, 256-byte payloads, QoS 0 or 1. Our broker routes
-through the subscription table (Pub<i> → Sub on ``bench/#``) and checks the subscriber's own
-subscription, as in a group. The figure is messages/s received by the subscriber, measured from
-the moment the publishers are released to the last message; printed side by side with ratios.
+process over TLS with client certificates, 256-byte payloads, QoS 0 or 1. Publisher ``Pub<i>``
+publishes on ``bench/Pub<i>``; the subscriber ``Sub`` subscribes to those ten topics. The group is
+the seed group plus these devices and one subscription ``Pub<i> → Sub`` on ``bench/Pub<i>`` each:
 
-    .venv/bin/python benchmarks/router.py [--messages 20000] [--no-mosquitto] [--no-amqtt]
+* **v1**: our broker routes through that subscription table (the seed's routes included) and checks
+  the subscriber's own subscription, as in a V1 group;
+* **v2**: the same group converted to its V2 deployment (``group.v2.convert``) and read back by the V2
+  reader (``localcore.readers.v2.setup_from_deployment``): routes synthesised from the deployment, and
+  the broker asks the ``clientdevices.Auth`` policy the converter wrote (``localcore.clientauth``) on
+  every CONNECT, SUBSCRIBE and PUBLISH, as a V2 core's Moquette does.
+
+The figure is messages/s received by the subscriber, measured from the moment the publishers are
+released to the last message; v1 and v2 (and the comparison brokers) are measured in interleaved
+rounds in one run and printed side by side with ratios; the goal v2 ≥ 0.90 × v1 is printed as met or not.
+
+    .venv/bin/python benchmarks/router.py [--platform v1|v2|both] [--messages 20000] [--no-mosquitto] [--no-amqtt]
 
 Needs Debian ``mosquitto`` (apt-get install -y mosquitto) and amqtt in a separate venv
 (python3 -m venv /tmp/amqtt-venv && /tmp/amqtt-venv/bin/pip install amqtt); a missing broker is
@@ -33,8 +43,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import platforms  # noqa: E402  (benchmarks/platforms.py: the seed group per platform)
+
 PAYLOAD = b"x" * 256
 PUBLISHERS = [f"Pub{i}" for i in range(10)]
+TOPICS = [f"bench/{p}" for p in PUBLISHERS]
 AMQTT = os.environ.get("AMQTT_BIN", "/tmp/amqtt-venv/bin/amqtt")
 
 
@@ -56,19 +69,33 @@ def make_certs(directory: Path) -> None:
         pki.root.issue_client(thing).write(directory / thing / "cert.pem", directory / thing / "key.pem")
 
 
+def bench_group(directory: Path, platform: str):
+    """(routes, client policy or None, device things) of the seed group + the benchmark's devices on ``platform``."""
+    from localcore.core import routes_of
+
+    group = platforms.seed_plus(["Sub", *PUBLISHERS],
+                                [{"source": p, "target": "Sub", "topic": t} for p, t in zip(PUBLISHERS, TOPICS)],
+                                root=platforms.ROOT, file=directory / f"group-{platform}.yaml")
+    things = [d.thing for d in group.devices]
+    if platform == "v1":
+        return routes_of(group), None, things
+    setup = platforms.v2_setup(group, platforms.ROOT)
+    return routes_of(setup.group), setup.profile.client_policy, things
+
+
 # -- our broker, served from a child process --------------------------------------------------
-def serve_ours(directory: Path, port: int) -> None:
+def serve_ours(directory: Path, port: int, platform: str) -> None:
     from localcore.broker import Broker, CertificateAuthorizer, server_ssl_context
-    from localcore.interfaces import Route
     from localcore.router import Router
 
-    routes = [Route(f"device:{p}", "device:Sub", "bench/#") for p in PUBLISHERS]
+    routes, policy, things = bench_group(directory, platform)
     ctx = server_ssl_context((directory / "server.pem").read_bytes(), (directory / "server.key").read_bytes(),
                              (directory / "root.pem").read_bytes())
-    auth = CertificateAuthorizer({t: set() for t in ["Sub", *PUBLISHERS]})
+    auth = CertificateAuthorizer({t: set() for t in things})
+    extra = {"client_policy": policy} if policy is not None else {}
 
     async def main() -> None:
-        broker = Broker(Router(routes), ssl_context=ctx, authorize=auth, port=port)
+        broker = Broker(Router(routes), ssl_context=ctx, authorize=auth, port=port, **extra)
         await broker.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -81,8 +108,8 @@ def serve_ours(directory: Path, port: int) -> None:
 
 def start_broker(kind: str, directory: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    if kind == "ours":
-        cmd = [sys.executable, __file__, "--serve-ours", str(directory), str(port)]
+    if kind in platforms.PLATFORMS:
+        cmd = [sys.executable, __file__, "--serve-ours", str(directory), str(port), kind]
     elif kind == "mosquitto":
         conf = directory / "mosquitto.conf"
         conf.write_text(
@@ -146,7 +173,7 @@ def subscriber(directory: Path, port: int, qos: int, expected: int, ready, resul
 
     client.on_message = on_message
     client.on_subscribe = lambda *a: ready.set()
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe("bench/#", qos)
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, qos) for t in TOPICS])
     client.loop_start()
     began = time.time()
     while state["n"] < expected:
@@ -212,13 +239,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="interleaved runs; the median is reported")
     parser.add_argument("--no-mosquitto", action="store_true")
     parser.add_argument("--no-amqtt", action="store_true")
-    parser.add_argument("--serve-ours", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
+    platforms.add_platform_argument(parser)
+    parser.add_argument("--serve-ours", nargs=3, metavar=("DIR", "PORT", "PLATFORM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ours:
-        serve_ours(Path(args.serve_ours[0]), int(args.serve_ours[1]))
+        serve_ours(Path(args.serve_ours[0]), int(args.serve_ours[1]), args.serve_ours[2])
         return
 
-    brokers = ["ours"]
+    ours = platforms.platforms_of(args.platform)
+    brokers = list(ours)
     if not args.no_mosquitto:
         if shutil.which("mosquitto"):
             brokers.append("mosquitto")
@@ -232,6 +261,7 @@ def main() -> None:
     scenarios = [(0, 1), (0, 10), (1, 1), (1, 10)]
     runs: dict[tuple[str, int, int], list[float]] = {}
     lost: set[tuple[str, int, int]] = set()
+    load_before = os.getloadavg()[0]  # other work on the machine skews every column; it is printed
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
         directory = Path(tmp)
         make_certs(directory)
@@ -242,7 +272,8 @@ def main() -> None:
             # interleaved repetitions, so a busy moment of the machine hits every broker alike
             for rep in range(args.repeat):
                 for qos, npub in scenarios:
-                    for kind in brokers:
+                    # rotate who goes first each round: a warm-up or a busy moment favours no broker
+                    for kind in brokers[rep % len(brokers):] + brokers[:rep % len(brokers)]:
                         rate = run_scenario(directory, procs[kind][1], qos, npub, args.messages)
                         key = (kind, qos, npub)
                         runs.setdefault(key, []).append(abs(rate))
@@ -258,18 +289,29 @@ def main() -> None:
         print("messages were lost in:", ", ".join(f"{k} QoS{q} {n}->1" for k, q, n in sorted(lost)))
 
     print()
-    print(f"median of {args.repeat} interleaved runs, {args.messages} messages of 256 B per run")
-    header = "| scenario | ours msg/s | " + " | ".join(f"{b} msg/s | ours/{b}" for b in brokers[1:]) + " |"
-    print(header)
-    print("|" + "---|" * (2 + 2 * (len(brokers) - 1)))
+    print(f"median of {args.repeat} interleaved runs, {args.messages} messages of 256 B per run; "
+          f"load average {load_before:.1f} before / {os.getloadavg()[0]:.1f} after, {os.cpu_count()} CPUs")
+    others = [b for b in brokers if b not in platforms.PLATFORMS]
+    both = len(ours) == 2
+    cols = [f"{p} msg/s" for p in ours] + (["v2/v1"] if both else [])
+    for b in others:
+        cols += [f"{b} msg/s"] + [f"{p}/{b}" for p in ours]
+    print("| scenario | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
+    ratios = []
     for qos, npub in scenarios:
-        ours = abs(results[("ours", qos, npub)])
-        cells = [f"QoS {qos}, {npub}→1", f"{ours:.0f}"]
-        for b in brokers[1:]:
-            other = abs(results[(b, qos, npub)])
-            cells += [f"{other:.0f}", f"{ours / other:.2f}" if other else "n/a"]
+        mine = {p: results[(p, qos, npub)] for p in ours}
+        cells = [f"QoS {qos}, {npub}→1"] + [f"{mine[p]:.0f}" for p in ours]
+        if both:
+            cells.append(platforms.ratio_cell(mine["v1"], mine["v2"]))
+            if mine["v1"]:
+                ratios.append(mine["v2"] / mine["v1"])
+        for b in others:
+            other = results[(b, qos, npub)]
+            cells += [f"{other:.0f}"] + [f"{mine[p] / other:.2f}" if other else "n/a" for p in ours]
         print("| " + " | ".join(cells) + " |")
-
+    if both:
+        print(f"goal v2 within 10 % of v1 on every scenario: {platforms.goal_text(ratios)}")
 
 if __name__ == "__main__":
     main()

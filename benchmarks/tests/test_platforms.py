@@ -1,0 +1,47 @@
+"""The benchmarks' platform setup: what v2 measures is the converter's policy and the V2 reader's routes."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(BENCH))
+
+import platforms  # noqa: E402
+
+
+def _router():
+    spec = importlib.util.spec_from_file_location("bench_router", BENCH / "router.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_router_v2_is_the_auth_policy_and_the_readers_routes(tmp_path):
+    router = _router()
+    routes, policy, things = router.bench_group(tmp_path, "v2")
+    triples = {(r.source, r.target, r.topic_filter) for r in routes}
+    for p, t in zip(router.PUBLISHERS, router.TOPICS):
+        assert (f"device:{p}", "device:Sub", t) in triples
+    # the seed's own device → device route is still there
+    assert ("device:HelloWorld_Publisher", "device:HelloWorld_Subscriber", "hello/world/pubsub") in triples
+    assert policy.can_connect("Pub0", "Pub0") and not policy.can_connect("Pub0", "Pub1")
+    assert policy.can_publish("Pub0", "bench/Pub0") and not policy.can_publish("Pub0", "bench/Pub1")
+    assert policy.can_subscribe("Sub", "bench/Pub9") and not policy.can_subscribe("Sub", "bench/#")
+    assert {"Sub", *router.PUBLISHERS} <= set(things)
+
+
+def test_router_v1_is_the_subscription_table_without_policy(tmp_path):
+    router = _router()
+    routes, policy, _ = router.bench_group(tmp_path, "v1")
+    assert policy is None
+    assert ("device:Pub3", "device:Sub", "bench/Pub3") in {(r.source, r.target, r.topic_filter) for r in routes}
+
+
+def test_goal_text_says_by_how_much():
+    assert platforms.goal_text([0.95, 1.2]).startswith("met")
+    assert "15 % below" in platforms.goal_text([0.85, 1.0])
+    assert platforms.goal_text([1.05], higher_is_better=False).startswith("met")
+    assert "20 % slower" in platforms.goal_text([1.2], higher_is_better=False)
+    assert platforms.platforms_of("both") == ["v1", "v2"]

@@ -349,6 +349,11 @@ def _print_v2_status(out, name: str, target: str, st: Dict[str, Any]) -> None:
     out.print(f"{name}: deployment {st['deployment_id']} {st['status']}; core device {st.get('core_device')}: "
               f"[{style}]{escape(device)}[/{style}]" + (f" ({escape(st['reason'])})" if st.get("reason") else "")
               + f"; health {st.get('core_device_status')}")
+    latest = st.get("latest_deployment") or {}
+    if latest and not latest.get("ours"):
+        out.print(f"  [yellow]![/yellow] the thing group's latest deployment is {latest['id']} (not this deploy's): "
+                  f"{latest.get('device_status') or 'QUEUED'}" + (f" ({escape(latest['reason'])})"
+                                                                  if latest.get("reason") else ""))
     for comp, c in sorted(st.get("components", {}).items()):
         out.print(f"  {comp} {c.get('version')}: {c.get('state')}"
                   + (f" ({escape(str(c['details']))})" if c.get("details") else ""))

@@ -213,6 +213,7 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
                 continue
             applied = latest
             t = time.monotonic()
+            changes = None
             try:
                 _, setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
                 changes = await core.apply_deployment(setup.group, setup.profile)
@@ -234,7 +235,7 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
             except Exception as e:
                 log.warning("V2 deployment %s: cannot report %s: %s", latest, status, e)
             core.deployment = {"id": latest, "status": status, "platform": "v2", "message": reason,
-                               "components": components}
+                               "components": components, "changes": changes if status == "SUCCEEDED" else None}
             progress.step(f"deployment {latest[:8]}", time.monotonic() - t, status == "SUCCEEDED",
                           reason or "applied")
 

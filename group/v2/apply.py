@@ -664,6 +664,12 @@ def group_status(group_name: str, *, clients: Clients, state_dir: Path | str, ta
             found = _get_deployment(_Probe(clients), dep["id"]) or {}
             out["status"] = found.get("deploymentStatus", "NotFound")
             out["device_status"], out["reason"] = device_status(clients, core, dep["id"])
+            latest = _latest_for_target(clients, dep.get("target_arn"))
+            if latest is not None:  # a deployment to the same thing group made after ours (another tool)
+                status, reason = device_status(clients, core, latest["deploymentId"])
+                out["latest_deployment"] = {"id": latest["deploymentId"], "ours": latest["deploymentId"] == dep["id"],
+                                            "status": latest.get("deploymentStatus"), "device_status": status,
+                                            "reason": reason}
             try:
                 cd = gg.get_core_device(coreDeviceThingName=core)
                 out["core_device_status"] = cd.get("status")
@@ -691,6 +697,14 @@ def group_status(group_name: str, *, clients: Clients, state_dir: Path | str, ta
         kind = key.split(":", 1)[0]
         out["kinds"][kind] = out["kinds"].get(kind, 0) + 1
     return out
+
+
+def _latest_for_target(clients: Clients, target_arn: Optional[str]) -> Optional[Dict[str, Any]]:
+    if not target_arn:
+        return None
+    found = clients.greengrassv2.list_deployments(targetArn=target_arn, historyFilter="LATEST_ONLY")
+    deployments = found.get("deployments", [])
+    return deployments[0] if deployments else None
 
 
 @dataclass

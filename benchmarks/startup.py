@@ -5,9 +5,12 @@ Measures, in one run, ``deploy.py run`` from process start to
   (2) first aggregate: the reader Lambda's first ``display/aggregates`` message seen by the
       dashboard (``/api/aggregates`` non-empty),
 for a cold start (``--clean``: fresh state, new certificates, full deploy) and a warm restart
-(same state: nothing to redeploy). Goal: cold ≤ 15 s to the first aggregate on 2 cores.
+(same state: nothing to redeploy), per platform (``run --platform v1`` and ``--platform v2``: the group
+deployed as Greengrass V2 and the core configured from that deployment), in interleaved rounds in one run.
+Goals: cold ≤ 15 s to the first aggregate on 2 cores (v1); ``run --platform v2 --clean`` cold to ready
+≤ 15 s; v2 within 10 % of v1 on every figure (v2/v1 ≤ 1.10).
 
-    .venv/bin/python benchmarks/startup.py [--runs 1]
+    .venv/bin/python benchmarks/startup.py [--platform v1|v2|both] [--runs 1]
 
 Uses ephemeral ports and a temporary state dir, so it does not disturb a running ``make run``.
 """
@@ -25,6 +28,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import platforms  # noqa: E402
+
 GOAL_S = 15.0
 
 
@@ -52,10 +58,10 @@ def _first_aggregate(dashboard_url: str, deadline: float) -> None:
     raise TimeoutError("no aggregate on the dashboard in time")
 
 
-def one_start(state: Path, certs: Path, clean: bool) -> tuple[float, float, float]:
+def one_start(state: Path, certs: Path, clean: bool, platform: str = "v1") -> tuple[float, float, float]:
     endpoint = state / "endpoint.json"
-    argv = [sys.executable, str(ROOT / "deploy.py"), "run", "--state-dir", str(state), "--certs-dir", str(certs),
-            "--ephemeral-ports", "--no-devices"] + (["--clean"] if clean else [])
+    argv = [sys.executable, str(ROOT / "deploy.py"), "run", "--platform", platform, "--state-dir", str(state),
+            "--certs-dir", str(certs), "--ephemeral-ports", "--no-devices"] + (["--clean"] if clean else [])
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -73,20 +79,53 @@ def one_start(state: Path, certs: Path, clean: bool) -> tuple[float, float, floa
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=1, help="interleaved rounds; the median is shown")
+    platforms.add_platform_argument(ap)
     args = ap.parse_args()
-    rows = []
+    chosen = platforms.platforms_of(args.platform)
+    kinds = (("cold (--clean)", True), ("warm restart", False))
+    runs: dict = {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="gg-startup-") as tmp:
-        state, certs = Path(tmp) / "state", Path(tmp) / "certs"
         for i in range(args.runs):
-            rows.append(("cold (--clean)",) + one_start(state, certs, clean=True))
-            rows.append(("warm restart",) + one_start(state, certs, clean=False))
-    print(f"{'start':<16} {'ready s':>8} {'1st aggregate s':>16} {'stop s':>7} {'goal/actual':>12}")
-    for name, ready, first, stop in rows:
-        print(f"{name:<16} {ready:8.2f} {first:16.2f} {stop:7.2f} {GOAL_S / first:12.2f}")
-    print(f"(cpu count {os.cpu_count()}; goal: first aggregate ≤ {GOAL_S:.0f} s cold, ratio ≥ 1 meets it)")
+            # rotate which platform starts first each round, so neither always meets a busier machine
+            for p in chosen[i % len(chosen):] + chosen[:i % len(chosen)]:
+                state, certs = Path(tmp) / p / "state", Path(tmp) / p / "certs"
+                for name, clean in kinds:
+                    got = one_start(state, certs, clean=clean, platform=p)
+                    runs.setdefault((p, name), []).append(got)
+                    print(f"round {i + 1} {p} {name:<15} ready {got[0]:6.2f} s  1st aggregate {got[1]:6.2f} s  "
+                          f"stop {got[2]:5.2f} s", flush=True)
+    med = {k: tuple(platforms.median([r[j] for r in v]) for j in range(3)) for k, v in runs.items()}
+    print()
+    print(f"median of {args.runs} interleaved round(s); cpu count {os.cpu_count()}, load average "
+          f"{load_before:.1f} before / {os.getloadavg()[0]:.1f} after")
+    print("| platform | start | ready s | 1st aggregate s | stop s | 15 s / 1st aggregate |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for name, _ in kinds:
+        for p in chosen:
+            ready, first, stop = med[(p, name)]
+            print(f"| {p} | {name} | {ready:.2f} | {first:.2f} | {stop:.2f} | {GOAL_S / first:.2f} |")
+    if len(chosen) == 2:
+        print()
+        print("| start | ready v2/v1 | 1st aggregate v2/v1 | stop v2/v1 |")
+        print("| --- | ---: | ---: | ---: |")
+        ratios = []
+        for name, _ in kinds:
+            v1, v2 = med[("v1", name)], med[("v2", name)]
+            cells = [platforms.ratio_cell(a, b) for a, b in zip(v1, v2)]
+            ratios += [b / a for a, b in zip(v1[:2], v2[:2]) if a]  # stop time is shown, not a goal
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"goal v2 within 10 % of v1 (ready, 1st aggregate): {platforms.goal_text(ratios, higher_is_better=False)}")
+    if "v2" in chosen:
+        cold = med[("v2", "cold (--clean)")][0]
+        print(f"goal run --platform v2 --clean cold to ready ≤ {GOAL_S:.0f} s: "
+              f"{'met' if cold <= GOAL_S else 'NOT met'} ({cold:.2f} s)")
+    if "v1" in chosen:
+        first = med[("v1", "cold (--clean)")][1]
+        print(f"goal v1 cold to first aggregate ≤ {GOAL_S:.0f} s: {'met' if first <= GOAL_S else 'NOT met'} "
+              f"({first:.2f} s)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -118,6 +118,10 @@ def routes_of(group: Group) -> List[Route]:
     return [Route(source=s, target=t, topic_filter=f, id=i) for i, s, t, f in group.routes()]
 
 
+V2_SDK_SHADOW_REFUSAL = ("GGShadowService is not served on a Greengrass V2 core: greengrasssdk local-shadow calls "
+                         "need a rewrite to IPC (ShadowManager)")
+
+
 class DeploymentRejected(Exception):
     """A new group model the running core cannot apply; the old configuration keeps running.
     The message says what and why (it becomes the deployment's ``ErrorMessage``)."""
@@ -179,16 +183,12 @@ class LocalCore:
         self.runtime_specs = function_specs(cfg)
         profile = cfg.profile
         self.runtime = LambdaRuntime(
-            self.runtime_specs, self.router, self.shadows if profile.serves_sdk_shadow_calls else None,
-            self.state_dir / "runtime",
+            self.runtime_specs, self.router, self.shadows, self.state_dir / "runtime",
             ipc_port=cfg.ports.ipc, stream_manager_port=None, region=cfg.region,
             cloud_endpoint_url=cfg.cloud_url, credentials=cfg.credentials, account=cfg.account,
             core_thing=g.core.thing,
+            sdk_shadow_refusal=None if profile.serves_sdk_shadow_calls else V2_SDK_SHADOW_REFUSAL,
         )
-        if not profile.serves_sdk_shadow_calls:
-            self.runtime.backends.no_shadow_reason = (
-                "GGShadowService is not served on a Greengrass V2 core: greengrasssdk local-shadow calls "
-                "need a rewrite to IPC (ShadowManager)")
         self.streams: Optional[StreamManagerServer] = None
         if g.stream_manager.enabled:
             root = g.stream_manager.store_root

@@ -162,6 +162,7 @@ class LambdaRuntime:
         max_queue: int = 1000,
         poll_wait_s: float = 20.0,
         stop_grace_s: float = 2.0,
+        sdk_shadow_refusal: Optional[str] = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.region = region
@@ -181,7 +182,12 @@ class LambdaRuntime:
                                  on_dispatched=self._on_dispatched, on_finished=self._on_finished)
         self.secrets = SecretsStore(secrets_file or self.state_dir / "secrets.json", region=region,
                                     account=account)
-        self.backends = ServiceBackends(publisher=publisher, shadow=shadow, secrets=self.secrets)
+        # a Greengrass V2 core does not serve greengrasssdk local-shadow calls: with a refusal they get
+        # it as an error (the SDK raises ShadowError with it) and the shadow service is not asked
+        self.backends = ServiceBackends(publisher=publisher, shadow=None if sdk_shadow_refusal else shadow,
+                                        secrets=self.secrets)
+        if sdk_shadow_refusal:
+            self.backends.no_shadow_reason = sdk_shadow_refusal
         if credentials:
             self.backends.credentials = dict(credentials)
         self.server = IPCServer(self.broker, self.directory, self.backends, host=host, port=ipc_port,

@@ -109,6 +109,17 @@ async def test_shadow_get_update_delete_from_a_function(make_runtime, shadow, ob
     assert "document" in deleted and shadow.document("Light") is None
 
 
+async def test_shadow_calls_are_refused_as_a_v2_core_refuses_them(make_runtime, shadow):
+    """Greengrass V2 does not serve greengrasssdk local-shadow calls to unmodified V1 code: the SDK raises
+    ShadowError with the reason, and the shadow service is never asked."""
+    runtime = await make_runtime([spec("shadowfn")], sdk_shadow_refusal="GGShadowService is not served on a V2 core")
+    for op in ("get", "update"):
+        got = (await runtime.invoke("shadowfn", {"op": op, "thing": "Light",
+                                                 "doc": {"state": {"desired": {"color": "red"}}}})).json()
+        assert "GGShadowService is not served on a V2 core" in got["error"], got
+    assert shadow.document("Light") is None
+
+
 async def test_secrets_from_the_local_store(make_runtime, tmp_path):
     state = tmp_path / "state"
     state.mkdir()

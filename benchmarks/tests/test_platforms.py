@@ -45,3 +45,24 @@ def test_goal_text_says_by_how_much():
     assert platforms.goal_text([1.05], higher_is_better=False).startswith("met")
     assert "20 % slower" in platforms.goal_text([1.2], higher_is_better=False)
     assert platforms.platforms_of("both") == ["v1", "v2"]
+
+
+def _invoke():
+    spec = importlib.util.spec_from_file_location("bench_invoke", BENCH / "invoke.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_invoke_v2_runs_the_unzipped_package_with_the_recipes_pool(tmp_path):
+    specs = _invoke().echo_specs(tmp_path, 3)
+    v1, v2 = specs["v1"], specs["v2"]
+    assert Path(v1["pinned"].code_dir) == BENCH / "echo"
+    for kind in ("pinned", "on_demand"):
+        code = Path(v2[kind].code_dir)
+        assert code.is_relative_to(tmp_path / "packages")
+        assert (code / "handler.py").read_bytes() == (BENCH / "echo" / "handler.py").read_bytes()
+        assert (code / "greengrasssdk" / "__init__.py").is_file()  # the package carries the SDK
+        assert v2[kind].libraries == ()
+    assert v1["pinned"].pinned and v2["pinned"].pinned
+    assert not v2["on_demand"].pinned and v2["on_demand"].max_instances == v1["on_demand"].max_instances == 3

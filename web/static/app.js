@@ -60,12 +60,13 @@
     for (const part of text.split(/(?<=[/:_])/)) { span.appendChild(document.createTextNode(part)); span.appendChild(h("wbr")); }
     return span;
   }
-  function table(caption, headers, rows, numeric) {
+  /** rowClass(rowIndex) → a class for that row (optional). */
+  function table(caption, headers, rows, numeric, rowClass) {
     const t = h("table", {}, h("caption", {}, caption));
     t.appendChild(h("thead", {}, h("tr", {}, ...headers.map((x) => h("th", {scope: "col"}, x)))));
     const body = h("tbody");
-    for (const row of rows) {
-      body.appendChild(h("tr", {}, ...row.map((cell, i) => {
+    for (const [r, row] of rows.entries()) {
+      body.appendChild(h("tr", {class: rowClass ? rowClass(r) : null}, ...row.map((cell, i) => {
         const td = h("td", {class: numeric && numeric.includes(i) ? "num" : null});
         td.appendChild(cell instanceof Node ? cell : breakable(fmt(cell)));
         return td;
@@ -337,6 +338,65 @@
       })));
   }
 
+  // -- Platform: V1 or Greengrass V2 (deployment, components, client-device auth) --------------------------
+  const PROBLEM = new Set(["FAILED", "ERRORED", "BROKEN", "UNHEALTHY"]);
+  function stateBadge(state) {
+    if (!state) return h("span", {class: "badge badge-neutral"}, "not reported");
+    const cls = PROBLEM.has(state) ? "badge-bad" : (state === "RUNNING" || state === "SUCCEEDED" || state === "HEALTHY"
+      || state === "FINISHED") ? "badge-ok" : "badge-neutral";
+    return h("span", {class: "badge " + cls}, state);
+  }
+  function renderPlatform(s) {
+    // a core without a "platform" section predates V2: it is a V1 core
+    if (!s.platform && s.errors && s.errors.platform) return;   // keep what the page shows; the error is listed
+    const p = (s.platform && typeof s.platform === "object") ? s.platform : {name: "v1", label: "Greengrass V1"};
+    const label = p.label || p.name;
+    if ($("platform").textContent !== label) { $("platform").textContent = label; document.title = label + " local core — dashboard"; }
+    document.body.dataset.corePlatform = p.name;
+    document.querySelectorAll("[data-platform]").forEach((el) => { el.hidden = el.dataset.platform !== p.name; });
+    if (p.name !== "v2") return;
+
+    const d = p.deployment || {};
+    replace($("deployment-info"), kv({"Deployment": d.id, "Status": d.status, "Message": d.message || "–"}));
+    const devices = d.core_devices || [];
+    replace($("core-devices"), devices.length ? table("Deployment status per core device",
+      ["Core device", "Deployment status", "Reason", "Health"],
+      devices.map((c) => [c.thing, stateBadge(c.status), c.reason || "–",
+        h("span", {}, stateBadge(c.health), ...(c.health_reasons || []).length
+          ? [h("span", {class: "hint"}, " " + c.health_reasons.join("; "))] : [])]),
+      null, (i) => (devices[i].status === "FAILED" || devices[i].health === "UNHEALTHY") ? "row-bad" : null)
+      : h("p", {class: "down"}, "No core device has reported this deployment yet."));
+
+    const comps = Array.isArray(p.components) ? p.components : [];
+    const bad = comps.filter((c) => c.problem);
+    $("components-summary").textContent = comps.length + " component" + (comps.length === 1 ? "" : "s") +
+      (bad.length ? ", " + bad.length + " in trouble: " + bad.map((c) => c.name + " " + c.state).join(", ") : ", none in trouble") + ".";
+    replace($("components-body"), comps.length ? table("Components of the deployment on this core device",
+      ["Component", "Version", "Kind", "Lifecycle state", "Details"],
+      comps.map((c) => [c.name, c.version, c.kind, stateBadge(c.state), c.details || "–"]),
+      null, (i) => comps[i].problem ? "row-bad" : null)
+      : h("p", {class: "down"}, "The deployment has no components."));
+
+    const a = p.client_auth;
+    if (!a) {
+      replace($("client-auth-decisions"), h("p", {class: "down"}, "No client-device policy (the Auth component is not configured)."));
+      replace($("client-auth-refusals")); replace($("client-auth-groups"));
+      return;
+    }
+    const ops = Object.entries(a.decisions || {});
+    replace($("client-auth-decisions"), table("Decisions per operation", ["Operation", "Allowed", "Refused"],
+      ops.map(([op, c]) => [op, c.allowed, c.refused]), [1, 2], (i) => ops[i][1].refused ? "row-warn" : null));
+    const refusals = a.recent_refusals || [];
+    replace($("client-auth-refusals"), refusals.length ? table("Newest first", ["Time", "Thing", "Operation", "Resource", "Reason"],
+      refusals.map((r) => [fmtTime(r.time), r.thing, r.operation, r.resource, r.reason]))
+      : h("p", {class: "hint"}, "No refusals."));
+    const groups = Object.entries(a.groups || {});
+    replace($("client-auth-groups"), groups.length ? table("Device groups of the Auth configuration",
+      ["Device group", "Selection rule", "Policy"], groups.map(([n, g]) => [n, g.selectionRule, g.policyName]))
+      : h("p", {class: "hint"}, "No device groups: no client device may connect."),
+      ...(a.warnings || []).map((w) => h("p", {class: "error"}, w)));
+  }
+
   // -- status -------------------------------------------------------------------------------------------
   const LIST_SECTIONS = ["functions", "devices", "subscriptions", "streams", "dynamodb_items", "connectors"];
   function onStatus(s) {
@@ -350,12 +410,13 @@
     }
     if (!Object.keys(s.errors).length) delete s.errors;
     const safe = (fn) => { try { fn(s); } catch (e) { console.warn("render failed", e); } };
-    safe(renderGroup); safe(renderTraffic); safe(renderWebcam); safe(renderStreams);
+    safe(renderPlatform); safe(renderGroup); safe(renderTraffic); safe(renderWebcam); safe(renderStreams);
     const errs = s.errors ? Object.entries(s.errors) : [];
     document.querySelectorAll(".panel > .error.section").forEach((n) => n.remove());
     for (const [section, msg] of errs) {
       const panel = {group: "group", functions: "group", devices: "group", subscriptions: "group", connectors: "group",
-        shadows: "traffic", car_stats: "traffic", dynamodb_items: "traffic", webcam: "webcam", streams: "streams"}[section] || "group";
+        shadows: "traffic", car_stats: "traffic", dynamodb_items: "traffic", webcam: "webcam", streams: "streams",
+        platform: "group"}[section] || "group";
       $(panel).appendChild(h("p", {class: "error section"}, section + ": " + msg));
     }
   }

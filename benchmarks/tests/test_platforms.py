@@ -66,3 +66,30 @@ def test_invoke_v2_runs_the_unzipped_package_with_the_recipes_pool(tmp_path):
         assert v2[kind].libraries == ()
     assert v1["pinned"].pinned and v2["pinned"].pinned
     assert not v2["on_demand"].pinned and v2["on_demand"].max_instances == v1["on_demand"].max_instances == 3
+
+
+def _stream_bench():
+    spec = importlib.util.spec_from_file_location("bench_stream_manager", BENCH / "stream_manager.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_stream_manager_v2_server_takes_only_the_components_svcuid(tmp_path, caplog):
+    import pytest
+
+    sm = _stream_bench()
+    proc, port, token = sm.start([sys.executable, str(BENCH / "stream_manager.py"), "--serve", "v2", str(tmp_path)])
+    try:
+        assert token
+        client = sm._client("v2", port, token)  # PyPI stream_manager with the SVCUID
+        try:
+            assert client.list_streams() == []
+        finally:
+            client.close()
+        with pytest.raises(Exception) as refused:
+            sm._client("v2", port, "not-a-component-token").list_streams()
+        assert type(refused.value).__name__ == "ConnectFailedException"
+        assert "Unauthorized" in caplog.text  # the server's ConnectResponse status
+    finally:
+        sm.stop(proc)

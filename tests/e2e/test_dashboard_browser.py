@@ -182,7 +182,58 @@ def test_full_page_screenshot_is_not_blank(page):
     assert bh.severe_logs(page) == []
 
 
+V2_PANELS = ("deployment", "components", "client-devices")
+SEED_LAMBDAS = ("producer", "aggregator", "reader", "webcam", "s3_uploader", "hello_world", "car_aggregator",
+                "stream_reader")
+
+
+def test_v2_names_the_platform_and_lists_the_lambda_components_running(page, group):
+    if group.platform != "v2":
+        pytest.skip("Greengrass V2 only (the V1 page hides these panels: the next test)")
+    bh.wait(page, lambda d: bh.text_of(d, "platform") == "Greengrass V2", "the header to name Greengrass V2")
+    for panel in V2_PANELS:
+        assert page.find_element(By.ID, panel).is_displayed(), panel
+    bh.wait(page, lambda d: _component_rows(d), "the components of the deployment")
+    rows = _component_rows(page)
+    lambdas = {name: (state, row_class) for row_class, name, _version, kind, state, _details in rows
+               if kind == "lambda"}
+    for fn in SEED_LAMBDAS:  # a Lambda component is named <group>-<function>
+        [name] = [n for n in lambdas if n.endswith("-" + fn)] or [None]
+        assert name is not None, (fn, rows)
+        assert lambdas[name] == ("RUNNING", ""), (name, lambdas[name])
+    kinds = {kind for _, _, _, kind, _, _ in rows}
+    assert {"lambda", "public"} <= kinds, rows
+    assert any(name == "aws.greengrass.clientdevices.Auth" for _, name, *_ in rows), rows
+    deployment = bh.text_of(page, "deployment")
+    assert "SUCCEEDED" in deployment and "HEALTHY" in deployment and "UNHEALTHY" not in deployment, deployment
+    assert group.endpoint["deployment_id"] in deployment, (group.endpoint, deployment)
+    decisions = bh.text_of(page, "client-auth-decisions")
+    for operation in ("connect", "publish", "subscribe"):
+        assert operation in decisions, decisions
+    assert SUBSCRIBER in bh.text_of(page, "client-auth-groups")
+    assert bh.severe_logs(page) == []
+
+
+def test_v1_hides_the_v2_panels(page, group):
+    if group.platform != "v1":
+        pytest.skip("Greengrass V1 only (the V2 page shows these panels: the test above)")
+    bh.wait(page, lambda d: bh.text_of(d, "platform") == "Greengrass V1", "the header to name Greengrass V1")
+    for panel in V2_PANELS:
+        assert not page.find_element(By.ID, panel).is_displayed(), panel
+        assert not page.find_element(By.CSS_SELECTOR, f'nav a[href="#{panel}"]').is_displayed(), panel
+    for panel in ("group", "display", "traffic", "webcam", "streams", "console"):
+        assert page.find_element(By.ID, panel).is_displayed(), panel
+    assert bh.severe_logs(page) == []
+
+
 # -- page readers -----------------------------------------------------------------------------------
+def _component_rows(drv):
+    """[row class, name, version, kind, lifecycle state, details] per row of the Components panel."""
+    return drv.execute_script("""
+        return [...document.querySelectorAll('#components-body tbody tr')]
+          .map(tr => [tr.className, ...[...tr.cells].map(td => td.textContent)]);""")
+
+
 def _aggregate_rows(drv):
     return drv.execute_script("""
         return [...document.querySelectorAll('#aggregates tbody tr')]

@@ -27,6 +27,8 @@ page says so; ``errors`` {section: message} reports a provider that raised)::
                  "export_statuses": [{...}, ...],
                  "source": str, "last_error": str|None},   # the last two with the Lambda's status
       "connectors": [{"name": str, ...}],
+      "platform": {"name": "v1"|"v2", "label": str, "deployment": {...}|None, "components": [...],
+                   "client_auth": {...}|None},          # platform_section()
       "errors": {section: str}
     }
 

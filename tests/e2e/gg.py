@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
 SEED_GROUP = ROOT / "group" / "group.yaml"
 SEED_VOLUME = "/tmp/s3_stream"
+V2_FRAMES = "/tmp/s3_stream_v2"  # the seed's generic components' frame folder (components/README.md)
+# configuration merged into the seed's generic components in the test copy (V2_FRAMES -> <bundle>/frames_v2)
+COMPONENT_TEST_CONFIG: Dict[str, Dict[str, Any]] = {
+    "webcam": {"outputDir": V2_FRAMES, "fps": 4, "saveEveryNFrames": 4},
+    "s3_upload": {"inputDir": V2_FRAMES, "retryDelaySeconds": 2},
+}
 MARKER_VAR = "GG_E2E_MARKER"
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -65,7 +72,9 @@ def write_test_group(bundle: Path, marker: str, overrides: Optional[Dict[str, Di
     so they resolve to this repository's ``lambdas/``, ``cloud/``, ``docker/`` whatever the bundle root is
     (``deploy.py run`` resolves against the repo, ``deploy.py plan`` against the file's folder);
     every file path under ``bundle``; short intervals and windows; fixed seeds; a synthetic camera;
-    the stream manager without client authentication (the tests read streams with the SDK).
+    the stream manager without client authentication (the tests read streams with the SDK); the generic
+    components' folders copied to ``bundle/components/`` (their paths are relative to the bundle root) and
+    their frame folder moved to ``bundle/frames_v2`` (``COMPONENT_TEST_CONFIG``, a configuration merge).
     ``overrides``: function name -> environment values applied last.
     """
     doc = yaml.safe_load(source.read_text(encoding="utf-8"))
@@ -110,6 +119,18 @@ def write_test_group(bundle: Path, marker: str, overrides: Optional[Dict[str, Di
     for conn in doc.get("connectors") or []:
         if conn.get("compose_file"):
             conn["compose_file"] = _abs(conn["compose_file"])
+    # Generic components: a component path is ``components/<dir>`` of the bundle root (the copy's folder), so
+    # their folders are copied there; their file folders go under ``bundle`` (the seed's are under /tmp).
+    v2_frames = bundle / "frames_v2"
+    for comp in doc.get("components") or []:
+        src = (ROOT / comp["path"]).resolve()
+        shutil.copytree(src, bundle / comp["path"], dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        merge = COMPONENT_TEST_CONFIG.get(Path(comp["path"]).name, {})
+        if merge:
+            update = comp.setdefault("configuration_update", {})
+            update["merge"] = {**(update.get("merge") or {}),
+                               **{k: (str(v2_frames) if v == V2_FRAMES else v) for k, v in merge.items()}}
     sm = doc.setdefault("stream_manager", {})
     sm["authenticate_client"] = False
     for fn in (doc.get("cloud") or {}).get("functions", []):
@@ -120,6 +141,8 @@ def write_test_group(bundle: Path, marker: str, overrides: Optional[Dict[str, Di
     text = yaml.safe_dump(doc, sort_keys=False)
     if SEED_VOLUME in text:
         raise AssertionError(f"test group still refers to {SEED_VOLUME}: update write_test_group")
+    if doc.get("components") and V2_FRAMES in text:
+        raise AssertionError(f"test group still refers to {V2_FRAMES}: update write_test_group")
     out = bundle / "group.yaml"
     out.write_text(text, encoding="utf-8")
     # deploy.py plan/status resolve relative paths against the copy's folder: a path field this

@@ -32,8 +32,9 @@ def _members() -> Iterator[Tuple[str, bytes]]:
             name = Path(str(f)).name
             if parts[0] == package and name.endswith(".py") and "__pycache__" not in parts:
                 yield "/".join(parts), Path(dist.locate_file(f)).read_bytes()
-            elif parts[0].endswith(".dist-info") and (name.startswith("LICENSE") or name.startswith("NOTICE")):
-                yield "LICENSES/{}-{}/{}".format(dist_name, dist.version, name), Path(dist.locate_file(f)).read_bytes()
+            elif parts[0].endswith(".dist-info") and name.startswith(("LICENSE", "NOTICE")):
+                data = Path(dist.locate_file(f)).read_bytes()
+                yield "LICENSES/{}-{}/{}".format(dist_name, dist.version, name), data
 
 
 def build() -> bytes:

@@ -1,4 +1,4 @@
-"""com.ggbundle.WebCam — the bundle's webcam capture component (our own implementation, not AWS's sample text).
+"""com.ggbundle.WebCam — the bundle's webcam capture component (our own implementation, not AWS's sample).
 
 Reads frames with OpenCV from ``cv2.VideoCapture(<camera index>)`` at 640x480 and saves one frame in N
 (default 10) as a JPEG named ``YYYY_MM_DD_HH.MM.SS.jpg`` (UTC) in the output folder, where
@@ -8,7 +8,7 @@ second of the previous saved one waits for the next second. Files appear atomica
 then renamed), so the uploader never sees half a JPEG.
 
 Runs until SIGTERM or SIGINT (exit 0); exits 2 when the camera does not open and 3 after
-``--max-read-failures`` failed reads in a row, so the nucleus restarts it. Python 3.7+; needs OpenCV and numpy.
+``--max-read-failures`` failed reads in a row, so the nucleus restarts it. Python 3.7+; needs OpenCV, numpy.
 """
 from __future__ import annotations
 
@@ -44,8 +44,8 @@ class FrameSchedule:
         if every < 1:
             raise ValueError("save every N frames: N must be at least 1, not {}".format(every))
         self.every = every
-        self._since_saved = None  # type: Optional[int]
-        self._last_name = None  # type: Optional[str]
+        self._since_saved: Optional[int] = None
+        self._last_name: Optional[str] = None
 
     def offer(self, when: datetime.datetime) -> Optional[str]:
         """The file name to save this frame as, or None to drop it."""
@@ -100,8 +100,12 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     return args
 
 
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def capture(args: argparse.Namespace, stop: threading.Event,
-            now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.timezone.utc)) -> int:
+            now: Callable[[], datetime.datetime] = _utc_now) -> int:
     """Read frames until ``stop`` is set; returns the exit code."""
     import cv2  # here, not at import: the pure parts above need no OpenCV
 

@@ -1,16 +1,15 @@
-"""The bundle's own webcam -> S3 flow as Greengrass V2 generic components under ``deploy.py run --platform v2``.
+"""The bundle's own webcam -> S3 flow as V2 generic components under ``deploy.py run --platform v2``.
 
-``com.ggbundle.WebCam`` (components/webcam) saves JPEGs of ``cv2.VideoCapture(0)`` (the local core's virtual
-camera where ``/dev/video0`` is missing) into its output folder; ``com.ggbundle.S3Upload`` (components/s3_upload)
-hands each to the stream manager's S3 export with the V2 ``stream_manager`` SDK from its unzipped artifact,
-and deletes it after the export's ``Success`` status. This run's own group copy (``write_test_group``) moves the
-output folder to ``<bundle>/frames_v2``.
+``com.ggbundle.WebCam`` (components/webcam) saves JPEGs of ``cv2.VideoCapture(0)`` (the local core's
+virtual camera where ``/dev/video0`` is missing) into its output folder; ``com.ggbundle.S3Upload``
+(components/s3_upload) hands each to the stream manager's S3 export with the V2 ``stream_manager`` SDK
+from its unzipped artifact, and deletes it after the export's ``Success`` status. This run's own group
+copy (``write_test_group``) moves the output folder to ``<bundle>/frames_v2``.
 """
 from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 

@@ -106,8 +106,8 @@ def test_frame_names_give_the_key_format():
     # (every, frame times as seconds after T0, indices saved)
     (1, [0.0, 1.0, 2.0], [0, 1, 2]),
     (10, [i * 0.1 for i in range(30)], [0, 10, 20]),                    # 10 fps: one a second
-    (2, [0.0, 0.3, 0.6, 0.9, 1.2, 1.5], [0, 4]),                        # due at 0.6 (same second): waits for 1.x
-    (3, [0.0, 0.1, 0.2, 0.95, 1.0, 1.1, 1.2], [0, 4]),                 # 0.95 is due but in second 5: 1.0 saved
+    (2, [0.0, 0.3, 0.6, 0.9, 1.2, 1.5], [0, 4]),           # due at 0.6 (same second): waits for 1.x
+    (3, [0.0, 0.1, 0.2, 0.95, 1.0, 1.1, 1.2], [0, 4]),    # 0.95 is due but in second 5: 1.0 saved
     (1, [0.0, 0.0, 0.5, 1.0], [0, 3]),                                 # never two in one second
 ])
 def test_frame_schedule(every, times, want):

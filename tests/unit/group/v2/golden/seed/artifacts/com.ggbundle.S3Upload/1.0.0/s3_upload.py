@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 LOG = logging.getLogger("com.ggbundle.S3Upload")
 EXTENSION = ".jpg"
@@ -52,10 +52,10 @@ class UploadTracker:
     def __init__(self, retry_delay_s: float = 30.0, max_in_flight: int = 50) -> None:
         self.retry_delay_s = retry_delay_s
         self.max_in_flight = max_in_flight
-        self._by_sequence = {}  # type: Dict[int, str]
-        self._in_flight = {}  # type: Dict[str, int]
-        self._retry_at = {}  # type: Dict[str, float]
-        self._rejected = set()  # type: set
+        self._by_sequence: Dict[int, str] = {}
+        self._in_flight: Dict[str, int] = {}
+        self._retry_at: Dict[str, float] = {}
+        self._rejected: Set[str] = set()
         self.uploaded = 0
         self.failed = 0
 
@@ -64,8 +64,8 @@ class UploadTracker:
         return len(self._in_flight)
 
     def to_submit(self, directory: str, names: Iterable[str], now: float) -> List[str]:
-        """Paths to append tasks for: new frames and due retries, oldest name first, within ``max_in_flight``."""
-        chosen = []  # type: List[str]
+        """Paths to append tasks for: new frames and due retries, oldest first, within ``max_in_flight``."""
+        chosen: List[str] = []
         for name in sorted(names):
             if not is_candidate(name):
                 continue
@@ -115,14 +115,15 @@ class UploadTracker:
 # ------------------------------------------------------------------------------------------- streams
 def stream_definitions(args: argparse.Namespace):
     """(status stream, task stream) definitions; the status stream must exist before the task stream."""
-    from stream_manager import (ExportDefinition, MessageStreamDefinition, Persistence, S3ExportTaskExecutorConfig,
-                                StatusConfig, StatusLevel, StrategyOnFull)
+    from stream_manager import (ExportDefinition, MessageStreamDefinition, Persistence,
+                                S3ExportTaskExecutorConfig, StatusConfig, StatusLevel, StrategyOnFull)
 
     status = MessageStreamDefinition(name=args.status_stream, max_size=16 * 1024 * 1024,
                                      strategy_on_full=StrategyOnFull.OverwriteOldestData,
                                      persistence=Persistence.File)
     tasks = MessageStreamDefinition(
-        name=args.task_stream, strategy_on_full=StrategyOnFull.OverwriteOldestData, persistence=Persistence.File,
+        name=args.task_stream, strategy_on_full=StrategyOnFull.OverwriteOldestData,
+        persistence=Persistence.File,
         export_definition=ExportDefinition(s3_task_executor=[S3ExportTaskExecutorConfig(
             identifier=args.export_identifier,
             status_config=StatusConfig(status_level=StatusLevel.INFO, status_stream_name=args.status_stream),
@@ -156,13 +157,15 @@ class Uploader:
                         raise
                     LOG.info("stream %s appeared meanwhile (%s)", definition.name, exc)
         try:
-            newest = client.describe_message_stream(self.args.status_stream).storage_status.newest_sequence_number
+            info = client.describe_message_stream(self.args.status_stream)
+            newest = info.storage_status.newest_sequence_number
         except ResourceNotFoundException:
             newest = None
         # Statuses written before this process started are about files it submits again anyway.
         next_status = (newest + 1) if newest is not None and newest >= 0 else 0
-        LOG.info("uploading *.jpg of %s to s3://%s/%s (tasks %s, statuses %s from %d)", self.args.input_dir,
-                 self.args.bucket, self.args.key_prefix, self.args.task_stream, self.args.status_stream, next_status)
+        a = self.args
+        LOG.info("uploading *.jpg of %s to s3://%s/%s (tasks %s, statuses %s from %d)", a.input_dir, a.bucket,
+                 a.key_prefix, a.task_stream, a.status_stream, next_status)
         while not self.stop.is_set():
             self.submit_new(client)
             next_status = self.follow_status(client, next_status)
@@ -230,12 +233,13 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="s3_upload.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--input-dir", required=True, help="folder of the JPEG files to upload")
     p.add_argument("--bucket", required=True, help="S3 bucket of the uploads")
-    p.add_argument("--key-prefix", default="", help="key prefix (default none: keys are YYYY/MM/DD/HH.MM.SS.jpg)")
+    p.add_argument("--key-prefix", default="", help="key prefix (default none: YYYY/MM/DD/HH.MM.SS.jpg)")
     p.add_argument("--task-stream", default="GGBundleV2S3Tasks")
     p.add_argument("--status-stream", default="GGBundleV2S3Status")
     p.add_argument("--export-identifier", default="GGBundleV2S3Export")
     p.add_argument("--status-read-timeout-ms", type=int, default=1000)
-    p.add_argument("--retry-delay", type=float, default=30.0, help="seconds before a failed upload is tried again")
+    p.add_argument("--retry-delay", type=float, default=30.0,
+                   help="seconds before a failed upload is tried again")
     p.add_argument("--max-in-flight", type=int, default=50)
     p.add_argument("--reconnect-delay", type=float, default=5.0,
                    help="seconds to wait before connecting again after a stream manager error")
@@ -244,7 +248,8 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
         p.error("--bucket must name the S3 bucket of the uploads")
     # the client refuses read timeouts above its 60 s request timeout
     if not 0 <= args.status_read_timeout_ms <= 59000:
-        p.error("--status-read-timeout-ms must be within 0..59000, not {}".format(args.status_read_timeout_ms))
+        p.error("--status-read-timeout-ms must be within 0..59000, not {}".format(
+            args.status_read_timeout_ms))
     if args.max_in_flight < 1:
         p.error("--max-in-flight must be at least 1")
     return args

@@ -38,10 +38,10 @@ class CliError(Exception):
     """An error the CLI reports as one message and exit status 1."""
 
 
-def _console():
+def _console(stderr: bool = False):
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, stderr=stderr)
 
 
 def escape(text: str) -> str:
@@ -130,13 +130,18 @@ def load_groups(args: argparse.Namespace, out) -> List[Any]:
             for issue in err.issues:
                 _print_issue(out, issue)
             continue
+        if getattr(args, "platform", None) == "v2" or (args.target == "aws" and args.platform is None):
+            # the V1 note that generic components are ignored does not concern a V2 command
+            issues = [i for i in issues if not (i.path == "components" and i.severity == "warning")]
+        # with --json, stdout carries the JSON only: notes go to stderr
+        note_out = _console(stderr=True) if getattr(args, "json", False) else out
         if args.command == "validate":
             for issue in issues:
                 _print_issue(out, issue)
         elif issues:
-            out.print(escape(f"{path}: {len(issues)} warning(s) (see: deploy.py validate)"), style="yellow")
+            note_out.print(escape(f"{path}: {len(issues)} warning(s) (see: deploy.py validate)"), style="yellow")
         for issue in target_warnings(group, args.target, str(path)):
-            _print_issue(out, issue)
+            _print_issue(note_out, issue)
         groups.append((Path(path), group))
     names = [g.name for _, g in groups]
     dupes = sorted({n for n in names if names.count(n) > 1})

@@ -685,8 +685,20 @@ def _delete_channel(ctx: Ctx, rec: Dict[str, Any]) -> None:
 
 
 def _delete_bucket(ctx: Ctx, rec: Dict[str, Any]) -> None:
-    _empty_bucket(ctx.clients, rec["name"])
-    ignore_not_found(ctx.clients.s3.delete_bucket, Bucket=rec["name"])
+    """Empty, then delete; a writer still running (a core exporting to it) may add objects in between:
+    empty again, a bounded number of times."""
+    for attempt in range(_BUCKET_DELETE_ATTEMPTS):
+        _empty_bucket(ctx.clients, rec["name"])
+        try:
+            ignore_not_found(ctx.clients.s3.delete_bucket, Bucket=rec["name"])
+            return
+        except ClientError as err:
+            if error_code(err) != "BucketNotEmpty" or attempt == _BUCKET_DELETE_ATTEMPTS - 1:
+                raise
+            ctx.progress.note(f"bucket {rec['name']}: objects arrived while it was emptied; emptying again")
+
+
+_BUCKET_DELETE_ATTEMPTS = 5
 
 
 def _delete_video(ctx: Ctx, rec: Dict[str, Any]) -> None:

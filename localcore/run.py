@@ -163,7 +163,7 @@ async def _run(args: argparse.Namespace) -> int:
             await components.start()
             core.add_follower(components)  # stopped with the core, before its runtime
             dep = await run_v2.acknowledge(core, cloud, result, setup, components)
-            await run_v2.follow(core, cloud, group, state_dir, progress, components)  # later deployments
+            await run_v2.follow(core, cloud, group, state_dir, progress, components, setup)  # later deployments
         else:
             dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"],
                                           10.0 if result.get("changes") else 0.0)

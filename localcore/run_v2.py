@@ -94,12 +94,19 @@ def _function_of(component: str, functions: Dict[str, Any]) -> str:
     return max(matches, key=len) if matches else ""
 
 
+def _states(components: List[Dict[str, Any]]) -> Dict[str, tuple]:
+    return {c["componentName"]: (c.get("componentVersion"), c.get("lifecycleState")) for c in components}
+
+
 def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, reason: str,
                      components: List[Dict[str, Any]]) -> None:
+    """Report as a core device does; it is UNHEALTHY while the deployment failed or a component is
+    ERRORED or BROKEN (AWS's core device status)."""
     from localcore.readers.v2 import report
 
+    broken = any(c.get("lifecycleState") in ("ERRORED", "BROKEN") for c in components)
     report(cloud.url, core_thing, deployment_id, status, reason or None, components,
-           "HEALTHY" if status != "FAILED" else "UNHEALTHY")
+           "UNHEALTHY" if status == "FAILED" or broken else "HEALTHY")
 
 
 class Components:
@@ -188,13 +195,32 @@ class _Follower:
         await asyncio.wait({self._task}, timeout=5.0)
 
 
-async def follow(core, cloud, group, state_dir: Path, progress, components_svc: Optional[Components] = None
-                 ) -> None:
-    """Apply later deployments to the core device's thing group while running (the core stops it)."""
+async def follow(core, cloud, group, state_dir: Path, progress, components_svc: Optional[Components] = None,
+                 setup=None) -> None:
+    """Apply later deployments to the core device's thing group while running, and report component
+    state changes (a Lambda that cannot start, a generic component that went BROKEN) as a device does
+    (the core stops it)."""
     from localcore.readers.errors import DeploymentFailed
 
     core_thing = group.core.thing
     stop = asyncio.Event()
+    current = {"setup": setup}
+
+    async def report_changes() -> None:
+        if current["setup"] is None or not core.deployment.get("id"):
+            return
+        components = installed_components(core, current["setup"])
+        if components_svc is not None:
+            components = _merge_installed(components, components_svc.installed())
+        if _states(components) == _states(core.deployment.get("components", [])):
+            return
+        core.deployment = dict(core.deployment, components=components)
+        try:
+            await asyncio.to_thread(_report_blocking, cloud, core_thing, core.deployment["id"],
+                                    core.deployment.get("status", "SUCCEEDED"), core.deployment.get("message", ""),
+                                    components)
+        except Exception as e:
+            log.warning("cannot report the components' states: %s", e)
 
     async def loop() -> None:
         applied = core.deployment.get("id")
@@ -204,6 +230,7 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
                 return
             except asyncio.TimeoutError:
                 pass
+            await report_changes()
             try:
                 latest = await asyncio.to_thread(_latest_deployment, cloud, core_thing)
             except Exception as e:  # the cloud may be stopping; try again next round
@@ -215,8 +242,9 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
             t = time.monotonic()
             changes = None
             try:
-                _, setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
-                changes = await core.apply_deployment(setup.group, setup.profile)
+                _, new_setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
+                changes = await core.apply_deployment(new_setup.group, new_setup.profile)
+                current["setup"] = new_setup
                 log.info("V2 deployment %s applied: %s", latest, changes)
                 components = installed_components(core, setup)
                 status, reason = "SUCCEEDED", ""

@@ -189,6 +189,49 @@ def target_warnings(group: Group, target: str, file: str = "group.yaml") -> List
     return out
 
 
+# ---- cloud resources (both platforms) -----------------------------------------------------------
+
+
+def cloud_access(group: Group, target: str) -> Dict[str, List[str]]:
+    """The group's cloud resources a role of the group may use (IoT Analytics only locally: AWS retired it)."""
+    return {"tables": [t.name for t in group.cloud.tables], "buckets": list(group.cloud.buckets),
+            "kinesis_streams": [k.name for k in group.cloud.kinesis_streams],
+            "video_streams": list(group.cloud.video_streams),
+            "iotanalytics_channels": list(group.cloud.iotanalytics_channels) if target == "local" else []}
+
+
+def cloud_objects(group: Group, target: str, code_hashes: Mapping[str, str], *,
+                  buckets: Optional[List[str]] = None, bucket_objects: Iterable[Desired] = ()) -> List[Desired]:
+    """The group's cloud resources in deploy order: tables, buckets (``buckets`` when the platform adds one),
+    ``bucket_objects`` (files uploaded to them), Kinesis and Kinesis Video streams, IoT Analytics channels
+    (local only) and the cloud Lambdas with their role."""
+    out: List[Desired] = []
+    for t in group.cloud.tables:
+        out.append(Desired("table", t.name, {"name": t.name, "hash_key": t.hash_key,
+                                             "hash_key_type": t.hash_key_type}))
+    for b in (group.cloud.buckets if buckets is None else buckets):
+        out.append(Desired("bucket", b, {"name": b}))
+    out.extend(bucket_objects)
+    for k in group.cloud.kinesis_streams:
+        out.append(Desired("kinesis-stream", k.name, {"name": k.name, "shards": k.shards}))
+    for v in group.cloud.video_streams:
+        out.append(Desired("video-stream", v, {"name": v}))
+    if target == "local":
+        for ch in group.cloud.iotanalytics_channels:
+            out.append(Desired("iotanalytics-channel", ch, {"name": ch}))
+    if group.cloud.functions:
+        crole = cloud_role_name(group)
+        out.append(Desired("role", crole, {"role_name": crole, "trust": "lambda.amazonaws.com",
+                                           "access": cloud_access(group, target)}))
+        for cf in group.cloud.functions:
+            out.append(Desired("cloud-function", cf.name, {
+                "function_name": lambda_name(group, cf.name), "runtime": cf.runtime, "handler": cf.handler,
+                "memory": cf.memory_mb, "timeout": cf.timeout_s,
+                "environment": dict(sorted(cf.environment.items())),
+                "code_sha256": code_hashes.get(cloud_package_key(cf.name), ""), "role": f"@role:{crole}"}))
+    return out
+
+
 # ---- diff --------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..model import CLOUD, SHADOW_PREFIX, Group
 from ..plan import (LAMBDA_MIN_MEMORY_MB, SHADOW_SERVICE, STREAM_MANAGER_ARN, TARGETS, Desired, _safe_id, aws_name,
-                    cloud_package_key, cloud_role_name, group_role_name, lambda_name, lambda_role_name, policy_name,
+                    cloud_access, cloud_objects, group_role_name, lambda_name, lambda_role_name, policy_name,
                     service_role_name)
 
 
@@ -157,40 +157,19 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
         version[f"{kind.capitalize()}DefinitionVersionArn"] = f"@{key}"
     add(Desired("group-version", g, version))
 
-    access = {"tables": [t.name for t in group.cloud.tables], "buckets": list(group.cloud.buckets),
-              "kinesis_streams": [k.name for k in group.cloud.kinesis_streams],
-              "video_streams": list(group.cloud.video_streams),
-              "iotanalytics_channels": list(group.cloud.iotanalytics_channels) if target == "local" else []}
+    access = cloud_access(group, target)
     grole = group_role_name(group)
     add(Desired("group-role", grole, {"role_name": grole, "trust": "greengrass.amazonaws.com",
                                       "access": access, "group": f"@group:{g}#id"}))
 
-    for t in group.cloud.tables:
-        add(Desired("table", t.name, {"name": t.name, "hash_key": t.hash_key,
-                                      "hash_key_type": t.hash_key_type}))
-    for b in group.cloud.buckets:
-        add(Desired("bucket", b, {"name": b}))
+    compose = []
     for c in group.connectors:  # the Docker connector's compose file, read by the core from S3
         if c.compose_file is not None and files and c.name in files:
             path, sha = files[c.name]
             bucket, key = str(c.parameters.get("DockerComposeFileS3Bucket")), str(c.parameters.get("DockerComposeFileS3Key"))
-            add(Desired("bucket-object", f"{bucket}/{key}", {"bucket": bucket, "key": key, "path": path, "sha256": sha}))
-    for k in group.cloud.kinesis_streams:
-        add(Desired("kinesis-stream", k.name, {"name": k.name, "shards": k.shards}))
-    for v in group.cloud.video_streams:
-        add(Desired("video-stream", v, {"name": v}))
-    if target == "local":
-        for ch in group.cloud.iotanalytics_channels:
-            add(Desired("iotanalytics-channel", ch, {"name": ch}))
-    if group.cloud.functions:
-        crole = cloud_role_name(group)
-        add(Desired("role", crole, {"role_name": crole, "trust": "lambda.amazonaws.com", "access": access}))
-        for cf in group.cloud.functions:
-            add(Desired("cloud-function", cf.name, {
-                "function_name": lambda_name(group, cf.name), "runtime": cf.runtime, "handler": cf.handler,
-                "memory": cf.memory_mb, "timeout": cf.timeout_s,
-                "environment": dict(sorted(cf.environment.items())),
-                "code_sha256": code_hashes.get(cloud_package_key(cf.name), ""), "role": f"@role:{crole}"}))
+            compose.append(Desired("bucket-object", f"{bucket}/{key}",
+                                   {"bucket": bucket, "key": key, "path": path, "sha256": sha}))
+    out.extend(cloud_objects(group, target, code_hashes, bucket_objects=compose))
 
     add(Desired("deployment", g, {"group": f"@group:{g}#id", "group_version": f"@group-version:{g}",
                                   "group_role": f"@group-role:{grole}",

@@ -36,7 +36,7 @@ from .. import package as packaging
 from ..clients import Clients, Progress, error_cause, error_code, error_fix, is_not_found
 from ..errors import DeployError, Issue
 from ..model import Group
-from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_package_key, cloud_role_name,
+from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_objects,
                     diff, lambda_name, lambda_role_name, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
@@ -419,41 +419,19 @@ def desired_objects(group: Group, plan: V2Plan, target: str, code_hashes: Mappin
                 "memory": max(LAMBDA_MIN_MEMORY_MB, f.memory_mb or LAMBDA_MIN_MEMORY_MB),
                 "timeout": f.timeout_s, "code_sha256": code_hashes.get(f.name, ""), "role": f"@role:{role}",
                 "alias": False}))
-    for t in group.cloud.tables:
-        add(Desired("table", t.name, {"name": t.name, "hash_key": t.hash_key, "hash_key_type": t.hash_key_type}))
     buckets = list(group.cloud.buckets)
     if plan.artifact_bucket and plan.generic and plan.artifact_bucket not in buckets:
         buckets.append(plan.artifact_bucket)
-    for b in buckets:
-        add(Desired("bucket", b, {"name": b}))
+    artifacts = []
     for gc in plan.generic:
         for art in gc.artifacts:
             bucket, _, key = art.uri[len("s3://"):].partition("/")
             path = str((root / art.source_path).resolve()) if root is not None and art.source_path else None
-            add(Desired("bucket-object", f"{bucket}/{key}", {
+            artifacts.append(Desired("bucket-object", f"{bucket}/{key}", {
                 "bucket": f"@bucket:{bucket}#id" if bucket in buckets else bucket, "key": key,
                 "path": path, "data": None if path else (art.data or b"").decode("utf-8", "replace"),
                 "sha256": art.sha256}))
-    for k in group.cloud.kinesis_streams:
-        add(Desired("kinesis-stream", k.name, {"name": k.name, "shards": k.shards}))
-    for v in group.cloud.video_streams:
-        add(Desired("video-stream", v, {"name": v}))
-    if target == "local":
-        for ch in group.cloud.iotanalytics_channels:
-            add(Desired("iotanalytics-channel", ch, {"name": ch}))
-    if group.cloud.functions:
-        crole = cloud_role_name(group)
-        access = {"tables": [t.name for t in group.cloud.tables], "buckets": list(group.cloud.buckets),
-                  "kinesis_streams": [k.name for k in group.cloud.kinesis_streams],
-                  "video_streams": list(group.cloud.video_streams),
-                  "iotanalytics_channels": list(group.cloud.iotanalytics_channels) if target == "local" else []}
-        add(Desired("role", crole, {"role_name": crole, "trust": "lambda.amazonaws.com", "access": access}))
-        for cf in group.cloud.functions:
-            add(Desired("cloud-function", cf.name, {
-                "function_name": lambda_name(group, cf.name), "runtime": cf.runtime, "handler": cf.handler,
-                "memory": cf.memory_mb, "timeout": cf.timeout_s,
-                "environment": dict(sorted(cf.environment.items())),
-                "code_sha256": code_hashes.get(cloud_package_key(cf.name), ""), "role": f"@role:{crole}"}))
+    out.extend(cloud_objects(group, target, code_hashes, buckets=buckets, bucket_objects=artifacts))
     for lc in plan.lambdas:
         add(Desired("component", lc.component_name, {
             "name": lc.component_name, "version": lc.component_version, "lambdaFunction": lc.request,

@@ -4,10 +4,14 @@
 * ``cloud`` (a real LocalCloud on port 0, moto + the Kinesis Video stand-in, one per module),
   ``clients``, ``bucket``, ``stream``: snapshot and cloudfn tests. A folder may define its own
   ``cloud`` (tests/functional/cloud does); a local fixture wins over these.
+* ``deploy_cloud(auto_complete=True)``: a fresh LocalCloud per test with ``<tmp>/.gg/endpoint.json`` written as
+  ``deploy.py run`` does, so ``deploy.py --target local`` finds it; returns ``(cloud, state_dir)`` (stopped at
+  teardown). ``local_cloud`` is that with deployments completing at once (deploy tests without a core).
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -75,3 +79,30 @@ def stream(clients):
     name = f"cam-{uuid.uuid4().hex[:8]}"
     clients("kinesisvideo").create_stream(StreamName=name, DataRetentionInHours=1)
     return name
+
+
+@pytest.fixture
+def deploy_cloud(tmp_path, monkeypatch):
+    """A LocalCloud for control-plane tests, found by ``deploy.py --target local`` (see the module doc)."""
+    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    started = []
+
+    def start(auto_complete: bool = True):
+        state_dir = tmp_path / ".gg"
+        cloud = LocalCloud(state_dir / "cloud", auto_complete_deployments=auto_complete, pki_dir=state_dir / "ca")
+        cloud.start()
+        started.append(cloud)
+        (state_dir / "endpoint.json").write_text(json.dumps(
+            {"cloud_url": cloud.url, "group_ids": {}, "pki_dir": str(state_dir / "ca")}))
+        return cloud, state_dir
+
+    yield start
+    for cloud in started:
+        cloud.stop()
+
+
+@pytest.fixture
+def local_cloud(deploy_cloud):
+    """``deploy_cloud()`` with deployments completing at once."""
+    return deploy_cloud(True)

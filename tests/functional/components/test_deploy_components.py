@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 
 import boto3
-import pytest
 import yaml
 
 import deploy
 from group.state import State
-from localcore.cloud import LocalCloud
 
 GROUP = "v2-comp"
 RECIPE = """\
@@ -29,20 +27,6 @@ Manifests:
       - URI: s3://SOME-BUCKET/com.example.Hello/1.0.0/hello.py
 """
 
-
-@pytest.fixture()
-def local_cloud(tmp_path, monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    state_dir = tmp_path / ".gg"
-    cloud = LocalCloud(state_dir / "cloud", auto_complete_deployments=True, pki_dir=state_dir / "ca")
-    cloud.start()
-    try:
-        (state_dir / "endpoint.json").write_text(json.dumps(
-            {"cloud_url": cloud.url, "group_ids": {}, "pki_dir": str(state_dir / "ca")}))
-        yield cloud, state_dir
-    finally:
-        cloud.stop()
 
 
 def client(cloud, service):

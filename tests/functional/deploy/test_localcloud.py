@@ -1,10 +1,8 @@
 """The full seed group/group.yaml against the embedded LocalCloud (``--target local``)."""
 from __future__ import annotations
 
-import json
 import stat
 
-import pytest
 from cryptography import x509
 
 import deploy
@@ -12,23 +10,8 @@ from group import v1 as aws
 from group.clients import Clients
 from group.v1 import deploy_group, group_status
 from group.model import load
-from localcore.cloud import LocalCloud
 from localcore.pki import LocalPKI
 
-
-@pytest.fixture()
-def local_cloud(tmp_path, monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    state_dir = tmp_path / ".gg"
-    cloud = LocalCloud(state_dir / "cloud", auto_complete_deployments=True, pki_dir=state_dir / "ca")
-    cloud.start()
-    try:
-        (state_dir / "endpoint.json").write_text(json.dumps(
-            {"cloud_url": cloud.url, "group_ids": {}, "pki_dir": str(state_dir / "ca")}))
-        yield cloud, state_dir
-    finally:
-        cloud.stop()
 
 
 def test_seed_group_deploys_to_success_and_destroys(h, local_cloud, tmp_path):

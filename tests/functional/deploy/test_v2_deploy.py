@@ -10,25 +10,10 @@ import deploy
 from group.model import load
 from group.state import State
 from group.v2.apply import deploy_group, group_status
-from localcore.cloud import LocalCloud
 from localcore.pki import LocalPKI
 
 SEED = "gg-bundle"
 
-
-@pytest.fixture()
-def local_cloud(tmp_path, monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    state_dir = tmp_path / ".gg"
-    cloud = LocalCloud(state_dir / "cloud", auto_complete_deployments=True, pki_dir=state_dir / "ca")
-    cloud.start()
-    try:
-        (state_dir / "endpoint.json").write_text(json.dumps(
-            {"cloud_url": cloud.url, "group_ids": {}, "pki_dir": str(state_dir / "ca")}))
-        yield cloud, state_dir
-    finally:
-        cloud.stop()
 
 
 def _issuer(state_dir):

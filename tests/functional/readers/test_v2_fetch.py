@@ -3,7 +3,6 @@ read back as the core device GG_Core reads it (device-side route, real boto3 ``g
 Lambda artifacts downloaded and unzipped), then reported back so ``deploy.py status --platform v2`` shows it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from group.clients import Clients
 from group.model import load
 from group.state import State
 from group.v2.apply import deploy_group, group_status
-from localcore.cloud import LocalCloud
 from localcore.pki import LocalPKI
 from localcore.readers.errors import DeploymentFailed, NoDeployment
 from localcore.readers.v2 import installed_components, read_core_deployment, report, report_failure
@@ -27,32 +25,23 @@ CORE = "GG_Core"
 
 
 @pytest.fixture()
-def deployed(tmp_path, monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    state_dir = tmp_path / ".gg"
-    cloud = LocalCloud(state_dir / "cloud", auto_complete_deployments=False, pki_dir=state_dir / "ca")
-    cloud.start()
-    try:
-        (state_dir / "endpoint.json").write_text(json.dumps(
-            {"cloud_url": cloud.url, "group_ids": {}, "pki_dir": str(state_dir / "ca")}))
-        clients = Clients.create(REGION, cloud.url, KEYS)
-        # before anything is deployed the core has nothing to read
-        with pytest.raises(NoDeployment):
-            read_core_deployment(cloud.url, CORE, REGION, tmp_path / "work", CREDS)
-        pki = LocalPKI(state_dir / "ca")
+def deployed(tmp_path, deploy_cloud):
+    cloud, state_dir = deploy_cloud(auto_complete=False)  # nobody completes the deployment but the core
+    clients = Clients.create(REGION, cloud.url, KEYS)
+    # before anything is deployed the core has nothing to read
+    with pytest.raises(NoDeployment):
+        read_core_deployment(cloud.url, CORE, REGION, tmp_path / "work", CREDS)
+    pki = LocalPKI(state_dir / "ca")
 
-        def issue(thing):
-            issued = pki.root.issue_client(thing)
-            return issued.cert_pem, issued.key_pem
+    def issue(thing):
+        issued = pki.root.issue_client(thing)
+        return issued.cert_pem, issued.key_pem
 
-        group, _ = load(ROOT / "group" / "group.yaml")
-        deploy_group(group, root=ROOT, clients=clients, state_dir=state_dir, target="local",
-                     certs_dir=tmp_path / "certs", certificate_issuer=issue, root_ca_pem=pki.root.cert_pem,
-                     wait=False)
-        yield cloud, clients, state_dir, group
-    finally:
-        cloud.stop()
+    group, _ = load(ROOT / "group" / "group.yaml")
+    deploy_group(group, root=ROOT, clients=clients, state_dir=state_dir, target="local",
+                 certs_dir=tmp_path / "certs", certificate_issuer=issue, root_ca_pem=pki.root.cert_pem,
+                 wait=False)
+    yield cloud, clients, state_dir, group
 
 
 def test_core_reads_its_deployment_and_reports_success_then_a_deleted_version_fails(deployed, tmp_path, capsys):

@@ -75,7 +75,7 @@ class CountingPublisher:
 
 
 def echo_specs(tmp: Path, pool: int) -> dict:
-    """{platform: {"pinned": FunctionSpec, "on_demand": FunctionSpec}} as the core builds them from each reader."""
+    """{platform: {"pinned": spec, "on_demand": spec}}: the FunctionSpecs the core builds from each reader."""
     from localcore.core import function_specs
 
     functions = [
@@ -115,7 +115,8 @@ async def run_runtime(spec: FunctionSpec, state: Path, n: int) -> float:
         elapsed = time.perf_counter() - start
         # let the last results land before stopping (they follow their publish)
         deadline = time.monotonic() + 10
-        while runtime.status()["functions"][spec.name]["invocations"] < n + warm and time.monotonic() < deadline:
+        while (runtime.status()["functions"][spec.name]["invocations"] < n + warm
+               and time.monotonic() < deadline):
             await asyncio.sleep(0.01)
         return elapsed
     finally:
@@ -176,12 +177,13 @@ async def main() -> None:
             for p in order:
                 rate = args.n / await run_runtime(specs[p]["on_demand"], Path(tmp) / f"{p}-o-{rep}", args.n)
                 samples.setdefault((p, "on_demand"), []).append(rate)
-            print(f"round {rep + 1}: " + ", ".join(
-                f"{k if isinstance(k, str) else '/'.join(k)} {v[-1]:,.0f}/s" for k, v in samples.items()), flush=True)
+            got = ", ".join(f"{k if isinstance(k, str) else '/'.join(k)} {v[-1]:,.0f}/s"
+                            for k, v in samples.items())
+            print(f"round {rep + 1}: {got}", flush=True)
     med = {k: platforms.median(v) for k, v in samples.items()}
     rows = [("pinned", "runtime, pinned (1 instance)", "null server, 1 client process", med["ceiling_1"]),
-            ("on_demand", f"runtime, on-demand (pool {args.pool})", f"null server, {args.pool} client processes",
-             med["ceiling_pool"])]
+            ("on_demand", f"runtime, on-demand (pool {args.pool})",
+             f"null server, {args.pool} client processes", med["ceiling_pool"])]
     both = len(chosen) == 2
     cols = [f"{p} invocations/s" for p in chosen] + (["v2/v1"] if both else []) + ["ceiling", "ceiling/s"] + \
         [f"{p}/ceiling" for p in chosen]

@@ -44,8 +44,8 @@ def platforms_of(choice: str) -> List[str]:
 
 def add_platform_argument(parser) -> None:
     parser.add_argument("--platform", default="both", choices=("v1", "v2", "both"),
-                        help="measure the core as configured by the V1 reader, the V2 reader, or both side by "
-                             "side (default both)")
+                        help="measure the core as configured by the V1 reader, the V2 reader, or both "
+                             "side by side (default both)")
 
 
 def seed_data() -> Dict[str, Any]:
@@ -111,11 +111,12 @@ def v2_setup(group, root: Path, code_dirs: Optional[Mapping[str, Path]] = None):
     recipes = {lc.component_name: recipe_for_lambda(lc.request, REGION, ACCOUNT, handler=lc.handler,
                                                      runtime=lc.runtime) for lc in plan.lambdas}
     recipes.update({gc.name: gc.recipe for gc in plan.generic})
-    dirs = dict(code_dirs) if code_dirs is not None else {f.name: root / "unused" / f.name for f in group.functions}
+    dirs = dict(code_dirs) if code_dirs is not None else \
+        {f.name: root / "unused" / f.name for f in group.functions}
     deployment = dict(plan.deployment, deploymentId="bench")
-    return setup_from_deployment(deployment, recipes, core_thing=group.core.thing, region=REGION, account=ACCOUNT,
-                                 code_dirs=dirs, connectivity=list(plan.connectivity_info), base=group,
-                                 client_devices=list(plan.client_devices))
+    return setup_from_deployment(deployment, recipes, core_thing=group.core.thing, region=REGION,
+                                 account=ACCOUNT, code_dirs=dirs, connectivity=list(plan.connectivity_info),
+                                 base=group, client_devices=list(plan.client_devices))
 
 
 def core_config(setup_or_group, root: Path, state_dir: Path):
@@ -149,8 +150,8 @@ def goal_text(ratios: Sequence[float], higher_is_better: bool = True) -> str:
                 f"{(1 - worst) * 100:.0f} % below v1") + f" (goal v2/v1 ≥ {GOAL_RATIO:.2f})"
     worst = max(ratios)
     ok = worst <= 2 - GOAL_RATIO
-    return ("met" if ok else f"NOT met: worst v2/v1 {worst:.2f}, {(worst - 1) * 100:.0f} % slower than v1") + \
-        f" (goal v2/v1 ≤ {2 - GOAL_RATIO:.2f})"
+    verdict = "met" if ok else f"NOT met: worst v2/v1 {worst:.2f}, {(worst - 1) * 100:.0f} % slower than v1"
+    return verdict + f" (goal v2/v1 ≤ {2 - GOAL_RATIO:.2f})"
 
 
 def median(values: Sequence[float]) -> float:

@@ -1,4 +1,4 @@
-"""Device-to-device MQTT throughput over TLS: the local core's broker + router (V1 and V2) vs mosquitto vs amqtt.
+"""Device-to-device MQTT throughput over TLS: our broker + router (V1, V2) vs mosquitto vs amqtt.
 
 Each scenario: one subscriber and 1 or 10 publishers, every client a paho-mqtt client in its own
 process over TLS with client certificates, 256-byte payloads, QoS 0 or 1. Publisher ``Pub<i>``
@@ -16,7 +16,8 @@ The figure is messages/s received by the subscriber, measured from the moment th
 released to the last message; v1 and v2 (and the comparison brokers) are measured in interleaved
 rounds in one run and printed side by side with ratios; the goal v2 ≥ 0.90 × v1 is printed as met or not.
 
-    .venv/bin/python benchmarks/router.py [--platform v1|v2|both] [--messages 20000] [--no-mosquitto] [--no-amqtt]
+    .venv/bin/python benchmarks/router.py [--platform v1|v2|both] [--messages 20000] [--repeat 3]
+        [--no-mosquitto] [--no-amqtt] [--profile-dir DIR]
 
 Needs Debian ``mosquitto`` (apt-get install -y mosquitto) and amqtt in a separate venv
 (python3 -m venv /tmp/amqtt-venv && /tmp/amqtt-venv/bin/pip install amqtt); a missing broker is
@@ -49,6 +50,7 @@ PAYLOAD = b"x" * 256
 PUBLISHERS = [f"Pub{i}" for i in range(10)]
 TOPICS = [f"bench/{p}" for p in PUBLISHERS]
 AMQTT = os.environ.get("AMQTT_BIN", "/tmp/amqtt-venv/bin/amqtt")
+PROFILE_ENV = "BENCH_ROUTER_PROFILE_DIR"  # set by --profile-dir: our brokers run under cProfile
 
 
 def free_port() -> int:
@@ -70,11 +72,12 @@ def make_certs(directory: Path) -> None:
 
 
 def bench_group(directory: Path, platform: str):
-    """(routes, client policy or None, device things) of the seed group + the benchmark's devices on ``platform``."""
+    """(routes, client policy or None, device things) of the seed group + the benchmark's devices."""
     from localcore.core import routes_of
 
     group = platforms.seed_plus(["Sub", *PUBLISHERS],
-                                [{"source": p, "target": "Sub", "topic": t} for p, t in zip(PUBLISHERS, TOPICS)],
+                                [{"source": p, "target": "Sub", "topic": t}
+                                 for p, t in zip(PUBLISHERS, TOPICS)],
                                 root=platforms.ROOT, file=directory / f"group-{platform}.yaml")
     things = [d.thing for d in group.devices]
     if platform == "v1":
@@ -103,7 +106,19 @@ def serve_ours(directory: Path, port: int, platform: str) -> None:
         await stop.wait()
         await broker.stop()
 
-    asyncio.run(main())
+    profile_dir = os.environ.get(PROFILE_ENV)
+    if not profile_dir:
+        asyncio.run(main())
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        asyncio.run(main())
+    finally:
+        profiler.disable()
+        profiler.dump_stats(str(Path(profile_dir) / f"broker-{platform}.prof"))
 
 
 def start_broker(kind: str, directory: Path) -> tuple[subprocess.Popen, int]:
@@ -203,6 +218,15 @@ def publisher(directory: Path, thing: str, port: int, qos: int, count: int, go, 
     client.disconnect()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; 0.0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_scenario(directory: Path, port: int, qos: int, npub: int, total: int) -> float:
     ctx = mp.get_context("spawn")
     ready, go, result = ctx.Event(), ctx.Event(), ctx.Queue()
@@ -240,12 +264,17 @@ def main() -> None:
     parser.add_argument("--no-mosquitto", action="store_true")
     parser.add_argument("--no-amqtt", action="store_true")
     platforms.add_platform_argument(parser)
+    parser.add_argument("--profile-dir", help="run our brokers under cProfile; broker-<platform>.prof goes "
+                                              "here (slows them: to find where time goes, not for figures)")
     parser.add_argument("--serve-ours", nargs=3, metavar=("DIR", "PORT", "PLATFORM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ours:
         serve_ours(Path(args.serve_ours[0]), int(args.serve_ours[1]), args.serve_ours[2])
         return
 
+    if args.profile_dir:
+        Path(args.profile_dir).mkdir(parents=True, exist_ok=True)
+        os.environ[PROFILE_ENV] = str(Path(args.profile_dir).resolve())
     ours = platforms.platforms_of(args.platform)
     brokers = list(ours)
     if not args.no_mosquitto:
@@ -261,6 +290,7 @@ def main() -> None:
     scenarios = [(0, 1), (0, 10), (1, 1), (1, 10)]
     runs: dict[tuple[str, int, int], list[float]] = {}
     lost: set[tuple[str, int, int]] = set()
+    cpu_us: dict[tuple[str, int, int], list[float]] = {}
     load_before = os.getloadavg()[0]  # other work on the machine skews every column; it is printed
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
         directory = Path(tmp)
@@ -274,12 +304,18 @@ def main() -> None:
                 for qos, npub in scenarios:
                     # rotate who goes first each round: a warm-up or a busy moment favours no broker
                     for kind in brokers[rep % len(brokers):] + brokers[:rep % len(brokers)]:
+                        cpu0 = cpu_seconds(procs[kind][0].pid)
                         rate = run_scenario(directory, procs[kind][1], qos, npub, args.messages)
                         key = (kind, qos, npub)
                         runs.setdefault(key, []).append(abs(rate))
+                        # the broker's own CPU per message: far less sensitive to the shared machine
+                        # than msg/s (TLS handshakes of the scenario's clients included)
+                        cpu_us.setdefault(key, []).append(
+                            (cpu_seconds(procs[kind][0].pid) - cpu0) / args.messages * 1e6)
                         if rate < 0:
                             lost.add(key)
-                        print(f"run {rep + 1} {kind:10s} QoS{qos} {npub:2d}->1: {abs(rate):10.0f} msg/s"
+                        print(f"run {rep + 1} {kind:10s} QoS{qos} {npub:2d}->1: {abs(rate):10.0f} msg/s, "
+                              f"broker CPU {cpu_us[key][-1]:5.1f} µs/msg"
                               + ("  (messages lost)" if rate < 0 else ""), flush=True)
         finally:
             for proc, _ in procs.values():
@@ -312,6 +348,16 @@ def main() -> None:
         print("| " + " | ".join(cells) + " |")
     if both:
         print(f"goal v2 within 10 % of v1 on every scenario: {platforms.goal_text(ratios)}")
+    print()
+    print("broker CPU per message (median µs of user + system time of the broker process, whole scenario)")
+    print("| scenario | " + " | ".join(f"{p} µs/msg" for p in ours) + (" | v2/v1 |" if both else " |"))
+    print("|---|" + "---:|" * (len(ours) + both))
+    for qos, npub in scenarios:
+        us = {p: statistics.median(cpu_us[(p, qos, npub)]) for p in ours}
+        cells = [f"QoS {qos}, {npub}→1"] + [f"{us[p]:.1f}" for p in ours]
+        if both:
+            cells.append(platforms.ratio_cell(us["v1"], us["v2"]))
+        print("| " + " | ".join(cells) + " |")
 
 if __name__ == "__main__":
     main()

@@ -94,8 +94,8 @@ def main() -> int:
                 for name, clean in kinds:
                     got = one_start(state, certs, clean=clean, platform=p)
                     runs.setdefault((p, name), []).append(got)
-                    print(f"round {i + 1} {p} {name:<15} ready {got[0]:6.2f} s  1st aggregate {got[1]:6.2f} s  "
-                          f"stop {got[2]:5.2f} s", flush=True)
+                    print(f"round {i + 1} {p} {name:<15} ready {got[0]:6.2f} s  "
+                          f"1st aggregate {got[1]:6.2f} s  stop {got[2]:5.2f} s", flush=True)
     med = {k: tuple(platforms.median([r[j] for r in v]) for j in range(3)) for k, v in runs.items()}
     print()
     print(f"median of {args.runs} interleaved round(s); cpu count {os.cpu_count()}, load average "
@@ -116,15 +116,16 @@ def main() -> int:
             cells = [platforms.ratio_cell(a, b) for a, b in zip(v1, v2)]
             ratios += [b / a for a, b in zip(v1[:2], v2[:2]) if a]  # stop time is shown, not a goal
             print(f"| {name} | " + " | ".join(cells) + " |")
-        print(f"goal v2 within 10 % of v1 (ready, 1st aggregate): {platforms.goal_text(ratios, higher_is_better=False)}")
+        verdict = platforms.goal_text(ratios, higher_is_better=False)
+        print(f"goal v2 within 10 % of v1 (ready, 1st aggregate): {verdict}")
     if "v2" in chosen:
         cold = med[("v2", "cold (--clean)")][0]
         print(f"goal run --platform v2 --clean cold to ready ≤ {GOAL_S:.0f} s: "
               f"{'met' if cold <= GOAL_S else 'NOT met'} ({cold:.2f} s)")
     if "v1" in chosen:
         first = med[("v1", "cold (--clean)")][1]
-        print(f"goal v1 cold to first aggregate ≤ {GOAL_S:.0f} s: {'met' if first <= GOAL_S else 'NOT met'} "
-              f"({first:.2f} s)")
+        print(f"goal v1 cold to first aggregate ≤ {GOAL_S:.0f} s: "
+              f"{'met' if first <= GOAL_S else 'NOT met'} ({first:.2f} s)")
     return 0
 
 if __name__ == "__main__":

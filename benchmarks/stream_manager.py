@@ -1,4 +1,4 @@
-"""Stream manager throughput per platform: our server (File, Memory) vs a null server that only speaks the protocol.
+"""Stream manager throughput per platform: our server (File, Memory) vs a null server (protocol only).
 
 1 KiB messages, 1 and 4 concurrent clients (each client in its own process, as Lambdas and components are).
 Each sample runs for a fixed time window and counts completed calls; a cell is the median of
@@ -112,7 +112,7 @@ async def _null_main() -> None:
 
 # -- our server, as the core builds it per platform (run as: stream_manager.py --serve PLATFORM DIR) -----
 def _stream_manager_settings(platform: str, work: Path):
-    """(StreamManager settings, token check, extra token check or None, the client's token) for ``platform``."""
+    """(StreamManager settings, token check, extra token check or None, the client's token)."""
     import secrets
 
     data = platforms.seed_data()
@@ -307,7 +307,7 @@ def main() -> None:
         asyncio.run(_serve_main(args.serve[0], Path(args.serve[1])))
         return
 
-    from greengrasssdk.stream_manager import MessageStreamDefinition, Persistence, StrategyOnFull
+    from greengrasssdk.stream_manager import Persistence
 
     chosen = platforms.platforms_of(args.platform)
     t_start = time.monotonic()
@@ -357,7 +357,8 @@ def main() -> None:
                                     pool.sample(server, stream.format(clients), op, args.seconds,
                                                 filled=filled.get(label, 1))
                                 )
-                        rows.append((op, clients, {label: statistics.median(v) for label, v in samples.items()}))
+                        med = {label: statistics.median(v) for label, v in samples.items()}
+                        rows.append((op, clients, med))
                 finally:
                     pool.close()
         finally:
@@ -390,8 +391,9 @@ def main() -> None:
         )
         print(
             "`benchmarks/stream_manager.py --platform both`. Our server as the core builds it (client "
-            "authentication on, exporters off), v1 from the seed group with greengrasssdk clients and a Lambda "
-            "token, v2 from the seed's V2 deployment with PyPI stream_manager clients and a component SVCUID; "
+            "authentication on, exporters off), v1 from the seed group with greengrasssdk clients and a "
+            "Lambda token, v2 from the seed's V2 deployment with PyPI stream_manager clients and a "
+            "component SVCUID; "
             "File streams without flushOnWrite, Memory streams; the null server only answers the protocol "
             "(ceiling). Every client in its own process; servers in their own processes.\n"
         )

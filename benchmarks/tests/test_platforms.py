@@ -36,7 +36,8 @@ def test_router_v1_is_the_subscription_table_without_policy(tmp_path):
     router = _router()
     routes, policy, _ = router.bench_group(tmp_path, "v1")
     assert policy is None
-    assert ("device:Pub3", "device:Sub", "bench/Pub3") in {(r.source, r.target, r.topic_filter) for r in routes}
+    triples = {(r.source, r.target, r.topic_filter) for r in routes}
+    assert ("device:Pub3", "device:Sub", "bench/Pub3") in triples
 
 
 def test_goal_text_says_by_how_much():
@@ -79,7 +80,8 @@ def test_stream_manager_v2_server_takes_only_the_components_svcuid(tmp_path, cap
     import pytest
 
     sm = _stream_bench()
-    proc, port, token = sm.start([sys.executable, str(BENCH / "stream_manager.py"), "--serve", "v2", str(tmp_path)])
+    proc, port, token = sm.start([sys.executable, str(BENCH / "stream_manager.py"), "--serve", "v2",
+                                  str(tmp_path)])
     try:
         assert token
         client = sm._client("v2", port, token)  # PyPI stream_manager with the SVCUID

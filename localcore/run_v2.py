@@ -246,7 +246,7 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
                 changes = await core.apply_deployment(new_setup.group, new_setup.profile)
                 current["setup"] = new_setup
                 log.info("V2 deployment %s applied: %s", latest, changes)
-                components = installed_components(core, setup)
+                components = installed_components(core, new_setup)
                 status, reason = "SUCCEEDED", ""
                 if components_svc is not None:
                     outcome = await components_svc.deploy(latest)

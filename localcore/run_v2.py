@@ -119,6 +119,7 @@ class Components:
         from localcore.components.tokens import ComponentTokens
 
         self.cloud, self.group = cloud, group
+        self._gg = None
         self.tokens = ComponentTokens()
         if core.streams is not None:
             core.streams.add_token_check(self.tokens.valid)
@@ -134,25 +135,34 @@ class Components:
     async def stop(self) -> None:
         await self.service.stop()
 
-    def _specs(self, deployment_id: str):
-        import boto3
+    def _client(self):
+        if self._gg is None:  # one client: making one loads the service model (~0.3 s)
+            import boto3
 
+            self._gg = boto3.client("greengrassv2", region_name=self.group.group.region, endpoint_url=self.cloud.url,
+                                    aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1])
+        return self._gg
+
+    def _specs(self, deployment_id: str, generic: Optional[List[str]]):
         from group.v2.convert import compose_component_name
         from localcore.components.service import specs_from_cloud
 
-        gg = boto3.client("greengrassv2", region_name=self.group.group.region, endpoint_url=self.cloud.url,
-                          aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1])
-        doc = gg.get_deployment(deploymentId=deployment_id)
-        specs = specs_from_cloud(gg, doc, account_id=self.cloud.account_id, region=self.group.group.region)
+        gg = self._client()
+        doc = dict(gg.get_deployment(deploymentId=deployment_id))
         connectors = {compose_component_name(self.group, c.name) for c in self.group.connectors}
-        return {name: spec for name, spec in specs.items() if name not in connectors}
+        wanted = None if generic is None else set(generic) - connectors
+        # only the generic components' recipes: the reader already has the Lambda ones
+        doc["components"] = {n: e for n, e in (doc.get("components") or {}).items()
+                             if n not in connectors and (wanted is None or n in wanted)}
+        return specs_from_cloud(gg, doc, account_id=self.cloud.account_id, region=self.group.group.region)
 
-    async def deploy(self, deployment_id: str):
+    async def deploy(self, deployment_id: str, setup=None):
         from localcore.components.errors import ComponentError
         from localcore.components.service import FAILED, DeploymentResult
 
+        generic = None if setup is None else [c.name for c in setup.profile.components if c.kind == "generic"]
         try:
-            specs = await asyncio.to_thread(self._specs, deployment_id)
+            specs = await asyncio.to_thread(self._specs, deployment_id, generic)
         except ComponentError as e:  # a recipe the core cannot take: the deployment fails, nothing stops
             return DeploymentResult(deployment_id, FAILED, str(e))
         return await self.service.deploy(deployment_id, specs)
@@ -176,7 +186,7 @@ async def acknowledge(core, cloud, result: Dict[str, Any], setup, components_svc
     status, reason = "SUCCEEDED", ""
     components = installed_components(core, setup)
     if components_svc is not None:
-        outcome = await components_svc.deploy(deployment_id)
+        outcome = await components_svc.deploy(deployment_id, setup)
         status, reason = outcome.status, outcome.reason
         components = _merge_installed(components, components_svc.installed())
     await asyncio.to_thread(_report_blocking, cloud, setup.group.core.thing, deployment_id, status, reason,
@@ -249,7 +259,7 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
                 components = installed_components(core, new_setup)
                 status, reason = "SUCCEEDED", ""
                 if components_svc is not None:
-                    outcome = await components_svc.deploy(latest)
+                    outcome = await components_svc.deploy(latest, new_setup)
                     status, reason = outcome.status, outcome.reason
                     components = _merge_installed(components, components_svc.installed())
             except DeploymentFailed as e:

@@ -749,6 +749,9 @@ def _download_lambda(gg: Any, arn: str, component: str, version: str, work_dir: 
 
     folder = Path(work_dir) / "packages" / component / version
     code = folder / LAMBDA_ARTIFACT[:-len(".zip")]
+    done = folder / ".unpacked"
+    if done.exists() and code.is_dir():  # the component store keeps a version's artifacts (immutable)
+        return code
     where = f"artifact name: '{catalog_artifact()}' for component {component}-{version}"
     try:
         url = gg.get_component_version_artifact(arn=arn, artifactName=LAMBDA_ARTIFACT)["preSignedUrl"]
@@ -766,6 +769,7 @@ def _download_lambda(gg: Any, arn: str, component: str, version: str, work_dir: 
         shutil.rmtree(code)
     code.mkdir()
     _unzip(data, code, component)
+    done.touch()
     return code
 
 

@@ -192,6 +192,24 @@ def target_warnings(group: Group, target: str, file: str = "group.yaml") -> List
 # ---- cloud resources (both platforms) -----------------------------------------------------------
 
 
+def function_objects(group: Group, code_hashes: Mapping[str, str], *, alias: bool = True) -> List[Desired]:
+    """The core functions as Lambda functions (and their role). V1 references them through the alias
+    ``live``; V2 (``alias=False``) through the published version (a component import refuses aliases)."""
+    if not group.functions:
+        return []
+    role = lambda_role_name(group)
+    out = [Desired("role", role, {"role_name": role, "trust": "lambda.amazonaws.com"})]
+    for f in group.functions:
+        spec: Dict[str, Any] = {
+            "function_name": lambda_name(group, f.name), "runtime": f.runtime, "handler": f.handler,
+            "memory": max(LAMBDA_MIN_MEMORY_MB, f.memory_mb or LAMBDA_MIN_MEMORY_MB),
+            "timeout": f.timeout_s, "code_sha256": code_hashes.get(f.name, ""), "role": f"@role:{role}"}
+        if not alias:
+            spec["alias"] = False
+        out.append(Desired("function", f.name, spec))
+    return out
+
+
 def cloud_access(group: Group, target: str) -> Dict[str, List[str]]:
     """The group's cloud resources a role of the group may use (IoT Analytics only locally: AWS retired it)."""
     return {"tables": [t.name for t in group.cloud.tables], "buckets": list(group.cloud.buckets),

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..model import CLOUD, SHADOW_PREFIX, Group
-from ..plan import (LAMBDA_MIN_MEMORY_MB, SHADOW_SERVICE, STREAM_MANAGER_ARN, TARGETS, Desired, _safe_id, aws_name,
-                    cloud_access, cloud_objects, group_role_name, lambda_name, lambda_role_name, policy_name,
-                    service_role_name)
+from ..plan import (SHADOW_SERVICE, STREAM_MANAGER_ARN, TARGETS, Desired, _safe_id, aws_name, cloud_access,
+                    cloud_objects, function_objects, group_role_name, policy_name, service_role_name)
 
 
 # ---- desired objects ---------------------------------------------------------------------------
@@ -89,14 +88,7 @@ def desired_objects(group: Group, target: str, code_hashes: Mapping[str, str], *
             "thing": f"@thing:{group.core.thing}",
             "ConnectivityInfo": [{"Id": c.id or f"{i}", "HostAddress": c.host, "PortNumber": c.port,
                                   "Metadata": c.metadata} for i, c in enumerate(group.core.connectivity)]}))
-    if group.functions:
-        role = lambda_role_name(group)
-        add(Desired("role", role, {"role_name": role, "trust": "lambda.amazonaws.com"}))
-        for f in group.functions:
-            add(Desired("function", f.name, {
-                "function_name": lambda_name(group, f.name), "runtime": f.runtime, "handler": f.handler,
-                "memory": max(LAMBDA_MIN_MEMORY_MB, f.memory_mb or LAMBDA_MIN_MEMORY_MB),
-                "timeout": f.timeout_s, "code_sha256": code_hashes.get(f.name, ""), "role": f"@role:{role}"}))
+    out.extend(function_objects(group, code_hashes))
 
     defs: Dict[str, str] = {}
 

@@ -36,8 +36,8 @@ from .. import package as packaging
 from ..clients import Clients, Progress, error_cause, error_code, error_fix, is_not_found
 from ..errors import DeployError, Issue
 from ..model import Group
-from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_objects,
-                    diff, lambda_name, lambda_role_name, service_role_name, spec_hash, target_warnings)
+from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_objects, diff,
+                    function_objects, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
                      delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, write_root_ca,
@@ -53,7 +53,6 @@ DEVICE_DONE = ("SUCCEEDED", "COMPLETED")
 DEVICE_FINAL = DEVICE_DONE + ("FAILED", "TIMED_OUT", "CANCELED", "REJECTED")
 _POLL_INTERVAL_S = 1.0
 _COMPONENT_READY_S = 120.0
-LAMBDA_MIN_MEMORY_MB = 128
 
 # deploy order of the V2 kinds (destroy goes the other way)
 KIND_ORDER = (
@@ -410,15 +409,7 @@ def desired_objects(group: Group, plan: V2Plan, target: str, code_hashes: Mappin
     if plan.client_devices:
         add(Desired("client-devices", core, {"core": core, "things": list(plan.client_devices),
                                              "refs": [f"@thing:{t}" for t in plan.client_devices]}))
-    if group.functions:
-        role = lambda_role_name(group)
-        add(Desired("role", role, {"role_name": role, "trust": "lambda.amazonaws.com"}))
-        for f in group.functions:
-            add(Desired("function", f.name, {
-                "function_name": lambda_name(group, f.name), "runtime": f.runtime, "handler": f.handler,
-                "memory": max(LAMBDA_MIN_MEMORY_MB, f.memory_mb or LAMBDA_MIN_MEMORY_MB),
-                "timeout": f.timeout_s, "code_sha256": code_hashes.get(f.name, ""), "role": f"@role:{role}",
-                "alias": False}))
+    out.extend(function_objects(group, code_hashes, alias=False))
     buckets = list(group.cloud.buckets)
     if plan.artifact_bucket and plan.generic and plan.artifact_bucket not in buckets:
         buckets.append(plan.artifact_bucket)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+
 import deploy
 from group.model import load
 from group.state import State
@@ -155,3 +156,42 @@ def test_target_aws_defaults_to_v2_and_refuses_v1(h, local_cloud, tmp_path, monk
     assert deploy.main(["plan", "--exit-code"] + common) == 0
     assert deploy.main(["destroy"] + common) == 0
     assert deploy.main(["plan", "--exit-code"] + common) == 2
+
+
+def test_export_cli_writes_the_v2_files_deterministically_without_aws(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing may be called
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert deploy.main(["export", "--out", str(first), "--state-dir", str(tmp_path / ".gg")]) == 0
+    assert deploy.main(["export", "--platform", "v2", "--out", str(second), "--state-dir", str(tmp_path / ".gg")]) == 0
+    files = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
+    for required in ("deployment.json", "config.yaml", "MIGRATION.md", "policies/device-iot-policy.json",
+                     "policies/token-exchange-role-policy.json"):
+        assert required in files, required
+    assert sum(1 for f in files if f.startswith("recipes/")) >= 9
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+    doc = json.loads((first / "deployment.json").read_text())
+    assert doc["targetArn"].endswith(":thinggroup/gg-bundle")
+    assert deploy.main(["export", "--platform", "v1", "--out", str(tmp_path / "c")]) == 1
+
+
+def test_validate_v2_lists_what_v2_cannot_carry_and_exits_1(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # no AWS call: validation only
+    bundle = tmp_path / "bundle"
+    (bundle / "group").mkdir(parents=True)
+    (bundle / "lambdas" / "f").mkdir(parents=True)
+    (bundle / "lambdas" / "f" / "handler.py").write_text("def function_handler(event, context):\n    return 1\n")
+    data = {"group": {"name": "bad-v2", "region": "us-east-1"},
+            "core": {"thing": "BadCore", "connectivity": [{"host": "10.0.0.5", "port": 8883}]},
+            "functions": [{"name": "f", "pinned": True, "memory_mb": 64}],
+            # a V1 connector with no V2 equivalent (only the Docker one has a documented replacement)
+            "connectors": [{"name": "sms", "arn": "arn:aws:greengrass:us-east-1::/connectors/TwilioNotifications/"
+                                                  "versions/5", "parameters": {"TwilioAccountSid": "x"}}]}
+    gf = bundle / "group" / "group.yaml"
+    gf.write_text(json.dumps(data))
+    assert deploy.main(["validate", "--platform", "v1", "--group-file", str(gf)]) == 0  # fine as a V1 group
+    capsys.readouterr()
+    assert deploy.main(["validate", "--platform", "v2", "--group-file", str(gf)]) == 1
+    out = capsys.readouterr().out
+    assert "connectors[0]" in out and "fix:" in out and "nothing was called" in out, out
+    assert deploy.main(["deploy", "--platform", "v2", "--group-file", str(gf), "--state-dir",
+                        str(tmp_path / ".gg")]) == 1  # refused before any call

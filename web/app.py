@@ -29,6 +29,7 @@ import inspect
 import itertools
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -211,26 +212,68 @@ class _LastFrame:
     frame as it sees it, and ``/api/webcam/latest.jpg`` serves that copy once the file is gone.
     """
 
+    WATCH_S = 0.25  # frames live ~0.3 s before the uploader deletes them: look more often than the status
+
     def __init__(self) -> None:
         self.path: Optional[str] = None
         self.data: Optional[bytes] = None
+        self.folder: Optional[Path] = None  # where the frames are written (learnt from the status)
+        self.mtime = -1.0  # of the frame kept: the watcher only moves on to newer ones
 
     async def read(self, path: str) -> bytes:
         """The bytes of ``path`` (OSError when unreadable and never read before)."""
         if path == self.path and self.data is not None:
             return self.data
-        data = await asyncio.to_thread(Path(path).read_bytes)
-        self.path, self.data = path, data
+        data, mtime = await asyncio.to_thread(_read_with_mtime, path)
+        if self.data is None or mtime >= self.mtime:  # never go back to an older frame
+            self.path, self.data, self.mtime = path, data, mtime
         return data
 
     async def remember(self, status: dict) -> None:
         webcam = status.get("webcam")
         path = webcam.get("latest_jpeg_path") if isinstance(webcam, dict) else None
         if isinstance(path, str) and Path(path).suffix.lower() in (".jpg", ".jpeg"):
+            self.folder = Path(path).parent
             try:
                 await self.read(path)
             except OSError:  # already uploaded and deleted: the page keeps the previous frame
                 pass
+
+    def _newest(self) -> Optional[tuple]:
+        newest, newest_mtime = None, -1.0
+        try:
+            with os.scandir(self.folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") or not entry.name.lower().endswith((".jpg", ".jpeg")):
+                        continue
+                    try:
+                        mtime = entry.stat().st_mtime
+                    except OSError:
+                        continue
+                    if mtime > newest_mtime:
+                        newest, newest_mtime = entry.path, mtime
+        except OSError:
+            return None
+        return (newest, newest_mtime) if newest else None
+
+    async def watch(self) -> None:
+        """Keep a copy of the newest frame of the folder the status named, between status rounds."""
+        while True:
+            await asyncio.sleep(self.WATCH_S)
+            if self.folder is None:
+                continue
+            found = await asyncio.to_thread(self._newest)
+            if found and found[1] > self.mtime and found[0] != self.path:
+                try:
+                    await self.read(found[0])
+                except OSError:  # deleted meanwhile: the next one
+                    pass
+
+
+def _read_with_mtime(path: str) -> tuple:
+    p = Path(path)
+    mtime = p.stat().st_mtime
+    return p.read_bytes(), mtime
 
 
 async def _webcam_latest(request: web.Request) -> web.Response:
@@ -459,7 +502,15 @@ def make_app(facade: DashboardFacade, *, token: str, allowed_hosts: Iterable[str
     for method, path, handler in public_routes:
         app.router.add_route(method, path, handler)
     app.on_shutdown.append(_on_shutdown)
+    app.cleanup_ctx.append(_frame_watch)
     return app
+
+
+async def _frame_watch(app: web.Application):
+    task = asyncio.create_task(app[FRAMES].watch(), name="dashboard-frame-watch")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 class Dashboard:

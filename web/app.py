@@ -232,8 +232,11 @@ class _LastFrame:
     async def remember(self, status: dict) -> None:
         webcam = status.get("webcam")
         path = webcam.get("latest_jpeg_path") if isinstance(webcam, dict) else None
+        folder = webcam.get("frames_dir") if isinstance(webcam, dict) else None
+        if isinstance(folder, str) and folder:
+            self.folder = Path(folder)  # watched from the first status on (a status may never catch a frame)
         if isinstance(path, str) and Path(path).suffix.lower() in (".jpg", ".jpeg"):
-            self.folder = Path(path).parent
+            self.folder = self.folder or Path(path).parent
             try:
                 await self.read(path)
             except OSError:  # already uploaded and deleted: the page keeps the previous frame
@@ -350,6 +353,10 @@ async def _status_loop(client: _EventClient, facade: DashboardFacade, interval: 
         try:
             status = _status_of(facade)
             await frames.remember(status)
+            webcam = status.get("webcam")
+            if isinstance(webcam, dict) and not webcam.get("latest_jpeg_path") and frames.path:
+                # the newest frame is already uploaded and deleted: the page shows the copy kept of it
+                status = dict(status, webcam=dict(webcam, latest_jpeg_path=frames.path, latest_kept=True))
         except Exception as exc:  # keep the stream alive; the page shows the failure
             log.exception("facade.status() failed")
             status = {"errors": {"dashboard": f"status failed: {type(exc).__name__}: {exc}"}}

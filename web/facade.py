@@ -371,7 +371,7 @@ def webcam_section(frames_dir: str, status_payloads: list[bytes] = (), captured:
     section_extra = {}
     if isinstance(worker, Mapping):
         section_extra = {"source": worker.get("source"), "last_error": worker.get("last_error")}
-    return {**section_extra, "latest_jpeg_path": latest, "captured": captured, "saved": saved,
+    return {**section_extra, "frames_dir": frames_dir, "latest_jpeg_path": latest, "captured": captured, "saved": saved,
             "uploaded": sum(1 for s in statuses if s["status"] == "Success"),
             "export_statuses": statuses[-statuses_shown:]}
 

@@ -28,3 +28,21 @@ async def test_a_frame_written_and_deleted_between_status_rounds_is_kept(tmp_pat
     finally:
         watch.cancel()
         await asyncio.gather(watch, return_exceptions=True)
+
+
+async def test_the_folder_is_watched_from_a_status_that_names_no_frame(tmp_path):
+    """Frames written every second and a status every second can stay in phase so that no status ever
+    sees a frame: the section names the folder, and the copy is kept from the start."""
+    frames = _LastFrame()
+    await frames.remember({"webcam": {"frames_dir": str(tmp_path), "latest_jpeg_path": None}})
+    watch = asyncio.create_task(frames.watch())
+    try:
+        (tmp_path / "c.jpg").write_bytes(b"third")
+        for _ in range(40):
+            if frames.data == b"third":
+                break
+            await asyncio.sleep(0.05)
+        assert frames.data == b"third"
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)

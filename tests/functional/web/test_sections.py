@@ -192,7 +192,8 @@ async def test_webcam_section_from_frames_and_a_real_status_stream(tmp_path):
 def test_webcam_section_without_frames_dir(tmp_path):
     from web.facade import webcam_section
     assert webcam_section(str(tmp_path / "none")) == {
-        "latest_jpeg_path": None, "captured": None, "saved": 0, "uploaded": 0, "export_statuses": []}
+        "frames_dir": str(tmp_path / "none"), "latest_jpeg_path": None, "captured": None, "saved": 0,
+        "uploaded": 0, "export_statuses": []}
 
 
 def test_cached_provider_calls_at_most_once_per_period():

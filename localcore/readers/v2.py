@@ -39,6 +39,7 @@ from group.model import (NAME_RE, Connectivity, Connector, Core, Device, Functio
                          GroupInfo, Logger, ResourceAccess, Resource, RunAs, StreamManager, Subscription, Volume)
 from group.model import DEFAULT_RUNTIME
 from group.plan import lambda_name
+from group.topics import filters_overlap
 from group.v2 import catalog
 from group.v2.convert import compose_component_name
 from group.v2.lambda_recipe import lambda_parameters_from_recipe
@@ -86,21 +87,6 @@ def _covers(outer: str, inner: str) -> bool:
     return len(a) == len(b)
 
 
-def _overlap(a: str, b: str) -> bool:
-    """Could one topic match both filters?"""
-    x, y = a.split("/"), b.split("/")
-    for i in range(max(len(x), len(y))):
-        p = x[i] if i < len(x) else None
-        q = y[i] if i < len(y) else None
-        if p == "#" or q == "#":
-            return True
-        if p is None or q is None:
-            return False
-        if p != "+" and q != "+" and p != q:
-            return False
-    return True
-
-
 def _outermost(filters: Iterable[str]) -> List[str]:
     """``filters`` without those another one of them covers (order kept)."""
     items = list(dict.fromkeys(filters))
@@ -139,7 +125,7 @@ class Grants:
     def may_subscribe_overlapping(self, topic_filter: str) -> List[str]:
         if self.subscribe_all:
             return [topic_filter]
-        return [f for f in self.subscribe if _overlap(f, topic_filter)]
+        return [f for f in self.subscribe if filters_overlap(f, topic_filter)]
 
 
 def _selected_things(rule: Any, definition: str, known: Sequence[str]) -> List[str]:
@@ -602,7 +588,7 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
             if thing is not None and has_shadows and thing != "+":
                 routes.add(f"{f.name}-shadow-{i}", f"shadow:{thing}", f.name, topic)
                 continue
-            if any(_overlap(b, topic) for b in to_pubsub):
+            if any(filters_overlap(b, topic) for b in to_pubsub):
                 for d in things:
                     if grants[d].may_publish_matching(topic):
                         routes.add(f"{f.name}-pubsub-{i}-{d}", d, f.name, topic)

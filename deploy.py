@@ -184,8 +184,9 @@ def _platform_module(platform: str):
     return module
 
 
-def _v2_issues(out, groups) -> bool:
-    """Print what V2 cannot carry for each group (validate/plan/deploy with --platform v2); True if any error."""
+def _check_v2(out, groups) -> None:
+    """Print what V2 cannot carry for each group (validate/plan/deploy with --platform v2); CliError if any
+    of it is an error."""
     from group.v2.validate import issues_for_v2
 
     failed = False
@@ -193,14 +194,22 @@ def _v2_issues(out, groups) -> bool:
         for issue in issues_for_v2(g, str(path)):
             _print_issue(out, issue)
             failed = failed or issue.severity == "error"
-    return failed
+    if failed:
+        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
+
+
+def _target_of(args: argparse.Namespace, group: Any):
+    """``(clients, certificate issuer, root CA PEM, where)`` of a deploy to ``args.target``."""
+    clients, info = make_clients(args, group)
+    issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
+    return clients, issuer, root_ca, clients.endpoint_url or clients.region
 
 
 def cmd_validate(args: argparse.Namespace, out) -> int:
     platform = resolve_platform(args)
     groups = load_groups(args, out)
-    if platform == "v2" and _v2_issues(out, groups):
-        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
+    if platform == "v2":
+        _check_v2(out, groups)
     for path, g in groups:
         out.print(f"[green]ok[/green] {path}: group '{g.name}' ({len(g.functions)} functions, "
                   f"{len(g.devices)} devices, {len(g.subscriptions)} subscriptions)")
@@ -212,8 +221,8 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
     plan_group = _platform_module(platform).plan_group
 
     groups = load_groups(args, out)
-    if platform == "v2" and _v2_issues(out, groups):
-        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
+    if platform == "v2":
+        _check_v2(out, groups)
     changed = False
     for path, g in groups:
         clients, _ = make_clients(args, g)
@@ -248,9 +257,7 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
                        "deploy each region separately")
     results, clients = [], None
     for path, g in groups:
-        clients, info = make_clients(args, g)
-        issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
-        where = clients.endpoint_url or clients.region
+        clients, issuer, root_ca, where = _target_of(args, g)
         out.print(f"[bold]deploy {g.name}[/bold] → {args.target} ({where})")
         result = deploy_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
                               target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,
@@ -271,15 +278,12 @@ def cmd_deploy(args: argparse.Namespace, out) -> int:
 def _deploy_v2(args: argparse.Namespace, out, groups, progress) -> int:
     from group.v2.apply import deploy_group
 
-    if _v2_issues(out, groups):
-        raise CliError("the group file(s) cannot be carried to Greengrass V2 as they are; nothing was called")
+    _check_v2(out, groups)
     if args.bulk:
         raise CliError("--bulk is a V1 API (start_bulk_deployment); on V2 a fleet is a thing group: deploy each "
                        "group without --bulk")
     for path, g in groups:
-        clients, info = make_clients(args, g)
-        issuer, root_ca = (local_issuer(args, info) if args.target == "local" else (None, None))
-        where = clients.endpoint_url or clients.region
+        clients, issuer, root_ca, where = _target_of(args, g)
         out.print(f"[bold]deploy {g.name}[/bold] → {args.target}, Greengrass V2 ({where})")
         result = deploy_group(g, root=_root_of(path), clients=clients, state_dir=args.state_dir,
                               target=args.target, certs_dir=args.certs_dir, certificate_issuer=issuer,

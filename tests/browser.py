@@ -93,3 +93,35 @@ def assert_not_blank(image, height: int) -> None:
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     assert float(gray.std()) > 20.0, "the screenshot is (nearly) one flat colour"
     assert len(np.unique(image.reshape(-1, 3)[::7], axis=0)) > 50
+
+
+class DashboardThread:
+    """A ``web.app.Dashboard`` on its own event loop in a daemon thread (functional browser tests)."""
+
+    def __init__(self, facade: Any, status_interval: float = 0.2, wait_s: float = 10.0) -> None:
+        import asyncio
+        import threading
+
+        from web.app import Dashboard
+
+        self.wait_s = wait_s
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="dashboard", daemon=True)
+        self.dashboard = Dashboard(facade, status_interval=status_interval)
+
+    def _run(self, coro: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.wait_s)
+
+    def start(self) -> None:
+        self.thread.start()
+        self._run(self.dashboard.start(port=0))
+
+    def stop(self) -> None:
+        try:
+            self._run(self.dashboard.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(self.wait_s)
+            self.loop.close()

@@ -262,3 +262,15 @@ def open_events(http):
 def browser_core(tmp_path_factory) -> Core:
     """One core for a module of browser tests (one server, one browser)."""
     return build_core(tmp_path_factory.mktemp("browser-core"))
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """Headless Chromium for a module's browser tests (the module skips itself without one)."""
+    from tests import browser
+
+    b = browser.Browser()
+    try:
+        yield b.driver
+    finally:
+        b.quit()

@@ -7,16 +7,13 @@ Run: .venv/bin/python -m pytest -q tests/functional/web -m browser
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 
 import pytest
 
 from localcore.interfaces import Message
 from localcore.runtime.connectors import NO_COMPOSE
 from tests import browser
-from web.app import Dashboard
 
 pytestmark = pytest.mark.browser
 
@@ -32,47 +29,14 @@ from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 
-class ServerThread:
-    """The Dashboard on its own event loop in a daemon thread."""
-
-    def __init__(self, facade) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="dashboard", daemon=True)
-        self.dashboard = Dashboard(facade, status_interval=0.2)
-
-    def _run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT_S)
-
-    def start(self) -> None:
-        self.thread.start()
-        self._run(self.dashboard.start(port=0))
-
-    def stop(self) -> None:
-        try:
-            self._run(self.dashboard.stop())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(WAIT_S)
-            self.loop.close()
-
-
 @pytest.fixture(scope="module")
 def server(browser_core):
-    srv = ServerThread(browser_core.facade)
+    srv = browser.DashboardThread(browser_core.facade, wait_s=WAIT_S)
     srv.start()
     try:
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def driver():
-    b = browser.Browser()
-    try:
-        yield b.driver
-    finally:
-        b.quit()
 
 
 def wait(drv, condition, what: str):

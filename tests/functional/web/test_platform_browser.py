@@ -6,15 +6,12 @@ Run: .venv/bin/python -m pytest -q tests/functional/web/test_platform_browser.py
 """
 from __future__ import annotations
 
-import asyncio
-import threading
 
 import pytest
 
 from localcore.clientauth import policy_from_config
 from localcore.platform import V1, ComponentInfo, PlatformProfile
 from tests import browser
-from web.app import Dashboard
 from web.facade import platform_section
 
 pytestmark = pytest.mark.browser
@@ -86,29 +83,12 @@ class WithPlatform:
 
 @pytest.fixture(scope="module")
 def server(browser_core, platform):
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="dashboard", daemon=True)
-    thread.start()
-    dash = Dashboard(WithPlatform(browser_core.facade, platform), status_interval=0.2)
-    asyncio.run_coroutine_threadsafe(dash.start(port=0), loop).result(WAIT_S)
+    srv = browser.DashboardThread(WithPlatform(browser_core.facade, platform), wait_s=WAIT_S)
+    srv.start()
     try:
-        yield dash
+        yield srv.dashboard
     finally:
-        try:
-            asyncio.run_coroutine_threadsafe(dash.stop(), loop).result(WAIT_S)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(WAIT_S)
-            loop.close()
-
-
-@pytest.fixture(scope="module")
-def driver():
-    b = browser.Browser()
-    try:
-        yield b.driver
-    finally:
-        b.quit()
+        srv.stop()
 
 
 def wait(drv, condition, what: str):

@@ -67,31 +67,26 @@ async def read(progress, group, state_dir: Path, cloud):
 
 
 def installed_components(core, setup) -> List[Dict[str, Any]]:
-    """What the core reports in ListInstalledComponents: each component with its lifecycle state.
-    A Lambda component is RUNNING once its function is registered (pinned: its instance runs;
-    on demand: instances start per invocation), ERRORED when its process cannot start."""
+    """What the core reports in ListInstalledComponents: the reader's report of the setup's components
+    (``readers.v2.installed_components``) with the Lambda components' states from the runtime: RUNNING once
+    the function is registered (pinned: its instance runs; on demand: instances start per invocation, the
+    details say busy/idle), ERRORED when its process cannot start."""
+    from group.plan import lambda_name
+    from localcore.readers.v2 import installed_components as report_of
+
     functions = core.runtime.status().get("functions", {})
-    by_component = {c: f for f, c in getattr(setup.profile, "function_components", {}).items()}
-    out = []
-    for c in setup.profile.components:
-        state, details = "RUNNING", ""
-        if c.kind == "lambda":
-            fn = functions.get(by_component.get(c.name) or _function_of(c.name, functions), {})
-            if fn and not fn.get("pinned", True):
-                busy = sum(1 for i in fn.get("instances", []) if i.get("state") == "busy")
-                details = f"on demand: {'busy' if busy else 'idle'} ({len(fn.get('instances', []))} of " \
-                          f"{fn.get('max_instances')} instances)"
-            if fn.get("start_error"):
-                state, details = "ERRORED", str(fn["start_error"])
-        out.append({"componentName": c.name, "componentVersion": c.version, "lifecycleState": state,
-                    "lifecycleStateDetails": details, "isRoot": c.root})
-    return out
-
-
-def _function_of(component: str, functions: Dict[str, Any]) -> str:
-    """The function a Lambda component imports (its name is the Lambda function name: <group>-<function>)."""
-    matches = [f for f in functions if component.endswith("-" + f) or component == f]
-    return max(matches, key=len) if matches else ""
+    # a Lambda component's name is its Lambda function's name (the converter's choice, as AWS's import)
+    by_component = {lambda_name(setup.group, f.name): functions.get(f.name, {}) for f in setup.group.functions}
+    states, details = {}, {}
+    for name, fn in by_component.items():
+        if fn.get("start_error"):
+            states[name], details[name] = "ERRORED", str(fn["start_error"])
+        elif fn and not fn.get("pinned", True):
+            busy = sum(1 for i in fn.get("instances", []) if i.get("state") == "busy")
+            details[name] = (f"on demand: {'busy' if busy else 'idle'} ({len(fn.get('instances', []))} of "
+                             f"{fn.get('max_instances')} instances)")
+    return [dict(c, lifecycleStateDetails=details.get(c["componentName"], ""))
+            for c in report_of(setup, states)]
 
 
 def _states(components: List[Dict[str, Any]]) -> Dict[str, tuple]:

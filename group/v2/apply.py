@@ -40,8 +40,8 @@ from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cl
                     function_objects, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
-                     delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, write_root_ca,
-                     amazon_root_ca)
+                     delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, resolve,
+                     write_root_ca, amazon_root_ca)
 from .model import GenericComponent, V2Plan, content_hash
 
 log = logging.getLogger(__name__)
@@ -543,7 +543,7 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
                 apply_one(ctx, key, d, missing)
         drec = ctx.state.get(dkey)
         if redeploy or failed or dkey in missing or drec is None \
-                or drec.get("applied") != spec_hash(_resolved(ctx, desired[dkey])):
+                or drec.get("applied") != spec_hash(resolve(desired[dkey].spec, ctx.state)):
             if drec is not None:
                 ctx.state.update(dkey, applied=None)
             apply_one(ctx, dkey, desired[dkey], [dkey] if (redeploy or failed) else missing,
@@ -557,11 +557,6 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
             status = _wait_device(ctx, dkey, drec, timeout, poller or poll_device)
     return DeployResult(group.name, drec.get("id"), status, plan.lines(), ctx.state.path,
                         v2.component_versions(), [str(f) for f in v2.findings])
-
-
-def _resolved(ctx: Ctx, d: Desired) -> Any:
-    from ..steps import resolve
-    return resolve(d.spec, ctx.state)
 
 
 # ---- the core device's result --------------------------------------------------------------------

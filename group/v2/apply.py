@@ -315,9 +315,9 @@ def _apply_deployment(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec:
                         "core": spec["core"], "status": "QUEUED"})
 
 
-def _get_deployment(ctx: Ctx, deployment_id: str) -> Optional[Dict[str, Any]]:
+def _get_deployment(clients: Clients, deployment_id: str) -> Optional[Dict[str, Any]]:
     try:
-        return ctx.clients.greengrassv2.get_deployment(deploymentId=deployment_id)
+        return clients.greengrassv2.get_deployment(deploymentId=deployment_id)
     except ClientError as err:
         if is_not_found(err):
             return None
@@ -325,14 +325,14 @@ def _get_deployment(ctx: Ctx, deployment_id: str) -> Optional[Dict[str, Any]]:
 
 
 def _exists_deployment(ctx: Ctx, rec: Dict[str, Any]) -> bool:
-    found = _get_deployment(ctx, rec["id"])
+    found = _get_deployment(ctx.clients, rec["id"])
     return (found is not None and found.get("isLatestForTarget", True)
             and found.get("deploymentStatus") not in ("CANCELED", "FAILED", "INACTIVE"))
 
 
 def _delete_deployment(ctx: Ctx, rec: Dict[str, Any]) -> None:
     gg = ctx.clients.greengrassv2
-    found = _get_deployment(ctx, rec["id"])
+    found = _get_deployment(ctx.clients, rec["id"])
     if found is not None:
         if found.get("deploymentStatus") == "ACTIVE":
             ignore_not_found(gg.cancel_deployment, deploymentId=rec["id"])
@@ -625,7 +625,7 @@ def group_status(group_name: str, *, clients: Clients, state_dir: Path | str, ta
         core = dep.get("core", "")
         out["core_device"] = core
         try:
-            found = _get_deployment(_Probe(clients), dep["id"]) or {}
+            found = _get_deployment(clients, dep["id"]) or {}
             out["status"] = found.get("deploymentStatus", "NotFound")
             out["device_status"], out["reason"] = device_status(clients, core, dep["id"])
             latest = _latest_for_target(clients, dep.get("target_arn"))
@@ -669,13 +669,6 @@ def _latest_for_target(clients: Clients, target_arn: Optional[str]) -> Optional[
     found = clients.greengrassv2.list_deployments(targetArn=target_arn, historyFilter="LATEST_ONLY")
     deployments = found.get("deployments", [])
     return deployments[0] if deployments else None
-
-
-@dataclass
-class _Probe:
-    """The smallest context the read helpers need (status has no state lock)."""
-
-    clients: Clients
 
 
 def destroy_group(group_name: str, *, clients: Clients, state_dir: Path | str, target: str,

@@ -538,13 +538,13 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                        help="put video frames into a Kinesis Video stream of the local cloud",
                        description="kvs-put --stream NAME (FILE | --synthetic) [--endpoint-url URL]: feeds the "
                                    "local Kinesis Video stand-in (creates the stream with retention if missing). "
-                                   "See `python -m localcore.cloudfn.kvs_put --help`.")
+                                   "See `python -m localcore.cloud_lambdas.kvs_put --help`.")
     p.add_argument("kvs_args", nargs=argparse.REMAINDER, help="--stream NAME (FILE | --synthetic)")
     return parser
 
 
 def cmd_kvs_put(args: argparse.Namespace, out) -> int:
-    from localcore.cloudfn import kvs_put
+    from localcore.cloud_lambdas import kvs_put
 
     return int(kvs_put.main(list(args.kvs_args) + ["--state-dir", str(args.state_dir)]) or 0)
 

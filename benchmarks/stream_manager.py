@@ -121,7 +121,7 @@ def _stream_manager_settings(platform: str, work: Path):
     if platform == "v1":
         token = next(iter(lambda_tokens))
         return group.stream_manager, lambda_tokens.__contains__, None, token
-    from localcore.components.tokens import ComponentTokens
+    from localcore.generic_components.tokens import ComponentTokens
 
     setup = platforms.v2_setup(group, platforms.ROOT)
     tokens = ComponentTokens()

@@ -273,7 +273,7 @@ async def _deploy(progress: Progress, group, root: Path, state_dir: Path, certs_
 
 async def _start_cloud_functions(progress: Progress, group, root: Path, cloud, stack) -> Dict[str, Any]:
     """Cloud Lambdas (group.yaml ``cloud.functions``) run locally as SAM's local mode does."""
-    from localcore.cloudfn.runner import CloudFunctionRunner
+    from localcore.cloud_lambdas.runner import CloudFunctionRunner
 
     runners = {}
     for fn in group.cloud.functions:
@@ -291,7 +291,7 @@ async def _start_core(progress: Progress, group, root: Path, state_dir: Path, ce
     import dataclasses
     import functools
 
-    from localcore.cloudfn.http import snapshot_route, snapshot_via_runner
+    from localcore.cloud_lambdas.http import snapshot_route, snapshot_via_runner
     from localcore.core import CoreConfig, LocalCore
 
     cfg = CoreConfig(

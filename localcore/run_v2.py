@@ -105,13 +105,13 @@ def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, re
 
 
 class Components:
-    """The deployment's generic components on this core (``localcore/components/service.py``): their
+    """The deployment's generic components on this core (``localcore/generic_components/service.py``): their
     tokens are valid at the stream manager; the Docker compose component of a V1 connector is left to
     the connector code (as under V1), the Lambda and public components to the core's services."""
 
     def __init__(self, core, cloud, group, state_dir: Path, certs_dir: Path) -> None:
-        from localcore.components.service import ComponentService
-        from localcore.components.tokens import ComponentTokens
+        from localcore.generic_components.service import ComponentService
+        from localcore.generic_components.tokens import ComponentTokens
 
         self.cloud, self.group = cloud, group
         self._gg = None
@@ -140,7 +140,7 @@ class Components:
 
     def _specs(self, deployment_id: str, generic: Optional[List[str]]):
         from group.v2.convert import compose_component_name
-        from localcore.components.service import specs_from_cloud
+        from localcore.generic_components.service import specs_from_cloud
 
         gg = self._client()
         doc = dict(gg.get_deployment(deploymentId=deployment_id))
@@ -152,8 +152,8 @@ class Components:
         return specs_from_cloud(gg, doc, account_id=self.cloud.account_id, region=self.group.group.region)
 
     async def deploy(self, deployment_id: str, setup=None):
-        from localcore.components.errors import ComponentError
-        from localcore.components.service import FAILED, DeploymentResult
+        from localcore.generic_components.errors import ComponentError
+        from localcore.generic_components.service import FAILED, DeploymentResult
 
         generic = None if setup is None else [c.name for c in setup.profile.components if c.kind == "generic"]
         try:

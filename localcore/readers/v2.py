@@ -43,8 +43,8 @@ from group.topics import filters_overlap
 from group.v2 import catalog
 from group.v2.convert import compose_component_name
 from group.v2.lambda_recipe import lambda_parameters_from_recipe
-from localcore.components.config import apply_update
-from localcore.components.errors import ConfigurationError
+from localcore.generic_components.config import apply_update
+from localcore.generic_components.errors import ConfigurationError
 from localcore.platform import ComponentInfo, CoreSetup, PlatformProfile
 from localcore.router.topics import matches as topic_matches
 

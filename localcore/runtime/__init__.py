@@ -1,4 +1,4 @@
-"""The local core's Lambda runtime: one process per function instance, talking to ``localcore.ipc``.
+"""The local core's Lambda runtime: one process per function instance, talking to ``localcore.lambda_ipc``.
 
 Public API: ``LambdaRuntime`` (see its docstring), ``InvokeResult``, ``UpdateResult``,
 ``connectors_status``, ``DockerComposeApp``, ``DockerAppConnector``, ``SDK_DIR`` (our

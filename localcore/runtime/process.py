@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from localcore.interfaces import FunctionSpec
-from localcore.ipc.directory import ROUTER_ARN, SECRETS_ARN, SHADOW_ARN
+from localcore.lambda_ipc.directory import ROUTER_ARN, SECRETS_ARN, SHADOW_ARN
 
 
 log = logging.getLogger(__name__)

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from localcore.interfaces import FunctionSpec, Message, Publisher, ShadowOperations
-from localcore.ipc.directory import Entry, FunctionDirectory
-from localcore.ipc.secrets import SecretsStore
-from localcore.ipc.server import IPCServer, ServiceBackends, encode_client_context
-from localcore.ipc.work import (EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Invocation, Result, WorkBroker,
+from localcore.lambda_ipc.directory import Entry, FunctionDirectory
+from localcore.lambda_ipc.secrets import SecretsStore
+from localcore.lambda_ipc.server import IPCServer, ServiceBackends, encode_client_context
+from localcore.lambda_ipc.work import (EVENT, INVOCATION_TYPES, REQUEST_RESPONSE, Invocation, Result, WorkBroker,
                                 error_payload)
-from localcore.ipc.errors import QueueFull
+from localcore.lambda_ipc.errors import QueueFull
 
 from . import process
 from .errors import FunctionConfigError, RuntimeNotStarted, UnknownFunctionError

@@ -2,7 +2,7 @@
 
 * corekit (a small core of real services) and ``make_core``: broker, discovery and shadow tests;
 * ``cloud`` (a real LocalCloud on port 0, moto + the Kinesis Video stand-in, one per module),
-  ``clients``, ``bucket``, ``stream``: snapshot and cloudfn tests. A folder may define its own
+  ``clients``, ``bucket``, ``stream``: snapshot and cloud_lambdas tests. A folder may define its own
   ``cloud`` (tests/functional/cloud does); a local fixture wins over these.
 * ``deploy_cloud(auto_complete=True)``: a fresh LocalCloud per test with ``<tmp>/.gg/endpoint.json`` written as
   ``deploy.py run`` does, so ``deploy.py --target local`` finds it; returns ``(cloud, state_dir)`` (stopped at

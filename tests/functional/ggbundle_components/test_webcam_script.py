@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from localcore.components.virtual_camera import needed, shim_dir
+from localcore.generic_components.virtual_camera import needed, shim_dir
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "components" / "webcam" / "webcam.py"

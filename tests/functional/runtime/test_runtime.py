@@ -327,7 +327,7 @@ async def test_stream_manager_client_in_a_function_authenticates_with_its_token(
 async def test_publish_on_an_invalid_topic_is_a_4xx_for_the_sdk(make_runtime):
     runtime = await make_runtime([spec("echo")])
     base = f"http://127.0.0.1:{runtime.ipc_port}/2016-11-01/functions/arn:aws:lambda:::function:GGRouter"
-    from localcore.ipc.server import encode_client_context
+    from localcore.lambda_ipc.server import encode_client_context
     context = encode_client_context({"custom": {"source": arn("echo"), "subject": "bad/#/topic"}})
     status, text = await asyncio.to_thread(_http, "POST", base, runtime.token_of("echo"), b"x", {
         "X-Amz-Client-Context": context, "X-Amz-Invocation-Type": "Event"})

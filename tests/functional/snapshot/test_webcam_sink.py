@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from aiohttp import ClientSession, web
 
-from localcore.cloudfn import CloudFunctionRunner, local_environment
-from localcore.cloudfn.http import snapshot_route
+from localcore.cloud_lambdas import CloudFunctionRunner, local_environment
+from localcore.cloud_lambdas.http import snapshot_route
 
 REPO = Path(__file__).resolve().parents[3]
 WEBCAM_DIR = REPO / "lambdas" / "webcam"

@@ -9,7 +9,7 @@ import pytest
 from stream_manager import MessageStreamDefinition, ReadMessagesOptions, StrategyOnFull, StreamManagerClient
 from stream_manager.exceptions import ConnectFailedException
 
-from localcore.components.tokens import ComponentTokens
+from localcore.generic_components.tokens import ComponentTokens
 
 
 def v2_client(monkeypatch, port, token):

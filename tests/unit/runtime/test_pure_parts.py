@@ -7,10 +7,10 @@ import os
 import pytest
 
 from localcore.interfaces import FunctionSpec
-from localcore.ipc.directory import FunctionDirectory, unqualified
-from localcore.ipc.errors import SecretNotFound, SecretsFileError
-from localcore.ipc.secrets import SecretsStore
-from localcore.ipc.server import decode_client_context, encode_client_context
+from localcore.lambda_ipc.directory import FunctionDirectory, unqualified
+from localcore.lambda_ipc.errors import SecretNotFound, SecretsFileError
+from localcore.lambda_ipc.secrets import SecretsStore
+from localcore.lambda_ipc.server import decode_client_context, encode_client_context
 from localcore.runtime import connectors_status, process
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:echo:live"

@@ -5,8 +5,8 @@ import asyncio
 
 import pytest
 
-from localcore.ipc.errors import Forbidden, QueueFull, UnknownFunction, UnknownInvocation
-from localcore.ipc.work import EVENT, Result, WorkBroker
+from localcore.lambda_ipc.errors import Forbidden, QueueFull, UnknownFunction, UnknownInvocation
+from localcore.lambda_ipc.work import EVENT, Result, WorkBroker
 
 
 def broker(**kw) -> WorkBroker:

@@ -1,4 +1,4 @@
-"""HTTP client of the core's IPC daemon (the Lambda side of ``localcore.ipc``).
+"""HTTP client of the core's IPC daemon (the Lambda side of ``localcore.lambda_ipc``).
 
 Wire format (``/work/shared/reference/lambda-ipc.md`` §3): every call goes to
 ``http://<endpoint>:<GG_DAEMON_PORT>/2016-11-01/functions/<functionArn>[/work|/initialized]`` with

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 
 from localcore.cloud.kvs import put_frames, synthetic_frames
-from localcore.cloudfn import SnapshotFailed
-from localcore.cloudfn.http import snapshot_route, snapshot_via_runner
+from localcore.cloud_lambdas import SnapshotFailed
+from localcore.cloud_lambdas.http import snapshot_route, snapshot_via_runner
 
 
 @pytest.fixture

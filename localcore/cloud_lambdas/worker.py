@@ -23,7 +23,7 @@ import time
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invocation response limit
 LOG_FORMAT = "[%(levelname)s]\t%(asctime)s\t%(name)s\t%(message)s"
-log = logging.getLogger("cloudfn.worker")
+log = logging.getLogger("cloud_lambdas.worker")
 
 
 class LambdaContext(object):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from localcore.cloudfn import CloudFunctionRunner, local_environment
+from localcore.cloud_lambdas import CloudFunctionRunner, local_environment
 
 REPO = Path(__file__).resolve().parents[3]
 

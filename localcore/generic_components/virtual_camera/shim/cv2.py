@@ -1,4 +1,4 @@
-"""Virtual-camera shim (see localcore/components/virtual_camera): the real OpenCV, with ``VideoCapture`` opening a
+"""Virtual-camera shim (see localcore/generic_components/virtual_camera): the real OpenCV, with ``VideoCapture`` opening a
 synthetic moving test pattern for camera indices whose ``/dev/video<index>`` does not exist.
 
 Runs inside a component's process (any Python 3.7+); imports nothing of the bundle.

@@ -1,13 +1,13 @@
-"""localcore/components pure modules: interpolation, configuration updates, the lifecycle state machine."""
+"""localcore/generic_components pure modules: interpolation, configuration updates, the lifecycle state machine."""
 from pathlib import Path
 
 import pytest
 
 from group.v2.recipe import parse_recipe
-from localcore.components.config import apply_update, deep_merge, effective_configuration, parse_pointer
-from localcore.components.errors import ConfigurationError, InterpolationError, TransitionError
-from localcore.components.interpolate import Context, DependencyInfo, interpolate, interpolate_lifecycle
-from localcore.components.lifecycle import LifecycleMachine, State, TRANSITIONS
+from localcore.generic_components.config import apply_update, deep_merge, effective_configuration, parse_pointer
+from localcore.generic_components.errors import ConfigurationError, InterpolationError, TransitionError
+from localcore.generic_components.interpolate import Context, DependencyInfo, interpolate, interpolate_lifecycle
+from localcore.generic_components.lifecycle import LifecycleMachine, State, TRANSITIONS
 
 ROOT = Path("/gg")
 CTX = Context(

@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from localcore.cloudfn import CloudFunctionRunner
-from localcore.cloudfn.http import function_route
+from localcore.cloud_lambdas import CloudFunctionRunner
+from localcore.cloud_lambdas.http import function_route
 
 HANDLER = textwrap.dedent('''
     import base64, json, time

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from group.v2.recipe import parse_recipe
-from localcore.components.lifecycle import State
-from localcore.components.runner import ComponentRunner
-from localcore.components.tokens import ComponentTokens
-from localcore.components.virtual_camera import needed, shim_dir
+from localcore.generic_components.lifecycle import State
+from localcore.generic_components.runner import ComponentRunner
+from localcore.generic_components.tokens import ComponentTokens
+from localcore.generic_components.virtual_camera import needed, shim_dir
 
 pytestmark = pytest.mark.skipif(not needed(0), reason="this machine has /dev/video0: the shim must not be used")
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from group.v2.recipe import parse_recipe
-from localcore.components.lifecycle import State
-from localcore.components.runner import ComponentRunner
-from localcore.components.tokens import ComponentTokens
+from localcore.generic_components.lifecycle import State
+from localcore.generic_components.runner import ComponentRunner
+from localcore.generic_components.tokens import ComponentTokens
 
 NAME = "com.example.Test"
 

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from localcore.components.virtual_camera import needed, shim_dir
+from localcore.generic_components.virtual_camera import needed, shim_dir
 
 pytestmark = pytest.mark.skipif(not needed(0), reason="this machine has /dev/video0: the shim must not be used")
 

@@ -8,7 +8,7 @@ protocol on the worker's stdin/stdout. What Lambda does, and this does too:
   ``Sandbox.Timedout`` "Task timed out after N seconds", and a fresh worker is started;
 * the process dies mid-invocation → 502 ``Runtime.ExitError``, fresh worker;
 * the handler raises → 502 with the exception's type and message; the traceback stays in the
-  function's log (forwarded to the logger ``localcore.cloudfn.<name>``), never in the result;
+  function's log (forwarded to the logger ``localcore.cloud_lambdas.<name>``), never in the result;
 * peak RSS above ``memory_mb`` after an invocation → 502 ``Runtime.OutOfMemory``, fresh worker
   (Lambda kills during the call; here the check is after it);
 * the environment is the function's own plus the Lambda reserved variables; nothing else of the
@@ -182,7 +182,7 @@ class CloudFunctionRunner:
         self.region = region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.arn = f"arn:aws:lambda:{self.region}:{account_id}:function:{name}"
         self.python = python or sys.executable
-        self.fn_log = logging.getLogger(f"localcore.cloudfn.{name}")
+        self.fn_log = logging.getLogger(f"localcore.cloud_lambdas.{name}")
         self._state = "new"
         self._worker: _Worker | None = None
         self._restart: asyncio.Task | None = None

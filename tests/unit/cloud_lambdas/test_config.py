@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from localcore.cloudfn import CloudFunctionRunner, FunctionConfigError, local_environment
+from localcore.cloud_lambdas import CloudFunctionRunner, FunctionConfigError, local_environment
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from localcore.cloudfn import CloudFunctionRunner, FunctionStartError, RunnerNotStarted
+from localcore.cloud_lambdas import CloudFunctionRunner, FunctionStartError, RunnerNotStarted
 
 HANDLER = textwrap.dedent('''
     import os, sys, time
@@ -93,13 +93,13 @@ async def test_warm_invocations_reuse_one_process(runner, code):
 
 
 async def test_handler_exception_is_an_error_result_without_trace(runner, caplog):
-    caplog.set_level(logging.INFO, logger="localcore.cloudfn")
+    caplog.set_level(logging.INFO, logger="localcore.cloud_lambdas")
     result = await runner.invoke({"action": "raise", "message": "no such thing"})
     assert {k: result[k] for k in ("ok", "status", "errorType", "errorMessage")} == {
         "ok": False, "status": 502, "errorType": "KeyError", "errorMessage": "'no such thing'"}
     assert "Traceback" not in json.dumps(result)
     # the trace is in the function's log, with what the handler printed
-    logged = [r.getMessage() for r in caplog.records if r.name == "localcore.cloudfn.fn"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "localcore.cloud_lambdas.fn"]
     assert "Traceback (most recent call last):" in logged
     assert "stdout is the log, not the protocol" in logged
     # the process survives a handled error: the next call is warm
@@ -190,7 +190,7 @@ async def test_missing_handler_function(tmp_path):
 
 
 async def test_stop_ends_an_invocation_in_flight_at_once(code, caplog):
-    caplog.set_level(logging.INFO, logger="localcore.cloudfn.fn")
+    caplog.set_level(logging.INFO, logger="localcore.cloud_lambdas.fn")
     r = CloudFunctionRunner("fn", code, "app.main.lambda_handler", timeout_s=60)
     await r.start()
     call = asyncio.ensure_future(r.invoke({"action": "sleep", "seconds": 60}))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 class ComponentError(Exception):
-    """Base of everything localcore.components raises."""
+    """Base of everything localcore.generic_components raises."""
 
 
 class InterpolationError(ComponentError):

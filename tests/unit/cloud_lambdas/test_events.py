@@ -11,7 +11,7 @@ import pytest
 from cloud.snapshot import api
 from cloud.snapshot.config import Config
 from cloud.snapshot.service import Snapshotter
-from localcore.cloudfn.events import MalformedResponse, http_api_event, http_response
+from localcore.cloud_lambdas.events import MalformedResponse, http_api_event, http_response
 
 NOW = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
 

@@ -1,4 +1,4 @@
-"""``deploy.py kvs-put`` (``python -m localcore.cloudfn.kvs_put``) as a real process against a
+"""``deploy.py kvs-put`` (``python -m localcore.cloud_lambdas.kvs_put``) as a real process against a
 running LocalCloud; the frames are then read back with real boto3 GetClip / ListFragments."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 def kvs_put(*args: str, cwd: Path = REPO, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "localcore.cloudfn.kvs_put", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "localcore.cloud_lambdas.kvs_put", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

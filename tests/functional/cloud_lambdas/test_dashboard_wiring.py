@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from localcore.cloud.kvs import put_frames, synthetic_frames
-from localcore.cloudfn.http import snapshot_via_runner
+from localcore.cloud_lambdas.http import snapshot_via_runner
 from localcore.router import Router
 from web.app import Dashboard
 from web.facade import CoreFacade

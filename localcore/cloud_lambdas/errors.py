@@ -1,4 +1,4 @@
-"""Errors of ``localcore.cloudfn`` (cloud Lambdas run locally, SAM-local style)."""
+"""Errors of ``localcore.cloud_lambdas`` (cloud Lambdas run locally, SAM-local style)."""
 from __future__ import annotations
 
 

@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from localcore.cloud import LocalCloud
-from localcore.components.service import FAILED, SUCCEEDED, ComponentService, specs_from_cloud
-from localcore.components.tokens import ComponentTokens
+from localcore.generic_components.service import FAILED, SUCCEEDED, ComponentService, specs_from_cloud
+from localcore.generic_components.tokens import ComponentTokens
 
 ACCOUNT, REGION, BUCKET = "123456789012", "us-east-1", "svc-artifacts"
 
@@ -160,7 +160,7 @@ async def test_two_components_in_order_update_and_a_failure(cloud, tmp_path):
 
 
 def test_dependency_cycle_is_reported(tmp_path):
-    from localcore.components.service import _ordered, ComponentSpec
+    from localcore.generic_components.service import _ordered, ComponentSpec
     from group.v2.recipe import parse_recipe
 
     def spec(name, dep):

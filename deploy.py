@@ -15,7 +15,6 @@ Configuration: argument > environment (AWS_ENDPOINT_URL, AWS_REGION) > group fil
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import os
@@ -434,20 +433,9 @@ def cmd_destroy(args: argparse.Namespace, out) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out) -> int:
-    module = _run_module()
-    if module is None:
-        out.print("deploy.py run is not built yet (localcore/run.py is missing)")
-        return EXIT_ERROR
-    return int(module.main(args) or 0)
+    from localcore import run
 
-
-def _run_module():
-    try:
-        return importlib.import_module("localcore.run")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("localcore.run", "localcore"):
-            return None
-        raise
+    return int(run.main(args) or 0)
 
 
 def _root_of(group_file: Path) -> Path:
@@ -522,10 +510,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                        help="bring the whole group up on this machine",
                        description="Start the local cloud, deploy the group to it, run the local core, the "
                                    "device scripts and the dashboard (localcore/run.py).")
-    if "run" in argv:
-        module = _run_module()
-        if module is not None and hasattr(module, "add_arguments"):
-            module.add_arguments(p)
+    if "run" in argv:  # imported only for run: the other commands start faster without the core
+        from localcore import run
+
+        run.add_arguments(p)
     p = sub.add_parser("export", parents=[common], help="write the group's Greengrass V2 form to files",
                        description="export --platform v2 --out DIR: one recipe per component, deployment.json "
                                    "(the CreateDeployment input), the IAM and IoT policy documents, a nucleus "

@@ -6,7 +6,7 @@ only through the small interfaces in ``localcore/interfaces.py``; this module is
 knows them all.
 
 A new deployment of the running group is applied while running (``apply_deployment``; wired to the
-cloud by ``watch_deployments``): only what changed restarts.
+cloud by the platform run's follower, ``localcore/run_v1.py`` / ``run_v2.py``): only what changed restarts.
 """
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from localcore.broker.auth import CertificateAuthorizer
 from localcore.broker.server import Broker
 from localcore.broker.tls import server_ssl_context
 from localcore.discovery.server import DiscoveryServer
+from localcore.deployment import NONE, AppliedDeployment, Follower
 from localcore.discovery.state import Connectivity, DiscoveryGroup
+from localcore.errors import DeploymentRejected
 from localcore.interfaces import FunctionSpec, Route
 from localcore.lifecycle import Lifecycle, ProgressFn, State
 from localcore.pki import LocalPKI, default_hosts
@@ -120,11 +122,6 @@ def routes_of(group: Group) -> List[Route]:
 
 V2_SDK_SHADOW_REFUSAL = ("GGShadowService is not served on a Greengrass V2 core: greengrasssdk local-shadow calls "
                          "need a rewrite to IPC (ShadowManager)")
-
-
-class DeploymentRejected(Exception):
-    """A new group model the running core cannot apply; the old configuration keeps running.
-    The message says what and why (it becomes the deployment's ``ErrorMessage``)."""
 
 
 def _sync_things(g: Group) -> List[str]:
@@ -229,9 +226,9 @@ class LocalCore:
         self.dashboard = None
         self._extra_sections = dict(extra_sections or {})
         self._snapshot = snapshot
-        self.deployment: Dict[str, Any] = {}
+        self.deployment: AppliedDeployment = NONE  # set by the platform's run (run_v1.py, run_v2.py)
         self._apply_lock = asyncio.Lock()
-        self._followers: List[Any] = []  # deployment followers (V1: readers/v1.py, V2: run_v2.py)
+        self._followers: List[Follower] = []  # what applies later deployments; stopped before the runtime
         self.lifecycle = Lifecycle(progress=progress)
         self._build_lifecycle()
 
@@ -455,13 +452,13 @@ class LocalCore:
 
     # -- status sections ----------------------------------------------------------------------------
     def _group_section(self) -> dict:
-        return {"name": self.cfg.group.name, "id": self.cfg.group_id, "deployment": dict(self.deployment),
+        return {"name": self.cfg.group.name, "id": self.cfg.group_id, "deployment": self.deployment.as_dict(),
                 "core": self.lifecycle.status()}
 
     def _platform_section(self) -> dict:
         from web.facade import platform_section
 
-        return platform_section(self.cfg.profile, self.deployment, self.broker.status(),
+        return platform_section(self.cfg.profile, self.deployment.as_dict(), self.broker.status(),
                                 core_thing=self.cfg.group.core.thing, core_status=self.lifecycle.status())
 
     def _functions_section(self) -> list:
@@ -602,20 +599,9 @@ class LocalCore:
         if current is not None:
             await current.start()
 
-    def watch_deployments(self, cloud: Any, group_file: str | os.PathLike) -> None:
-        """Apply every new V1 deployment of this group made in ``cloud`` while the core runs (the V1
-        reader's follower, ``localcore/readers/v1.py``). Call from the core's event loop after ``start()``;
-        ``stop()`` ends it."""
-        from localcore.readers.v1 import V1DeploymentFollower
-
-        if any(isinstance(f, V1DeploymentFollower) for f in self._followers):
-            raise RuntimeError("watch_deployments() is already active")
-        follower = V1DeploymentFollower(self, cloud, Path(group_file))
-        follower.start()
-        self._followers.append(follower)
-
-    def add_follower(self, follower: Any) -> None:
-        """A deployment follower (``async stop()``) the core stops before its runtime."""
+    def add_follower(self, follower: Follower) -> None:
+        """Something that applies later deployments (``async stop()``); the core stops it before its
+        runtime, so no deployment is applied to a stopping core."""
         self._followers.append(follower)
 
     async def _unwatch(self) -> None:
@@ -643,7 +629,7 @@ class LocalCore:
             "streams": self.streams.status() if self.streams else None,
             "runtime": self.runtime.status(),
             "connectors": self._connectors_section(),
-            "deployment": dict(self.deployment),
+            "deployment": self.deployment.as_dict(),
         }
 
 

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+from localcore.run_context import RunContext
+
 log = logging.getLogger("localcore.run")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,35 +145,18 @@ async def _run(args: argparse.Namespace) -> int:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
         platform = getattr(args, "platform", None) or "v1"
-        if platform == "v2":
-            from localcore import run_v2
-
-            result = await run_v2.deploy(progress, group, root, state_dir, certs_dir, cloud)
-            setup = await run_v2.read(progress, group, state_dir, cloud)
-            run_group, profile = setup.group, setup.profile
-        else:
-            result = await _deploy(progress, group, root, state_dir, certs_dir, cloud, group_files[0])
-            run_group, profile = group, None
+        run_platform = _platform_run(platform)
+        ctx = RunContext(progress, group, Path(group_files[0]), root, state_dir, certs_dir, cloud)
+        result = await run_platform.deploy(ctx)  # the group deployed to the embedded cloud
+        setup = await run_platform.read(ctx, result)  # what the core device reads back: CoreSetup
         runners = await _start_cloud_functions(progress, group, root, cloud, stack)
-        core = await _start_core(progress, run_group, root, state_dir, certs_dir, cloud, result, args, runners,
-                                 profile)
+        core = await _start_core(progress, setup, root, state_dir, certs_dir, cloud, result, args, runners)
         stack.push("local core", core.stop)
 
         t = time.monotonic()
-        if platform == "v2":
-            components = run_v2.Components(core, cloud, group, state_dir, certs_dir)  # generic components
-            await components.start()
-            core.add_follower(components)  # stopped with the core, before its runtime
-            dep = await run_v2.acknowledge(core, cloud, result, setup, components)
-            await run_v2.follow(core, cloud, group, state_dir, progress, components, setup)  # later deployments
-        else:
-            dep = await asyncio.to_thread(_acknowledge, cloud, result["group_id"],
-                                          10.0 if result.get("changes") else 0.0)
-            core.deployment = {"id": dep.get("id"), "status": dep.get("status"),
-                               "version": result.get("group_version")}
-            core.watch_deployments(cloud, group_files[0])  # later deployments are applied while running
-        progress.step("deployment", time.monotonic() - t, dep.get("status") in ("Success", "SUCCEEDED"),
-                      f"{dep.get('id')} {dep.get('status')}")
+        dep = await run_platform.start(ctx, core, result, setup)  # acknowledged; later ones followed
+        progress.step("deployment", time.monotonic() - t, dep.status in ("Success", "SUCCEEDED"),
+                      f"{dep.id} {dep.status}")
 
         if not args.no_devices:
             children = await _start_devices(progress, group, root, state_dir, certs_dir, core)
@@ -183,7 +168,7 @@ async def _run(args: argparse.Namespace) -> int:
             "platform": platform,
             "group_ids": {group.name: result["group_id"]},
             "group_id": result["group_id"],
-            "deployment_id": dep.get("id"),
+            "deployment_id": dep.id,
             "pid": os.getpid(),
             "state_dir": str(state_dir),
             "pki_dir": str(state_dir / "ca"),
@@ -247,30 +232,6 @@ async def _start_cloud(progress: Progress, state_dir: Path, args):
     return cloud
 
 
-async def _deploy(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud,
-                  group_file: str) -> Dict[str, Any]:
-    """Deploy the group to the embedded cloud without waiting (the core acknowledges it)."""
-    from group import v1 as aws
-
-    from localcore.pki import LocalPKI
-
-    pki = LocalPKI(state_dir / "ca")
-
-    def issuer(thing: str):
-        issued = pki.root.issue_client(thing)
-        return issued.cert_pem.decode(), issued.key_pem.decode()
-
-    t = time.monotonic()
-    result = await asyncio.to_thread(
-        aws.deploy_for_run, group, root=root, endpoint_url=cloud.url, region=group.group.region,
-        state_dir=state_dir, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem.decode(),
-        file=group_file, certs_dir=certs_dir,
-    )
-    progress.step("deploy group", time.monotonic() - t, True,
-                  f"{result['group_id']} ({result.get('changes', 0)} change(s))")
-    return result
-
-
 async def _start_cloud_functions(progress: Progress, group, root: Path, cloud, stack) -> Dict[str, Any]:
     """Cloud Lambdas (group.yaml ``cloud.functions``) run locally as SAM's local mode does."""
     from localcore.cloud_lambdas.runner import CloudFunctionRunner
@@ -286,23 +247,32 @@ async def _start_cloud_functions(progress: Progress, group, root: Path, cloud, s
     return runners
 
 
-async def _start_core(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud, result, args,
-                      runners, profile=None):
-    import dataclasses
+def _platform_run(platform: str):
+    """The platform's run steps: ``deploy``, ``read``, ``start`` (``run_v1.py``, ``run_v2.py``)."""
+    if platform == "v2":
+        from localcore import run_v2
+
+        return run_v2
+    from localcore import run_v1
+
+    return run_v1
+
+
+async def _start_core(progress: Progress, setup, root: Path, state_dir: Path, certs_dir: Path, cloud, result, args,
+                      runners):
     import functools
 
     from localcore.cloud_lambdas.http import snapshot_route, snapshot_via_runner
     from localcore.core import CoreConfig, LocalCore
 
+    group = setup.group
     cfg = CoreConfig(
         group=group, root=root, state_dir=state_dir, group_id=result["group_id"], region=group.group.region,
         cloud_url=cloud.url, account=cloud.account_id, host=args.host, certs_dir=certs_dir,
         advertise=[args.host] if args.host not in ("127.0.0.1", "localhost", "0.0.0.0") else [],
         ports=_ports(args), with_dashboard=not args.no_dashboard,
-        dashboard_token=secrets.token_urlsafe(24), dashboard_host=args.dashboard_host,
+        dashboard_token=secrets.token_urlsafe(24), dashboard_host=args.dashboard_host, profile=setup.profile,
     )
-    if profile is not None:
-        cfg = dataclasses.replace(cfg, profile=profile)
     snapshot, routes = None, []
     if "snapshot" in runners:
         snapshot = functools.partial(snapshot_via_runner, runners["snapshot"])
@@ -312,20 +282,6 @@ async def _start_core(progress: Progress, group, root: Path, state_dir: Path, ce
                      extra_sections=sections, snapshot=snapshot, public_routes=routes)
     await core.start()
     return core
-
-
-def _acknowledge(cloud, group_id: str, timeout: float) -> Dict[str, Any]:
-    """Take every pending deployment of the group (the core runs the deployed version) → Success."""
-    dep = cloud.deployments.wait_next(group_id, timeout) if timeout > 0 else cloud.deployments.take_next(group_id)
-    last = None
-    while dep is not None:
-        last = cloud.deployments.report(dep.deployment_id, "Success", "applied by the local core")
-        dep = cloud.deployments.take_next(group_id)
-    if last is None:  # nothing new to deploy: the core runs the group's latest deployment
-        last = cloud.deployments.latest(group_id)
-    if last is None:
-        return {"id": None, "status": "NoDeployment"}
-    return {"id": last.deployment_id, "status": last.status}
 
 
 async def _start_devices(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, core):

@@ -1,12 +1,13 @@
 """``deploy.py run --platform v2``: the group deployed as Greengrass V2 to the local cloud, and the local
 core acting as the V2 core device of its thing group.
 
-The steps ``localcore/run.py`` calls: ``deploy`` (the V2 path of ``deploy.py deploy``, without waiting),
-``read`` (what a core device does: its effective deployment, the component recipes, the Lambda
-packages — ``localcore/readers/v2.py``), ``acknowledge`` (the core reports the deployment's result, its
-installed components and its health, as a device does) and ``follow`` (a later deployment to the thing
-group is read and applied while running; components added, removed or updated, the unchanged ones keep
-running; a deployment the core cannot apply FAILS with the reason and the running configuration stays).
+The same steps as ``localcore/run_v1.py``, which ``localcore/run.py`` calls in the same order: ``deploy``
+(the V2 path of ``deploy.py deploy``, without waiting), ``read`` (what a core device does: its effective
+deployment, the component recipes, the Lambda packages — ``localcore/readers/v2.py``), ``start`` (the
+generic components start; the core reports the deployment's result, its installed components and its
+health, as a device does, then follows: a later deployment to the thing group is read and applied while
+running; components added, removed or updated, the unchanged ones keep running; a deployment the core
+cannot apply FAILS with the reason and the running configuration stays).
 """
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from localcore.deployment import AppliedDeployment
+from localcore.platform import CoreSetup
+from localcore.run_context import RunContext
+
 log = logging.getLogger("localcore.run")
 
+PLATFORM = "v2"
 CREDENTIALS = ("testing", "testing")
 _FOLLOW_INTERVAL_S = 1.0
 
@@ -26,24 +32,18 @@ def discovery_group_id(core_thing: str) -> str:
     return f"greengrassV2-coreDevice-{core_thing}"
 
 
-async def deploy(progress, group, root: Path, state_dir: Path, certs_dir: Path, cloud) -> Dict[str, Any]:
+async def deploy(ctx: RunContext) -> Dict[str, Any]:
     """Deploy the group through the V2 path to the embedded cloud (no wait: this core reports)."""
     from group.clients import Clients
     from group.v2.apply import deploy_group
-    from localcore.pki import LocalPKI
 
-    pki = LocalPKI(state_dir / "ca")
-
-    def issuer(thing: str):
-        issued = pki.root.issue_client(thing)
-        return issued.cert_pem, issued.key_pem
-
+    group = ctx.group
     t = time.monotonic()
-    clients = Clients.create(group.group.region, cloud.url, CREDENTIALS)
+    clients = Clients.create(group.group.region, ctx.cloud.url, CREDENTIALS)
     result = await asyncio.to_thread(
-        deploy_group, group, root=root, clients=clients, state_dir=state_dir, target="local",
-        certs_dir=certs_dir, certificate_issuer=issuer, root_ca_pem=pki.root.cert_pem, wait=False)
-    progress.step("deploy group (Greengrass V2)", time.monotonic() - t, True,
+        deploy_group, group, root=ctx.root, clients=clients, state_dir=ctx.state_dir, target="local",
+        certs_dir=ctx.certs_dir, certificate_issuer=ctx.issue, root_ca_pem=ctx.pki.root.cert_pem, wait=False)
+    ctx.progress.step("deploy group (Greengrass V2)", time.monotonic() - t, True,
                   f"deployment {result.deployment_id} ({len(result.changes)} change(s), "
                   f"{len(result.components)} components)")
     return {"group_id": discovery_group_id(group.core.thing), "deployment_id": result.deployment_id,
@@ -57,11 +57,11 @@ def _read_blocking(group, state_dir: Path, cloud):
                                 dict(zip(("AccessKeyId", "SecretAccessKey"), CREDENTIALS)), base=group)
 
 
-async def read(progress, group, state_dir: Path, cloud):
+async def read(ctx: RunContext, result: Dict[str, Any]) -> CoreSetup:
     """The core device's effective deployment → the core's configuration (CoreSetup)."""
     t = time.monotonic()
-    deployment_id, setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
-    progress.step("read V2 deployment", time.monotonic() - t, True,
+    deployment_id, setup = await asyncio.to_thread(_read_blocking, ctx.group, ctx.state_dir, ctx.cloud)
+    ctx.progress.step("read V2 deployment", time.monotonic() - t, True,
                   f"{deployment_id}: {len(setup.profile.components)} components")
     return setup
 
@@ -173,8 +173,19 @@ def _merge_installed(base: List[Dict[str, Any]], generic: List[Dict[str, Any]]) 
             if c["componentName"] in states else c for c in base]
 
 
+async def start(ctx: RunContext, core: Any, result: Dict[str, Any], setup: CoreSetup) -> AppliedDeployment:
+    """Start the deployment's generic components, acknowledge the deployment the core runs, then follow
+    the later ones."""
+    components = Components(core, ctx.cloud, ctx.group, ctx.state_dir, ctx.certs_dir)
+    await components.start()
+    core.add_follower(components)  # stopped with the core, before its runtime
+    applied = await acknowledge(core, ctx.cloud, result, setup, components)
+    await follow(core, ctx.cloud, ctx.group, ctx.state_dir, ctx.progress, components, setup)
+    return applied
+
+
 async def acknowledge(core, cloud, result: Dict[str, Any], setup, components_svc: Optional[Components] = None
-                      ) -> Dict[str, Any]:
+                      ) -> AppliedDeployment:
     """The core reports the deployment it runs: SUCCEEDED (or FAILED with the reason when a generic
     component cannot run), its installed components, HEALTHY."""
     deployment_id = setup.profile.deployment_id or result.get("deployment_id")
@@ -186,9 +197,9 @@ async def acknowledge(core, cloud, result: Dict[str, Any], setup, components_svc
         components = _merge_installed(components, components_svc.installed())
     await asyncio.to_thread(_report_blocking, cloud, setup.group.core.thing, deployment_id, status, reason,
                             components)
-    core.deployment = {"id": deployment_id, "status": status, "platform": "v2", "message": reason,
-                       "components": components}
-    return {"id": deployment_id, "status": status}
+    core.deployment = AppliedDeployment(id=deployment_id, status=status, platform=PLATFORM, message=reason,
+                                        components=tuple(components))
+    return core.deployment
 
 
 class _Follower:
@@ -212,23 +223,22 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
     current = {"setup": setup}
 
     async def report_changes() -> None:
-        if current["setup"] is None or not core.deployment.get("id"):
+        if current["setup"] is None or not core.deployment.id:
             return
         components = installed_components(core, current["setup"])
         if components_svc is not None:
             components = _merge_installed(components, components_svc.installed())
-        if _states(components) == _states(core.deployment.get("components", [])):
+        if _states(components) == _states(list(core.deployment.components)):
             return
-        core.deployment = dict(core.deployment, components=components)
+        core.deployment = core.deployment.with_components(components)
         try:
-            await asyncio.to_thread(_report_blocking, cloud, core_thing, core.deployment["id"],
-                                    core.deployment.get("status", "SUCCEEDED"), core.deployment.get("message", ""),
-                                    components)
+            await asyncio.to_thread(_report_blocking, cloud, core_thing, core.deployment.id,
+                                    core.deployment.status or "SUCCEEDED", core.deployment.message, components)
         except Exception as e:
             log.warning("cannot report the components' states: %s", e)
 
     async def loop() -> None:
-        applied = core.deployment.get("id")
+        applied = core.deployment.id
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=_FOLLOW_INTERVAL_S)
@@ -258,17 +268,18 @@ async def follow(core, cloud, group, state_dir: Path, progress, components_svc: 
                     status, reason = outcome.status, outcome.reason
                     components = _merge_installed(components, components_svc.installed())
             except DeploymentFailed as e:
-                status, reason, components = "FAILED", str(e), core.deployment.get("components", [])
+                status, reason, components = "FAILED", str(e), list(core.deployment.components)
             except Exception as e:  # DeploymentRejected, FunctionConfigError, a bug: fail it, keep running
                 log.exception("V2 deployment %s could not be applied", latest)
                 status, reason, components = "FAILED", f"{type(e).__name__}: {e}", \
-                    core.deployment.get("components", [])
+                    list(core.deployment.components)
             try:
                 await asyncio.to_thread(_report_blocking, cloud, core_thing, latest, status, reason, components)
             except Exception as e:
                 log.warning("V2 deployment %s: cannot report %s: %s", latest, status, e)
-            core.deployment = {"id": latest, "status": status, "platform": "v2", "message": reason,
-                               "components": components, "changes": changes if status == "SUCCEEDED" else None}
+            core.deployment = AppliedDeployment(id=latest, status=status, platform=PLATFORM, message=reason,
+                                                components=tuple(components),
+                                                changes=changes if status == "SUCCEEDED" else None)
             progress.step(f"deployment {latest[:8]}", time.monotonic() - t, status == "SUCCEEDED",
                           reason or "applied")
 

@@ -1,6 +1,6 @@
 """A whole LocalCore (ephemeral ports, tmp state dir) deployed for real: a LocalCloud, a tmp bundle
 whose Lambdas run the unmodified greengrasssdk, ``group.v1.deploy_for_run`` as ``deploy.py run``
-calls it, then ``LocalCore.watch_deployments`` acknowledging that deployment and every later one."""
+calls it, then the V1 run's ``DeploymentFollower`` (``localcore/run_v1.py``) acknowledging that deployment and every later one."""
 from __future__ import annotations
 
 import asyncio
@@ -18,6 +18,7 @@ from group.model import load
 from localcore.cloud import LocalCloud
 from localcore.core import CoreConfig, LocalCore, Ports
 from localcore.pki import LocalPKI
+from localcore.run_v1 import DeploymentFollower
 
 ECHO = Path(__file__).resolve().parents[1] / "runtime" / "lambdas" / "echo"
 REGION = "us-east-1"
@@ -121,7 +122,9 @@ async def deployed(tmp_path, bundle, monkeypatch):
         core = LocalCore(cfg)
         await core.start()
         cores.append(core)
-        core.watch_deployments(cloud, group_file)
+        follower = DeploymentFollower(core, cloud, group_file)
+        follower.start()
+        core.add_follower(follower)
         env.core = core
         first = await env.wait_status(result["deployment_id"])
         assert first["DeploymentStatus"] == "Success", first

@@ -42,10 +42,10 @@ async def test_changed_function_restarts_alone_and_new_route_delivers(deployed):
     env.write_group(v2)
     assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--timeout", "20")) == 0
 
-    dep_id = core.deployment["id"]
+    dep_id = core.deployment.id
     status = await env.wait_status(dep_id)
     assert status["DeploymentStatus"] == "Success" and "ErrorMessage" not in status
-    assert core.deployment["changes"]["functions"] == {
+    assert core.deployment.changes["functions"] == {
         "started": [], "stopped": [], "restarted": ["beta"], "unchanged": ["alpha"]}
     assert await pid_of(core, "alpha") == alpha_pid  # untouched pinned function: same process
     assert await pid_of(core, "beta") != beta_pid
@@ -62,8 +62,8 @@ async def test_changed_function_restarts_alone_and_new_route_delivers(deployed):
     # a redeploy with nothing changed restarts nothing
     beta_pid = await pid_of(core, "beta")
     assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--redeploy", "--timeout", "20")) == 0
-    assert core.deployment["id"] != dep_id and core.deployment["status"] == "Success"
-    assert core.deployment["changes"]["functions"]["restarted"] == []
+    assert core.deployment.id != dep_id and core.deployment.status == "Success"
+    assert core.deployment.changes["functions"]["restarted"] == []
     assert await pid_of(core, "beta") == beta_pid
 
 
@@ -80,8 +80,8 @@ async def test_new_device_becomes_a_member_and_removed_function_stops(deployed):
     env.write_group(v2)
     assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--timeout", "20")) == 0
 
-    assert core.deployment["changes"]["functions"]["stopped"] == ["beta"]
-    assert core.deployment["changes"]["devices"]["added"] == ["Camera"]
+    assert core.deployment.changes["functions"]["stopped"] == ["beta"]
+    assert core.deployment.changes["devices"]["added"] == ["Camera"]
     # the certificate deploy wrote for the new device is the one the core accepts
     cert = (env.bundle / "certs" / "Camera" / "cert.pem").read_bytes()
     assert core._members()["Camera"] == [certificate_id(cert)]
@@ -109,7 +109,7 @@ async def test_unappliable_deployment_fails_and_old_config_keeps_running(deploye
     # deploy waits for the core's answer and reports the failure
     assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--timeout", "20")) == 1
 
-    status = await env.wait_status(core.deployment["id"])
+    status = await env.wait_status(core.deployment.id)
     assert status["DeploymentStatus"] == "Failure"
     assert "function 'gamma': handler module 'handler' not found" in status["ErrorMessage"]
     # nothing of v2 was applied: same processes, same table, old environment
@@ -124,8 +124,8 @@ async def test_unappliable_deployment_fails_and_old_config_keeps_running(deploye
     del v2["functions"][-1]["code"]
     env.write_group(v2)
     assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--timeout", "20")) == 0
-    assert core.deployment["changes"]["functions"]["started"] == ["gamma"]
-    assert core.deployment["changes"]["functions"]["restarted"] == ["alpha"]
+    assert core.deployment.changes["functions"]["started"] == ["gamma"]
+    assert core.deployment.changes["functions"]["restarted"] == ["alpha"]
 
 
 async def test_invalid_group_file_fails_the_deployment_with_the_issues(deployed):
@@ -167,7 +167,7 @@ async def test_new_connectivity_host_is_discovered_and_in_the_broker_certificate
     # makes the deployment that tells the core
     assert await asyncio.to_thread(deploy.main, env.cli("deploy", "--redeploy", "--timeout", "20")) == 0
 
-    assert core.deployment["changes"]["connectivity_changed"] is True
+    assert core.deployment.changes["connectivity_changed"] is True
     hosts = [(c.host, c.port) for c in core.discovery.group.connectivity]
     assert ("gg-core.test", core.broker.port) in hosts  # the broker's real port, not 8883
     await asyncio.to_thread(handshake, "gg-core.test")

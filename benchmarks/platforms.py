@@ -130,7 +130,7 @@ def core_config(setup_or_group, root: Path, state_dir: Path):
         from localcore.platform import V1
         group, profile = setup_or_group, V1
     return CoreConfig(group=group, root=root, state_dir=state_dir, group_id="bench", region=REGION,
-                      cloud_url=None, account=ACCOUNT, profile=profile, with_dashboard=False)
+                      cloud_url=None, account=ACCOUNT, profile=profile)
 
 
 def ratio_cell(v1: Optional[float], v2: Optional[float]) -> str:

@@ -1,9 +1,10 @@
 """``LocalCore``: every service of the local Greengrass V1 core, wired in one place.
 
 Start order (stop is the reverse): stream manager → router + shadow + cloud sink → broker →
-discovery → Lambda runtime (IPC + functions) → connectors → dashboard. Services reach each other
-only through the small interfaces in ``localcore/interfaces.py``; this module is the only one that
-knows them all.
+discovery → Lambda runtime (IPC + functions) → connectors → the services added with ``add_service``
+(the dashboard: ``web/wiring.py``). Services reach each other only through the small interfaces in
+``localcore/interfaces.py``; this module is the only one that knows them all. It knows nothing of the
+bundle's seed (panels, its functions' names): that is ``web/wiring.py``'s.
 
 A new deployment of the running group is applied while running (``apply_deployment``; wired to the
 cloud by the platform run's follower, ``localcore/run_v1.py`` / ``run_v2.py``): only what changed restarts.
@@ -26,6 +27,7 @@ from localcore import interfaces
 from localcore.broker.auth import CertificateAuthorizer
 from localcore.broker.server import Broker
 from localcore.broker.tls import server_ssl_context
+from localcore.cloud_clients import CloudClients
 from localcore.discovery.server import DiscoveryServer
 from localcore.deployment import NONE, AppliedDeployment, Follower
 from localcore.discovery.state import Connectivity, DiscoveryGroup
@@ -78,9 +80,6 @@ class CoreConfig:
     certs_dir: Optional[Path] = None  # where deploy wrote certs/<Thing>/cert.pem (default root/certs)
     members: Optional[Callable[[], Mapping[str, Sequence[str]]]] = None  # thing -> certificate ids
     profile: PlatformProfile = V1  # what a reader gives besides the group (localcore/platform.py)
-    with_dashboard: bool = True
-    dashboard_token: Optional[str] = None
-    dashboard_host: str = "127.0.0.1"  # a control surface: loopback unless asked otherwise
     credentials: Dict[str, str] = field(default_factory=lambda: {
         "AccessKeyId": "testing", "SecretAccessKey": "testing", "Token": "testing"})
 
@@ -160,12 +159,9 @@ def _load_cert_chain(ctx: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -> No
 class LocalCore:
     """The whole local core. ``await start()`` / ``await stop()``; ``status()`` for the dashboard."""
 
-    def __init__(self, cfg: CoreConfig, progress: Optional[ProgressFn] = None,
-                 extra_sections: Optional[Mapping[str, Callable[[], Any]]] = None,
-                 snapshot: Optional[Callable[[str], Any]] = None,
-                 public_routes: Sequence[tuple] = ()) -> None:
+    def __init__(self, cfg: CoreConfig, progress: Optional[ProgressFn] = None) -> None:
         self.cfg = cfg
-        self._public_routes = list(public_routes)
+        self.clients = CloudClients(cfg.region, cfg.cloud_url, cfg.credentials)
         self.state_dir = Path(cfg.state_dir)
         self.pki = LocalPKI(self.state_dir / "ca")
         self.group_ca = self.pki.group_ca(cfg.group_id)
@@ -223,9 +219,6 @@ class LocalCore:
         )
         self.docker_app = self._docker_connector(g)
         self._connector_task: Optional[asyncio.Task] = None
-        self.dashboard = None
-        self._extra_sections = dict(extra_sections or {})
-        self._snapshot = snapshot
         self.deployment: AppliedDeployment = NONE  # set by the platform's run (run_v1.py, run_v2.py)
         self._apply_lock = asyncio.Lock()
         self._followers: List[Follower] = []  # what applies later deployments; stopped before the runtime
@@ -249,14 +242,10 @@ class LocalCore:
         """An object of the cloud's S3 (blocking: the connector calls it in a thread)."""
         if not self.cfg.cloud_url:
             raise ConnectorError("no cloud endpoint configured to download it from")
-        import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = boto3.client("s3", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
-                              aws_access_key_id=self.cfg.credentials["AccessKeyId"],
-                              aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
         try:
-            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return self.clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         except ClientError as e:
             err = e.response.get("Error", {})
             raise ConnectorError(f"{err.get('Code', 'error')}: {err.get('Message', e)} (deploy uploads it: "
@@ -307,15 +296,7 @@ class LocalCore:
         from localcore.shadow.sync import CloudDesiredPoller, CloudShadowSync
 
         def client():
-            import boto3
-
-            c = getattr(self, "_iot_data", None)
-            if c is None:
-                c = self._iot_data = boto3.client(
-                    "iot-data", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
-                    aws_access_key_id=self.cfg.credentials["AccessKeyId"],
-                    aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
-            return c
+            return self.clients.client("iot-data")
 
         def get(thing):
             c = client()
@@ -349,15 +330,7 @@ class LocalCore:
 
     def _send_to_cloud(self, topic: str, payload: bytes, qos: int) -> None:
         """Forward to the (local) cloud's IoT data plane. Blocking: CloudSink runs it off the loop."""
-        import boto3
-
-        client = getattr(self, "_iot_data", None)
-        if client is None:
-            client = boto3.client("iot-data", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
-                                  aws_access_key_id=self.cfg.credentials["AccessKeyId"],
-                                  aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
-            self._iot_data = client
-        client.publish(topic=topic, qos=min(qos, 1), payload=payload)
+        self.clients.client("iot-data").publish(topic=topic, qos=min(qos, 1), payload=payload)
 
     def _build_lifecycle(self) -> None:
         lc = self.lifecycle
@@ -371,13 +344,16 @@ class LocalCore:
         lc.add("Lambda runtime", self._start_runtime, self._stop_runtime, stop_timeout=8.0)
         if self.docker_app is not None:
             lc.add("connectors", self._start_connectors, self._stop_connectors, stop_timeout=30.0)
-        if self.cfg.with_dashboard:
-            lc.add("dashboard", self._start_dashboard, self._stop_dashboard)
+
+    def add_service(self, name: str, start: Callable[[], Any], stop: Callable[[], Any]) -> None:
+        """A service built over the core (e.g. the dashboard, ``web/wiring.py``): started after the
+        core's own services, stopped before them. Call before ``start()``."""
+        if self.lifecycle.state is not State.NEW:
+            raise RuntimeError(f"add_service({name!r}) after start: the core is {self.lifecycle.state.value}")
+        self.lifecycle.add(name, start, stop)
 
     async def _start_cloud_sink(self) -> None:
         await self.cloud_sink.start()
-        if self.cfg.with_dashboard:
-            return  # the dashboard's tap becomes the cloud sink (it forwards to this one)
         self.router.attach(interfaces.CLOUD, self.cloud_sink)
 
     async def _start_discovery(self) -> None:
@@ -409,111 +385,10 @@ class LocalCore:
         if self.docker_app is not None:
             await self.docker_app.stop()
 
-    async def _start_dashboard(self) -> None:
-        from web.app import Dashboard
-        from web.facade import Cached, CoreFacade
-        from web.tap import MessageTap
-
-        tap = MessageTap(inner=self.cloud_sink)
-        self.router.attach(interfaces.CLOUD, tap)
-        items = Cached(self._dynamodb_items, 5.0)
-        self._webcam_worker = None
-        if self.cfg.group.function("webcam") is not None:  # its handler answers with its worker's status
-            from web.facade import Polled
-
-            async def webcam_worker():
-                r = await self.runtime.invoke("webcam", b"")
-                return None if r.function_error else r.json()
-
-            self._webcam_worker = Polled(webcam_worker, 3.0)
-        sections = {
-            "group": self._group_section,
-            "functions": self._functions_section,
-            "devices": self._devices_section,
-            "streams": self._streams_section,
-            "shadows": self._shadows_section,
-            "webcam": self._webcam_section,
-            "connectors": self._connectors_section,
-            "platform": self._platform_section,
-            "dynamodb_items": items,
-            "car_stats": lambda: _car_stats(items()),
-        }
-        sections.update(self._extra_sections)
-        self.facade = CoreFacade(router=self.router, tap=tap, sections=sections, snapshot=self._snapshot)
-        self.dashboard = Dashboard(self.facade, token=self.cfg.dashboard_token,
-                                   public_routes=self._public_routes)
-        await self.dashboard.start(host=self.cfg.dashboard_host, port=self.cfg.ports.dashboard)
-
-    async def _stop_dashboard(self) -> None:
-        if self.dashboard is not None:
-            await self.dashboard.stop()
-        if getattr(self, "_webcam_worker", None) is not None:
-            await self._webcam_worker.aclose()
-
-    # -- status sections ----------------------------------------------------------------------------
-    def _group_section(self) -> dict:
-        return {"name": self.cfg.group.name, "id": self.cfg.group_id, "deployment": self.deployment.as_dict(),
-                "core": self.lifecycle.status()}
-
-    def _platform_section(self) -> dict:
-        from web.facade import platform_section
-
-        return platform_section(self.cfg.profile, self.deployment.as_dict(), self.broker.status(),
-                                core_thing=self.cfg.group.core.thing, core_status=self.lifecycle.status())
-
-    def _functions_section(self) -> list:
-        from web.facade import functions_section
-
-        return functions_section(self.runtime.status())
-
-    def _devices_section(self) -> list:
-        connected = set(self.broker.connected())
-        return [{"thing": d.thing, "connected": d.thing in connected} for d in self.cfg.group.devices]
-
-    def _streams_section(self) -> list:
-        from web.facade import streams_section
-
-        return streams_section(self.streams.status()) if self.streams is not None else []
-
-    def _webcam_section(self) -> dict:
-        from web.facade import stream_tail, webcam_section
-
-        fn = self.cfg.group.function("webcam")
-        frames_dir = (fn.environment.get("OUTPUT_DIR") if fn else None) or "/tmp/s3_stream"
-        uploader = self.cfg.group.function("s3_uploader")
-        status_stream = ((uploader.environment.get("STATUS_STREAM_NAME") if uploader else None)
-                         or "S3ExportTaskStatus")
-        tail = stream_tail(self.streams.store, status_stream, 10) if self.streams is not None else []
-        worker = getattr(self, "_webcam_worker", None)
-        return webcam_section(frames_dir, tail, worker=worker() if worker is not None else None)
-
-    def _connectors_section(self) -> list:
+    def connectors_status(self) -> list:
         from localcore.runtime.connectors import connectors_status
 
         return connectors_status(self.cfg.group.connectors, docker=self.docker_app)
-
-    def _dynamodb_items(self) -> list:
-        """Items of the car-statistics table (newest first), read from the cloud."""
-        if not self.cfg.cloud_url:
-            return []
-        import boto3
-
-        fn = self.cfg.group.function("car_aggregator")
-        table = (fn.environment.get("TABLE_NAME") if fn else None) or "CarStats"
-        client = boto3.client("dynamodb", region_name=self.cfg.region, endpoint_url=self.cfg.cloud_url,
-                              aws_access_key_id=self.cfg.credentials["AccessKeyId"],
-                              aws_secret_access_key=self.cfg.credentials["SecretAccessKey"])
-        items = client.scan(TableName=table, Limit=200).get("Items", [])
-        plain = [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
-        return sorted(plain, key=lambda i: str(i.get("Time", "")), reverse=True)[:20]
-
-    def _shadows_section(self) -> dict:
-        out = {}
-        for thing in self.cfg.group.things:
-            doc = self.shadows.document(thing)
-            if doc is not None:
-                out[thing] = doc
-        return out
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -614,7 +489,6 @@ class LocalCore:
             "mqtt_port": self.broker.port, "discovery_port": self.discovery.port,
             "stream_manager_port": self.streams.port if self.streams else None,
             "ipc_port": self.runtime.ipc_port,
-            "dashboard_url": self.dashboard.url if self.dashboard else None,
         }
 
     def status(self) -> dict:
@@ -628,15 +502,7 @@ class LocalCore:
             "shadow_cloud_poll": self.shadow_poller.status() if self.shadow_sync is not None else None,
             "streams": self.streams.status() if self.streams else None,
             "runtime": self.runtime.status(),
-            "connectors": self._connectors_section(),
+            "connectors": self.connectors_status(),
             "deployment": self.deployment.as_dict(),
         }
 
-
-def _car_stats(items: list) -> dict:
-    """The car statistics as of the newest DynamoDB item the car aggregator wrote (every 3rd green)."""
-    if not items:
-        return {}
-    newest = items[0]
-    keys = ("TotalTraffic", "TotalGreenlights", "MinCarsPassing", "MaxCarsPassing")
-    return {"as_of": newest.get("Time"), **{k: newest[k] for k in keys if k in newest}}

@@ -150,7 +150,7 @@ async def _run(args: argparse.Namespace) -> int:
         result = await run_platform.deploy(ctx)  # the group deployed to the embedded cloud
         setup = await run_platform.read(ctx, result)  # what the core device reads back: CoreSetup
         runners = await _start_cloud_functions(progress, group, root, cloud, stack)
-        core = await _start_core(progress, setup, root, state_dir, certs_dir, cloud, result, args, runners)
+        core, dashboard = await _start_core(progress, setup, root, state_dir, certs_dir, cloud, result, args, runners)
         stack.push("local core", core.stop)
 
         t = time.monotonic()
@@ -174,6 +174,7 @@ async def _run(args: argparse.Namespace) -> int:
             "pki_dir": str(state_dir / "ca"),
             "certs_dir": str(certs_dir),
             **core.endpoints(),
+            "dashboard_url": dashboard.url if dashboard is not None else None,
         }
         tmp = endpoint_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(info, indent=2))
@@ -270,18 +271,23 @@ async def _start_core(progress: Progress, setup, root: Path, state_dir: Path, ce
         group=group, root=root, state_dir=state_dir, group_id=result["group_id"], region=group.group.region,
         cloud_url=cloud.url, account=cloud.account_id, host=args.host, certs_dir=certs_dir,
         advertise=[args.host] if args.host not in ("127.0.0.1", "localhost", "0.0.0.0") else [],
-        ports=_ports(args), with_dashboard=not args.no_dashboard,
-        dashboard_token=secrets.token_urlsafe(24), dashboard_host=args.dashboard_host, profile=setup.profile,
+        ports=_ports(args), profile=setup.profile,
     )
-    snapshot, routes = None, []
-    if "snapshot" in runners:
-        snapshot = functools.partial(snapshot_via_runner, runners["snapshot"])
-        routes = [("GET", "/api/snapshot", snapshot_route(runners["snapshot"]))]
-    sections = {"cloud_functions": lambda: [r.status() for r in runners.values()]}
-    core = LocalCore(cfg, progress=lambda name, s, ok, detail: progress.step(name, s, ok, detail),
-                     extra_sections=sections, snapshot=snapshot, public_routes=routes)
+    core = LocalCore(cfg, progress=lambda name, s, ok, detail: progress.step(name, s, ok, detail))
+    dashboard = None
+    if not args.no_dashboard:
+        from web.wiring import DashboardService
+
+        snapshot, routes = None, []
+        if "snapshot" in runners:
+            snapshot = functools.partial(snapshot_via_runner, runners["snapshot"])
+            routes = [("GET", "/api/snapshot", snapshot_route(runners["snapshot"]))]
+        sections = {"cloud_functions": lambda: [r.status() for r in runners.values()]}
+        dashboard = DashboardService(core, token=secrets.token_urlsafe(24), host=args.dashboard_host,
+                                     extra_sections=sections, snapshot=snapshot, public_routes=routes)
+        core.add_service("dashboard", dashboard.start, dashboard.stop)
     await core.start()
-    return core
+    return core, dashboard
 
 
 async def _start_devices(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, core):

@@ -118,7 +118,7 @@ async def deployed(tmp_path, bundle, monkeypatch):
             await asyncio.to_thread(before_start, env)
         cfg = CoreConfig(group=group, root=bundle, state_dir=state_dir, group_id=result["group_id"],
                          region=REGION, cloud_url=cloud.url, account=cloud.account_id,
-                         ports=Ports(0, 0, 0, 0, 0), certs_dir=bundle / "certs", with_dashboard=False)
+                         ports=Ports(0, 0, 0, 0, 0), certs_dir=bundle / "certs")
         core = LocalCore(cfg)
         await core.start()
         cores.append(core)

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Dict, Mapping, Tuple
 
+from . import versions
+
 NUCLEUS = "aws.greengrass.Nucleus"
 TOKEN_EXCHANGE = "aws.greengrass.TokenExchangeService"
 LAMBDA_MANAGER = "aws.greengrass.LambdaManager"
@@ -71,8 +73,8 @@ class PublicComponentInfo:
     @property
     def caret(self) -> str:
         """``^major.minor.0`` of the pinned version: what our own recipes declare as requirement."""
-        major, minor, _ = self.version.split(".")
-        return f"^{major}.{minor}.0"
+        v = versions.parse_version(self.version)
+        return f"^{v.major}.{v.minor}.0"
 
     def arn(self, region: str) -> str:
         return f"arn:aws:greengrass:{region}:{PUBLIC_ACCOUNT}:components:{self.name}:versions:{self.version}"
@@ -126,7 +128,6 @@ SOURCES = (
     _CN + "lambda-launcher-component.html",
     _CN + "legacy-subscription-router-component.html",
     _CN + "document-history.html",
-    "/work/shared/reference/greengrass-v2-migration.md §0.10, §1.1",
 )
 
 
@@ -142,38 +143,8 @@ def version(name: str) -> str:
 
 
 def satisfies(version_text: str, requirement: str) -> bool:
-    """Whether ``version_text`` meets an npm-style requirement (``>=a <b``, ``^x.y.z``, ``~x.y.z``, exact).
-
-    Enough of npm semver for the ranges Greengrass recipes use; pre-release tags are not supported.
-    """
-    v = _parse(version_text)
-    for part in requirement.split():
-        if part.startswith("^"):
-            low = _parse(part[1:])
-            high = (low[0] + 1, 0, 0) if low[0] else (0, low[1] + 1, 0)
-            ok = low <= v < high
-        elif part.startswith("~"):
-            low = _parse(part[1:])
-            ok = low <= v < (low[0], low[1] + 1, 0)
-        elif part.startswith(">="):
-            ok = v >= _parse(part[2:])
-        elif part.startswith("<="):
-            ok = v <= _parse(part[2:])
-        elif part.startswith(">"):
-            ok = v > _parse(part[1:])
-        elif part.startswith("<"):
-            ok = v < _parse(part[1:])
-        else:
-            ok = v == _parse(part.lstrip("="))
-        if not ok:
-            return False
-    return True
-
-
-def _parse(text: str) -> Tuple[int, int, int]:
-    parts = text.strip().split(".")
-    nums = [int(p) for p in parts] + [0] * (3 - len(parts))
-    return nums[0], nums[1], nums[2]
+    """Whether ``version_text`` meets the npm-style ``requirement`` (the rule of :mod:`group.v2.versions`)."""
+    return versions.satisfies(version_text, requirement)
 
 
 def inconsistencies() -> Tuple[str, ...]:

@@ -30,6 +30,8 @@ import yaml
 
 from group.errors import GroupError, Issue
 
+from .versions import VersionRequirement, version_problem
+
 RECIPE_FORMAT_VERSION = "2020-01-25"
 STEP_NAMES = ("Bootstrap", "Install", "Startup", "Run", "Shutdown", "Recover", "Uninstall")
 # Per-step default timeouts in seconds, as the nucleus applies them (Lifecycle.java); Run has none.
@@ -37,13 +39,7 @@ DEFAULT_TIMEOUTS: Mapping[str, int | None] = MappingProxyType(
     {"Bootstrap": 120, "Install": 120, "Startup": 120, "Run": None, "Shutdown": 15, "Recover": 60, "Uninstall": 120}
 )
 COMPONENT_NAME_RE = re.compile(r"^[a-zA-Z0-9\-_.]+$")
-SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 SKIPIF_RE = re.compile(r"^!?\s*(exists|onpath) +(.+)$")
-_MAX_VERSION_PART = 999999
 
 _TOP_KEYS = (
     "RecipeFormatVersion", "ComponentName", "ComponentVersion", "ComponentDescription", "ComponentPublisher",
@@ -164,129 +160,6 @@ def _platform_field_matches(name: str, label: str | None, template: Any) -> bool
     if name in ("os", "architecture") and template in ("all", "any"):
         return True  # legacy wildcards the nucleus still accepts
     return template == label
-
-
-@dataclass(frozen=True)
-class VersionRequirement:
-    """An npm-style version range (``^1.0.0``, ``~2.1``, ``>=1.0.0 <2.0.0``, ``1.x``, ``*``, ``a || b``, ``1 - 2``)."""
-
-    text: str
-    alternatives: tuple[tuple[tuple[str, tuple[int, int, int], tuple[str, ...]], ...], ...]
-
-    @classmethod
-    def parse(cls, text: str) -> "VersionRequirement":
-        """Parse ``text``; raises ValueError saying what is wrong."""
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError("an empty version requirement")
-        alts = []
-        for part in text.split("||"):
-            part = part.strip()
-            comparators: list[tuple[str, tuple[int, int, int], tuple[str, ...]]] = []
-            hyphen = re.fullmatch(r"(\S+)\s+-\s+(\S+)", part)
-            if hyphen:
-                lo, hi = _partial(hyphen.group(1)), _partial(hyphen.group(2))
-                comparators.append((">=", _fill(lo), _pre(lo)))
-                comparators.extend(_upper_for_partial(hi, inclusive=True))
-            elif part in ("", "*", "x", "X"):
-                comparators.append((">=", (0, 0, 0), ()))
-            else:
-                pos = 0
-                for m in re.finditer(r"(?:[<>]=?|=|\^|~)?\s*[^\s<>=^~]+", part):
-                    if part[pos:m.start()].strip():
-                        raise ValueError(f"unexpected {part[pos:m.start()].strip()!r} in {part!r}")
-                    comparators.extend(_comparator(m.group().replace(" ", "")))
-                    pos = m.end()
-                if part[pos:].strip():
-                    raise ValueError(f"unexpected {part[pos:].strip()!r} at the end of {part!r}")
-            alts.append(tuple(comparators))
-        return cls(text, tuple(alts))
-
-    def satisfied_by(self, version: str) -> bool:
-        m = SEMVER_RE.match(version)
-        if not m:
-            return False
-        v = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        pre = tuple(m.group(4).split(".")) if m.group(4) else ()
-        return any(all(_compare(v, pre, op, bound, bpre) for op, bound, bpre in alt) for alt in self.alternatives)
-
-
-_PARTIAL_RE = re.compile(
-    r"^v?(\d+|[xX*])(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:-([0-9A-Za-z\-.]+))?(?:\+[0-9A-Za-z\-.]+)?$"
-)
-
-
-def _partial(s: str) -> tuple[int | None, int | None, int | None, tuple[str, ...]]:
-    m = _PARTIAL_RE.match(s)
-    if not m:
-        raise ValueError(f"{s!r} is not a version")
-    parts = [None if g is None or g in "xX*" else int(g) for g in m.group(1, 2, 3)]
-    for i in range(1, 3):  # a wildcard makes everything after it a wildcard
-        if parts[i - 1] is None:
-            parts[i] = None
-    return parts[0], parts[1], parts[2], tuple(m.group(4).split(".")) if m.group(4) else ()
-
-
-def _fill(p) -> tuple[int, int, int]:
-    return (p[0] or 0, p[1] or 0, p[2] or 0)
-
-
-def _pre(p) -> tuple[str, ...]:
-    return p[3]
-
-
-def _upper_for_partial(p, inclusive: bool):
-    major, minor, patch, pre = p
-    if major is None:
-        return []
-    if minor is None:
-        return [("<", (major + 1, 0, 0), ())]
-    if patch is None:
-        return [("<", (major, minor + 1, 0), ())]
-    return [("<=" if inclusive else "<", (major, minor, patch), pre)]
-
-
-def _comparator(tok: str):
-    m = re.match(r"^(<=|>=|<|>|=|\^|~)?(.*)$", tok)
-    op, rest = m.group(1) or "", m.group(2)
-    p = _partial(rest)
-    major, minor, patch, pre = p
-    if op == "^":
-        lo = (">=", _fill(p), pre)
-        if major is None:
-            return [(">=", (0, 0, 0), ())]
-        if major > 0 or minor is None:
-            return [lo, ("<", (major + 1, 0, 0), ())]
-        if minor > 0 or patch is None:
-            return [lo, ("<", (0, minor + 1, 0), ())]
-        return [lo, ("<", (0, 0, patch + 1), ())]
-    if op == "~":
-        if major is None:
-            return [(">=", (0, 0, 0), ())]
-        if minor is None:
-            return [(">=", _fill(p), pre), ("<", (major + 1, 0, 0), ())]
-        return [(">=", _fill(p), pre), ("<", (major, minor + 1, 0), ())]
-    if op in ("", "="):
-        if major is None:
-            return [(">=", (0, 0, 0), ())]
-        if patch is None:
-            return [(">=", _fill(p), ())] + _upper_for_partial(p, inclusive=False)
-        return [("=", _fill(p), pre)]
-    if op == ">" and patch is None and major is not None:
-        return [(">=", (major + 1, 0, 0) if minor is None else (major, minor + 1, 0), ())]
-    if op == "<=" and patch is None and major is not None:
-        return _upper_for_partial(p, inclusive=False)
-    return [(op, _fill(p), pre)]
-
-
-def _pre_key(pre: tuple[str, ...]):
-    if not pre:
-        return (1,)
-    return (0, tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in pre))
-
-
-def _compare(v, vpre, op, bound, bpre) -> bool:
-    a, b = (v, _pre_key(vpre)), (bound, _pre_key(bpre))
-    return {"=": a == b, ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
 
 
 @dataclass(frozen=True)
@@ -531,11 +404,9 @@ class _Parser:
         )
 
     def check_version(self, version: str, path: str) -> None:
-        m = SEMVER_RE.match(version)
-        if not m:
-            self.err(path, f"{version!r} is not a semantic version", "use MAJOR.MINOR.PATCH, e.g. '1.0.0' (quoted)")
-        elif len(version) > 64 or any(int(m.group(i)) > _MAX_VERSION_PART for i in (1, 2, 3)):
-            self.err(path, f"{version!r} is too large", "use at most 64 characters and 6 digits per part")
+        problem = version_problem(version)
+        if problem is not None:
+            self.err(path, problem, "use MAJOR.MINOR.PATCH, e.g. '1.0.0' (quoted), at most 6 digits per number")
 
     def dependencies(self, value: Any) -> list[Dependency]:
         if value is None:

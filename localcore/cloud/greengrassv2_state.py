@@ -42,6 +42,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 
+from group.v2.versions import VersionRequirement, sort_key, version_problem
+
 from .errors import ApiError
 
 RECIPE_FORMAT_VERSION = "2020-01-25"
@@ -58,10 +60,6 @@ DEPLOYMENT_STATUSES = ("ACTIVE", "COMPLETED", "CANCELED", "FAILED", "INACTIVE")
 LIFECYCLE_STATES = ("NEW", "INSTALLED", "STARTING", "RUNNING", "STOPPING", "ERRORED", "BROKEN", "FINISHED")
 # what a core may report for one deployment (the nucleus' job statuses)
 REPORTABLE = ("IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED")
-_SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?"
-    r"(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$"
-)
 _LAMBDA_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>[^:]+))?$"
@@ -97,59 +95,13 @@ def now_s() -> float:
     return round(time.time(), 3)
 
 
-def semver_key(version: str) -> tuple[Any, ...]:
-    """Sort key of a semantic version (a pre-release sorts below its release); non-semver last."""
-    m = _SEMVER.match(version)
-    if m is None:
-        return (-1, -1, -1, 0, version)
-    pre = m.group(4)
-    return (int(m.group(1)), int(m.group(2)), int(m.group(3)), 0 if pre else 1, pre or "")
-
-
-def _parts(text: str) -> tuple[int, int, int] | None:
-    m = re.match(r"^v?(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?(?:[-+].*)?$", text)
-    if m is None:
-        return None
-    return tuple(int(g) if g and g.isdigit() else 0 for g in m.groups())  # type: ignore[return-value]
-
-
-def _comparator_ok(v: tuple[int, int, int], comp: str) -> bool:
-    if comp in ("", "*", "x", "X"):
-        return True
-    for op in (">=", "<=", ">", "<", "=", "^", "~"):
-        if comp.startswith(op):
-            target = _parts(comp[len(op) :].strip())
-            break
-    else:
-        op, target = "=", _parts(comp)
-    if target is None:
+def _requirement(text: str) -> VersionRequirement:
+    try:
+        return VersionRequirement.parse(text)
+    except ValueError as exc:
         raise validation(
-            f"version requirement {comp!r} is not an npm-style range such as ^2.0.0 or >=2.0.0 <3.0.0"
-        )
-    if op == "^":
-        major, minor, _ = target
-        upper = (major + 1, 0, 0) if major else ((0, minor + 1, 0) if minor else (0, 0, target[2] + 1))
-        return target <= v < upper
-    if op == "~":
-        return target <= v < (target[0], target[1] + 1, 0)
-    return {">=": v >= target, "<=": v <= target, ">": v > target, "<": v < target, "=": v == target}[op]
-
-
-def satisfies(version: str, requirement: str) -> bool:
-    """Whether semantic ``version`` meets an npm-style ``requirement`` (what recipes and the nucleus
-    use): ``^2.0.0``, ``~2.1.0``, ``>=2.0.0 <3.0.0``, ``2.1.0``, ``*``, alternatives with ``||``.
-    Pre-release versions match only an exact requirement."""
-    m = _SEMVER.match(version)
-    if m is None:
-        return False
-    v = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    for alt in requirement.split("||"):
-        comps = re.sub(r"(>=|<=|>|<|=|\^|~)\s+", r"\1", alt.strip()).split()
-        if m.group(4) and not any(c.lstrip("=") == version for c in comps):
-            continue
-        if all(_comparator_ok(v, c) for c in comps):
-            return True
-    return False
+            f"version requirement {text!r} is not an npm-style range such as ^2.0.0 or >=2.0.0 <3.0.0: {exc}"
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -229,7 +181,7 @@ def parse_recipe(blob: bytes) -> dict[str, Any]:
     if not isinstance(name, str) or not 1 <= len(name) <= 128:
         errs.append(("ComponentName", f"must be a string of 1-128 characters, got {name!r}"))
     version = doc.get("ComponentVersion")
-    if not isinstance(version, str) or len(version) > 64 or not _SEMVER.match(version):
+    if version_problem(version) is not None:
         errs.append(
             (
                 "ComponentVersion",
@@ -776,7 +728,7 @@ class GreengrassV2State:
 
         def make() -> dict[str, Any]:
             recipe = lambda_recipe(source, info, launcher_deps or {})
-            if not _SEMVER.match(recipe["ComponentVersion"]) or len(recipe["ComponentVersion"]) > 64:
+            if version_problem(recipe["ComponentVersion"]) is not None:
                 raise validation(
                     f"componentVersion {recipe['ComponentVersion']!r} is not a semantic version such as 1.0.0",
                     [("lambdaFunction.componentVersion", "not semver")],
@@ -869,7 +821,7 @@ class GreengrassV2State:
                 for name in sorted(self._components):
                     versions = self._components[name]
                     if versions:
-                        recs.append(versions[max(versions, key=semver_key)])
+                        recs.append(versions[max(versions, key=sort_key)])
         items, token = page(recs, max_results, next_token)
         out: dict[str, Any] = {
             "components": [
@@ -902,7 +854,7 @@ class GreengrassV2State:
         else:
             with self._lock:
                 versions = self._components.get(name, {})
-                recs = [versions[v] for v in sorted(versions, key=semver_key, reverse=True)]
+                recs = [versions[v] for v in sorted(versions, key=sort_key, reverse=True)]
         if not recs:
             raise not_found(f"Component {name} not found ({arn})")
         items, token = page(recs, max_results, next_token)
@@ -941,13 +893,14 @@ class GreengrassV2State:
             if not recs:
                 pub = self._public_record(name, None)
                 recs = [pub] if pub is not None else []
-            ok = [r for r in recs if all(satisfies(r.version, str(q)) for q in reqs.values())]
+            ranges = [_requirement(str(q)) for q in reqs.values()]
+            ok = [r for r in recs if all(q.satisfied_by(r.version) for q in ranges)]
             if not ok:
                 raise not_found(
                     f"Component {name}: no valid versions were found for this component under current "
-                    f"constraints {reqs} (known: {sorted((r.version for r in recs), key=semver_key) or 'none'})"
+                    f"constraints {reqs} (known: {sorted((r.version for r in recs), key=sort_key) or 'none'})"
                 )
-            best = max(ok, key=lambda r: semver_key(r.version))
+            best = max(ok, key=lambda r: sort_key(r.version))
             out.append(
                 {
                     "arn": best.arn,

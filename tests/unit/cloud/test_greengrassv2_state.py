@@ -8,6 +8,8 @@ import json
 import pytest
 import yaml
 
+from group.v2.versions import satisfies
+from group.v2.versions import sort_key as semver_key
 from localcore.cloud.errors import ApiError
 from localcore.cloud.greengrassv2_state import (
     GreengrassV2State,
@@ -16,8 +18,6 @@ from localcore.cloud.greengrassv2_state import (
     lambda_recipe,
     page,
     parse_recipe,
-    satisfies,
-    semver_key,
     split_lambda_arn,
 )
 

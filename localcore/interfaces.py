@@ -115,5 +115,21 @@ class FunctionSpec:
     max_instances: Optional[int] = None  # on-demand pool size (None: the runtime's default)
 
 
+class ClientPolicy(Protocol):
+    """Per-operation authorization of client devices (V2: ``aws.greengrass.clientdevices.Auth``).
+
+    ``thing`` is the thing the MQTT client id names (the broker has already checked that the
+    certificate is attached to it). Each call is one decision; the implementation logs and counts
+    refusals (``status()``)."""
+
+    def can_connect(self, thing: str, client_id: str) -> bool: ...
+
+    def can_publish(self, thing: str, topic: str) -> bool: ...
+
+    def can_subscribe(self, thing: str, topic_filter: str) -> bool: ...
+
+    def status(self) -> dict: ...
+
+
 StatusProvider = Callable[[], dict]
 """A zero-argument callable returning a JSON-able status snapshot (for the dashboard)."""

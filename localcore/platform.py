@@ -14,25 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
+from typing import Mapping, Optional, Tuple
 
 from group.model import Group
-
-
-class ClientPolicy(Protocol):
-    """Per-operation authorization of client devices (V2: ``aws.greengrass.clientdevices.Auth``).
-
-    ``thing`` is the thing the MQTT client id names (the broker has already checked that the
-    certificate is attached to it). Each call is one decision; the implementation logs and counts
-    refusals (``status()``)."""
-
-    def can_connect(self, thing: str, client_id: str) -> bool: ...
-
-    def can_publish(self, thing: str, topic: str) -> bool: ...
-
-    def can_subscribe(self, thing: str, topic_filter: str) -> bool: ...
-
-    def status(self) -> Dict[str, Any]: ...
+from localcore.interfaces import ClientPolicy
 
 
 @dataclass(frozen=True)

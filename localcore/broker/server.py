@@ -26,14 +26,11 @@ import ssl
 import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 from localcore.broker import codec
 from localcore.broker.errors import ProtocolError
-from localcore.interfaces import Message, device
-
-if TYPE_CHECKING:  # the protocol only; platform pulls in the group model
-    from localcore.platform import ClientPolicy
+from localcore.interfaces import ClientPolicy, Message, device
 from localcore.router.errors import TopicError
 from localcore.router.topics import matches, validate_filter, validate_topic
 

@@ -1,18 +1,20 @@
 """Child processes of ``deploy.py run`` (the device scripts): start, log to files, stop cleanly.
 
-Each child gets its own process group so a stop reaches everything it spawned; stop sends
-SIGTERM, waits a bounded time, then SIGKILL. Output goes to ``<log_dir>/<name>.log``.
+Started and stopped through :mod:`localcore.processes`: each child gets its own process group so a stop
+reaches everything it spawned, and dies with the core; stop sends SIGTERM to every group, waits a bounded
+time, then SIGKILL. Output goes to ``<log_dir>/<name>.log``.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
+
+from localcore import processes
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +49,17 @@ class Children:
         env.update(spec.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         with open(log_path, "ab") as out:
-            proc = await asyncio.create_subprocess_exec(
-                *spec.argv, cwd=spec.cwd, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, start_new_session=True,
+            proc = await processes.start(
+                spec.argv, name=spec.name, cwd=spec.cwd, env=env, stdout=out,
+                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
             )
         self._children.append(_Child(spec, proc, log_path, time.time()))
         log.info("started %s (pid %d), log %s", spec.name, proc.pid, log_path)
 
     async def stop(self, timeout: float = 4.0) -> None:
-        for child in self._children:
-            _signal_group(child.proc, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for child in self._children:
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                await asyncio.wait_for(child.proc.wait(), remaining)
-            except asyncio.TimeoutError:
-                log.warning("%s did not stop within %.1f s; killing it", child.spec.name, timeout)
-                _signal_group(child.proc, signal.SIGKILL)
-                await child.proc.wait()
+        """SIGTERM every child's group at once; SIGKILL what is left after ``timeout`` seconds."""
+        await asyncio.gather(*(processes.end_group(c.proc.pid, timeout, proc=c.proc, what=c.spec.name)
+                               for c in self._children))
         self._children.clear()
 
     def pids(self) -> List[int]:
@@ -78,17 +72,3 @@ class Children:
             for c in self._children
         ]
 
-
-def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
-    if proc.returncode is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        log.warning("cannot signal process group %d; signalling the process only", proc.pid)
-        try:
-            proc.send_signal(sig)
-        except ProcessLookupError:
-            pass

@@ -31,6 +31,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
+from localcore import processes
+
 from .errors import FunctionConfigError, FunctionStartError, RunnerNotStarted
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ class _Worker:
 
     def __init__(self, proc: asyncio.subprocess.Process, logger: logging.Logger) -> None:
         self.proc = proc
+        self.what = f"cloud function worker {proc.pid} ({logger.name})"
         self.tail: collections.deque[str] = collections.deque(maxlen=_LOG_TAIL)
         self._pump = asyncio.create_task(self._forward(logger))
         self.max_rss_kb = 0
@@ -91,19 +94,14 @@ class _Worker:
             logger.info("%s", text)
 
     async def kill(self) -> None:
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the handler's children too
+        """SIGKILL the worker's process group (the handler's children too), then :meth:`close`."""
+        await processes.end_group(self.proc.pid, 0, proc=self.proc, first=signal.SIGKILL, what=self.what)
         await self.close()
 
     async def close(self) -> None:
-        """Wait for the exit (bounded; the caller stops or kills it first)."""
-        try:
-            await asyncio.wait_for(self.proc.wait(), _STOP_GRACE_S)
-        except asyncio.TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            await self.proc.wait()
+        """Wait for the exit (bounded; the caller stops or kills it first): the worker's group gets SIGKILL
+        when it is not gone within the grace period."""
+        await processes.end_group(self.proc.pid, _STOP_GRACE_S, proc=self.proc, first=None, what=self.what)
         try:
             await asyncio.wait_for(self._pump, _STOP_GRACE_S)
         except asyncio.TimeoutError:
@@ -289,10 +287,10 @@ class CloudFunctionRunner:
         # -I: no PYTHONPATH/user site and no script dir on sys.path (the code dir goes first);
         # -B: no __pycache__ written into the code dir.
         try:
-            proc = await asyncio.create_subprocess_exec(
-                self.python, "-I", "-u", "-B", str(WORKER), config,
+            proc = await processes.start(
+                [self.python, "-I", "-u", "-B", str(WORKER), config], name=f"cloud function {self.name}",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                cwd=str(self.code_dir), env=self._env(), start_new_session=True, limit=_LINE_LIMIT)
+                cwd=str(self.code_dir), env=self._env(), limit=_LINE_LIMIT)
         except OSError as exc:
             raise FunctionStartError(f"cloud function {self.name}: cannot run {self.python} in "
                                      f"{self.code_dir}: {exc}") from exc

@@ -22,15 +22,16 @@ Interpolation follows the nucleus: an unresolved variable stays literal and is r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import hashlib
 import logging
 import os
 import shutil
-import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -38,9 +39,11 @@ from typing import Any, Callable, Mapping
 
 from group.v2.recipe import DEFAULT_TIMEOUTS, SKIPIF_RE, Artifact, Lifecycle, Manifest, Recipe, Step, current_platform
 
+from localcore import processes
+
 from .errors import ArtifactError, ComponentError
 from .interpolate import ComponentPaths, Context, DependencyInfo, interpolate_lifecycle
-from .lifecycle import LifecycleMachine, State
+from .lifecycle import MAXIMUM_CONTINUAL_ERROR, LifecycleMachine, State
 from .tokens import ComponentTokens
 
 log = logging.getLogger(__name__)
@@ -207,13 +210,12 @@ class ComponentRunner:
     async def _drive(self) -> None:
         try:
             await self._prepare_once()
-        except ComponentError as e:
-            await self._fire("error", str(e), "INSTALL_ERROR")
-            # Nothing can be retried without new input (recipe, artifacts): go straight to BROKEN as the
-            # nucleus fails such a deployment before the component ever runs.
-            while self.machine.state != State.BROKEN:
-                await self._fire("recover")
-                await self._fire("error", str(e), "INSTALL_ERROR")
+        except (ComponentError, OSError, subprocess.SubprocessError) as e:
+            # Nothing can be retried without new input (recipe, artifacts, a writable root): go straight to
+            # BROKEN as the nucleus fails such a deployment before the component ever runs.
+            reason = str(e) if isinstance(e, ComponentError) else \
+                f"{self.name}: preparing its folders and files failed: {type(e).__name__}: {e}"
+            await self._break(reason, "INSTALL_ERROR")
             await self._stop.wait()
             return
         try:
@@ -238,8 +240,28 @@ class ComponentRunner:
                     await self._kill_all_groups()
                     await self._stop.wait()
                     return
+        except Exception as e:  # a fault of the runner itself: reported, never a deployment waiting for ever
+            log.exception("component %s: the local core's runner failed", self.name)
+            await self._kill_all_groups()
+            await self._break(f"the local core's runner failed: {type(e).__name__}: {e}", "RUN_ERROR")
         finally:
             await self._kill_all_groups()
+
+    async def _break(self, reason: str, code: str) -> None:
+        """A failure no retry can fix: ERRORED (and recovered) until BROKEN, as the nucleus counts errors.
+        From a state that cannot reach BROKEN the waiters get the failure as a :class:`ComponentError`."""
+        for _ in range(4 * MAXIMUM_CONTINUAL_ERROR):
+            if self.machine.state == State.BROKEN:
+                return
+            if self.machine.allowed("error"):
+                await self._fire("error", reason, code)
+            elif self.machine.allowed("recover"):
+                await self._fire("recover")
+            else:
+                break
+        for _, fut in self._waiters:
+            if not fut.done():
+                fut.set_exception(ComponentError(f"{self.name}: {reason}"))
 
     async def _prepare_once(self) -> None:
         self.manifest = self.recipe.select_manifest(self.platform)
@@ -412,9 +434,9 @@ class ComponentRunner:
     async def _spawn(self, name: str, step: Step) -> asyncio.subprocess.Process:
         self._note(f"{name}: sh -c {step.script!r}")
         with open(self.paths.log, "ab") as out:  # the child keeps its own copy of the descriptor
-            proc = await asyncio.create_subprocess_exec(
-                "sh", "-c", step.script, cwd=self.paths.work, env=self._env(step), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            proc = await processes.start(
+                ["sh", "-c", step.script], name=f"component {self.name} {name}", cwd=self.paths.work,
+                env=self._env(step), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             )
         self._groups.add(proc.pid)
         return proc
@@ -434,9 +456,9 @@ class ComponentRunner:
         timeout = step.timeout if step.timeout is not None else DEFAULT_TIMEOUTS.get(name)
         result = await self._wait(proc, timeout, honour_stop=honour_stop)
         if result in ("timeout", "stop"):
-            await self._kill_group(proc.pid)
+            await self._kill_group(proc.pid, proc)
         elif not keep_group:
-            await self._kill_group(proc.pid)  # leftovers of a finished step (the nucleus stops them too)
+            await self._kill_group(proc.pid, proc)  # leftovers of a finished step (the nucleus ends them too)
         self._note(f"{name}: {'exited ' + str(result) if isinstance(result, int) else result}")
         return result
 
@@ -456,25 +478,14 @@ class ComponentRunner:
             return proc.returncode
         return "stop" if stop is not None and stop in done else "timeout"
 
-    async def _kill_group(self, pgid: int) -> None:
-        """SIGTERM the process group, SIGKILL what is left after the grace period."""
-        if not _group_alive(pgid):
-            self._groups.discard(pgid)
-            return
-        _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + self.kill_grace_s
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)  # no event tells us a whole group is gone; poll, bounded
-        if _group_alive(pgid):
-            self._note(f"process group {pgid} ignored SIGTERM for {self.kill_grace_s} s; SIGKILL")
-            _signal_group(pgid, signal.SIGKILL)
-        self._groups.discard(pgid)
+    async def _kill_group(self, pgid: int, proc: asyncio.subprocess.Process | None = None) -> None:
+        """SIGTERM the process group, SIGKILL what is left after the grace period (noted in the log)."""
         main = self._main
-        if main is not None and main.pid == pgid:
-            try:
-                await asyncio.wait_for(main.wait(), 5)
-            except asyncio.TimeoutError:
-                log.warning("component %s: process %d not reaped after SIGKILL", self.name, pgid)
+        if proc is None and main is not None and main.pid == pgid:
+            proc = main  # waited for, so it is reaped
+        if not await processes.end_group(pgid, self.kill_grace_s, proc=proc, report=self._note):
+            log.warning("component %s: process group %d still there after SIGKILL", self.name, pgid)
+        self._groups.discard(pgid)
 
     async def _kill_all_groups(self) -> None:
         for pgid in list(self._groups):
@@ -539,10 +550,17 @@ class ComponentRunner:
             path = bindir / name
             if path.exists() and path.read_text() == body:
                 continue
-            tmp = bindir / f".{name}.{os.getpid()}.tmp"
-            tmp.write_text(body)
-            tmp.chmod(0o755)
-            os.replace(tmp, path)
+            # Runners of one core write these at the same time: each through a temporary file of its own.
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=bindir)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(body)
+                os.chmod(tmp, 0o755)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
     # ------------------------------------------------------------------------------ log
     def _note(self, message: str) -> None:
@@ -578,37 +596,6 @@ def _user() -> str:
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
         return str(os.getuid())
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any non-zombie process is still in the group."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # killpg(0) also succeeds for zombies (nobody reaped them); look at /proc where there is one.
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def _python_version(python: str) -> str:

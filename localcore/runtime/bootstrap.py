@@ -194,21 +194,9 @@ class Runtime(object):
             log.warning('could not post the error of %s: %s', invocation_id, e)
 
 
-def _die_with_parent():
-    """Linux: SIGKILL this instance when the core process dies (a kill -9 of the core), at once
-    rather than at the next orphan check. Elsewhere the orphan check alone does it."""
-    try:
-        import ctypes
-        import signal
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError) as e:  # no prctl (not Linux): the orphan check remains
-        log.debug('no parent-death signal: %s', e)
-
-
 def main(argv):
-    _die_with_parent()
+    # On Linux the runtime starts this process with PR_SET_PDEATHSIG (localcore.processes): it dies with
+    # the core at once; the orphan check of Runtime.run is the fallback elsewhere.
     config = json.loads(argv[1])
     setup_path(config)
     sys.argv = [config['handler']]

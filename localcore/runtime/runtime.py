@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
+from localcore import processes
 from localcore.interfaces import FunctionSpec, Message, Publisher, ShadowOperations
 from localcore.lambda_ipc.directory import Entry, FunctionDirectory
 from localcore.lambda_ipc.secrets import SecretsStore
@@ -289,15 +290,7 @@ class LambdaRuntime:
         self._timers.clear()
         self.broker.close(Result(error_payload("the Greengrass core is stopping"), "Unhandled"))
         instances = [i for fn in self._functions.values() for i in fn.instances.values()]
-        for instance in instances:
-            self._signal(instance, signal.SIGTERM, "core stopping")
-        watchers = [i.watcher for i in instances if i.watcher is not None]
-        if watchers:
-            _, pending = await asyncio.wait(watchers, timeout=self.stop_grace_s)
-            if pending:
-                for instance in instances:
-                    self._signal(instance, signal.SIGKILL, "core stopping")
-                await asyncio.wait(pending, timeout=self.stop_grace_s)
+        await self._end(instances, "core stopping")
         tasks = [t for t in self._tasks if not t.done()] + ([self._reaper] if self._reaper else [])
         for task in tasks:
             task.cancel()
@@ -400,17 +393,20 @@ class LambdaRuntime:
             instance.replaced = True
             if instance.proc is not None and instance.proc.returncode is None:
                 self.broker.retire(instance.function, instance.id)
-            self._signal(instance, signal.SIGTERM, "replaced by a deployment")
+        await self._end(instances, "replaced by a deployment")
+
+    async def _end(self, instances: Sequence[_Instance], reason: str) -> None:
+        """End the instances' process groups (SIGTERM, SIGKILL after ``stop_grace_s``), then let their
+        watchers record the exits (bounded)."""
+        running = [i for i in instances if i.proc is not None and i.proc.returncode is None]
+        for instance in running:
+            instance.kill_reason = instance.kill_reason or reason
+        await processes.end_groups([i.proc for i in running], self.stop_grace_s)
         watchers = [i.watcher for i in instances if i.watcher is not None]
-        if not watchers:
-            return
-        _, pending = await asyncio.wait(watchers, timeout=self.stop_grace_s)
-        if pending:
-            for instance in instances:
-                self._signal(instance, signal.SIGKILL, "replaced by a deployment")
-            _, pending = await asyncio.wait(pending, timeout=self.stop_grace_s)
-        if pending:  # not seen to exit (should not happen after SIGKILL): forget them, logged
-            log.error("%d replaced function instance(s) did not exit after SIGKILL", len(pending))
+        if watchers:
+            _, pending = await asyncio.wait(watchers, timeout=self.stop_grace_s)
+            if pending:  # not seen to exit (should not happen after SIGKILL): forget them, logged
+                log.error("%d function instance(s) (%s) not seen to exit", len(pending), reason)
 
     def _prepare(self, fn: _Function) -> None:
         """Volume symlinks and run_as notes of a function about to run (start, deployment)."""
@@ -636,10 +632,10 @@ class LambdaRuntime:
         argv = process.command(self.python, spec, instance.id, self.fallback_paths)
         try:
             with open(fn.log_path, "ab") as log_file:
-                instance.proc = await asyncio.create_subprocess_exec(
-                    *argv, cwd=spec.code_dir, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=log_file,
-                    stderr=log_file, start_new_session=True,
-                    preexec_fn=process.preexec(spec, self.memory_overhead_mb))
+                instance.proc = await processes.start(
+                    argv, name=f"Lambda instance {instance.id}",
+                    preexec=process.preexec(spec, self.memory_overhead_mb), cwd=spec.code_dir, env=env,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file)
         except (OSError, subprocess.SubprocessError) as e:
             who = f" as uid/gid {spec.run_as}" if spec.run_as and os.geteuid() == 0 else ""
             fn.start_error = (f"cannot start {argv[0]}{who} for function {spec.name} "
@@ -705,15 +701,7 @@ class LambdaRuntime:
             return
         if not instance.kill_reason:
             instance.kill_reason = reason
-        try:
-            os.killpg(instance.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            try:
-                instance.proc.send_signal(sig)
-            except ProcessLookupError:
-                pass
+        processes.signal_group(instance.proc.pid, sig, instance.proc)
 
     async def _reap_idle(self) -> None:
         interval = max(0.05, min(1.0, self.idle_reap_s / 4))

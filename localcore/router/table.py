@@ -19,7 +19,7 @@ _CACHE_LIMIT = 8192
 
 def validate_endpoint(endpoint: str, where: str) -> str:
     kind, name = split(endpoint)
-    if endpoint == CLOUD:
+    if endpoint == CLOUD or endpoint == "pubsub":  # "pubsub": the V2 local pub/sub bus (localcore.nucleus_ipc)
         return endpoint
     if kind not in _KINDS or kind == "cloud" or not name:
         raise RouteError(

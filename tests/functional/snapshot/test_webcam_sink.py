@@ -35,7 +35,7 @@ BLUE, GREEN, RED, GREY = media.BLUE, media.GREEN, media.RED, media.GREY
 
 
 def webcam_module():
-    name = "lambda_webcam_handler"  # the name tests/unit/lambdas/conftest.py uses too
+    name = "lambda_webcam_handler"  # the name tests/lambda_code.py uses too
     if name not in sys.modules:
         spec = importlib.util.spec_from_file_location(name, WEBCAM_DIR / "handler.py")
         module = importlib.util.module_from_spec(spec)

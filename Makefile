@@ -16,8 +16,11 @@ $(STAMP): requirements.txt
 run: $(STAMP)
 	$(PY) deploy.py run $(ARGS)
 
+# Two workers (pytest-xdist): the shared e2e run stays on one worker (tests/e2e/conftest.py).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 validate: $(STAMP)
 	$(PY) deploy.py validate

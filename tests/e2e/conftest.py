@@ -67,3 +67,12 @@ def group_run(tmp_path_factory, platform):
 def console(group_run):
     """One dashboard event stream shared by the tests (each subscribes to what it needs)."""
     return group_run.console()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test`` runs two workers), every test of the shared run goes to one
+    worker, in order: one ``group_run`` per platform, never two at once. Tests that start their own
+    runs and every other test are spread over the workers."""
+    for item in items:
+        if "group_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("group_run"))

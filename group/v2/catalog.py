@@ -4,14 +4,15 @@ Why these versions (checked 2026-12 against the V2 Developer Guide, see ``SOURCE
 
 * A deployment installs the **latest** version of a dependency that satisfies every range unless the
   deployment lists the component itself, so every public component is listed with an exact version
-  (greengrass-v2-migration.md §10).
+  (docs/protocols/v2-migration.md §10).
 * The plugins that import V1 Lambdas pin the nucleus to a minor range: LambdaManager 2.3.7 requires
   ``aws.greengrass.Nucleus >=2.0.0 <2.17.0`` (2.3.6: ``<2.16.0``), LegacySubscriptionRouter 2.1.15 requires
-  ``>=2.0.0 <2.17.0`` (2.1.14: ``<2.16.0``, the one the sheet quotes). So the newest nucleus every plugin
+  ``>=2.0.0 <2.17.0`` (2.1.14: ``<2.16.0``, the one we were first told). So the newest nucleus every plugin
   of the set accepts is the **2.16** line: ``2.16.1`` (2025-12-23). 2.17.x/2.18.x (2026) would need Lambda
   plugin releases AWS has not documented yet; re-check ``ListComponentVersions`` before moving the nucleus.
 * LambdaLauncher 2.0.13 requires LambdaManager ``>=2.0.0 <2.4.0`` (HARD).
-* Moquette 2.3.7 requires clientdevices.Auth ``>=2.2.0 <2.6.0`` (sheet §1.1), so Auth stays on 2.5.x.
+* Moquette 2.3.7 requires clientdevices.Auth ``>=2.2.0 <2.6.0`` (docs/protocols/v2-migration.md §1.1), so Auth
+  stays on 2.5.x.
 * ShadowManager 2.3.12 and LogManager 2.3.11 were released with nucleus 2.16.0 (document history,
   2025-11-06).
 * StreamManager: 2.3.0 shipped with nucleus 2.17.0 (2026-04-16), so this set keeps the 2.2 line.

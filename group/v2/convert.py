@@ -3,7 +3,7 @@
 Pure: no boto3, no network, no clock, no randomness; the only file read is a Docker connector's compose
 file (its bytes become an artifact and its hash the component version). Every V1 feature either maps to a
 V2 configuration or yields a ``Finding`` with the group.yaml path it concerns; nothing is dropped silently.
-Mapping table and rationale: greengrass-v2-migration.md §1–§10 and docs/decisions.md ("V2 converter").
+Mapping table and rationale: docs/protocols/v2-migration.md §1–§10 and docs/decisions.md ("V2 converter").
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ DEPLOYMENT_POLICIES = {
     "configurationValidationPolicy": {"timeoutInSeconds": 30},
 }
 TAG_KEY = "gg-bundle:group"
-# V1 connectors that have their own V2 public component (sheet §1.2; not converted automatically).
+# V1 connectors that have their own V2 public component (docs/protocols/v2-migration.md §1.2;
+# not converted automatically).
 CONNECTOR_REPLACEMENTS = {
     "CloudWatchMetrics": "aws.greengrass.Cloudwatch",
     "SNS": "aws.greengrass.SNS",
@@ -206,7 +207,7 @@ class _Converter:
                 r.shadow_functions.add(sv)
                 _add(r.shadow_things, tv)
                 self.find(p, "warning", f"function '{sv}' calls the local shadow of '{tv}' through greengrasssdk "
-                          "(GGShadowService); a real V2 core does not serve these calls (sheet §5)",
+                          "(GGShadowService); a real V2 core does not serve these calls (v2-migration §5)",
                           "rewrite to IPC GetThingShadow/UpdateThingShadow with a ShadowManager accessControl policy")
         elif sk == "cloud":
             if tk == "function":
@@ -262,7 +263,7 @@ class _Converter:
             r.bridge[_safe_id(name)] = mapping
 
     def shadow_pair(self, r: _Routes, thing: str) -> None:
-        """The documented bidirectional bridge of a thing's shadow topics (sheet §5)."""
+        """The documented bidirectional bridge of a thing's shadow topics (docs/protocols/v2-migration.md §5)."""
         _add(r.shadow_things, thing)
         topic = f"$aws/things/{thing}/shadow/#"
         self.bridge(r, f"shadow-{thing}-to-pubsub", topic, "LocalMqtt", "Pubsub")
@@ -729,7 +730,7 @@ class _Converter:
             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
             "Resource": [f"arn:aws:logs:{r}:{a}:log-group:/aws/greengrass/*",
                          f"arn:aws:logs:{r}:{a}:log-group:/aws/greengrass/*:log-stream:*"]}]
-        del logs  # the baseline grants logs either way (sheet §9.2); LogManager needs exactly these
+        del logs  # the baseline grants logs either way (v2-migration §9.2); LogManager needs exactly these
         objects = list(compose_objects)
         if self.artifact_bucket:
             objects.insert(0, f"arn:aws:s3:::{self.artifact_bucket}/*")

@@ -4,7 +4,7 @@ Pure: ``recipe_for_lambda(request, region, account)`` turns the ``lambdaFunction
 ``LambdaFunctionRecipeSource``) into the recipe ``GetComponent`` returns. The local stand-in serves it and
 the local core's V2 reader reads the Lambda's parameters back from ``ComponentConfiguration.DefaultConfiguration``.
 
-Shape (greengrass-v2-migration.md §2, last bullets):
+Shape (docs/protocols/v2-migration.md §2, last bullets):
 
 * ``ComponentType: aws.greengrass.lambda``, ``ComponentPublisher: AWS Lambda``, ``ComponentSource: <lambdaArn>``.
 * Dependencies: the declared ones, plus what the service adds: ``LambdaLauncher`` (HARD), ``LambdaManager``
@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from . import catalog
 
-# Defaults of LambdaExecutionParameters (botocore model documentation, sheet §2).
+# Defaults of LambdaExecutionParameters (botocore model documentation, docs/protocols/v2-migration.md §2).
 DEFAULTS: Dict[str, Any] = {
     "maxQueueSize": 1000,
     "maxInstancesCount": 100,

@@ -1,7 +1,7 @@
 """Kinesis Video Streams stand-in for the local cloud.
 
 moto's kinesisvideo backend answers the control plane but hands out a real AWS host from
-GetDataEndpoint and cannot serve GetClip (see /work/shared/reference/moto-coverage.md). This
+GetDataEndpoint and cannot serve GetClip (see docs/moto-gaps.md §1, §4). This
 package fills that gap with layers, each usable on its own (this module re-exports them):
 
 * ``kvs_state.KvsStore`` -- pure state (no sockets): the stream registry and the archived fragments, kept

@@ -2,7 +2,7 @@
 
 * ``work``    pure scheduling state: invocations, per-function work queues, results (no sockets)
 * ``secrets`` the local secrets store answering GGSecretManager
-* ``server``  the aiohttp daemon (routes of ``lambda-ipc.md`` §3 + container credentials)
+* ``server``  the aiohttp daemon (routes of ``docs/protocols/lambda-ipc.md`` §3 + container credentials)
 """
 from .errors import IPCError, QueueFull, SecretNotFound, UnknownFunction
 from .server import IPCServer, ServiceBackends

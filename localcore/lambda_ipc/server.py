@@ -1,4 +1,4 @@
-"""The IPC daemon: aiohttp on loopback, wire format of ``/work/shared/reference/lambda-ipc.md`` §3–§5.
+"""The IPC daemon: aiohttp on loopback, wire format of ``docs/protocols/lambda-ipc.md`` §3–§5.
 
 Routes (``<arn>`` is the raw function ARN, matched with ``[^/]+``):
 

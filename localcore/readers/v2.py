@@ -10,7 +10,7 @@ Two parts:
 * **fetching** :func:`read_core_deployment` / :func:`report`: what a core device asks the cloud (the local
   greengrassv2 stand-in's device-side routes, a real boto3 ``greengrassv2`` client) and reports back.
 
-How the V2 configuration becomes routes (greengrass-v2-migration.md §3–§5): LegacySubscriptionRouter entries
+How the V2 configuration becomes routes (docs/protocols/v2-migration.md §3–§5): LegacySubscriptionRouter entries
 → function→cloud / function→function; ``IOT_CORE`` event sources → cloud→function; ``PUB_SUB`` event sources
 → shadow:<thing>→function when the topic is a shadow topic ShadowManager publishes, else device→function for
 each device the Auth policy lets publish on it, when a Bridge LocalMqtt→Pubsub mapping carries it; Bridge

@@ -107,7 +107,7 @@ def environment(
     home: Path,
     core_thing: Optional[str] = None,
 ) -> dict[str, str]:
-    """The environment of a Lambda process (lambda-ipc.md §2). The function's own variables come
+    """The environment of a Lambda process (docs/protocols/lambda-ipc.md §2). The function's own variables come
     first; the core's variables win over them, as on GGC."""
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")

@@ -1,6 +1,6 @@
 """HTTP client of the core's IPC daemon (the Lambda side of ``localcore.lambda_ipc``).
 
-Wire format (``/work/shared/reference/lambda-ipc.md`` §3): every call goes to
+Wire format (``docs/protocols/lambda-ipc.md`` §3): every call goes to
 ``http://<endpoint>:<GG_DAEMON_PORT>/2016-11-01/functions/<functionArn>[/work|/initialized]`` with
 ``Authorization: <AWS_CONTAINER_AUTHORIZATION_TOKEN>``. Any HTTP status >= 400 or a refused
 connection raises ``IPCException``.

@@ -10,7 +10,7 @@ def test_lambda_plugins_accept_the_pinned_nucleus():
     for name in (catalog.LAMBDA_MANAGER, catalog.SUBSCRIPTION_ROUTER):
         req = catalog.info(name).dependencies[catalog.NUCLEUS].version_requirement
         assert catalog.satisfies(nucleus, req), (name, req)
-    # the sheet's example (LegacySubscriptionRouter 2.1.14 needs <2.16.0) would not accept it
+    # the example we were first told (LegacySubscriptionRouter 2.1.14 needs <2.16.0) would not accept it
     assert not catalog.satisfies(nucleus, ">=2.0.0 <2.16.0")
 
 

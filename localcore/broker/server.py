@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import struct
 import threading
 import time
 from collections import Counter
@@ -32,13 +33,16 @@ from localcore.broker import codec
 from localcore.broker.errors import ProtocolError
 from localcore.interfaces import ClientPolicy, Message, device
 from localcore.router.errors import TopicError
-from localcore.router.topics import matches, validate_filter, validate_topic
+from localcore.router.index import FilterIndex
+from localcore.router.topics import validate_filter, validate_topic
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 128 * 1024
 _MAX_PACKET = MAX_PAYLOAD + 2 + 256 * 4 + 2  # payload + topic (≤256 bytes, UTF-8 headroom) + id
 _WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
+_U16 = struct.Struct("!H")
+_GRANTED_CACHE = 4096  # topics per client whose delivery QoS is remembered until its subscriptions change
 _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
 # what Moquette answers when the Auth component refuses a CONNECT
 # (CONNECTION_REFUSED_BAD_USER_NAME_OR_PASSWORD)
@@ -56,13 +60,18 @@ class _Client(asyncio.Protocol):
         self.endpoint = ""
         self.peer = "?"
         self.cert_der = b""
-        self.subscriptions: dict[str, int] = {}
+        self.subscriptions: FilterIndex[int] = FilterIndex()  # topic filter -> granted QoS
+        self._granted: dict[str, int] = {}  # topic -> QoS it is delivered at, -1 none (cache of the above)
+        self._prefixes: dict[tuple[str, int, int], bytes] = {}  # (topic, payload size, QoS) -> PUBLISH prefix
         self.will: Message | None = None
         self.keep_alive = 0.0
         self.last_rx = time.monotonic()
         self.closing = False
         self.clean_disconnect = False
-        self._out = bytearray()
+        # outgoing packets of this loop tick, written as one TLS write; payloads are not copied until then
+        self._out: list[bytes] = []
+        self._out_bytes = 0
+        self._backlog = 0  # the transport's write buffer after the last flush
         self._flush_scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self._next_id = 0
@@ -84,7 +93,10 @@ class _Client(asyncio.Protocol):
         self.last_rx = time.monotonic()
         try:
             for packet in self.reader.feed(data):
-                self._dispatch(packet)
+                if packet.type == codec.PUBLISH and self.thing is not None:
+                    self._on_publish(packet)  # the per-message path, ahead of the dispatch chain
+                else:
+                    self._dispatch(packet)
                 if self.closing:
                     return
         except ProtocolError as exc:
@@ -122,16 +134,23 @@ class _Client(asyncio.Protocol):
 
     # -- outgoing ----------------------------------------------------------------------------
     def _send(self, data: bytes) -> None:
-        self._out += data
+        self._out.append(data)
+        self._out_bytes += len(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.broker._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._out and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(bytes(self._out))
-        self._out.clear()
+        out = self._out
+        if not out:
+            return
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(b"".join(out))
+            self._backlog = transport.get_write_buffer_size()
+        out.clear()
+        self._out_bytes = 0
 
     def close(self) -> None:
         """Flush what is queued (a CONNACK refusal) and close the connection."""
@@ -144,31 +163,56 @@ class _Client(asyncio.Protocol):
 
     def deliver(self, message: Message) -> None:
         """Router sink: send ``message`` if one of this client's subscriptions matches."""
-        if self.broker._loop_thread != threading.get_ident():
-            self.broker._loop.call_soon_threadsafe(self.deliver, message)
+        broker = self.broker
+        if broker._loop_thread != threading.get_ident():
+            broker._loop.call_soon_threadsafe(self.deliver, message)
             return
         if self.closing or self.transport is None:
             return
-        qos = -1
-        for topic_filter, granted in self.subscriptions.items():
-            if granted > qos and matches(topic_filter, message.topic):
-                qos = granted
-                if qos == 1:
-                    break
+        topic = message.topic
+        qos = self._granted.get(topic)
+        if qos is None:
+            qos = self._grant_for(topic)
         if qos < 0:
-            self.broker._counts["not_subscribed"] += 1
+            broker._not_subscribed += 1
             return
-        if self.transport.get_write_buffer_size() + len(self._out) > _WRITE_BUFFER_LIMIT:
-            self.broker._counts["dropped_slow_client"] += 1
-            log.debug("dropped %s for slow client %s", message.topic, self.thing)
-            return
-        qos = min(qos, message.qos)
-        packet_id = 0
+        if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
+            self._backlog = self.transport.get_write_buffer_size()  # it may have drained since the last flush
+            if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
+                broker._counts["dropped_slow_client"] += 1
+                log.debug("dropped %s for slow client %s", topic, self.thing)
+                return
+        payload = message.payload
+        if not message.qos:
+            qos = 0
+        key = (topic, len(payload), qos)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) >= _GRANTED_CACHE:
+                self._prefixes.clear()
+            prefix = self._prefixes[key] = codec.publish_prefix(topic, len(payload), qos)
+        out = self._out
+        out.append(prefix)
         if qos:
             self._next_id = self._next_id % 0xFFFF + 1
-            packet_id = self._next_id
-        self._send(codec.encode_publish(message.topic, message.payload, qos, packet_id))
-        self.broker._counts["sent"] += 1
+            out.append(_U16.pack(self._next_id))
+            self._out_bytes += 2
+        out.append(payload)
+        self._out_bytes += len(prefix) + len(payload)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            broker._loop.call_soon(self._flush)
+        broker._sent += 1
+
+    def _grant_for(self, topic: str) -> int:
+        """The QoS ``topic`` is delivered at: the highest QoS granted to a matching subscription, -1
+        when none matches; remembered until the subscriptions change."""
+        matched = self.subscriptions.match(topic)
+        qos = max(matched) if matched else -1
+        if len(self._granted) >= _GRANTED_CACHE:
+            self._granted.clear()
+        self._granted[topic] = qos
+        return qos
 
     # -- timers ------------------------------------------------------------------------------
     def _connect_timeout(self) -> None:
@@ -199,15 +243,17 @@ class _Client(asyncio.Protocol):
                 raise ProtocolError(f"first packet is {codec.NAMES.get(kind, kind)}, not CONNECT")
             self._on_connect(codec.decode_connect(packet))
         elif kind == codec.PUBLISH:
-            self._on_publish(codec.decode_publish(packet))
+            self._on_publish(packet)
         elif kind == codec.PUBACK:
-            codec.decode_packet_id(packet)
+            if len(packet.body) != 2:  # nothing to do with a well-formed one: QoS 1 out has no session
+                codec.decode_packet_id(packet)  # raises, saying what is wrong
         elif kind == codec.SUBSCRIBE:
             self._on_subscribe(packet)
         elif kind == codec.UNSUBSCRIBE:
             packet_id, filters = codec.decode_unsubscribe(packet)
             for topic_filter in filters:
                 self.subscriptions.pop(topic_filter, None)
+            self._granted.clear()
             self._send(codec.encode_unsuback(packet_id))
         elif kind == codec.PINGREQ:
             if packet.body or packet.flags:
@@ -277,21 +323,35 @@ class _Client(asyncio.Protocol):
             self._timer = self.broker._loop.call_later(self.keep_alive * 1.5, self._check_keep_alive)
         log.info("MQTT client %s connected from %s (MQTT level %d)", client_id, self.peer, connect.level)
 
-    def _on_publish(self, publish: codec.Publish) -> None:
-        if publish.qos == 2:
+    def _on_publish(self, packet: codec.Packet) -> None:
+        # the per-message path: one decode, the topic checked once (validate_topic remembers valid
+        # ones), a cached policy decision, the router, a PUBACK queued for this tick's single write
+        topic, payload, qos, packet_id, _retain, _dup = codec.decode_publish(packet)
+        if qos == 2:
             raise ProtocolError("PUBLISH: QoS 2 is not supported")
-        validate_topic(publish.topic)
-        if len(publish.payload) > MAX_PAYLOAD:
-            raise ProtocolError(f"PUBLISH: payload of {len(publish.payload)} bytes exceeds 128 KB")
-        self.broker._counts["received"] += 1
-        policy = self.broker.client_policy
-        if policy is not None and not self.broker._allowed(policy.can_publish, self.thing, publish.topic):
-            # Moquette: logged, released, no PUBACK; the connection stays open
-            self.broker._counts["publish_refused"] += 1
-            return
-        self.broker._route(Message(self.endpoint, publish.topic, publish.payload, publish.qos))
-        if publish.qos == 1:
-            self._send(codec.encode_puback(publish.packet_id))
+        validate_topic(topic)
+        if len(payload) > MAX_PAYLOAD:
+            raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
+        broker = self.broker
+        broker._received += 1
+        policy = broker.client_policy
+        if policy is not None:
+            try:
+                allowed = policy.can_publish(self.thing, topic)
+            except Exception:  # a policy bug must refuse, not crash the connection handler
+                log.exception("client policy can_publish(%r, %r) failed; refusing", self.thing, topic)
+                allowed = False
+            if not allowed:
+                # Moquette: logged, released, no PUBACK; the connection stays open
+                broker._counts["publish_refused"] += 1
+                return
+        message = Message(self.endpoint, topic, payload, qos)
+        try:
+            broker.router.publish(message)
+        except (TopicError, ValueError) as exc:
+            log.warning("router refused %s from %s: %s", topic, message.source, exc)
+        if qos:
+            self._send(b"\x40\x02" + _U16.pack(packet_id))  # PUBACK
 
     def _on_subscribe(self, packet: codec.Packet) -> None:
         packet_id, requested = codec.decode_subscribe(packet)
@@ -313,6 +373,7 @@ class _Client(asyncio.Protocol):
                 continue
             granted = min(qos, 1)
             self.subscriptions[topic_filter] = granted
+            self._granted.clear()
             codes.append(granted)
         self._send(codec.encode_suback(packet_id, codes))
 
@@ -351,6 +412,8 @@ class Broker:
         self._clients: dict[str, _Client] = {}
         self._pending: set[_Client] = set()
         self._counts: Counter[str] = Counter()
+        # the per-message counters, plain ints (only the loop thread touches them); status() merges them
+        self._received = self._sent = self._not_subscribed = 0
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._loop_thread = 0
         self.state = "new"
@@ -431,6 +494,8 @@ class Broker:
             "host": self.host,
             "port": self.port,
             "connected": self.connected(),
-            "counts": dict(self._counts),
+            "counts": {**dict(self._counts), **{name: n for name, n in (
+                ("received", self._received), ("sent", self._sent), ("not_subscribed", self._not_subscribed))
+                if n}},
             **({"client_policy": self.client_policy.status()} if self.client_policy is not None else {}),
         }

@@ -14,27 +14,51 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 from typing import Iterable
 
 from localcore.interfaces import Message, MessageSink, QueueFullError, Route, split
 from localcore.router.errors import RouterError
 from localcore.router.table import RoutingTable
-from localcore.router.topics import validate_topic
 
 log = logging.getLogger(__name__)
 
 
+class _Counts:
+    """The counters of one publishing thread: only that thread writes them, so a message costs a few
+    int increments and no lock; ``Router.status`` adds up every thread's."""
+
+    __slots__ = ("routed", "dropped", "delivered", "undeliverable", "sink_errors", "refused_queue_full",
+                 "per_target")
+
+    def __init__(self) -> None:
+        self.routed = self.dropped = self.delivered = self.undeliverable = 0
+        self.sink_errors = self.refused_queue_full = 0
+        self.per_target: dict[str, int] = {}
+
+
 class Router:
-    """Implements :class:`localcore.interfaces.Publisher`. Safe to call from several threads."""
+    """Implements :class:`localcore.interfaces.Publisher`. Safe to call from several threads.
+
+    ``publish`` takes no lock: the table is swapped by one reference assignment, sinks are read
+    from dicts that ``attach``/``detach`` change under the lock, and counters are per thread.
+    """
 
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self._table = RoutingTable(routes)
         self._sinks: dict[str, MessageSink] = {}
         self._kind_sinks: dict[str, MessageSink] = {}
         self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-        self._per_target: Counter[str] = Counter()
+        self._local = threading.local()
+        self._all_counts: list[_Counts] = []  # every thread's counters (kept when the thread ends)
+
+    def _counts(self) -> _Counts:
+        try:
+            return self._local.counts
+        except AttributeError:
+            counts = self._local.counts = _Counts()
+            with self._lock:
+                self._all_counts.append(counts)
+            return counts
 
     # -- sinks -------------------------------------------------------------------------------
     def attach(self, endpoint: str, sink: MessageSink) -> None:
@@ -89,57 +113,53 @@ class Router:
         it has no room (optional ``has_room(message) -> bool``) makes the whole publish fail with
         :class:`QueueFullError` before anything is delivered; otherwise a full queue drops (BestEffort).
         """
-        validate_topic(message.topic)
-        targets = self._table.lookup(message.source, message.topic)
+        # validated the first time this (source, topic) is seen; cached after that
+        targets = self._table.publish_targets(message.source, message.topic)
+        counts = self._counts()
+        if not targets:
+            counts.dropped += 1
+            log.debug("dropped %s from %s: no subscription matches", message.topic, message.source)
+            return 0
         if all_or_error:
             full = [t for t in targets if not _has_room(self.sink_for(t), message)]
             if full:
-                with self._lock:
-                    self._counts["refused_queue_full"] += 1
+                counts.refused_queue_full += 1
                 raise QueueFullError(f"queue of {', '.join(full)} is full: {message.topic} delivered to no target "
                                      "(queueFullPolicy AllOrError)")
+        counts.routed += 1
+        per_target = counts.per_target
+        sinks = self._sinks
         reached = 0
         for target in targets:
-            sink = self._sinks.get(target)
+            per_target[target] = per_target.get(target, 0) + 1
+            sink = sinks.get(target)
             if sink is None:
                 sink = self._kind_sinks.get(target.partition(":")[0])
-            if sink is None:
-                with self._lock:
-                    self._counts["undeliverable"] += 1
-                continue
+                if sink is None:
+                    counts.undeliverable += 1
+                    continue
             try:
                 sink.deliver(message)
             except Exception:  # a faulty sink must not stop the others; it is logged with its trace
                 log.exception("sink for %s failed on topic %s", target, message.topic)
-                with self._lock:
-                    self._counts["sink_errors"] += 1
+                counts.sink_errors += 1
                 continue
             reached += 1
-        with self._lock:
-            if targets:
-                self._counts["routed"] += 1
-                for target in targets:
-                    self._per_target[target] += 1
-            else:
-                self._counts["dropped"] += 1
-            self._counts["delivered"] += reached
-        if not targets:
-            log.debug("dropped %s from %s: no subscription matches", message.topic, message.source)
+        counts.delivered += reached
         return reached
 
     def status(self) -> dict:
         with self._lock:
-            return {
-                "routes": len(self._table),
-                "routed": self._counts["routed"],
-                "dropped": self._counts["dropped"],
-                "delivered": self._counts["delivered"],
-                "undeliverable": self._counts["undeliverable"],
-                "sink_errors": self._counts["sink_errors"],
-                "refused_queue_full": self._counts["refused_queue_full"],
-                "sinks": sorted(self._sinks) + sorted(f"{k}:*" for k in self._kind_sinks),
-                "per_target": dict(self._per_target),
-            }
+            all_counts = list(self._all_counts)
+            sinks = sorted(self._sinks) + sorted(f"{k}:*" for k in self._kind_sinks)
+        total = {name: sum(getattr(c, name) for c in all_counts)
+                 for name in ("routed", "dropped", "delivered", "undeliverable", "sink_errors",
+                              "refused_queue_full")}
+        per_target: dict[str, int] = {}
+        for c in all_counts:
+            for target, n in list(c.per_target.items()):  # copied: its thread may add a target meanwhile
+                per_target[target] = per_target.get(target, 0) + n
+        return {"routes": len(self._table), **total, "sinks": sinks, "per_target": per_target}
 
 
 def _has_room(sink: MessageSink | None, message: Message) -> bool:

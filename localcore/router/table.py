@@ -6,12 +6,12 @@ not the first message.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
 from localcore.interfaces import CLOUD, Route, split
 from localcore.router.errors import RouteError, TopicError
-from localcore.router.topics import is_wildcard, matches, validate_filter
+from localcore.router.index import FilterIndex
+from localcore.router.topics import validate_filter, validate_topic
 
 _KINDS = {"device", "function", "shadow", "cloud"}
 _CACHE_LIMIT = 8192
@@ -28,23 +28,17 @@ def validate_endpoint(endpoint: str, where: str) -> str:
     return endpoint
 
 
-@dataclass(frozen=True)
-class _Row:
-    topic_filter: str
-    target: str
-    wildcard: bool
-
-
 class RoutingTable:
     """Immutable lookup structure over a list of :class:`Route` rows, with counters.
 
     ``targets()`` returns each target at most once, in table order, and counts the lookup as
-    routed (at least one target) or dropped (none).
+    routed (at least one target) or dropped (none). Each source's filters sit in a
+    :class:`FilterIndex` (no scan of the rows), and answers are cached per (source, topic).
     """
 
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes: tuple[Route, ...] = tuple(routes)
-        by_source: dict[str, list[_Row]] = {}
+        by_source: dict[str, dict[str, list[tuple[int, str]]]] = {}
         for index, route in enumerate(self.routes):
             where = f"route {route.id or index}"
             validate_endpoint(route.source, f"{where} source")
@@ -53,9 +47,14 @@ class RoutingTable:
                 validate_filter(route.topic_filter)
             except TopicError as exc:
                 raise RouteError(f"{where}: {exc}") from None
-            by_source.setdefault(route.source, []).append(
-                _Row(route.topic_filter, route.target, is_wildcard(route.topic_filter)))
-        self._by_source = {src: tuple(rows) for src, rows in by_source.items()}
+            by_source.setdefault(route.source, {}).setdefault(route.topic_filter, []).append((index, route.target))
+        # source -> filter -> its rows as (row number, target), so a match can be put in table order
+        self._by_source: dict[str, FilterIndex[tuple[tuple[int, str], ...]]] = {}
+        for source, filters in by_source.items():
+            index_of_source: FilterIndex[tuple[tuple[int, str], ...]] = FilterIndex()
+            for topic_filter, rows in filters.items():
+                index_of_source[topic_filter] = tuple(rows)
+            self._by_source[source] = index_of_source
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
         self.routed = 0
         self.dropped = 0
@@ -66,17 +65,27 @@ class RoutingTable:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        found: list[str] = []
-        for row in self._by_source.get(source, ()):
-            if row.target in found:
-                continue
-            if (row.topic_filter == topic) if not row.wildcard else matches(row.topic_filter, topic):
-                found.append(row.target)
-        result = tuple(found)
+        index = self._by_source.get(source)
+        matched = index.match(topic) if index is not None else []
+        if len(matched) == 1:
+            rows = matched[0]
+        else:
+            rows = sorted(row for rows_of_filter in matched for row in rows_of_filter)
+        result = tuple(dict.fromkeys(target for _, target in rows))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[key] = result
         return result
+
+    def publish_targets(self, source: str, topic: str) -> tuple[str, ...]:
+        """:meth:`lookup` for a message being published: the topic is validated the first time a
+        (source, topic) pair is seen (:class:`TopicError` if it is not a publish topic); a pair in the
+        cache was valid then and is not checked again."""
+        cached = self._cache.get((source, topic))
+        if cached is not None:
+            return cached
+        validate_topic(topic)
+        return self.lookup(source, topic)
 
     def targets(self, source: str, topic: str) -> list[str]:
         found = self.lookup(source, topic)

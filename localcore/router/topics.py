@@ -15,6 +15,8 @@ from functools import lru_cache
 from localcore.router.errors import TopicError
 
 MAX_TOPIC_BYTES = 256
+_VALID_TOPICS: dict[str, None] = {}  # topic names already found valid: a PUBLISH re-checks one with a lookup
+_VALID_TOPICS_LIMIT = 8192
 
 
 def _check_common(text: str, what: str) -> None:
@@ -31,9 +33,14 @@ def _check_common(text: str, what: str) -> None:
 
 def validate_topic(topic: str) -> str:
     """Check a topic name used for PUBLISH; returns it unchanged or raises :class:`TopicError`."""
+    if type(topic) is str and topic in _VALID_TOPICS:
+        return topic
     _check_common(topic, "topic")
     if "+" in topic or "#" in topic:
         raise TopicError(f"topic {topic!r} contains a wildcard ('+' or '#'); wildcards are for filters only")
+    if len(_VALID_TOPICS) >= _VALID_TOPICS_LIMIT:
+        _VALID_TOPICS.clear()
+    _VALID_TOPICS[topic] = None
     return topic
 
 

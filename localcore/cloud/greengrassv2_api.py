@@ -46,9 +46,8 @@ from .greengrassv2_state import (
     LambdaInfo,
     PublicComponent,
     not_found,
-    parse_recipe,
+    parse_inline_recipe,
     parse_target,
-    recipe_artifact_uris,
     split_lambda_arn,
     validation,
 )
@@ -350,10 +349,10 @@ class GreengrassV2Api:
                 source, info, tags=tags, client_token=token, launcher_deps=LAMBDA_LAUNCHER_DEPS
             )
         blob = b64decode_field(recipe_b64, "inlineRecipe")
-        recipe = parse_recipe(blob)
+        recipe = parse_inline_recipe(blob)
         digests: dict[str, str] = {}
         unreadable: list[str] = []
-        for uri in recipe_artifact_uris(recipe):
+        for uri in recipe.artifact_uris():
             if uri.startswith("s3://"):
                 digest = self._s3_digest(uri)
                 if digest is None:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import datetime as _dt
 import hashlib
 import json
 import re
@@ -42,11 +41,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 
+from group.v2.recipe import RECIPE_FORMAT_VERSION, Recipe, RecipeError, parse_recipe
 from group.v2.versions import VersionRequirement, sort_key, version_problem
 
 from .errors import ApiError
 
-RECIPE_FORMAT_VERSION = "2020-01-25"
 CLIENT_TOKEN_TTL_S = 8 * 3600
 DEFAULT_MAX_RESULTS = 50
 LAMBDA_ARTIFACT = "lambda-artifact.zip"
@@ -104,17 +103,6 @@ def _requirement(text: str) -> VersionRequirement:
         ) from None
 
 
-def _plain(value: Any) -> Any:
-    """YAML values made JSON-able (an unquoted ``2020-01-25`` is a date to YAML)."""
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def page(items: Sequence[Any], max_results: Any, next_token: Any) -> tuple[list[Any], str | None]:
     """One page of ``items`` and the token of the next (an opaque offset), as the list ops use."""
     size = DEFAULT_MAX_RESULTS
@@ -150,107 +138,23 @@ def parse_target(arn: str) -> tuple[str, str, str, str]:
 
 
 # ----------------------------------------------------------------------------------- recipes
-def parse_recipe(blob: bytes) -> dict[str, Any]:
-    """The recipe document of an ``inlineRecipe`` (JSON or YAML), validated like the service does.
-
-    Checks what a nucleus relies on: ``RecipeFormatVersion`` is ``2020-01-25``, ``ComponentName``
-    (1-128 characters) and a semantic ``ComponentVersion`` (1-64), the shapes of
-    ``ComponentDependencies``, ``Manifests`` (platforms, artifacts with a URI, ``Unarchive``) and
-    ``Lifecycle``. Every problem is listed in one ``ValidationException``.
-    """
+def parse_inline_recipe(blob: bytes) -> Recipe:
+    """The recipe of an ``inlineRecipe`` (JSON or YAML, keys in any case as the service takes them), read by
+    the one recipe model (:mod:`group.v2.recipe`); every problem in one ``ValidationException``."""
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise validation(f"inlineRecipe is not UTF-8 text: {exc}") from exc
-    doc: Any
     try:
-        doc = json.loads(text)
-    except ValueError:
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise validation(f"inlineRecipe is neither JSON nor YAML: {exc}") from exc
-    doc = _plain(doc)
-    if not isinstance(doc, dict):
-        raise validation("inlineRecipe must be a JSON or YAML object (mapping) at the top level")
-    errs: list[tuple[str, str]] = []
-    fmt = doc.get("RecipeFormatVersion")
-    if fmt != RECIPE_FORMAT_VERSION:
-        errs.append(("RecipeFormatVersion", f"must be '{RECIPE_FORMAT_VERSION}', got {fmt!r}"))
-    name = doc.get("ComponentName")
-    if not isinstance(name, str) or not 1 <= len(name) <= 128:
-        errs.append(("ComponentName", f"must be a string of 1-128 characters, got {name!r}"))
-    version = doc.get("ComponentVersion")
-    if version_problem(version) is not None:
-        errs.append(
-            (
-                "ComponentVersion",
-                f"must be a semantic version such as '1.0.0' (quoted in YAML), got {version!r}",
-            )
-        )
-    for key in ("ComponentDescription", "ComponentPublisher", "ComponentType"):
-        if key in doc and not isinstance(doc[key], str):
-            errs.append((key, "must be a string"))
-    deps = doc.get("ComponentDependencies", {})
-    if not isinstance(deps, dict):
-        errs.append(("ComponentDependencies", "must be a mapping of component name to requirement"))
-    else:
-        for dep, req in deps.items():
-            where = f"ComponentDependencies.{dep}"
-            if not isinstance(req, dict):
-                errs.append((where, "must be a mapping with VersionRequirement / DependencyType"))
-                continue
-            if "VersionRequirement" in req and not isinstance(req["VersionRequirement"], str):
-                errs.append((where + ".VersionRequirement", "must be a string such as '^2.0.0'"))
-            if req.get("DependencyType", "HARD") not in ("HARD", "SOFT"):
-                errs.append(
-                    (where + ".DependencyType", f"must be HARD or SOFT, got {req.get('DependencyType')!r}")
-                )
-    config = doc.get("ComponentConfiguration")
-    if config is not None and (
-        not isinstance(config, dict) or not isinstance(config.get("DefaultConfiguration", {}), dict)
-    ):
-        errs.append(("ComponentConfiguration", "must be a mapping with a DefaultConfiguration mapping"))
-    if "Lifecycle" in doc and not isinstance(doc["Lifecycle"], dict):
-        errs.append(("Lifecycle", "must be a mapping of step to script"))
-    manifests = doc.get("Manifests", [])
-    if not isinstance(manifests, list):
-        errs.append(("Manifests", "must be a list"))
-        manifests = []
-    for i, man in enumerate(manifests):
-        where = f"Manifests[{i}]"
-        if not isinstance(man, dict):
-            errs.append((where, "must be a mapping"))
-            continue
-        if "Platform" in man and not isinstance(man["Platform"], dict):
-            errs.append((where + ".Platform", "must be a mapping such as {os: linux}"))
-        if "Lifecycle" in man and not isinstance(man["Lifecycle"], dict):
-            errs.append((where + ".Lifecycle", "must be a mapping of step to script"))
-        arts = man.get("Artifacts", [])
-        if not isinstance(arts, list):
-            errs.append((where + ".Artifacts", "must be a list"))
-            continue
-        for j, art in enumerate(arts):
-            aw = f"{where}.Artifacts[{j}]"
-            uri = art.get("URI", art.get("Uri")) if isinstance(art, dict) else None
-            if not isinstance(uri, str) or ":" not in uri:
-                errs.append((aw + ".URI", "must be an artifact URI such as s3://bucket/key"))
-            if isinstance(art, dict) and art.get("Unarchive", "NONE") not in ("NONE", "ZIP"):
-                errs.append((aw + ".Unarchive", f"must be NONE or ZIP, got {art.get('Unarchive')!r}"))
-    if errs:
-        raise validation("Invalid recipe: " + "; ".join(f"{n}: {m}" for n, m in errs), errs)
-    return doc
+        return parse_recipe(text, source="inlineRecipe")
+    except RecipeError as exc:
+        errs = [(i.path or "(recipe)", i.message) for i in exc.issues]
+        raise validation("Invalid recipe: " + "; ".join(f"{n}: {m}" for n, m in errs), errs) from None
 
 
-def recipe_artifact_uris(recipe: Mapping[str, Any]) -> list[str]:
-    """Every artifact URI of a recipe's manifests, in order, without duplicates."""
-    out: list[str] = []
-    for man in recipe.get("Manifests") or []:
-        for art in (man.get("Artifacts") or []) if isinstance(man, dict) else []:
-            uri = art.get("URI", art.get("Uri")) if isinstance(art, dict) else None
-            if isinstance(uri, str) and uri not in out:
-                out.append(uri)
-    return out
+def stored_artifact_uris(recipe: Mapping[str, Any]) -> list[str]:
+    """Every artifact URI of a stored recipe (inline, generated for a Lambda, or public), in order."""
+    return parse_recipe(json.dumps(recipe), source="stored recipe").artifact_uris()
 
 
 def render_recipe(recipe: Mapping[str, Any], fmt: str) -> bytes:
@@ -677,20 +581,22 @@ class GreengrassV2State:
         tags: Mapping[str, str] | None = None,
         client_token: str | None = None,
         artifact_digests: Mapping[str, str] | None = None,
-        recipe: dict[str, Any] | None = None,
+        recipe: Recipe | None = None,
     ) -> dict[str, Any]:
-        """``CreateComponentVersion{inlineRecipe}``. ``artifact_digests`` (URI → base64 SHA-256)
-        are written into the stored recipe as the service does; ``recipe`` skips re-parsing."""
-        doc = recipe if recipe is not None else parse_recipe(blob)
+        """``CreateComponentVersion{inlineRecipe}``; ``recipe``: ``blob`` already parsed
+        (:func:`parse_inline_recipe`). The stored recipe spells its keys as the reference does;
+        ``artifact_digests`` (URI → base64 SHA-256) are written into it as the service does."""
+        if recipe is None:
+            recipe = parse_inline_recipe(blob)
+        doc = recipe.canonical
 
         def make() -> dict[str, Any]:
             stored = copy.deepcopy(doc)
             stored.setdefault("ComponentType", "aws.greengrass.generic")
             for man in stored.get("Manifests") or []:
                 for art in man.get("Artifacts") or []:
-                    uri = art.get("URI", art.get("Uri"))
-                    if artifact_digests and uri in artifact_digests:
-                        art.setdefault("Digest", artifact_digests[uri])
+                    if artifact_digests and art.get("URI") in artifact_digests:
+                        art.setdefault("Digest", artifact_digests[art["URI"]])
                         art.setdefault("Algorithm", "SHA-256")
             platforms = [
                 {
@@ -700,13 +606,13 @@ class GreengrassV2State:
                 for m in stored.get("Manifests") or []
             ]
             rec = ComponentRecord(
-                name=stored["ComponentName"],
-                version=stored["ComponentVersion"],
-                arn=self.component_arn(stored["ComponentName"], stored["ComponentVersion"]),
+                name=recipe.name,
+                version=recipe.version,
+                arn=self.component_arn(recipe.name, recipe.version),
                 created=now_s(),
                 recipe=stored,
-                description=str(stored.get("ComponentDescription", "")),
-                publisher=str(stored.get("ComponentPublisher", "")),
+                description=recipe.description or "",
+                publisher=recipe.publisher or "",
                 platforms=platforms,
             )
             out = self._add_component(rec)
@@ -801,7 +707,7 @@ class GreengrassV2State:
         URI's part after the scheme (``lambda-artifact.zip`` for ``greengrass:lambda-artifact.zip``,
         ``bucket/key`` for ``s3://bucket/key``), the whole URI, or its file name."""
         rec = self.component(arn)
-        for uri in recipe_artifact_uris(rec.recipe):
+        for uri in stored_artifact_uris(rec.recipe):
             scheme, _, rest = uri.partition(":")
             tail = rest[2:] if rest.startswith("//") else rest
             if artifact_name in (uri, tail, tail.rsplit("/", 1)[-1]):

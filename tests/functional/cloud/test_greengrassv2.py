@@ -174,6 +174,58 @@ def test_s3_artifact_digest_and_presigned_url(gg, client):
     assert err(exc) == "ResourceNotFoundException"
 
 
+def test_recipe_keys_are_case_insensitive_as_the_service_takes_them(gg, client):
+    """CreateComponentVersion reads recipe keys in any case (the service's recipe mapper is case-insensitive):
+    a camelCase recipe makes the same component, its S3 artifact is found and digested, and the stored recipe
+    spells its keys as the recipe reference does. The same key twice in two spellings is refused."""
+    s3 = client("s3")
+    bucket = uid("artifacts")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="ci/main.py", Body=b"print('ci')\n")
+    name = uid("com.example.CaseInsensitive")
+    camel = {
+        "recipeFormatVersion": "2020-01-25",
+        "componentName": name,
+        "componentVersion": "1.0.0",
+        "componentDescription": "camelCase keys",
+        "componentDependencies": {"aws.greengrass.Nucleus": {"versionRequirement": ">=2.0.0 <3.0.0",
+                                                             "dependencyType": "SOFT"}},
+        "manifests": [
+            {
+                "platform": {"os": "linux"},
+                "lifecycle": {"run": {"script": "python3 {artifacts:path}/main.py", "timeout": 30}},
+                "artifacts": [{"uri": f"s3://{bucket}/ci/main.py", "unarchive": "NONE"}],
+            }
+        ],
+    }
+    out = gg.create_component_version(inlineRecipe=json.dumps(camel).encode())
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert (out["componentName"], out["componentVersion"]) == (name, "1.0.0")
+    desc = gg.describe_component(arn=out["arn"])
+    assert desc["description"] == "camelCase keys"
+    assert desc["platforms"] == [{"name": "linux", "attributes": {"os": "linux"}}]
+    stored = json.loads(gg.get_component(arn=out["arn"])["recipe"])
+    assert (stored["ComponentName"], stored["ComponentVersion"]) == (name, "1.0.0")
+    assert "componentName" not in stored
+    assert stored["ComponentDependencies"]["aws.greengrass.Nucleus"] == {
+        "VersionRequirement": ">=2.0.0 <3.0.0", "DependencyType": "SOFT"}
+    art = stored["Manifests"][0]["Artifacts"][0]
+    assert art["URI"] == f"s3://{bucket}/ci/main.py" and art["Algorithm"] == "SHA-256" and art["Digest"]
+    assert stored["Manifests"][0]["Lifecycle"] == {"Run": {"Script": "python3 {artifacts:path}/main.py",
+                                                           "Timeout": 30}}
+    url = gg.get_component_version_artifact(arn=out["arn"], artifactName=f"{bucket}/ci/main.py")["preSignedUrl"]
+    assert get_bytes(url) == b"print('ci')\n"
+    # an upper-case spelling of an unknown key is still unknown; one key given twice is an error
+    twice = dict(camel, ComponentName=name, componentVersion="1.0.1")
+    with pytest.raises(ClientError) as exc:
+        gg.create_component_version(inlineRecipe=json.dumps(twice).encode())
+    assert err(exc) == "ValidationException"
+    assert "ComponentName" in str(exc.value)
+    with pytest.raises(ClientError) as exc:
+        gg.create_component_version(inlineRecipe=json.dumps(dict(camel, COMPONENTVERSIONS="1.0.2")).encode())
+    assert err(exc) == "ValidationException"
+
+
 def test_lambda_component_recipe_and_code_artifact(gg, lambda_version):
     lambda_arn, code = lambda_version
     name = uid("com.example.Producer")

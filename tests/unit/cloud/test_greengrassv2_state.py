@@ -17,7 +17,7 @@ from localcore.cloud.greengrassv2_state import (
     PublicComponent,
     lambda_recipe,
     page,
-    parse_recipe,
+    parse_inline_recipe,
     split_lambda_arn,
 )
 
@@ -75,7 +75,7 @@ Manifests:
 
 
 def test_yaml_recipe_with_an_unquoted_date_parses():
-    doc = parse_recipe(YAML_RECIPE.encode())
+    doc = parse_inline_recipe(YAML_RECIPE.encode()).canonical
     assert doc["RecipeFormatVersion"] == "2020-01-25"
     assert doc["ComponentVersion"] == "1.2.3"
 
@@ -108,7 +108,7 @@ def test_yaml_recipe_with_an_unquoted_date_parses():
 )
 def test_bad_recipes_are_validation_errors_naming_the_field(blob, field):
     with pytest.raises(ApiError) as exc:
-        parse_recipe(blob)
+        parse_inline_recipe(blob)
     assert exc.value.code == "ValidationException"
     if field is not None:
         assert field in exc.value.message
@@ -229,6 +229,25 @@ def test_get_component_renders_json_and_yaml_and_stores_artifact_digests():
     assert st.artifact_uri(arn, "a.zip")[1] == "s3://bucket/a.zip"
     assert code(st.artifact_uri, arn, "other.zip") == "ResourceNotFoundException"
     assert code(st.get_component, arn, "XML") == "ValidationException"
+
+
+def test_recipe_keys_in_any_case_are_stored_with_the_reference_spelling():
+    st = make()
+    lower = YAML_RECIPE.replace("ComponentName", "componentname").replace("Manifests", "MANIFESTS")
+    lower = lower.replace("URI:", "uri:").replace("Unarchive", "unArchive").replace("Lifecycle: {Run", "lifecycle: {run")
+    st.create_component_from_recipe(lower.encode(), artifact_digests={"s3://bucket/a.zip": "ZGlnZXN0"})
+    arn = st.component_arn("com.example.Yaml", "1.2.3")
+    stored = json.loads(base64.b64decode(st.get_component(arn, "JSON")["recipe"]))
+    assert stored["ComponentName"] == "com.example.Yaml"
+    assert stored["Manifests"][0] == {
+        "Platform": {"os": "linux"},
+        "Lifecycle": {"Run": "python3 -u main.py"},
+        "Artifacts": [{"URI": "s3://bucket/a.zip", "Unarchive": "ZIP", "Digest": "ZGlnZXN0", "Algorithm": "SHA-256"}],
+    }
+    assert st.describe_component(arn)["platforms"] == [{"name": "linux", "attributes": {"os": "linux"}}]
+    assert st.artifact_uri(arn, "a.zip")[1] == "s3://bucket/a.zip"
+    twice = YAML_RECIPE + "componentName: other\n"
+    assert code(st.create_component_from_recipe, twice.encode()) == "ValidationException"
 
 
 def test_public_components_come_from_the_catalog():

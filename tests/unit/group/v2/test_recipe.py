@@ -315,3 +315,27 @@ def test_default_timeouts_and_load(tmp_path):
     assert load_recipe(p).name == "com.example.S3Sample"
     with pytest.raises(RecipeError, match="cannot read"):
         load_recipe(tmp_path / "missing.yaml")
+
+
+def test_canonical_spells_every_reference_key_as_the_reference_and_keeps_free_form_maps():
+    doc = {
+        "recipeformatversion": "2020-01-25", "componentName": "com.example.Canon", "COMPONENTVERSION": "1.0.0",
+        "componentConfiguration": {"defaultConfiguration": {"myKey": {"innerKey": 1}}},
+        "componentDependencies": {"com.example.Dep": {"versionRequirement": "^1.0.0", "dependencytype": "SOFT"}},
+        "manifests": [{"platform": {"os": "linux", "myAttr": "x"}, "selections": ["all"],
+                       "lifecycle": {"setenv": {"myVar": "1"}, "run": {"script": "echo", "requiresPrivilege": True}},
+                       "artifacts": [{"uri": "s3://b/k.zip", "unarchive": "ZIP", "permission": {"read": "ALL"}}]}],
+        "lifecycle": {"all": {"install": "echo install"}},
+    }
+    r = parse_recipe(json.dumps(doc))
+    assert r.canonical == {
+        "RecipeFormatVersion": "2020-01-25", "ComponentName": "com.example.Canon", "ComponentVersion": "1.0.0",
+        "ComponentConfiguration": {"DefaultConfiguration": {"myKey": {"innerKey": 1}}},
+        "ComponentDependencies": {"com.example.Dep": {"VersionRequirement": "^1.0.0", "DependencyType": "SOFT"}},
+        "Manifests": [{"Platform": {"os": "linux", "myAttr": "x"}, "Selections": ["all"],
+                       "Lifecycle": {"Setenv": {"myVar": "1"}, "Run": {"Script": "echo", "RequiresPrivilege": True}},
+                       "Artifacts": [{"URI": "s3://b/k.zip", "Unarchive": "ZIP", "Permission": {"Read": "ALL"}}]}],
+        "Lifecycle": {"all": {"Install": "echo install"}},
+    }
+    assert r.raw == doc  # the document as written stays available
+    assert parse_recipe(json.dumps(r.canonical)).canonical == r.canonical

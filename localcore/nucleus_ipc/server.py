@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SUN_PATH_MAX = 108
 READ_CHUNK = 256 * 1024
+REFUSED_LINGER_S = 2.0
 
 
 def socket_path_for_component(socket_path: Union[str, os.PathLike], work_dir: Union[str, os.PathLike]) -> str:
@@ -366,8 +367,12 @@ class NucleusIpcServer:
                 if not data:
                     break
                 client.handle(client.conn.receive_data(data))
-            if client.closing and client.conn.component is None:
+            if client.closing and client.conn.component is None and client.conn.refusal:
                 self.refused_connections += 1
+                # Let the client read the refusing CONNECT_ACK and hang up first: closing at once races with it,
+                # and the SDK then reports AWS_IO_SOCKET_CLOSED instead of AccessDeniedError. Bounded.
+                with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
+                    await asyncio.wait_for(self._until_eof(reader), timeout=REFUSED_LINGER_S)
         except (ConnectionError, asyncio.IncompleteReadError) as e:
             log.info("[%s] IPC connection dropped: %s", client.label, e)
         finally:
@@ -384,6 +389,11 @@ class NucleusIpcServer:
             self._tasks.discard(task)
             if client.component:
                 log.info("[%s] IPC disconnected (%d request(s))", client.component, client.requests)
+
+    @staticmethod
+    async def _until_eof(reader: asyncio.StreamReader) -> None:
+        while await reader.read(READ_CHUNK):
+            pass
 
     def status(self) -> dict:
         return {

@@ -434,8 +434,16 @@ def cmd_destroy(args: argparse.Namespace, out) -> int:
 
 def cmd_run(args: argparse.Namespace, out) -> int:
     from localcore import run
+    from localcore.readers.errors import NoDeployment
 
-    return int(run.main(args) or 0)
+    try:
+        return int(run.main(args) or 0)
+    except NoDeployment as err:  # the core found nothing to run: say what to do, no traceback
+        clean = " ".join(["python deploy.py run", *(["--platform", args.platform] if args.platform else []),
+                          "--clean"])
+        out.print("[red]error[/red]: " + escape(f"{err}: the cloud holds no deployment for this core "
+                                                f"(fix: `{clean}` starts from fresh state)"))
+        return EXIT_ERROR
 
 
 def _root_of(group_file: Path) -> Path:

@@ -41,7 +41,7 @@ from ..plan import ADD, CHANGE, DESTROY_ORDER, Desired, Plan, diff, spec_hash, t
 from ..state import State, recorded_groups, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, access_policy, apply_one, build_packages, connector_files,
                      context, delete_role, ensure_role, exists_quietly, ignore_not_found, missing_objects,
-                     remove_objects, resolve, amazon_root_ca, write_root_ca)
+                     remove_objects, report_adoptions, resolve, amazon_root_ca, write_root_ca)
 from .desired import desired_objects
 
 log = logging.getLogger(__name__)
@@ -281,7 +281,7 @@ def _context(group_name: str, clients: Clients, state_dir: Path | str, target: s
     """A V1 context; it adopts (never deletes) what the same group's V2 deployment made."""
     v2 = State.load(state_dir, state_target(target, "v2"), group_name)
     return context(group_name, clients, state_dir, target, certs_dir, kinds=KINDS,
-                   adopt=lambda key: key in v2.objects, **kw)
+                   adopt=lambda key: key in v2.objects, other=v2, other_platform="v2", **kw)
 
 
 # ---- public API --------------------------------------------------------------------------------
@@ -351,7 +351,10 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
     with ctx.state.lock():
-        return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy, deploy)
+        try:
+            return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy, deploy)
+        finally:
+            report_adoptions(ctx)
 
 
 def _deploy_locked(ctx: Ctx, group: Group, desired: Mapping[str, Desired], root_ca_pem: Optional[bytes],

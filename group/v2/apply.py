@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
@@ -40,7 +41,8 @@ from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cl
                     function_objects, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
-                     delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, resolve,
+                     delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, report_adoptions,
+                     resolve,
                      write_root_ca, amazon_root_ca)
 from .model import GenericComponent, V2Plan, content_hash
 
@@ -306,10 +308,30 @@ def _delete_component(ctx: Ctx, rec: Dict[str, Any]) -> None:
                              arn=component_arn(ctx, rec["name"], version))
 
 
+def _client_token(ctx: Ctx, spec: Dict[str, Any]) -> str:
+    """CreateDeployment's idempotency token: one per deployment this state asks for, kept in the state until
+    the answer is recorded. A re-run after a lost answer (a crash, a dropped connection) repeats the request with
+    the same token and gets the same deployment back; any other request — after a destroy, ``--redeploy``, a
+    retry of a failed deployment — gets a new token and so a new deployment. (A token derived from the content
+    alone would hand back, for 8 hours, a deployment destroy had deleted: AWS keeps clientTokens that long.)"""
+    applied = spec_hash(spec)
+    pending = ctx.state.meta.get(_PENDING_REQUEST) or {}
+    if pending.get("for") == applied and pending.get("token"):
+        return str(pending["token"])
+    token = uuid.uuid4().hex
+    ctx.state.meta[_PENDING_REQUEST] = {"token": token, "for": applied}
+    ctx.state.save()  # before the call: its answer may be lost
+    return token
+
+
+_PENDING_REQUEST = "pending_deployment_request"
+
+
 def _apply_deployment(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
     document = dict(spec["document"])
-    token = spec["client_token"]
+    token = _client_token(ctx, spec)
     resp = ctx.clients.greengrassv2.create_deployment(clientToken=token, **document)
+    ctx.state.meta.pop(_PENDING_REQUEST, None)
     ctx.state.put(key, {"hash": d.hash, "applied": None, "id": resp["deploymentId"], "ref": resp["deploymentId"],
                         "iot_job_id": resp.get("iotJobId"), "target_arn": document["targetArn"],
                         "core": spec["core"], "status": "QUEUED"})
@@ -455,8 +477,9 @@ class DeployResult:
 
 def _context(group_name: str, clients: Clients, state_dir: Path | str, target: str,
              certs_dir: Optional[Path], **kw: Any) -> Ctx:
+    v1 = State.load(state_dir, state_target(target, "v1"), group_name)
     ctx = context(group_name, clients, state_dir, state_target(target, PLATFORM), certs_dir, kinds=KINDS,
-                  adopt=True, **kw)
+                  adopt=True, other=v1, other_platform="v1", **kw)
     ctx.target = target
     return ctx
 
@@ -514,47 +537,57 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
     with ctx.state.lock():
-        ctx.state.reload()
-        ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url, platform=PLATFORM)
-        v2, desired = _desired(ctx, group, root, service_role)
-        unbumped = unbumped_versions(v2, ctx.state)
-        if unbumped:  # before any change: the artifacts of the deployed version must not be overwritten
-            raise DeployError("component", ", ".join(f"{gc.name} {gc.version}" for gc in unbumped),
-                              "; ".join(unbumped_message(gc) for gc in unbumped), BUMP_FIX)
-        missing, failed = _verify(ctx)
-        plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
-                    target_warnings(group, target), replaced_on_change=V2_REPLACED)
-        for w in plan.warnings:
-            progress.note(f"{w.path}: {w.message}")
-        if ctx.certs_dir is not None:
-            write_root_ca(ctx.certs_dir, root_ca_pem if root_ca_pem is not None else
-                          (None if ctx.issuer is not None else amazon_root_ca()))
-        actions = {c.key: c.action for c in plan.changes}
-        # phase 1: everything up to the Lambda functions and cloud resources
-        for key, d in desired.items():
-            if d.kind in ("component", "deployment"):
-                continue
-            apply_one(ctx, key, d, missing, actions.get(key))
-        # phase 2: the component versions and the deployment, with the Lambda versions just published
-        v2, desired = _desired(ctx, group, root, service_role)
-        dkey = f"deployment:{group.name}"
-        for key, d in desired.items():
-            if d.kind == "component":
-                apply_one(ctx, key, d, missing)
-        drec = ctx.state.get(dkey)
-        if redeploy or failed or dkey in missing or drec is None \
-                or drec.get("applied") != spec_hash(resolve(desired[dkey].spec, ctx.state)):
-            if drec is not None:
-                ctx.state.update(dkey, applied=None)
-            apply_one(ctx, dkey, desired[dkey], [dkey] if (redeploy or failed) else missing,
-                      CHANGE if drec is not None else ADD)
-        obsolete = [k for k in ctx.state if k not in desired]
-        if obsolete:
-            remove_objects(ctx, obsolete)
-        drec = ctx.state.get(dkey) or {}
-        status = drec.get("status", "")
-        if wait and drec.get("id"):
-            status = _wait_device(ctx, dkey, drec, timeout, poller or poll_device)
+        try:
+            return _deploy_locked(ctx, group, root, wait, timeout, poller, service_role, redeploy, root_ca_pem)
+        finally:
+            report_adoptions(ctx)
+
+
+def _deploy_locked(ctx: Ctx, group: Group, root: Path, wait: bool, timeout: float, poller: Optional[Poller],
+                   service_role: bool, redeploy: bool, root_ca_pem: Optional[bytes]) -> DeployResult:
+    clients, progress, target = ctx.clients, ctx.progress, ctx.target
+    ctx.state.reload()
+    ctx.state.meta.update(region=clients.region, endpoint_url=clients.endpoint_url, platform=PLATFORM)
+    v2, desired = _desired(ctx, group, root, service_role)
+    unbumped = unbumped_versions(v2, ctx.state)
+    if unbumped:  # before any change: the artifacts of the deployed version must not be overwritten
+        raise DeployError("component", ", ".join(f"{gc.name} {gc.version}" for gc in unbumped),
+                          "; ".join(unbumped_message(gc) for gc in unbumped), BUMP_FIX)
+    missing, failed = _verify(ctx)
+    plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
+                target_warnings(group, target), replaced_on_change=V2_REPLACED)
+    for w in plan.warnings:
+        progress.note(f"{w.path}: {w.message}")
+    if ctx.certs_dir is not None:
+        write_root_ca(ctx.certs_dir, root_ca_pem if root_ca_pem is not None else
+                      (None if ctx.issuer is not None else amazon_root_ca()))
+    actions = {c.key: c.action for c in plan.changes}
+    # phase 1: everything up to the Lambda functions and cloud resources
+    for key, d in desired.items():
+        if d.kind in ("component", "deployment"):
+            continue
+        apply_one(ctx, key, d, missing, actions.get(key))
+    report_adoptions(ctx)
+    # phase 2: the component versions and the deployment, with the Lambda versions just published
+    v2, desired = _desired(ctx, group, root, service_role)
+    dkey = f"deployment:{group.name}"
+    for key, d in desired.items():
+        if d.kind == "component":
+            apply_one(ctx, key, d, missing)
+    drec = ctx.state.get(dkey)
+    if redeploy or failed or dkey in missing or drec is None \
+            or drec.get("applied") != spec_hash(resolve(desired[dkey].spec, ctx.state)):
+        if drec is not None:
+            ctx.state.update(dkey, applied=None)
+        apply_one(ctx, dkey, desired[dkey], [dkey] if (redeploy or failed) else missing,
+                  CHANGE if drec is not None else ADD)
+    obsolete = [k for k in ctx.state if k not in desired]
+    if obsolete:
+        remove_objects(ctx, obsolete)
+    drec = ctx.state.get(dkey) or {}
+    status = drec.get("status", "")
+    if wait and drec.get("id"):
+        status = _wait_device(ctx, dkey, drec, timeout, poller or poll_device)
     return DeployResult(group.name, drec.get("id"), status, plan.lines(), ctx.state.path,
                         v2.component_versions(), [str(f) for f in v2.findings])
 

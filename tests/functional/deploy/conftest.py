@@ -110,6 +110,33 @@ def moto_group(prefix: str, *, functions=("producer",), loggers: bool = False,
     return data
 
 
+def small_bundle(directory: Path, name: str, *, region: str = REGION, core: str = "SmallCore",
+                 functions=("hello",), devices=(), cloud: Dict[str, Any] | None = None,
+                 components: List[Dict[str, Any]] | None = None, extra: Dict[str, Any] | None = None) -> Path:
+    """A bundle of its own under ``directory`` (``lambdas/<f>/handler.py``, ``group/group.yaml``) for the
+    LocalCloud: a small V1/V2 group that deploys in seconds; returns the group file."""
+    for f in functions:
+        code = directory / "lambdas" / f
+        code.mkdir(parents=True, exist_ok=True)
+        (code / "handler.py").write_text("def function_handler(event, context):\n    return 1\n")
+    data: Dict[str, Any] = {
+        "group": {"name": name, "region": region},
+        "core": {"thing": core, "connectivity": [{"host": "127.0.0.1", "port": 8883}]},
+        "devices": [{"thing": d, "sync_shadow": False} for d in devices],
+        "functions": [{"name": f, "pinned": True, "memory_mb": 64, "timeout_s": 3} for f in functions],
+        "subscriptions": [{"source": f, "target": "cloud", "topic": f"{name}/{f}/out"} for f in functions],
+    }
+    if cloud:
+        data["cloud"] = cloud
+    if components:
+        data["components"] = components
+    data.update(extra or {})
+    gf = directory / "group" / "group.yaml"
+    gf.parent.mkdir(parents=True, exist_ok=True)
+    gf.write_text(yaml.safe_dump(data, sort_keys=False))
+    return gf
+
+
 def write_group(directory: Path, data: Dict[str, Any]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{data['group']['name']}.yaml"
@@ -130,6 +157,7 @@ class Helpers:
     counted_clients = staticmethod(counted_clients)
     moto_group = staticmethod(moto_group)
     write_group = staticmethod(write_group)
+    small_bundle = staticmethod(small_bundle)
     read_json = staticmethod(read_json)
 
 

@@ -1,8 +1,11 @@
 """The recipe the greengrassv2 service generates when it imports a Lambda (``CreateComponentVersion{lambdaFunction}``).
 
-Pure: ``recipe_for_lambda(request, region, account)`` turns the ``lambdaFunction`` request (botocore shape
-``LambdaFunctionRecipeSource``) into the recipe ``GetComponent`` returns. The local stand-in serves it and
-the local core's V2 reader reads the Lambda's parameters back from ``ComponentConfiguration.DefaultConfiguration``.
+Follows AWS's documented ``CreateComponentVersion`` ``lambdaFunction`` behaviour (AWS IoT Greengrass V2 Developer
+Guide, import-lambda-function-cli and run-lambda-functions; botocore ``greengrassv2`` model, shape
+``LambdaFunctionRecipeSource``). Pure: ``recipe_for_lambda(request, region, account)`` turns the request into
+the recipe ``GetComponent`` returns. The one generator: ``export --platform v2`` writes it, the local
+greengrassv2 stand-in stores it (with the function's handler, runtime and code digest), and the local core's
+V2 reader reads the Lambda's parameters back from ``ComponentConfiguration.DefaultConfiguration``.
 
 Shape (docs/protocols/v2-migration.md §2, last bullets):
 
@@ -41,7 +44,8 @@ DEFAULTS: Dict[str, Any] = {
 }
 DEFAULT_MEMORY_KB = 16384
 DEFAULT_ISOLATION = "GreengrassContainer"
-ARTIFACT_URI = "greengrass:lambda-artifact.zip"
+ARTIFACT_NAME = "lambda-artifact.zip"
+ARTIFACT_URI = "greengrass:" + ARTIFACT_NAME
 SERVICE_DEPENDENCIES: Dict[str, catalog.Dependency] = {
     catalog.LAMBDA_LAUNCHER: catalog.Dependency(">=2.0.0 <3.0.0", "HARD"),
     catalog.LAMBDA_MANAGER: catalog.Dependency(">=2.0.0 <3.0.0", "HARD"),
@@ -113,7 +117,7 @@ def recipe_for_lambda(request: Mapping[str, Any], region: str, account: str, *,
 
     deps: Dict[str, Dict[str, str]] = {}
     for dep_name, dep in sorted((request.get("componentDependencies") or {}).items()):
-        deps[dep_name] = {"VersionRequirement": dep["versionRequirement"],
+        deps[dep_name] = {"VersionRequirement": dep.get("versionRequirement", "*"),  # optional in the model
                           "DependencyType": dep.get("dependencyType", "HARD")}
     for dep_name, dep in SERVICE_DEPENDENCIES.items():
         deps.setdefault(dep_name, dep.recipe())

@@ -38,10 +38,11 @@ from typing import Any, Callable, Mapping
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from group.v2.lambda_recipe import ARTIFACT_NAME as LAMBDA_ARTIFACT
+from group.v2.lambda_recipe import ARTIFACT_URI as LAMBDA_ARTIFACT_URI
+
 from .errors import ApiError
 from .greengrassv2_state import (
-    LAMBDA_ARTIFACT,
-    LAMBDA_ARTIFACT_URI,
     GreengrassV2State,
     LambdaInfo,
     PublicComponent,
@@ -57,12 +58,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "greengrass"
 LOCAL_SERVICE = "greengrassv2"
-# What the service adds to an imported Lambda's recipe (the AWS guide's imported-Lambda recipe).
-LAMBDA_LAUNCHER_DEPS = {
-    "aws.greengrass.LambdaLauncher": ">=2.0.0 <3.0.0",
-    "aws.greengrass.TokenExchangeService": ">=2.0.0 <3.0.0",
-    "aws.greengrass.LambdaRuntimes": ">=2.0.0 <3.0.0",
-}
 # Used only until group.v2.catalog (the project's catalog of public components) can be imported.
 FALLBACK_PUBLIC_COMPONENTS: dict[str, PublicComponent] = {
     c.name: c
@@ -346,7 +341,7 @@ class GreengrassV2Api:
         if source is not None:
             info = self._lambda_info(source.get("lambdaArn"))
             return st.create_lambda_component(
-                source, info, tags=tags, client_token=token, launcher_deps=LAMBDA_LAUNCHER_DEPS
+                source, info, tags=tags, client_token=token
             )
         blob = b64decode_field(recipe_b64, "inlineRecipe")
         recipe = parse_inline_recipe(blob)

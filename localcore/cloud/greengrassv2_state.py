@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 
+from group.v2.lambda_recipe import recipe_for_lambda
 from group.v2.recipe import RECIPE_FORMAT_VERSION, Recipe, RecipeError, parse_recipe
 from group.v2.versions import VersionRequirement, sort_key, version_problem
 
@@ -48,8 +49,6 @@ from .errors import ApiError
 
 CLIENT_TOKEN_TTL_S = 8 * 3600
 DEFAULT_MAX_RESULTS = 50
-LAMBDA_ARTIFACT = "lambda-artifact.zip"
-LAMBDA_ARTIFACT_URI = "greengrass:" + LAMBDA_ARTIFACT
 DEFAULT_POLICIES: dict[str, Any] = {
     "failureHandlingPolicy": "ROLLBACK",
     "componentUpdatePolicy": {"timeoutInSeconds": 60, "action": "NOTIFY_COMPONENTS"},
@@ -193,110 +192,6 @@ def split_lambda_arn(arn: Any) -> tuple[str, str, str, str]:
             [("lambdaFunction.lambdaArn", "needs a version number")],
         )
     return m.group("region"), m.group("account"), m.group("name"), q
-
-
-def lambda_recipe(
-    source: Mapping[str, Any], info: LambdaInfo, launcher_deps: Mapping[str, str]
-) -> dict[str, Any]:
-    """The recipe the service generates for a Lambda import (``ComponentType: aws.greengrass.lambda``).
-
-    Keys follow the AWS guide's imported-Lambda recipe: the execution parameters go to
-    ``DefaultConfiguration`` (so a deployment can override them), the code is the artifact
-    ``greengrass:lambda-artifact.zip``; ``launcher_deps`` are the dependencies the service adds
-    (LambdaLauncher, LambdaRuntimes, TokenExchangeService) with their version requirements.
-    """
-    params = dict(source.get("componentLambdaParameters") or {})
-    linux = dict(params.get("linuxProcessParams") or {})
-    container = dict(linux.get("containerParams") or {})
-    events = params.get("eventSources") or []
-    name = source.get("componentName") or info.function_name
-    version = source.get("componentVersion") or f"{info.version}.0.0"
-    deps: dict[str, Any] = {
-        dep: {
-            "VersionRequirement": req,
-            "DependencyType": "SOFT" if dep.endswith("LambdaRuntimes") else "HARD",
-        }
-        for dep, req in launcher_deps.items()
-    }
-    for dep, req in (source.get("componentDependencies") or {}).items():
-        deps[dep] = {
-            "VersionRequirement": (req or {}).get("versionRequirement", "*"),
-            "DependencyType": (req or {}).get("dependencyType", "HARD"),
-        }
-    default_config = {
-        "lambdaExecutionParameters": {"EnvironmentVariables": dict(params.get("environmentVariables") or {})},
-        "containerParams": {
-            "memorySize": container.get("memorySizeInKB", 16384),
-            "mountROSysfs": container.get("mountROSysfs", False),
-            "volumes": {str(i): v for i, v in enumerate(container.get("volumes") or [])},
-            "devices": {str(i): d for i, d in enumerate(container.get("devices") or [])},
-        },
-        "containerMode": linux.get("isolationMode", "GreengrassContainer"),
-        "timeoutInSeconds": params.get("timeoutInSeconds", 3),
-        "maxInstancesCount": params.get("maxInstancesCount", 100),
-        "inputPayloadEncodingType": params.get("inputPayloadEncodingType", "json"),
-        "maxQueueSize": params.get("maxQueueSize", 1000),
-        "pinned": params.get("pinned", True),
-        "maxIdleTimeInSeconds": params.get("maxIdleTimeInSeconds", 60),
-        "statusTimeoutInSeconds": params.get("statusTimeoutInSeconds", 60),
-        "pubsubTopics": {
-            str(i): {"topic": e.get("topic"), "type": e.get("type")} for i, e in enumerate(events)
-        },
-    }
-    platforms = source.get("componentPlatforms") or [{"name": "Linux", "attributes": {"os": "linux"}}]
-    manifests = [
-        {
-            "Platform": dict(p.get("attributes") or {"os": "linux"}),
-            "Lifecycle": {},
-            "Selections": ["defaultLambda"],
-            "Artifacts": [
-                {
-                    "Uri": LAMBDA_ARTIFACT_URI,
-                    "Digest": info.code_sha256,
-                    "Algorithm": "SHA-256",
-                    "Unarchive": "ZIP",
-                    "Permission": {"Read": "OWNER", "Execute": "NONE"},
-                }
-            ],
-        }
-        for p in platforms
-    ]
-    return {
-        "RecipeFormatVersion": RECIPE_FORMAT_VERSION,
-        "ComponentName": name,
-        "ComponentVersion": version,
-        "ComponentType": "aws.greengrass.lambda",
-        "ComponentDescription": "",
-        "ComponentPublisher": "AWS Lambda",
-        "ComponentSource": info.arn,
-        "ComponentConfiguration": {"DefaultConfiguration": default_config},
-        "ComponentDependencies": deps,
-        "Manifests": manifests,
-        "Lifecycle": {
-            "startup": {
-                "requiresPrivilege": True,
-                "script": "{aws.greengrass.LambdaLauncher:artifacts:path}/lambda-launcher start",
-            },
-            "setenv": {
-                "AWS_GREENGRASS_LAMBDA_CONTAINER_MODE": "{configuration:/containerMode}",
-                "AWS_GREENGRASS_LAMBDA_ARN": info.arn,
-                "AWS_GREENGRASS_LAMBDA_FUNCTION_HANDLER": info.handler or "",
-                "AWS_GREENGRASS_LAMBDA_ARTIFACT_PATH": "{artifacts:decompressedPath}/lambda-artifact",
-                "AWS_GREENGRASS_LAMBDA_CONTAINER_PARAMS": "{configuration:/containerParams}",
-                "AWS_GREENGRASS_LAMBDA_STATUS_TIMEOUT_SECONDS": "{configuration:/statusTimeoutInSeconds}",
-                "AWS_GREENGRASS_LAMBDA_ENCODING_TYPE": "{configuration:/inputPayloadEncodingType}",
-                "AWS_GREENGRASS_LAMBDA_PARAMS": "{configuration:/lambdaExecutionParameters}",
-                "AWS_GREENGRASS_LAMBDA_RUNTIME_PATH": "{aws.greengrass.LambdaRuntimes:artifacts:decompressedPath}/runtime/",
-                "AWS_GREENGRASS_LAMBDA_EXEC_ARGS": json.dumps(list(params.get("execArgs") or [])),
-                "AWS_GREENGRASS_LAMBDA_RUNTIME": info.runtime or "",
-            },
-            "shutdown": {
-                "requiresPrivilege": True,
-                "script": "{aws.greengrass.LambdaLauncher:artifacts:path}/lambda-launcher stop; "
-                "{aws.greengrass.LambdaLauncher:artifacts:path}/lambda-launcher clean",
-            },
-        },
-    }
 
 
 # ----------------------------------------------------------------------------------- records
@@ -628,12 +523,15 @@ class GreengrassV2State:
         *,
         tags: Mapping[str, str] | None = None,
         client_token: str | None = None,
-        launcher_deps: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """``CreateComponentVersion{lambdaFunction}`` for a Lambda version the caller found."""
+        """``CreateComponentVersion{lambdaFunction}`` for a Lambda version the caller found: the recipe is
+        :func:`group.v2.lambda_recipe.recipe_for_lambda` with the function's handler, runtime and code digest."""
 
         def make() -> dict[str, Any]:
-            recipe = lambda_recipe(source, info, launcher_deps or {})
+            recipe = recipe_for_lambda(
+                source, self.region, self.account_id,
+                handler=info.handler, runtime=info.runtime, artifact_sha256=info.code_sha256 or None,
+            )
             if version_problem(recipe["ComponentVersion"]) is not None:
                 raise validation(
                     f"componentVersion {recipe['ComponentVersion']!r} is not a semantic version such as 1.0.0",

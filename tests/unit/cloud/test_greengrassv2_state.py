@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from group.v2.lambda_recipe import recipe_for_lambda
 from group.v2.versions import satisfies
 from group.v2.versions import sort_key as semver_key
 from localcore.cloud.errors import ApiError
@@ -15,7 +16,6 @@ from localcore.cloud.greengrassv2_state import (
     GreengrassV2State,
     LambdaInfo,
     PublicComponent,
-    lambda_recipe,
     page,
     parse_inline_recipe,
     split_lambda_arn,
@@ -160,7 +160,8 @@ def test_lambda_recipe_carries_parameters_in_default_configuration():
         },
         "componentDependencies": {"aws.greengrass.StreamManager": {"versionRequirement": "^2.0.0"}},
     }
-    r = lambda_recipe(source, INFO, {"aws.greengrass.LambdaLauncher": ">=2.0.0 <3.0.0"})
+    r = recipe_for_lambda(source, REGION, ACCOUNT, handler=INFO.handler, runtime=INFO.runtime,
+                          artifact_sha256=INFO.code_sha256)
     assert (r["ComponentName"], r["ComponentVersion"], r["ComponentType"]) == (
         "producer",
         "3.0.0",

@@ -37,9 +37,11 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping
 
+from group.v2.catalog import NUCLEUS, PUBLIC_COMPONENTS
 from group.v2.recipe import DEFAULT_TIMEOUTS, SKIPIF_RE, Artifact, Lifecycle, Manifest, Recipe, Step, current_platform
 
 from localcore import processes
+from localcore.nucleus_ipc.server import socket_path_for_component
 
 from .errors import ArtifactError, ComponentError
 from .interpolate import ComponentPaths, Context, DependencyInfo, interpolate_lifecycle
@@ -71,6 +73,8 @@ class ComponentRunner:
     :param on_change: called with :meth:`status` after every state change (on the event loop; must not block).
     :param extra_pythonpath: folders put first on every step's ``PYTHONPATH``, before the recipe's own
         ``Setenv`` value (the core's shims, e.g. the virtual camera).
+    :param ipc_socket: the core's nucleus IPC socket (``AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH`` and, relative to
+        the work folder when too long for ``sockaddr_un``, ``..._FOR_COMPONENT``); None: no IPC variables.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class ComponentRunner:
         kill_grace_s: float = 5.0,
         on_change: Callable[[dict], None] | None = None,
         extra_pythonpath: tuple[str | os.PathLike, ...] = (),
+        ipc_socket: str | os.PathLike | None = None,
     ) -> None:
         self.recipe = recipe
         self.name = recipe.name
@@ -111,6 +116,7 @@ class ComponentRunner:
         self.kill_grace_s = kill_grace_s
         self.on_change = on_change
         self.extra_pythonpath = tuple(str(Path(p).absolute()) for p in extra_pythonpath)
+        self.ipc_socket = None if ipc_socket is None else Path(ipc_socket).absolute()
         self.paths = ComponentPaths(self.root, self.name, self.version)
         self.machine = LifecycleMachine(self.name)
         self.warnings: list[str] = []
@@ -401,6 +407,7 @@ class ComponentRunner:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_IOT_THING_NAME": self.thing_name,
+            "GGC_VERSION": PUBLIC_COMPONENTS[NUCLEUS].version,
             "GG_ROOT_CA_PATH": self.root_ca_path or "",
             "HOME": str(self.paths.work),
             "PYTHONUSERBASE": str(userbase),
@@ -410,6 +417,10 @@ class ComponentRunner:
             env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials_uri
         if self.stream_manager_port is not None:
             env["STREAM_MANAGER_SERVER_PORT"] = str(self.stream_manager_port)
+        if self.ipc_socket is not None:   # as the nucleus' IPCEventStreamService sets them
+            env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH"] = str(self.ipc_socket)
+            env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = socket_path_for_component(
+                self.ipc_socket, self.paths.work)
         env.update(self.lifecycle.setenv)   # global Setenv, then the step's (as the nucleus' addEnv)
         env.update(step.setenv)
         if self.extra_pythonpath:

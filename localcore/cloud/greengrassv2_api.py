@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import logging
 import threading
 import urllib.parse
@@ -45,7 +44,6 @@ from .errors import ApiError
 from .greengrassv2_state import (
     GreengrassV2State,
     LambdaInfo,
-    PublicComponent,
     not_found,
     parse_inline_recipe,
     parse_target,
@@ -58,47 +56,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "greengrass"
 LOCAL_SERVICE = "greengrassv2"
-# Used only until group.v2.catalog (the project's catalog of public components) can be imported.
-FALLBACK_PUBLIC_COMPONENTS: dict[str, PublicComponent] = {
-    c.name: c
-    for c in (
-        PublicComponent("aws.greengrass.Nucleus", "2.18.1", "aws.greengrass.nucleus"),
-        PublicComponent("aws.greengrass.TokenExchangeService", "2.0.3", "aws.greengrass.builtin"),
-        PublicComponent("aws.greengrass.LambdaManager", "2.3.7", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.LambdaLauncher", "2.0.13"),
-        PublicComponent("aws.greengrass.LambdaRuntimes", "2.0.8"),
-        PublicComponent("aws.greengrass.LegacySubscriptionRouter", "2.1.14"),
-        PublicComponent("aws.greengrass.clientdevices.Auth", "2.5.5", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.clientdevices.mqtt.Moquette", "2.3.7", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.clientdevices.mqtt.Bridge", "2.3.2", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.clientdevices.IPDetector", "2.2.2", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.ShadowManager", "2.3.11", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.StreamManager", "2.3.0"),
-        PublicComponent("aws.greengrass.LogManager", "2.3.10", "aws.greengrass.plugin"),
-        PublicComponent("aws.greengrass.DockerApplicationManager", "2.0.14"),
-    )
-}
-
-_catalog_lock = threading.Lock()
-_catalog: Mapping[str, Any] | None = None
-
-
-def public_catalog() -> Mapping[str, Any]:
-    """``group.v2.catalog.PUBLIC_COMPONENTS`` (name → info with ``name``, ``version``,
-    ``component_type``, ``dependencies``), or the small fallback while that module is absent."""
-    global _catalog
-    with _catalog_lock:
-        if _catalog is None:
-            try:
-                _catalog = importlib.import_module("group.v2.catalog").PUBLIC_COMPONENTS
-            except ModuleNotFoundError as exc:
-                if not (exc.name or "").startswith("group"):
-                    raise
-                log.info("group.v2.catalog not importable (%s): serving the stand-in's fallback catalog", exc)
-                _catalog = FALLBACK_PUBLIC_COMPONENTS
-        return _catalog
-
-
 def _query(req: CloudRequest) -> dict[str, list[str]]:
     _, _, qs = req.raw_path.partition("?")
     return urllib.parse.parse_qs(qs, keep_blank_values=True)

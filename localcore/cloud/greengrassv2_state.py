@@ -41,6 +41,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import yaml
 
+from group.v2 import catalog
+from group.v2.catalog import PublicComponentInfo
 from group.v2.lambda_recipe import recipe_for_lambda
 from group.v2.recipe import RECIPE_FORMAT_VERSION, Recipe, RecipeError, parse_recipe
 from group.v2.versions import VersionRequirement, sort_key, version_problem
@@ -280,7 +282,7 @@ class Execution:
 @dataclass
 class CoreDeviceRecord:
     thing: str
-    core_version: str = "2.18.1"
+    core_version: str = catalog.version(catalog.NUCLEUS)  # until the core reports its own
     platform: str = "linux"
     architecture: str = "amd64"
     runtime: str = "aws_nucleus_classic"
@@ -299,29 +301,12 @@ class CoreDeviceRecord:
         }
 
 
-@dataclass(frozen=True)
-class PublicComponent:
-    """The fallback shape of a public catalog entry (``group.v2.catalog.PUBLIC_COMPONENTS`` values)."""
-
-    name: str
-    version: str
-    component_type: str = "aws.greengrass.generic"
-    dependencies: Mapping[str, str] = field(default_factory=dict)
-
-
-def _info_get(info: Any, key: str, default: Any = None) -> Any:
-    if isinstance(info, Mapping):
-        return info.get(key, default)
-    return getattr(info, key, default)
-
-
 # ----------------------------------------------------------------------------------- state
 class GreengrassV2State:
     """All state of the stand-in; thread-safe; ``on_change`` fires after every mutation.
 
-    ``public_components``: a callable returning the catalog mapping (name → info with ``name``,
-    ``version``, ``component_type``, ``dependencies``), read at each use so a catalog that is
-    imported late is still seen.
+    ``public_components``: the catalog of public components it serves as account ``aws``
+    (default: :data:`group.v2.catalog.PUBLIC_COMPONENTS`, the set the converter deploys).
     """
 
     def __init__(
@@ -330,12 +315,12 @@ class GreengrassV2State:
         account_id: str,
         *,
         auto_complete_deployments: bool = False,
-        public_components: Callable[[], Mapping[str, Any]] | None = None,
+        public_components: Mapping[str, PublicComponentInfo] = catalog.PUBLIC_COMPONENTS,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.auto_complete = auto_complete_deployments
-        self._public = public_components or (lambda: {})
+        self._public = dict(public_components)
         self._lock = threading.RLock()
         self._components: dict[str, dict[str, ComponentRecord]] = {}  # name -> version -> record
         self._deployments: dict[str, DeploymentRecord] = {}
@@ -410,30 +395,20 @@ class GreengrassV2State:
         return result
 
     # public catalog --------------------------------------------------------------------
-    def public_components(self) -> dict[str, Any]:
-        return dict(self._public() or {})
+    def public_components(self) -> dict[str, PublicComponentInfo]:
+        return dict(self._public)
 
     def _public_record(self, name: str, version: str | None) -> ComponentRecord | None:
-        info = self.public_components().get(name)
-        if info is None:
+        info = self._public.get(name)
+        if info is None or (version is not None and version != info.version):
             return None
-        pv = str(_info_get(info, "version", ""))
-        if version is not None and version != pv:
-            return None
-        deps = _info_get(info, "dependencies", {}) or {}
-        dep_map: dict[str, Any] = {}
-        for d, r in deps.items() if isinstance(deps, Mapping) else ((d, "*") for d in deps):
-            if isinstance(r, str):
-                dep_map[str(d)] = {"VersionRequirement": r, "DependencyType": "HARD"}
-            else:  # the catalog's Dependency(version_requirement, dependency_type) or a dict
-                req = _info_get(r, "version_requirement", None) or _info_get(r, "versionRequirement", "*")
-                typ = _info_get(r, "dependency_type", None) or _info_get(r, "dependencyType", "HARD")
-                dep_map[str(d)] = {"VersionRequirement": str(req), "DependencyType": str(typ)}
+        pv = info.version
+        dep_map = {dep: req.recipe() for dep, req in info.dependencies.items()}
         recipe = {
             "RecipeFormatVersion": RECIPE_FORMAT_VERSION,
             "ComponentName": name,
             "ComponentVersion": pv,
-            "ComponentType": str(_info_get(info, "component_type", "aws.greengrass.generic")),
+            "ComponentType": info.component_type,
             "ComponentDescription": f"AWS-provided component {name}",
             "ComponentPublisher": "AWS",
             "ComponentDependencies": dep_map,

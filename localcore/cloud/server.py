@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import importlib
 import inspect
 import logging
 import threading
@@ -30,8 +29,9 @@ from yarl import URL
 from .errors import ApiError, CloudError, CloudStartError
 from .greengrass_api import GreengrassApi
 from .greengrass_state import DeploymentBook, GreengrassState
-from .greengrassv2_api import GreengrassV2Api, public_catalog
+from .greengrassv2_api import GreengrassV2Api
 from .greengrassv2_state import GreengrassV2State
+from . import kvs
 from .iot_api import IoTApi
 from .iotanalytics_api import IoTAnalyticsApi
 from .iotanalytics_state import IoTAnalyticsState
@@ -200,8 +200,7 @@ class LocalCloud:
         )
         self._greengrass_api: GreengrassApi | None = None
         self.greengrassv2 = GreengrassV2State(  # the V2 stand-in (greengrassv2_api)
-            region, account_id, auto_complete_deployments=auto_complete_deployments,
-            public_components=public_catalog,
+            region, account_id, auto_complete_deployments=auto_complete_deployments
         )
         self._greengrassv2_api: GreengrassV2Api | None = None
         self._s3: Any = None
@@ -433,20 +432,14 @@ class LocalCloud:
             self._greengrassv2_api.close()
 
     def _mount_kvs(self) -> None:
-        """Mount the Kinesis Video stand-in: ``localcore/cloud/kvs.py`` defines ``mount(cloud)``,
-        which registers its handler for ``kinesisvideo`` and returns the stand-in.
+        """Mount the Kinesis Video stand-in (:func:`.kvs.mount` registers its handler for ``kinesisvideo``).
 
-        A stand-in that fails to load is logged and left out (requests then go to moto), so the
-        rest of the cloud stays usable; ``status()["kinesisvideo"]["error"]`` says why.
+        A stand-in that fails to mount is logged and left out (requests then go to moto), so the rest of
+        the cloud stays usable; ``status()["kinesisvideo"]["error"]`` says why.
         """
         try:
-            mod = importlib.import_module(f"{__package__}.kvs")
-            self._kvs = mod.mount(self)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.kvs":
-                raise
-            log.info("no Kinesis Video stand-in (localcore/cloud/kvs.py); kinesisvideo goes to moto")
-        except Exception as exc:  # another engineer's module: keep the cloud usable, say why
+            self._kvs = kvs.mount(self)
+        except Exception as exc:  # keep the cloud usable without Kinesis Video, and say why
             log.exception("Kinesis Video stand-in not mounted")
             self._kvs_error = f"{type(exc).__name__}: {exc}"
 

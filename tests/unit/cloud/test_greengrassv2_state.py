@@ -8,6 +8,7 @@ import json
 import pytest
 import yaml
 
+from group.v2.catalog import Dependency, PublicComponentInfo
 from group.v2.lambda_recipe import recipe_for_lambda
 from group.v2.versions import satisfies
 from group.v2.versions import sort_key as semver_key
@@ -15,7 +16,6 @@ from localcore.cloud.errors import ApiError
 from localcore.cloud.greengrassv2_state import (
     GreengrassV2State,
     LambdaInfo,
-    PublicComponent,
     page,
     parse_inline_recipe,
     split_lambda_arn,
@@ -25,11 +25,12 @@ REGION, ACCOUNT = "us-east-1", "123456789012"
 THING = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/"
 GROUP = f"arn:aws:iot:{REGION}:{ACCOUNT}:thinggroup/"
 CATALOG = {
-    "aws.greengrass.Nucleus": PublicComponent("aws.greengrass.Nucleus", "2.16.1", "aws.greengrass.nucleus"),
-    "aws.greengrass.StreamManager": PublicComponent(
+    "aws.greengrass.Nucleus": PublicComponentInfo("aws.greengrass.Nucleus", "2.16.1", "aws.greengrass.nucleus"),
+    "aws.greengrass.StreamManager": PublicComponentInfo(
         "aws.greengrass.StreamManager",
         "2.2.1",
-        dependencies={"aws.greengrass.TokenExchangeService": "^2.0.0"},
+        "aws.greengrass.generic",
+        dependencies={"aws.greengrass.TokenExchangeService": Dependency("^2.0.0")},
     ),
 }
 INFO = LambdaInfo(
@@ -49,7 +50,7 @@ def recipe(name="com.example.Hello", version="1.0.0", **extra) -> bytes:
 
 
 def make(**kw) -> GreengrassV2State:
-    return GreengrassV2State(REGION, ACCOUNT, public_components=lambda: CATALOG, **kw)
+    return GreengrassV2State(REGION, ACCOUNT, public_components=CATALOG, **kw)
 
 
 def code(fn, *args, **kwargs) -> str:

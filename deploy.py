@@ -234,6 +234,9 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
         for line in plan.lines():
             style = {"+": "green", "~": "yellow", "-": "red"}[line[0]]
             out.print(f"  [{style}]{line[0]}[/{style}]{line[1:]}", markup=True)
+        if plan.ownership is not None:  # what this platform owns, lends to and borrows from the other
+            for line in plan.ownership.lines(verbose=args.verbose):
+                out.print("  " + escape(line), style="dim" if line.startswith(" ") else None)
         changed = changed or not plan.empty
     if args.exit_code and changed:
         return EXIT_CHANGES

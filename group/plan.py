@@ -112,12 +112,64 @@ class Change:
         return f"{text}  ({self.reason})" if self.reason else text
 
 
+@dataclass(frozen=True)
+class Ownership:
+    """Who owns the objects of one platform's deployment of a group, beside the same group's deployment on the
+    other platform (V1 and V2 share things, certificates, functions, roles and cloud resources). Each list holds
+    state keys (``kind:name``)."""
+
+    platform: str
+    other: str
+    owned: Tuple[str, ...] = ()        # made by this platform, used by it alone: its destroy deletes them
+    lent: Tuple[str, ...] = ()         # made by this platform, used by the other too: its destroy leaves them to it
+    borrowed: Tuple[str, ...] = ()     # made by the other platform, adopted here: this destroy leaves them
+    adopted: Tuple[str, ...] = ()      # existed before either platform made them: never deleted
+    to_borrow: Tuple[str, ...] = ()    # not deployed here yet, the other platform has them: deploy adopts them
+
+    def lines(self, verbose: bool = False) -> List[str]:
+        """What ``plan`` prints: one line of counts, then (``verbose``) one line per group of objects."""
+        me, other = self.platform, self.other
+        groups = [(self.owned, f"owned by {me}"),
+                  (self.lent, f"owned by {me}, used by {other} too (destroy --platform {me} leaves them to {other})"),
+                  (self.borrowed, f"owned by {other}, used here (destroy --platform {me} leaves them)"),
+                  (self.adopted, "adopted, made by neither platform (never deleted)"),
+                  (self.to_borrow, f"owned by {other}: deploy --platform {me} will use them as they are")]
+        shown = [(keys, what) for keys, what in groups if keys]
+        if not shown:
+            return []
+        out = ["ownership: " + "; ".join(f"{len(keys)} {what}" for keys, what in shown)]
+        if verbose:
+            out += [f"  {what}: " + ", ".join(k.replace(":", " ", 1) for k in keys)
+                    for keys, what in shown]
+        return out
+
+
+def ownership(platform: str, other: str, desired: Iterable[str], records: Mapping[str, Mapping[str, Any]],
+              other_records: Mapping[str, Mapping[str, Any]]) -> Ownership:
+    """Sort one platform's recorded and desired objects by owner (pure)."""
+    owned: List[str] = []
+    lent: List[str] = []
+    borrowed: List[str] = []
+    adopted: List[str] = []
+    for key, rec in records.items():
+        theirs = other_records.get(key)
+        if rec.get("owned") is not False:
+            (lent if theirs is not None else owned).append(key)
+        elif theirs is not None and theirs.get("owned") is not False:
+            borrowed.append(key)
+        else:
+            adopted.append(key)
+    to_borrow = [k for k in desired if k not in records and k in other_records]
+    return Ownership(platform, other, tuple(owned), tuple(lent), tuple(borrowed), tuple(adopted), tuple(to_borrow))
+
+
 @dataclass
 class Plan:
     group: str
     target: str
     changes: List[Change] = field(default_factory=list)
     warnings: List[Issue] = field(default_factory=list)
+    ownership: Optional[Ownership] = None
 
     @property
     def empty(self) -> bool:

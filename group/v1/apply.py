@@ -37,7 +37,7 @@ from .. import package as packaging
 from ..clients import Clients, Progress, error_cause, error_fix, is_not_found
 from ..errors import DeployError
 from ..model import Group
-from ..plan import ADD, CHANGE, DESTROY_ORDER, Desired, Plan, diff, spec_hash, target_warnings
+from ..plan import ADD, CHANGE, DESTROY_ORDER, Desired, Plan, diff, ownership, spec_hash, target_warnings
 from ..state import State, recorded_groups, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, access_policy, apply_one, build_packages, connector_files,
                      context, delete_role, ensure_role, exists_quietly, ignore_not_found, missing_objects,
@@ -324,6 +324,7 @@ def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | 
                               service_role=service_role, files=connector_files(group, Path(root)))
     ctx = _context(group.name, clients, state_dir, target, certs_dir, packages=packages)
     plan, _, _ = _plan(ctx, group, desired)
+    plan.ownership = ownership(PLATFORM, "v2", desired, ctx.state.objects, ctx.other.objects if ctx.other else {})
     return plan
 
 

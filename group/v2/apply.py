@@ -38,7 +38,7 @@ from ..clients import Clients, Progress, error_cause, error_code, error_fix, is_
 from ..errors import DeployError, Issue
 from ..model import Group
 from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, aws_name, cloud_objects, diff,
-                    function_objects, service_role_name, spec_hash, target_warnings)
+                    function_objects, ownership, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, adopted, apply_one, build_packages, connector_files, context,
                      delete_role, ensure_role, ignore_not_found, missing_objects, remove_objects, report_adoptions,
@@ -516,6 +516,7 @@ def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | 
     missing, failed = _verify(ctx)
     plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
                 target_warnings(group, target) + _unbumped_issues(v2, ctx.state), replaced_on_change=V2_REPLACED)
+    plan.ownership = ownership(PLATFORM, "v1", desired, ctx.state.objects, ctx.other.objects if ctx.other else {})
     unbumped = {f"component:{gc.name}": unbumped_message(gc) for gc in unbumped_versions(v2, ctx.state)}
     if unbumped:  # the plan's lines are what the CLI prints: the refusal deploy will give shows there
         plan.changes = [replace(c, reason=unbumped[c.key] + "; deploy refuses it") if c.key in unbumped else c

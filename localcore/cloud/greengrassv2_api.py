@@ -15,7 +15,8 @@ membership. A Lambda version's code zip is read from moto's in-process Lambda ba
 Device side (unsigned, what a core does; service ``greengrassv2``)::
 
     GET  /_local/greengrassv2/coreDevices/<thing>/deployments
-         → {"deployments": [<GetDeployment document>, ...]}   latest of each target, oldest first
+         → {"deployments": [<GetDeployment document>, ...],   latest of each target, oldest first
+            "thingGroups": [<ARN of each thing group the core is in>]}
     POST /_local/greengrassv2/coreDevices/<thing>/deployments/<id>/status
          {"status": "SUCCEEDED"|"FAILED"|"IN_PROGRESS"|..., "reason", "errorStack", "errorTypes"}
     PUT  /_local/greengrassv2/coreDevices/<thing>/installedComponents
@@ -448,7 +449,8 @@ class GreengrassV2Api:
             return None
         thing, op = seg[1], seg[2]
         if op == "deployments" and n == 3 and m == "GET":
-            return json_response({"deployments": st.core_deployments(thing, self.thing_group_arns(thing))})
+            groups = self.thing_group_arns(thing)
+            return json_response({"deployments": st.core_deployments(thing, groups), "thingGroups": groups})
         if op == "deployments" and n == 5 and seg[4] == "status" and m in ("POST", "PUT"):
             body = req.json()
             row = st.report_deployment(

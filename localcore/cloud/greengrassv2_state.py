@@ -43,6 +43,7 @@ import yaml
 
 from group.v2 import catalog
 from group.v2.catalog import PublicComponentInfo
+from group.v2.deployments import effective_deployments
 from group.v2.lambda_recipe import recipe_for_lambda
 from group.v2.recipe import RECIPE_FORMAT_VERSION, Recipe, RecipeError, parse_recipe
 from group.v2.versions import VersionRequirement, sort_key, version_problem
@@ -910,16 +911,14 @@ class GreengrassV2State:
 
     # effective deployments (device side) -------------------------------------------------
     def _applicable(self, thing: str, group_arns: Iterable[str] | None) -> list[DeploymentRecord]:
-        """The latest deployment of each target ``thing`` belongs to (itself + its thing groups;
-        ``None``: ask ``thing_groups``)."""
+        """The effective deployment of each target ``thing`` has (itself + its thing groups; ``None``: ask
+        ``thing_groups``), oldest first: :func:`group.v2.deployments.effective_deployments`."""
         if group_arns is None:
             group_arns = self.thing_groups(thing) if self.thing_groups is not None else []
-        targets = {self.thing_arn(thing), *group_arns}
         with self._lock:
-            return sorted(
-                (d for d in self._deployments.values() if d.is_latest and d.target_arn in targets),
-                key=lambda d: d.created,
-            )
+            records = {d.deployment_id: d for d in self._deployments.values()}
+            summaries = [d.summary_json() for d in records.values()]
+        return [records[s["deploymentId"]] for s in effective_deployments(summaries, thing, group_arns)]
 
     def core_deployments(self, thing: str, group_arns: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """What core ``thing`` must apply: the latest, not canceled deployment of each of its

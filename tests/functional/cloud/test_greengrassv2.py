@@ -411,6 +411,7 @@ def test_core_reports_deployment_status_components_and_health(cloud, gg, iot, th
     assert status == 200
     assert [d["deploymentId"] for d in body["deployments"]] == [own, fleet]
     assert body["deployments"][0]["components"] == comps
+    assert body["thingGroups"] == [group_arn]  # what the core combines them by (group.v2.deployments)
     in_process = cloud.greengrassv2.core_deployments(thing)  # membership looked up in moto's IoT
     assert [d["deploymentId"] for d in in_process] == [own, fleet]
 

@@ -66,10 +66,14 @@ def local_endpoint(state_dir: Path) -> Dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CliError(f"no local cloud is running ({path} is unreadable: {exc}); {how}") from None
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/_local/status", timeout=3):
-            pass
+        with urllib.request.urlopen(url.rstrip("/") + "/_local/status", timeout=3) as resp:
+            status = json.loads(resp.read() or b"{}")
+        if isinstance(status, dict) and status.get("region"):
+            info = dict(info, cloud_region=status["region"])  # the one region its stand-ins serve
     except urllib.error.HTTPError:
         pass  # it answers
+    except ValueError:
+        pass  # an older cloud without a JSON status: its region is unknown
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise CliError(f"no local cloud is running ({url} from {path} does not answer: "
                        f"{getattr(exc, 'reason', exc)}); {how}") from None
@@ -87,6 +91,13 @@ def make_clients(args: argparse.Namespace, group: Any):
         if endpoint is None:
             info = local_endpoint(args.state_dir)
             endpoint = info["cloud_url"]
+            served = info.get("cloud_region")
+            if served and served != region:
+                name = f"group '{group.name}'" if group is not None else "the group"
+                raise CliError(f"the local cloud at {endpoint} serves region {served} (the region of the group "
+                               f"`deploy.py run` started it with); {name} is in {region}: the Greengrass stand-ins "
+                               f"serve one region (fix: start `deploy.py run` with this group file, or pass "
+                               f"--region {served})")
         return Clients.create(region, endpoint, LOCAL_CREDENTIALS), info
     return Clients.create(region, endpoint), None
 

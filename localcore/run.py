@@ -139,7 +139,7 @@ async def _run(args: argparse.Namespace) -> int:
 
     stack = _Stack()
     try:
-        cloud = await _start_cloud(progress, state_dir, args)
+        cloud = await _start_cloud(progress, state_dir, args, group.group.region)
         stack.push("local cloud", lambda: asyncio.to_thread(cloud.stop))
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -223,11 +223,12 @@ class _Stack:
                 log.exception("stopping %s failed", name)
 
 
-async def _start_cloud(progress: Progress, state_dir: Path, args):
+async def _start_cloud(progress: Progress, state_dir: Path, args, region: str):
     from localcore.cloud import LocalCloud
 
     t = time.monotonic()
-    cloud = LocalCloud(state_dir / "cloud", port=args.cloud_port, pki_dir=state_dir / "ca")
+    # the stand-ins serve one region: the group's (its ARNs, its components' ARNs)
+    cloud = LocalCloud(state_dir / "cloud", port=args.cloud_port, pki_dir=state_dir / "ca", region=region)
     await asyncio.to_thread(cloud.start)
     progress.step("local cloud (moto + adapter)", time.monotonic() - t, True, cloud.url)
     return cloud

@@ -229,8 +229,8 @@ def _component_state(ctx: Ctx, arn: str) -> Optional[Dict[str, Any]]:
 def _wait_deployable(ctx: Ctx, name: str, arn: str) -> None:
     deadline = time.monotonic() + _COMPONENT_READY_S
     while True:
-        status = _component_state(ctx, arn) or {}
-        state = status.get("componentState", "")
+        status = _component_state(ctx, arn)
+        state = (status or {}).get("componentState", "")
         if state == "DEPLOYABLE":
             return
         if state == "FAILED":
@@ -238,22 +238,30 @@ def _wait_deployable(ctx: Ctx, name: str, arn: str) -> None:
                               f"{status.get('message') or status.get('errors') or 'FAILED'}",
                               "fix the cause (Lambda version, recipe) and re-run deploy")
         if time.monotonic() > deadline:
-            raise DeployError("component", name, f"still {state or 'unknown'} after {_COMPONENT_READY_S:.0f} s",
-                              "re-run deploy later")
+            what = state or f"unknown (DescribeComponent {arn}: not found)"
+            raise DeployError("component", name, f"still {what} after {_COMPONENT_READY_S:.0f} s",
+                              "re-run deploy later; check the endpoint serves region "
+                              f"{ctx.clients.region} (--region / AWS_REGION / group.region)")
         time.sleep(_POLL_INTERVAL_S)
 
 
 def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
-    """Create the component version unless it exists (versions are immutable and derived from content)."""
+    """Create the component version unless it exists (versions are immutable and derived from content), then
+    wait until it is deployable — under the ARN the service gave it."""
     name, version = spec["name"], spec["version"]
     arn = component_arn(ctx, name, version)
     versions = list((rec or {}).get("versions", []))
     if _component_state(ctx, arn) is None:
         if "lambdaFunction" in spec:
-            ctx.clients.greengrassv2.create_component_version(lambdaFunction=spec["lambdaFunction"])
+            resp = ctx.clients.greengrassv2.create_component_version(lambdaFunction=spec["lambdaFunction"])
         else:
             recipe = json.dumps(spec["recipe"], sort_keys=True, separators=(",", ":")).encode()
-            ctx.clients.greengrassv2.create_component_version(inlineRecipe=recipe)
+            resp = ctx.clients.greengrassv2.create_component_version(inlineRecipe=recipe)
+        made = resp.get("arn") or arn
+        if made != arn:  # e.g. an endpoint that serves another region than the one asked for
+            raise DeployError("component", name, f"the service made {made}, not {arn}: it serves another "
+                              f"region or account than {ctx.clients.region}/{ctx.clients.account_id()}",
+                              "deploy to an endpoint of the group's region (--region / AWS_REGION / group.region)")
     if version not in versions:
         versions.append(version)
     record = {"hash": d.hash, "applied": None, "id": name, "arn": arn, "ref": version, "version": version,

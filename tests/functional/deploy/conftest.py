@@ -164,3 +164,28 @@ class Helpers:
 @pytest.fixture()
 def h() -> type:
     return Helpers
+
+
+@pytest.fixture()
+def region_cloud(tmp_path, monkeypatch):
+    """``region_cloud(region)``: a LocalCloud serving ``region`` (as ``deploy.py run`` starts one for a group of
+    that region), found by ``deploy.py --target local`` through ``<tmp>/.gg/endpoint.json``; ``(cloud, state_dir)``,
+    deployments completing at once."""
+    from localcore.cloud import LocalCloud
+
+    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    started = []
+
+    def start(region: str):
+        state_dir = tmp_path / ".gg"
+        cloud = LocalCloud(state_dir / "cloud", region=region, auto_complete_deployments=True,
+                           pki_dir=state_dir / "ca")
+        cloud.start()
+        started.append(cloud)
+        (state_dir / "endpoint.json").write_text(json.dumps({"cloud_url": cloud.url, "pki_dir": str(state_dir / "ca")}))
+        return cloud, state_dir
+
+    yield start
+    for cloud in started:
+        cloud.stop()

@@ -113,9 +113,14 @@ class Frame:
 
     def header(self, name: str, type_: Optional[HeaderType] = None) -> Optional[Header]:
         """The first header of that name (compared case-insensitively, as aws-c-event-stream does)."""
-        lname = name.lower()
-        for h in self.headers:
-            if h.name.lower() == lname and (type_ is None or h.type == type_):
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {}
+            for h in self.headers:
+                index.setdefault(h.name.lower(), []).append(h)
+            object.__setattr__(self, "_index", index)
+        for h in index.get(name.lower(), ()):
+            if type_ is None or h.type == type_:
                 return h
         return None
 
@@ -185,9 +190,14 @@ def encode(headers: Sequence[Header], payload: bytes = b"") -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ decoding
+_FIXED = {int(t): (t, packer) for t, (packer, _lo, _hi) in _INT_RANGES.items()}
+_BOOL_TRUE, _BOOL_FALSE, _BYTE_BUF, _STRING, _UUID = 0, 1, 6, 7, 9
+
+
 def decode_headers(data: bytes, where: int = PRELUDE_LEN) -> tuple[Header, ...]:
     """Parse a headers section; ``where`` is its offset in the message (for error texts)."""
     headers: list[Header] = []
+    append = headers.append
     pos, end = 0, len(data)
     while pos < end:
         if len(headers) >= MAX_HEADERS:
@@ -206,44 +216,42 @@ def decode_headers(data: bytes, where: int = PRELUDE_LEN) -> tuple[Header, ...]:
         pos += name_len
         code = data[pos]
         pos += 1
-        try:
-            t = HeaderType(code)
-        except ValueError:
-            raise FramingError(f"header {name!r} at byte {at}: unknown header type {code}") from None
-        if t is HeaderType.BOOL_TRUE or t is HeaderType.BOOL_FALSE:
-            headers.append(Header(name, t is HeaderType.BOOL_TRUE, t))
-            continue
-        if t in _INT_RANGES:
-            packer = _INT_RANGES[t][0]
+        fixed = _FIXED.get(code)
+        if fixed is not None:
+            t, packer = fixed
             if pos + packer.size > end:
                 raise FramingError(f"header {name!r} at byte {at}: {t.name} value runs past the headers section")
-            headers.append(Header(name, packer.unpack_from(data, pos)[0], t))
+            append(Header(name, packer.unpack_from(data, pos)[0], t))
             pos += packer.size
-            continue
-        if t is HeaderType.UUID:
+        elif code == _STRING or code == _BYTE_BUF:
+            if pos + 2 > end:
+                raise FramingError(f"header {name!r} at byte {at}: value length runs past the headers section")
+            vlen = (data[pos] << 8) | data[pos + 1]
+            pos += 2
+            if vlen > MAX_HEADER_VALUE_LEN:
+                raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes; the limit is "
+                                   f"{MAX_HEADER_VALUE_LEN}")
+            if pos + vlen > end:
+                raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes runs past the headers "
+                                   "section")
+            raw = bytes(data[pos:pos + vlen])
+            pos += vlen
+            if code == _STRING:
+                try:
+                    append(Header(name, raw.decode("utf-8"), HeaderType.STRING))
+                except UnicodeDecodeError:
+                    raise FramingError(f"header {name!r} at byte {at}: string value is not UTF-8") from None
+            else:
+                append(Header(name, raw, HeaderType.BYTE_BUF))
+        elif code == _BOOL_TRUE or code == _BOOL_FALSE:
+            append(Header(name, code == _BOOL_TRUE, HeaderType(code)))
+        elif code == _UUID:
             if pos + 16 > end:
                 raise FramingError(f"header {name!r} at byte {at}: UUID value runs past the headers section")
-            headers.append(Header(name, _uuid.UUID(bytes=bytes(data[pos:pos + 16])), t))
+            append(Header(name, _uuid.UUID(bytes=bytes(data[pos:pos + 16])), HeaderType.UUID))
             pos += 16
-            continue
-        if pos + 2 > end:
-            raise FramingError(f"header {name!r} at byte {at}: value length runs past the headers section")
-        (vlen,) = _U16.unpack_from(data, pos)
-        pos += 2
-        if vlen > MAX_HEADER_VALUE_LEN:
-            raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes; the limit is "
-                               f"{MAX_HEADER_VALUE_LEN}")
-        if pos + vlen > end:
-            raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes runs past the headers section")
-        raw = bytes(data[pos:pos + vlen])
-        pos += vlen
-        if t is HeaderType.STRING:
-            try:
-                headers.append(Header(name, raw.decode("utf-8"), t))
-            except UnicodeDecodeError:
-                raise FramingError(f"header {name!r} at byte {at}: string value is not UTF-8") from None
         else:
-            headers.append(Header(name, raw, t))
+            raise FramingError(f"header {name!r} at byte {at}: unknown header type {code}")
     return tuple(headers)
 
 

@@ -171,7 +171,7 @@ class LocalPubSub:
             return
         with self._lock:
             self.counts["from_router"] += 1
-        self._fan_out(None, message.topic, _event(message.topic, binary=bytes(message.payload)))
+        self._fan_out(None, message.topic, lambda: _event(message.topic, binary=bytes(message.payload)))
 
     # -- IPC -------------------------------------------------------------------------------------
     def subscribe(self, component: str, topic_filter: Any, receive_mode: Any, deliver: Deliver) -> Subscription:
@@ -204,13 +204,12 @@ class LocalPubSub:
         if "+" in topic or "#" in topic or "*" in topic:
             raise InvalidArgumentsError("Publish topic must not contain a wildcard.")
         json_message, binary = self._message_of(publish_message)
-        event = _event(topic, json_message, binary)
-        payload = binary if binary is not None else json.dumps(json_message, separators=(",", ":")).encode()
         with self._lock:
             self.counts["published"] += 1
-        n = self._fan_out(component, topic, event)
+        n = self._fan_out(component, topic, lambda: _event(topic, json_message, binary))
         forward = self._forward
         if forward is not None:
+            payload = binary if binary is not None else json.dumps(json_message, separators=(",", ":")).encode()
             try:
                 forward(Message(source=ENDPOINT, topic=topic, payload=payload))
                 with self._lock:
@@ -241,13 +240,16 @@ class LocalPubSub:
         except (binascii.Error, ValueError):
             raise InvalidArgumentsError("binaryMessage.message is not valid base64") from None
 
-    def _fan_out(self, publisher: Optional[str], topic: str, event: bytes) -> int:
+    def _fan_out(self, publisher: Optional[str], topic: str, make_event: Callable[[], bytes]) -> int:
         with self._lock:
             subs = self._trie.match(topic)
         n = 0
+        event = b""
         for sub in subs:
             if publisher is not None and sub.receive_mode == RECEIVE_FROM_OTHERS and sub.component == publisher:
                 continue
+            if not event:
+                event = make_event()   # built once, and only when someone receives it
             try:
                 sub.deliver(event)
             except Exception:   # one faulty subscriber must not stop the others; logged with its trace

@@ -67,6 +67,7 @@ class _Client:
         self.closing = False
         self.dropped_events = 0
         self.requests = 0
+        self.batching = False                 # inside handle(): replies of one read go out in one write
 
     @property
     def component(self) -> Optional[str]:
@@ -74,6 +75,8 @@ class _Client:
 
     # -- output -------------------------------------------------------------------------------------
     def flush(self) -> None:
+        if self.batching:
+            return                            # handle() flushes once after the whole read
         data = self.conn.data_to_send()
         if not data or self.writer.is_closing():
             return
@@ -107,6 +110,14 @@ class _Client:
 
     # -- input --------------------------------------------------------------------------------------
     def handle(self, events: list) -> None:
+        self.batching = True
+        try:
+            self._handle(events)
+        finally:
+            self.batching = False
+        self.flush()
+
+    def _handle(self, events: list) -> None:
         for ev in events:
             if isinstance(ev, Request):
                 self._dispatch(ev)
@@ -123,7 +134,6 @@ class _Client:
                     log.warning("[%s] IPC connection refused: %s", self.label, self.conn.refusal)
                 else:
                     log.info("[%s] IPC connection closed: %s", self.label, ev.reason)
-        self.flush()
 
     def _dispatch(self, req: Request) -> None:
         self.requests += 1

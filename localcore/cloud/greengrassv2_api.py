@@ -148,23 +148,21 @@ class GreengrassV2Api:
                 )
             return c
 
-    def _thing_exists(self, name: str) -> bool:
+    def _iot_exists(self, operation: str, **params: str) -> bool:
+        """Whether moto's IoT finds what ``operation`` (``describe_thing``, ``describe_thing_group``) names."""
         try:
-            self._client("iot").describe_thing(thingName=name)
+            getattr(self._client("iot"), operation)(**params)
             return True
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ResourceNotFoundException":
                 return False
             raise
 
+    def _thing_exists(self, name: str) -> bool:
+        return self._iot_exists("describe_thing", thingName=name)
+
     def _thing_group_exists(self, name: str) -> bool:
-        try:
-            self._client("iot").describe_thing_group(thingGroupName=name)
-            return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
-                return False
-            raise
+        return self._iot_exists("describe_thing_group", thingGroupName=name)
 
     def thing_group_arns(self, thing: str) -> list[str]:
         """The ARNs of the thing groups ``thing`` is in (moto's IoT); ``[]`` for an unknown thing."""

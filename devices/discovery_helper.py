@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -249,12 +250,59 @@ def join_group(client, args: argparse.Namespace, stop: threading.Event) -> bool:
     return True
 
 
-def stop_on_signals() -> threading.Event:
-    """An event that SIGINT (Ctrl-C) and SIGTERM set; call from the main thread."""
+STOP_GRACE_S = 2.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def stop_on_signals(grace: float = STOP_GRACE_S) -> threading.Event:
+    """An event that SIGINT (Ctrl-C) and SIGTERM set; call from the main thread.
+
+    The script sees the event, disconnects and exits 0. A blocking SDK call does not look at the event (a
+    TLS handshake with an endpoint that never answers, a connect or disconnect waiting out its timeout), and
+    a signal that lands just before such a call is not even seen by Python code until the call returns. So a
+    thread fed by the interpreter's wakeup fd (written by the C-level handler at once) watches the signals:
+    a script still running ``grace`` seconds after the first, or at a second one, exits at once with
+    128 + the signal number.
+    """
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, lambda *_: stop.set())
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    # the thread holds the writer too: the wakeup fd must stay open as long as the handlers may write to it
+    watcher = threading.Thread(target=_watch_signals, args=(reader, writer, stop, grace),
+                               name="stop-on-signals")
+    watcher.daemon = True
+    watcher.start()
     return stop
+
+
+def _watch_signals(reader: socket.socket, writer: socket.socket, stop: threading.Event, grace: float) -> None:
+    first = None  # type: Optional[int]
+    deadline = None  # type: Optional[float]
+    while True:
+        reader.settimeout(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        try:
+            data = reader.recv(64)
+        except socket.timeout:
+            _exit_now(first or signal.SIGTERM, "still running {:g} s after the signal".format(grace))
+            return
+        if not data:
+            return
+        for signum in bytearray(data):
+            if signum not in STOP_SIGNALS:
+                continue
+            if first is not None:
+                _exit_now(signum, "a second signal")
+            first, deadline = signum, time.monotonic() + grace
+            stop.set()
+
+
+def _exit_now(signum: int, why: str) -> None:
+    # os.write and os._exit: no lock the blocked main thread may hold (print's, logging's) is needed
+    os.write(2, "stopping: {}; exiting now\n".format(why).encode())
+    os._exit(128 + signum)
 
 
 def configure_logging(verbose: bool) -> None:

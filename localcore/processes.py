@@ -416,7 +416,11 @@ class Supervision:
         return self._watchdog.pid if self._watchdog is not None else None
 
     def close(self, timeout: float = DEFAULT_GRACE_S + KILL_WAIT_S + 2) -> None:
-        """Close the pipe: the watchdog ends whatever is still recorded and exits (waited for, bounded)."""
+        """Close the pipe: the watchdog ends whatever is still recorded and exits (waited for, bounded).
+        Children started later are no longer recorded."""
+        global _current
+        if _current is self:
+            _current = None
         with self._lock:
             pipe, self._pipe = self._pipe, None
             watchdog, self._watchdog = self._watchdog, None
@@ -483,7 +487,6 @@ def supervise(state_dir: str | os.PathLike, grace_s: float = DEFAULT_GRACE_S) ->
     global _current
     if _current is not None:
         _current.close()
-        _current = None
     ended = end_leftovers(state_dir, grace_s)
     if ended:
         log.warning("ended %d process group(s) left by an earlier run of %s", len(ended), state_dir)

@@ -1,0 +1,8 @@
+"""A cloud Lambda that starts a subprocess of its own at import (a grandchild of the core)."""
+import subprocess
+
+HELPER = subprocess.Popen(["sleep", "300"])
+
+
+def lambda_handler(event, context):
+    return {"helper": HELPER.pid}

@@ -197,6 +197,10 @@ class LocalPubSub:
 
     def publish(self, component: str, topic: Any, publish_message: Any) -> int:
         """A PublishToTopic request's body parts → subscribers and the router; returns IPC deliveries."""
+        return self.send(component, *self.parse(topic, publish_message))
+
+    def parse(self, topic: Any, publish_message: Any) -> tuple[str, Any, Optional[bytes]]:
+        """Validate a PublishToTopic request as the nucleus does: (topic, JSON message or None, bytes or None)."""
         if topic is None:
             raise InvalidArgumentsError("Publish topic must not be null")
         if not isinstance(topic, str):
@@ -204,6 +208,10 @@ class LocalPubSub:
         if "+" in topic or "#" in topic or "*" in topic:
             raise InvalidArgumentsError("Publish topic must not contain a wildcard.")
         json_message, binary = self._message_of(publish_message)
+        return topic, json_message, binary
+
+    def send(self, component: str, topic: str, json_message: Any, binary: Optional[bytes]) -> int:
+        """Deliver a parsed publish to the IPC subscribers and hand it to the router; returns IPC deliveries."""
         with self._lock:
             self.counts["published"] += 1
         n = self._fan_out(component, topic, lambda: _event(topic, json_message, binary))

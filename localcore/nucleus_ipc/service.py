@@ -98,8 +98,9 @@ class IpcService:
 
     # -- pubsub ----------------------------------------------------------------------------------
     def _publish_to_topic(self, call: Call, body: dict) -> None:
-        self.bus.publish(call.component, body.get("topic"), body.get("publishMessage"))
-        call.respond({})
+        parsed = self.bus.parse(body.get("topic"), body.get("publishMessage"))
+        call.respond({})      # the response before the events it causes (the client then waits less)
+        self.bus.send(call.component, *parsed)
 
     def _subscribe_to_topic(self, call: Call, body: dict) -> None:
         sub = self.bus.subscribe(call.component, body.get("topic"), body.get("receiveMode"), call.event)

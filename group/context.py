@@ -66,7 +66,7 @@ class Ctx:
     # records decides who owns a shared object (see ``steps.remove_objects``)
     other: Optional[State] = None
     other_platform: str = ""
-    adoptions: List[Tuple[str, str]] = field(default_factory=list)  # (what, name) adopted by this run
+    adoptions: List[Tuple[str, str]] = field(default_factory=list)  # (state key, kind) adopted by this run
     _buckets: Optional[List[str]] = None
 
     def adopts(self, key: str) -> bool:
@@ -117,7 +117,7 @@ def adopted(ctx: Ctx, key: str, d: Desired, kind: str, name: str, what: str, **f
     owner = _other_owner(ctx, key)
     log.info("%s '%s' exists already: adopted as it is (%s)", what, name,
              f"owned by Greengrass {owner.upper()}; destroy leaves it" if owner else "destroy leaves it")
-    ctx.adoptions.append((kind, name))
+    ctx.adoptions.append((key, kind))
     ctx.state.put(key, {"hash": d.hash, "applied": None, "id": name, "owned": False, **fields})
 
 
@@ -131,9 +131,9 @@ def report_adoptions(ctx: Ctx) -> None:
     if not ctx.adoptions:
         return
     kinds: Dict[str, int] = {}
-    for kind, _ in ctx.adoptions:
+    for _, kind in ctx.adoptions:
         kinds[kind] = kinds.get(kind, 0) + 1
-    shared = sum(1 for kind, name in ctx.adoptions if _other_owner(ctx, f"{kind}:{name}"))
+    shared = sum(1 for key, _ in ctx.adoptions if _other_owner(ctx, key))
     whose = f", {shared} of them Greengrass {ctx.other_platform.upper()}'s" if shared and ctx.other_platform else ""
     ctx.progress.note(f"{len(ctx.adoptions)} existing object(s) adopted as they are{whose} "
                       f"({', '.join(f'{n} {k}' for k, n in kinds.items())}); destroy leaves them "

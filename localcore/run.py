@@ -55,7 +55,8 @@ class Progress:
     def __init__(self, stream=None) -> None:
         from rich.console import Console
 
-        self.console = Console(file=stream or sys.stdout, highlight=False)
+        # soft_wrap: a line is never broken by rich (piped output has no width; a terminal wraps itself)
+        self.console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
         self.t0 = time.monotonic()
 
     def step(self, name: str, seconds: float, ok: bool = True, detail: str = "") -> None:

@@ -4,6 +4,10 @@ owns it; destroying one platform leaves what the other still uses (handed over: 
 and leaves alone what it adopted; ``plan`` says which objects each platform owns or shares."""
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 
 import deploy
@@ -50,7 +54,13 @@ def test_destroying_one_platform_leaves_what_the_other_uses(h, local_cloud, tmp_
     assert deploy.main(["plan", "--platform", second] + common) == 0
     out = capsys.readouterr().out
     assert f"owned by {first}: deploy --platform {second} will use them as they are" in out, out
-    assert deploy.main(["deploy", "--platform", second, "--timeout", "30"] + common) == 0
+    # the CLI as a user runs it: one line sums the adopted objects up, --verbose lists them one by one
+    done = subprocess.run([sys.executable, str(h.root / "deploy.py"), "deploy", "--platform", second, "--timeout",
+                           "30", "--verbose"] + common, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = re.findall(r"(\d+) existing object\(s\) adopted as they are, (\d+) of them Greengrass", done.stdout)
+    each = [line for line in done.stderr.splitlines() if "exists already: adopted as it is" in line]
+    assert len(summary) == 1 and int(summary[0][0]) == int(summary[0][1]) == len(each) >= len(USED), done.stdout
     made = State.load(state_dir, target[first], NAME)
     used = State.load(state_dir, target[second], NAME)
     for key in USED:  # the first platform made them; the second adopted them

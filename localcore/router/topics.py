@@ -89,3 +89,28 @@ def matches(topic_filter: str, topic: str) -> bool:
             return False
     # 'a/#' matching 'a' is handled above: '#' is reached before running out of topic levels.
     return len(flevels) == len(tlevels)
+
+
+def intersection(filter_a: str, filter_b: str) -> str | None:
+    """The filter matching exactly the topics both valid filters match, or ``None`` when no topic
+    matches both (``a/#`` ∩ ``+/b`` = ``a/b``; ``a/#`` ∩ ``a`` = ``a``; ``#`` ∩ ``$aws/x`` = ``None``)."""
+    a, b = filter_a.split("/"), filter_b.split("/")
+    if (a[0] in ("+", "#") and b[0][:1] == "$") or (b[0] in ("+", "#") and a[0][:1] == "$"):
+        return None  # a filter that begins with a wildcard matches no '$' topic
+    out: list[str] = []
+    for i in range(max(len(a), len(b))):
+        x = a[i] if i < len(a) else None
+        y = b[i] if i < len(b) else None
+        if x == "#":
+            return "/".join(out + b[i:])  # the rest of b, all of it under x's '#' (none: the parent level)
+        if y == "#":
+            return "/".join(out + a[i:])
+        if x is None or y is None:
+            return None
+        if x == "+":
+            out.append(y)
+        elif y == "+" or x == y:
+            out.append(x)
+        else:
+            return None
+    return "/".join(out)

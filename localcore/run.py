@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+from localcore import processes
 from localcore.run_context import RunContext
 
 log = logging.getLogger("localcore.run")
@@ -118,6 +119,7 @@ async def _run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_event.set)
 
+    processes.supervise(state_dir)  # before --clean: ends an earlier run's leftovers; our children die with us
     if args.clean:
         shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(certs_dir, ignore_errors=True)

@@ -56,6 +56,7 @@ class RoutingTable:
                 index_of_source[topic_filter] = tuple(rows)
             self._by_source[source] = index_of_source
         self._cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._published: dict[tuple[str, str], tuple[str, ...]] = {}  # the same, for validated topics only
         self.routed = 0
         self.dropped = 0
 
@@ -81,11 +82,16 @@ class RoutingTable:
         """:meth:`lookup` for a message being published: the topic is validated the first time a
         (source, topic) pair is seen (:class:`TopicError` if it is not a publish topic); a pair in the
         cache was valid then and is not checked again."""
-        cached = self._cache.get((source, topic))
+        key = (source, topic)
+        cached = self._published.get(key)
         if cached is not None:
             return cached
         validate_topic(topic)
-        return self.lookup(source, topic)
+        result = self.lookup(source, topic)
+        if len(self._published) >= _CACHE_LIMIT:
+            self._published.clear()
+        self._published[key] = result
+        return result
 
     def targets(self, source: str, topic: str) -> list[str]:
         found = self.lookup(source, topic)

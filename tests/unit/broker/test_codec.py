@@ -78,3 +78,20 @@ def test_encoders():
     assert codec.encode_suback(1, [0, 1, 0x80]) == b"\x90\x05\x00\x01\x00\x01\x80"
     assert codec.encode_unsuback(9) == b"\xb0\x02\x00\x09"
     assert codec.encode_publish("a", b"p", 1, 2) == b"\x32\x06\x00\x01a\x00\x02p"
+
+
+def test_publish_prefix_then_id_then_payload_is_the_packet():
+    for qos, size in ((0, 0), (0, 100), (1, 200), (1, 20000)):
+        payload = b"p" * size
+        prefix = codec.publish_prefix("a/b", size, qos)
+        raw = prefix + (b"\x00\x07" if qos else b"") + payload
+        assert raw == codec.encode_publish("a/b", payload, qos, 7)
+        (packet,) = codec.PacketReader(1 << 20).feed(raw)
+        assert codec.decode_publish(packet) == codec.Publish("a/b", payload, qos, 7 if qos else 0)
+
+
+def test_reader_takes_bytearray_and_memoryview_chunks():
+    raw = codec.encode_publish("t", b"x" * 200) * 2
+    reader = codec.PacketReader(1000)
+    packets = reader.feed(bytearray(raw[:150])) + reader.feed(memoryview(raw)[150:])
+    assert [type(p.body) for p in packets] == [bytes, bytes] and len(packets) == 2

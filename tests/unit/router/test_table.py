@@ -62,3 +62,28 @@ def test_cached_lookup_is_stable():
 def test_bad_rows_are_refused_with_location(route, fragment):
     with pytest.raises(RouteError, match=fragment):
         RoutingTable([route])
+
+
+@pytest.mark.parametrize("rows,topic,expected", [
+    # targets come in table order whether the exact or the wildcard row matched first
+    ([("t/#", "device:X"), ("t/1", "device:Y")], "t/1", ("device:X", "device:Y")),
+    ([("t/1", "device:Y"), ("t/#", "device:X")], "t/1", ("device:Y", "device:X")),
+    ([("t/+", "device:X"), ("t/1", "device:X"), ("#", "cloud")], "t/1", ("device:X", "cloud")),
+    ([("t/+", "device:X"), ("t/+", "device:Y")], "t/2", ("device:X", "device:Y")),   # one filter, two rows
+    ([("+/x", "device:X"), ("$aws/+/x", "device:Y")], "$aws/a/x", ("device:Y",)),
+])
+def test_index_keeps_table_order_and_each_target_once(rows, topic, expected):
+    table = RoutingTable([Route("device:S", target, f) for f, target in rows])
+    assert table.lookup("device:S", topic) == expected
+    assert table.publish_targets("device:S", topic) == expected
+
+
+def test_publish_targets_validates_a_new_topic():
+    from localcore.router.errors import TopicError
+
+    table = RoutingTable(ROUTES)
+    with pytest.raises(TopicError, match="wildcard"):
+        table.publish_targets("device:Pub", "hello/#")
+    table.lookup("device:Pub", "hello/#")              # lookup alone does not validate (nor raise) ...
+    with pytest.raises(TopicError, match="wildcard"):  # ... and what it remembers does not skip validation
+        table.publish_targets("device:Pub", "hello/#")

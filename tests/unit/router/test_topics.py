@@ -82,3 +82,31 @@ def test_invalid_publish_topics(bad, fragment):
 def test_non_string_is_refused():
     with pytest.raises(TopicError, match="must be a string"):
         validate_topic(b"a/b")
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ("a/b", "a/b", "a/b"),
+    ("a/b", "a/c", None),
+    ("a/+", "+/b", "a/b"),
+    ("a/#", "+/b", "a/b"),
+    ("a/#", "a", "a"),                    # 'a/#' matches its parent level
+    ("a/#", "a/+/c/#", "a/+/c/#"),
+    ("#", "x/+", "x/+"),
+    ("#", "$aws/things/T", None),         # a leading wildcard never meets a '$' topic
+    ("+/x", "$SYS/x", None),
+    ("$aws/#", "$aws/things/+", "$aws/things/+"),
+    ("a/+", "a/b/c", None),
+    ("a//b", "a/+/b", "a//b"),
+])
+def test_intersection_of_filters(a, b, expected):
+    from localcore.router.topics import intersection
+
+    assert intersection(a, b) == expected and intersection(b, a) == expected
+
+
+def test_valid_topics_are_remembered_and_invalid_ones_refused_every_time():
+    assert validate_topic("remembered/topic") == "remembered/topic"
+    assert validate_topic("remembered/topic") == "remembered/topic"
+    for _ in range(2):
+        with pytest.raises(TopicError, match="wildcard"):
+            validate_topic("not/+/remembered")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import Issue
 from . import catalog
@@ -24,6 +24,28 @@ def canonical_json(value: Any) -> str:
 
 def content_hash(value: Any) -> str:
     return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def configuration_update(merge: Optional[Mapping[str, Any]], reset: Sequence[str] = ()) -> Dict[str, Any]:
+    """A deployment entry's ``configurationUpdate`` ({} when it changes nothing): ``merge`` as canonical JSON
+    (the API takes a JSON string), ``reset`` as JSON pointers."""
+    update: Dict[str, Any] = {}
+    if merge:
+        update["merge"] = canonical_json(merge)
+    if reset:
+        update["reset"] = list(reset)
+    return update
+
+
+def deployment_entry(version: str, update: Mapping[str, Any], run_with: Optional[Mapping[str, Any]] = None
+                     ) -> Dict[str, Any]:
+    """One ``components`` entry of CreateDeployment: the exact version, its configuration update and runWith."""
+    entry: Dict[str, Any] = {"componentVersion": version}
+    if update:
+        entry["configurationUpdate"] = dict(update)
+    if run_with:
+        entry["runWith"] = dict(run_with)
+    return entry
 
 
 @dataclass(frozen=True)
@@ -86,32 +108,28 @@ class LambdaComponent:
 
 
 @dataclass(frozen=True)
-class PublicComponent:
-    """An AWS public component in the deployment with its configuration update."""
+class ComponentVersion:
+    """A component version the deployment names: its name and exact version."""
 
     name: str
     version: str
+
+
+@dataclass(frozen=True)
+class PublicComponent(ComponentVersion):
+    """An AWS public component in the deployment with its configuration update."""
+
     merge: Dict[str, Any]
     reset: Tuple[str, ...] = ()
 
     def deployment_entry(self) -> Dict[str, Any]:
-        entry: Dict[str, Any] = {"componentVersion": self.version}
-        update: Dict[str, Any] = {}
-        if self.merge:
-            update["merge"] = canonical_json(self.merge)
-        if self.reset:
-            update["reset"] = list(self.reset)
-        if update:
-            entry["configurationUpdate"] = update
-        return entry
+        return deployment_entry(self.version, configuration_update(self.merge, self.reset))
 
 
 @dataclass(frozen=True)
-class GenericComponent:
+class GenericComponent(ComponentVersion):
     """A recipe component of the bundle (the compose runner today; the user's own components later)."""
 
-    name: str
-    version: str
     recipe: Dict[str, Any]
     artifacts: Tuple[Artifact, ...] = ()
 

@@ -1,21 +1,37 @@
 """``deploy.py run --platform v2``: the group deployed as Greengrass V2 to the local cloud, and the local
-core acting as the V2 core device of its thing group.
+core acting as the V2 core device of its thing and thing groups.
 
 The same steps as ``localcore/run_v1.py``, which ``localcore/run.py`` calls in the same order: ``deploy``
-(the V2 path of ``deploy.py deploy``, without waiting), ``read`` (what a core device does: its effective
-deployment, the component recipes, the Lambda packages — ``localcore/readers/v2.py``), ``start`` (the
-generic components start; the core reports the deployment's result, its installed components and its
-health, as a device does, then follows: a later deployment to the thing group is read and applied while
-running; components added, removed or updated, the unchanged ones keep running; a deployment the core
-cannot apply FAILS with the reason and the running configuration stays).
+(the V2 path of ``deploy.py deploy``, without waiting), ``read`` (what a core device does with its first
+deployment: resolve, fetch, configure — the core's configuration, ``CoreSetup``), ``start`` (the deployment's
+generic components start; the core reports it, then follows the later ones).
+
+:class:`CoreDevice` is the one place that processes the core's deployments, one at a time, in the nucleus'
+phases; the rules live in ``localcore/generic_components/`` — which deployment comes next, what the core's
+other deployments add and how one ends (``deployments.py``), versions (``resolve.py``), configuration
+(``config.py``), restart or not (``changes.py``):
+
+1. **resolve** the deployment's root components with the roots of the core's other deployments
+   (``DefaultDeploymentTask``, ``DependencyResolver``) — dependencies come from the cloud;
+2. **prepare**: recipes, Lambda code and artifacts are fetched, configurations resolved
+   (``KernelConfigResolver``) — a failure here changes nothing: FAILED, the running versions keep running;
+3. **activate** (``DefaultActivator``): the Lambda and public part is applied to the core (only what changed
+   restarts), the generic components are merged in; the core waits until every one is RUNNING or FINISHED;
+4. a component BROKEN after the merge fails the deployment: with ``failureHandlingPolicy`` ROLLBACK the
+   previous setup, versions and configurations come back and run again (FAILED); DO_NOTHING leaves it as it is;
+5. components the deployment dropped stop once the others made it; the core reports the deployment under its
+   own id, its installed components and its health (UNHEALTHY only while a component is BROKEN).
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from localcore.deployment import AppliedDeployment
 from localcore.platform import CoreSetup
@@ -44,33 +60,38 @@ async def deploy(ctx: RunContext) -> Dict[str, Any]:
         deploy_group, group, root=ctx.root, clients=clients, state_dir=ctx.state_dir, target="local",
         certs_dir=ctx.certs_dir, certificate_issuer=ctx.issue, root_ca_pem=ctx.pki.root.cert_pem, wait=False)
     ctx.progress.step("deploy group (Greengrass V2)", time.monotonic() - t, True,
-                  f"deployment {result.deployment_id} ({len(result.changes)} change(s), "
-                  f"{len(result.components)} components)")
+                      f"deployment {result.deployment_id} ({len(result.changes)} change(s), "
+                      f"{len(result.components)} components)")
     return {"group_id": discovery_group_id(group.core.thing), "deployment_id": result.deployment_id,
-            "changes": len(result.changes), "components": result.components}
-
-
-def _read_blocking(group, state_dir: Path, cloud):
-    from localcore.readers.v2 import read_core_deployment
-
-    return read_core_deployment(cloud.url, group.core.thing, group.group.region, state_dir / "v2",
-                                dict(zip(("AccessKeyId", "SecretAccessKey"), CREDENTIALS)), base=group)
+            "changes": len(result.changes), "components": result.components,
+            "core_device": CoreDevice(ctx)}
 
 
 async def read(ctx: RunContext, result: Dict[str, Any]) -> CoreSetup:
-    """The core device's effective deployment → the core's configuration (CoreSetup)."""
+    """The core device's first deployment → the core's configuration (CoreSetup)."""
+    device: CoreDevice = result.setdefault("core_device", CoreDevice(ctx))
     t = time.monotonic()
-    deployment_id, setup = await asyncio.to_thread(_read_blocking, ctx.group, ctx.state_dir, ctx.cloud)
+    plan = await asyncio.to_thread(device.first)
     ctx.progress.step("read V2 deployment", time.monotonic() - t, True,
-                  f"{deployment_id}: {len(setup.profile.components)} components")
-    return setup
+                      f"{plan.deployment.id}: {len(plan.setup.profile.components)} components")
+    return plan.setup
+
+
+async def start(ctx: RunContext, core: Any, result: Dict[str, Any], setup: CoreSetup) -> AppliedDeployment:
+    """Start the first deployment's generic components, report it, then follow the later deployments."""
+    device: CoreDevice = result["core_device"]
+    await device.attach(core)
+    applied = await device.apply_first()
+    device.follow()
+    return applied
 
 
 def installed_components(core, setup) -> List[Dict[str, Any]]:
-    """What the core reports in ListInstalledComponents: the reader's report of the setup's components
-    (``readers.v2.installed_components``) with the Lambda components' states from the runtime: RUNNING once
-    the function is registered (pinned: its instance runs; on demand: instances start per invocation, the
-    details say busy/idle), ERRORED when its process cannot start."""
+    """What the core reports in ListInstalledComponents for the Lambda and public components: the reader's
+    report of the setup's components (``readers.v2.installed_components``) with the Lambda components' states
+    from the runtime: RUNNING once the function is registered (pinned: its instance runs; on demand: instances
+    start per invocation, the details say busy/idle), BROKEN when its process cannot start (the nucleus gives
+    up on a component after three errors in a row)."""
     from group.plan import lambda_name
     from localcore.readers.v2 import installed_components as report_of
 
@@ -80,7 +101,7 @@ def installed_components(core, setup) -> List[Dict[str, Any]]:
     states, details = {}, {}
     for name, fn in by_component.items():
         if fn.get("start_error"):
-            states[name], details[name] = "ERRORED", str(fn["start_error"])
+            states[name], details[name] = "BROKEN", str(fn["start_error"])
         elif fn and not fn.get("pinned", True):
             busy = sum(1 for i in fn.get("instances", []) if i.get("state") == "busy")
             details[name] = (f"on demand: {'busy' if busy else 'idle'} ({len(fn.get('instances', []))} of "
@@ -93,210 +114,382 @@ def _states(components: List[Dict[str, Any]]) -> Dict[str, tuple]:
     return {c["componentName"]: (c.get("componentVersion"), c.get("lifecycleState")) for c in components}
 
 
-def _report_blocking(cloud, core_thing: str, deployment_id: str, status: str, reason: str,
-                     components: List[Dict[str, Any]]) -> None:
-    """Report as a core device does; it is UNHEALTHY while the deployment failed or a component is
-    ERRORED or BROKEN (AWS's core device status)."""
-    from localcore.readers.v2 import report
+@dataclass
+class Plan:
+    """One deployment resolved and fetched: what the core runs if it is applied."""
 
-    broken = any(c.get("lifecycleState") in ("ERRORED", "BROKEN") for c in components)
-    report(cloud.url, core_thing, deployment_id, status, reason or None, components,
-           "UNHEALTHY" if status == "FAILED" or broken else "HEALTHY")
+    deployment: Any                                  # generic_components.deployments.Deployment
+    setup: CoreSetup                                 # the Lambda and public part (and every component's info)
+    generic: Dict[str, Any]                          # name -> service.ComponentSpec
+    others: Dict[str, Any]                           # name -> interpolate.DependencyInfo (Lambda, public)
+    configs: Dict[str, Dict[str, Any]]               # every component's resolved configuration
+    versions: Dict[str, str]                         # every component's resolved version
+    run_with: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    interpolate_configuration: bool = False
 
 
-class Components:
-    """The deployment's generic components on this core (``localcore/generic_components/service.py``): their
-    tokens are valid at the stream manager; the Docker compose component of a V1 connector is left to
-    the connector code (as under V1), the Lambda and public components to the core's services."""
+class CoreDevice:
+    """The local core as the V2 core device: its deployments, processed one at a time (see the module doc)."""
 
-    def __init__(self, core, cloud, group, state_dir: Path, certs_dir: Path) -> None:
+    def __init__(self, ctx: RunContext) -> None:
+        from localcore.generic_components.deployments import CoreDeployments
+
+        self.ctx, self.group, self.cloud = ctx, ctx.group, ctx.cloud
+        self.thing, self.region = ctx.group.core.thing, ctx.group.group.region
+        self.work_dir = ctx.state_dir / "v2"
+        self.root = self.work_dir / "greengrass"
+        self.deployments = CoreDeployments(self.thing)
+        self.plan: Optional[Plan] = None        # what the core runs now
+        self.core: Any = None
+        self.service: Any = None
+        self._first: Optional[Plan] = None
+        self._gg: Any = None
+        self._recipes: Dict[tuple, Dict[str, Any]] = {}
+        self._stop = asyncio.Event()
+        self._task: Optional[asyncio.Task] = None
+
+    # ------------------------------------------------------------------------------ start-up
+    def first(self) -> Plan:
+        """Blocking: the first deployment to apply, resolved and fetched (``read``)."""
+        from localcore.readers.errors import NoDeployment
+        from localcore.readers.v2 import list_deployments
+
+        listed = list_deployments(self.cloud.url, self.thing)
+        deployment = self.deployments.next(listed)
+        if deployment is None:
+            raise NoDeployment(f"no deployment targets core device {self.thing} or a thing group it is in")
+        self._first = self._resolve(deployment, listed)
+        return self._first
+
+    async def attach(self, core: Any) -> None:
+        """The core runs the first plan's Lambda and public part; the generic components get their service."""
         from localcore.generic_components.service import ComponentService
         from localcore.generic_components.tokens import ComponentTokens
 
-        self.cloud, self.group = cloud, group
-        self._gg = None
-        self.tokens = ComponentTokens()
+        self.core = core
+        tokens = ComponentTokens()
         if core.streams is not None:
-            core.streams.add_token_check(self.tokens.valid)
+            core.streams.add_token_check(tokens.valid)
         self.service = ComponentService(
-            root=state_dir / "v2" / "greengrass", tokens=self.tokens, thing_name=group.core.thing,
-            region=group.group.region, cloud_url=cloud.url, credentials_uri=core.runtime.credentials_uri,
+            root=self.root, tokens=tokens, thing_name=self.thing, region=self.region, cloud_url=self.cloud.url,
+            credentials_uri=core.runtime.credentials_uri,
             stream_manager_port=core.streams.port if core.streams is not None else None,
-            root_ca_path=str(certs_dir / "root-ca.pem"))
-
-    async def start(self) -> None:
+            root_ca_path=str(self.ctx.certs_dir / "root-ca.pem"))
         await self.service.start()
+        core.add_follower(self.service)  # stopped with the core, after the follower, before the runtime
 
-    async def stop(self) -> None:
-        await self.service.stop()
+    async def apply_first(self) -> AppliedDeployment:
+        plan = self._first
+        assert plan is not None, "read() first"
+        return await self._process(plan.deployment, plan=plan, first=True)
 
-    def _client(self):
-        if self._gg is None:  # one client: making one loads the service model (~0.3 s)
-            import boto3
-
-            self._gg = boto3.client("greengrassv2", region_name=self.group.group.region, endpoint_url=self.cloud.url,
-                                    aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1])
-        return self._gg
-
-    def _specs(self, deployment_id: str, generic: Optional[List[str]]):
-        from group.v2.convert import compose_component_name
-        from localcore.generic_components.service import specs_from_cloud
-
-        gg = self._client()
-        doc = dict(gg.get_deployment(deploymentId=deployment_id))
-        connectors = {compose_component_name(self.group, c.name) for c in self.group.connectors}
-        wanted = None if generic is None else set(generic) - connectors
-        # only the generic components' recipes: the reader already has the Lambda ones
-        doc["components"] = {n: e for n, e in (doc.get("components") or {}).items()
-                             if n not in connectors and (wanted is None or n in wanted)}
-        return specs_from_cloud(gg, doc, account_id=self.cloud.account_id, region=self.group.group.region)
-
-    async def deploy(self, deployment_id: str, setup=None):
-        from localcore.generic_components.errors import ComponentError
-        from localcore.generic_components.service import FAILED, DeploymentResult
-
-        generic = None if setup is None else [c.name for c in setup.profile.components if c.kind == "generic"]
-        try:
-            specs = await asyncio.to_thread(self._specs, deployment_id, generic)
-        except ComponentError as e:  # a recipe the core cannot take: the deployment fails, nothing stops
-            return DeploymentResult(deployment_id, FAILED, str(e))
-        return await self.service.deploy(deployment_id, specs)
-
-    def installed(self) -> List[Dict[str, Any]]:
-        return self.service.installed()
-
-
-def _merge_installed(base: List[Dict[str, Any]], generic: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The components' report with the generic components' own lifecycle states."""
-    states = {c["componentName"]: c for c in generic}
-    return [dict(c, **{k: v for k, v in states[c["componentName"]].items() if k != "lastStatusChangeTimestamp"})
-            if c["componentName"] in states else c for c in base]
-
-
-async def start(ctx: RunContext, core: Any, result: Dict[str, Any], setup: CoreSetup) -> AppliedDeployment:
-    """Start the deployment's generic components, acknowledge the deployment the core runs, then follow
-    the later ones."""
-    components = Components(core, ctx.cloud, ctx.group, ctx.state_dir, ctx.certs_dir)
-    await components.start()
-    core.add_follower(components)  # stopped with the core, before its runtime
-    applied = await acknowledge(core, ctx.cloud, result, setup, components)
-    await follow(core, ctx.cloud, ctx.group, ctx.state_dir, ctx.progress, components, setup)
-    return applied
-
-
-async def acknowledge(core, cloud, result: Dict[str, Any], setup, components_svc: Optional[Components] = None
-                      ) -> AppliedDeployment:
-    """The core reports the deployment it runs: SUCCEEDED (or FAILED with the reason when a generic
-    component cannot run), its installed components, HEALTHY."""
-    deployment_id = setup.profile.deployment_id or result.get("deployment_id")
-    status, reason = "SUCCEEDED", ""
-    components = installed_components(core, setup)
-    if components_svc is not None:
-        outcome = await components_svc.deploy(deployment_id, setup)
-        status, reason = outcome.status, outcome.reason
-        components = _merge_installed(components, components_svc.installed())
-    await asyncio.to_thread(_report_blocking, cloud, setup.group.core.thing, deployment_id, status, reason,
-                            components)
-    core.deployment = AppliedDeployment(id=deployment_id, status=status, platform=PLATFORM, message=reason,
-                                        components=tuple(components))
-    return core.deployment
-
-
-class _Follower:
-    def __init__(self, stop: asyncio.Event, task: asyncio.Task) -> None:
-        self._stop, self._task = stop, task
+    def follow(self) -> None:
+        """Apply later deployments while running and report component state changes (a Lambda that cannot
+        start, a generic component that went BROKEN) as a device does."""
+        self._task = asyncio.get_running_loop().create_task(self._follow(), name="v2-deployment-follower")
+        self.core.add_follower(self)
 
     async def stop(self) -> None:
         self._stop.set()
-        await asyncio.wait({self._task}, timeout=5.0)
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=5.0)
+            if not done:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
 
+    async def _follow(self) -> None:
+        from localcore.readers.v2 import list_deployments
 
-async def follow(core, cloud, group, state_dir: Path, progress, components_svc: Optional[Components] = None,
-                 setup=None) -> None:
-    """Apply later deployments to the core device's thing group while running, and report component
-    state changes (a Lambda that cannot start, a generic component that went BROKEN) as a device does
-    (the core stops it)."""
-    from localcore.readers.errors import DeploymentFailed
-
-    core_thing = group.core.thing
-    stop = asyncio.Event()
-    current = {"setup": setup}
-
-    async def report_changes() -> None:
-        if current["setup"] is None or not core.deployment.id:
-            return
-        components = installed_components(core, current["setup"])
-        if components_svc is not None:
-            components = _merge_installed(components, components_svc.installed())
-        if _states(components) == _states(list(core.deployment.components)):
-            return
-        core.deployment = core.deployment.with_components(components)
-        try:
-            await asyncio.to_thread(_report_blocking, cloud, core_thing, core.deployment.id,
-                                    core.deployment.status or "SUCCEEDED", core.deployment.message, components)
-        except Exception as e:
-            log.warning("cannot report the components' states: %s", e)
-
-    async def loop() -> None:
-        applied = core.deployment.id
-        while not stop.is_set():
+        while not self._stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=_FOLLOW_INTERVAL_S)
+                await asyncio.wait_for(self._stop.wait(), timeout=_FOLLOW_INTERVAL_S)
                 return
             except asyncio.TimeoutError:
                 pass
-            await report_changes()
+            await self._report_changes()
             try:
-                latest = await asyncio.to_thread(_latest_deployment, cloud, core_thing)
+                listed = await asyncio.to_thread(list_deployments, self.cloud.url, self.thing)
             except Exception as e:  # the cloud may be stopping; try again next round
-                log.debug("V2 deployments of %s: %s", core_thing, e)
+                log.debug("V2 deployments of %s: %s", self.thing, e)
                 continue
-            if latest is None or latest == applied:
+            deployment = self.deployments.next(listed)
+            if deployment is not None:
+                await self._process(deployment, listed=listed)
+
+    # ------------------------------------------------------------------------------ one deployment
+    async def _process(self, deployment, *, listed=None, plan: Optional[Plan] = None,
+                       first: bool = False) -> AppliedDeployment:
+        from localcore.generic_components.deployments import Outcome
+        from localcore.generic_components.errors import ComponentError
+        from localcore.readers.errors import DeploymentFailed
+
+        t = time.monotonic()
+        await self._report(deployment.id, "IN_PROGRESS", None, self.installed())
+        changes, codes = None, ()
+        try:
+            if plan is None:
+                plan = await asyncio.to_thread(self._resolve, deployment, listed or [])
+            await self.service.prepare(plan.generic)
+        except DeploymentFailed as e:
+            outcome, reason, codes = Outcome.FAILED_NO_STATE_CHANGE, e.reason, e.error_stack
+        except ComponentError as e:
+            outcome, reason = Outcome.FAILED_NO_STATE_CHANGE, str(e)
+            codes = ("DEPLOYMENT_FAILURE",) + tuple(getattr(e, "codes", ("COMPONENT_UPDATE_ERROR",)))
+        else:
+            outcome, reason, changes = await self._activate(plan, first)
+            if outcome is not Outcome.SUCCESSFUL:
+                codes = ("DEPLOYMENT_FAILURE", "COMPONENT_UPDATE_ERROR", "COMPONENT_BROKEN")
+        self.deployments.finished(deployment, outcome)
+        if outcome is not Outcome.SUCCESSFUL:
+            log.warning("V2 deployment %s: %s: %s", deployment.id, outcome.value, reason)
+        components = self.installed()
+        status = outcome.job_status
+        try:
+            await self._report(deployment.id, status, reason or None, components, codes)
+        except Exception as e:
+            log.warning("V2 deployment %s: cannot report %s: %s", deployment.id, status, e)
+        self.core.deployment = AppliedDeployment(
+            id=deployment.id, status=status, platform=PLATFORM, message=reason or "", components=tuple(components),
+            changes=changes if outcome is Outcome.SUCCESSFUL else None)
+        if not first:
+            self.ctx.progress.step(f"deployment {deployment.id[:8]}", time.monotonic() - t,
+                                   outcome is Outcome.SUCCESSFUL,
+                                   reason if outcome is Outcome.SUCCESSFUL or not reason else
+                                   f"{outcome.value}: {reason}" if reason else "applied")
+        return self.core.deployment
+
+    async def _activate(self, plan: Plan, first: bool):
+        """``DefaultActivator``: apply, wait, then remove what left or roll back. Returns (outcome, reason,
+        changes of the Lambda part)."""
+        from localcore.generic_components.deployments import DO_NOTHING, Outcome
+
+        old = self.plan
+        snapshot, broken_before = self.service.snapshot(), self.service.broken()
+        changes = None
+        if not first:
+            try:
+                changes = await self.core.apply_deployment(plan.setup.group, plan.setup.profile)
+            except Exception as e:  # DeploymentRejected, FunctionConfigError: refused before anything changed
+                log.warning("V2 deployment %s refused by the core: %s", plan.deployment.id, e)
+                return Outcome.FAILED_NO_STATE_CHANGE, f"{type(e).__name__}: {e}", None
+        self.plan = plan
+        activation = await self.service.activate(plan.generic, plan.others)
+        problem = await self.service.wait(activation)
+        if problem is None:
+            await self.service.remove(activation.obsolete)
+            return Outcome.SUCCESSFUL, "", changes
+        if plan.deployment.failure_policy == DO_NOTHING:
+            return Outcome.FAILED_ROLLBACK_NOT_REQUESTED, problem, None
+        log.warning("V2 deployment %s failed (%s); rolling back", plan.deployment.id, problem)
+        try:
+            if old is not None and not first:
+                await self.core.apply_deployment(old.setup.group, old.setup.profile)
+            self.plan = old
+            untracked = broken_before | self._hard_dependers(broken_before, snapshot)
+            back = await self.service.activate(snapshot, old.others if old is not None else {}, untracked=untracked)
+            rollback_problem = await self.service.wait(back)
+            if rollback_problem is not None:
+                return Outcome.FAILED_UNABLE_TO_ROLLBACK, f"{problem}; the rollback failed: {rollback_problem}", None
+            await self.service.remove(back.obsolete)
+        except Exception as e:  # a rollback that cannot complete is reported, never raised into the follower
+            log.exception("V2 deployment %s: rollback failed", plan.deployment.id)
+            return Outcome.FAILED_UNABLE_TO_ROLLBACK, f"{problem}; the rollback failed: {e}", None
+        return Outcome.FAILED_ROLLBACK_COMPLETE, problem, None
+
+    @staticmethod
+    def _hard_dependers(names: set, specs: Mapping[str, Any]) -> set:
+        out, grew = set(), True
+        while grew:
+            grew = False
+            for n, spec in specs.items():
+                if n not in out and any(d.dependency_type == "HARD" and (d.name in names or d.name in out)
+                                        for d in spec.recipe.dependencies):
+                    out.add(n)
+                    grew = True
+        return out
+
+    # ------------------------------------------------------------------------------ resolve + fetch (blocking)
+    def _client(self):
+        if self._gg is None:  # one client: making one loads the service model (~0.3 s)
+            from localcore.readers.v2 import client
+
+            self._gg = client(self.cloud.url, self.region, dict(zip(("AccessKeyId", "SecretAccessKey"), CREDENTIALS)))
+        return self._gg
+
+    def _active_version(self, name: str) -> Optional[str]:
+        if self.service is not None and self.service.version(name) is not None:
+            return self.service.version(name)
+        return self.plan.versions.get(name) if self.plan is not None else None
+
+    def _recipe(self, name: str, version: str) -> Dict[str, Any]:
+        key = (name, version)
+        if key not in self._recipes:
+            from botocore.exceptions import ClientError
+
+            from localcore.readers.errors import DeploymentFailed
+
+            arn = f"arn:aws:greengrass:{self.region}:{self.cloud.account_id}:components:{name}:versions:{version}"
+            try:
+                got = self._client().get_component(arn=arn, recipeOutputFormat="JSON")
+            except ClientError as e:
+                raise DeploymentFailed(f"Failed to get the recipe of {name}-{version}: {e}",
+                                       ["CLOUD_API_ERROR"]) from None
+            self._recipes[key] = json.loads(got["recipe"])
+        return self._recipes[key]
+
+    def _resolve_one(self, name: str, requirements: Mapping[str, str]):
+        """``ComponentManager.resolveComponentVersion`` for one component (see ``resolve.py``)."""
+        from botocore.exceptions import ClientError
+
+        from group.v2 import catalog
+        from group.v2.versions import is_version
+        from localcore.generic_components.resolve import Resolved, keep_active, no_version, satisfies_all
+        from localcore.readers.v2 import _is_public
+
+        if _is_public(name):  # the local core provides it: the version the deployment names, else the catalog's
+            exact = [r for r in requirements.values() if is_version(r)]
+            version = exact[0] if exact else (catalog.version(name) if name in catalog.PUBLIC_COMPONENTS else None)
+            if version is None or not satisfies_all(version, requirements):
+                raise no_version(name, requirements)
+            return Resolved(name, version, {})
+        active = self._active_version(name)
+        if keep_active(active, requirements):
+            recipe = self._recipe(name, active)
+        else:
+            candidate = {"componentName": name, "versionRequirements": dict(requirements)}
+            try:
+                got = self._client().resolve_component_candidates(
+                    platform={"attributes": {"os": "linux"}}, componentCandidates=[candidate])
+            except ClientError as e:
+                if e.response["Error"].get("Code") == "ResourceNotFoundException":
+                    raise no_version(name, requirements) from None
+                raise
+            found = got["resolvedComponentVersions"][0]
+            recipe = json.loads(found["recipe"])
+            self._recipes[(name, found["componentVersion"])] = recipe
+        deps = {str(d): str((v or {}).get("VersionRequirement", "*"))
+                for d, v in (recipe.get("ComponentDependencies") or {}).items()}
+        return Resolved(name, str(recipe.get("ComponentVersion")), deps)
+
+    def _resolve(self, deployment, listed) -> Plan:
+        """Resolve, fetch and configure ``deployment`` (no state changes); DeploymentFailed / ComponentError."""
+        from group.v2 import catalog
+        from group.v2.convert import compose_component_name
+        from group.v2.recipe import RecipeError, parse_recipe
+        from localcore.generic_components.config import resolve_configuration
+        from localcore.generic_components.errors import ComponentError, ConfigurationError
+        from localcore.generic_components.interpolate import Context, DependencyInfo, interpolate_configuration
+        from localcore.generic_components.resolve import resolve_dependencies
+        from localcore.generic_components.service import ComponentSpec
+        from localcore.platform import ComponentInfo
+        from localcore.readers.errors import DeploymentFailed
+        from localcore.readers.v2 import _is_public, core_facts, download_lambda, setup_from_deployment
+
+        others = self.deployments.other_roots(deployment, listed)
+        roots = set(deployment.roots) | {n for g in others.values() for n in g}
+        try:
+            resolved = resolve_dependencies(deployment.group, deployment.roots, others, self._resolve_one)
+        except ComponentError as e:
+            raise DeploymentFailed(str(e), list(getattr(e, "codes", ()))) from None
+        versions = {n: r.version for n, r in resolved.items()}
+        recipes = {n: self._recipe(n, v) for n, v in versions.items() if not _is_public(n)}
+        code_dirs = {}
+        for name, recipe in recipes.items():
+            if recipe.get("ComponentType") == catalog.LAMBDA_TYPE:
+                arn = (f"arn:aws:greengrass:{self.region}:{self.cloud.account_id}:components:{name}:versions:"
+                       f"{versions[name]}")
+                code_dirs[name] = download_lambda(self._client(), arn, name, versions[name], self.work_dir)
+
+        # configuration: the running one, resets, defaults underneath, the deployment's merge on top
+        old = self.plan
+        configs: Dict[str, Dict[str, Any]] = {}
+        for name in resolved:
+            default = ((recipes.get(name) or {}).get("ComponentConfiguration") or {}).get("DefaultConfiguration")
+            update = deployment.components[name].get("configurationUpdate") if name in deployment.roots else None
+            running = self.service.configuration(name) if self.service is not None else None
+            if running is None and old is not None:
+                running = old.configs.get(name)
+            try:
+                configs[name] = resolve_configuration(default or {}, running, update)
+            except ConfigurationError as e:
+                raise DeploymentFailed(f"Component {name} configuration is not valid: {e}",
+                                       ["COMPONENT_CONFIGURATION_NOT_VALID"]) from None
+        flag = (configs.get(catalog.NUCLEUS) or {}).get("interpolateComponentConfiguration")
+        interpolating = (str(flag).lower() == "true") if flag is not None else \
+            (old.interpolate_configuration if old is not None else False)
+        if interpolating:
+            for name in resolved:
+                deps = {d: DependencyInfo(versions[d], configs[d]) for d in resolved[name].dependencies
+                        if d in versions}
+                ctx = Context(self.root, name, versions[name], self.thing, configs[name], deps)
+                configs[name], _ = interpolate_configuration(configs[name], ctx)
+
+        run_with = dict(old.run_with) if old is not None else {}
+        for name, entry in deployment.components.items():
+            if entry.get("runWith") is not None:
+                run_with[name] = dict(entry["runWith"])
+        connectors = {compose_component_name(self.group, c.name) for c in self.group.connectors}
+        generic, other_info = {}, {}
+        for name, version in versions.items():
+            recipe = recipes.get(name)
+            kind = (recipe or {}).get("ComponentType") or catalog.GENERIC
+            if recipe is None or kind != catalog.GENERIC or name in connectors:
+                other_info[name] = DependencyInfo(version, configs[name])
                 continue
-            applied = latest
-            t = time.monotonic()
-            changes = None
             try:
-                _, new_setup = await asyncio.to_thread(_read_blocking, group, state_dir, cloud)
-                changes = await core.apply_deployment(new_setup.group, new_setup.profile)
-                current["setup"] = new_setup
-                log.info("V2 deployment %s applied: %s", latest, changes)
-                components = installed_components(core, new_setup)
-                status, reason = "SUCCEEDED", ""
-                if components_svc is not None:
-                    outcome = await components_svc.deploy(latest, new_setup)
-                    status, reason = outcome.status, outcome.reason
-                    components = _merge_installed(components, components_svc.installed())
-            except DeploymentFailed as e:
-                status, reason, components = "FAILED", str(e), list(core.deployment.components)
-            except Exception as e:  # DeploymentRejected, FunctionConfigError, a bug: fail it, keep running
-                log.exception("V2 deployment %s could not be applied", latest)
-                status, reason, components = "FAILED", f"{type(e).__name__}: {e}", \
-                    list(core.deployment.components)
-            try:
-                await asyncio.to_thread(_report_blocking, cloud, core_thing, latest, status, reason, components)
-            except Exception as e:
-                log.warning("V2 deployment %s: cannot report %s: %s", latest, status, e)
-            core.deployment = AppliedDeployment(id=latest, status=status, platform=PLATFORM, message=reason,
-                                                components=tuple(components),
-                                                changes=changes if status == "SUCCEEDED" else None)
-            progress.step(f"deployment {latest[:8]}", time.monotonic() - t, status == "SUCCEEDED",
-                          reason or "applied")
+                parsed = parse_recipe(json.dumps(recipe), source=f"{name}-{version}")
+            except RecipeError as e:
+                raise DeploymentFailed(f"Failed to parse the recipe of {name}-{version}: {e}",
+                                       ["RECIPE_PARSE_ERROR"]) from None
+            generic[name] = ComponentSpec(parsed, configs[name], root=name in roots, run_with=run_with.get(name))
 
-    task = asyncio.get_running_loop().create_task(loop(), name="v2-deployment-follower")
-    core.add_follower(_Follower(stop, task))
+        devices, connectivity = core_facts(self._client(), self.thing)
+        combined = {"deploymentId": deployment.id, "deploymentName": deployment.name,
+                    "targetArn": deployment.document.get("targetArn"),
+                    "components": {n: {"componentVersion": v, **({"runWith": run_with[n]} if n in run_with else {})}
+                                   for n, v in versions.items()}}
+        setup = setup_from_deployment(combined, recipes, core_thing=self.thing, region=self.region,
+                                      account=self.cloud.account_id, code_dirs=code_dirs, connectivity=connectivity,
+                                      base=self.group, client_devices=devices, configurations=configs)
+        infos = tuple(ComponentInfo(c.name, c.version, c.kind, c.name in roots) for c in setup.profile.components)
+        setup = CoreSetup(group=setup.group, profile=dataclasses.replace(setup.profile, components=infos))
+        return Plan(deployment, setup, generic, other_info, configs, versions, run_with, interpolating)
 
+    # ------------------------------------------------------------------------------ reports
+    def installed(self) -> List[Dict[str, Any]]:
+        """Every component the core runs, as ListInstalledComponents entries: the Lambda and public ones of the
+        current plan, the generic ones as the component service has them."""
+        if self.plan is None or self.core is None:
+            return self.service.installed() if self.service is not None else []
+        generic = {c["componentName"] for c in self.service.installed()}
+        base = [c for c in installed_components(self.core, self.plan.setup)
+                if c["componentName"] not in generic and c["componentName"] not in self.plan.generic]
+        return base + self.service.installed()
 
-def _latest_deployment(cloud, core_thing: str) -> Optional[str]:
-    """The newest deployment of the core device's targets, as the device-side route lists them."""
-    import json
-    import urllib.request
+    async def _report(self, deployment_id: str, status: str, reason: Optional[str],
+                      components: List[Dict[str, Any]], codes=()) -> None:
+        from group.v2 import catalog
+        from localcore.generic_components.deployments import health
+        from localcore.readers.errors import DeploymentFailed
+        from localcore.readers.v2 import report
 
-    url = f"{cloud.url.rstrip('/')}/_local/greengrassv2/coreDevices/{core_thing}/deployments"
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        body = json.loads(resp.read() or b"{}")
-    deployments = body.get("deployments", body if isinstance(body, list) else [])
-    if not deployments:
-        return None
-    newest = deployments[-1]
-    return newest.get("deploymentId") or newest.get("id")
+        types = DeploymentFailed(reason or "", codes).error_types if codes else ()
+        await asyncio.to_thread(
+            report, self.cloud.url, self.thing, deployment_id, status, reason, components,
+            health(c.get("lifecycleState", "") for c in components), error_stack=tuple(codes), error_types=types,
+            core_version=catalog.version(catalog.NUCLEUS))
+
+    async def _report_changes(self) -> None:
+        """Component state changes between deployments, reported under the deployment the core applied last."""
+        current = self.deployments.current
+        if current is None or self.core is None:
+            return
+        components = self.installed()
+        if _states(components) == _states(list(self.core.deployment.components)):
+            return
+        self.core.deployment = self.core.deployment.with_components(components)
+        try:
+            await self._report(current, self.core.deployment.status or "SUCCEEDED", self.core.deployment.message or None,
+                               components)
+        except Exception as e:
+            log.warning("cannot report the components' states: %s", e)

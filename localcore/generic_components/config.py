@@ -1,21 +1,33 @@
-"""A component's configuration: ``DefaultConfiguration`` and a deployment's ``configurationUpdate`` (pure).
+"""A component's configuration across deployments, as the nucleus resolves it (pure).
 
-Semantics of the V2 developer guide ("Update component configurations"): **reset runs before merge**.
-Each ``reset`` entry is a JSON pointer; ``""`` resets the whole configuration to the default; any other
-pointer sets that key back to its default value, or deletes it when the default has none. ``merge`` is
-then deep-merged: maps merge key by key, everything else (lists included) replaces. The API sends
-``merge`` as a JSON string; a dict is accepted too.
+Follows ``KernelConfigResolver.resolveConfigurationToApply`` of aws-greengrass-nucleus and the merge rules of
+its configuration store (``config/Topics.updateChild``, ``config/Topic.withNewerValue``):
+
+1. start from the **running** configuration of the component (any version; ``None``: not installed → empty);
+2. remove every key a ``reset`` pointer names (``""`` empties the whole configuration and ends the resets; a
+   pointer that may name a list element — a segment that is an array index — is skipped with a note, as the
+   nucleus logs and skips it);
+3. merge the recipe's ``DefaultConfiguration`` *underneath*: a default only fills a key that is missing (the
+   nucleus merges defaults with timestamp 1, older than any running value) — so a new version's defaults never
+   overwrite running values, new keys are added, and only a reset brings a default back. Where the types differ
+   (a running scalar where the default has a map, or the reverse) the default's node replaces it, as the
+   store's ``updateChild`` does;
+4. merge the deployment's ``merge`` document over it (maps key by key, lists and scalars replace).
+
+Keys match case-insensitively (the nucleus' ``CaseInsensitiveString``); a key keeps the spelling it was
+created with. ``merge`` arrives as a JSON string from the API; a dict is accepted too.
 """
 from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any, Iterable, Mapping
 
 from .errors import ConfigurationError
 
 _MISSING = object()
-_ABSENT = object()
+_ARRAY_INDEX = re.compile(r"^(0|[1-9][0-9]{0,9})$")
 
 
 def parse_pointer(pointer: str) -> list[str]:
@@ -44,48 +56,63 @@ def resolve_pointer(doc: Any, pointer: str, default: Any = _MISSING) -> Any:
     return cur
 
 
+def _key(d: Mapping[str, Any], name: str) -> str | None:
+    """The key of ``d`` that equals ``name`` ignoring case (the store's CaseInsensitiveString), or None."""
+    if name in d:
+        return name
+    low = name.lower()
+    return next((k for k in d if isinstance(k, str) and k.lower() == low), None)
+
+
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``patch`` merged in: maps recursively, lists and scalars replace. Inputs are not changed."""
+    """``base`` with ``patch`` merged over it: maps key by key, lists and scalars replace (a newer value wins).
+    Inputs are not changed."""
     out = copy.deepcopy(dict(base))
     for k, v in patch.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = deep_merge(out[k], v)
+        existing = _key(out, k)
+        if isinstance(v, dict) and existing is not None and isinstance(out[existing], dict):
+            out[existing] = deep_merge(out[existing], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[existing if existing is not None else k] = copy.deepcopy(v)
     return out
 
 
-def _reset(config: dict[str, Any], default: Mapping[str, Any], pointer: str) -> dict[str, Any]:
-    tokens = parse_pointer(pointer)
-    if not tokens:
-        return copy.deepcopy(dict(default))
-    parent = config
+def merge_defaults(running: Mapping[str, Any], default: Mapping[str, Any]) -> dict[str, Any]:
+    """``default`` merged *under* ``running``: only missing keys are added; a node whose type differs (map vs
+    leaf) is replaced by the default's (``Topics.updateChild`` removes the existing child then)."""
+    out = copy.deepcopy(dict(running))
+    for k, dv in default.items():
+        existing = _key(out, k)
+        if existing is None:
+            out[k] = copy.deepcopy(dv)
+            continue
+        cur = out[existing]
+        if isinstance(dv, dict):
+            out[existing] = merge_defaults(cur, dv) if isinstance(cur, dict) else copy.deepcopy(dv)
+        elif isinstance(cur, dict):
+            out[existing] = copy.deepcopy(dv)
+    return out
+
+
+def _remove(config: dict[str, Any], tokens: list[str]) -> None:
+    parent: Any = config
     for tok in tokens[:-1]:
-        nxt = parent.get(tok) if isinstance(parent, dict) else None
-        if isinstance(nxt, list):
-            raise ConfigurationError(f"reset {pointer!r} points inside a list; reset the whole list instead")
-        if not isinstance(nxt, dict):
-            return config  # nothing there to reset
-        parent = nxt
-    if not isinstance(parent, dict):
-        return config
-    value = resolve_pointer(default, pointer, _ABSENT)
-    if value is _ABSENT:
-        parent.pop(tokens[-1], None)
-    else:
-        parent[tokens[-1]] = copy.deepcopy(value)
-    return config
+        k = _key(parent, tok) if isinstance(parent, dict) else None
+        if k is None:
+            return
+        parent = parent[k]
+    if isinstance(parent, dict):
+        k = _key(parent, tokens[-1])
+        if k is not None:
+            del parent[k]
 
 
-def apply_update(default: Mapping[str, Any], current: Mapping[str, Any] | None,
-                 update: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The configuration after one ``configurationUpdate`` (``{"reset": [...], "merge": ...}``) on ``current``.
-
-    ``current`` is the configuration already on the device (``None``: a fresh install, i.e. the default).
-    """
-    config = copy.deepcopy(dict(default if current is None else current))
+def parse_update(update: Mapping[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
+    """``(reset pointers, merge document or None)`` of a ``configurationUpdate``; ConfigurationError if malformed."""
     if not update:
-        return config
+        return [], None
+    if not isinstance(update, Mapping):
+        raise ConfigurationError("configurationUpdate must be a map with reset and/or merge")
     unknown = set(update) - {"reset", "merge"}
     if unknown:
         raise ConfigurationError(f"configurationUpdate has unknown keys {sorted(unknown)}; use reset and merge")
@@ -93,10 +120,10 @@ def apply_update(default: Mapping[str, Any], current: Mapping[str, Any] | None,
     if not isinstance(resets, list):
         raise ConfigurationError("configurationUpdate.reset must be a list of JSON pointers")
     for pointer in resets:
-        config = _reset(config, default, pointer)
+        parse_pointer(pointer)  # raises for a pointer that is not one
     merge = update.get("merge")
     if merge is None or merge == "":
-        return config
+        return list(resets), None
     if isinstance(merge, str):
         try:
             merge = json.loads(merge)
@@ -104,12 +131,43 @@ def apply_update(default: Mapping[str, Any], current: Mapping[str, Any] | None,
             raise ConfigurationError(f"configurationUpdate.merge is not valid JSON: {e}") from None
     if not isinstance(merge, dict):
         raise ConfigurationError("configurationUpdate.merge must be a JSON object")
-    return deep_merge(config, merge)
+    return list(resets), merge
+
+
+def resolve_configuration(default: Mapping[str, Any], running: Mapping[str, Any] | None,
+                          update: Mapping[str, Any] | None, notes: list[str] | None = None) -> dict[str, Any]:
+    """The configuration a deployment gives a component (``KernelConfigResolver.resolveConfigurationToApply``).
+
+    ``default``: the (new) recipe's DefaultConfiguration; ``running``: the configuration the component runs with
+    now, whatever its version (None: not installed); ``update``: the deployment's ``configurationUpdate`` for it
+    (None: the deployment does not update it, or it is not a root component of the deployment). Skipped resets
+    are appended to ``notes`` when given."""
+    resets, merge = parse_update(update)
+    config = copy.deepcopy(dict(running or {}))
+    for pointer in resets:
+        tokens = parse_pointer(pointer)
+        if not tokens:
+            config = {}
+            break  # the nucleus replaces the whole document and stops there
+        if any(_ARRAY_INDEX.match(t) for t in tokens):
+            if notes is not None:
+                notes.append(f"reset {pointer!r} may point to an element of a list; the nucleus skips such a "
+                             "reset (reset the whole list instead)")
+            continue
+        _remove(config, tokens)
+    config = merge_defaults(config, default)
+    return deep_merge(config, merge) if merge else config
+
+
+def apply_update(default: Mapping[str, Any], current: Mapping[str, Any] | None,
+                 update: Mapping[str, Any] | None) -> dict[str, Any]:
+    """:func:`resolve_configuration` without notes (``current`` None: a fresh install)."""
+    return resolve_configuration(default, current, update)
 
 
 def effective_configuration(default: Mapping[str, Any], updates: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
-    """The configuration after a sequence of deployments' updates, starting from a fresh install."""
+    """The configuration after a sequence of deployments' updates of one version, from a fresh install."""
     config: dict[str, Any] | None = None
     for u in updates:
-        config = apply_update(default, config, u)
-    return copy.deepcopy(dict(default)) if config is None else config
+        config = resolve_configuration(default, config, u)
+    return merge_defaults({}, default) if config is None else config

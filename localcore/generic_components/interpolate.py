@@ -6,8 +6,13 @@ Matches the nucleus' ``KernelConfigResolver``:
   ``{kernel:rootPath}``, ``{iot:thingName}``, ``{configuration:/json/pointer}``;
 * another component ``{name:namespace:key}`` (``{dep:configuration:/ptr}``, ``{dep:artifacts:path}``, ...),
   for **direct dependencies only**;
-* a configuration value is inserted as text (numbers and booleans as JSON writes them, a string as is);
-  a map or list is inserted as compact JSON; the pointer ``""`` is the whole configuration.
+* a configuration value is inserted as the nucleus' Jackson ``asText`` writes it (a string as is, numbers as
+  Java writes them, ``true``/``false``/``null``); a map or list as compact JSON with its keys sorted (the
+  nucleus' mapper sorts them) and non-ASCII text unescaped; the pointer ``""`` is the whole configuration;
+* with the nucleus' ``interpolateComponentConfiguration`` on, :func:`interpolate_configuration` replaces the
+  *system* variables (``{iot:thingName}``, ``{artifacts:path}``, ``{work:path}``, ``{kernel:rootPath}``, and
+  those of direct dependencies) inside string values of the configuration itself — never
+  ``{configuration:...}`` there, and never in keys (``interpolateSystemParametersOnly``).
 
 What the nucleus does with a variable it cannot resolve — an unknown key, a missing configuration value,
 a component that is not a direct dependency, an unknown namespace — is **leave the text literal and log
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -84,12 +90,32 @@ class Context:
         return ComponentPaths(Path(self.root).absolute(), name or self.component, version or self.version)
 
 
+def _java_double(x: float) -> str:
+    """``Double.toString`` (what Jackson's ``asText`` gives): plain from 10^-3 to 10^7, else ``1.0E20``."""
+    if x != x:
+        return "NaN"
+    if x in (float("inf"), float("-inf")):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0 or 1e-3 <= abs(x) < 1e7:
+        return repr(float(x))  # Python writes this range plainly too: 1.5, 100.0, 0.001
+    _, digits, exp = Decimal(repr(abs(x))).as_tuple()
+    digits = list(digits)
+    while len(digits) > 1 and digits[-1] == 0:
+        digits.pop()
+        exp += 1
+    text = "".join(map(str, digits))
+    mantissa = text[0] + "." + (text[1:] or "0")
+    return ("-" if x < 0 else "") + f"{mantissa}E{exp + len(text) - 1}"
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return json.dumps(value)  # true/false/null, numbers as JSON writes them
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    if isinstance(value, float):
+        return _java_double(value)
+    return json.dumps(value)  # true/false/null, integers
 
 
 def _system(ctx: Context, name: str, version: str, namespace: str, key: str) -> str | None:
@@ -108,8 +134,11 @@ def _system(ctx: Context, name: str, version: str, namespace: str, key: str) -> 
 _NAMESPACES = ("artifacts", "work", "kernel", "iot", "configuration")
 
 
-def interpolate(text: str, ctx: Context, where: str = "") -> tuple[str, list[str]]:
-    """Expand the variables in ``text``; return the text and the problems (each naming ``where``)."""
+def interpolate(text: str, ctx: Context, where: str = "", *, configuration: bool = True) -> tuple[str, list[str]]:
+    """Expand the variables in ``text``; return the text and the problems (each naming ``where``).
+
+    ``configuration=False``: system variables only; ``{configuration:...}`` stays as written, unreported
+    (``KernelConfigResolver.interpolateSystemParametersOnly``)."""
     problems: list[str] = []
     out = text
 
@@ -118,6 +147,8 @@ def interpolate(text: str, ctx: Context, where: str = "") -> tuple[str, list[str
 
     for m in re.finditer(SAME_RE, text):
         ns, key, ph = m.group(1), m.group(2), m.group(0)
+        if ns == "configuration" and not configuration:
+            continue
         if ns == "configuration":
             value = resolve_pointer(ctx.configuration, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
             if value is _MISSING:
@@ -138,6 +169,8 @@ def interpolate(text: str, ctx: Context, where: str = "") -> tuple[str, list[str
         if info is None:
             problem(ph, f"names {dep}, which is not a direct dependency of {ctx.component}")
             continue
+        if ns == "configuration" and not configuration:
+            continue
         if ns == "configuration":
             value = resolve_pointer(info.configuration, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
             if value is _MISSING:
@@ -153,6 +186,29 @@ def interpolate(text: str, ctx: Context, where: str = "") -> tuple[str, list[str
         else:
             problem(ph, f"uses the unknown namespace {ns!r}")
     return out, problems
+
+
+def interpolate_configuration(value: Any, ctx: Context, where: str = "configuration") -> tuple[Any, list[str]]:
+    """``value`` (a component's configuration) with the system variables replaced in every string value, keys
+    untouched (``KernelConfigResolver.interpolateSystemParametersOnly``, used when the nucleus'
+    ``interpolateComponentConfiguration`` is on)."""
+    problems: list[str] = []
+    if isinstance(value, str):
+        return interpolate(value, ctx, where, configuration=False)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            out[k], p = interpolate_configuration(v, ctx, f"{where}/{k}")
+            problems += p
+        return out, problems
+    if isinstance(value, list):
+        items = []
+        for i, v in enumerate(value):
+            item, p = interpolate_configuration(v, ctx, f"{where}/{i}")
+            items.append(item)
+            problems += p
+        return items, problems
+    return value, problems
 
 
 def interpolate_step(step: Step, ctx: Context, where: str) -> tuple[Step, list[str]]:

@@ -9,7 +9,10 @@ States and their moves follow ``Lifecycle.java`` / ``State.java`` of aws-greengr
   FINISHED (shutdown itself failed).
 * The third ERRORED *in a row from the same state* (NEW, STARTING or RUNNING) is BROKEN instead; a
   successful move out of that state clears its count, as does an hour without errors (``errorResetTime``).
-* BROKEN stays until a deployment (``deploy`` → NEW).
+* BROKEN stays until a deployment reinstalls it (``reinstall`` → NEW; ``requestReinstall``).
+* A requested restart (``Lifecycle.requestRestart``: a configuration change that the lifecycle uses) is
+  RUNNING --stop--> STOPPING --restart--> INSTALLED --start--> ...: Install does not run again; from FINISHED
+  it is ``start`` → INSTALLED.
 
 Every transition is recorded with the event, the status code (the nucleus' ``ComponentStatusCode``
 names: INSTALL_ERROR, RUN_ERROR, STARTUP_TIMEOUT, ...) and the reason that moved it.
@@ -53,13 +56,13 @@ TRANSITIONS: Mapping[tuple[State, str], State | Mapping[State, State]] = {
     (S.RUNNING, "error"): S.ERRORED,
     (S.RUNNING, "stop"): S.STOPPING,
     (S.STOPPING, "stopped"): S.FINISHED,
-    (S.STOPPING, "restart"): S.INSTALLED,   # stopped after an error, desired state still RUNNING
+    (S.STOPPING, "restart"): S.INSTALLED,   # stopped after an error or a requested restart: start again
     (S.STOPPING, "error"): S.ERRORED,
     (S.ERRORED, "recover"): {S.NEW: S.NEW, S.STARTING: S.STOPPING, S.RUNNING: S.STOPPING, S.STOPPING: S.FINISHED},
     (S.ERRORED, "stop"): S.FINISHED,
     (S.FINISHED, "start"): S.INSTALLED,
-    (S.FINISHED, "deploy"): S.NEW,
-    (S.BROKEN, "deploy"): S.NEW,
+    (S.FINISHED, "reinstall"): S.NEW,
+    (S.BROKEN, "reinstall"): S.NEW,
     (S.BROKEN, "stop"): S.BROKEN,
 }
 STATES_TO_ERRORED = (S.NEW, S.STARTING, S.RUNNING)
@@ -114,7 +117,7 @@ class LifecycleMachine:
             self.errored_from = old
         else:
             self._errors.pop(old, None)  # a non-error move out of a state clears that state's count
-        if event == "deploy":
+        if event == "reinstall":
             self._errors.clear()
         self.state = target
         if event == "error" or target == S.BROKEN:

@@ -35,7 +35,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from group.v2.catalog import NUCLEUS, PUBLIC_COMPONENTS
 from group.v2.recipe import DEFAULT_TIMEOUTS, SKIPIF_RE, Artifact, Lifecycle, Manifest, Recipe, Step, current_platform
@@ -73,6 +73,8 @@ class ComponentRunner:
     :param on_change: called with :meth:`status` after every state change (on the event loop; must not block).
     :param extra_pythonpath: folders put first on every step's ``PYTHONPATH``, before the recipe's own
         ``Setenv`` value (the core's shims, e.g. the virtual camera).
+    :param gate: awaited in INSTALLED before each start: returns once the HARD dependencies are ready
+        (``GreengrassService.waitForDependencyReady``; the component service provides it).
     :param ipc_socket: the core's nucleus IPC socket (``AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH`` and, relative to
         the work folder when too long for ``sockaddr_un``, ``..._FOR_COMPONENT``); None: no IPC variables.
     """
@@ -97,6 +99,7 @@ class ComponentRunner:
         on_change: Callable[[dict], None] | None = None,
         extra_pythonpath: tuple[str | os.PathLike, ...] = (),
         ipc_socket: str | os.PathLike | None = None,
+        gate: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self.recipe = recipe
         self.name = recipe.name
@@ -125,6 +128,10 @@ class ComponentRunner:
         self._main: asyncio.subprocess.Process | None = None   # Startup's or Run's process
         self._groups: set[int] = set()                          # every process group we started
         self._stop = asyncio.Event()
+        self._restart = asyncio.Event()    # Lifecycle.requestRestart while STARTING, RUNNING or FINISHED
+        self._wake = asyncio.Event()       # a stop or a restart: interrupts the step being waited for
+        self._pending: tuple[dict, dict] | None = None   # configuration, dependencies for the next start
+        self.gate = gate
         self._waiters: list[tuple[set[State], asyncio.Future]] = []
         self._task: asyncio.Task | None = None
         self._restarts = 0
@@ -144,6 +151,7 @@ class ComponentRunner:
         ``timeout`` bounds the whole stop (default: the Shutdown timeout + the kill grace + 5 s).
         """
         self._stop.set()
+        self._wake.set()
         if self._task is None:
             return
         if timeout is None:
@@ -156,6 +164,36 @@ class ComponentRunner:
             await asyncio.gather(self._task, return_exceptions=True)
         finally:
             await self._kill_all_groups()
+
+    def restart(self, configuration: Mapping[str, Any] | None = None,
+                dependencies: Mapping[str, DependencyInfo] | None = None) -> None:
+        """``Lifecycle.requestRestart``: stop (Shutdown) and start again with ``configuration`` and ``dependencies``
+        (None: unchanged) — Install does not run again. Before its first start (NEW, INSTALLED, ERRORED) the
+        new values are simply used when it starts; a BROKEN component is reinstalled, never restarted."""
+        self._pending = (dict(self.configuration if configuration is None else configuration),
+                         dict(self.dependencies if dependencies is None else dependencies))
+        if self.machine.state in (State.STARTING, State.RUNNING, State.STOPPING, State.FINISHED):
+            self._restart.set()
+            self._wake.set()
+
+    def update(self, configuration: Mapping[str, Any], dependencies: Mapping[str, DependencyInfo] | None = None
+               ) -> None:
+        """A configuration change no lifecycle step uses: the new values replace the old, nothing restarts."""
+        self.configuration = dict(configuration)
+        if dependencies is not None:
+            self.dependencies = dict(dependencies)
+        if self.manifest is not None:
+            self._interpolate()
+
+    @property
+    def restart_pending(self) -> bool:
+        """A requested restart has not reached INSTALLED yet (the nucleus' desired states not reached)."""
+        return self._restart.is_set()
+
+    @property
+    def changed_at(self) -> float:
+        """``time.monotonic()`` of the last state change (0: none yet)."""
+        return self.machine.history[-1].at if self.machine.history else 0.0
 
     def status(self) -> dict:
         """JSON-able: name, version, state, reason, status code, pid, restarts, warnings, log path."""
@@ -233,6 +271,12 @@ class ComponentRunner:
                 if st == State.NEW:
                     await self._install()
                 elif st == State.INSTALLED:
+                    if self._pending is not None:
+                        self.configuration, self.dependencies = self._pending
+                        self._pending = None
+                        self._interpolate()
+                    if self.gate is not None and not await self._wait_gate():
+                        continue   # stopped while waiting for its dependencies
                     await self._fire("start")
                 elif st == State.STARTING:
                     await self._starting()
@@ -242,7 +286,14 @@ class ComponentRunner:
                     await self._stopping()
                 elif st == State.ERRORED:
                     await self._recover()
-                else:  # FINISHED or BROKEN: nothing runs until a stop (or a new runner for a new deployment)
+                elif st == State.FINISHED and not self._stop.is_set():
+                    await self._kill_all_groups()
+                    await self._wake.wait()   # a stop, or a restart: FINISHED --start--> INSTALLED
+                    if not self._stop.is_set() and self._restart.is_set():
+                        self._restart.clear()
+                        self._wake.clear()
+                        await self._fire("start")
+                else:  # BROKEN (or FINISHED and stopped): nothing runs until a stop or a new runner
                     await self._kill_all_groups()
                     await self._stop.wait()
                     return
@@ -278,15 +329,31 @@ class ComponentRunner:
         # File copies, unzips and the interpreter probe stay off the event loop other services share.
         await asyncio.to_thread(self._write_shims)
         await asyncio.to_thread(self._install_artifacts, self.manifest.artifacts)
-        ctx = Context(self.root, self.name, self.version, self.thing_name, self.configuration, self.dependencies)
-        self.lifecycle, problems = interpolate_lifecycle(self.manifest.lifecycle, ctx,
-                                                         where=f"Manifests[{self.manifest.index}].Lifecycle")
-        for p in problems:
-            self._warn(f"interpolation: {p}")
+        self._interpolate()
         for name, step in self.lifecycle.steps().items():
             if step.requires_privilege:
                 self._warn(f"{name}: RequiresPrivilege is ignored on the local core; the step runs as "
                            f"{_user()} like every other step")
+
+    def _interpolate(self) -> None:
+        ctx = Context(self.root, self.name, self.version, self.thing_name, self.configuration, self.dependencies)
+        self.lifecycle, problems = interpolate_lifecycle(self.manifest.lifecycle, ctx,
+                                                         where=f"Manifests[{self.manifest.index}].Lifecycle")
+        for p in problems:
+            if f"interpolation: {p}" not in self.warnings:
+                self._warn(f"interpolation: {p}")
+
+    async def _wait_gate(self) -> bool:
+        """Wait in INSTALLED until :attr:`gate` returns (True) or a stop (False)."""
+        gate = asyncio.ensure_future(self.gate())
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({gate, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (gate, stop):
+                if not f.done():
+                    f.cancel()
+        return not self._stop.is_set()
 
     async def _install(self) -> None:
         bootstrap = self.lifecycle.bootstrap
@@ -344,8 +411,8 @@ class ComponentRunner:
     async def _running(self) -> None:
         main = self._main
         if main is None or main.returncode is not None and self.lifecycle.startup is not None:
-            # Startup exited 0; its background processes live on in their group until a stop.
-            await self._stop.wait()
+            # Startup exited 0; its background processes live on in their group until a stop (or a restart).
+            await self._wake.wait()
             await self._fire("stop")
             return
         timeout = self._timeout("Run")
@@ -376,9 +443,15 @@ class ComponentRunner:
         self._main = None
         if error is not None:
             await self._fire("error", *error)
-        elif after_error and not self._stop.is_set():
+        elif (after_error or self._restart.is_set()) and not self._stop.is_set():
+            # after an error, or Lifecycle.requestRestart: INSTALLED, then start again (no Install)
+            self._restart.clear()
+            self._wake.clear()
             self._restarts += 1
-            await self._fire("restart", self.machine.reason, self.machine.status_code)
+            if after_error:
+                await self._fire("restart", self.machine.reason, self.machine.status_code)
+            else:
+                await self._fire("restart", "restart requested")
         else:
             last = self.machine.history[-1] if self.machine.history else None
             await self._fire("stopped", last.reason if last is not None and last.event == "finished" else None)
@@ -476,7 +549,7 @@ class ComponentRunner:
     async def _wait(self, proc: asyncio.subprocess.Process, timeout: float | None,
                     honour_stop: bool = True) -> int | str:
         waiters = {asyncio.ensure_future(proc.wait())}
-        stop = asyncio.ensure_future(self._stop.wait()) if honour_stop else None
+        stop = asyncio.ensure_future(self._wake.wait()) if honour_stop else None
         if stop is not None:
             waiters.add(stop)
         try:

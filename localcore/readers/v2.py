@@ -469,14 +469,17 @@ class _Routes:
 def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, Mapping[str, Any]], *,
                           core_thing: str, region: str, account: str, code_dirs: Mapping[str, Path],
                           connectivity: Sequence[Mapping[str, Any]], base: Optional[Group] = None,
-                          client_devices: Optional[Sequence[str]] = None) -> CoreSetup:
+                          client_devices: Optional[Sequence[str]] = None,
+                          configurations: Optional[Mapping[str, Mapping[str, Any]]] = None) -> CoreSetup:
     """The core configuration a V2 deployment document describes (pure; see the module docstring).
 
     ``recipes``: component name → recipe dict of every custom component (Lambda and generic; public ones are
     optional). ``code_dirs``: function name *or* Lambda component name → the unzipped Lambda package.
     ``connectivity``: GetConnectivityInfo entries (boto3 lowerCamel or the wire's capitalised keys).
     ``base``: the group file, for what a deployment does not carry (cloud resources, stream docs, names).
-    ``client_devices``: the things associated with the core device. Raises :class:`DeploymentFailed`.
+    ``client_devices``: the things associated with the core device. ``configurations``: component → the
+    configuration the core resolved for it across deployments (``localcore/generic_components/config.py``);
+    without one, a component's ``configurationUpdate`` over its recipe's default. Raises :class:`DeploymentFailed`.
     """
     comps = deployment.get("components")
     if not isinstance(comps, dict):
@@ -501,7 +504,8 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
                                    ["NO_AVAILABLE_COMPONENT_VERSION"])
         default = ((recipe or {}).get("ComponentConfiguration") or {}).get("DefaultConfiguration") or {}
         try:
-            configs[name] = apply_update(default, None, entry.get("configurationUpdate"))
+            configs[name] = dict(configurations[name]) if configurations and name in configurations else \
+                apply_update(default, None, entry.get("configurationUpdate"))
         except ConfigurationError as e:
             raise _config_error(name, str(e)) from None
         if recipe is not None and recipe.get("ComponentType") == catalog.LAMBDA_TYPE:
@@ -727,6 +731,41 @@ def _unzip(data: bytes, dest: Path, component: str) -> None:
             zf.extractall(dest)
     except zipfile.BadZipFile as e:
         raise DeploymentFailed(f"Failed to unzip the Lambda artifact of {component}: {e}", ["IO_UNZIP_ERROR"]) from None
+
+
+def list_deployments(cloud_url: str, core_thing: str) -> List[Dict[str, Any]]:
+    """What the core device is asked to apply: the latest deployment of each of its targets (its thing and its
+    thing groups), oldest first, as GetDeployment documents (the local cloud's device-side route)."""
+    try:
+        return list((_http("GET", _device_url(cloud_url, core_thing, "deployments")) or {}).get("deployments") or [])
+    except (urllib.error.URLError, OSError) as e:
+        raise NoDeployment(f"cannot ask {cloud_url} for the deployments of {core_thing}: {e}") from None
+
+
+def core_facts(gg: Any, core_thing: str) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """``(associated client devices, connectivity info)`` of the core device."""
+    from botocore.exceptions import ClientError
+
+    try:
+        devices: List[str] = []
+        for page in gg.get_paginator("list_client_devices_associated_with_core_device").paginate(
+                coreDeviceThingName=core_thing):
+            devices += [d["thingName"] for d in page.get("associatedClientDevices", [])]
+        connectivity = gg.get_connectivity_info(thingName=core_thing).get("connectivityInfo", [])
+    except ClientError as e:
+        raise DeploymentFailed(f"Failed to read the client devices or connectivity of {core_thing}: {e}",
+                               ["CLOUD_API_ERROR"]) from None
+    return devices, list(connectivity)
+
+
+def client(cloud_url: str, region: str, credentials: Mapping[str, str]) -> Any:
+    """A boto3 greengrassv2 client as the core device uses it."""
+    return _client(cloud_url, region, credentials)
+
+
+def download_lambda(gg: Any, arn: str, component: str, version: str, work_dir: Path) -> Path:
+    """A Lambda component version's code, unzipped (kept: versions are immutable); DeploymentFailed if not."""
+    return _download_lambda(gg, arn, component, version, work_dir)
 
 
 def _download_lambda(gg: Any, arn: str, component: str, version: str, work_dir: Path) -> Path:

@@ -1,6 +1,8 @@
-"""ComponentService with real processes and the embedded LocalCloud: a two-component deployment (one HARD-depends
-on the other) with artifacts in the cloud's S3, an update that keeps the unchanged one running, and a broken
-component that fails the deployment while the others keep running."""
+"""ComponentService with real processes and the embedded LocalCloud, through the phases of a deployment: two
+components (one HARD-depends on the other) with artifacts in the cloud's S3 start in order; a configuration change
+the Run script uses restarts only that component (Install does not run again); an artifact that cannot be fetched
+fails prepare() before anything changes; a component that goes BROKEN is what wait() reports; removed components
+stop."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +13,9 @@ import boto3
 import pytest
 
 from localcore.cloud import LocalCloud
-from localcore.generic_components.service import FAILED, SUCCEEDED, ComponentService, specs_from_cloud
+from group.v2.recipe import parse_recipe
+from localcore.generic_components.changes import Change
+from localcore.generic_components.service import ComponentService, ComponentSpec, DownloadError
 from localcore.generic_components.tokens import ComponentTokens
 
 ACCOUNT, REGION, BUCKET = "123456789012", "us-east-1", "svc-artifacts"
@@ -34,8 +38,8 @@ while True:
 """
 
 
-def recipe(name, version, run, artifacts=(), deps=None, config=None, install=None):
-    lifecycle = {"Run": run}
+def recipe(name, version, run, artifacts=(), deps=None, config=None, install=None, startup=None):
+    lifecycle = {"Run": run} if run else {"Startup": startup}
     if install:
         lifecycle["Install"] = install
     doc = {"RecipeFormatVersion": "2020-01-25", "ComponentName": name, "ComponentVersion": version,
@@ -73,8 +77,15 @@ async def until(pred, timeout=30.0):
         await asyncio.sleep(0.05)
 
 
-async def test_two_components_in_order_update_and_a_failure(cloud, tmp_path):
-    s3, gg, iot = clients(cloud)
+def spec(gg, name, version, configuration=None):
+    arn = f"arn:aws:greengrass:{REGION}:{ACCOUNT}:components:{name}:versions:{version}"
+    text = gg.get_component(arn=arn, recipeOutputFormat="YAML")["recipe"].decode()
+    r = parse_recipe(text, source=arn)
+    return ComponentSpec(r, dict(r.default_configuration, **(configuration or {})))
+
+
+async def test_the_phases_of_a_deployment(cloud, tmp_path):
+    s3, gg, _ = clients(cloud)
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="com.example.Base/1.0.0/base.py", Body=BASE.encode())
     s3.put_object(Bucket=BUCKET, Key="com.example.User/1.0.0/user.py", Body=USER.encode())
@@ -84,90 +95,66 @@ async def test_two_components_in_order_update_and_a_failure(cloud, tmp_path):
         "com.example.Base", "1.0.0", f"python3 -u {{artifacts:path}}/base.py {out}", ["base.py"]))
     gg.create_component_version(inlineRecipe=recipe(
         "com.example.User", "1.0.0", f"python3 -u {{artifacts:path}}/user.py {out} '{{configuration:/greeting}}'",
-        ["user.py"], config={"greeting": "hello"},
+        ["user.py"], config={"greeting": "hello", "unused": 1}, install=f"echo x >> {out}/user.installs",
         deps={"com.example.Base": {"VersionRequirement": "^1.0.0", "DependencyType": "HARD"},
               "aws.greengrass.StreamManager": {"VersionRequirement": "^2.0.0"}}))
-    group_arn = iot.create_thing_group(thingGroupName="svc-group")["thingGroupArn"]
-
-    def deployment(components):
-        dep_id = gg.create_deployment(targetArn=group_arn, components=components)["deploymentId"]
-        doc = gg.get_deployment(deploymentId=dep_id)
-        return dep_id, specs_from_cloud(gg, doc, account_id=ACCOUNT, region=REGION)
-
-    dep_id, specs = deployment({"com.example.User": {"componentVersion": "1.0.0"},
-                                "com.example.Base": {"componentVersion": "1.0.0"},
-                                "aws.greengrass.StreamManager": {"componentVersion": "2.2.1"}})
-    assert sorted(specs) == ["com.example.Base", "com.example.User"]
     svc = ComponentService(root=tmp_path / "gg", tokens=ComponentTokens(), thing_name="SvcCore", region=REGION,
                            cloud_url=cloud.url, kill_grace_s=1.0, settle_timeout_s=60)
     await svc.start()
     try:
-        result = await svc.deploy(dep_id, specs)
-        assert result.status == SUCCEEDED, result.reason
-        assert result.started == ["com.example.Base", "com.example.User"]  # the HARD dependency first
+        specs = {"com.example.User": spec(gg, "com.example.User", "1.0.0"),
+                 "com.example.Base": spec(gg, "com.example.Base", "1.0.0")}
+        await svc.prepare(specs)
+        act = await svc.activate(specs)
+        assert act.changes == {"com.example.Base": Change.ADD, "com.example.User": Change.ADD}
+        assert await svc.wait(act) is None
+        assert svc.names() == ["com.example.Base", "com.example.User"]  # the HARD dependency first
         await until(lambda: (out / "user.started").exists())
         assert (out / "user.started").read_text().splitlines() == ["hello True"]  # Base was RUNNING before
-        states = {c["name"]: c["state"] for c in svc.status()["components"]}
-        assert states == {"com.example.Base": "RUNNING", "com.example.User": "RUNNING"}
+        assert svc.states() == {"com.example.Base": "RUNNING", "com.example.User": "RUNNING"}
         installed = {c["componentName"]: c for c in svc.installed()}
-        assert installed["com.example.User"]["componentVersion"] == "1.0.0"
-        assert installed["com.example.User"]["lifecycleState"] == "RUNNING"
+        assert (installed["com.example.User"]["componentVersion"], installed["com.example.User"]["lifecycleState"]) \
+            == ("1.0.0", "RUNNING")
         base_pid = svc.runner("com.example.Base").status()["pid"]
         art = tmp_path / "gg" / "packages" / "artifacts" / "com.example.Base" / "1.0.0" / "base.py"
         assert art.read_text() == BASE
 
-        # a configuration update of User only: Base keeps running (same process), User restarts with it
-        dep2, specs = deployment({"com.example.User": {"componentVersion": "1.0.0",
-                                                       "configurationUpdate": {"merge": '{"greeting":"hi"}'}},
-                                  "com.example.Base": {"componentVersion": "1.0.0"}})
-        result = await svc.deploy(dep2, specs)
-        assert result.status == SUCCEEDED, result.reason
-        assert result.kept == ["com.example.Base"] and result.stopped == ["com.example.User"]
-        assert svc.runner("com.example.Base").status()["pid"] == base_pid
+        # a key no script uses: nothing restarts; the greeting the Run script uses: User restarts, Base stays
+        specs["com.example.User"] = spec(gg, "com.example.User", "1.0.0", {"unused": 2})
+        act = await svc.activate(specs)
+        assert act.changes["com.example.User"] is Change.UPDATE and await svc.wait(act) is None
+        specs["com.example.User"] = spec(gg, "com.example.User", "1.0.0", {"greeting": "hi"})
+        act = await svc.activate(specs)
+        assert act.changes == {"com.example.Base": Change.KEEP, "com.example.User": Change.RESTART}
+        assert await svc.wait(act) is None
         await until(lambda: len((out / "user.started").read_text().splitlines()) == 2)
         assert (out / "user.started").read_text().splitlines()[-1] == "hi True"
+        assert svc.runner("com.example.Base").status()["pid"] == base_pid
+        assert (out / "user.installs").read_text().splitlines() == ["x"]   # a restart does not Install again
 
-        # a component whose Install fails and one whose artifact is missing: FAILED, the others keep running
-        gg.create_component_version(inlineRecipe=recipe("com.example.Broken", "1.0.0", "sleep 60",
-                                                        install="echo no >&2; exit 3"))
+        # an artifact that cannot be fetched: prepare() fails, nothing changed
         s3.put_object(Bucket=BUCKET, Key="com.example.NoArt/1.0.0/gone.py", Body=b"")
         gg.create_component_version(inlineRecipe=recipe("com.example.NoArt", "1.0.0", "sleep 60", ["gone.py"]))
         s3.delete_object(Bucket=BUCKET, Key="com.example.NoArt/1.0.0/gone.py")  # gone after the version was made
-        dep3, specs = deployment({"com.example.User": {"componentVersion": "1.0.0",
-                                                       "configurationUpdate": {"merge": '{"greeting":"hi"}'}},
-                                  "com.example.Base": {"componentVersion": "1.0.0"},
-                                  "com.example.Broken": {"componentVersion": "1.0.0"},
-                                  "com.example.NoArt": {"componentVersion": "1.0.0"}})
-        result = await svc.deploy(dep3, specs)
-        assert result.status == FAILED
-        assert "Install" in result.failures["com.example.Broken"] and "3" in result.failures["com.example.Broken"]
-        assert "gone.py could not be downloaded" in result.failures["com.example.NoArt"]
-        assert sorted(result.kept) == ["com.example.Base", "com.example.User"]
-        states = {c["name"]: c["state"] for c in svc.status()["components"]}
-        assert states == {"com.example.Base": "RUNNING", "com.example.User": "RUNNING",
-                          "com.example.Broken": "BROKEN", "com.example.NoArt": "BROKEN"}
-        assert svc.status()["deployment"]["status"] == FAILED
+        with pytest.raises(DownloadError, match="gone.py"):
+            await svc.prepare({**specs, "com.example.NoArt": spec(gg, "com.example.NoArt", "1.0.0")})
+        assert svc.states() == {"com.example.Base": "RUNNING", "com.example.User": "RUNNING"}
 
-        # the last deployment without Base: User HARD-depends on it, so User cannot start; Base is stopped
-        dep4, specs = deployment({"com.example.User": {"componentVersion": "1.0.0"}})
-        result = await svc.deploy(dep4, specs)
-        assert result.status == FAILED and "com.example.Base" in result.failures["com.example.User"]
-        assert svc.runner("com.example.Base") is None
-        assert [(c["componentName"], c["lifecycleState"]) for c in svc.installed()] == [("com.example.User", "BROKEN")]
+        # a component whose Startup fails: BROKEN after three tries, and wait() says so; the others keep running
+        gg.create_component_version(inlineRecipe=recipe("com.example.Broken", "1.0.0", None, startup="exit 3"))
+        specs["com.example.Broken"] = spec(gg, "com.example.Broken", "1.0.0")
+        await svc.prepare(specs)
+        act = await svc.activate(specs)
+        problem = await svc.wait(act)
+        assert problem.startswith("Service com.example.Broken in broken state after deployment"), problem
+        assert svc.states()["com.example.User"] == "RUNNING"
+
+        # the last set without Broken and Base: User is kept, its HARD dependency too (it is still wanted here)
+        del specs["com.example.Broken"]
+        act = await svc.activate(specs)
+        assert act.obsolete == ["com.example.Broken"] and await svc.wait(act) is None
+        assert await svc.remove(act.obsolete) == ["com.example.Broken"]
+        assert svc.names() == ["com.example.Base", "com.example.User"]
     finally:
         await svc.stop()
-    assert all(c["state"] != "RUNNING" for c in svc.status()["components"])
-
-
-def test_dependency_cycle_is_reported(tmp_path):
-    from localcore.generic_components.service import _ordered, ComponentSpec
-    from group.v2.recipe import parse_recipe
-
-    def spec(name, dep):
-        return ComponentSpec(parse_recipe(recipe(name, "1.0.0", "true", deps={dep: {"VersionRequirement": "*"}})
-                                          .decode()))
-
-    wanted = {n: (spec(n, d), {}, "") for n, d in (("a", "b"), ("b", "a"), ("c", "a"))}
-    assert _ordered(wanted) == ([], ["a", "b", "c"])
-    wanted = {n: (spec(n, d), {}, "") for n, d in (("a", "x"), ("b", "a"), ("c", "b"))}
-    assert _ordered(wanted) == (["a", "b", "c"], [])
+    assert svc.names() == []

@@ -4,16 +4,17 @@ from pathlib import Path
 import pytest
 
 from group.v2.recipe import parse_recipe
-from localcore.generic_components.config import apply_update, deep_merge, effective_configuration, parse_pointer
-from localcore.generic_components.errors import ConfigurationError, InterpolationError, TransitionError
-from localcore.generic_components.interpolate import Context, DependencyInfo, interpolate, interpolate_lifecycle
+from localcore.generic_components.errors import InterpolationError, TransitionError
+from localcore.generic_components.interpolate import (Context, DependencyInfo, interpolate, interpolate_configuration,
+                                                       interpolate_lifecycle)
 from localcore.generic_components.lifecycle import LifecycleMachine, State, TRANSITIONS
 
 ROOT = Path("/gg")
 CTX = Context(
     root=ROOT, component="com.example.A", version="1.2.0", thing_name="Core1",
     configuration={"s": "text", "n": 3, "f": 1.5, "b": True, "z": None, "m": {"k": [1, "x"]}, "a/b": "slash",
-                   "t~": "tilde", "list": ["p", "q"]},
+                   "t~": "tilde", "list": ["p", "q"],
+                   "o": {"b": [True, None], "a": {"z": "é", "y": 1}}, "big": 1e20, "tiny": 1.5e-5, "whole": 100.0},
     dependencies={"aws.greengrass.StreamManager": DependencyInfo("2.1.0", {"STREAM_MANAGER_SERVER_PORT": "8088"})},
 )
 
@@ -26,6 +27,9 @@ INTERP = [
     ("{configuration:/s} {configuration:/n} {configuration:/f} {configuration:/b} {configuration:/z}",
      "text 3 1.5 true null", 0),
     ("{configuration:/m}", '{"k":[1,"x"]}', 0),
+    # an object: compact JSON, keys sorted as the nucleus' mapper writes them, non-ASCII as is
+    ("{configuration:/o}", '{"a":{"y":1,"z":"é"},"b":[true,null]}', 0),
+    ("{configuration:/big} {configuration:/tiny} {configuration:/whole}", "1.0E20 1.5E-5 100.0", 0),
     ("{configuration:/m/k/1}", "x", 0),
     ("{configuration:/a~1b}{configuration:/t~0}", "slashtilde", 0),
     ("{configuration:/list}", '["p","q"]', 0),
@@ -79,48 +83,17 @@ def test_interpolate_lifecycle_names_the_step_and_strict_raises():
         interpolate_lifecycle(lc, CTX, strict=True)
 
 
-DEFAULT = {"a": 1, "m": {"x": 1, "y": [1, 2]}, "keep": "k"}
-CONFIG = [
-    ("no update", None, None, DEFAULT),
-    ("merge deep", None, {"merge": '{"m": {"z": 3}, "new": true}'},
-     {"a": 1, "m": {"x": 1, "y": [1, 2], "z": 3}, "keep": "k", "new": True}),
-    ("lists replace", None, {"merge": {"m": {"y": [9]}}}, {"a": 1, "m": {"x": 1, "y": [9]}, "keep": "k"}),
-    ("map replaced by scalar", None, {"merge": {"m": 5}}, {"a": 1, "m": 5, "keep": "k"}),
-    ("reset all then merge", {"a": 7, "extra": 1}, {"reset": [""], "merge": {"b": 2}}, dict(DEFAULT, b=2)),
-    ("reset to default", {"a": 7, "m": {"x": 9}}, {"reset": ["/a", "/m/x"]}, {"a": 1, "m": {"x": 1}}),
-    ("reset deletes a key without default", {"a": 1, "extra": {"q": 1}}, {"reset": ["/extra"]}, {"a": 1}),
-    ("reset before merge", {"a": 7}, {"reset": ["/a"], "merge": {"a": 8}}, {"a": 8}),
-    ("reset of something absent", {"a": 1}, {"reset": ["/nothing/here"]}, {"a": 1}),
-    ("patches the current config", {"a": 7, "other": 1}, {"merge": {"b": 1}}, {"a": 7, "other": 1, "b": 1}),
-]
-
-
-@pytest.mark.parametrize("why,current,update,expected", CONFIG, ids=[c[0] for c in CONFIG])
-def test_configuration_updates(why, current, update, expected):
-    before = repr(DEFAULT)
-    assert apply_update(DEFAULT, current, update) == expected
-    assert repr(DEFAULT) == before  # inputs untouched
-
-
-@pytest.mark.parametrize("update,match", [
-    ({"merge": "{not json"}, "not valid JSON"),
-    ({"merge": "[1]"}, "JSON object"),
-    ({"reset": "/a"}, "list of JSON pointers"),
-    ({"reset": ["a"]}, "start with '/'"),
-    ({"reset": ["/m/y/0"]}, "inside a list"),
-    ({"replace": {}}, "unknown keys"),
-])
-def test_bad_configuration_updates(update, match):
-    with pytest.raises(ConfigurationError, match=match):
-        apply_update(DEFAULT, None, update)
-
-
-def test_effective_configuration_and_helpers():
-    assert effective_configuration(DEFAULT, []) == DEFAULT
-    assert effective_configuration(DEFAULT, [{"merge": {"a": 2}}, {"merge": {"b": 3}}])["a"] == 2
-    assert effective_configuration(DEFAULT, [{"merge": {"a": 2}}, {"reset": [""]}]) == DEFAULT
-    assert parse_pointer("/a~1b/c~0") == ["a/b", "c~"]
-    assert deep_merge({"a": {"b": 1}}, {"a": {"c": 2}}) == {"a": {"b": 1, "c": 2}}
+def test_configuration_values_get_system_variables_only():
+    """interpolateComponentConfiguration: {iot:thingName} etc. inside configuration values, keys untouched,
+    {configuration:...} left as written (KernelConfigResolver.interpolateSystemParametersOnly)."""
+    config = {"topic": "things/{iot:thingName}/out", "{iot:thingName}": "key kept", "n": 3,
+              "nested": [{"dir": "{work:path}/x"}, "{configuration:/n}", "{unknown:x}"],
+              "sm": "{aws.greengrass.StreamManager:work:path}"}
+    out, problems = interpolate_configuration(config, CTX)
+    assert out == {"topic": "things/Core1/out", "{iot:thingName}": "key kept", "n": 3,
+                   "nested": [{"dir": "/gg/work/com.example.A/x"}, "{configuration:/n}", "{unknown:x}"],
+                   "sm": "/gg/work/aws.greengrass.StreamManager"}
+    assert len(problems) == 1 and "unknown namespace" in problems[0]  # {configuration:/n} is not a problem there
 
 
 # ---------------------------------------------------------------------------------- lifecycle machine
@@ -146,7 +119,11 @@ PATHS = [
     ("startup fails thrice", ["installed", "start"] + ["error", "recover", "restart", "start"] * 2 + ["error"],
      State.BROKEN),
     ("shutdown fails", ["installed", "start", "running", "stop", "error", "recover"], State.FINISHED),
-    ("broken, redeployed", ["error", "recover", "error", "recover", "error", "deploy"], State.NEW),
+    ("broken, reinstalled", ["error", "recover", "error", "recover", "error", "reinstall"], State.NEW),
+    ("restart requested", ["installed", "start", "running", "stop", "restart", "start", "running"],
+     State.RUNNING),
+    ("finished, restart requested", ["installed", "start", "running", "finished", "stopped", "start"],
+     State.INSTALLED),
     ("finished, started again", ["installed", "start", "finished", "start"], State.INSTALLED),
     ("nothing to run", ["installed", "start", "finished"], State.FINISHED),
 ]

@@ -1,0 +1,125 @@
+"""The core device's deployments: which one it applies next, what its other deployments add, how each ends,
+and the device's health (pure; the one place these rules live — ``localcore/run_v2.py`` drives them).
+
+* **One at a time, in the order they arrive** (``DeploymentService``: one deployment task at a time, jobs in
+  creation order). The cloud lists the latest deployment of each target of the core (its thing and each of its
+  thing groups, oldest first); :meth:`CoreDeployments.next` is the oldest one not processed yet. The core
+  reports every deployment under its own id, and the component states it reports afterwards under the one it
+  applied last (:attr:`CoreDeployments.current`).
+* **A deployment's group** (``DeploymentDocument.groupName``): ``thing/<thing>`` for a thing target,
+  ``thinggroup/<group>`` for a thing group.
+* **Deployments combine** (``DefaultDeploymentTask.getNonTargetGroupToRootPackagesMap``): the root components of
+  the core's other groups (what their last deployment left, ``GroupToRootComponents``) stay, with their version
+  as requirement; a thing group the core no longer belongs to (not listed any more) drops out; its thing's
+  group always stays.
+* **Outcomes** (``DeploymentResult.DeploymentStatus``): SUCCESSFUL, FAILED_NO_STATE_CHANGE (resolution,
+  download or configuration failed before anything changed), FAILED_ROLLBACK_NOT_REQUESTED (policy
+  DO_NOTHING: it stays as it is), FAILED_ROLLBACK_COMPLETE (policy ROLLBACK: the previous setup is back),
+  FAILED_UNABLE_TO_ROLLBACK. The job status is SUCCEEDED or FAILED. The groups' root components are recorded
+  on SUCCESSFUL and FAILED_ROLLBACK_NOT_REQUESTED only (``DeploymentService.persistGroupToRootComponents``).
+* **Health** (``FleetStatusService``): UNHEALTHY exactly while a component is BROKEN.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+ROLLBACK, DO_NOTHING = "ROLLBACK", "DO_NOTHING"
+THING_PREFIX = "thing/"
+
+
+class Outcome(str, enum.Enum):
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED_NO_STATE_CHANGE = "FAILED_NO_STATE_CHANGE"
+    FAILED_ROLLBACK_NOT_REQUESTED = "FAILED_ROLLBACK_NOT_REQUESTED"
+    FAILED_ROLLBACK_COMPLETE = "FAILED_ROLLBACK_COMPLETE"
+    FAILED_UNABLE_TO_ROLLBACK = "FAILED_UNABLE_TO_ROLLBACK"
+
+    @property
+    def job_status(self) -> str:
+        return "SUCCEEDED" if self is Outcome.SUCCESSFUL else "FAILED"
+
+    @property
+    def keeps_roots(self) -> bool:
+        """Whether the deployment's root components become its group's (persistGroupToRootComponents)."""
+        return self in (Outcome.SUCCESSFUL, Outcome.FAILED_ROLLBACK_NOT_REQUESTED)
+
+
+def group_of(target_arn: str) -> str:
+    """``thing/<name>`` or ``thinggroup/<name>`` of a deployment's target ARN (``arn:...:iot:...:thing/x``)."""
+    return str(target_arn).rsplit(":", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One GetDeployment document as the core reads it."""
+
+    id: str
+    group: str
+    name: str
+    components: Mapping[str, Mapping[str, Any]]
+    failure_policy: str = ROLLBACK
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any]) -> "Deployment":
+        policies = doc.get("deploymentPolicies") or {}
+        policy = str(policies.get("failureHandlingPolicy") or ROLLBACK)
+        return cls(id=str(doc.get("deploymentId")), group=group_of(str(doc.get("targetArn", ""))),
+                   name=str(doc.get("deploymentName") or ""),
+                   components={str(k): dict(v or {}) for k, v in (doc.get("components") or {}).items()},
+                   failure_policy=policy if policy in (ROLLBACK, DO_NOTHING) else ROLLBACK, document=dict(doc))
+
+    @property
+    def roots(self) -> dict[str, str]:
+        """Root component → the exact version the deployment names."""
+        return {n: str(e.get("componentVersion")) for n, e in self.components.items()}
+
+
+@dataclass
+class CoreDeployments:
+    """What the core remembers of its deployments (the nucleus keeps it in its config store; ours lives as long
+    as ``deploy.py run``)."""
+
+    thing: str
+    processed: dict[str, str] = field(default_factory=dict)                 # deployment id -> job status
+    group_roots: dict[str, dict[str, str]] = field(default_factory=dict)    # group -> root -> version
+    current: str | None = None                                              # the last deployment applied
+
+    def next(self, listed: Sequence[Mapping[str, Any]]) -> Deployment | None:
+        """The deployment to process now: the oldest listed one not processed yet (None: nothing new)."""
+        for doc in listed:
+            if str(doc.get("deploymentId")) not in self.processed:
+                return Deployment.of(doc)
+        return None
+
+    def pending(self, listed: Sequence[Mapping[str, Any]]) -> list[Deployment]:
+        return [Deployment.of(d) for d in listed if str(d.get("deploymentId")) not in self.processed]
+
+    def other_roots(self, deployment: Deployment, listed: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+        """The root components of the core's other groups: group → {component → version requirement}."""
+        member_of = {group_of(str(d.get("targetArn", ""))) for d in listed}
+        out: dict[str, dict[str, str]] = {}
+        for group, roots in self.group_roots.items():
+            if group == deployment.group:
+                continue
+            if group.startswith(THING_PREFIX) or group in member_of:
+                out[group] = dict(roots)
+        return out
+
+    def finished(self, deployment: Deployment, outcome: Outcome) -> None:
+        """Record how ``deployment`` ended (the core reports it; see :class:`Outcome`)."""
+        self.processed[deployment.id] = outcome.job_status
+        self.current = deployment.id
+        if outcome.keeps_roots:
+            self.group_roots[deployment.group] = deployment.roots
+
+
+def health(states: Iterable[str]) -> str:
+    """``FleetStatusService``: UNHEALTHY exactly while a component is BROKEN (ERRORED is a retry, not ill health)."""
+    return "UNHEALTHY" if any(s == "BROKEN" for s in states) else "HEALTHY"
+
+
+def failure_policy(deployment: Deployment) -> str:
+    return deployment.failure_policy

@@ -3,7 +3,8 @@
 The object :mod:`group.v2.recipe_parser` builds and everything else reads: the converter, the deploy steps,
 the local greengrassv2 stand-in (which stores :attr:`Recipe.canonical`) and the local core (which manifest
 runs here, which lifecycle steps, which artifacts). Manifest selection and platform matching follow
-aws-greengrass/aws-greengrass-nucleus ``RecipeLoader`` / ``PlatformHelper``; step timeouts its ``Lifecycle``.
+aws-greengrass/aws-greengrass-component-common ``PlatformHelper`` (used by the nucleus' ``RecipeLoader``); step
+timeouts aws-greengrass/aws-greengrass-nucleus ``Lifecycle``.
 Pure: no I/O.
 """
 from __future__ import annotations
@@ -39,7 +40,9 @@ _ARTIFACT_KEYS = ("URI", "Unarchive", "Permission", "Digest", "Algorithm")
 _PERMISSION_KEYS = ("Read", "Execute")
 _LIFECYCLE_KEYS = ("Setenv",) + STEP_NAMES
 _STEP_KEYS = ("Script", "RequiresPrivilege", "Skipif", "Timeout", "Setenv", "BootstrapOnRollback")
-_COMPONENT_TYPES = ("aws.greengrass.generic", "aws.greengrass.lambda", "aws.greengrass.plugin", "aws.greengrass.nucleus")
+_COMPONENT_TYPES = (
+    "aws.greengrass.generic", "aws.greengrass.lambda", "aws.greengrass.plugin", "aws.greengrass.nucleus",
+)
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "aarch64", "arm64": "aarch64", "i386": "x86",
          "i686": "x86", "x86": "x86"}
 
@@ -236,9 +239,10 @@ def canonical_document(doc: Mapping[str, Any]) -> dict[str, Any]:
     """``doc`` (a valid recipe, any key case) with every key the recipe reference defines spelled as it does;
     free-form maps (configuration, ``Setenv``, ``Platform``, dependency and selection names) stay as written.
 
-    What the service keeps of a recipe: its recipe mapper reads keys case-insensitively and writes them back
-    in one spelling (aws-greengrass/aws-greengrass-nucleus ``SerializerFactory``, Jackson's
-    ``ACCEPT_CASE_INSENSITIVE_PROPERTIES``), so readers of a stored recipe need no case rules of their own.
+    The recipe mapper of Greengrass reads keys case-insensitively into one typed recipe
+    (aws-greengrass/aws-greengrass-component-common ``SerializerFactory.getRecipeSerializer``: Jackson's
+    ``ACCEPT_CASE_INSENSITIVE_PROPERTIES``); the local greengrassv2 stand-in stores recipes in this one spelling,
+    so readers of a stored recipe need no case rules of their own.
     """
     top = _renamed(doc, _TOP_KEYS)
     config = top.get("ComponentConfiguration")

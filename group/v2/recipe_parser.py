@@ -1,8 +1,8 @@
 """Reading Greengrass V2 recipes: text (YAML or JSON) or a file → one :class:`~.recipe_model.Recipe`, every
 problem at once as a :class:`~.recipe_model.RecipeError` naming the path and the fix.
 
-Keys are matched case-insensitively, as the nucleus does (aws-greengrass/aws-greengrass-nucleus
-``SerializerFactory``: Jackson's ``ACCEPT_CASE_INSENSITIVE_PROPERTIES``) and as the GDK CLI does (it
+Keys are matched case-insensitively, as the nucleus does (aws-greengrass/aws-greengrass-component-common
+``SerializerFactory.getRecipeSerializer``: Jackson's ``ACCEPT_CASE_INSENSITIVE_PROPERTIES``) and as the GDK CLI does (it
 lower-cases every key before checking its schema): ``componentName`` and ``ComponentName`` are the same key.
 Errors name the key as the recipe reference spells it. Free-form maps (``DefaultConfiguration``, ``Setenv``,
 ``Platform``, dependency names) keep their keys exactly.
@@ -288,7 +288,8 @@ class _Parser:
                 for k, default in (("Read", "OWNER"), ("Execute", "NONE")):
                     v = (self.string(p.get(k), f"{path}.Permission.{k}") or default).upper()
                     if v not in ("NONE", "OWNER", "ALL"):
-                        self.err(f"{path}.Permission.{k}", f"{p.get(k)!r} is not a permission", "use NONE, OWNER or ALL")
+                        self.err(f"{path}.Permission.{k}", f"{p.get(k)!r} is not a permission",
+                                 "use NONE, OWNER or ALL")
                     vals[k] = v
                 perm = Permission(vals["Read"], vals["Execute"])
         if uri is None:

@@ -131,18 +131,22 @@ def load_groups(args: argparse.Namespace, out) -> List[Any]:
     from group.model import load
     from group.plan import target_warnings
 
+    v2 = getattr(args, "platform", None) == "v2" or (args.target == "aws" and getattr(args, "platform", None) is None)
     groups, failed = [], False
     for path in args.group_file:
         try:
             group, issues = load(path)
         except GroupValidationError as err:
             failed = True
-            for issue in err.issues:
+            issues = _for_platform(err.issues, v2)
+            if v2:  # the recipes' errors too, all at once (validate --platform v2 would show them next)
+                from group.v2.validate import recipe_issues_of_file
+
+                issues += [i for i in recipe_issues_of_file(path) if i.severity == "error"]
+            for issue in issues:
                 _print_issue(out, issue)
             continue
-        if getattr(args, "platform", None) == "v2" or (args.target == "aws" and args.platform is None):
-            # the V1 note that generic components are ignored does not concern a V2 command
-            issues = [i for i in issues if not (i.path == "components" and i.severity == "warning")]
+        issues = _for_platform(issues, v2)
         # with --json, stdout carries the JSON only: notes go to stderr
         note_out = _console(stderr=True) if getattr(args, "json", False) else out
         if args.command == "validate":
@@ -162,6 +166,14 @@ def load_groups(args: argparse.Namespace, out) -> List[Any]:
     if failed:
         raise CliError("the group file(s) have errors; nothing was called")
     return groups
+
+
+def _for_platform(issues, v2: bool) -> list:
+    """The issues that concern the platform asked for: under V2, not the note that V1 ignores generic
+    components."""
+    if not v2:
+        return list(issues)
+    return [i for i in issues if not (i.path == "components" and i.severity == "warning")]
 
 
 def _print_issue(out, issue) -> None:
@@ -403,7 +415,7 @@ def cmd_export(args: argparse.Namespace, out) -> int:
         plan = convert(g, root=_root_of(path), account_id=account, region=region, lambda_versions=versions,
                        artifact_bucket=artifact_bucket_name(g, account, region))
         dest = Path(args.out) if args.out else Path("export") / g.name
-        written = export(plan, dest)
+        written = export(plan, dest, root=_root_of(path))  # artifacts read from the bundle (compose file)
         errors = plan.errors()
         out.print(f"[green]exported[/green] {g.name} → {dest} ({len(written) if written else 'all'} files; "
                   f"{len(plan.findings)} finding(s), {len(errors)} error(s): see {dest / 'MIGRATION.md'})")

@@ -54,10 +54,15 @@ def test_validate_v2_bad_input(tmp_path, changes, expected):
 
 
 def test_validate_v2_clean_group_has_no_error(tmp_path):
-    base = issues(tmp_path, functions=[{"name": "f", "pinned": True, "memory_mb": 64, "runtime": "python3.12"}],
+    base = issues(tmp_path, functions=[{"name": "f", "pinned": True, "isolation": "NoContainer",
+                                        "runtime": "python3.12"}],
                   core={"thing": "Core", "connectivity": [{"host": "10.1.2.3"}]})
     assert [i for i in base if i.severity == "error"] == []
     assert [i.path for i in base] == []
+    # a containerised Lambda needs cgroups v1 on the device: the one warning (#21.14)
+    contained = issues(tmp_path, functions=[{"name": "f", "pinned": True, "memory_mb": 64, "runtime": "python3.12"}],
+                       core={"thing": "Core", "connectivity": [{"host": "10.1.2.3"}]})
+    assert [(i.path, i.severity) for i in contained] == [("functions[0].isolation", "warning")]
 
 
 def test_many_cloud_topics_split_the_core_policy_within_the_limit():

@@ -21,6 +21,7 @@ when it fires (moquette itself does not check it). Without a policy nothing chan
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import ssl
 import struct
@@ -47,6 +48,35 @@ _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
 # what Moquette answers when the Auth component refuses a CONNECT
 # (CONNECTION_REFUSED_BAD_USER_NAME_OR_PASSWORD)
 REFUSED_BAD_CREDENTIALS = 4
+
+
+def _message_maker() -> Callable[[str, str, bytes, int], Message]:
+    """``Message(source, topic, payload, qos)``, made the cheap way while that is the same thing.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which makes a
+    Message cost about four times a plain object; the broker makes one per PUBLISH. While Message is
+    exactly a frozen dataclass of these four fields with an instance dict and no ``__post_init__``,
+    filling the dict directly gives an equal object; otherwise the constructor is used.
+    """
+    names = tuple(f.name for f in dataclasses.fields(Message))
+    if (names != ("source", "topic", "payload", "qos") or hasattr(Message, "__post_init__")
+            or "__slots__" in vars(Message)):
+        return Message
+    new = object.__new__
+
+    def make(source: str, topic: str, payload: bytes, qos: int) -> Message:
+        message = new(Message)
+        fields = message.__dict__
+        fields["source"] = source
+        fields["topic"] = topic
+        fields["payload"] = payload
+        fields["qos"] = qos
+        return message
+
+    return make
+
+
+_make_message = _message_maker()
 
 
 class _Client(asyncio.Protocol):
@@ -345,13 +375,17 @@ class _Client(asyncio.Protocol):
                 # Moquette: logged, released, no PUBACK; the connection stays open
                 broker._counts["publish_refused"] += 1
                 return
-        message = Message(self.endpoint, topic, payload, qos)
+        message = _make_message(self.endpoint, topic, payload, qos)
         try:
             broker.router.publish(message)
         except (TopicError, ValueError) as exc:
             log.warning("router refused %s from %s: %s", topic, message.source, exc)
         if qos:
-            self._send(b"\x40\x02" + _U16.pack(packet_id))  # PUBACK
+            self._out.append(b"\x40\x02" + _U16.pack(packet_id))  # PUBACK, in this tick's write
+            self._out_bytes += 4
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                broker._loop.call_soon(self._flush)
 
     def _on_subscribe(self, packet: codec.Packet) -> None:
         packet_id, requested = codec.decode_subscribe(packet)

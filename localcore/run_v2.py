@@ -143,6 +143,7 @@ class CoreDevice:
         self.core: Any = None
         self.service: Any = None
         self._first: Optional[Plan] = None
+        self._groups: List[str] = []            # the thing groups the core is in (ARNs)
         self._gg: Any = None
         self._recipes: Dict[tuple, Dict[str, Any]] = {}
         self._stop = asyncio.Event()
@@ -154,7 +155,7 @@ class CoreDevice:
         from localcore.readers.errors import NoDeployment
         from localcore.readers.v2 import list_deployments
 
-        listed = list_deployments(self.cloud.url, self.thing)
+        listed, self._groups = list_deployments(self.cloud.url, self.thing)
         deployment = self.deployments.next(listed)
         if deployment is None:
             raise NoDeployment(f"no deployment targets core device {self.thing} or a thing group it is in")
@@ -208,7 +209,7 @@ class CoreDevice:
                 pass
             await self._report_changes()
             try:
-                listed = await asyncio.to_thread(list_deployments, self.cloud.url, self.thing)
+                listed, self._groups = await asyncio.to_thread(list_deployments, self.cloud.url, self.thing)
             except Exception as e:  # the cloud may be stopping; try again next round
                 log.debug("V2 deployments of %s: %s", self.thing, e)
                 continue
@@ -385,7 +386,7 @@ class CoreDevice:
         from localcore.readers.errors import DeploymentFailed
         from localcore.readers.v2 import _is_public, core_facts, download_lambda, setup_from_deployment
 
-        others = self.deployments.other_roots(deployment, listed)
+        others = self.deployments.other_roots(deployment, listed, self._groups)
         roots = set(deployment.roots) | {n for g in others.values() for n in g}
         try:
             resolved = resolve_dependencies(deployment.group, deployment.roots, others, self._resolve_one)

@@ -1,17 +1,17 @@
 """The core device's deployments: which one it applies next, what its other deployments add, how each ends,
 and the device's health (pure; the one place these rules live — ``localcore/run_v2.py`` drives them).
 
+* **Which deployments** target the core — the effective one of each target (its thing and each of its thing
+  groups) — and their group names (``thing/<thing>``, ``thinggroup/<group>``) are :mod:`group.v2.deployments`'
+  rule; this module adds what the core *remembers* of them.
 * **One at a time, in the order they arrive** (``DeploymentService``: one deployment task at a time, jobs in
-  creation order). The cloud lists the latest deployment of each target of the core (its thing and each of its
-  thing groups, oldest first); :meth:`CoreDeployments.next` is the oldest one not processed yet. The core
-  reports every deployment under its own id, and the component states it reports afterwards under the one it
-  applied last (:attr:`CoreDeployments.current`).
-* **A deployment's group** (``DeploymentDocument.groupName``): ``thing/<thing>`` for a thing target,
-  ``thinggroup/<group>`` for a thing group.
+  creation order): :meth:`CoreDeployments.next` is the oldest effective deployment not processed yet (the
+  newest one of several is processed last). The core reports every deployment under its own id, and the
+  component states it reports afterwards under the one it applied last (:attr:`CoreDeployments.current`).
 * **Deployments combine** (``DefaultDeploymentTask.getNonTargetGroupToRootPackagesMap``): the root components of
-  the core's other groups (what their last deployment left, ``GroupToRootComponents``) stay, with their version
-  as requirement; a thing group the core no longer belongs to (not listed any more) drops out; its thing's
-  group always stays.
+  the core's other groups stay, with their version as requirement — what each group's last *applied*
+  deployment left (``GroupToRootComponents``, so a deployment that was rolled back adds nothing); a thing group
+  the core no longer belongs to drops out; its thing's group always stays.
 * **Outcomes** (``DeploymentResult.DeploymentStatus``): SUCCESSFUL, FAILED_NO_STATE_CHANGE (resolution,
   download or configuration failed before anything changed), FAILED_ROLLBACK_NOT_REQUESTED (policy
   DO_NOTHING: it stays as it is), FAILED_ROLLBACK_COMPLETE (policy ROLLBACK: the previous setup is back),
@@ -25,8 +25,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from group.v2.deployments import THING_PREFIX, group_of
+
 ROLLBACK, DO_NOTHING = "ROLLBACK", "DO_NOTHING"
-THING_PREFIX = "thing/"
 
 
 class Outcome(str, enum.Enum):
@@ -44,11 +45,6 @@ class Outcome(str, enum.Enum):
     def keeps_roots(self) -> bool:
         """Whether the deployment's root components become its group's (persistGroupToRootComponents)."""
         return self in (Outcome.SUCCESSFUL, Outcome.FAILED_ROLLBACK_NOT_REQUESTED)
-
-
-def group_of(target_arn: str) -> str:
-    """``thing/<name>`` or ``thinggroup/<name>`` of a deployment's target ARN (``arn:...:iot:...:thing/x``)."""
-    return str(target_arn).rsplit(":", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -97,9 +93,12 @@ class CoreDeployments:
     def pending(self, listed: Sequence[Mapping[str, Any]]) -> list[Deployment]:
         return [Deployment.of(d) for d in listed if str(d.get("deploymentId")) not in self.processed]
 
-    def other_roots(self, deployment: Deployment, listed: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-        """The root components of the core's other groups: group → {component → version requirement}."""
+    def other_roots(self, deployment: Deployment, listed: Iterable[Mapping[str, Any]],
+                    thing_groups: Iterable[str] | None = None) -> dict[str, dict[str, str]]:
+        """The root components of the core's other groups: group → {component → version requirement}.
+        ``thing_groups``: the ARNs of the thing groups the core is in (default: the targets of ``listed``)."""
         member_of = {group_of(str(d.get("targetArn", ""))) for d in listed}
+        member_of |= {group_of(str(g)) for g in thing_groups or ()}
         out: dict[str, dict[str, str]] = {}
         for group, roots in self.group_roots.items():
             if group == deployment.group:

@@ -733,13 +733,18 @@ def _unzip(data: bytes, dest: Path, component: str) -> None:
         raise DeploymentFailed(f"Failed to unzip the Lambda artifact of {component}: {e}", ["IO_UNZIP_ERROR"]) from None
 
 
-def list_deployments(cloud_url: str, core_thing: str) -> List[Dict[str, Any]]:
-    """What the core device is asked to apply: the latest deployment of each of its targets (its thing and its
-    thing groups), oldest first, as GetDeployment documents (the local cloud's device-side route)."""
+def list_deployments(cloud_url: str, core_thing: str) -> Tuple[List[Dict[str, Any]], List[str]]:
+    """What the core device is asked to apply: ``(deployments, thing groups)`` — the effective deployment of each
+    of its targets (its thing and its thing groups; ``group/v2/deployments.effective_deployments``), oldest first,
+    as GetDeployment documents, and the ARNs of the thing groups it is in (the local cloud's device-side route)."""
+    from group.v2.deployments import effective_deployments
+
     try:
-        return list((_http("GET", _device_url(cloud_url, core_thing, "deployments")) or {}).get("deployments") or [])
+        body = _http("GET", _device_url(cloud_url, core_thing, "deployments")) or {}
     except (urllib.error.URLError, OSError) as e:
         raise NoDeployment(f"cannot ask {cloud_url} for the deployments of {core_thing}: {e}") from None
+    groups = [str(g) for g in body.get("thingGroups") or []]
+    return effective_deployments(body.get("deployments") or [], core_thing, groups), groups
 
 
 def core_facts(gg: Any, core_thing: str) -> Tuple[List[str], List[Dict[str, Any]]]:

@@ -83,6 +83,9 @@ def test_deployments_one_at_a_time_oldest_first():
     # a thing group the core left drops out; its thing stays
     assert core.other_roots(g2, []) == {"thing/Core": {"B": "2.0.0"}}
     assert core.other_roots(Deployment.of(doc("t2", "thing/Core", {})), []) == {}
+    # a thing group the core is still in keeps its roots even when its deployment is not listed
+    assert core.other_roots(Deployment.of(doc("t2", "thing/Core", {})), [],
+                            ["arn:aws:iot:us-east-1:123456789012:thinggroup/G"]) == {"thinggroup/G": {"A": "1.0.0"}}
 
 
 @pytest.mark.parametrize("outcome,status,keeps", [

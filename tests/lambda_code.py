@@ -7,9 +7,7 @@ tests/functional/lambdas/test_compat_and_imports.py), so all code dirs can share
 handlers load under unique names.
 """
 import importlib.util
-import logging
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 LAMBDAS = Path(__file__).resolve().parents[1] / "lambdas"
@@ -33,17 +31,3 @@ def load_handler(name):
     spec.loader.exec_module(module)
     return module
 
-
-@contextmanager
-def moto_server():
-    """A real moto server on 127.0.0.1, port 0: yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield "http://{}:{}".format(host, port)
-    finally:
-        server.stop()

@@ -7,7 +7,6 @@ connectivity, no service role association). The full seed group goes to the Loca
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -16,6 +15,7 @@ import yaml
 
 from group import package
 from group.clients import Clients
+from tests.moto_server import moto_server as moto_endpoint
 
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCER = ROOT / "lambdas" / "producer"
@@ -26,16 +26,8 @@ READ_ONLY = ("Get", "List", "Describe", "Head")  # HeadObject: S3's read-only ex
 
 @pytest.fixture(scope="session")
 def moto_server():
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture()

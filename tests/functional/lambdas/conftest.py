@@ -3,6 +3,7 @@ their runtime puts them on sys.path (``tests/lambda_code.py``)."""
 import pytest
 
 from tests import lambda_code
+from tests.moto_server import moto_server
 
 lambda_code.put_on_path()
 
@@ -14,5 +15,5 @@ def handler_of():
 
 @pytest.fixture(scope="session")
 def moto_endpoint():
-    with lambda_code.moto_server() as url:
+    with moto_server() as url:
         yield url

@@ -432,24 +432,15 @@ async def test_run_as_user_that_cannot_run_the_interpreter_gets_a_clear_error(ma
 
 
 async def test_boto3_in_a_lambda_reaches_the_local_cloud_unchanged(make_runtime):
-    import logging
+    from tests.moto_server import moto_server
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    cloud = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    cloud.start()
-    try:
-        host, port = cloud.get_host_and_port()
-        runtime = await make_runtime([spec("awsfn", timeout_s=20)],
-                                     cloud_endpoint_url=f"http://{host}:{port}")
+    with moto_server() as url:
+        runtime = await make_runtime([spec("awsfn", timeout_s=20)], cloud_endpoint_url=url)
         result = await runtime.invoke("awsfn", {"bucket": "lambda-made"})
         assert result.function_error == "", result.payload
         answer = result.json()
         # moto's backends are per process: other tests' buckets may be there too
         assert "lambda-made" in answer["buckets"] and answer["body"] == "from a Lambda"
-    finally:
-        cloud.stop()
 
 
 async def test_ipc_port_in_use_is_a_clear_error(make_runtime, tmp_path, router, shadow):

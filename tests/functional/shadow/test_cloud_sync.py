@@ -3,26 +3,21 @@ import json
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from localcore.shadow.service import ShadowService
 from localcore.shadow.sync import CloudShadowSync, removed_as_null
+from tests.moto_server import moto_server
 
 
 @pytest.fixture(scope="module")
 def iot_data():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        iot = boto3.client("iot", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
+    with moto_server() as url:
+        iot = boto3.client("iot", region_name="us-east-1", endpoint_url=url,
                            aws_access_key_id="testing", aws_secret_access_key="testing")
         for thing in ("Synced_Light", "Local_Only"):  # deploy makes the things; shadows need them
             iot.create_thing(thingName=thing)
-        yield boto3.client("iot-data", region_name="us-east-1", endpoint_url=f"http://{host}:{port}",
+        yield boto3.client("iot-data", region_name="us-east-1", endpoint_url=url,
                            aws_access_key_id="testing", aws_secret_access_key="testing")
-    finally:
-        server.stop()
 
 
 def cloud_state(client, thing):

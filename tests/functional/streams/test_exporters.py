@@ -31,9 +31,9 @@ from greengrasssdk.stream_manager import (
     StrategyOnFull,
     Util,
 )
-from moto.server import ThreadedMotoServer
 
 from localcore.streams import CloudConfig
+from tests.moto_server import moto_server
 
 REGION = "us-east-1"
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -42,11 +42,8 @@ FAST_RETRY = {"export_retry_initial_s": 0.05, "export_retry_max_s": 0.2}
 
 @pytest.fixture(scope="module")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def boto(service, url):

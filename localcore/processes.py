@@ -215,15 +215,20 @@ async def end_group(pgid: int, grace_s: float = DEFAULT_GRACE_S, *,
     the record of the supervision is dropped either way.
     """
     what = what or f"process group {pgid}"
+
+    def running() -> bool:  # a reaped leader with no member left: its pid may be another's, never signal it
+        return (proc is not None and proc.returncode is None) or group_alive(pgid)
+
     try:
-        if first is not None and ((proc is not None and proc.returncode is None) or group_alive(pgid)):
+        if first is not None and running():
             signal_group(pgid, first, proc)
         if first != signal.SIGKILL:
             if await _gone(pgid, proc, grace_s):
                 return True
             asked = f"ignored {signal.Signals(first).name}" if first else "did not end after the stop request"
             (report or log.warning)(f"{what} {asked} for {grace_s:g} s; SIGKILL")
-        signal_group(pgid, signal.SIGKILL, proc)
+        if running():
+            signal_group(pgid, signal.SIGKILL, proc)
         if await _gone(pgid, proc, KILL_WAIT_S):
             return True
         log.error("%s still there %.0f s after SIGKILL", what, KILL_WAIT_S)

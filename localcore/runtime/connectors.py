@@ -14,10 +14,13 @@ import logging
 import os
 import re
 import shutil
+import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional
+
+from localcore import processes
 
 from .errors import ConnectorError
 
@@ -86,18 +89,16 @@ class _Outcome:
 
 
 async def _run(argv: list[str], timeout_s: float) -> _Outcome:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+    """One docker CLI call in a process group of its own that dies with the core (``localcore/processes.py``)."""
+    proc = await processes.start(argv, name=f"docker CLI: {' '.join(argv[1:3])}", stdin=asyncio.subprocess.DEVNULL,
+                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
         output, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
+        await processes.end_group(proc.pid, 0.0, proc=proc, first=signal.SIGKILL)
         return _Outcome(-1, f"{' '.join(argv)} timed out after {timeout_s:.0f} s")
     except asyncio.CancelledError:  # the core is stopping: leave no docker CLI behind
-        if proc.returncode is None:
-            proc.kill()
+        await asyncio.shield(processes.end_group(proc.pid, 0.0, proc=proc, first=signal.SIGKILL))
         raise
     return _Outcome(proc.returncode, output.decode("utf-8", "replace").strip())
 

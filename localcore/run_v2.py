@@ -30,7 +30,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from localcore.deployment import AppliedDeployment
@@ -144,6 +143,7 @@ class CoreDevice:
         self.service: Any = None
         self._first: Optional[Plan] = None
         self._groups: List[str] = []            # the thing groups the core is in (ARNs)
+        self._failed_first: List[tuple] = []    # deployments that failed before the core ran: reported at start
         self._gg: Any = None
         self._recipes: Dict[tuple, Dict[str, Any]] = {}
         self._stop = asyncio.Event()
@@ -151,16 +151,27 @@ class CoreDevice:
 
     # ------------------------------------------------------------------------------ start-up
     def first(self) -> Plan:
-        """Blocking: the first deployment to apply, resolved and fetched (``read``)."""
-        from localcore.readers.errors import NoDeployment
+        """Blocking: the first deployment to apply, resolved and fetched (``read``). One that cannot be resolved
+        or fetched changes nothing: it is reported FAILED once the core runs, and the next one is tried."""
+        from localcore.generic_components.deployments import Outcome
+        from localcore.generic_components.errors import ComponentError
+        from localcore.readers.errors import DeploymentFailed, NoDeployment
         from localcore.readers.v2 import list_deployments
 
         listed, self._groups = list_deployments(self.cloud.url, self.thing)
-        deployment = self.deployments.next(listed)
-        if deployment is None:
-            raise NoDeployment(f"no deployment targets core device {self.thing} or a thing group it is in")
-        self._first = self._resolve(deployment, listed)
-        return self._first
+        while True:
+            deployment = self.deployments.next(listed)
+            if deployment is None:
+                if self._failed_first:
+                    raise self._failed_first[-1][1]
+                raise NoDeployment(f"no deployment targets core device {self.thing} or a thing group it is in")
+            try:
+                self._first = self._resolve(deployment, listed)
+                return self._first
+            except (DeploymentFailed, ComponentError) as e:
+                log.warning("V2 deployment %s cannot be applied: %s", deployment.id, e)
+                self.deployments.finished(deployment, Outcome.FAILED_NO_STATE_CHANGE)
+                self._failed_first.append((deployment, e))
 
     async def attach(self, core: Any) -> None:
         """The core runs the first plan's Lambda and public part; the generic components get their service."""
@@ -182,6 +193,9 @@ class CoreDevice:
     async def apply_first(self) -> AppliedDeployment:
         plan = self._first
         assert plan is not None, "read() first"
+        for deployment, error in self._failed_first:
+            reason = getattr(error, "reason", None) or str(error)
+            await self._report(deployment.id, "FAILED", reason, [], getattr(error, "error_stack", ()))
         return await self._process(plan.deployment, plan=plan, first=True)
 
     def follow(self) -> None:
@@ -253,10 +267,9 @@ class CoreDevice:
             id=deployment.id, status=status, platform=PLATFORM, message=reason or "", components=tuple(components),
             changes=changes if outcome is Outcome.SUCCESSFUL else None)
         if not first:
-            self.ctx.progress.step(f"deployment {deployment.id[:8]}", time.monotonic() - t,
-                                   outcome is Outcome.SUCCESSFUL,
-                                   reason if outcome is Outcome.SUCCESSFUL or not reason else
-                                   f"{outcome.value}: {reason}" if reason else "applied")
+            ok = outcome is Outcome.SUCCESSFUL
+            self.ctx.progress.step(f"deployment {deployment.id[:8]}", time.monotonic() - t, ok,
+                                   "applied" if ok else f"{outcome.value}: {reason}")
         return self.core.deployment
 
     async def _activate(self, plan: Plan, first: bool):
@@ -275,7 +288,7 @@ class CoreDevice:
                 return Outcome.FAILED_NO_STATE_CHANGE, f"{type(e).__name__}: {e}", None
         self.plan = plan
         activation = await self.service.activate(plan.generic, plan.others)
-        problem = await self.service.wait(activation)
+        problem = await self.service.wait(activation) or self._broken_lambda(plan)
         if problem is None:
             await self.service.remove(activation.obsolete)
             return Outcome.SUCCESSFUL, "", changes
@@ -296,6 +309,14 @@ class CoreDevice:
             log.exception("V2 deployment %s: rollback failed", plan.deployment.id)
             return Outcome.FAILED_UNABLE_TO_ROLLBACK, f"{problem}; the rollback failed: {e}", None
         return Outcome.FAILED_ROLLBACK_COMPLETE, problem, None
+
+    def _broken_lambda(self, plan: Plan) -> Optional[str]:
+        """A Lambda component of the deployment that cannot run fails it as a BROKEN generic one does."""
+        for c in installed_components(self.core, plan.setup):
+            if c["lifecycleState"] == "BROKEN":
+                return (f"Service {c['componentName']} in broken state after deployment: "
+                        f"{c.get('lifecycleStateDetails') or 'its process cannot start'}")
+        return None
 
     @staticmethod
     def _hard_dependers(names: set, specs: Mapping[str, Any]) -> set:

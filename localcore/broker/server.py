@@ -123,8 +123,11 @@ class _Client(asyncio.Protocol):
         self.last_rx = time.monotonic()
         try:
             for packet in self.reader.feed(data):
-                if packet.type == codec.PUBLISH and self.thing is not None:
+                kind = packet.type
+                if kind == codec.PUBLISH and self.thing is not None:
                     self._on_publish(packet)  # the per-message path, ahead of the dispatch chain
+                elif kind == codec.PUBACK and self.thing is not None and len(packet.body) == 2:
+                    continue  # a subscriber's acknowledgement: QoS 1 out keeps no session state
                 else:
                     self._dispatch(packet)
                 if self.closing:

@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
@@ -303,7 +304,8 @@ class AccessControl:
         with self._lock:
             self._refusals[(principal, operation, resource)] += 1
             self._last_refusals = (self._last_refusals + [{"principal": principal, "operation": operation,
-                                                            "resource": resource, "reason": text}])[-20:]
+                                                            "resource": resource, "reason": text,
+                                                            "time": time.time()}])[-20:]
         log.info("[%s] refused %s on %r: %s", principal, operation, resource, text)
         raise UnauthorizedError("Not Authorized" if destination == MQTT_PROXY else text)
 

@@ -75,6 +75,10 @@ class IpcService:
             raise ValueError(f"{name} is not an operation of the nucleus' service model")
         self._routes[name] = Route(handler, resource)
 
+    def unwire(self, operation: str) -> None:
+        """Stop serving ``operation``: it answers as an operation no module wired (e.g. a plugin removed)."""
+        self._routes.pop(operation if operation.startswith(PREFIX) else PREFIX + operation, None)
+
     @property
     def wired(self) -> list[str]:
         return sorted(self._routes)

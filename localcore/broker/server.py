@@ -28,7 +28,7 @@ import struct
 import threading
 import time
 from collections import Counter
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from localcore.broker import codec
 from localcore.broker.errors import ProtocolError
@@ -103,6 +103,11 @@ class _Client(asyncio.Protocol):
         self._out_bytes = 0
         self._backlog = 0  # the transport's write buffer after the last flush
         self._flush_scheduled = False
+        # allowed PUBLISHes in a row on one topic and QoS, within one read: routed together
+        self._run: list[Message] = []
+        self._run_acks: list[int] = []  # their QoS 1 packet identifiers, acknowledged once routed
+        self._run_head = b""  # topic length + topic of the run's PUBLISHes
+        self._run_flags = 0
         self._timer: asyncio.TimerHandle | None = None
         self._next_id = 0
 
@@ -125,18 +130,28 @@ class _Client(asyncio.Protocol):
             for packet in self.reader.feed(data):
                 kind = packet.type
                 if kind == codec.PUBLISH and self.thing is not None:
-                    self._on_publish(packet)  # the per-message path, ahead of the dispatch chain
-                elif kind == codec.PUBACK and self.thing is not None and len(packet.body) == 2:
+                    # the per-message path, ahead of the dispatch chain
+                    run = self._run
+                    if run:  # the same topic and QoS as the PUBLISH before: only its payload is new
+                        rest = codec.publish_rest(packet, self._run_head, self._run_flags)
+                        if rest is not None:
+                            self._extend_run(rest[0], rest[1])
+                            continue
+                        self._end_run()
+                    self._on_publish(packet)
+                    continue
+                if self._run:
+                    self._end_run()  # what came before this packet is routed before it takes effect
+                if kind == codec.PUBACK and self.thing is not None and len(packet.body) == 2:
                     continue  # a subscriber's acknowledgement: QoS 1 out keeps no session state
-                else:
-                    self._dispatch(packet)
+                self._dispatch(packet)
                 if self.closing:
                     return
-        except ProtocolError as exc:
-            self.broker._counts["protocol_errors"] += 1
-            log.warning("MQTT client %s (%s) disconnected: %s", self.thing or "?", self.peer, exc)
-            self.close()
-        except TopicError as exc:
+            if self._run:
+                self._end_run()
+        except (ProtocolError, TopicError) as exc:
+            if self._run:
+                self._end_run()  # the packets before the bad one count, as they would one by one
             self.broker._counts["protocol_errors"] += 1
             log.warning("MQTT client %s (%s) disconnected: %s", self.thing or "?", self.peer, exc)
             self.close()
@@ -236,6 +251,57 @@ class _Client(asyncio.Protocol):
             self._flush_scheduled = True
             broker._loop.call_soon(self._flush)
         broker._sent += 1
+
+    def deliver_run(self, messages: Sequence[Message]) -> None:
+        """Router sink for a run of messages on one topic (``Router.publish_run``): the same bytes, counts
+        and drops as :meth:`deliver` for each in order, with one subscription lookup for the run."""
+        broker = self.broker
+        if broker._loop_thread != threading.get_ident():
+            broker._loop.call_soon_threadsafe(self.deliver_run, messages)
+            return
+        if self.closing or self.transport is None:
+            return
+        topic = messages[0].topic
+        granted = self._granted.get(topic)
+        if granted is None:
+            granted = self._grant_for(topic)
+        if granted < 0:
+            broker._not_subscribed += len(messages)
+            return
+        out = self._out
+        prefixes = self._prefixes
+        key: tuple[str, int, int] | None = None
+        prefix = b""
+        sent = 0
+        for message in messages:
+            payload = message.payload
+            size = len(payload)
+            if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
+                self._backlog = self.transport.get_write_buffer_size()
+                if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
+                    broker._counts["dropped_slow_client"] += 1
+                    log.debug("dropped %s for slow client %s", topic, self.thing)
+                    continue
+            qos = granted if message.qos else 0
+            if key is None or key[1] != size or key[2] != qos:
+                key = (topic, size, qos)
+                prefix = prefixes.get(key)  # type: ignore[assignment]
+                if prefix is None:
+                    if len(prefixes) >= _GRANTED_CACHE:
+                        prefixes.clear()
+                    prefix = prefixes[key] = codec.publish_prefix(topic, size, qos)
+            out.append(prefix)
+            if qos:
+                self._next_id = self._next_id % 0xFFFF + 1
+                out.append(_U16.pack(self._next_id))
+                self._out_bytes += 2
+            out.append(payload)
+            self._out_bytes += len(prefix) + size
+            sent += 1
+        if sent and not self._flush_scheduled:
+            self._flush_scheduled = True
+            broker._loop.call_soon(self._flush)
+        broker._sent += sent
 
     def _grant_for(self, topic: str) -> int:
         """The QoS ``topic`` is delivered at: the highest QoS granted to a matching subscription, -1
@@ -378,17 +444,49 @@ class _Client(asyncio.Protocol):
                 # Moquette: logged, released, no PUBACK; the connection stays open
                 broker._counts["publish_refused"] += 1
                 return
-        message = _make_message(self.endpoint, topic, payload, qos)
-        try:
-            broker.router.publish(message)
-        except (TopicError, ValueError) as exc:
-            log.warning("router refused %s from %s: %s", topic, message.source, exc)
+        # the start of a run: the PUBLISHes after it on the same topic and QoS join it (_extend_run)
+        # and the run is routed in one go when another packet or the end of this read comes
+        body = packet.body
+        self._run_head = body[:2 + ((body[0] << 8) | body[1])]
+        self._run_flags = packet.flags
+        self._run.append(_make_message(self.endpoint, topic, payload, qos))
         if qos:
-            self._out.append(b"\x40\x02" + _U16.pack(packet_id))  # PUBACK, in this tick's write
-            self._out_bytes += 4
+            self._run_acks.append(packet_id)
+
+    def _extend_run(self, payload: bytes, packet_id: int) -> None:
+        """One more PUBLISH of the current run: same thing, topic and QoS, so the same checks hold (the
+        topic is valid and the policy decision is the one just made)."""
+        if len(payload) > MAX_PAYLOAD:
+            raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
+        self.broker._received += 1
+        first = self._run[0]
+        self._run.append(_make_message(self.endpoint, first.topic, payload, first.qos))
+        if packet_id:
+            self._run_acks.append(packet_id)
+
+    def _end_run(self) -> None:
+        """Route the run (Router.publish_run: as one publish per message, in order), then acknowledge
+        its QoS 1 messages."""
+        run, acks = self._run, self._run_acks
+        self._run, self._run_acks = [], []
+        router = self.broker.router
+        publish_run = getattr(router, "publish_run", None)
+        if publish_run is None or len(run) == 1:
+            for message in run:
+                self.broker._route(message)
+        else:
+            try:
+                publish_run(run)
+            except (TopicError, ValueError) as exc:
+                log.warning("router refused %s from %s: %s", run[0].topic, self.endpoint, exc)
+        if acks:
+            out = self._out
+            for packet_id in acks:
+                out.append(b"\x40\x02" + _U16.pack(packet_id))  # PUBACK, in this tick's write
+            self._out_bytes += 4 * len(acks)
             if not self._flush_scheduled:
                 self._flush_scheduled = True
-                broker._loop.call_soon(self._flush)
+                self.broker._loop.call_soon(self._flush)
 
     def _on_subscribe(self, packet: codec.Packet) -> None:
         packet_id, requested = codec.decode_subscribe(packet)

@@ -127,3 +127,41 @@ def test_all_or_error_delivers_to_no_one_when_a_target_is_full():
     assert roomy.got == [] and full.got == []
     assert router.publish(Message("function:a", "t", b"2")) == 2  # BestEffort: the sink decides itself
     assert router.status()["refused_queue_full"] == 1
+
+
+class CollectRuns(Collect):
+    def __init__(self):
+        super().__init__()
+        self.runs = 0
+
+    def deliver_run(self, messages):
+        self.runs += 1
+        self.messages.extend(messages)
+
+
+@pytest.mark.parametrize("topic", ["t/1", "t/2", "u/1"])
+def test_publish_run_routes_as_publish_one_by_one(topic):
+    one, run = Router(ROUTES), Router(ROUTES)
+    sinks = {}
+    for router in (one, run):
+        sinks[router] = (Collect(), CollectRuns())
+        router.attach("device:B", sinks[router][0])      # deliver only: gets each message
+        router.attach("function:f", sinks[router][1])    # deliver_run: gets the run in one call
+    messages = [Message("device:A", topic, b"%d" % i, i % 2) for i in range(5)]
+    reached = sum(one.publish(m) for m in messages)
+    assert run.publish_run(messages) == reached
+    assert [s.messages for s in sinks[one]] == [s.messages for s in sinks[run]]
+    assert sinks[run][1].runs == (1 if topic == "t/1" else 0)
+    assert one.status() == run.status()
+    assert run.publish_run([]) == 0
+
+
+def test_publish_run_validates_and_keeps_faulty_sinks_apart():
+    router = Router(ROUTES)
+    router.attach("device:B", Broken())
+    f = CollectRuns()
+    router.attach("function:f", f)
+    assert router.publish_run([Message("device:A", "t/1", b"x")] * 3) == 3
+    assert len(f.messages) == 3 and router.status()["sink_errors"] == 3
+    with pytest.raises(TopicError, match="wildcard"):
+        router.publish_run([Message("device:A", "t/#", b"x")])

@@ -1,0 +1,112 @@
+"""Pipelined PUBLISHes over raw mutual-TLS sockets: many packets in one write, as a fast device sends
+them. The broker routes PUBLISHes on one topic in a row together; what each client receives must be
+exactly what one-by-one routing gives — order, payloads, QoS, PUBACKs, refusals, and the packets before
+a protocol error."""
+import pytest
+from corekit import Core, mqtt_connect, read_packet
+
+from localcore.broker import Broker, codec
+from localcore.clientauth import policy_from_config
+from localcore.interfaces import Route
+
+ROUTES = [
+    Route("device:Pub", "device:Sub", "data/#"),
+    Route("device:Pub", "device:Pub", "self/#"),
+]
+
+
+@pytest.fixture
+def core(make_core):
+    return make_core(ROUTES, ["Pub", "Sub"])
+
+
+def connected(core, thing, subscribe=None):
+    sock = core.raw(core.devices[thing])
+    assert mqtt_connect(sock, thing) == 0
+    if subscribe:
+        sock.sendall(codec.encode_subscribe(1, subscribe))
+        suback = read_packet(sock)
+        assert suback.type == codec.SUBACK and 0x80 not in suback.body[2:]
+    return sock
+
+
+def read_n(sock, n):
+    """The next ``n`` packets (bounded by the socket timeout)."""
+    reader, packets = codec.PacketReader(1 << 20), []
+    while len(packets) < n:
+        data = sock.recv(65536)
+        assert data, f"connection closed after {len(packets)} of {n} packets"
+        packets += reader.feed(data)
+    assert len(packets) == n, f"{len(packets) - n} packets more than expected"
+    return packets
+
+
+def test_a_pipelined_burst_arrives_whole_and_in_order_with_every_puback(core):
+    sub = connected(core, "Sub", [("data/#", 1)])
+    pub = connected(core, "Pub")
+    # a run on data/a with payload sizes across the 1- and 2-byte remaining lengths, a QoS change,
+    # another topic, and back
+    sent = [("data/a", bytes([i]) * size, 1) for i, size in enumerate([0, 1, 100, 200, 20_000, 5, 5, 5])]
+    sent += [("data/a", b"q0-%d" % i, 0) for i in range(3)]
+    sent += [("data/b", b"b-%d" % i, 1) for i in range(4)] + [("data/a", b"last", 1)]
+    ids = {}
+    burst = b""
+    for n, (topic, payload, qos) in enumerate(sent, start=1):
+        burst += codec.encode_publish(topic, payload, qos, n if qos else 0)
+        if qos:
+            ids[n] = payload
+    pub.sendall(burst)
+    acks = [codec.decode_packet_id(p) for p in read_n(pub, len(ids))]
+    assert acks == sorted(ids)                                  # one PUBACK each, in order
+    got = [codec.decode_publish(p) for p in read_n(sub, len(sent))]
+    assert [(m.topic, m.payload, m.qos) for m in got] == sent
+    assert len({m.packet_id for m in got if m.qos}) == len(ids)  # the broker numbers its own
+    status = core.call(core.broker.status)["counts"]
+    assert (status["received"], status["sent"]) == (len(sent), len(sent))
+    assert core.call(core.router.status)["per_target"] == {"device:Sub": len(sent)}
+
+
+def test_a_subscribe_in_the_middle_takes_effect_between_the_publishes_around_it(core):
+    pub = connected(core, "Pub")
+    pub.sendall(codec.encode_publish("self/x", b"before-1", 0) + codec.encode_publish("self/x", b"before-2", 0)
+                + codec.encode_subscribe(7, [("self/#", 0)])
+                + codec.encode_publish("self/x", b"after-1", 0) + codec.encode_publish("self/x", b"after-2", 0))
+    packets = read_n(pub, 3)
+    assert packets[0].type == codec.SUBACK
+    assert [codec.decode_publish(p).payload for p in packets[1:]] == [b"after-1", b"after-2"]
+
+
+def test_packets_before_a_protocol_error_are_routed_and_acknowledged(core):
+    sub = connected(core, "Sub", [("data/#", 0)])
+    pub = connected(core, "Pub")
+    good = b"".join(codec.encode_publish("data/a", b"%d" % i, 1, i) for i in range(1, 6))
+    pub.sendall(good + codec.encode_publish("data/a", b"bad", 2, 6) + codec.encode_publish("data/a", b"never", 0))
+    assert [codec.decode_packet_id(p) for p in read_n(pub, 5)] == [1, 2, 3, 4, 5]
+    assert read_packet(pub) is None                             # then disconnected
+    assert [codec.decode_publish(p).payload for p in read_n(sub, 5)] == [b"1", b"2", b"3", b"4", b"5"]
+    assert core.call(core.broker.status)["counts"]["protocol_errors"] == 1
+
+
+def test_refused_publishes_in_a_burst_are_dropped_without_puback(tmp_path):
+    auth = {"deviceGroups": {
+        "definitions": {"All": {"selectionRule": "thingName: *", "policyName": "P"}},
+        "policies": {"P": {"Any": {"operations": ["mqtt:connect", "mqtt:subscribe"],
+                                   "resources": ["mqtt:clientId:*", "mqtt:topicfilter:data/#"]},
+                           "Pub": {"operations": ["mqtt:publish"], "resources": ["mqtt:topic:data/ok"]}}}}}
+    core = Core(tmp_path, ROUTES, ["Pub", "Sub"])
+    core.broker = Broker(core.router, ssl_context=core._ctx, authorize=core.auth, port=0,
+                         client_policy=policy_from_config(auth))
+    core.start()
+    try:
+        sub = connected(core, "Sub", [("data/#", 1)])
+        pub = connected(core, "Pub")
+        topics = ["data/ok", "data/ok", "data/no", "data/no", "data/ok", "data/no", "data/ok"]
+        pub.sendall(b"".join(codec.encode_publish(t, b"%d" % i, 1, i) for i, t in enumerate(topics, start=1)))
+        assert [codec.decode_packet_id(p) for p in read_n(pub, 4)] == [1, 2, 5, 7]
+        assert [codec.decode_publish(p).payload for p in read_n(sub, 4)] == [b"1", b"2", b"5", b"7"]
+        counts = core.call(core.broker.status)["counts"]
+        assert counts["publish_refused"] == 3 and counts["received"] == 7
+        pub.sendall(b"\xc0\x00")                                  # still connected: PINGRESP
+        assert read_packet(pub).type == codec.PINGRESP
+    finally:
+        core.stop()

@@ -97,7 +97,7 @@ def installed_components(core, setup) -> List[Dict[str, Any]]:
     functions = core.runtime.status().get("functions", {})
     # a Lambda component's name is its Lambda function's name (the converter's choice, as AWS's import)
     by_component = {lambda_name(setup.group, f.name): functions.get(f.name, {}) for f in setup.group.functions}
-    states, details = {}, {}
+    states, details = docker_states(core, setup)
     for name, fn in by_component.items():
         if fn.get("start_error"):
             states[name], details[name] = "BROKEN", str(fn["start_error"])
@@ -107,6 +107,34 @@ def installed_components(core, setup) -> List[Dict[str, Any]]:
                              f"{fn.get('max_instances')} instances)")
     return [dict(c, lifecycleStateDetails=details.get(c["componentName"], ""))
             for c in report_of(setup, states)]
+
+
+def docker_states(core, setup) -> tuple:
+    """The states of the components whose work is Docker's — the compose component of a V1 Docker connector
+    and aws.greengrass.DockerApplicationManager — from the core's Docker connector, which runs it: RUNNING once
+    ``docker compose up`` succeeded, STARTING while it runs, BROKEN when it failed; INSTALLED (not running)
+    with the reason when this machine has no usable Docker — a limit of this machine, not of the group (the
+    device needs Docker Engine, as AWS's DockerApplicationManager requires), so it fails no deployment here.
+    Returns (states, details) by component name; empty without a Docker connector."""
+    from group.v2 import catalog
+    from group.v2.convert import compose_component_name
+    from localcore.runtime.connectors import is_docker_connector
+
+    docker = core.docker_app.status() if core.docker_app is not None else None
+    names = {compose_component_name(setup.group, c.name) for c in setup.group.connectors if is_docker_connector(c)}
+    if docker is None or not names:
+        return {}, {}
+    state, reason = docker.get("state"), docker.get("reason") or ""
+    if state == "running":
+        lifecycle, why = "RUNNING", ""
+    elif state in ("new", "starting"):
+        lifecycle, why = "STARTING", reason
+    elif state == "not-run":
+        lifecycle, why = "INSTALLED", f"{reason} (the device needs Docker Engine)"
+    else:
+        lifecycle, why = "BROKEN", reason
+    names.add(catalog.DOCKER_MANAGER)
+    return {n: lifecycle for n in names}, {n: why for n in names}
 
 
 def _states(components: List[Dict[str, Any]]) -> Dict[str, tuple]:

@@ -845,15 +845,7 @@ def read_core_deployment(cloud_url: str, core_thing: str, region: str, work_dir:
         recipes[name] = recipe
         if recipe.get("ComponentType") == catalog.LAMBDA_TYPE:
             code_dirs[name] = _download_lambda(gg, arn, name, version, Path(work_dir))
-    try:
-        devices: List[str] = []
-        for page in gg.get_paginator("list_client_devices_associated_with_core_device").paginate(
-                coreDeviceThingName=core_thing):
-            devices += [d["thingName"] for d in page.get("associatedClientDevices", [])]
-        connectivity = gg.get_connectivity_info(thingName=core_thing).get("connectivityInfo", [])
-    except ClientError as e:
-        raise DeploymentFailed(f"Failed to read the client devices or connectivity of {core_thing}: {e}",
-                               ["CLOUD_API_ERROR"]) from None
+    devices, connectivity = core_facts(gg, core_thing)
     setup = setup_from_deployment(deployment, recipes, core_thing=core_thing, region=region, account=account,
                                   code_dirs=code_dirs, connectivity=connectivity, base=base, client_devices=devices)
     return deployment_id, setup

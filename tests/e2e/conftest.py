@@ -34,13 +34,19 @@ from pathlib import Path
 
 import pytest
 
-_path = Path(__file__).resolve().parent / "gg.py"
-if "e2e_gg" not in sys.modules:
-    _spec = importlib.util.spec_from_file_location("e2e_gg", _path)
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules["e2e_gg"] = _module
-    _spec.loader.exec_module(_module)
-e2e_gg = sys.modules["e2e_gg"]
+def _load(name: str, file: str):
+    """A helper module of this folder under a unique name (``import e2e_gg`` in tests): with
+    ``--import-mode=importlib`` the folder is not on sys.path."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent / file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+e2e_gg = _load("e2e_gg", "gg.py")
+_load("e2e_fidelity_kit", "fidelity_kit.py")  # the V2 fidelity modules' run and revisions
 
 
 PLATFORMS = ("v1", "v2")

@@ -1,28 +1,12 @@
 """Issue #21, configuration and what a component's processes get, under the real ``deploy.py run --platform v2``
 with revisions made through the AWS API: configuration survives an upgrade (4), a configuration change restarts
 only what uses it (5), recipe variables (8), the environment (9), RequiresPrivilege and runWith said, not
-silently dropped (12). One run for the module (test_v2_fidelity_kit.py).
+silently dropped (12). One run for the module (fidelity_kit.py).
 """
-import importlib.util
-import sys
-from pathlib import Path
-
+import e2e_fidelity_kit as kit
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-def _kit():
-    if "e2e_v2_fidelity_kit" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("e2e_v2_fidelity_kit",
-                                                      Path(__file__).with_name("test_v2_fidelity_kit.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["e2e_v2_fidelity_kit"]
-
-
-kit = _kit()
 
 
 @pytest.fixture(scope="module")

@@ -3,28 +3,12 @@
 deployment before anything is installed, versions resolve as the nucleus resolves them and a HARD dependency's
 failure stops its dependents (7); a deployment to the core's own thing adds its components while the thing
 group's keep running (6); each deployment is reported under its own id and the core reports what it applied
-(13). One run for the module (test_v2_fidelity_kit.py).
+(13). One run for the module (fidelity_kit.py).
 """
-import importlib.util
-import sys
-from pathlib import Path
-
+import e2e_fidelity_kit as kit
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-def _kit():
-    if "e2e_v2_fidelity_kit" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("e2e_v2_fidelity_kit",
-                                                      Path(__file__).with_name("test_v2_fidelity_kit.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return sys.modules["e2e_v2_fidelity_kit"]
-
-
-kit = _kit()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ revisions made with boto3 ``greengrassv2.create_deployment``, and what a user ob
 on the device (``ListEffectiveDeployments``), the installed components (``ListInstalledComponents``), the core
 device's health (``GetCoreDevice``), each component's own output and process.
 
-Load it with :func:`load` (the e2e modules are imported by path, as ``conftest.py`` loads ``gg.py``).
+``conftest.py`` loads it as ``e2e_fidelity_kit`` (the e2e folder is not on sys.path): ``import e2e_fidelity_kit as kit``.
 """
 from __future__ import annotations
 

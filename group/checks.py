@@ -10,8 +10,8 @@ from typing import Dict, List, Optional, Tuple
 from . import topics
 from .errors import Issue
 from .loading import Parsed
-from .sections import (CLOUD, DOCKER_CONNECTOR, MIN_MEMORY_MB, SHADOW_PREFIX, SHADOW_REPLIES, SHADOW_REQUESTS,
-                       SUPPORTED_RUNTIMES, Group)
+from .sections import (CLOUD, DOCKER_CONNECTOR, MIN_MEMORY_MB, PUBSUB, SHADOW_PREFIX, SHADOW_REPLIES,
+                       SHADOW_REQUESTS, SUPPORTED_RUNTIMES, Group)
 
 
 def check(g: Group, file: str, root: Path, parsed: Optional[Parsed] = None) -> List[Issue]:
@@ -142,7 +142,7 @@ def check(g: Group, file: str, root: Path, parsed: Optional[Parsed] = None) -> L
                 "use '/'-separated levels; '+' and '#' only as a whole level, '#' only last (e.g. sensors/+/data)")
         src, dst = g.endpoint(s.source), g.endpoint(s.target)
         for key, sym, ep in (("source", s.source, src), ("target", s.target, dst)):
-            if ep is None and not unchecked(sym):
+            if (ep is None or ep == PUBSUB) and not unchecked(sym):   # 'pubsub': the V2 reader's routes only
                 err(f"{p}.{key}", f"'{sym}' is not a device, function, 'cloud' or 'shadow:<thing>' of this group",
                     "add it under devices:/functions: or fix the name")
         k = (s.source, s.target, s.topic)

@@ -14,6 +14,7 @@ NAME_RE = r"^[A-Za-z0-9_\-]{1,128}$"
 THING_RE = r"^[A-Za-z0-9:_\-]{1,128}$"
 CLOUD = "cloud"
 SHADOW_PREFIX = "shadow:"
+PUBSUB = "pubsub"  # the V2 local pub/sub bus (nucleus IPC); only the V2 reader's routes name it, never group.yaml
 MIN_MEMORY_MB = 16
 SHADOW_TOPIC_RE = re.compile(r"^\$aws/things/([^/]+)/shadow/(.*)$")
 # Topics a shadow service accepts requests on, and the ones it publishes.
@@ -286,8 +287,8 @@ class Group(_Model):
 
     def endpoint(self, symbol: str) -> Optional[str]:
         """Resolve a subscription source/target to its canonical endpoint (see localcore/interfaces.py)."""
-        if symbol == CLOUD:
-            return CLOUD
+        if symbol in (CLOUD, PUBSUB):
+            return symbol
         if symbol.startswith(SHADOW_PREFIX):
             thing = symbol[len(SHADOW_PREFIX):]
             return symbol if thing in self.things else None

@@ -220,6 +220,7 @@ class LocalCore:
         self.docker_app = self._docker_connector(g)
         self._connector_task: Optional[asyncio.Task] = None
         self.deployment: AppliedDeployment = NONE  # set by the platform's run (run_v1.py, run_v2.py)
+        self.nucleus_ipc: Any = None  # V2: the nucleus IPC (localcore/nucleus_ipc), set by run_v2.py, for the dashboard
         self._apply_lock = asyncio.Lock()
         self._followers: List[Follower] = []  # what applies later deployments; stopped before the runtime
         self.lifecycle = Lifecycle(progress=progress)

@@ -169,6 +169,7 @@ class CoreDevice:
         self.plan: Optional[Plan] = None        # what the core runs now
         self.core: Any = None
         self.service: Any = None
+        self.ipc: Any = None                    # the nucleus IPC (localcore/nucleus_ipc), set by attach()
         self._first: Optional[Plan] = None
         self._groups: List[str] = []            # the thing groups the core is in (ARNs)
         self._failed_first: List[tuple] = []    # deployments that failed before the core ran: reported at start
@@ -202,9 +203,15 @@ class CoreDevice:
                 self._failed_first.append((deployment, e))
 
     async def attach(self, core: Any) -> None:
-        """The core runs the first plan's Lambda and public part; the generic components get their service."""
+        """The core runs the first plan's Lambda and public part; the generic components get their service and
+        the nucleus IPC (one socket under the V2 root; local pub/sub is the router's ``pubsub`` endpoint)."""
+        import functools
+
+        import boto3
+
         from localcore.generic_components.service import ComponentService
         from localcore.generic_components.tokens import ComponentTokens
+        from localcore.nucleus_ipc import NucleusIpc
 
         self.core = core
         tokens = ComponentTokens()
@@ -214,8 +221,15 @@ class CoreDevice:
             root=self.root, tokens=tokens, thing_name=self.thing, region=self.region, cloud_url=self.cloud.url,
             credentials_uri=core.runtime.credentials_uri,
             stream_manager_port=core.streams.port if core.streams is not None else None,
-            root_ca_path=str(self.ctx.certs_dir / "root-ca.pem"))
+            root_ca_path=str(self.ctx.certs_dir / "root-ca.pem"), ipc_socket=self.root / "ipc.socket")
         await self.service.start()
+        self.ipc = NucleusIpc(self.root / "ipc.socket", tokens, core.router, host=self.service,
+                              installed=self.installed, secrets_client=functools.partial(
+                                  boto3.client, "secretsmanager", region_name=self.region, endpoint_url=self.cloud.url,
+                                  aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1]))
+        await self.ipc.start()
+        core.nucleus_ipc = self.ipc      # the dashboard shows its status (web/wiring.py)
+        core.add_follower(self.ipc)      # stopped after the components
         core.add_follower(self.service)  # stopped with the core, after the follower, before the runtime
 
     async def apply_first(self) -> AppliedDeployment:
@@ -273,6 +287,12 @@ class CoreDevice:
             if plan is None:
                 plan = await asyncio.to_thread(self._resolve, deployment, listed or [])
             await self.service.prepare(plan.generic)
+            if not first:   # DynamicComponentConfigurationValidator: components that subscribed check theirs
+                unchanged = {n: spec.config for n, spec in plan.generic.items()
+                             if self.service.version(n) == spec.recipe.version}
+                invalid = await self.ipc.validate(deployment.id, deployment.document, unchanged)
+                if invalid:
+                    raise DeploymentFailed(invalid, ["COMPONENT_CONFIGURATION_NOT_VALID"])
         except DeploymentFailed as e:
             outcome, reason, codes = Outcome.FAILED_NO_STATE_CHANGE, e.reason, e.error_stack
         except ComponentError as e:
@@ -315,6 +335,7 @@ class CoreDevice:
                 log.warning("V2 deployment %s refused by the core: %s", plan.deployment.id, e)
                 return Outcome.FAILED_NO_STATE_CHANGE, f"{type(e).__name__}: {e}", None
         self.plan = plan
+        await self.ipc.configure(plan.configs)   # accessControl, configuration, plugins: before components start
         activation = await self.service.activate(plan.generic, plan.others)
         problem = await self.service.wait(activation) or self._broken_lambda(plan)
         if problem is None:
@@ -327,6 +348,8 @@ class CoreDevice:
             if old is not None and not first:
                 await self.core.apply_deployment(old.setup.group, old.setup.profile)
             self.plan = old
+            await self.ipc.configure({**(old.configs if old is not None else {}),
+                                      **{n: spec.config for n, spec in snapshot.items()}})
             untracked = broken_before | self._hard_dependers(broken_before, snapshot)
             back = await self.service.activate(snapshot, old.others if old is not None else {}, untracked=untracked)
             rollback_problem = await self.service.wait(back)

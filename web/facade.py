@@ -28,7 +28,7 @@ page says so; ``errors`` {section: message} reports a provider that raised)::
                  "source": str, "last_error": str|None},   # the last two with the Lambda's status
       "connectors": [{"name": str, ...}],
       "platform": {"name": "v1"|"v2", "label": str, "deployment": {...}|None, "components": [...],
-                   "client_auth": {...}|None},          # platform_section()
+                   "client_auth": {...}|None, "ipc": {...}|None},   # platform_section()
       "errors": {section: str}
     }
 
@@ -478,7 +478,8 @@ def core_device_health(deployment_status: str | None, components: list[dict],
 
 def platform_section(profile: Any, deployment: Mapping[str, Any] | None, broker_status: Mapping[str, Any] | None,
                      *, core_thing: str | None = None,
-                     core_status: Mapping[str, Any] | None = None) -> dict:
+                     core_status: Mapping[str, Any] | None = None,
+                     ipc_status: Mapping[str, Any] | None = None) -> dict:
     """The ``platform`` section, pure: from the core's ``PlatformProfile`` (``localcore/platform.py``),
     ``core.deployment`` (under v2 ``localcore/run_v2.py`` puts there the id, status, message and the
     ListInstalledComponents-shaped ``components`` the core reported), the broker's ``status()`` (its
@@ -493,10 +494,13 @@ def platform_section(profile: Any, deployment: Mapping[str, Any] | None, broker_
                          "state", "details", "problem": bool}],        # lambda, generic, public; by name
          "client_auth": None | {"decisions": {operation: {"allowed", "refused"}},
                                 "recent_refusals": [{"thing", "operation", "resource", "reason", "time"}],
-                                "groups": {name: {"selectionRule", "policyName"}}, "warnings": [str]}}
+                                "groups": {name: {"selectionRule", "policyName"}}, "warnings": [str]},
+         "ipc": None | {"socket", "connections": [component], "operations": [name], "allowed", "refused",
+                        "recent_refusals": [{"principal", "operation", "resource", "reason", "time"}],
+                        "problems": [str]}}      # the nucleus IPC server's status (localcore/nucleus_ipc)
 
-    Under v1 ``deployment`` and ``client_auth`` are ``None`` and ``components`` is empty (the page hides
-    its V2 panels). ``state`` is ``None`` for a component the core has not reported yet;
+    Under v1 ``deployment`` and ``client_auth`` are ``None``, ``ipc`` is absent and ``components`` is empty (the
+    page hides its V2 panels). ``state`` is ``None`` for a component the core has not reported yet;
     ``recent_refusals`` are the newest first (at most 10).
     """
     name = str(getattr(profile, "name", "v1") or "v1")
@@ -534,6 +538,17 @@ def platform_section(profile: Any, deployment: Mapping[str, Any] | None, broker_
             "recent_refusals": refusals[::-1][:_REFUSALS_SHOWN],
             "groups": dict(policy.get("groups") or {}),
             "warnings": list(policy.get("warnings") or []),
+        }
+    result["ipc"] = None
+    if isinstance(ipc_status, Mapping):
+        authz = ipc_status.get("authorization") or {}
+        refused = [dict(r) for r in authz.get("last_refusals") or [] if isinstance(r, Mapping)]
+        result["ipc"] = {
+            "socket": ipc_status.get("socket"), "connections": list(ipc_status.get("connections") or []),
+            "operations": list(ipc_status.get("wired") or []),
+            "allowed": int(authz.get("allowed", 0)), "refused": int(authz.get("refused", 0)),
+            "recent_refusals": refused[::-1][:_REFUSALS_SHOWN],
+            "problems": [p for ps in (authz.get("problems") or {}).values() for p in ps],
         }
     return result
 

@@ -112,8 +112,10 @@ class DashboardService:
 
     def _platform(self) -> dict:
         core = self.core
+        ipc = getattr(core, "nucleus_ipc", None)   # V2: the nucleus IPC server (run_v2.py sets it)
         return platform_section(core.cfg.profile, core.deployment.as_dict(), core.broker.status(),
-                                core_thing=core.cfg.group.core.thing, core_status=core.lifecycle.status())
+                                core_thing=core.cfg.group.core.thing, core_status=core.lifecycle.status(),
+                                ipc_status=ipc.status() if ipc is not None else None)
 
     def _devices(self) -> list:
         connected = set(self.core.broker.connected())

@@ -131,6 +131,7 @@ class ComponentRunner:
         self._waiters: list[tuple[set[State], asyncio.Future]] = []
         self._task: asyncio.Task | None = None
         self._restarts = 0
+        self._reported_error: str | None = None   # IPC UpdateState ERRORED, for the driver to act on
 
     # ------------------------------------------------------------------------------ public API
     async def start(self) -> None:
@@ -180,6 +181,30 @@ class ComponentRunner:
             self.dependencies = dict(dependencies)
         if self.manifest is not None:
             self._interpolate()
+
+    def report_state(self, state: str) -> bool:
+        """``Lifecycle.reportState`` from the component itself (IPC UpdateState): RUNNING while STARTING (e.g. a
+        Startup step that keeps running), ERRORED while STARTING or RUNNING (handled as a failed step: Recover,
+        then start again; BROKEN at the third in a row). Anything else is ignored, as the nucleus does; returns
+        whether the report was taken."""
+        st = self.machine.state
+        if state == "RUNNING" and st is State.STARTING:
+            self._note("reported RUNNING (UpdateState)")
+            asyncio.get_running_loop().create_task(self._reported_running())
+            return True
+        if state == "ERRORED" and st in (State.STARTING, State.RUNNING) and not self._stop.is_set():
+            self._reported_error = "the component reported ERRORED (UpdateState)"
+            self._wake.set()
+            return True
+        return False
+
+    async def _reported_running(self) -> None:
+        if self.machine.state is State.STARTING:   # the driver may have moved on meanwhile
+            await self._fire("running")
+
+    def _take_reported_error(self) -> str | None:
+        reason, self._reported_error = self._reported_error, None
+        return None if self._stop.is_set() else reason
 
     @property
     def restart_pending(self) -> bool:
@@ -386,10 +411,14 @@ class ComponentRunner:
             return
         if lc.startup is not None and not self._skip("Startup", lc.startup):
             result = await self._run_step("Startup", lc.startup, keep_group=True)
-            if result == "stop":
+            reported = self._take_reported_error() if result == "stop" else None
+            if reported is not None:
+                await self._fire("error", reported, "STARTUP_ERROR")
+            elif result == "stop":
                 await self._fire("stop")
             elif result == 0:
-                await self._fire("running")
+                if self.machine.state is State.STARTING:   # not already reported RUNNING over IPC
+                    await self._fire("running")
             else:
                 await self._fire("error", _failed("Startup", result),
                                  "STARTUP_TIMEOUT" if result == "timeout" else "STARTUP_ERROR")
@@ -402,18 +431,24 @@ class ComponentRunner:
         except OSError as e:
             await self._fire("error", f"Run could not start: {e}", "RUN_IO_ERROR")
             return
-        await self._fire("running")
+        if self.machine.state is State.STARTING:   # not already reported RUNNING over IPC
+            await self._fire("running")
 
     async def _running(self) -> None:
         main = self._main
         if main is None or main.returncode is not None and self.lifecycle.startup is not None:
             # Startup exited 0; its background processes live on in their group until a stop (or a restart).
             await self._wake.wait()
-            await self._fire("stop")
+            reported = self._take_reported_error()
+            await (self._fire("error", reported, "RUN_ERROR") if reported else self._fire("stop"))
             return
         timeout = self._timeout("Run")
         result = await self._wait(main, timeout)
-        if result == "stop":
+        reported = self._take_reported_error() if result == "stop" else None
+        if reported is not None:
+            await self._kill_group(main.pid)
+            await self._fire("error", reported, "RUN_ERROR")
+        elif result == "stop":
             await self._fire("stop")
         elif result == "timeout":
             await self._kill_group(main.pid)

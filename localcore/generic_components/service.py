@@ -138,6 +138,7 @@ class ComponentService:
         self._order: list[str] = []
         self._files: dict[tuple[str, str], dict[str, Path]] = {}
         self._changed_at: dict[str, float] = {}
+        self._stopped: set[ComponentRunner] = set()   # ended by StopComponent (IPC): a restart makes a new one
         self._tick = asyncio.Event()
 
     # ------------------------------------------------------------------------------ lifecycle
@@ -180,6 +181,45 @@ class ComponentService:
 
     def broken(self) -> set[str]:
         return {n for n, i in self._installed.items() if i.runner.state is State.BROKEN}
+
+    # ------------------------------------------------------------------------------ what components ask (IPC)
+    def update_configuration(self, name: str, configuration: Mapping[str, Any]) -> None:
+        """The component changed its own configuration (IPC UpdateConfiguration): kept for the next deployment's
+        merge; nothing restarts and the lifecycle stays as resolved (the nucleus interpolates at deployment)."""
+        inst = self._installed.get(name)
+        if inst is not None:
+            inst.runner.configuration = dict(configuration)
+
+    def report_state(self, name: str, state: str) -> bool | None:
+        """IPC UpdateState (``Lifecycle.reportState``); None when ``name`` is not installed."""
+        inst = self._installed.get(name)
+        return inst.runner.report_state(state) if inst is not None else None
+
+    async def restart_component(self, name: str) -> bool | None:
+        """Greengrass CLI RestartComponent (``requestRestart``): None when ``name`` is not installed, False when
+        BROKEN (only a deployment reinstalls it). A component stopped by :meth:`stop_component` starts again."""
+        inst = self._installed.get(name)
+        if inst is None:
+            return None
+        if inst.runner.state is State.BROKEN:
+            return False
+        if inst.runner in self._stopped:
+            self._stopped.discard(inst.runner)
+            spec = ComponentSpec(inst.spec.recipe, dict(inst.runner.configuration), inst.spec.root, inst.spec.run_with)
+            self._install(name, spec, inst.service, inst.runner.dependencies)
+            await self._installed[name].runner.start()
+        else:
+            inst.runner.restart()
+        return True
+
+    async def stop_component(self, name: str) -> bool | None:
+        """Greengrass CLI StopComponent (``requestStop``): FINISHED until a restart or a deployment reinstalls it."""
+        inst = self._installed.get(name)
+        if inst is None:
+            return None
+        self._stopped.add(inst.runner)
+        await inst.runner.stop()
+        return True
 
     # ------------------------------------------------------------------------------ phases
     async def prepare(self, specs: Mapping[str, ComponentSpec]) -> None:

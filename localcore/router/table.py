@@ -19,7 +19,8 @@ _CACHE_LIMIT = 8192
 
 def validate_endpoint(endpoint: str, where: str) -> str:
     kind, name = split(endpoint)
-    if endpoint == CLOUD or endpoint == "pubsub":  # "pubsub": the V2 local pub/sub bus (localcore.nucleus_ipc)
+    # "pubsub": the V2 local pub/sub bus; "mqttproxy": the IoT Core subscriptions of V2 components (localcore.nucleus_ipc)
+    if endpoint in (CLOUD, "pubsub", "mqttproxy"):
         return endpoint
     if kind not in _KINDS or kind == "cloud" or not name:
         raise RouteError(

@@ -377,6 +377,19 @@
       null, (i) => comps[i].problem ? "row-bad" : null)
       : h("p", {class: "down"}, "The deployment has no components."));
 
+    const ipc = p.ipc;
+    if (!ipc) {
+      replace($("ipc-summary"), h("p", {class: "down"}, "The nucleus IPC server is not running."));
+      replace($("ipc-refusals"));
+    } else {
+      replace($("ipc-summary"), kv({"Socket": ipc.socket, "Connected components": (ipc.connections || []).join(", ") || "none",
+        "Allowed": ipc.allowed, "Refused": ipc.refused}), ...(ipc.problems || []).map((w) => h("p", {class: "error"}, w)));
+      const ipcRefusals = ipc.recent_refusals || [];
+      replace($("ipc-refusals"), ipcRefusals.length ? table("Newest first", ["Time", "Component", "Operation", "Resource", "Reason"],
+        ipcRefusals.map((r) => [fmtTime(r.time), r.principal, r.operation, r.resource, r.reason]))
+        : h("p", {class: "hint"}, "No refusals."));
+    }
+
     const a = p.client_auth;
     if (!a) {
       replace($("client-auth-decisions"), h("p", {class: "down"}, "No client-device policy (the Auth component is not configured)."));

@@ -18,7 +18,9 @@ LocalMqtt→IotCore → device→cloud, IotCore→LocalMqtt → cloud→device (
 Bridge shadow pair → device→shadow:<thing> on the shadow topics the policy lets the device publish, and
 shadow:<thing>→device on the ones it may subscribe to; device→device is plain broker pub/sub: each device →
 each other device on the topics one may publish and the other subscribe to (the policy enforces it again
-at the broker). Function→device does not exist on V2 (the converter routes it through the cloud).
+at the broker). Function→device does not exist on V2 (the converter routes it through the cloud). The local
+pub/sub bus of the nucleus IPC is the endpoint ``pubsub``: a ``PUB_SUB`` event source (not a shadow topic) is also
+pubsub→function, Bridge LocalMqtt→Pubsub device→pubsub and Pubsub→LocalMqtt pubsub→device.
 """
 from __future__ import annotations
 
@@ -31,7 +33,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -43,6 +44,7 @@ from group.topics import filters_overlap
 from group.v2 import catalog
 from group.v2.convert import compose_component_name
 from group.v2.lambda_recipe import lambda_parameters_from_recipe
+from localcore.clientauth import device_grants, policy_from_config
 from localcore.generic_components.config import apply_update
 from localcore.generic_components.errors import ConfigurationError
 from localcore.platform import ComponentInfo, CoreSetup, PlatformProfile
@@ -56,7 +58,6 @@ PROFILE_NAME = "v2"
 DISCOVERY_PREFIX = "greengrassV2-coreDevice-"
 LAMBDA_ARTIFACT = "lambda-artifact.zip"
 BRIDGE_ENDS = ("LocalMqtt", "Pubsub", "IotCore")
-AUTH_OPERATIONS = ("mqtt:connect", "mqtt:publish", "mqtt:subscribe", "*")
 SHADOW_FILTER_RE = re.compile(r"^\$aws/things/([^/]+)/shadow(/|$)")
 DOCKER_CONNECTOR_ARN = "arn:aws:greengrass:{region}::/connectors/DockerApplicationDeployment/versions/7"
 DEFAULT_BROKER_PORT = 8883
@@ -101,117 +102,6 @@ def _shadow_thing(topic: str) -> Optional[str]:
 def _safe_name(text: str) -> str:
     out = re.sub(r"[^A-Za-z0-9_\-]", "-", text)[:128]
     return out or "unnamed"
-
-
-# ---- the Auth configuration (only what routes and devices need; the policy engine is clientauth's) --------
-
-
-@dataclass
-class Grants:
-    """What the Auth policy lets one device do (union over the device groups it belongs to)."""
-
-    connect: bool = False
-    publish: List[str] = field(default_factory=list)      # exact topics
-    subscribe: List[str] = field(default_factory=list)    # topic filters, matched literally by Auth
-    publish_all: bool = False
-    subscribe_all: bool = False
-
-    def may_publish_matching(self, topic_filter: str) -> List[str]:
-        """The granted topics a message on ``topic_filter`` could be (``[filter]`` with a ``*`` grant)."""
-        if self.publish_all:
-            return [topic_filter]
-        return [t for t in self.publish if topic_matches(topic_filter, t)]
-
-    def may_subscribe_overlapping(self, topic_filter: str) -> List[str]:
-        if self.subscribe_all:
-            return [topic_filter]
-        return [f for f in self.subscribe if filters_overlap(f, topic_filter)]
-
-
-def _selected_things(rule: Any, definition: str, known: Sequence[str]) -> List[str]:
-    if not isinstance(rule, str) or not rule.strip():
-        raise _config_error(catalog.CLIENT_AUTH, f"deviceGroups.definitions.{definition}.selectionRule must be a "
-                                                 "non-empty string like 'thingName: A OR thingName: B'")
-    out: List[str] = []
-    for clause in re.split(r"\s+OR\s+", rule.strip()):
-        m = re.fullmatch(r"thingName:\s*((?:\\:|[^:\s])+)", clause.strip())
-        if m is None:
-            raise _config_error(catalog.CLIENT_AUTH, f"deviceGroups.definitions.{definition}.selectionRule: "
-                                                     f"cannot read {clause!r} (only 'thingName: <name>' clauses joined "
-                                                     "by OR are supported)")
-        value = m.group(1).replace("\\:", ":")
-        if "*" in value:
-            if value != "*" and (value.count("*") > 1 or not value.endswith("*")):
-                raise _config_error(catalog.CLIENT_AUTH, f"deviceGroups.definitions.{definition}.selectionRule: "
-                                                         f"'*' may only end a thing name ({value!r})")
-            prefix = value[:-1]
-            out.extend(t for t in known if t.startswith(prefix))
-        else:
-            out.append(value)
-    return out
-
-
-def _statement_grants(policy_name: str, statements: Any) -> Grants:
-    if not isinstance(statements, dict):
-        raise _config_error(catalog.CLIENT_AUTH, f"deviceGroups.policies.{policy_name} must be a map of statements")
-    g = Grants()
-    for sid, st in statements.items():
-        where = f"deviceGroups.policies.{policy_name}.{sid}"
-        if not isinstance(st, dict):
-            raise _config_error(catalog.CLIENT_AUTH, f"{where} must be a map with operations and resources")
-        ops, res = st.get("operations"), st.get("resources")
-        if not isinstance(ops, list) or not all(isinstance(o, str) for o in ops):
-            raise _config_error(catalog.CLIENT_AUTH, f"{where}.operations must be a list of strings")
-        if not isinstance(res, list) or not all(isinstance(r, str) for r in res):
-            raise _config_error(catalog.CLIENT_AUTH, f"{where}.resources must be a list of strings")
-        bad = [o for o in ops if o not in AUTH_OPERATIONS]
-        if bad:
-            raise _config_error(catalog.CLIENT_AUTH, f"{where}.operations: unknown {bad} (use {list(AUTH_OPERATIONS)})")
-        for r in res:
-            if r != "*" and not r.startswith(("mqtt:clientId:", "mqtt:topic:", "mqtt:topicfilter:")):
-                raise _config_error(catalog.CLIENT_AUTH, f"{where}.resources: {r!r} is not mqtt:clientId:<id>, "
-                                                         "mqtt:topic:<topic>, mqtt:topicfilter:<filter> or '*'")
-        every = "*" in ops
-        if every or "mqtt:connect" in ops:
-            g.connect = g.connect or any(r == "*" or r.startswith("mqtt:clientId:") for r in res)
-        if every or "mqtt:publish" in ops:
-            g.publish_all = g.publish_all or "*" in res
-            g.publish += [r[len("mqtt:topic:"):] for r in res if r.startswith("mqtt:topic:")]
-        if every or "mqtt:subscribe" in ops:
-            g.subscribe_all = g.subscribe_all or "*" in res
-            g.subscribe += [r[len("mqtt:topicfilter:"):] for r in res if r.startswith("mqtt:topicfilter:")]
-    return g
-
-
-def device_grants(auth: Mapping[str, Any], known: Sequence[str] = ()) -> Dict[str, Grants]:
-    """Thing → what the Auth configuration grants it, in the order the device groups name the things.
-    ``known`` (the associated client devices) resolves ``thingName: prefix*`` rules."""
-    groups = auth.get("deviceGroups")
-    if groups is None:
-        return {}
-    if not isinstance(groups, dict):
-        raise _config_error(catalog.CLIENT_AUTH, "deviceGroups must be a map")
-    definitions = groups.get("definitions") or {}
-    policies = groups.get("policies") or {}
-    if not isinstance(definitions, dict) or not isinstance(policies, dict):
-        raise _config_error(catalog.CLIENT_AUTH, "deviceGroups.definitions and deviceGroups.policies must be maps")
-    out: Dict[str, Grants] = {}
-    for name, definition in definitions.items():
-        if not isinstance(definition, dict):
-            raise _config_error(catalog.CLIENT_AUTH, f"deviceGroups.definitions.{name} must be a map")
-        policy_name = definition.get("policyName")
-        if policy_name not in policies:
-            raise _config_error(catalog.CLIENT_AUTH, f"deviceGroups.definitions.{name}.policyName "
-                                                     f"{policy_name!r} names no policy under deviceGroups.policies")
-        grants = _statement_grants(str(policy_name), policies[policy_name])
-        for thing in _selected_things(definition.get("selectionRule"), name, known):
-            g = out.setdefault(thing, Grants())
-            g.connect = g.connect or grants.connect
-            g.publish_all = g.publish_all or grants.publish_all
-            g.subscribe_all = g.subscribe_all or grants.subscribe_all
-            g.publish = list(dict.fromkeys(g.publish + grants.publish))
-            g.subscribe = list(dict.fromkeys(g.subscribe + grants.subscribe))
-    return out
 
 
 def _bridge_mappings(config: Mapping[str, Any]) -> List[Tuple[str, Dict[str, str]]]:
@@ -435,17 +325,12 @@ def _connectivity(connectivity: Sequence[Mapping[str, Any]], broker_port: int) -
 
 
 def _client_policy(auth_config: Optional[Mapping[str, Any]]) -> Any:
-    """The Auth policy engine (``localcore.clientauth``), imported lazily: another package owns it."""
+    """The Auth policy engine (``localcore.clientauth``) over the component's configuration."""
     if auth_config is None:
         return None
     try:
-        from localcore.clientauth import policy_from_config  # type: ignore[attr-defined]
-    except ImportError as e:
-        log.warning("client-device policy engine not available (%s): no per-operation Auth decisions", e)
-        return None
-    try:
         return policy_from_config(dict(auth_config))
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError) as e:  # AuthConfigError: the path and the reason
         raise _config_error(catalog.CLIENT_AUTH, str(e)) from None
 
 
@@ -592,6 +477,7 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
             if thing is not None and has_shadows and thing != "+":
                 routes.add(f"{f.name}-shadow-{i}", f"shadow:{thing}", f.name, topic)
                 continue
+            routes.add(f"{f.name}-pubsub-{i}", "pubsub", f.name, topic)   # IPC PublishToTopic (localcore/nucleus_ipc)
             if any(filters_overlap(b, topic) for b in to_pubsub):
                 for d in things:
                     if grants[d].may_publish_matching(topic):
@@ -612,7 +498,15 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
                     for flt in _outermost(mine):
                         routes.add(f"{key}-{d}", f"shadow:{_shadow_thing(flt)}", d, flt)
             continue
-        if source == "LocalMqtt" and target == "IotCore":
+        if source == "LocalMqtt" and target == "Pubsub":   # to IPC SubscribeToTopic (localcore/nucleus_ipc)
+            for d in things:
+                if grants[d].may_publish_matching(topic):
+                    routes.add(f"{key}-{d}", d, "pubsub", topic)
+        elif source == "Pubsub" and target == "LocalMqtt":   # IPC PublishToTopic to the devices
+            for d in things:
+                if grants[d].may_subscribe_overlapping(topic):
+                    routes.add(f"{key}-{d}", "pubsub", d, topic)
+        elif source == "LocalMqtt" and target == "IotCore":
             for d in things:
                 if grants[d].may_publish_matching(topic):
                     routes.add(f"{key}-{d}", d, "cloud", topic)
@@ -707,12 +601,19 @@ def _client(cloud_url: str, region: str, credentials: Mapping[str, str]) -> Any:
         aws_session_token=credentials.get("Token") or None)
 
 
-def latest_deployment(deployments: Sequence[Mapping[str, Any]]) -> Optional[Mapping[str, Any]]:
-    """The deployment a core applies: the latest one to a thing group it belongs to, else to its thing
-    (the device-side route lists them oldest first)."""
-    groups = [d for d in deployments if ":thinggroup/" in str(d.get("targetArn", ""))]
-    pool = groups or list(deployments)
-    return pool[-1] if pool else None
+def latest_deployment(deployments: Sequence[Mapping[str, Any]], core_thing: str,
+                      thing_groups: Iterable[str]) -> Optional[Mapping[str, Any]]:
+    """The deployment a core applies (``group.v2.deployments.core_deployment``): the newest of its targets'
+    (its thing, its thing groups) with the root components of the others; DeploymentFailed when they disagree."""
+    from group.v2.deployments import core_deployment
+
+    found = core_deployment(deployments, core_thing, thing_groups)
+    if found is not None and found.conflicts:
+        name, by_group = sorted(found.conflicts.items())[0]
+        raise DeploymentFailed(f"No version of {name} satisfies every group of core device {core_thing}: "
+                               + ", ".join(f"{g} requires {v}" for g, v in sorted(by_group.items())),
+                               ["NO_AVAILABLE_COMPONENT_VERSION", "COMPONENT_VERSION_REQUIREMENTS_NOT_MET"])
+    return found.document() if found is not None else None
 
 
 def _account_of(arn: str) -> str:
@@ -814,10 +715,10 @@ def read_core_deployment(cloud_url: str, core_thing: str, region: str, work_dir:
     from botocore.exceptions import ClientError
 
     try:
-        listed = (_http("GET", _device_url(cloud_url, core_thing, "deployments")) or {}).get("deployments") or []
+        listed = _http("GET", _device_url(cloud_url, core_thing, "deployments")) or {}
     except (urllib.error.URLError, OSError) as e:
         raise NoDeployment(f"cannot ask {cloud_url} for the deployments of {core_thing}: {e}") from None
-    deployment = latest_deployment(listed)
+    deployment = latest_deployment(listed.get("deployments") or [], core_thing, listed.get("thingGroups") or [])
     if deployment is None:
         raise NoDeployment(f"no deployment targets core device {core_thing} or a thing group it is in")
     deployment_id = str(deployment.get("deploymentId"))

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import multiprocessing as mp
 import os
 import shutil
@@ -503,6 +504,9 @@ def main() -> None:
         Path(args.profile_dir).mkdir(parents=True, exist_ok=True)
         os.environ[PROFILE_ENV] = str(Path(args.profile_dir).resolve())
     ours = platforms.platforms_of(args.platform)
+    if args.uvloop and importlib.util.find_spec("uvloop") is None:
+        print("uvloop not installed (.venv/bin/pip install uvloop): the +uvloop brokers are skipped")
+        args.uvloop = False
     variants = [""] + ([f"@{args.baseline}"] if args.baseline else []) + (["+uvloop"] if args.uvloop else [])
     brokers = [p + v for v in variants for p in ours]
     if not args.no_mosquitto:

@@ -79,6 +79,8 @@ CASES = [
     ("dangling shadow", lambda d: d["subscriptions"].append(
         {"source": "Dev_A", "target": "shadow:Unknown", "topic": "$aws/things/Unknown/shadow/update"}),
      "subscriptions[4].target", "shadow:Unknown"),
+    ("pubsub is the V2 reader's, not group.yaml's", lambda d: d["subscriptions"].append(
+        {"source": "pubsub", "target": "cloud", "topic": "x"}), "subscriptions[4].source", "'pubsub' is not a device"),
     ("dangling resource", lambda d: d["functions"][0].update(resources=[{"ref": "nope"}]),
      "functions[0].resources[0].ref", "unknown resource 'nope'"),
     ("hash not last", lambda d: d["subscriptions"][0].update(topic="a/#/b"), "subscriptions[0].topic", "'#' must be"),

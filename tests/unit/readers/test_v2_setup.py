@@ -179,6 +179,10 @@ def test_device_and_function_routes_of_a_small_group():
     setup = _read(group, deployment, recipes, code_dirs, conn)
     got = _triples(setup.group)
     assert ("DevA", "fa", "a/in") in got            # Bridge LocalMqtt→Pubsub + PUB_SUB event source
+    # the same two as the nucleus' local pub/sub bus, which IPC components publish and subscribe on
+    assert ("DevA", "pubsub", "a/in") in got        # Bridge LocalMqtt→Pubsub
+    assert ("pubsub", "fa", "a/in") in got          # PUB_SUB event source (not a shadow topic)
+    assert not any(s == "pubsub" and t.startswith("shadow") for s, t, _ in got)
     assert ("DevA", "cloud", "a/up") in got         # Bridge LocalMqtt→IotCore
     assert ("cloud", "DevB", "b/down") in got       # Bridge IotCore→LocalMqtt
     assert ("fa", "fb", "a/fwd") in got             # LegacySubscriptionRouter

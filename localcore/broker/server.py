@@ -480,9 +480,8 @@ class _Client(asyncio.Protocol):
             except (TopicError, ValueError) as exc:
                 log.warning("router refused %s from %s: %s", run[0].topic, self.endpoint, exc)
         if acks:
-            out = self._out
-            for packet_id in acks:
-                out.append(b"\x40\x02" + _U16.pack(packet_id))  # PUBACK, in this tick's write
+            # the run's PUBACKs as one bytes object: each is 0x40 0x02 and the identifier, a big-endian u32
+            self._out.append(struct.pack(f">{len(acks)}I", *[0x40020000 | packet_id for packet_id in acks]))
             self._out_bytes += 4 * len(acks)
             if not self._flush_scheduled:
                 self._flush_scheduled = True

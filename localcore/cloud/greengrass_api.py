@@ -21,15 +21,9 @@ from typing import Any, Callable
 
 from ..pki import LocalPKI, certificate_id
 from .errors import ApiError, BadRequest, NotFound
-from .greengrass_state import (
-    KINDS,
-    Deployment,
-    GreengrassState,
-    iso_now,
-    new_id,
-    parse_bulk_input,
-    parse_s3_uri,
-)
+from .greengrass_definitions import KINDS, iso_now, new_id
+from .greengrass_deployments import Deployment, parse_bulk_input, parse_s3_uri
+from .greengrass_state import GreengrassState
 from .moto_link import MotoLink, MotoReply
 from .routing import Router
 from .wire import CloudRequest, CloudResponse, json_response

@@ -28,7 +28,8 @@ from yarl import URL
 
 from .errors import ApiError, CloudError, CloudStartError
 from .greengrass_api import GreengrassApi
-from .greengrass_state import DeploymentBook, GreengrassState
+from .greengrass_deployments import DeploymentBook
+from .greengrass_state import GreengrassState
 from .greengrassv2_api import GreengrassV2Api
 from .greengrassv2_state import GreengrassV2State
 from . import kvs
@@ -148,7 +149,7 @@ class LocalCloud:
     power cut) loses nothing that was acknowledged.
     ``auto_complete_deployments=True`` marks every new deployment ``Success`` at once (for
     tests of deploy.py without a core); otherwise a local core acknowledges deployments through
-    ``cloud.deployments`` (see ``greengrass_state.DeploymentBook``).
+    ``cloud.deployments`` (see ``greengrass_deployments.DeploymentBook``).
     """
 
     def __init__(

@@ -8,25 +8,12 @@ import threading
 import pytest
 
 from localcore.cloud.errors import BadRequest, IdNotFound, NotFound, VersionNotFound
-from localcore.cloud.greengrass_state import (
-    LOGGERS,
-    SUBSCRIPTIONS,
-    BulkBook,
-    DefinitionStore,
-    Deployment,
-    DeploymentBook,
-    DeploymentError,
-    GreengrassState,
-    iso_now,
-    parse_bulk_input,
-    parse_s3_uri,
-    valid_endpoint,
-    valid_topic_filter,
-    validate_connectivity,
-    validate_connectors,
-    validate_loggers,
-    validate_subscriptions,
-)
+from localcore.cloud.greengrass_definitions import (LOGGERS, SUBSCRIPTIONS, DefinitionStore, iso_now, valid_endpoint,
+                                                     valid_topic_filter, validate_connectors, validate_loggers,
+                                                     validate_subscriptions)
+from localcore.cloud.greengrass_deployments import (BulkBook, Deployment, DeploymentBook, DeploymentError,
+                                                     parse_bulk_input, parse_s3_uri)
+from localcore.cloud.greengrass_state import GreengrassState, validate_connectivity
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 

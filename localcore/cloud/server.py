@@ -37,6 +37,7 @@ from .iot_api import IoTApi
 from .iotanalytics_api import IoTAnalyticsApi
 from .iotanalytics_state import IoTAnalyticsState
 from . import moto_snapshot
+from .moto_snapshot_writer import SnapshotWriter
 from .moto_link import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, MotoLink
 from .persist import load_json, save_json
 from .sitewise_api import SiteWiseApi
@@ -174,7 +175,7 @@ class LocalCloud:
         self.persist_moto = persist_moto
         self._moto_restored: moto_snapshot.SnapshotReport | None = None
         self._moto_saved: moto_snapshot.SnapshotReport | None = None
-        self._snapshots: moto_snapshot.SnapshotWriter | None = None
+        self._snapshots: SnapshotWriter | None = None
         self._handlers: dict[str, list[Handler]] = {}
         self._handlers_lock = threading.Lock()
         self._state = "new"
@@ -336,7 +337,7 @@ class LocalCloud:
         self.moto = MotoLink(self.moto_url)
         self._claim_moto()
         if self.persist_moto:
-            self._snapshots = moto_snapshot.SnapshotWriter(self.state_dir / MOTO_SNAPSHOT)
+            self._snapshots = SnapshotWriter(self.state_dir / MOTO_SNAPSHOT)
             self._snapshots.start()
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=32, thread_name_prefix="localcloud"

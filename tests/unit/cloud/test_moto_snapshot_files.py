@@ -15,13 +15,13 @@ from localcore.cloud.moto_snapshot import (
     MAGIC,
     MotoGate,
     SnapshotStore,
-    SnapshotWriter,
     _dumps,
     _read_snapshot,
     decode,
     encode,
     is_mutating,
 )
+from localcore.cloud.moto_snapshot_writer import SnapshotWriter
 from localcore.cloud.persist import previous_path, remove_stale_temp_files, write_bytes_durable
 
 WAIT_S = 5.0

@@ -37,6 +37,17 @@ def _shared_loader(core: Any) -> Any:
         _LOADER = core.get_component("data_loader")
     return _LOADER
 
+
+def shared_session(**kwargs: Any) -> boto3.session.Session:
+    """A new boto3 session (keywords as ``boto3.session.Session``) on a botocore session that uses the
+    process' one data loader: a client made on it parses no service model another client parsed before
+    (the deploy, the local cloud's stand-ins and the core make clients of the same services). Each caller
+    gets its own session (sessions are not thread-safe); only the loader's cache is shared."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader(core))
+    return boto3.session.Session(botocore_session=core, **kwargs)
+
+
 class Clients:
     """boto3 clients for one region and (optionally) one endpoint URL, made lazily."""
 
@@ -54,14 +65,11 @@ class Clients:
     def create(cls, region: str, endpoint_url: Optional[str] = None,
                credentials: Optional[Tuple[str, str]] = None) -> "Clients":
         """``credentials=(key id, secret)``; ``None`` uses the usual boto3 chain."""
-        core = botocore.session.get_session()
-        core.register_component("data_loader", _shared_loader(core))
         if credentials is not None:
-            session = boto3.session.Session(aws_access_key_id=credentials[0],
-                                            aws_secret_access_key=credentials[1],
-                                            region_name=region, botocore_session=core)
+            session = shared_session(aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1],
+                                     region_name=region)
         else:
-            session = boto3.session.Session(region_name=region, botocore_session=core)
+            session = shared_session(region_name=region)
         return cls(session, region, endpoint_url)
 
     def client(self, service: str) -> Any:

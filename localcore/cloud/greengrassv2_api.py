@@ -131,10 +131,10 @@ class GreengrassV2Api:
         with self._clients_lock:
             c = self._clients.get(key)
             if c is None:
-                import boto3  # the wire module's own clients, made on first use
+                from group.clients import shared_session  # the models the deploy parsed, not parsed again
 
                 # a Session of its own: boto3's default session is not thread-safe to create clients on
-                c = self._clients[key] = boto3.session.Session().client(
+                c = self._clients[key] = shared_session().client(
                     service,
                     endpoint_url=self.public_url() if presign else self.moto_url,
                     region_name=self.state.region,

@@ -28,6 +28,7 @@ import asyncio
 import functools
 import getpass
 import logging
+import shutil
 import sys
 import time
 import zipfile
@@ -416,9 +417,10 @@ class ComponentService:
 
     def _client(self) -> Any:
         if self._s3 is None:
-            import boto3  # the local cloud accepts any credentials; the core's own, never the user's profile
+            from group.clients import shared_session  # the S3 model the deploy parsed, not parsed again
 
-            self._s3 = boto3.session.Session().client(
+            # the local cloud accepts any credentials; the core's own, never the user's profile
+            self._s3 = shared_session().client(
                 "s3", endpoint_url=self.cloud_url, region_name=self.region, aws_access_key_id="local",
                 aws_secret_access_key="local")
         return self._s3
@@ -442,8 +444,13 @@ class ComponentService:
             target = dest / art.file_name
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part")
-            try:
-                self._client().download_file(bucket, key, str(tmp))
+            try:  # one GetObject streamed to the file (download_file adds a HeadObject and a thread pool per file)
+                body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
+                try:
+                    with open(tmp, "wb") as fh:
+                        shutil.copyfileobj(body, fh, 1 << 20)
+                finally:
+                    body.close()
             except (ClientError, BotoCoreError) as e:
                 tmp.unlink(missing_ok=True)
                 raise DownloadError(f"Failed to download artifact {art.uri} of {recipe.name}-{recipe.version}: "

@@ -592,9 +592,9 @@ def _device_url(cloud_url: str, core_thing: str, *parts: str) -> str:
 
 
 def _client(cloud_url: str, region: str, credentials: Mapping[str, str]) -> Any:
-    import boto3  # the fetching part only
+    from group.clients import shared_session  # the fetching part only (the models the deploy parsed)
 
-    return boto3.session.Session().client(
+    return shared_session().client(
         "greengrassv2", endpoint_url=cloud_url, region_name=region,
         aws_access_key_id=credentials.get("AccessKeyId", "testing"),
         aws_secret_access_key=credentials.get("SecretAccessKey", "testing"),

@@ -1,6 +1,7 @@
-"""Classic AWS IoT device shadows, pure (no I/O): requests in, reply messages out.
+"""AWS IoT device shadows (classic and named), pure (no I/O): requests in, reply messages out.
 
-Semantics follow the AWS IoT Device Shadow service (classic, unnamed shadow):
+Semantics follow the AWS IoT Device Shadow service; a named shadow (``shadow_name``) is a document of its own
+beside the thing's classic one, with the same rules, on ``$aws/things/<thing>/shadow/name/<name>/...`` topics:
 
 * ``update``: deep merge of ``state.desired`` / ``state.reported`` into the document; ``null``
   deletes a key (``"desired": null`` the whole section); arrays are replaced whole. Each accepted
@@ -13,7 +14,11 @@ Semantics follow the AWS IoT Device Shadow service (classic, unnamed shadow):
   delete, so a re-created shadow continues from it (as AWS does).
 * Errors go to ``<action>/rejected`` as ``{code, message, timestamp, clientToken}``.
 * ``clientToken`` is echoed in accepted, rejected, delta and documents messages.
-* Size limit: request payload and resulting state document ≤ 8 KB (413 otherwise).
+* Size limit: request payload and resulting state document ≤ 8 KiB by default (413 otherwise); the
+  ShadowManager's ``shadowDocumentSizeLimitBytes`` may raise it up to 30 KiB (``max_document_bytes``).
+* ``desired`` / ``reported`` nest at most 6 levels of non-empty objects or arrays, the section itself being
+  the first (400 otherwise), as aws-greengrass-shadow-manager ``util/JsonUtil.validatePayloadStateDepth``.
+* Names: things 1-128 and shadows 1-64 characters of ``[a-zA-Z0-9:_-]``.
 """
 from __future__ import annotations
 
@@ -27,14 +32,19 @@ from localcore.interfaces import ShadowReply
 from localcore.shadow.errors import BadShadowRequest
 
 MAX_DOCUMENT_BYTES = 8 * 1024
+MAX_DOCUMENT_BYTES_LIMIT = 30 * 1024     # the ShadowManager's ceiling for shadowDocumentSizeLimitBytes
+MAX_STATE_DEPTH = 6
 MAX_CLIENT_TOKEN_BYTES = 64
 ACTIONS = ("get", "update", "delete")
 _THING_RE = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+_SHADOW_NAME_RE = re.compile(r"^[a-zA-Z0-9:_-]{1,64}$")
 SECTIONS = ("desired", "reported")
 
 
-def topic(thing: str, action: str, suffix: str = "") -> str:
-    base = f"$aws/things/{thing}/shadow/{action}"
+def topic(thing: str, action: str, suffix: str = "", shadow_name: str = "") -> str:
+    """The topic of a request (no ``suffix``) or of a reply, for the classic shadow or a named one."""
+    named = f"/name/{shadow_name}" if shadow_name else ""
+    base = f"$aws/things/{thing}/shadow{named}/{action}"
     return f"{base}/{suffix}" if suffix else base
 
 
@@ -47,8 +57,35 @@ def parse_request_topic(topic_name: str) -> tuple[str, str] | None:
     return None
 
 
+def parse_shadow_topic(topic_name: str) -> tuple[str, str, str] | None:
+    """A request topic of a classic or named shadow → ``(thing, shadow name or "", action)``; else None
+    (reply topics included)."""
+    parts = topic_name.split("/")
+    if len(parts) < 5 or parts[0] != "$aws" or parts[1] != "things" or parts[3] != "shadow":
+        return None
+    if len(parts) == 5 and parts[4] in ACTIONS and _THING_RE.match(parts[2]):
+        return parts[2], "", parts[4]
+    if (len(parts) == 7 and parts[4] == "name" and parts[6] in ACTIONS and _THING_RE.match(parts[2])
+            and _SHADOW_NAME_RE.match(parts[5])):
+        return parts[2], parts[5], parts[6]
+    return None
+
+
 def valid_thing_name(thing: str) -> bool:
-    return bool(_THING_RE.match(thing))
+    return isinstance(thing, str) and bool(_THING_RE.match(thing))
+
+
+def valid_shadow_name(name: str) -> bool:
+    return isinstance(name, str) and bool(_SHADOW_NAME_RE.match(name))
+
+
+def _depth_ok(node: Any, depth: int = 1) -> bool:
+    """JsonUtil.calculateDepth: a non-empty object or array deeper than MAX_STATE_DEPTH is refused."""
+    if not isinstance(node, (dict, list)) or not node:
+        return True
+    if depth > MAX_STATE_DEPTH:
+        return False
+    return all(_depth_ok(child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
 
 
 @dataclass
@@ -153,13 +190,36 @@ def _subset(metadata: Any, shape: Any) -> Any:
 
 
 class ShadowState:
-    """All shadows of the core, in memory. ``handle`` is the only entry point that changes them."""
+    """All shadows of the core, in memory. ``handle`` is the only entry point that changes them.
 
-    def __init__(self, documents: dict[str, Document] | None = None) -> None:
+    ``documents``: the classic shadows by thing; ``named``: the named ones by (thing, shadow name).
+    """
+
+    def __init__(self, documents: dict[str, Document] | None = None,
+                 named: dict[tuple[str, str], Document] | None = None,
+                 max_document_bytes: int = MAX_DOCUMENT_BYTES) -> None:
         self.documents: dict[str, Document] = documents if documents is not None else {}
+        self.named: dict[tuple[str, str], Document] = named if named is not None else {}
+        self.max_document_bytes = max_document_bytes
 
-    def handle(self, thing: str, action: str, payload: bytes, now: int) -> tuple[list[ShadowReply], bool]:
-        """Apply one request at time ``now`` (epoch seconds).
+    def document(self, thing: str, shadow_name: str = "") -> Document | None:
+        """The stored document (also a deleted one, which keeps its version), or None."""
+        return self.named.get((thing, shadow_name)) if shadow_name else self.documents.get(thing)
+
+    def named_shadows(self, thing: str) -> list[str]:
+        """The names of ``thing``'s named shadows that exist, sorted."""
+        return sorted(n for (t, n), d in self.named.items() if t == thing and d.exists)
+
+    def _put(self, thing: str, shadow_name: str, doc: Document) -> None:
+        if shadow_name:
+            self.named[(thing, shadow_name)] = doc
+        else:
+            self.documents[thing] = doc
+
+    def handle(self, thing: str, action: str, payload: bytes, now: int,
+               shadow_name: str = "") -> tuple[list[ShadowReply], bool]:
+        """Apply one request at time ``now`` (epoch seconds) to the classic shadow of ``thing`` or, with
+        ``shadow_name``, to that named shadow.
 
         Returns the reply messages and whether the stored document changed.
         """
@@ -168,6 +228,10 @@ class ShadowState:
         if not valid_thing_name(thing):
             raise BadShadowRequest(
                 f"thing name {thing!r} is invalid: 1-128 characters of a-z A-Z 0-9 : _ -")
+        if shadow_name and not valid_shadow_name(shadow_name):
+            raise BadShadowRequest(
+                f"shadow name {shadow_name!r} is invalid: 1-64 characters of a-z A-Z 0-9 : _ -")
+        key = (thing, shadow_name)
         token = None
         try:
             request = self._parse(payload)
@@ -176,18 +240,18 @@ class ShadowState:
                                       or len(token.encode()) > MAX_CLIENT_TOKEN_BYTES):
                 token = None
                 raise _Rejected(400, "clientToken must be a string of at most 64 bytes")
-            if len(payload) > MAX_DOCUMENT_BYTES:
+            if len(payload) > self.max_document_bytes:
                 raise _Rejected(413, "The payload exceeds the maximum size allowed")
             if action == "get":
-                return [self._get(thing, token, now)], False
+                return [self._get(key, token, now)], False
             if action == "delete":
-                return [self._delete(thing, token, now)], True
-            return self._update(thing, request, token, now, len(payload)), True
+                return [self._delete(key, token, now)], True
+            return self._update(key, request, token, now), True
         except _Rejected as rej:
             body: dict = {"code": rej.code, "message": rej.message, "timestamp": now}
             if token is not None:
                 body["clientToken"] = token
-            return [ShadowReply(topic(thing, action, "rejected"), _dumps(body))], False
+            return [ShadowReply(topic(thing, action, "rejected", shadow_name), _dumps(body))], False
 
     @staticmethod
     def _parse(payload: bytes) -> dict:
@@ -201,14 +265,14 @@ class ShadowState:
             raise _Rejected(400, "Invalid JSON: the request must be a JSON object")
         return request
 
-    def _existing(self, thing: str) -> Document:
-        doc = self.documents.get(thing)
+    def _existing(self, key: tuple[str, str]) -> Document:
+        doc = self.document(*key)
         if doc is None or not doc.exists:
-            raise _Rejected(404, f"No shadow exists with name: '{thing}'")
+            raise _Rejected(404, f"No shadow exists with name: '{key[1] or key[0]}'")
         return doc
 
-    def _get(self, thing: str, token: str | None, now: int) -> ShadowReply:
-        doc = self._existing(thing)
+    def _get(self, key: tuple[str, str], token: str | None, now: int) -> ShadowReply:
+        doc = self._existing(key)
         state = copy.deepcopy(doc.state)
         meta = copy.deepcopy(doc.metadata)
         diff = delta(doc.state.get("desired"), doc.state.get("reported"))
@@ -217,28 +281,31 @@ class ShadowState:
         body: dict = {"state": state, "metadata": meta, "version": doc.version, "timestamp": now}
         if token is not None:
             body["clientToken"] = token
-        return ShadowReply(topic(thing, "get", "accepted"), _dumps(body))
+        return ShadowReply(topic(key[0], "get", "accepted", key[1]), _dumps(body))
 
-    def _delete(self, thing: str, token: str | None, now: int) -> ShadowReply:
-        doc = self._existing(thing)
-        self.documents[thing] = Document(version=doc.version, timestamp=now, exists=False)
+    def _delete(self, key: tuple[str, str], token: str | None, now: int) -> ShadowReply:
+        doc = self._existing(key)
+        self._put(*key, Document(version=doc.version, timestamp=now, exists=False))
         body: dict = {"version": doc.version, "timestamp": now}
         if token is not None:
             body["clientToken"] = token
-        return ShadowReply(topic(thing, "delete", "accepted"), _dumps(body))
+        return ShadowReply(topic(key[0], "delete", "accepted", key[1]), _dumps(body))
 
-    def _update(self, thing: str, request: dict, token: str | None, now: int, size: int) -> list[ShadowReply]:
+    def _update(self, key: tuple[str, str], request: dict, token: str | None, now: int) -> list[ShadowReply]:
+        thing, shadow_name = key
         if "state" not in request:
             raise _Rejected(400, "Missing required node: state")
         state = request["state"]
         if not isinstance(state, dict):
             raise _Rejected(400, "Invalid JSON: state must be an object")
-        for key, value in state.items():
-            if key not in SECTIONS:
-                raise _Rejected(400, f"Invalid JSON: state contains an invalid node: '{key}'")
+        for section, value in state.items():
+            if section not in SECTIONS:
+                raise _Rejected(400, f"Invalid JSON: state contains an invalid node: '{section}'")
             if value is not None and not isinstance(value, dict):
-                raise _Rejected(400, f"Invalid JSON: state.{key} must be an object or null")
-        old = self.documents.get(thing)
+                raise _Rejected(400, f"Invalid JSON: state.{section} must be an object or null")
+            if not _depth_ok(value):
+                raise _Rejected(400, f"JSON contains too many levels of nesting; maximum is {MAX_STATE_DEPTH}")
+        old = self.document(thing, shadow_name)
         live = old is not None and old.exists
         current_version = old.version if old is not None else 0
         if "version" in request:
@@ -270,17 +337,17 @@ class ShadowState:
             _meta_merge(meta_target, stamped)
             if not meta_target:
                 new_meta.pop(section, None)
-        if len(_dumps(new_state)) > MAX_DOCUMENT_BYTES:
+        if len(_dumps(new_state)) > self.max_document_bytes:
             raise _Rejected(413, "The payload exceeds the maximum size allowed")
 
         version = current_version + 1
         doc = Document(state=new_state, metadata=new_meta, version=version, timestamp=now)
-        self.documents[thing] = doc
+        self._put(thing, shadow_name, doc)
 
         accepted: dict = {"state": state, "metadata": req_meta, "version": version, "timestamp": now}
         if token is not None:
             accepted["clientToken"] = token
-        replies = [ShadowReply(topic(thing, "update", "accepted"), _dumps(accepted))]
+        replies = [ShadowReply(topic(thing, "update", "accepted", shadow_name), _dumps(accepted))]
 
         documents: dict = {}
         if live:
@@ -289,7 +356,7 @@ class ShadowState:
         documents["timestamp"] = now
         if token is not None:
             documents["clientToken"] = token
-        replies.append(ShadowReply(topic(thing, "update", "documents"), _dumps(documents)))
+        replies.append(ShadowReply(topic(thing, "update", "documents", shadow_name), _dumps(documents)))
 
         if "desired" in state:
             diff = delta(new_state.get("desired"), new_state.get("reported"))
@@ -298,5 +365,5 @@ class ShadowState:
                               "metadata": _subset(new_meta.get("desired", {}), diff)}
                 if token is not None:
                     body["clientToken"] = token
-                replies.append(ShadowReply(topic(thing, "update", "delta"), _dumps(body)))
+                replies.append(ShadowReply(topic(thing, "update", "delta", shadow_name), _dumps(body)))
         return replies

@@ -9,6 +9,9 @@
 * QoS 0 and 1 (QoS 2 is refused, as by AWS IoT), clean sessions only (no session state kept
   across connections), retained flag ignored, last will routed with the device as source.
 * Any protocol violation disconnects that client only.
+* PUBLISHes that arrive in a row from one client on one topic and QoS (one read of a pipelining
+  client) are routed together (``Router.publish_run``), exactly as one by one: same deliveries,
+  order, counters and PUBACKs; any other packet, or a protocol error, ends the run first.
 
 With a ``client_policy`` (V2: ``aws.greengrass.clientdevices.Auth``) the broker asks it as Moquette
 asks the Auth component (aws-greengrass-moquette-mqtt ``ClientDeviceAuthorizer`` + moquette 0.17):
@@ -211,50 +214,12 @@ class _Client(asyncio.Protocol):
 
     def deliver(self, message: Message) -> None:
         """Router sink: send ``message`` if one of this client's subscriptions matches."""
-        broker = self.broker
-        if broker._loop_thread != threading.get_ident():
-            broker._loop.call_soon_threadsafe(self.deliver, message)
-            return
-        if self.closing or self.transport is None:
-            return
-        topic = message.topic
-        qos = self._granted.get(topic)
-        if qos is None:
-            qos = self._grant_for(topic)
-        if qos < 0:
-            broker._not_subscribed += 1
-            return
-        if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
-            self._backlog = self.transport.get_write_buffer_size()  # it may have drained since the last flush
-            if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
-                broker._counts["dropped_slow_client"] += 1
-                log.debug("dropped %s for slow client %s", topic, self.thing)
-                return
-        payload = message.payload
-        if not message.qos:
-            qos = 0
-        key = (topic, len(payload), qos)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            if len(self._prefixes) >= _GRANTED_CACHE:
-                self._prefixes.clear()
-            prefix = self._prefixes[key] = codec.publish_prefix(topic, len(payload), qos)
-        out = self._out
-        out.append(prefix)
-        if qos:
-            self._next_id = self._next_id % 0xFFFF + 1
-            out.append(_U16.pack(self._next_id))
-            self._out_bytes += 2
-        out.append(payload)
-        self._out_bytes += len(prefix) + len(payload)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            broker._loop.call_soon(self._flush)
-        broker._sent += 1
+        self.deliver_run((message,))
 
     def deliver_run(self, messages: Sequence[Message]) -> None:
-        """Router sink for a run of messages on one topic (``Router.publish_run``): the same bytes, counts
-        and drops as :meth:`deliver` for each in order, with one subscription lookup for the run."""
+        """Router sink for a run of messages on one topic (``Router.publish_run``): what :meth:`deliver`
+        does for each in order (QoS the lower of the message's and the best matching subscription's; a
+        slow client's backlog over the limit drops), with one subscription lookup for the run."""
         broker = self.broker
         if broker._loop_thread != threading.get_ident():
             broker._loop.call_soon_threadsafe(self.deliver_run, messages)
@@ -423,8 +388,8 @@ class _Client(asyncio.Protocol):
         log.info("MQTT client %s connected from %s (MQTT level %d)", client_id, self.peer, connect.level)
 
     def _on_publish(self, packet: codec.Packet) -> None:
-        # the per-message path: one decode, the topic checked once (validate_topic remembers valid
-        # ones), a cached policy decision, the router, a PUBACK queued for this tick's single write
+        # the first PUBLISH of a run: one decode, the topic checked (validate_topic remembers valid
+        # ones), the policy asked (it remembers allowed ones); routing and the PUBACK come with the run
         topic, payload, qos, packet_id, _retain, _dup = codec.decode_publish(packet)
         if qos == 2:
             raise ProtocolError("PUBLISH: QoS 2 is not supported")

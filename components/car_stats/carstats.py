@@ -110,12 +110,14 @@ class CarStatsComponent:
             self.settings = new
             if first or new.random_seed != old.random_seed:
                 self._rng = random.Random(new.random_seed)
-        if not first:
-            LOG.info("configuration changed, in effect now: %s", changed_keys(old, new) or "nothing that I use")
+        changed = changed_keys(old, new)
+        if not first and changed:
+            LOG.info("configuration changed, in effect now: %s", changed)
 
     def _on_configuration_update(self, event: Any) -> None:
         update = event.configuration_update_event
-        LOG.info("configuration update at %s", "/".join(update.key_path or []) or "/")
+        # one event per changed key; the whole configuration is read again each time (what is unchanged is no-op)
+        LOG.debug("configuration update at %s", "/".join(update.key_path or []) or "/")
         try:
             self._apply(Settings.from_configuration(self._configuration()))
         except SettingsError as e:
@@ -126,7 +128,7 @@ class CarStatsComponent:
     def _on_validate(self, event: Any) -> None:
         from awsiot.greengrasscoreipc.model import ConfigurationValidityReport, ConfigurationValidityStatus
 
-        request = event.validate_configuration_update_events
+        request = event.validate_configuration_update_event
         try:
             Settings.from_configuration(request.configuration or {})
             report = ConfigurationValidityReport(status=ConfigurationValidityStatus.ACCEPTED,

@@ -6,10 +6,14 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger(__name__)
+
+SAVE_INTERVAL_S = 0.5
+STOP_TIMEOUT_S = 10.0
 
 
 def load_json(path: Path) -> Any | None:
@@ -104,3 +108,50 @@ def fsync_dir(directory: Path) -> None:
         log.debug("cannot fsync directory %s: %s", directory, exc)
     finally:
         os.close(dfd)
+
+
+class DebouncedSaver:
+    """Debounced JSON snapshots: ``mark()`` is cheap; a thread writes at most every interval."""
+
+    def __init__(self, path: Path, snapshot: Callable[[], Any]) -> None:
+        self.path = path
+        self._snapshot = snapshot
+        self._dirty = False
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def mark(self) -> None:
+        with self._lock:
+            self._dirty = True
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"localcloud-save-{self.path.stem}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            self._stop.wait(SAVE_INTERVAL_S)  # gather a burst of changes into one write
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, False
+        if dirty:
+            try:
+                save_json(self.path, self._snapshot())
+            except OSError:
+                log.exception("could not save %s", self.path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_TIMEOUT_S)
+        self.flush()

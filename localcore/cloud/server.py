@@ -38,8 +38,9 @@ from .iotanalytics_api import IoTAnalyticsApi
 from .iotanalytics_state import IoTAnalyticsState
 from . import moto_snapshot
 from .moto_snapshot_writer import SnapshotWriter
+from .moto_server import fast_stopping_moto_server
 from .moto_link import DROP_REQUEST_HEADERS, DROP_RESPONSE_HEADERS, MotoLink
-from .persist import load_json, save_json
+from .persist import DebouncedSaver, load_json
 from .sitewise_api import SiteWiseApi
 from .sitewise_state import SiteWiseState
 from .wire import CloudRequest, CloudResponse, credential_scope, error_response, json_response
@@ -51,7 +52,6 @@ Handler = Callable[[CloudRequest], Union[CloudResponse, None, Awaitable[Union[Cl
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
 _COMMIT_TIMEOUT_S = 10.0  # a mutating request waits this long for its moto snapshot, then answers anyway
-_SAVE_INTERVAL_S = 0.5
 _MAX_BODY = 1 << 30
 
 # moto's backends are process-global. A LocalCloud that starts while no other one runs in this
@@ -60,81 +60,6 @@ _running_lock = threading.Lock()
 _running = 0
 MOTO_SNAPSHOT = "moto.pickle"
 _ADAPTER_ONLY_SERVICES = frozenset({"iotanalytics", "iotsitewise"})  # moto has no backend for them
-
-
-class _Saver:
-    """Debounced JSON snapshots: ``mark()`` is cheap; a thread writes at most every interval."""
-
-    def __init__(self, path: Path, snapshot: Callable[[], Any]) -> None:
-        self.path = path
-        self._snapshot = snapshot
-        self._dirty = False
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def mark(self) -> None:
-        with self._lock:
-            self._dirty = True
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name=f"localcloud-save-{self.path.stem}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            self._stop.wait(_SAVE_INTERVAL_S)  # gather a burst of changes into one write
-            self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            dirty, self._dirty = self._dirty, False
-        if dirty:
-            try:
-                save_json(self.path, self._snapshot())
-            except OSError:
-                log.exception("could not save %s", self.path)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=_STOP_TIMEOUT_S)
-        self.flush()
-
-
-def _fast_stopping_moto_server() -> Any:
-    """A ``ThreadedMotoServer`` on 127.0.0.1:0 whose ``stop()`` takes ~50 ms, not 0.5 s.
-
-    moto's ``_server_entry`` runs werkzeug's ``serve_forever()`` with the default 0.5 s poll, and
-    ``shutdown()`` waits for that poll; every test fixture and every Ctrl-C paid it. Same server,
-    same app, shorter poll (moto is pinned; this mirrors its 5.2.5 ``_server_entry``). The app is
-    wrapped in ``moto_snapshot.GatedApp`` so snapshots never see a request half-applied.
-    """
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # heavy: only when starting
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    class _Server(ThreadedMotoServer):
-        def _server_entry(self) -> None:
-            app = moto_snapshot.GatedApp(DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever(poll_interval=0.05)
-
-    return _Server(ip_address="127.0.0.1", port=0, verbose=False)
 
 
 class LocalCloud:
@@ -187,7 +112,7 @@ class LocalCloud:
         self._runner: web.AppRunner | None = None
         self._session: ClientSession | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._savers: list[_Saver] = []
+        self._savers: list[DebouncedSaver] = []
         self._started_at: float | None = None
         self._bound = False
         self._kvs: Any = None
@@ -330,7 +255,7 @@ class LocalCloud:
     def _start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._moto = _fast_stopping_moto_server()
+        self._moto = fast_stopping_moto_server()
         self._moto.start()
         mhost, mport = self._moto.get_host_and_port()
         self.moto_url = f"http://{mhost}:{mport}"
@@ -393,7 +318,7 @@ class LocalCloud:
         data = load_json(path)
         if data is not None:
             state.load_json(data)
-        saver = _Saver(path, state.to_json)
+        saver = DebouncedSaver(path, state.to_json)
         state.on_change = saver.mark
         saver.start()
         self._savers.append(saver)

@@ -188,10 +188,13 @@ def _component_state(ctx: Ctx, arn: str) -> Optional[Dict[str, Any]]:
         raise
 
 
-def _wait_deployable(ctx: Ctx, name: str, arn: str) -> None:
+def _wait_deployable(ctx: Ctx, name: str, arn: str, status: Optional[Dict[str, Any]] = None) -> None:
+    """Until the version is DEPLOYABLE. ``status``: its status as the service last answered it
+    (CreateComponentVersion and DescribeComponent both carry it), looked at before asking again."""
     deadline = time.monotonic() + _COMPONENT_READY_S
     while True:
-        status = _component_state(ctx, arn)
+        if status is None:
+            status = _component_state(ctx, arn)
         state = (status or {}).get("componentState", "")
         if state == "DEPLOYABLE":
             return
@@ -205,6 +208,7 @@ def _wait_deployable(ctx: Ctx, name: str, arn: str) -> None:
                               "re-run deploy later; check the endpoint serves region "
                               f"{ctx.clients.region} (--region / AWS_REGION / group.region)")
         time.sleep(POLL_INTERVAL_S)
+        status = None
 
 
 def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: Optional[dict]) -> None:
@@ -213,7 +217,8 @@ def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: 
     name, version = spec["name"], spec["version"]
     arn = component_arn(ctx, name, version)
     versions = list((rec or {}).get("versions", []))
-    if _component_state(ctx, arn) is None:
+    status = _component_state(ctx, arn)
+    if status is None:
         if "lambdaFunction" in spec:
             resp = ctx.clients.greengrassv2.create_component_version(lambdaFunction=spec["lambdaFunction"])
         else:
@@ -224,6 +229,7 @@ def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: 
             raise DeployError("component", name, f"the service made {made}, not {arn}: it serves another "
                               f"region or account than {ctx.clients.region}/{ctx.clients.account_id()}",
                               "deploy to an endpoint of the group's region (--region / AWS_REGION / group.region)")
+        status = resp.get("status")
     if version not in versions:
         versions.append(version)
     record = {"hash": d.hash, "applied": None, "id": name, "arn": arn, "ref": version, "version": version,
@@ -231,7 +237,7 @@ def _apply_component(ctx: Ctx, key: str, d: Desired, spec: Dict[str, Any], rec: 
     if spec.get("content"):
         record["content"] = spec["content"]
     ctx.state.put(key, record)
-    _wait_deployable(ctx, name, arn)
+    _wait_deployable(ctx, name, arn, status)
 
 
 def generic_content_hash(gc: GenericComponent) -> str:

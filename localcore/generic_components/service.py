@@ -444,7 +444,8 @@ class ComponentService:
             target = dest / art.file_name
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part")
-            try:  # one GetObject streamed to the file (download_file adds a HeadObject and a thread pool per file)
+            # one GetObject streamed to the file (download_file adds a HeadObject and a thread pool per file)
+            try:
                 body = self._client().get_object(Bucket=bucket, Key=key)["Body"]
                 try:
                     with open(tmp, "wb") as fh:

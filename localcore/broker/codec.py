@@ -62,10 +62,16 @@ class Publish(NamedTuple):
 
 
 class PacketReader:
-    """Incremental frame splitter with a bound on the size of one packet."""
+    """Incremental frame splitter with a bound on the size of one packet.
+
+    With ``skip_pubacks`` set, a well-formed PUBACK (``40 02`` and an identifier) is consumed without
+    becoming a packet: for a server that keeps no state for the QoS 1 messages it sends, it means
+    nothing, and a subscriber sends one per message. Other PUBACKs are returned as usual.
+    """
 
     def __init__(self, max_packet_size: int) -> None:
         self.max_packet_size = max_packet_size
+        self.skip_pubacks = False
         self._rest = b""  # the start of a packet that has not fully arrived
 
     def feed(self, data: bytes) -> list[Packet]:
@@ -79,11 +85,17 @@ class PacketReader:
         append = packets.append
         new = tuple.__new__
         limit = self.max_packet_size
+        skip_pubacks = self.skip_pubacks
         pos = 0
         end = len(data)
         while end - pos >= 2:
             header = data[pos]
             byte = data[pos + 1]
+            if header == 0x40 and byte == 2 and skip_pubacks:
+                if end - pos < 4:
+                    break
+                pos += 4
+                continue
             if byte < 0x80:  # remaining length below 128: one byte
                 length, i = byte, pos + 2
             elif end - pos >= 3 and data[pos + 2] < 0x80:  # below 16384: two bytes (a typical PUBLISH)

@@ -145,8 +145,6 @@ class _Client(asyncio.Protocol):
                     continue
                 if self._run:
                     self._end_run()  # what came before this packet is routed before it takes effect
-                if kind == codec.PUBACK and self.thing is not None and len(packet.body) == 2:
-                    continue  # a subscriber's acknowledgement: QoS 1 out keeps no session state
                 self._dispatch(packet)
                 if self.closing:
                     return
@@ -381,6 +379,7 @@ class _Client(asyncio.Protocol):
         if connect.will_topic is not None:
             self.will = Message(self.endpoint, connect.will_topic, connect.will_payload, connect.will_qos)
         self.keep_alive = float(connect.keep_alive)
+        self.reader.skip_pubacks = True  # from now on a PUBACK acknowledges what we sent; nothing to do
         self.broker._register(self)
         self._send(codec.encode_connack(codec.ACCEPTED))
         if self.keep_alive:

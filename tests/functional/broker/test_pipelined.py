@@ -110,3 +110,10 @@ def test_refused_publishes_in_a_burst_are_dropped_without_puback(tmp_path):
         assert read_packet(pub).type == codec.PINGRESP
     finally:
         core.stop()
+
+
+def test_a_puback_before_connect_is_still_a_protocol_error(core):
+    sock = core.raw(core.devices["Pub"])
+    sock.sendall(codec.encode_puback(1) + codec.encode_connect("Pub"))
+    assert read_packet(sock) is None                            # closed, no CONNACK
+    assert core.call(core.broker.status)["counts"]["protocol_errors"] == 1

@@ -95,3 +95,21 @@ def test_reader_takes_bytearray_and_memoryview_chunks():
     reader = codec.PacketReader(1000)
     packets = reader.feed(bytearray(raw[:150])) + reader.feed(memoryview(raw)[150:])
     assert [type(p.body) for p in packets] == [bytes, bytes] and len(packets) == 2
+
+
+def test_a_reader_skipping_pubacks_consumes_only_well_formed_ones():
+    stream = (codec.encode_puback(1) + codec.encode_publish("t", b"x") + codec.encode_puback(2)
+              + b"\x41\x02\x00\x03"            # PUBACK with reserved flags set: not skipped
+              + b"\x40\x03\x00\x04\x00"        # PUBACK with a length of 3: not skipped
+              + codec.encode_puback(5))
+    plain = codec.PacketReader(100)
+    assert [p.type for p in plain.feed(stream)] == [codec.PUBACK, codec.PUBLISH, codec.PUBACK, codec.PUBACK,
+                                                     codec.PUBACK, codec.PUBACK]
+    for size in (1, 3, 5, len(stream)):
+        reader = codec.PacketReader(100)
+        reader.skip_pubacks = True
+        packets = []
+        for i in range(0, len(stream), size):
+            packets += reader.feed(stream[i:i + size])
+        assert [(p.type, p.flags, p.body) for p in packets] == [
+            (codec.PUBLISH, 0, b"\x00\x01tx"), (codec.PUBACK, 1, b"\x00\x03"), (codec.PUBACK, 0, b"\x00\x04\x00")]

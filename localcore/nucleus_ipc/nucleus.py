@@ -19,7 +19,12 @@ Served: local pub/sub (PublishToTopic, SubscribeToTopic — one bus with the rou
 (PublishToIoTCore, SubscribeToIoTCore — the router's ``cloud`` endpoint), configuration (Get/Update/
 SubscribeToConfigurationUpdate, SubscribeToValidateConfigurationUpdates, SendConfigurationValidityReport),
 UpdateState, GetSecretValue (with the SecretManager) and the CLI's GetComponentDetails, ListComponents,
-RestartComponent, StopComponent (with the CLI). Every other operation answers as a nucleus without it.
+RestartComponent, StopComponent (with the CLI); the shadow operations over the core's shadow store (with the
+ShadowManager, :mod:`.shadows`), the client device auth operations (with ``aws.greengrass.clientdevices.Auth``,
+:mod:`.clientdevices`), SubscribeToComponentUpdates / DeferComponentUpdate (:mod:`.component_updates`: the core
+calls ``await ipc.before_update(id, document)`` before a deployment's merge and ``ipc.after_update(id)`` after it),
+PauseComponent / ResumeComponent (:mod:`.pause`) and PutComponentMetric (:mod:`.metrics`). Every other operation
+answers as a nucleus without it.
 """
 from __future__ import annotations
 
@@ -29,18 +34,26 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
-from .authorization import AccessControl
+from . import plugin_authorization
+from .authorization import REGISTERED, AccessControl
 from .cli import COMPONENT as CLI_COMPONENT
 from .cli import CliOperations
+from .clientdevices import COMPONENT as CLIENT_DEVICES_COMPONENT
+from .clientdevices import ClientDeviceOperations, ClientDeviceTrust
+from .component_updates import ComponentUpdates
 from .config import DEFAULT_VALIDATION_TIMEOUT_S, ConfigurationOperations
 from .config_store import ConfigStore
 from .iotcore import IoTCoreProxy
 from .lifecycle import LifecycleOperations
+from .metrics import ComponentMetrics
+from .pause import PauseOperations
 from .pubsub import LocalPubSub
 from .secrets import COMPONENT as SECRETS_COMPONENT
 from .secrets import SecretOperations
 from .server import NucleusIpcServer
 from .service import IpcService
+from .shadows import COMPONENT as SHADOW_MANAGER
+from .shadows import ShadowManagerOperations
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +66,17 @@ class NucleusIpc:
         ``stop_component`` (see :mod:`.config`, :mod:`.lifecycle`, :mod:`.cli`).
     :param installed: every component the core runs, as ListInstalledComponents entries (for the CLI operations).
     :param secrets_client: makes a boto3 ``secretsmanager`` client of the (local) cloud, when first needed.
+    :param shadows: the core's shadow store (``localcore.shadow.ShadowService``) the ShadowManager's operations use;
+        None: they stay unserved.
+    :param client_devices: what the client device auth operations trust (:class:`.clientdevices.ClientDeviceTrust`:
+        the local PKI and the broker's certificate authorizer); None: they stay unserved.
     """
 
     def __init__(self, socket_path: Union[str, os.PathLike], tokens: Any, router: Any, *, host: Any,
                  installed: Callable[[], list], secrets_client: Callable[[], Any],
-                 clock: Callable[[], float] = time.time) -> None:
-        self.access = AccessControl()
+                 clock: Callable[[], float] = time.time, shadows: Any = None,
+                 client_devices: Optional[ClientDeviceTrust] = None) -> None:
+        self.access = AccessControl({**REGISTERED, **plugin_authorization.REGISTERED})
         self.bus = LocalPubSub()
         self.store = ConfigStore(clock)
         self.service = IpcService(self.access, self.bus)
@@ -68,6 +86,12 @@ class NucleusIpc:
         self.iotcore = IoTCoreProxy(self.access, router)
         self.secrets = SecretOperations(self.access, secrets_client)
         self.cli = CliOperations(self.access, self.store, installed, host)
+        self.shadows = ShadowManagerOperations(self.access, self.bus, shadows) if shadows is not None else None
+        self.client_devices = (ClientDeviceOperations(self.access, client_devices) if client_devices is not None
+                               else None)
+        self.component_updates = ComponentUpdates(self._is_component)
+        self.pause = PauseOperations(self.access, host, self._is_component)
+        self.metrics = ComponentMetrics(self.access, clock)
         self.server = NucleusIpcServer(socket_path, tokens.component_of, self.service)
         self._secrets_config: Optional[dict] = None
         self._configured: set = set()
@@ -81,10 +105,17 @@ class NucleusIpc:
         self.config.wire(self.service)
         self.lifecycle.wire(self.service)
         self.iotcore.wire(self.service)
+        self.component_updates.wire(self.service)
+        self.pause.wire(self.service)
+        self.metrics.wire(self.service)
         await self.server.start()
 
     async def stop(self) -> None:
+        self.component_updates.close()
+        self.pause.resume_all()
         await self.server.stop()
+        if self.shadows is not None:
+            self.shadows.close()
         self.iotcore.detach()
         self.bus.detach(self.router)
 
@@ -110,7 +141,26 @@ class NucleusIpc:
             if dict(secrets) != self._secrets_config:
                 self._secrets_config = dict(secrets)
                 await self.secrets.configure(secrets)
+        if self.shadows is not None:
+            self.shadows.configure(self.service, configurations.get(SHADOW_MANAGER))
+        elif SHADOW_MANAGER in configurations:
+            log.warning("%s is deployed but the core gave the IPC no shadow store: shadow operations stay unserved",
+                        SHADOW_MANAGER)
+        if self.client_devices is not None:
+            self.client_devices.configure(self.service, configurations.get(CLIENT_DEVICES_COMPONENT))
         self.iotcore.refresh_routes()
+
+    def _is_component(self, name: str) -> bool:
+        return name in self._configured
+
+    async def before_update(self, deployment_id: str, document: Optional[Mapping[str, Any]]) -> None:
+        """Before a deployment's merge: components subscribed to component updates hear of it and may defer it
+        (the deployment's ``componentUpdatePolicy``); returns when it may go on."""
+        await self.component_updates.before(deployment_id, document)
+
+    def after_update(self, deployment_id: str) -> None:
+        """After a deployment's merge (whatever its outcome): the subscribers' postUpdateEvent."""
+        self.component_updates.after(deployment_id)
 
     async def validate(self, deployment_id: str, document: Mapping[str, Any],
                        proposed: Mapping[str, Mapping[str, Any]]) -> Optional[str]:
@@ -127,7 +177,11 @@ class NucleusIpc:
     def status(self) -> dict:
         """JSON-able: the server (socket, connections, operations, authorization with refusals) and each part."""
         return {**self.server.status(), "configuration": self.config.status(), "iotcore": self.iotcore.status(),
-                "secrets": self.secrets.status(), "cli": self.cli.status(), "update_state": self.lifecycle.status()}
+                "secrets": self.secrets.status(), "cli": self.cli.status(), "update_state": self.lifecycle.status(),
+                "shadows": self.shadows.status() if self.shadows is not None else None,
+                "client_devices": self.client_devices.status() if self.client_devices is not None else None,
+                "component_updates": self.component_updates.status(), "pause": self.pause.status(),
+                "component_metrics": self.metrics.status()}
 
 
 __all__ = ["NucleusIpc"]

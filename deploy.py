@@ -7,6 +7,7 @@
     python deploy.py status
     python deploy.py destroy                        # remove exactly what deploy made
     python deploy.py run                            # the whole group on this machine
+    python deploy.py cli component list             # greengrass-cli against the running V2 core
 
 ``--target local`` (default) talks to the embedded local cloud that ``deploy.py run`` starts (its
 URL is in ``.gg/endpoint.json``); ``--target aws`` uses the usual boto3 credential chain.
@@ -562,7 +563,20 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                                    "local Kinesis Video stand-in (creates the stream with retention if missing). "
                                    "See `python -m localcore.cloud_lambdas.kvs_put --help`.")
     p.add_argument("kvs_args", nargs=argparse.REMAINDER, help="--stream NAME (FILE | --synthetic)")
+    p = sub.add_parser("cli", help="greengrass-cli against the running V2 core (local deployments, components)",
+                       description="cli [--state-dir DIR] [--deploy-dev-tools] (component list|details|restart|stop "
+                                   "| deployment create|status|list|cancel) ...: the Greengrass CLI's commands over "
+                                   "the nucleus IPC of the core `deploy.py run --platform v2` runs. See `python "
+                                   "deploy.py cli --help` (localcore/greengrass_cli/client.py).")
+    p.add_argument("cli_args", nargs=argparse.REMAINDER, help="the greengrass-cli command and its options")
     return parser
+
+
+def cmd_cli(argv: Sequence[str]) -> int:
+    """``deploy.py cli ...``: every argument goes to the greengrass-cli client (it has its own --state-dir)."""
+    from localcore.greengrass_cli import client
+
+    return client.main(list(argv), prog="deploy.py cli")
 
 
 def cmd_kvs_put(args: argparse.Namespace, out) -> int:
@@ -577,6 +591,8 @@ COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "deploy": cmd_deploy, "s
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["cli"]:   # the CLI's own grammar (options before its command, e.g. --deploy-dev-tools)
+        return cmd_cli(argv[1:])
     args = build_parser(argv).parse_args(argv)
     args.group_file = args.group_file or [DEFAULT_GROUP_FILE]
     args.state_dir = Path(args.state_dir or ROOT / ".gg").resolve()

@@ -21,6 +21,13 @@ other deployments add and how one ends (``deployments.py``), versions (``resolve
    previous setup, versions and configurations come back and run again (FAILED); DO_NOTHING leaves it as it is;
 5. components the deployment dropped stop once the others made it; the core reports the deployment under its
    own id, its installed components and its health (UNHEALTHY only while a component is BROKEN).
+
+Local deployments (``greengrass-cli deployment create``, through the CLI's IPC operations) wait in the same queue
+(``localcore/greengrass_cli/host.py``): their recipes and artifacts are copied into the component store, then they
+take this same path as the group ``LOCAL_DEPLOYMENT`` (or ``thinggroup/<groupId>``), combined with the cloud's
+groups as the nucleus combines them; a component of the store is used when the local group requires it
+(``ComponentManager.resolveComponentVersion``). Their status goes to the CLI's records; the cloud gets the
+installed components and health only.
 """
 from __future__ import annotations
 
@@ -160,12 +167,15 @@ class CoreDevice:
 
     def __init__(self, ctx: RunContext) -> None:
         from localcore.generic_components.deployments import CoreDeployments
+        from localcore.greengrass_cli.host import LocalDeployments
 
         self.ctx, self.group, self.cloud = ctx, ctx.group, ctx.cloud
         self.thing, self.region = ctx.group.core.thing, ctx.group.group.region
         self.work_dir = ctx.state_dir / "v2"
         self.root = self.work_dir / "greengrass"
         self.deployments = CoreDeployments(self.thing)
+        self.local = LocalDeployments(self.root)   # greengrass-cli's local deployments and the component store
+        self._listed: List[Dict[str, Any]] = []    # the cloud's deployments for the core, as last listed
         self.plan: Optional[Plan] = None        # what the core runs now
         self.core: Any = None
         self.service: Any = None
@@ -188,6 +198,7 @@ class CoreDevice:
         from localcore.readers.v2 import list_deployments
 
         listed, self._groups = list_deployments(self.cloud.url, self.thing)
+        self._listed = listed
         while True:
             deployment = self.deployments.next(listed)
             if deployment is None:
@@ -209,15 +220,15 @@ class CoreDevice:
 
         import boto3
 
-        from localcore.generic_components.service import ComponentService
         from localcore.generic_components.tokens import ComponentTokens
+        from localcore.greengrass_cli.store import StoreComponentService
         from localcore.nucleus_ipc import NucleusIpc
 
         self.core = core
         tokens = ComponentTokens()
         if core.streams is not None:
             core.streams.add_token_check(tokens.valid)
-        self.service = ComponentService(
+        self.service = StoreComponentService(   # artifacts already in the store are not downloaded again
             root=self.root, tokens=tokens, thing_name=self.thing, region=self.region, cloud_url=self.cloud.url,
             credentials_uri=core.runtime.credentials_uri,
             stream_manager_port=core.streams.port if core.streams is not None else None,
@@ -227,6 +238,7 @@ class CoreDevice:
                               installed=self.installed, secrets_client=functools.partial(
                                   boto3.client, "secretsmanager", region_name=self.region, endpoint_url=self.cloud.url,
                                   aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1]))
+        self.ipc.cli.attach_local(self.local, tokens, self.root / "ipc.socket")   # served while the CLI is deployed
         await self.ipc.start()
         core.nucleus_ipc = self.ipc      # the dashboard shows its status (web/wiring.py)
         core.add_follower(self.ipc)      # stopped after the components
@@ -248,6 +260,8 @@ class CoreDevice:
 
     async def stop(self) -> None:
         self._stop.set()
+        if self.ipc is not None:
+            self.ipc.cli.close_client_access()
         if self._task is not None:
             done, _ = await asyncio.wait({self._task}, timeout=5.0)
             if not done:
@@ -258,20 +272,54 @@ class CoreDevice:
         from localcore.readers.v2 import list_deployments
 
         while not self._stop.is_set():
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=_FOLLOW_INTERVAL_S)
+            if not self.local.arrived.is_set():   # a local deployment does not wait for the next round
+                waits = {asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self.local.arrived.wait())}
+                _, pending = await asyncio.wait(waits, timeout=_FOLLOW_INTERVAL_S,
+                                                return_when=asyncio.FIRST_COMPLETED)
+                for w in pending:
+                    w.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+            if self._stop.is_set():
                 return
-            except asyncio.TimeoutError:
-                pass
             await self._report_changes()
             try:
                 listed, self._groups = await asyncio.to_thread(list_deployments, self.cloud.url, self.thing)
+                self._listed = listed
             except Exception as e:  # the cloud may be stopping; try again next round
                 log.debug("V2 deployments of %s: %s", self.thing, e)
-                continue
-            deployment = self.deployments.next(listed)
+                listed = None
+            deployment = self.deployments.next(listed) if listed is not None else None
             if deployment is not None:
                 await self._process(deployment, listed=listed)
+            local = self.local.next()   # one at a time, after the cloud's that arrived first
+            if local is not None and not self._stop.is_set():
+                await self._process_local(*local)
+
+    async def _process_local(self, deployment_id: str, request: Any) -> None:
+        """A local deployment: its recipes and artifacts into the store (``copyRecipesAndArtifacts``: a failure
+        there ends it FAILED before anything changed), then the path of every deployment, with the group's root
+        components as they run now (``convertFromLocalOverrideRequestAndRoot``)."""
+        from localcore.greengrass_cli.errors import StoreError
+        from localcore.greengrass_cli.host import local_error_types
+        from localcore.greengrass_cli.request import to_deployment
+        from localcore.readers.errors import DeploymentFailed
+
+        t = time.monotonic()
+        try:
+            staged = await asyncio.to_thread(self.local.store.stage, request.recipe_dir, request.artifacts_dir)
+        except StoreError as e:
+            failure = DeploymentFailed(f"Error copying recipes and artifacts. {e}", e.codes)
+            self.local.failed(deployment_id, failure.reason, failure.error_stack,
+                              local_error_types(failure.error_types, failure.error_stack))
+            log.warning("local deployment %s: %s", deployment_id, failure.reason)
+            self.ctx.progress.step(f"local deployment {deployment_id[:8]}", time.monotonic() - t, False,
+                                   f"FAILED_NO_STATE_CHANGE: {failure.reason}")
+            return
+        for note in staged.notes:
+            log.info("local deployment %s: %s", deployment_id, note)
+        running = {n: self._active_version(n) for n in self.deployments.group_roots.get(request.group, {})}
+        roots = {n: v for n, v in running.items() if v}
+        await self._process(to_deployment(deployment_id, request, roots), listed=self._listed)
 
     # ------------------------------------------------------------------------------ one deployment
     async def _process(self, deployment, *, listed=None, plan: Optional[Plan] = None,
@@ -308,7 +356,7 @@ class CoreDevice:
         components = self.installed()
         status = outcome.job_status
         try:
-            await self._report(deployment.id, status, reason or None, components, codes)
+            await self._report(deployment.id, status, reason or None, components, codes, detailed=outcome.value)
         except Exception as e:
             log.warning("V2 deployment %s: cannot report %s: %s", deployment.id, status, e)
         self.core.deployment = AppliedDeployment(
@@ -395,6 +443,9 @@ class CoreDevice:
         return self.plan.versions.get(name) if self.plan is not None else None
 
     def _recipe(self, name: str, version: str) -> Dict[str, Any]:
+        stored = self.local.store.recipe(name, version)   # a local deployment's recipe (it may change in place)
+        if stored is not None:
+            return stored
         key = (name, version)
         if key not in self._recipes:
             from botocore.exceptions import ClientError
@@ -417,32 +468,58 @@ class CoreDevice:
         from group.v2 import catalog
         from group.v2.versions import is_version
         from localcore.generic_components.resolve import Resolved, keep_active, no_version, satisfies_all
+        from localcore.greengrass_cli.request import LOCAL_GROUP
         from localcore.readers.v2 import _is_public
 
         if _is_public(name):  # the local core provides it: the version the deployment names, else the catalog's
             exact = [r for r in requirements.values() if is_version(r)]
-            version = exact[0] if exact else (catalog.version(name) if name in catalog.PUBLIC_COMPONENTS else None)
+            if exact:
+                version = exact[0]
+            elif name in catalog.PUBLIC_COMPONENTS:
+                version = catalog.version(name)
+            else:   # a public component outside the catalog (SecretManager, Cli, ...): the cloud's offer
+                version = self._offered_version(name, requirements)
             if version is None or not satisfies_all(version, requirements):
                 raise no_version(name, requirements)
             return Resolved(name, version, {})
         active = self._active_version(name)
-        if keep_active(active, requirements):
-            recipe = self._recipe(name, active)
+        # findBestCandidateLocally: the running version, else the component store's best (local deployments)
+        local = active if keep_active(active, requirements) else self.local.store.best(name, requirements)
+        if local is not None and (local == active or LOCAL_GROUP in requirements):
+            recipe = self._recipe(name, local)
         else:
             candidate = {"componentName": name, "versionRequirements": dict(requirements)}
             try:
                 got = self._client().resolve_component_candidates(
                     platform={"attributes": {"os": "linux"}}, componentCandidates=[candidate])
             except ClientError as e:
-                if e.response["Error"].get("Code") == "ResourceNotFoundException":
+                if e.response["Error"].get("Code") != "ResourceNotFoundException":
+                    raise
+                if local is None:
                     raise no_version(name, requirements) from None
-                raise
-            found = got["resolvedComponentVersions"][0]
-            recipe = json.loads(found["recipe"])
-            self._recipes[(name, found["componentVersion"])] = recipe
+                got = None   # negotiateVersionWithCloud: the local candidate when the cloud has none
+            if got is None:
+                recipe = self._recipe(name, local)
+            else:
+                found = got["resolvedComponentVersions"][0]
+                recipe = json.loads(found["recipe"])
+                self._recipes[(name, found["componentVersion"])] = recipe
         deps = {str(d): str((v or {}).get("VersionRequirement", "*"))
                 for d, v in (recipe.get("ComponentDependencies") or {}).items()}
         return Resolved(name, str(recipe.get("ComponentVersion")), deps)
+
+    def _offered_version(self, name: str, requirements: Mapping[str, str]) -> Optional[str]:
+        """The version the cloud resolves for ``name`` under ``requirements`` (None: it offers none)."""
+        from botocore.exceptions import ClientError
+
+        candidate = {"componentName": name, "versionRequirements": dict(requirements)}
+        try:
+            got = self._client().resolve_component_candidates(
+                platform={"attributes": {"os": "linux"}}, componentCandidates=[candidate])
+        except ClientError as e:
+            log.info("no cloud version of %s for %s: %s", name, dict(requirements), e)
+            return None
+        return str(got["resolvedComponentVersions"][0]["componentVersion"])
 
     def _resolve(self, deployment, listed) -> Plan:
         """Resolve, fetch and configure ``deployment`` (no state changes); DeploymentFailed / ComponentError."""
@@ -454,11 +531,12 @@ class CoreDevice:
         from localcore.generic_components.interpolate import Context, DependencyInfo, interpolate_configuration
         from localcore.generic_components.resolve import resolve_dependencies
         from localcore.generic_components.service import ComponentSpec
+        from localcore.greengrass_cli.request import LOCAL_GROUP
         from localcore.platform import ComponentInfo
         from localcore.readers.errors import DeploymentFailed
         from localcore.readers.v2 import _is_public, core_facts, download_lambda, setup_from_deployment
 
-        others = self.deployments.other_roots(deployment, listed, self._groups)
+        others = self.deployments.other_roots(deployment, listed, [*self._groups, LOCAL_GROUP])
         roots = set(deployment.roots) | {n for g in others.values() for n in g}
         try:
             resolved = resolve_dependencies(deployment.group, deployment.roots, others, self._resolve_one)
@@ -478,7 +556,7 @@ class CoreDevice:
         configs: Dict[str, Dict[str, Any]] = {}
         for name in resolved:
             default = ((recipes.get(name) or {}).get("ComponentConfiguration") or {}).get("DefaultConfiguration")
-            update = deployment.components[name].get("configurationUpdate") if name in deployment.roots else None
+            update = (deployment.components.get(name) or {}).get("configurationUpdate")
             running = self.service.configuration(name) if self.service is not None else None
             if running is None and old is not None:
                 running = old.configs.get(name)
@@ -540,13 +618,24 @@ class CoreDevice:
         return base + self.service.installed()
 
     async def _report(self, deployment_id: str, status: str, reason: Optional[str],
-                      components: List[Dict[str, Any]], codes=()) -> None:
+                      components: List[Dict[str, Any]], codes=(), detailed: Optional[str] = None) -> None:
         from group.v2 import catalog
         from localcore.generic_components.deployments import health
         from localcore.readers.errors import DeploymentFailed
         from localcore.readers.v2 import report
 
         types = DeploymentFailed(reason or "", codes).error_types if codes else ()
+        if self.local.owns(deployment_id):   # the CLI's records get the status, the cloud the fleet status only
+            from localcore.greengrass_cli.host import local_error_types, report_fleet
+
+            if status == "IN_PROGRESS" or detailed is not None:
+                stack = DeploymentFailed(reason or "", codes).error_stack if codes else ()
+                self.local.records.update(deployment_id, status, detailed=detailed, error_stack=stack,
+                                          error_types=local_error_types(types), failure_cause=reason)
+            await asyncio.to_thread(report_fleet, self.cloud.url, self.thing, components,
+                                    health(c.get("lifecycleState", "") for c in components),
+                                    catalog.version(catalog.NUCLEUS))
+            return
         await asyncio.to_thread(
             report, self.cloud.url, self.thing, deployment_id, status, reason, components,
             health(c.get("lifecycleState", "") for c in components), error_stack=tuple(codes), error_types=types,

@@ -2,6 +2,11 @@
 :mod:`group.v2.recipe`), Lambda imports (the one generator, :mod:`group.v2.lambda_recipe`), the public catalog
 (:mod:`group.v2.catalog`) and ``ResolveComponentCandidates`` (the ranges of :mod:`group.v2.versions`).
 
+Public components: the deploy catalog (what the converter deploys, pinned) and, beside it, the public components
+a user adds for what the local core emulates (:data:`EMULATED_PUBLIC_COMPONENTS`: the secret manager for
+``GetSecretValue``, the Greengrass CLI for local deployments and the CLI's operations). A state serving the whole
+deploy catalog (the stand-in's default) serves both; a state given its own table serves exactly that table.
+
 A part of :class:`~.greengrassv2_state.GreengrassV2State` (a mixin over its lock and tables); pure.
 """
 
@@ -16,7 +21,8 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
-from group.v2.catalog import PublicComponentInfo
+from group.v2 import catalog
+from group.v2.catalog import Dependency, PublicComponentInfo
 from group.v2.lambda_recipe import recipe_for_lambda
 from group.v2.recipe import RECIPE_FORMAT_VERSION, Recipe, RecipeError, parse_recipe
 from group.v2.versions import VersionRequirement, sort_key, version_problem
@@ -27,6 +33,23 @@ _LAMBDA_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[A-Za-z0-9_-]{1,64})(?::(?P<qualifier>[^:]+))?$"
 )
+
+
+def _emulated(name: str, version: str, nucleus_range: str, source: str) -> PublicComponentInfo:
+    return PublicComponentInfo(name, version, catalog.PLUGIN, {catalog.NUCLEUS: Dependency(nucleus_range, "SOFT")},
+                               False, source)
+
+
+#: public components outside the deploy catalog that the local core emulates (newest release tags of their
+#: repositories; the nucleus ranges are the usual ones of plugins, not verified)
+EMULATED_PUBLIC_COMPONENTS: Mapping[str, PublicComponentInfo] = {
+    c.name: c for c in (
+        _emulated("aws.greengrass.SecretManager", "2.2.6", ">=2.0.0 <3.0.0",
+                  "aws-greengrass/aws-greengrass-secret-manager tag v2.2.6 (line 2.2.x)"),
+        _emulated("aws.greengrass.Cli", "2.16.1", ">=2.0.0 <3.0.0",
+                  "aws-greengrass/aws-greengrass-cli tag v2.16.1 (the CLI follows the nucleus' line)"),
+    )
+}
 
 
 def parse_inline_recipe(blob: bytes) -> Recipe:
@@ -100,10 +123,13 @@ class ComponentsPart:
 
     # public catalog --------------------------------------------------------------------
     def public_components(self) -> dict[str, PublicComponentInfo]:
-        return dict(self._public)
+        """What the stand-in serves as account ``aws`` (see the module doc)."""
+        serves_catalog = all(self._public.get(n) == i for n, i in catalog.PUBLIC_COMPONENTS.items())
+        extra = {n: i for n, i in EMULATED_PUBLIC_COMPONENTS.items() if n not in self._public} if serves_catalog else {}
+        return {**self._public, **extra}
 
     def _public_record(self, name: str, version: str | None) -> ComponentRecord | None:
-        info = self._public.get(name)
+        info = self.public_components().get(name)
         if info is None or (version is not None and version != info.version):
             return None
         pv = info.version

@@ -9,15 +9,31 @@ the component name is checked first (``Component name cannot be empty``), then a
 (``Component with name <n> not found in Greengrass``). Details are ``{componentName, version, state,
 configuration}``; a restart answers ``SUCCEEDED`` when it was started, ``FAILED`` when the component cannot restart;
 a stop ``SUCCEEDED`` once requested.
+
+Local deployments (``CreateLocalDeployment``, ``GetLocalDeploymentStatus``, ``ListLocalDeployments``,
+``CancelLocalDeployment``) are served the same way once the core device gave its local deployments
+(:meth:`CliOperations.attach_local`): the request is checked (authorization with resource ``*``, the fields, the
+artifact folder not a parent of the core's artifact store — ``InvalidArtifactsDirectoryPathError`` —, a recipe or
+artifact folder that is not a directory — ``InvalidRecipeDirectoryPathError`` / ``InvalidArtifactsDirectoryPathError``,
+where the nucleus queues it and fails it later), queued and answered with its id; a status names a deployment by
+UUID (``Invalid deploymentId format received. DeploymentId is a UUID``) or answers ``ResourceNotFoundError``
+(``Cannot find deployment``, resource type ``LocalDeployment``). While the CLI is deployed the core writes the
+client's token file as the Cli component does (``CLIService.generateCliIpcInfoForEffectiveUser``):
+``<root>/cli_ipc_info/user-<uid>`` = ``{"cli_auth_token", "domain_socket_path"}``, readable by its owner only; the
+token authenticates as ``greengrass-cli#user-<uid>``, which may call every CLI operation. It is revoked and the
+file removed when the CLI leaves the deployment.
 """
 from __future__ import annotations
 
 import inspect
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
 from .config_store import ConfigStore
-from .errors import InvalidArgumentsError, ResourceNotFoundError
+from .errors import InvalidArgumentsError, IpcError, ResourceNotFoundError
 from .service import Call, IpcService
 
 log = logging.getLogger(__name__)
@@ -25,6 +41,37 @@ log = logging.getLogger(__name__)
 COMPONENT = "aws.greengrass.Cli"
 CLIENT_PREFIX = "greengrass-cli#"
 OPERATIONS = ("GetComponentDetails", "ListComponents", "RestartComponent", "StopComponent")
+LOCAL_OPERATIONS = ("CreateLocalDeployment", "GetLocalDeploymentStatus", "ListLocalDeployments",
+                    "CancelLocalDeployment")
+IPC_INFO_DIR = "cli_ipc_info"          # NucleusPaths.cliIpcInfoPath()
+LOCAL_DEPLOYMENT_RESOURCE = "LocalDeployment"
+
+
+class InvalidArtifactsDirectoryPathError(IpcError):
+    name = "InvalidArtifactsDirectoryPathError"
+
+
+class InvalidRecipeDirectoryPathError(IpcError):
+    name = "InvalidRecipeDirectoryPathError"
+
+
+def client_id() -> str:
+    """The CLI client of this user (``CLIService``: ``user-<uid>``)."""
+    return f"user-{os.geteuid()}"
+
+
+class LocalDeploymentHost(Protocol):
+    """The core device's local deployments (``localcore.greengrass_cli.host.LocalDeployments``)."""
+
+    store: Any   # .artifacts_dir: the core's artifact store
+
+    def create(self, request: Any) -> str: ...
+
+    def status(self, deployment_id: str) -> Optional[dict]: ...
+
+    def listed(self) -> list: ...
+
+    def cancel(self, deployment_id: str) -> Optional[str]: ...
 
 
 class ComponentControl(Protocol):
@@ -48,18 +95,59 @@ class CliOperations:
         self.store = store
         self.installed = installed
         self.host = host
-        self.counts = {"restarts": 0, "stops": 0}
+        self.counts = {"restarts": 0, "stops": 0, "local_deployments": 0}
+        self.local: Optional[LocalDeploymentHost] = None
+        self._tokens: Any = None
+        self._socket_path: Optional[Path] = None
+        self._client_file: Optional[Path] = None
+
+    def attach_local(self, local: LocalDeploymentHost, tokens: Any, socket_path: Path) -> None:
+        """Serve local deployments with ``local`` and write the client's token file (``tokens``: the core's
+        ``ComponentTokens``) while the CLI is deployed; ``socket_path``: the core's IPC socket."""
+        self.local, self._tokens, self._socket_path = local, tokens, Path(socket_path)
 
     def wire(self, service: IpcService) -> None:
         service.wire("GetComponentDetails", self.get_component_details)
         service.wire("ListComponents", self.list_components)
         service.wire("RestartComponent", self.restart_component)
         service.wire("StopComponent", self.stop_component)
+        if self.local is not None:
+            service.wire("CreateLocalDeployment", self.create_local_deployment)
+            service.wire("GetLocalDeploymentStatus", self.get_local_deployment_status)
+            service.wire("ListLocalDeployments", self.list_local_deployments)
+            service.wire("CancelLocalDeployment", self.cancel_local_deployment)
+            self._open_client_access()
 
-    @staticmethod
-    def unwire(service: IpcService) -> None:
-        for op in OPERATIONS:
+    def unwire(self, service: IpcService) -> None:
+        for op in OPERATIONS + LOCAL_OPERATIONS:
             service.unwire(op)
+        self.close_client_access()
+
+    # -- the client's token file -------------------------------------------------------------------
+    def _open_client_access(self) -> None:
+        if self._client_file is not None or self._tokens is None or self._socket_path is None:
+            return
+        folder = self._socket_path.parent / IPC_INFO_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.iterdir():   # revokeOutdatedAuthTokens: an earlier run's files
+            if stale.is_file():
+                stale.unlink()
+        client = client_id()
+        token = self._tokens.issue(CLIENT_PREFIX + client)
+        path = folder / client
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"cli_auth_token": token, "domain_socket_path": str(self._socket_path)}, f)
+        self._client_file = path
+        log.info("Greengrass CLI client token written to %s", path)
+
+    def close_client_access(self) -> None:
+        """Revoke the client's token and remove its file (the CLI left the deployment, or the core stops)."""
+        if self._client_file is None:
+            return
+        self._tokens.revoke(CLIENT_PREFIX + client_id())
+        self._client_file.unlink(missing_ok=True)
+        self._client_file = None
 
     def _authorize(self, call: Call, resource: str) -> None:
         if call.component == COMPONENT or call.component.startswith(CLIENT_PREFIX):
@@ -121,8 +209,71 @@ class CliOperations:
             call.respond({"stopStatus": "FAILED", "message": f"the local core stops generic components only, not "
                                                              f"{name}"})
 
+    # -- local deployments -------------------------------------------------------------------------
+    def _local(self) -> LocalDeploymentHost:
+        assert self.local is not None, "wired only with local deployments"
+        return self.local
+
+    def create_local_deployment(self, call: Call, body: dict) -> None:
+        from localcore.greengrass_cli.errors import RequestError
+        from localcore.greengrass_cli.request import parse_request
+
+        self._authorize(call, "*")
+        try:
+            request = parse_request(body)
+        except RequestError as e:
+            raise InvalidArgumentsError(str(e)) from None
+        store = Path(self._local().store.artifacts_dir)
+        if request.artifacts_dir is not None:
+            given = Path(request.artifacts_dir)
+            if store.resolve().is_relative_to(given.resolve()):
+                raise InvalidArtifactsDirectoryPathError(
+                    "Requested artifacts directory path is parent of kernel artifacts directory path. Specify another "
+                    "path to avoid recursive copy")
+            if not given.is_absolute() or not given.is_dir():
+                raise InvalidArtifactsDirectoryPathError(
+                    f"Artifacts directory {given} is not an absolute path of a directory on the core")
+        if request.recipe_dir is not None:
+            given = Path(request.recipe_dir)
+            if not given.is_absolute() or not given.is_dir():
+                raise InvalidRecipeDirectoryPathError(
+                    f"Recipe directory {given} is not an absolute path of a directory on the core")
+        deployment_id = self._local().create(request)
+        self.counts["local_deployments"] += 1
+        call.respond({"deploymentId": deployment_id})
+
+    @staticmethod
+    def _deployment_id(body: dict) -> str:
+        from localcore.greengrass_cli.request import is_deployment_id
+
+        deployment_id = body.get("deploymentId")
+        if not is_deployment_id(deployment_id):
+            raise InvalidArgumentsError("Invalid deploymentId format received. DeploymentId is a UUID")
+        return deployment_id
+
+    def get_local_deployment_status(self, call: Call, body: dict) -> None:
+        deployment_id = self._deployment_id(body)
+        self._authorize(call, deployment_id)
+        found = self._local().status(deployment_id)
+        if found is None:
+            raise ResourceNotFoundError("Cannot find deployment", LOCAL_DEPLOYMENT_RESOURCE, deployment_id)
+        call.respond({"deployment": found})
+
+    def list_local_deployments(self, call: Call, body: dict) -> None:
+        self._authorize(call, "*")
+        call.respond({"localDeployments": self._local().listed()})
+
+    def cancel_local_deployment(self, call: Call, body: dict) -> None:
+        deployment_id = self._deployment_id(body)
+        self._authorize(call, "*")
+        message = self._local().cancel(deployment_id)
+        if message is None:
+            raise ResourceNotFoundError(f"Cannot find the deployment id provided {deployment_id}",
+                                        LOCAL_DEPLOYMENT_RESOURCE, deployment_id)
+        call.respond({"message": message})
+
     def status(self) -> dict:
-        return dict(self.counts)
+        return {**self.counts, "client_token_file": str(self._client_file) if self._client_file else None}
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -228,9 +228,11 @@ class CoreDevice:
         tokens = ComponentTokens()
         if core.streams is not None:
             core.streams.add_token_check(tokens.valid)
+        # the token exchange service gives every component its credentials, as it gives the Lambdas theirs
+        core.runtime.server.add_credentials_check(tokens.valid)
         self.service = StoreComponentService(   # artifacts already in the store are not downloaded again
             root=self.root, tokens=tokens, thing_name=self.thing, region=self.region, cloud_url=self.cloud.url,
-            credentials_uri=core.runtime.credentials_uri,
+            credentials_uri=core.runtime.credentials_uri, cloud_endpoint_url=core.cfg.cloud_url,
             stream_manager_port=core.streams.port if core.streams is not None else None,
             root_ca_path=str(self.ctx.certs_dir / "root-ca.pem"), ipc_socket=self.root / "ipc.socket")
         await self.service.start()

@@ -62,6 +62,8 @@ class ComponentRunner:
     :param configuration: the effective configuration (default: the recipe's DefaultConfiguration).
     :param dependencies: direct dependencies' versions and configurations (for ``{dep:...}`` variables).
     :param credentials_uri: ``AWS_CONTAINER_CREDENTIALS_FULL_URI`` (the core's credentials endpoint).
+    :param cloud_endpoint_url: ``AWS_ENDPOINT_URL`` (the local cloud's URL; as the Lambdas of a local core get it, so
+        a component's AWS SDK reaches the cloud the core was deployed from); None: not set.
     :param stream_manager_port: ``STREAM_MANAGER_SERVER_PORT`` for the V2 stream manager SDK.
     :param root_ca_path: ``GG_ROOT_CA_PATH``.
     :param python: the interpreter ``python3`` means inside the component (default: this one).
@@ -87,6 +89,7 @@ class ComponentRunner:
         configuration: Mapping[str, Any] | None = None,
         dependencies: Mapping[str, DependencyInfo] | None = None,
         credentials_uri: str | None = None,
+        cloud_endpoint_url: str | None = None,
         stream_manager_port: int | None = None,
         root_ca_path: str | None = None,
         python: str = sys.executable,
@@ -108,6 +111,7 @@ class ComponentRunner:
         self.configuration = dict(recipe.default_configuration if configuration is None else configuration)
         self.dependencies = dict(dependencies or {})
         self.credentials_uri = credentials_uri
+        self.cloud_endpoint_url = cloud_endpoint_url
         self.stream_manager_port = stream_manager_port
         self.root_ca_path = root_ca_path
         self.python = python
@@ -519,6 +523,8 @@ class ComponentRunner:
         })
         if self.credentials_uri:
             env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials_uri
+        if self.cloud_endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.cloud_endpoint_url
         if self.stream_manager_port is not None:
             env["STREAM_MANAGER_SERVER_PORT"] = str(self.stream_manager_port)
         if self.ipc_socket is not None:   # as the nucleus' IPCEventStreamService sets them

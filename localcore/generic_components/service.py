@@ -105,14 +105,15 @@ class ComponentService:
     :param settle_timeout_s: how long :meth:`wait` waits for the tracked components (the nucleus waits without a
         bound; ours reports the deployment FAILED after it).
     :param on_change: called with a runner's status after each state change (on the event loop).
-    Other keywords go to every :class:`ComponentRunner` (``credentials_uri``, ``stream_manager_port``,
-    ``root_ca_path``, ``python``, ``platform``, ``kill_grace_s``, ``ipc_socket``).
+    Other keywords go to every :class:`ComponentRunner` (``credentials_uri``, ``cloud_endpoint_url``,
+    ``stream_manager_port``, ``root_ca_path``, ``python``, ``platform``, ``kill_grace_s``, ``ipc_socket``).
     """
 
     def __init__(self, *, root: str | Path, tokens: ComponentTokens, thing_name: str, region: str,
                  s3: Any = None, cloud_url: str | None = None, emulated: Iterable[str] | None = None,
                  virtual_camera: bool = True, settle_timeout_s: float = 300.0,
-                 credentials_uri: str | None = None, stream_manager_port: int | None = None,
+                 credentials_uri: str | None = None, cloud_endpoint_url: str | None = None,
+                 stream_manager_port: int | None = None,
                  root_ca_path: str | None = None, python: str = sys.executable,
                  platform: Mapping[str, str] | None = None, kill_grace_s: float = 5.0,
                  ipc_socket: str | Path | None = None,
@@ -131,8 +132,9 @@ class ComponentService:
         self.platform = dict(platform) if platform is not None else current_platform()
         self.on_change = on_change
         self._runner_kw: dict[str, Any] = dict(
-            credentials_uri=credentials_uri, stream_manager_port=stream_manager_port, root_ca_path=root_ca_path,
-            python=python, platform=self.platform, kill_grace_s=kill_grace_s)
+            credentials_uri=credentials_uri, cloud_endpoint_url=cloud_endpoint_url,
+            stream_manager_port=stream_manager_port, root_ca_path=root_ca_path, python=python, platform=self.platform,
+            kill_grace_s=kill_grace_s)
         if ipc_socket is not None:
             self._runner_kw["ipc_socket"] = ipc_socket
         self._installed: dict[str, _Installed] = {}

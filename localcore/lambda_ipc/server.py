@@ -105,6 +105,7 @@ class IPCServer:
         self.poll_wait_s = poll_wait_s
         self.result_wait_s = result_wait_s
         self._on_initialized = on_initialized
+        self._credential_checks: list[Callable[[str], bool]] = []
         self._runner: web.AppRunner | None = None
         self.requests = 0
         self.rejected = 0
@@ -145,6 +146,12 @@ class IPCServer:
     @property
     def credentials_uri(self) -> str:
         return f"http://{self.host}:{self.port}{API}/credentialprovider/"
+
+    def add_credentials_check(self, check: Callable[[str], bool]) -> None:
+        """Serve container credentials also to callers whose token ``check`` accepts — a V2 core's generic
+        components, whose ``AWS_CONTAINER_AUTHORIZATION_TOKEN`` the token exchange service accepts as it accepts a
+        Lambda's (the function routes stay the functions' own). ``check`` must not block."""
+        self._credential_checks.append(check)
 
     def status(self) -> dict:
         return {"host": self.host, "port": self.port, "requests": self.requests, "rejected": self.rejected}
@@ -363,7 +370,9 @@ class IPCServer:
         return web.Response(status=202)
 
     async def _credentials(self, request: web.Request) -> web.Response:
-        self._caller(request)
+        token = request.headers.get("Authorization")
+        if not (token and any(check(token) for check in self._credential_checks)):
+            self._caller(request)
         expiration = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.backends.credentials_ttl_s)
         document = dict(self.backends.credentials)
         document["Expiration"] = expiration.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -144,6 +144,18 @@ def docker_states(core, setup) -> tuple:
     return {n: lifecycle for n in names}, {n: why for n in names}
 
 
+def _client_device_trust(core) -> Any:
+    """What the client device auth IPC operations trust: the local IoT root CA (device certificates), the core's
+    group CA (its server certificate, components' certificates), the broker's certificate authorizer."""
+    from localcore.nucleus_ipc.clientdevices import ClientDeviceTrust
+    from localcore.pki import default_hosts
+
+    cfg = core.cfg
+    hosts = default_hosts([c.host for c in cfg.group.core.connectivity] + list(cfg.advertise) + [cfg.host])
+    return ClientDeviceTrust(core.pki.root.cert_pem, core.group_ca, core.broker.authorize, hosts=tuple(hosts),
+                             server_name=cfg.group.core.thing)
+
+
 def _states(components: List[Dict[str, Any]]) -> Dict[str, tuple]:
     return {c["componentName"]: (c.get("componentVersion"), c.get("lifecycleState")) for c in components}
 
@@ -239,7 +251,8 @@ class CoreDevice:
         self.ipc = NucleusIpc(self.root / "ipc.socket", tokens, core.router, host=self.service,
                               installed=self.installed, secrets_client=functools.partial(
                                   boto3.client, "secretsmanager", region_name=self.region, endpoint_url=self.cloud.url,
-                                  aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1]))
+                                  aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1]),
+                              shadows=core.shadows, client_devices=_client_device_trust(core))
         self.ipc.cli.attach_local(self.local, tokens, self.root / "ipc.socket")   # served while the CLI is deployed
         await self.ipc.start()
         core.nucleus_ipc = self.ipc      # the dashboard shows its status (web/wiring.py)
@@ -349,7 +362,9 @@ class CoreDevice:
             outcome, reason = Outcome.FAILED_NO_STATE_CHANGE, str(e)
             codes = ("DEPLOYMENT_FAILURE",) + tuple(getattr(e, "codes", ("COMPONENT_UPDATE_ERROR",)))
         else:
+            await self.ipc.before_update(deployment.id, deployment.document)   # SubscribeToComponentUpdates: may defer
             outcome, reason, changes = await self._activate(plan, first)
+            self.ipc.after_update(deployment.id)
             if outcome is not Outcome.SUCCESSFUL:
                 codes = ("DEPLOYMENT_FAILURE", "COMPONENT_UPDATE_ERROR", "COMPONENT_BROKEN")
         self.deployments.finished(deployment, outcome)

@@ -2,8 +2,6 @@
 devices reach through the router), from components using the unmodified awsiotsdk clients (V1 and V2)."""
 from __future__ import annotations
 
-import json
-
 from localcore.interfaces import Message, Route
 
 from tests.functional.nucleus_ipc.plugin_kit import Collect, plugin_core

@@ -88,8 +88,9 @@ class PoliciesPart:
     def role_policy(self, compose_objects: Sequence[str], logs: bool) -> Dict[str, Any]:
         values = {v for f in self.g.functions for v in f.environment.values()}
         c = self.g.cloud
-        tables = [t.name for t in c.tables if t.name in values]
-        # a bundle component names its buckets in its own code (the group file cannot see them): all of cloud.buckets
+        # a bundle component names its tables and buckets in its own configuration or code (the group file cannot see
+        # them): all of cloud.tables and cloud.buckets
+        tables = [t.name for t in c.tables if t.name in values or self.g.components]
         buckets = [b for b in c.buckets if b in values or self.g.components]
         streams = [k.name for k in c.kinesis_streams if k.name in values]
         videos = [v for v in c.video_streams if v in values]

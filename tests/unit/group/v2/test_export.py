@@ -75,7 +75,7 @@ def test_seed_export_content(tmp_path):
                      "policies/token-exchange-role-policy.json", "components/gg-bundle-producer.json"):
         assert (out / required).is_file(), required
     recipes = sorted(p.name for p in (out / "recipes").iterdir())
-    assert len(recipes) == 11  # 8 Lambda components + the compose runner + the 2 generic components (components/)
+    assert len(recipes) == 12  # 8 Lambda components + the compose runner + the 3 generic components (components/)
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["system"]["thingName"] == "GG_Core"
     assert cfg["services"]["aws.greengrass.Nucleus"]["configuration"]["iotRoleAlias"] == "gg-bundle-token-exchange-alias"

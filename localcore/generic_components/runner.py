@@ -36,7 +36,7 @@ from group.v2.catalog import NUCLEUS, PUBLIC_COMPONENTS
 from group.v2.recipe import DEFAULT_TIMEOUTS, SKIPIF_RE, Artifact, Lifecycle, Manifest, Recipe, Step, current_platform
 
 from localcore import processes
-from localcore.nucleus_ipc.server import socket_path_for_component
+from localcore.nucleus_socket import socket_path_for_component
 
 from . import files
 from .errors import ComponentError

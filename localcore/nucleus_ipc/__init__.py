@@ -25,8 +25,8 @@ from .iotcore import ENDPOINT as MQTTPROXY_ENDPOINT
 from .nucleus import NucleusIpc
 from .pubsub import ENDPOINT as PUBSUB_ENDPOINT
 from .pubsub import LocalPubSub
-from .server import NucleusIpcServer, socket_path_for_component
+from .server import NucleusIpcServer
 from .service import IpcService
 
 __all__ = ["AccessControl", "IpcService", "LocalPubSub", "MQTTPROXY_ENDPOINT", "NucleusIpc", "NucleusIpcServer",
-           "PUBSUB_ENDPOINT", "socket_path_for_component"]
+           "PUBSUB_ENDPOINT"]

@@ -61,7 +61,7 @@ def client_id() -> str:
 
 
 class LocalDeploymentHost(Protocol):
-    """The core device's local deployments (``localcore.greengrass_cli.host.LocalDeployments``)."""
+    """The core device's local deployments (``localcore.local_deployments.host.LocalDeployments``)."""
 
     store: Any   # .artifacts_dir: the core's artifact store
 
@@ -215,8 +215,8 @@ class CliOperations:
         return self.local
 
     def create_local_deployment(self, call: Call, body: dict) -> None:
-        from localcore.greengrass_cli.errors import RequestError
-        from localcore.greengrass_cli.request import parse_request
+        from localcore.local_deployments.errors import RequestError
+        from localcore.local_deployments.request import parse_request
 
         self._authorize(call, "*")
         try:
@@ -244,7 +244,7 @@ class CliOperations:
 
     @staticmethod
     def _deployment_id(body: dict) -> str:
-        from localcore.greengrass_cli.request import is_deployment_id
+        from localcore.local_deployments.request import is_deployment_id
 
         deployment_id = body.get("deploymentId")
         if not is_deployment_id(deployment_id):

@@ -5,7 +5,7 @@ Socket handling follows aws-greengrass/aws-greengrass-nucleus ``ipc/IPCEventStre
 removed before binding, mode 0666 after binding, removed again on close. A path of 108 bytes or more does not fit
 in ``sockaddr_un``; the nucleus then binds through a symlink in its working directory and gives components the
 relative path ``../../ipc.socket`` (their working directory is ``<root>/work/<name>``). We give components the same
-relative path (:func:`socket_path_for_component`) but bind through ``/proc/self/fd/<directory fd>/<name>`` instead
+relative path (``localcore/nucleus_socket.py``) but bind through ``/proc/self/fd/<directory fd>/<name>`` instead
 of changing the core's working directory (Linux).
 
 Per connection: bytes in → connection events → :class:`~.service.IpcService` dispatch; bytes out through a
@@ -28,6 +28,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
+from localcore.nucleus_socket import SUN_PATH_MAX
+
 from .connection import Close, Connected, Request, RpcConnection, StreamClosed
 from .errors import ConfigurationError, IpcError
 from .operations import OperationSpec
@@ -35,19 +37,8 @@ from .service import IpcService
 
 log = logging.getLogger(__name__)
 
-SUN_PATH_MAX = 108
 READ_CHUNK = 256 * 1024
 REFUSED_LINGER_S = 2.0
-
-
-def socket_path_for_component(socket_path: Union[str, os.PathLike], work_dir: Union[str, os.PathLike]) -> str:
-    """What ``AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT`` holds for a component whose working directory
-    is ``work_dir``: the absolute path when it fits in ``sockaddr_un``, else the path relative to ``work_dir``
-    (``../../ipc.socket`` for the nucleus' layout), as the nucleus does."""
-    absolute = os.path.abspath(socket_path)
-    if len(os.fsencode(absolute)) < SUN_PATH_MAX:
-        return absolute
-    return os.path.relpath(absolute, os.path.abspath(work_dir))
 
 
 class _Client:

@@ -16,8 +16,8 @@ import textwrap
 import pytest
 
 from localcore.generic_components.tokens import ComponentTokens
-from localcore.greengrass_cli.host import LocalDeployments
-from localcore.greengrass_cli.store import StoreComponentService
+from localcore.local_deployments.host import LocalDeployments
+from localcore.local_deployments.store import StoreComponentService
 
 CLI = "aws.greengrass.Cli"
 ID = re.compile(r"Local deployment submitted! Deployment Id: ([0-9a-f-]{36})")

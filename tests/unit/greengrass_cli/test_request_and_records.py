@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from localcore.greengrass_cli.errors import RequestError
-from localcore.greengrass_cli.records import LocalDeploymentRecords, created_on
-from localcore.greengrass_cli.request import (LOCAL_GROUP, LocalDeployment, is_deployment_id, parse_request,
+from localcore.local_deployments.errors import RequestError
+from localcore.local_deployments.records import LocalDeploymentRecords, created_on
+from localcore.local_deployments.request import (LOCAL_GROUP, LocalDeployment, is_deployment_id, parse_request,
                                               to_deployment)
 
 

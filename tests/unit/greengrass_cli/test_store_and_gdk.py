@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from group.v2.recipe import current_platform, parse_recipe
-from localcore.greengrass_cli import gdk
-from localcore.greengrass_cli.errors import StoreError
-from localcore.greengrass_cli.store import ComponentStore, artifacts_in_place
+from localcore.local_deployments import gdk
+from localcore.local_deployments.errors import StoreError
+from localcore.local_deployments.store import ComponentStore, artifacts_in_place
 
 RECIPE = """\
 RecipeFormatVersion: "2020-01-25"

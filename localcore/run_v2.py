@@ -23,7 +23,7 @@ other deployments add and how one ends (``deployments.py``), versions (``resolve
    own id, its installed components and its health (UNHEALTHY only while a component is BROKEN).
 
 Local deployments (``greengrass-cli deployment create``, through the CLI's IPC operations) wait in the same queue
-(``localcore/greengrass_cli/host.py``): their recipes and artifacts are copied into the component store, then they
+(``localcore/local_deployments/host.py``): their recipes and artifacts are copied into the component store, then they
 take this same path as the group ``LOCAL_DEPLOYMENT`` (or ``thinggroup/<groupId>``), combined with the cloud's
 groups as the nucleus combines them; a component of the store is used when the local group requires it
 (``ComponentManager.resolveComponentVersion``). Their status goes to the CLI's records; the cloud gets the
@@ -179,7 +179,7 @@ class CoreDevice:
 
     def __init__(self, ctx: RunContext) -> None:
         from localcore.generic_components.deployments import CoreDeployments
-        from localcore.greengrass_cli.host import LocalDeployments
+        from localcore.local_deployments.host import LocalDeployments
 
         self.ctx, self.group, self.cloud = ctx, ctx.group, ctx.cloud
         self.thing, self.region = ctx.group.core.thing, ctx.group.group.region
@@ -233,7 +233,7 @@ class CoreDevice:
         import boto3
 
         from localcore.generic_components.tokens import ComponentTokens
-        from localcore.greengrass_cli.store import StoreComponentService
+        from localcore.local_deployments.store import StoreComponentService
         from localcore.nucleus_ipc import NucleusIpc
 
         self.core = core
@@ -314,9 +314,9 @@ class CoreDevice:
         """A local deployment: its recipes and artifacts into the store (``copyRecipesAndArtifacts``: a failure
         there ends it FAILED before anything changed), then the path of every deployment, with the group's root
         components as they run now (``convertFromLocalOverrideRequestAndRoot``)."""
-        from localcore.greengrass_cli.errors import StoreError
-        from localcore.greengrass_cli.host import local_error_types
-        from localcore.greengrass_cli.request import to_deployment
+        from localcore.local_deployments.errors import StoreError
+        from localcore.local_deployments.host import local_error_types
+        from localcore.local_deployments.request import to_deployment
         from localcore.readers.errors import DeploymentFailed
 
         t = time.monotonic()
@@ -485,7 +485,7 @@ class CoreDevice:
         from group.v2 import catalog
         from group.v2.versions import is_version
         from localcore.generic_components.resolve import Resolved, keep_active, no_version, satisfies_all
-        from localcore.greengrass_cli.request import LOCAL_GROUP
+        from localcore.local_deployments.request import LOCAL_GROUP
         from localcore.readers.v2 import _is_public
 
         if _is_public(name):  # the local core provides it: the version the deployment names, else the catalog's
@@ -548,7 +548,7 @@ class CoreDevice:
         from localcore.generic_components.interpolate import Context, DependencyInfo, interpolate_configuration
         from localcore.generic_components.resolve import resolve_dependencies
         from localcore.generic_components.service import ComponentSpec
-        from localcore.greengrass_cli.request import LOCAL_GROUP
+        from localcore.local_deployments.request import LOCAL_GROUP
         from localcore.platform import ComponentInfo
         from localcore.readers.errors import DeploymentFailed
         from localcore.readers.v2 import _is_public, core_facts, download_lambda, setup_from_deployment
@@ -643,7 +643,7 @@ class CoreDevice:
 
         types = DeploymentFailed(reason or "", codes).error_types if codes else ()
         if self.local.owns(deployment_id):   # the CLI's records get the status, the cloud the fleet status only
-            from localcore.greengrass_cli.host import local_error_types, report_fleet
+            from localcore.local_deployments.host import local_error_types, report_fleet
 
             if status == "IN_PROGRESS" or detailed is not None:
                 stack = DeploymentFailed(reason or "", codes).error_stack if codes else ()

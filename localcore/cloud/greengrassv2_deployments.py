@@ -101,6 +101,7 @@ class DeploymentsPart:
                 self._deployments[dep_id] = dep
                 self._set_tags(self.deployment_arn(dep_id), body.get("tags"), notify=False)
             self._changed()
+            self._deployment_changed(target)
             if self.auto_complete:
                 for member in [tname] if kind == "thing" else sorted(set(members)):
                     self._auto_complete(member, dep_id)
@@ -210,6 +211,7 @@ class DeploymentsPart:
                 if ex is not None and ex.status in ("QUEUED", "IN_PROGRESS"):
                     ex.status, ex.modified = "CANCELED", dep.modified
         self._changed()
+        self._deployment_changed(dep.target_arn)
         return {"message": f"Deployment {dep_id} was canceled."}
 
     def delete_deployment(self, dep_id: str) -> None:
@@ -224,6 +226,7 @@ class DeploymentsPart:
                 execs.pop(dep_id, None)
             self._tags.pop(self.deployment_arn(dep_id), None)
         self._changed()
+        self._deployment_changed(dep.target_arn)
 
     # effective deployments (device side) -------------------------------------------------
     def _applicable(self, thing: str, group_arns: Iterable[str] | None) -> list[DeploymentRecord]:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import asdict
@@ -51,6 +52,9 @@ from .greengrassv2_devices import CoreDevicesPart
 from .greengrassv2_records import (CLIENT_TOKEN_TTL_S, V2_ARN_RE, ComponentRecord, CoreDeviceRecord,
                                    DeploymentRecord, Execution, conflict, not_found, page, paged, parse_target,
                                    validation)
+
+
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------------- state
@@ -85,10 +89,32 @@ class GreengrassV2State(ComponentsPart, DeploymentsPart, CoreDevicesPart):
         self.on_change: Callable[[], None] | None = None
         # thing name -> ARNs of its thing groups; the wire module sets it (moto's IoT knows them)
         self.thing_groups: Callable[[str], list[str]] | None = None
+        self._deployment_listeners: list[Callable[[str], None]] = []
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
+
+    # deployment notifications (the IoT jobs notification a core device subscribes to) ---------
+    def add_deployment_listener(self, callback: Callable[[str], None]) -> None:
+        """``callback(target_arn)`` after a deployment of ``target_arn`` is created, canceled or deleted (on
+        the thread that changed it): a core device learns of its jobs by notification, not by polling."""
+        with self._lock:
+            self._deployment_listeners.append(callback)
+
+    def remove_deployment_listener(self, callback: Callable[[str], None]) -> None:
+        with self._lock:
+            if callback in self._deployment_listeners:
+                self._deployment_listeners.remove(callback)
+
+    def _deployment_changed(self, target_arn: str) -> None:
+        with self._lock:
+            listeners = list(self._deployment_listeners)
+        for cb in listeners:
+            try:
+                cb(target_arn)
+            except Exception:  # a listener's bug must not fail the client's call
+                log.exception("deployment listener %r failed on %s", cb, target_arn)
 
     # arns ------------------------------------------------------------------------------
     def component_arn(self, name: str, version: str | None = None, account: str | None = None) -> str:

@@ -150,7 +150,7 @@ class ComponentService:
         self.root.mkdir(parents=True, exist_ok=True)
 
     async def stop(self) -> None:
-        """Stop every component, dependents first."""
+        """Stop every component (asked dependents first, awaited together: see :meth:`remove`)."""
         await self.remove(list(self._order))
 
     # ------------------------------------------------------------------------------ what is installed
@@ -311,17 +311,22 @@ class ComponentService:
                 return f"not RUNNING or FINISHED within {self.settle_timeout_s:.0f} s: {', '.join(waiting)}"
 
     async def remove(self, names: Iterable[str]) -> list[str]:
-        """Stop and forget ``names``, dependents first (``removeObsoleteServices``)."""
+        """Stop and forget ``names``: each is asked to stop, dependents first, then they are awaited together
+        (``removeObsoleteServices`` and ``KernelLifecycle.stopAllServices`` close every service, then wait for
+        them all); a failed stop is raised once every other stop has finished."""
         names = set(names)
-        stopped = []
+        stopping: list[tuple[str, ComponentRunner]] = []
         for name in reversed(list(self._order)):
             if name not in names:
                 continue
             inst = self._installed.pop(name)
             self._order.remove(name)
-            await inst.runner.stop()
-            stopped.append(name)
-        return stopped
+            stopping.append((name, inst.runner))
+        results = await asyncio.gather(*(runner.stop() for _, runner in stopping), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [name for name, _ in stopping]
 
     # ------------------------------------------------------------------------------ reports
     def status(self) -> dict:

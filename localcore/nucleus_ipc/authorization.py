@@ -46,6 +46,12 @@ SECRETS = "aws.greengrass.SecretManager"
 SHADOWS = "aws.greengrass.ShadowManager"
 CLI = "aws.greengrass.Cli"
 TES = "aws.greengrass.TokenExchangeService"
+# registered by plugins: aws-greengrass/aws-greengrass-client-device-auth (ClientDevicesAuthService, its four IPC
+# operations on resource ``*``) and the nucleus' ComponentMetricIPCService (resource: the metric name)
+CLIENT_DEVICES_AUTH = "aws.greengrass.clientdevices.Auth"
+COMPONENT_METRIC = "aws.greengrass.ipc.componentmetric"
+CLIENT_DEVICES_OPERATIONS = ("VerifyClientDeviceIdentity", "GetClientDeviceAuthToken", "AuthorizeClientDeviceAction",
+                             "SubscribeToCertificateUpdates")
 
 STANDARD = "STANDARD"
 MQTT_STYLE = "MQTT_STYLE"
@@ -62,6 +68,8 @@ REGISTERED: Mapping[str, frozenset] = {
                                               "ListNamedShadowsForThing")} | {ANY}),
     LIFECYCLE: frozenset({PREFIX + "PauseComponent", PREFIX + "ResumeComponent", ANY}),
     CLI: frozenset({PREFIX + o for o in _CLI_OPS} | {ANY}),
+    CLIENT_DEVICES_AUTH: frozenset({PREFIX + o for o in CLIENT_DEVICES_OPERATIONS} | {ANY}),
+    COMPONENT_METRIC: frozenset({PREFIX + "PutComponentMetric", ANY}),
     TES: frozenset({"getCredentials"}),
 }
 
@@ -77,6 +85,8 @@ OPERATION_POLICIES: Mapping[str, tuple[str, str]] = {
     **{PREFIX + o: (SHADOWS, STANDARD) for o in ("GetThingShadow", "UpdateThingShadow", "DeleteThingShadow",
                                                   "ListNamedShadowsForThing")},
     **{PREFIX + o: (CLI, STANDARD) for o in _CLI_OPS},
+    **{PREFIX + o: (CLIENT_DEVICES_AUTH, STANDARD) for o in CLIENT_DEVICES_OPERATIONS},
+    PREFIX + "PutComponentMetric": (COMPONENT_METRIC, STANDARD),
 }
 
 _POLICY_KEYS = {"policydescription": "policyDescription", "operations": "operations", "resources": "resources"}

@@ -46,14 +46,14 @@ from cryptography.hazmat.primitives import serialization
 
 from localcore.clientauth import AuthConfigError, policy_from_config
 
-from . import plugin_authorization
+from .authorization import CLIENT_DEVICES_AUTH, CLIENT_DEVICES_OPERATIONS
 from .errors import InvalidArgumentsError, IpcError, ServiceError
 from .service import Call, IpcService
 
 log = logging.getLogger(__name__)
 
-COMPONENT = plugin_authorization.CLIENT_DEVICES_AUTH
-OPERATIONS = plugin_authorization.CLIENT_DEVICES_OPERATIONS
+COMPONENT = CLIENT_DEVICES_AUTH
+OPERATIONS = CLIENT_DEVICES_OPERATIONS
 MAX_SESSIONS = 2500
 MAX_THING_NAME = 128
 _PEM_BEGIN = "-----BEGIN CERTIFICATE-----"
@@ -172,7 +172,7 @@ class ClientDeviceOperations:
             self.deployed = True
 
     def _authorize(self, call: Call) -> None:
-        plugin_authorization.check(self.access, call.component, COMPONENT, call.operation.name, "*")
+        self.access.check(call.component, call.operation.name, "*")
 
     def _count(self, what: str) -> None:
         with self._lock:

@@ -21,11 +21,11 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import plugin_authorization
+from .authorization import COMPONENT_METRIC
 from .errors import InvalidArgumentsError, UnauthorizedError
 from .service import Call, IpcService
 
-SERVICE = plugin_authorization.COMPONENT_METRIC
+SERVICE = COMPONENT_METRIC
 EXEMPT = ("aws.greengrass.StreamManager",)
 MAX_NAME_BYTES = 32
 #: the units the IPC model names, as the nucleus' TelemetryUnit matches them (case and separators ignored)
@@ -73,7 +73,7 @@ class ComponentMetrics:
             if not _valid(metric):
                 raise InvalidArgumentsError("Invalid argument found in PutComponentMetricRequest")
             if caller not in EXEMPT:
-                plugin_authorization.check(self.access, caller, SERVICE, op, metric["name"])
+                self.access.check(caller, op, metric["name"])
         units = [unit_of(m["unit"]) for m in metrics]
         now = self.clock()
         with self._lock:

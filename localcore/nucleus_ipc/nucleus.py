@@ -34,8 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
-from . import plugin_authorization
-from .authorization import REGISTERED, AccessControl
+from .authorization import AccessControl
 from .cli import COMPONENT as CLI_COMPONENT
 from .cli import CliOperations
 from .clientdevices import COMPONENT as CLIENT_DEVICES_COMPONENT
@@ -76,7 +75,7 @@ class NucleusIpc:
                  installed: Callable[[], list], secrets_client: Callable[[], Any],
                  clock: Callable[[], float] = time.time, shadows: Any = None,
                  client_devices: Optional[ClientDeviceTrust] = None) -> None:
-        self.access = AccessControl({**REGISTERED, **plugin_authorization.REGISTERED})
+        self.access = AccessControl()
         self.bus = LocalPubSub()
         self.store = ConfigStore(clock)
         self.service = IpcService(self.access, self.bus)

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from localcore.nucleus_ipc import clientdevices, component_updates, metrics, plugin_authorization, shadows
-from localcore.nucleus_ipc.authorization import REGISTERED, AccessControl
+from localcore.nucleus_ipc import clientdevices, component_updates, metrics, shadows
+from localcore.nucleus_ipc.authorization import CLIENT_DEVICES_AUTH, COMPONENT_METRIC, AccessControl
 from localcore.nucleus_ipc.errors import (ConflictError, InvalidArgumentsError, ResourceNotFoundError, ServiceError,
                                           UnauthorizedError)
 from localcore.pki import CertificateAuthority
@@ -115,24 +115,26 @@ def test_unknown_metric_units(unit, message):
 
 
 def test_plugin_destinations_load_and_check():
-    access = AccessControl({**REGISTERED, **plugin_authorization.REGISTERED})
+    access = AccessControl()
     access.update("c", {"accessControl": {
         "aws.greengrass.clientdevices.Auth": {"p": {"operations": ["aws.greengrass#VerifyClientDeviceIdentity"],
                                                     "resources": ["*"]}},
-        "aws.greengrass.ipc.componentmetric": {"m": {"operations": ["*"], "resources": ["req*"]}}}})
-    auth, metric = plugin_authorization.CLIENT_DEVICES_AUTH, plugin_authorization.COMPONENT_METRIC
-    plugin_authorization.check(access, "c", auth, "aws.greengrass#VerifyClientDeviceIdentity", "*")
-    plugin_authorization.check(access, "c", metric, "aws.greengrass#PutComponentMetric", "requests")
+        "aws.greengrass.ipc.componentmetric": {"m": {"operations": ["*"], "resources": ["req*"]}},
+        "aws.greengrass.Unregistered": {"u": {"operations": ["*"], "resources": ["*"]}}}})
+    auth, metric = CLIENT_DEVICES_AUTH, COMPONENT_METRIC
+    access.check("c", "aws.greengrass#VerifyClientDeviceIdentity", "*")
+    access.check("c", "aws.greengrass#PutComponentMetric", "requests")
     with pytest.raises(UnauthorizedError, match=r"^Principal c is not authorized to perform "
                                                 r"aws.greengrass.ipc.componentmetric:aws.greengrass#PutComponentMetric "
                                                 r"on resource bytes$"):
-        plugin_authorization.check(access, "c", metric, "aws.greengrass#PutComponentMetric", "bytes")
+        access.check("c", "aws.greengrass#PutComponentMetric", "bytes")
     with pytest.raises(UnauthorizedError, match="on resource \\*"):
-        plugin_authorization.check(access, "c", auth, "aws.greengrass#GetClientDeviceAuthToken", "*")
-    with pytest.raises(UnauthorizedError, match="not registered for operation aws.greengrass#PublishToTopic"):
-        plugin_authorization.check(access, "c", auth, "aws.greengrass#PublishToTopic", "*")
-    # without the plugins' destinations their policies do not load
-    plain = AccessControl()
-    plain.update("c", {"accessControl": {"aws.greengrass.ipc.componentmetric": {"m": {
-        "operations": ["*"], "resources": ["*"]}}}})
-    assert not plain.is_authorized("c", metric, "aws.greengrass#PutComponentMetric", "x")
+        access.check("c", "aws.greengrass#GetClientDeviceAuthToken", "*")
+    # the plugins' refusals are counted and listed with the others (the dashboard's IPC panel)
+    refused = {(r["operation"], r["resource"]) for r in access.status()["refusals"]}
+    assert refused == {("aws.greengrass#PutComponentMetric", "bytes"),
+                       ("aws.greengrass#GetClientDeviceAuthToken", "*")}
+    # a destination nobody registered loads no policy
+    assert not access.is_authorized("c", "aws.greengrass.Unregistered", "aws.greengrass#PutComponentMetric", "x")
+    assert access.is_authorized("c", metric, "aws.greengrass#PutComponentMetric", "requests")
+    assert access.is_authorized("c", auth, "aws.greengrass#VerifyClientDeviceIdentity", "*")

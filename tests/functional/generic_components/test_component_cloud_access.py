@@ -9,6 +9,7 @@ import json
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
 
 from group.v2.recipe import parse_recipe
@@ -22,6 +23,7 @@ from localcore.lambda_ipc.work import WorkBroker
 from tests.moto_server import moto_server
 
 NAME = "com.example.CloudUser"
+TABLE = "SeenByTheComponent"
 CREDENTIALS = {"AccessKeyId": "AKIATESCOMPONENT", "SecretAccessKey": "secret", "Token": "session"}
 SCRIPT = """
 import json, boto3
@@ -80,6 +82,12 @@ async def test_boto3_in_a_component_uses_the_core_credentials_and_the_cloud_endp
         "Manifests": [{"Platform": {"os": "*"}, "Lifecycle": {"Run": "python3 {artifacts:path}/app.py"},
                        "Artifacts": [{"URI": "s3://bucket/app.py"}]}]}))
     with moto_server() as url:
+        # moto's state is per process, not per server: start from nothing, then one table the component must see
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
+        boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_table(
+            TableName=TABLE, KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
         runner = ComponentRunner(recipe, root=tmp_path / "gg", tokens=tokens, thing_name="GG_Core",
                                  region="us-east-1", artifacts={"s3://bucket/app.py": tmp_path / "app.py"},
                                  credentials_uri=credential_provider.credentials_uri, cloud_endpoint_url=url,
@@ -92,4 +100,4 @@ async def test_boto3_in_a_component_uses_the_core_credentials_and_the_cloud_endp
     log = (tmp_path / "gg" / "logs" / f"{NAME}.log").read_text()
     assert "CLOUD " in log, log[-3000:]
     seen = json.loads(log.split("CLOUD ", 1)[1].splitlines()[0])
-    assert seen == {"method": "container-role", "key": CREDENTIALS["AccessKeyId"], "tables": []}
+    assert seen == {"method": "container-role", "key": CREDENTIALS["AccessKeyId"], "tables": [TABLE]}

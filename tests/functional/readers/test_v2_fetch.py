@@ -14,7 +14,7 @@ from group.state import State
 from group.v2.apply import deploy_group, group_status
 from localcore.pki import LocalPKI
 from localcore.readers.errors import DeploymentFailed, NoDeployment
-from localcore.readers.v2 import installed_components, read_core_deployment, report, report_failure
+from localcore.readers.v2_fetch import installed_components, read_core_deployment, report, report_failure
 
 ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"

@@ -94,12 +94,12 @@ async def start(ctx: RunContext, core: Any, result: Dict[str, Any], setup: CoreS
 
 def installed_components(core, setup) -> List[Dict[str, Any]]:
     """What the core reports in ListInstalledComponents for the Lambda and public components: the reader's
-    report of the setup's components (``readers.v2.installed_components``) with the Lambda components' states
+    report of the setup's components (``readers.v2_fetch.installed_components``) with the Lambda components' states
     from the runtime: RUNNING once the function is registered (pinned: its instance runs; on demand: instances
     start per invocation, the details say busy/idle), BROKEN when its process cannot start (the nucleus gives
     up on a component after three errors in a row)."""
     from group.plan import lambda_name
-    from localcore.readers.v2 import installed_components as report_of
+    from localcore.readers.v2_fetch import installed_components as report_of
 
     functions = core.runtime.status().get("functions", {})
     # a Lambda component's name is its Lambda function's name (the converter's choice, as AWS's import)
@@ -207,7 +207,7 @@ class CoreDevice:
         from localcore.generic_components.deployments import Outcome
         from localcore.generic_components.errors import ComponentError
         from localcore.readers.errors import DeploymentFailed, NoDeployment
-        from localcore.readers.v2 import list_deployments
+        from localcore.readers.v2_fetch import list_deployments
 
         listed, self._groups = list_deployments(self.cloud.url, self.thing)
         self._listed = listed
@@ -284,7 +284,7 @@ class CoreDevice:
                 await asyncio.gather(self._task, return_exceptions=True)
 
     async def _follow(self) -> None:
-        from localcore.readers.v2 import list_deployments
+        from localcore.readers.v2_fetch import list_deployments
 
         while not self._stop.is_set():
             if not self.local.arrived.is_set():   # a local deployment does not wait for the next round
@@ -449,7 +449,7 @@ class CoreDevice:
     # ------------------------------------------------------------------------------ resolve + fetch (blocking)
     def _client(self):
         if self._gg is None:  # one client: making one loads the service model (~0.3 s)
-            from localcore.readers.v2 import client
+            from localcore.readers.v2_fetch import client
 
             self._gg = client(self.cloud.url, self.region, dict(zip(("AccessKeyId", "SecretAccessKey"), CREDENTIALS)))
         return self._gg
@@ -551,7 +551,8 @@ class CoreDevice:
         from localcore.local_deployments.request import LOCAL_GROUP
         from localcore.platform import ComponentInfo
         from localcore.readers.errors import DeploymentFailed
-        from localcore.readers.v2 import _is_public, core_facts, download_lambda, setup_from_deployment
+        from localcore.readers.v2 import _is_public, setup_from_deployment
+        from localcore.readers.v2_fetch import core_facts, download_lambda
 
         others = self.deployments.other_roots(deployment, listed, [*self._groups, LOCAL_GROUP])
         roots = set(deployment.roots) | {n for g in others.values() for n in g}
@@ -639,7 +640,7 @@ class CoreDevice:
         from group.v2 import catalog
         from localcore.generic_components.deployments import health
         from localcore.readers.errors import DeploymentFailed
-        from localcore.readers.v2 import report
+        from localcore.readers.v2_fetch import report
 
         types = DeploymentFailed(reason or "", codes).error_types if codes else ()
         if self.local.owns(deployment_id):   # the CLI's records get the status, the cloud the fleet status only

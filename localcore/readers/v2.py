@@ -41,7 +41,6 @@ from localcore.clientauth import device_grants, policy_from_config
 from localcore.generic_components.config import apply_update
 from localcore.generic_components.errors import ConfigurationError
 from localcore.platform import ComponentInfo, CoreSetup, PlatformProfile
-from localcore.router.topics import matches as topic_matches
 
 from .errors import DeploymentFailed
 
@@ -512,11 +511,8 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
         for b in things:
             if a == b:
                 continue
-            ga, gb = grants[a], grants[b]
-            pubs = ["#"] if ga.publish_all else ga.publish
-            for t in pubs:
-                if gb.subscribe_all or any(topic_matches(flt, t) if t != "#" else True for flt in gb.subscribe):
-                    routes.add(f"pubsub-{a}-{b}", a, b, t)
+            for t in grants[a].routes_to(grants[b]):   # glob grants too (clientauth.grants)
+                routes.add(f"pubsub-{a}-{b}", a, b, t)
 
     # the rest of the core configuration
     moquette = (configs.get(catalog.MOQUETTE) or {}).get("moquette") or {}

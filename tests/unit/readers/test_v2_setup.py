@@ -216,10 +216,12 @@ BAD = [
     ("Auth policy missing", lambda d, r, c: _set_merge(d, AUTH, {"deviceGroups": {"definitions": {
         "g": {"selectionRule": "thingName: GG_Switch", "policyName": "nope"}}, "policies": {}}}),
      "COMPONENT_CONFIGURATION_NOT_VALID", "definitions.g.policyName"),
-    ("Auth bad operation", lambda d, r, c: _set_merge(d, AUTH, {"deviceGroups": {"definitions": {
+    # the Auth component takes any operation string (an unknown one never matches: a warning, see
+    # tests/unit/clientauth/test_policy.py), but refuses a policy variable it does not know
+    ("Auth bad policy variable", lambda d, r, c: _set_merge(d, AUTH, {"deviceGroups": {"definitions": {
         "g": {"selectionRule": "thingName: GG_Switch", "policyName": "p"}}, "policies": {
-        "p": {"s": {"operations": ["mqtt:fly"], "resources": ["*"]}}}}}),
-     "COMPONENT_CONFIGURATION_NOT_VALID", "mqtt:fly"),
+        "p": {"s": {"operations": ["mqtt:publish"], "resources": ["mqtt:topic:${iot:ClientId}"]}}}}}),
+     "COMPONENT_CONFIGURATION_NOT_VALID", "unknown policy variable"),
     ("Auth bad rule", lambda d, r, c: _set_merge(d, AUTH, {"deviceGroups": {"definitions": {
         "g": {"selectionRule": "thingGroup: x", "policyName": "p"}}, "policies": {"p": {}}}}),
      "COMPONENT_CONFIGURATION_NOT_VALID", "selectionRule"),

@@ -36,19 +36,15 @@ from group.v2.catalog import NUCLEUS, PUBLIC_COMPONENTS
 from group.v2.recipe import DEFAULT_TIMEOUTS, SKIPIF_RE, Artifact, Lifecycle, Manifest, Recipe, Step, current_platform
 
 from localcore import processes
-from localcore.nucleus_socket import socket_path_for_component
 
 from . import files
+from .environment import component_environment
 from .errors import ComponentError
 from .interpolate import ComponentPaths, Context, DependencyInfo, interpolate_lifecycle
 from .lifecycle import MAXIMUM_CONTINUAL_ERROR, LifecycleMachine, State
 from .tokens import ComponentTokens
 
 log = logging.getLogger(__name__)
-
-# Variables the core sets itself; a parent's static AWS keys would shadow the container credentials.
-_DROP_WHEN_CONTAINER_CREDS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                              "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE")
 
 
 class ComponentRunner:
@@ -503,39 +499,13 @@ class ComponentRunner:
         return s.timeout if s is not None and s.timeout is not None else DEFAULT_TIMEOUTS.get(step)
 
     def _env(self, step: Step) -> dict[str, str]:
-        env = dict(os.environ)
-        if self.credentials_uri:
-            for k in _DROP_WHEN_CONTAINER_CREDS:
-                env.pop(k, None)
-        token = self.tokens.issue(self.name)
-        userbase = self.paths.work / ".local"
-        env.update({
-            "SVCUID": token,
-            "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
-            "AWS_REGION": self.region,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_IOT_THING_NAME": self.thing_name,
-            "GGC_VERSION": PUBLIC_COMPONENTS[NUCLEUS].version,
-            "GG_ROOT_CA_PATH": self.root_ca_path or "",
-            "HOME": str(self.paths.work),
-            "PYTHONUSERBASE": str(userbase),
-            "PATH": os.pathsep.join([str(self.root / "bin"), str(userbase / "bin"), env.get("PATH", os.defpath)]),
-        })
-        if self.credentials_uri:
-            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = self.credentials_uri
-        if self.cloud_endpoint_url:
-            env["AWS_ENDPOINT_URL"] = self.cloud_endpoint_url
-        if self.stream_manager_port is not None:
-            env["STREAM_MANAGER_SERVER_PORT"] = str(self.stream_manager_port)
-        if self.ipc_socket is not None:   # as the nucleus' IPCEventStreamService sets them
-            env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH"] = str(self.ipc_socket)
-            env["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"] = socket_path_for_component(
-                self.ipc_socket, self.paths.work)
-        env.update(self.lifecycle.setenv)   # global Setenv, then the step's (as the nucleus' addEnv)
-        env.update(step.setenv)
-        if self.extra_pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join([*self.extra_pythonpath, *filter(None, [env.get("PYTHONPATH")])])
-        return env
+        return component_environment(
+            os.environ, token=self.tokens.issue(self.name), region=self.region, thing_name=self.thing_name,
+            nucleus_version=PUBLIC_COMPONENTS[NUCLEUS].version, work=self.paths.work, shims=self.root / "bin",
+            root_ca_path=self.root_ca_path, credentials_uri=self.credentials_uri,
+            cloud_endpoint_url=self.cloud_endpoint_url, stream_manager_port=self.stream_manager_port,
+            ipc_socket=self.ipc_socket, setenv=(self.lifecycle.setenv, step.setenv),
+            extra_pythonpath=self.extra_pythonpath or ())
 
     def _skip(self, name: str, step: Step) -> bool:
         if step.skipif is None:

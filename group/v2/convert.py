@@ -145,7 +145,17 @@ class _Converter(RoutesPart, LambdasPart, PublicConfigPart, GenericPart, Policie
             "tags": {TAG_KEY: g.name},
         }
         alias = role_alias_name(g)
-        core_docs = pack_policy(self.core_policy(r, synced, bool(g.devices), alias)["Statement"])
+        own_configs = []  # what the bundle's own components' accessControl grants on IoT Core
+        for gc in own:
+            configuration = dict((gc.recipe.get("ComponentConfiguration") or {}).get("DefaultConfiguration") or {})
+            cu = self.configuration_updates.get(gc.name)
+            if cu is not None:
+                if "" in cu.reset or "/accessControl" in cu.reset:
+                    configuration.pop("accessControl", None)
+                if "accessControl" in cu.merge:
+                    configuration["accessControl"] = cu.merge["accessControl"]
+            own_configs.append(configuration)
+        core_docs = pack_policy(self.core_policy(r, synced, bool(g.devices), alias, own_configs)["Statement"])
         base = core_policy_name(g)
         core_policies = tuple((base if i == 0 else f"{base}-{i + 1}", doc) for i, doc in enumerate(core_docs))
         if len(core_policies) > IOT_POLICIES_PER_CERTIFICATE:

@@ -6,7 +6,7 @@ Part of the V2 converter (:class:`~.convert._Converter` mixes :class:`PoliciesPa
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Sequence
 
 from .model import canonical_json
 from .routes import Routes, add_unique, policy_topic
@@ -20,7 +20,12 @@ class PoliciesPart:
     ``self.region``, ``self.account`` and ``self.artifact_bucket``)."""
 
     # -- policies -----------------------------------------------------------------------------------------
-    def core_policy(self, r: Routes, synced: Sequence[str], has_devices: bool, alias: str) -> Dict[str, Any]:
+    def core_policy(self, r: Routes, synced: Sequence[str], has_devices: bool, alias: str,
+                    components: Sequence[Mapping[str, Any]] = ()) -> Dict[str, Any]:
+        """``components``: the configurations of the bundle's own components; what their ``accessControl`` lets
+        them publish to or subscribe from IoT Core (``aws.greengrass.ipc.mqttproxy``) goes through the core's
+        MQTT connection, so the core's certificate needs it (AWS Developer Guide: device-auth, "Minimal AWS IoT
+        policy" and the IPC IoT Core MQTT authorization)."""
         core = self.g.core.thing
         iot = self.iot
         statements: List[Dict[str, Any]] = [
@@ -67,14 +72,19 @@ class PoliciesPart:
                 {"Effect": "Allow", "Action": "iot:Subscribe",
                  "Resource": [f"{iot}:topicfilter/$aws/things/{t}/shadow/*" for t in synced]},
             ]
-        if r.cloud_publish:
+        publish, subscribe = list(r.cloud_publish), list(r.cloud_subscribe)
+        for config in components:
+            grants = mqttproxy_grants(config, core)
+            publish += grants["publish"]
+            subscribe += grants["subscribe"]
+        if publish:
             statements.append({"Effect": "Allow", "Action": "iot:Publish", "Resource": _unique(
-                f"{iot}:topic/{policy_topic(t)}" for t in r.cloud_publish)})
-        if r.cloud_subscribe:
+                f"{iot}:topic/{policy_topic(t)}" for t in publish)})
+        if subscribe:
             statements.append({"Effect": "Allow", "Action": "iot:Subscribe", "Resource": _unique(
-                f"{iot}:topicfilter/{t}" for t in r.cloud_subscribe)})
+                f"{iot}:topicfilter/{t}" for t in subscribe)})
             statements.append({"Effect": "Allow", "Action": "iot:Receive", "Resource": _unique(
-                f"{iot}:topic/{policy_topic(t)}" for t in r.cloud_subscribe)})
+                f"{iot}:topic/{policy_topic(t)}" for t in subscribe)})
         return {"Version": "2012-10-17", "Statement": statements}
 
     def device_policy(self) -> Dict[str, Any]:
@@ -160,6 +170,32 @@ def pack_policy(statements: Sequence[Dict[str, Any]], limit: int = IOT_POLICY_MA
             docs.append([])
         docs[-1].append(piece)
     return [{"Version": "2012-10-17", "Statement": stmts} for stmts in docs]
+
+
+MQTTPROXY = "aws.greengrass.ipc.mqttproxy"
+_PUBLISH, _SUBSCRIBE = "aws.greengrass#PublishToIoTCore", "aws.greengrass#SubscribeToIoTCore"
+
+
+def mqttproxy_grants(configuration: Mapping[str, Any], core_thing: str) -> Dict[str, List[str]]:
+    """The IoT Core topics a component's ``accessControl`` lets it publish to and the filters it may subscribe to
+    (``aws.greengrass.ipc.mqttproxy``; ``*`` operations grant both; ``{iot:thingName}`` as the nucleus
+    interpolates it with ``interpolateComponentConfiguration``, which the converter's deployments set). Keys are
+    matched case-insensitively, as the nucleus' AuthorizationPolicyParser does."""
+    out: Dict[str, List[str]] = {"publish": [], "subscribe": []}
+    access = next((v for k, v in (configuration or {}).items() if k.lower() == "accesscontrol"), None)
+    if not isinstance(access, Mapping):
+        return out
+    for policy in (access.get(MQTTPROXY) or {}).values():
+        if not isinstance(policy, Mapping):
+            continue
+        fields = {str(k).lower(): v for k, v in policy.items()}
+        operations = [str(o) for o in fields.get("operations") or []]
+        resources = [str(r).replace("{iot:thingName}", core_thing) for r in fields.get("resources") or []]
+        if "*" in operations or _PUBLISH in operations:
+            out["publish"] += resources
+        if "*" in operations or _SUBSCRIBE in operations:
+            out["subscribe"] += resources
+    return out
 
 
 def _unique(items: Any) -> List[str]:

@@ -126,6 +126,16 @@ def _other_owner(ctx: Ctx, key: str) -> str:
     return ctx.other_platform if rec is not None and rec.get("owned") is not False else ""
 
 
+def under_state_lock(ctx: Ctx, work: Callable[[], Any]) -> Any:
+    """``work()`` holding the state's lock (one deploy of a group at a time), then the one line of what it
+    adopted — whichever platform deploys."""
+    with ctx.state.lock():
+        try:
+            return work()
+        finally:
+            report_adoptions(ctx)
+
+
 def report_adoptions(ctx: Ctx) -> None:
     """One note summing up what this run adopted (the objects one by one are in the log: ``--verbose``)."""
     if not ctx.adoptions:

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import package as packaging
 from .clients import error_cause, error_fix, is_not_found
 from .context import (CertificateIssuer, Ctx, Delete, Exists, Kinds, Step, adopted, context, ignore_not_found,
-                      report_adoptions, resolve)
+                      report_adoptions, resolve, under_state_lock)
 from .errors import DeployError
 from .model import Group
 from .plan import ADD, CHANGE, Desired, cloud_package_key, spec_hash
@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 __all__ = ["SHARED", "CertificateIssuer", "Ctx", "Delete", "Exists", "Kinds", "Step", "access_policy", "adopted",
            "amazon_root_ca", "apply_one", "build_packages", "connector_files", "context", "delete_role",
            "ensure_role", "exists", "exists_quietly", "ignore_not_found", "missing_objects", "remove_objects",
-           "report_adoptions", "resolve", "sha256_file", "state_file", "trust_policy", "wait_function_ready",
-           "write_private", "write_root_ca"]
+           "report_adoptions", "resolve", "sha256_file", "state_file", "trust_policy", "under_state_lock",
+           "wait_function_ready", "write_private", "write_root_ca"]
 
 SHARED = Kinds({**IOT_APPLY, **CLOUD_APPLY}, {**IOT_EXISTS, **CLOUD_EXISTS}, {**IOT_DELETE, **CLOUD_DELETE}, (
     "certificate", "thing", "policy", "cloud-function", "function", "role", "table", "bucket-object", "bucket",

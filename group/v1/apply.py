@@ -41,7 +41,7 @@ from ..plan import ADD, CHANGE, DESTROY_ORDER, Desired, Plan, diff, ownership, s
 from ..state import State, recorded_groups, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, access_policy, apply_one, build_packages, connector_files,
                      context, delete_role, ensure_role, exists_quietly, ignore_not_found, missing_objects,
-                     remove_objects, report_adoptions, resolve, amazon_root_ca, write_root_ca)
+                     remove_objects, resolve, amazon_root_ca, under_state_lock, write_root_ca)
 from .desired import desired_objects
 
 log = logging.getLogger(__name__)
@@ -351,11 +351,8 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
                               service_role=service_role, files=connector_files(group, Path(root)))
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
-    with ctx.state.lock():
-        try:
-            return _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy, deploy)
-        finally:
-            report_adoptions(ctx)
+    return under_state_lock(
+        ctx, lambda: _deploy_locked(ctx, group, desired, root_ca_pem, wait, timeout, poller, redeploy, deploy))
 
 
 def _deploy_locked(ctx: Ctx, group: Group, desired: Mapping[str, Desired], root_ca_pem: Optional[bytes],

@@ -39,7 +39,7 @@ from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, cloud_object
                     function_objects, ownership, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (CertificateIssuer, Ctx, amazon_root_ca, apply_one, build_packages, connector_files, context,
-                     missing_objects, remove_objects, report_adoptions, resolve, write_root_ca)
+                     missing_objects, remove_objects, report_adoptions, resolve, under_state_lock, write_root_ca)
 from .kinds import (BUMP_FIX, KINDS, POLL_INTERVAL_S, _get_deployment, _unbumped_issues,
                     artifact_bucket_name, generic_content_hash, unbumped_message, unbumped_versions)
 from .model import V2Plan
@@ -221,11 +221,8 @@ def deploy_group(group: Group, *, root: Path, clients: Clients, state_dir: Path 
     packages = packages if packages is not None else build_packages(group, root)
     ctx = _context(group.name, clients, state_dir, target, certs_dir, issuer=certificate_issuer,
                    packages=packages, progress=progress)
-    with ctx.state.lock():
-        try:
-            return _deploy_locked(ctx, group, root, wait, timeout, poller, service_role, redeploy, root_ca_pem)
-        finally:
-            report_adoptions(ctx)
+    return under_state_lock(
+        ctx, lambda: _deploy_locked(ctx, group, root, wait, timeout, poller, service_role, redeploy, root_ca_pem))
 
 
 def _deploy_locked(ctx: Ctx, group: Group, root: Path, wait: bool, timeout: float, poller: Optional[Poller],

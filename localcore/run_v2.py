@@ -198,6 +198,8 @@ class CoreDevice:
         self._gg: Any = None
         self._recipes: Dict[tuple, Dict[str, Any]] = {}
         self._stop = asyncio.Event()
+        self._jobs = asyncio.Event()            # set when the cloud notifies a deployment change (follow())
+        self._notified: Any = None
         self._task: Optional[asyncio.Task] = None
 
     # ------------------------------------------------------------------------------ start-up
@@ -270,11 +272,21 @@ class CoreDevice:
     def follow(self) -> None:
         """Apply later deployments while running and report component state changes (a Lambda that cannot
         start, a generic component that went BROKEN) as a device does."""
-        self._task = asyncio.get_running_loop().create_task(self._follow(), name="v2-deployment-follower")
+        loop = asyncio.get_running_loop()
+
+        def notified(target_arn: str) -> None:   # on the cloud's thread: the device's IoT jobs notification
+            loop.call_soon_threadsafe(self._jobs.set)
+
+        self._notified = notified
+        self.cloud.greengrassv2.add_deployment_listener(notified)
+        self._task = loop.create_task(self._follow(), name="v2-deployment-follower")
         self.core.add_follower(self)
 
     async def stop(self) -> None:
         self._stop.set()
+        if self._notified is not None:
+            self.cloud.greengrassv2.remove_deployment_listener(self._notified)
+            self._notified = None
         if self.ipc is not None:
             self.ipc.cli.close_client_access()
         if self._task is not None:
@@ -287,8 +299,10 @@ class CoreDevice:
         from localcore.readers.v2_fetch import list_deployments
 
         while not self._stop.is_set():
-            if not self.local.arrived.is_set():   # a local deployment does not wait for the next round
-                waits = {asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self.local.arrived.wait())}
+            # a local deployment, or the cloud's notification of a new one, does not wait for the next round
+            if not self.local.arrived.is_set() and not self._jobs.is_set():
+                waits = {asyncio.ensure_future(self._stop.wait()), asyncio.ensure_future(self.local.arrived.wait()),
+                         asyncio.ensure_future(self._jobs.wait())}
                 _, pending = await asyncio.wait(waits, timeout=_FOLLOW_INTERVAL_S,
                                                 return_when=asyncio.FIRST_COMPLETED)
                 for w in pending:
@@ -296,6 +310,7 @@ class CoreDevice:
                 await asyncio.gather(*pending, return_exceptions=True)
             if self._stop.is_set():
                 return
+            self._jobs.clear()
             await self._report_changes()
             try:
                 listed, self._groups = await asyncio.to_thread(list_deployments, self.cloud.url, self.thing)
@@ -344,12 +359,17 @@ class CoreDevice:
         from localcore.readers.errors import DeploymentFailed
 
         t = time.monotonic()
-        await self._report(deployment.id, "IN_PROGRESS", None, self.installed())
+        # IN_PROGRESS goes out while the deployment is resolved and prepared (the nucleus publishes the job's status
+        # and goes on); it is on the cloud before anything changes
+        in_progress = asyncio.ensure_future(self._report(deployment.id, "IN_PROGRESS", None, self.installed()))
         changes, codes = None, ()
         try:
-            if plan is None:
-                plan = await asyncio.to_thread(self._resolve, deployment, listed or [])
-            await self.service.prepare(plan.generic)
+            try:
+                if plan is None:
+                    plan = await asyncio.to_thread(self._resolve, deployment, listed or [])
+                await self.service.prepare(plan.generic)
+            finally:
+                await in_progress
             if not first:   # DynamicComponentConfigurationValidator: components that subscribed check theirs
                 unchanged = {n: spec.config for n, spec in plan.generic.items()
                              if self.service.version(n) == spec.recipe.version}

@@ -145,46 +145,41 @@ def interpolate(text: str, ctx: Context, where: str = "", *, configuration: bool
     def problem(placeholder: str, why: str) -> None:
         problems.append(f"{where}: {placeholder} {why} (left as is)" if where else f"{placeholder} {why} (left as is)")
 
+    def value_of(component: str, version: str, config: Mapping[str, Any], ns: str, key: str) -> tuple[Any, str]:
+        """(the text for ``{ns:key}`` of ``component``, or None with why not)."""
+        if ns == "configuration":
+            value = resolve_pointer(config, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
+            if value is _MISSING:
+                return None, f"has no value in the configuration of {component}"
+            return _as_text(value), ""
+        value = _system(ctx, component, version, ns, key)
+        return (value, "") if value is not None else (None, f"is not a {ns} variable")
+
+    def expand(ph: str, component: str, version: str, config: Mapping[str, Any], ns: str, key: str) -> None:
+        nonlocal out
+        if ns == "configuration" and not configuration:
+            return
+        if ns not in _NAMESPACES:
+            problem(ph, f"uses the unknown namespace {ns!r}")
+            return
+        value, why = value_of(component, version, config, ns, key)
+        if value is None:
+            problem(ph, why)
+        else:
+            out = out.replace(ph, value)
+
     for m in re.finditer(SAME_RE, text):
         ns, key, ph = m.group(1), m.group(2), m.group(0)
-        if ns == "configuration" and not configuration:
-            continue
-        if ns == "configuration":
-            value = resolve_pointer(ctx.configuration, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
-            if value is _MISSING:
-                problem(ph, f"has no value in the configuration of {ctx.component}")
-            else:
-                out = out.replace(ph, _as_text(value))
-        elif ns in _NAMESPACES:
-            value = _system(ctx, ctx.component, ctx.version, ns, key)
-            if value is None:
-                problem(ph, f"is not a {ns} variable")
-            else:
-                out = out.replace(ph, value)
-        elif m.start() == 0 or text[m.start() - 1] != "$":
-            problem(ph, f"uses the unknown namespace {ns!r}")
+        if ns not in _NAMESPACES and m.start() > 0 and text[m.start() - 1] == "$":
+            continue  # ``${x:y}``: an accessControl escape or a shell variable, not a recipe variable
+        expand(ph, ctx.component, ctx.version, ctx.configuration, ns, key)
     for m in re.finditer(CROSS_RE, out):
         dep, ns, key, ph = m.group(1), m.group(2), m.group(3), m.group(0)
         info = ctx.dependencies.get(dep)
         if info is None:
             problem(ph, f"names {dep}, which is not a direct dependency of {ctx.component}")
             continue
-        if ns == "configuration" and not configuration:
-            continue
-        if ns == "configuration":
-            value = resolve_pointer(info.configuration, key, _MISSING) if key == "" or key.startswith("/") else _MISSING
-            if value is _MISSING:
-                problem(ph, f"has no value in the configuration of {dep}")
-            else:
-                out = out.replace(ph, _as_text(value))
-        elif ns in _NAMESPACES:
-            value = _system(ctx, dep, info.version, ns, key)
-            if value is None:
-                problem(ph, f"is not a {ns} variable")
-            else:
-                out = out.replace(ph, value)
-        else:
-            problem(ph, f"uses the unknown namespace {ns!r}")
+        expand(ph, dep, info.version, info.configuration, ns, key)
     return out, problems
 
 

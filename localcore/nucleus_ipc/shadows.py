@@ -74,25 +74,23 @@ def thing_name_problem(thing: Any) -> Optional[str]:
     """``Validator.validateThingName``'s text for a bad thing name, else None."""
     if not thing:
         return "ThingName is missing"
-    if not isinstance(thing, str):
-        return f"ThingName must be a string, got {type(thing).__name__}"
-    if len(thing) > MAX_THING_NAME:
-        return f"ThingName has a maximum length of {MAX_THING_NAME}"
-    if not valid_thing_name(thing):
-        return f"ThingName must match pattern {PATTERN}"
-    return None
+    return _name_problem("ThingName", thing, MAX_THING_NAME, valid_thing_name)
 
 
 def shadow_name_problem(name: Any) -> Optional[str]:
     """``Validator.validateShadowName``'s text for a bad shadow name (empty: the classic shadow), else None."""
     if not name:
         return None
-    if not isinstance(name, str):
-        return f"ShadowName must be a string, got {type(name).__name__}"
-    if len(name) > MAX_SHADOW_NAME:
-        return f"ShadowName has a maximum length of {MAX_SHADOW_NAME}"
-    if not valid_shadow_name(name):
-        return f"ShadowName must match pattern {PATTERN}"
+    return _name_problem("ShadowName", name, MAX_SHADOW_NAME, valid_shadow_name)
+
+
+def _name_problem(label: str, value: Any, max_length: int, valid: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        return f"{label} must be a string, got {type(value).__name__}"
+    if len(value) > max_length:
+        return f"{label} has a maximum length of {max_length}"
+    if not valid(value):
+        return f"{label} must match pattern {PATTERN}"
     return None
 
 

@@ -75,6 +75,7 @@ def console(group_run):
     return group_run.console()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups (a conftest loaded first runs last)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test`` runs two workers), every test of the shared run goes to one
     worker, in order: one ``group_run`` per platform, never two at once. Tests that start their own

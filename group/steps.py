@@ -37,11 +37,11 @@ from .steps_iot import (IOT_APPLY, IOT_DELETE, IOT_EXISTS, access_policy, delete
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SHARED", "CertificateIssuer", "Ctx", "Delete", "Exists", "Kinds", "Step", "access_policy", "adopted",
-           "amazon_root_ca", "apply_one", "build_packages", "connector_files", "context", "delete_role",
-           "ensure_role", "exists", "exists_quietly", "ignore_not_found", "missing_objects", "remove_objects",
-           "report_adoptions", "resolve", "sha256_file", "state_file", "trust_policy", "under_state_lock",
-           "wait_function_ready", "write_private", "write_root_ca"]
+__all__ = ["CertificateIssuer", "Ctx", "Delete", "Exists", "Kinds", "SHARED", "Step", "access_policy",
+           "adopted", "amazon_root_ca", "apply_one", "build_packages", "connector_files", "context",
+           "delete_role", "destroy_all", "ensure_role", "exists", "exists_quietly", "ignore_not_found",
+           "missing_objects", "remove_objects", "report_adoptions", "resolve", "sha256_file", "state_file",
+           "trust_policy", "under_state_lock", "wait_function_ready", "write_private", "write_root_ca"]
 
 SHARED = Kinds({**IOT_APPLY, **CLOUD_APPLY}, {**IOT_EXISTS, **CLOUD_EXISTS}, {**IOT_DELETE, **CLOUD_DELETE}, (
     "certificate", "thing", "policy", "cloud-function", "function", "role", "table", "bucket-object", "bucket",
@@ -86,6 +86,16 @@ def missing_objects(ctx: Ctx) -> List[str]:
 # kinds whose delete step knows ``owned: False`` (it removes only what is ours on the object: a certificate
 # loses our policies, the account's service role is left associated)
 _PARTLY_OURS = ("certificate", "service-role")
+
+
+def destroy_all(ctx: Ctx) -> List[str]:
+    """Everything the state lists, removed under the state's lock (reloaded first: another process may have
+    deployed meanwhile), then the state file: what each platform's destroy does."""
+    with ctx.state.lock():
+        ctx.state.reload()
+        removed = remove_objects(ctx, list(ctx.state))
+        ctx.state.delete_file()
+    return removed
 
 
 def remove_objects(ctx: Ctx, keys: Sequence[str]) -> List[str]:

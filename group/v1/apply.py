@@ -41,7 +41,7 @@ from ..plan import ADD, CHANGE, DESTROY_ORDER, Desired, Plan, diff, ownership, s
 from ..state import State, recorded_groups, state_target
 from ..steps import (SHARED, CertificateIssuer, Ctx, access_policy, apply_one, build_packages, connector_files,
                      context, delete_role, ensure_role, exists_quietly, ignore_not_found, missing_objects,
-                     remove_objects, resolve, amazon_root_ca, under_state_lock, write_root_ca)
+                     destroy_all, remove_objects, resolve, amazon_root_ca, under_state_lock, write_root_ca)
 from .desired import desired_objects
 
 log = logging.getLogger(__name__)
@@ -572,9 +572,4 @@ def group_status(group_name: str, *, clients: Clients, state_dir: Path | str, ta
 def destroy_group(group_name: str, *, clients: Clients, state_dir: Path | str, target: str,
                   certs_dir: Optional[Path] = None, progress: Optional[Progress] = None) -> List[str]:
     """Delete exactly what the state lists, in reverse dependency order; NotFound is success."""
-    ctx = _context(group_name, clients, state_dir, target, certs_dir, progress=progress or Progress())
-    with ctx.state.lock():
-        ctx.state.reload()
-        removed = remove_objects(ctx, list(ctx.state))
-        ctx.state.delete_file()
-    return removed
+    return destroy_all(_context(group_name, clients, state_dir, target, certs_dir, progress=progress or Progress()))

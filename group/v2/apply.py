@@ -39,7 +39,8 @@ from ..plan import (ADD, CHANGE, REPLACED_ON_CHANGE, Desired, Plan, cloud_object
                     function_objects, ownership, service_role_name, spec_hash, target_warnings)
 from ..state import State, state_target
 from ..steps import (CertificateIssuer, Ctx, amazon_root_ca, apply_one, build_packages, connector_files, context,
-                     missing_objects, remove_objects, report_adoptions, resolve, under_state_lock, write_root_ca)
+                     destroy_all, missing_objects, remove_objects, report_adoptions, resolve, under_state_lock,
+                     write_root_ca)
 from .kinds import (BUMP_FIX, KINDS, POLL_INTERVAL_S, _get_deployment, _unbumped_issues,
                     artifact_bucket_name, generic_content_hash, unbumped_message, unbumped_versions)
 from .model import V2Plan
@@ -391,12 +392,7 @@ def destroy_group(group_name: str, *, clients: Clients, state_dir: Path | str, t
     """Delete exactly what the V2 state lists (deployment cancelled and deleted, components, client-device
     associations, core device, thing group, things, certificates, role alias, roles, functions, cloud
     resources), adopted objects left as they are; NotFound is success; safe to re-run."""
-    ctx = _context(group_name, clients, state_dir, target, certs_dir, progress=progress or Progress())
-    with ctx.state.lock():
-        ctx.state.reload()
-        removed = remove_objects(ctx, list(ctx.state))
-        ctx.state.delete_file()
-    return removed
+    return destroy_all(_context(group_name, clients, state_dir, target, certs_dir, progress=progress or Progress()))
 
 
 __all__ = ["DeployResult", "deploy_group", "destroy_group", "group_status", "plan_group", "desired_objects",

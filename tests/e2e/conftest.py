@@ -75,6 +75,18 @@ def console(group_run):
     return group_run.console()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The shared run stops right after the last test that uses it, not at the end of the session: the tests a
+    worker runs after it (the rest of the suite) do not share the machine with a whole group running for nothing.
+    A failed clean stop is reported as an error of that last test's teardown."""
+    result = yield
+    if "group_run" in item.fixturenames and nextitem is not None and "group_run" not in nextitem.fixturenames:
+        for fixturedef in item._fixtureinfo.name2fixturedefs.get("group_run", ()):
+            fixturedef.finish(item._request)   # its dependants (``console``) first, as pytest finishes them
+    return result
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups (a conftest loaded first runs last)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``make test`` runs two workers), every test of the shared run goes to one

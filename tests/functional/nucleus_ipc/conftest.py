@@ -97,6 +97,16 @@ class Proc:
             self.proc.kill()
 
 
+async def _end(procs) -> None:
+    """Kill the component processes a test started and reap them (bounded)."""
+    for p in procs:
+        p.kill()
+        try:
+            await asyncio.wait_for(p.proc.wait(), 10)
+        except asyncio.TimeoutError:
+            pass
+
+
 @pytest.fixture
 async def core(tmp_path):
     tokens = ComponentTokens()
@@ -109,12 +119,7 @@ async def core(tmp_path):
     try:
         yield c
     finally:
-        for p in c.procs:
-            p.kill()
-            try:
-                await asyncio.wait_for(p.proc.wait(), 10)
-            except asyncio.TimeoutError:
-                pass
+        await _end(c.procs)
         await server.stop()
 
 
@@ -254,11 +259,6 @@ async def v2(tmp_path):
     try:
         yield v2_core
     finally:
-        for p in v2_core.procs:
-            p.kill()
-            try:
-                await asyncio.wait_for(p.proc.wait(), 10)
-            except asyncio.TimeoutError:
-                pass
+        await _end(v2_core.procs)
         await service.stop()
         await ipc.stop()

@@ -479,6 +479,23 @@ class RunningGroup:
         return self.state_dir / "runtime" / "logs" / f"{name}.log"
 
     # clients
+    def create_component(self, bucket: str, name: str, version: str, script_name: str, script: str,
+                         configuration: Dict[str, Any]) -> None:
+        """What a user does for a component of their own: its script to S3 (``bucket`` made), a component version
+        from an inline recipe that runs it with ``python3 -u`` (``configuration``: the DefaultConfiguration)."""
+        import json
+
+        s3, gg = self.client("s3"), self.client("greengrassv2")
+        s3.create_bucket(Bucket=bucket)
+        key = f"{name}/{version}/{script_name}"
+        s3.put_object(Bucket=bucket, Key=key, Body=script.encode())
+        recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": name, "ComponentVersion": version,
+                  "ComponentConfiguration": {"DefaultConfiguration": configuration},
+                  "Manifests": [{"Platform": {"os": "linux"},
+                                 "Lifecycle": {"Run": f"python3 -u {{artifacts:path}}/{script_name}"},
+                                 "Artifacts": [{"URI": f"s3://{bucket}/{key}"}]}]}
+        gg.create_component_version(inlineRecipe=json.dumps(recipe).encode())
+
     def client(self, service: str):
         import boto3
 

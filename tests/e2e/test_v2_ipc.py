@@ -97,15 +97,8 @@ def ipc_run(tmp_path_factory):
 def _deploy_component(run) -> str:
     """What a user does: the script to S3, a component version from an inline recipe, a new revision of the
     core's thing group deployment with the component added (its greeting changed by a configuration merge)."""
-    s3, gg = run.client("s3"), run.client("greengrassv2")
-    s3.create_bucket(Bucket=BUCKET)
-    key = f"{NAME}/{VERSION}/demo.py"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=SCRIPT.encode())
-    recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": NAME, "ComponentVersion": VERSION,
-              "ComponentConfiguration": {"DefaultConfiguration": RECIPE_CONFIG},
-              "Manifests": [{"Platform": {"os": "linux"}, "Lifecycle": {"Run": "python3 -u {artifacts:path}/demo.py"},
-                             "Artifacts": [{"URI": f"s3://{BUCKET}/{key}"}]}]}
-    gg.create_component_version(inlineRecipe=json.dumps(recipe).encode())
+    gg = run.client("greengrassv2")
+    run.create_component(BUCKET, NAME, VERSION, "demo.py", SCRIPT, RECIPE_CONFIG)
     first = gg.get_deployment(deploymentId=run.endpoint["deployment_id"])
     components = dict(first["components"])
     components[NAME] = {"componentVersion": VERSION,

@@ -128,15 +128,7 @@ def _wait_result(run, key: str, count: int = 1, timeout: float = FLOW_TIMEOUT_S)
 
 def test_shadow_of_a_device_through_the_ipc_and_a_deployment_the_component_defers(plugin_run):
     run = plugin_run
-    s3, gg = run.client("s3"), run.client("greengrassv2")
-    s3.create_bucket(Bucket=BUCKET)
-    key = f"{NAME}/{VERSION}/watch.py"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=SCRIPT.encode())
-    recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": NAME, "ComponentVersion": VERSION,
-              "ComponentConfiguration": {"DefaultConfiguration": RECIPE_CONFIG},
-              "Manifests": [{"Platform": {"os": "linux"}, "Lifecycle": {"Run": "python3 -u {artifacts:path}/watch.py"},
-                             "Artifacts": [{"URI": f"s3://{BUCKET}/{key}"}]}]}
-    gg.create_component_version(inlineRecipe=json.dumps(recipe).encode())
+    run.create_component(BUCKET, NAME, VERSION, "watch.py", SCRIPT, RECIPE_CONFIG)
 
     light = run.start_device("traffic_light.py", LIGHT)
     light.wait_for_line(r"no shadow document yet|Light changed to", timeout=60)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -183,6 +184,10 @@ async def _run(args: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(info, indent=2))
         os.replace(tmp, endpoint_file)
         progress.note("")
+        # What start-up built (parsed service models, the group, the cloud's state) lives until the end: keep the
+        # collector off it, so that neither the running core nor the interpreter's exit walks it again
+        # (the stop took seconds of garbage collection over ~375k such objects).
+        gc.freeze()
         progress.note(f"[bold]ready[/bold] in {time.monotonic() - progress.t0:.1f} s")
         if info.get("dashboard_url"):
             progress.note(f"  dashboard      {info['dashboard_url']}")

@@ -592,6 +592,7 @@ class ComponentRunner:
     # ------------------------------------------------------------------------------ log
     def _note(self, message: str) -> None:
         try:
+            self.paths.log.parent.mkdir(parents=True, exist_ok=True)   # a note may come before the first start
             with open(self.paths.log, "a", encoding="utf-8") as f:
                 f.write(f"{_now()} [localcore {self.name}] {message}\n")
         except OSError as e:

@@ -354,9 +354,12 @@ async def _status_loop(client: _EventClient, facade: DashboardFacade, interval: 
             status = _status_of(facade)
             await frames.remember(status)
             webcam = status.get("webcam")
-            if isinstance(webcam, dict) and not webcam.get("latest_jpeg_path") and frames.path:
-                # the newest frame is already uploaded and deleted: the page shows the copy kept of it
-                status = dict(status, webcam=dict(webcam, latest_jpeg_path=frames.path, latest_kept=True))
+            if isinstance(webcam, dict) and webcam.get("latest_jpeg_path") != frames.path:
+                # The page is told of the frame the dashboard holds a copy of, never of one it could not
+                # read: the newest is often uploaded and deleted before the status loop sees it (the
+                # first one too — then the page waits for the next rather than asking for a gone file).
+                status = dict(status, webcam=dict(webcam, latest_jpeg_path=frames.path,
+                                                  latest_kept=frames.path is not None))
         except Exception as exc:  # keep the stream alive; the page shows the failure
             log.exception("facade.status() failed")
             status = {"errors": {"dashboard": f"status failed: {type(exc).__name__}: {exc}"}}

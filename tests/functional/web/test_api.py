@@ -386,6 +386,31 @@ async def test_missing_webcam_frame_is_404(dashboard, http, core):
         assert "cannot read the latest frame" in (await r.json())["reason"]
 
 
+async def test_the_page_is_never_told_of_a_frame_the_dashboard_could_not_read(open_events, make_core, http):
+    """The uploader can delete the first frame before the dashboard reads it: the page must not ask for it
+    (a 404 in the browser); it is told of the next frame the dashboard holds a copy of."""
+    core = make_core()
+    gone = core.jpeg.parent / "gone.jpg"
+    named = {"path": str(gone)}
+    core.facade._sections["webcam"] = lambda: {"latest_jpeg_path": named["path"], "captured": 1, "saved": 1,
+                                               "uploaded": 1, "export_statuses": []}
+    dash = Dashboard(core.facade, status_interval=0.05)
+    await dash.start(port=0)
+    resp, reader, _ = await open_events(dash)
+    try:
+        _, status = await reader.next("status")
+        assert status["webcam"]["latest_jpeg_path"] is None and status["webcam"]["latest_kept"] is False
+        named["path"] = str(core.jpeg)  # the next frame is still there when the status names it
+        _, status = await reader.next("status", lambda s: s["webcam"]["latest_jpeg_path"] is not None)
+        assert status["webcam"]["latest_jpeg_path"] == str(core.jpeg)
+        core.jpeg.unlink()  # uploaded and deleted: the page still gets the copy
+        async with http.get(base(dash) + "/api/webcam/latest.jpg", headers=auth(dash)) as r:
+            assert r.status == 200 and await r.read() == core.jpeg_bytes
+    finally:
+        resp.close()
+        await dash.stop()
+
+
 async def test_snapshot_returns_the_api_result(dashboard, http):
     async with http.post(base(dashboard) + "/api/snapshot", params={"stream_name": "webcam"},
                          headers=auth(dashboard)) as r:

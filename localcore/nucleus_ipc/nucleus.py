@@ -53,6 +53,7 @@ from .server import NucleusIpcServer
 from .service import IpcService
 from .shadows import COMPONENT as SHADOW_MANAGER
 from .shadows import ShadowManagerOperations
+from .tokens import TokenValidation
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class NucleusIpc:
         self.component_updates = ComponentUpdates(self._is_component)
         self.pause = PauseOperations(self.access, host, self._is_component)
         self.metrics = ComponentMetrics(self.access, clock)
+        self.token_validation = TokenValidation(tokens.component_of)   # ValidateAuthorizationToken
         self.server = NucleusIpcServer(socket_path, tokens.component_of, self.service)
         self._secrets_config: Optional[dict] = None
         self._configured: set = set()
@@ -107,6 +109,7 @@ class NucleusIpc:
         self.component_updates.wire(self.service)
         self.pause.wire(self.service)
         self.metrics.wire(self.service)
+        self.token_validation.wire(self.service)
         await self.server.start()
 
     async def stop(self) -> None:
@@ -180,7 +183,8 @@ class NucleusIpc:
                 "shadows": self.shadows.status() if self.shadows is not None else None,
                 "client_devices": self.client_devices.status() if self.client_devices is not None else None,
                 "component_updates": self.component_updates.status(), "pause": self.pause.status(),
-                "component_metrics": self.metrics.status()}
+                "component_metrics": self.metrics.status(),
+                "token_validation": self.token_validation.status()}
 
 
 __all__ = ["NucleusIpc"]

@@ -21,30 +21,50 @@ UUID (``Invalid deploymentId format received. DeploymentId is a UUID``) or answe
 client's token file as the Cli component does (``CLIService.generateCliIpcInfoForEffectiveUser``):
 ``<root>/cli_ipc_info/user-<uid>`` = ``{"cli_auth_token", "domain_socket_path"}``, readable by its owner only; the
 token authenticates as ``greengrass-cli#user-<uid>``, which may call every CLI operation. It is revoked and the
-file removed when the CLI leaves the deployment.
+file removed when the CLI leaves the deployment. The client may also publish and subscribe on local pub/sub and IoT
+Core (``CLIService.authorizePubSubPermission``: policies ``aws.greengrass.Cli:pubsub:<n>`` on
+``aws.greengrass.ipc.pubsub`` and ``…1000`` on ``aws.greengrass.ipc.mqttproxy``, operations and resources ``*``), which
+``greengrass-cli pubsub|iotcore`` use.
+
+``CreateDebugPassword`` (``CLIEventStreamAgent.CreateDebugPasswordHandler``): authorization with resource ``*``, then
+user ``debug``, a password of 43 characters (the unpadded URL-safe base64 of the SHA-256 of 32 random bytes), valid
+8 hours (``passwordExpiration``, epoch seconds on the wire). The nucleus keeps every password it issued under
+``_debugPassword`` for the Local Debug Console's login, and answers ``certificateSHA256Hash`` / ``certificateSHA1Hash``
+only when that console wrote its TLS certificate's fingerprints (``_certificateFingerprint``); the local core's
+dashboard is served over plain HTTP, so no fingerprint is answered (:meth:`CliOperations.debug_password_valid` checks
+a password).
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import inspect
 import json
 import logging
 import os
+import secrets
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
 from .config_store import ConfigStore
-from .errors import InvalidArgumentsError, IpcError, ResourceNotFoundError
+from .errors import InvalidArgumentsError, IpcError, ResourceNotFoundError, UnauthorizedError
 from .service import Call, IpcService
 
 log = logging.getLogger(__name__)
 
 COMPONENT = "aws.greengrass.Cli"
 CLIENT_PREFIX = "greengrass-cli#"
-OPERATIONS = ("GetComponentDetails", "ListComponents", "RestartComponent", "StopComponent")
+OPERATIONS = ("GetComponentDetails", "ListComponents", "RestartComponent", "StopComponent", "CreateDebugPassword")
 LOCAL_OPERATIONS = ("CreateLocalDeployment", "GetLocalDeploymentStatus", "ListLocalDeployments",
                     "CancelLocalDeployment")
 IPC_INFO_DIR = "cli_ipc_info"          # NucleusPaths.cliIpcInfoPath()
 LOCAL_DEPLOYMENT_RESOURCE = "LocalDeployment"
+DEBUG_USERNAME = "debug"
+DEBUG_PASSWORD_BYTES = 32                     # DEBUG_PASSWORD_LENGTH_REQUIREMENT
+DEBUG_PASSWORD_LIFETIME_S = 8 * 3600          # DEBUG_PASSWORD_EXPIRATION
+PUBSUB_POLICY_PREFIX = "aws.greengrass.Cli:pubsub:"    # CLIService.POLICY_NAME_PREFIX
 
 
 class InvalidArtifactsDirectoryPathError(IpcError):
@@ -90,12 +110,16 @@ class CliOperations:
     """:param installed: every component the core runs, as ListInstalledComponents entries (``componentName``,
         ``componentVersion``, ``lifecycleState``); :param host: restarts and stops them."""
 
-    def __init__(self, access: Any, store: ConfigStore, installed: Callable[[], list], host: ComponentControl) -> None:
+    def __init__(self, access: Any, store: ConfigStore, installed: Callable[[], list], host: ComponentControl,
+                 clock: Callable[[], float] = time.time) -> None:
         self.access = access
         self.store = store
         self.installed = installed
         self.host = host
-        self.counts = {"restarts": 0, "stops": 0, "local_deployments": 0}
+        self.clock = clock
+        self.counts = {"restarts": 0, "stops": 0, "local_deployments": 0, "debug_passwords": 0}
+        self._passwords: dict[str, float] = {}     # password -> expiry (epoch s): the nucleus' _debugPassword.debug
+        self._passwords_lock = threading.Lock()
         self.local: Optional[LocalDeploymentHost] = None
         self._tokens: Any = None
         self._socket_path: Optional[Path] = None
@@ -111,6 +135,7 @@ class CliOperations:
         service.wire("ListComponents", self.list_components)
         service.wire("RestartComponent", self.restart_component)
         service.wire("StopComponent", self.stop_component)
+        service.wire("CreateDebugPassword", self.create_debug_password)
         if self.local is not None:
             service.wire("CreateLocalDeployment", self.create_local_deployment)
             service.wire("GetLocalDeploymentStatus", self.get_local_deployment_status)
@@ -139,6 +164,7 @@ class CliOperations:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"cli_auth_token": token, "domain_socket_path": str(self._socket_path)}, f)
         self._client_file = path
+        self.access.update(CLIENT_PREFIX + client, client_policies())
         log.info("Greengrass CLI client token written to %s", path)
 
     def close_client_access(self) -> None:
@@ -146,10 +172,13 @@ class CliOperations:
         if self._client_file is None:
             return
         self._tokens.revoke(CLIENT_PREFIX + client_id())
+        self.access.remove(CLIENT_PREFIX + client_id())
         self._client_file.unlink(missing_ok=True)
         self._client_file = None
 
     def _authorize(self, call: Call, resource: str) -> None:
+        if not call.component:
+            raise UnauthorizedError("Component is not authorized to call CLI APIs")
         if call.component == COMPONENT or call.component.startswith(CLIENT_PREFIX):
             return
         self.access.check(call.component, call.operation.name, resource)
@@ -208,6 +237,25 @@ class CliOperations:
         else:
             call.respond({"stopStatus": "FAILED", "message": f"the local core stops generic components only, not "
                                                              f"{name}"})
+
+    # -- debug password --------------------------------------------------------------------------
+    def create_debug_password(self, call: Call, body: dict) -> None:
+        self._authorize(call, "*")
+        digest = hashlib.sha256(secrets.token_bytes(DEBUG_PASSWORD_BYTES)).digest()
+        password = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        now = self.clock()
+        expiry = now + DEBUG_PASSWORD_LIFETIME_S
+        with self._passwords_lock:
+            self._passwords = {p: e for p, e in self._passwords.items() if e > now}
+            self._passwords[password] = expiry
+        self.counts["debug_passwords"] += 1
+        call.respond({"username": DEBUG_USERNAME, "password": password, "passwordExpiration": expiry})
+
+    def debug_password_valid(self, username: str, password: str) -> bool:
+        """Whether ``username``/``password`` is a debug password this core issued and that has not expired."""
+        with self._passwords_lock:
+            expiry = self._passwords.get(password)
+        return username == DEBUG_USERNAME and expiry is not None and expiry > self.clock()
 
     # -- local deployments -------------------------------------------------------------------------
     def _local(self) -> LocalDeploymentHost:
@@ -273,7 +321,19 @@ class CliOperations:
         call.respond({"message": message})
 
     def status(self) -> dict:
-        return {**self.counts, "client_token_file": str(self._client_file) if self._client_file else None}
+        with self._passwords_lock:
+            live = sum(1 for e in self._passwords.values() if e > self.clock())
+        return {**self.counts, "debug_passwords_valid": live, "client_token_file": str(self._client_file) if self._client_file else None}
+
+
+def client_policies() -> dict:
+    """The configuration ``CLIService`` gives a CLI client: publish and subscribe on every local pub/sub and IoT Core
+    topic (``authorizePubSubPermission``; the client id's policy number is 1)."""
+    def policy() -> dict:
+        return {"policyDescription": "Allows access to publish/subscribe topic.", "operations": ["*"],
+                "resources": ["*"]}
+    return {"accessControl": {"aws.greengrass.ipc.pubsub": {f"{PUBSUB_POLICY_PREFIX}1": policy()},
+                              "aws.greengrass.ipc.mqttproxy": {f"{PUBSUB_POLICY_PREFIX}11000": policy()}}}
 
 
 async def _maybe_await(value: Any) -> Any:

@@ -31,7 +31,17 @@ ShadowManager subscribes to ``$aws/things/+/shadow/#``: a component that publish
 ``…/shadow[/name/<n>]/(get|update|delete)`` drives the shadow; reply topics are ignored.
 
 Requests run one at a time on one worker thread (the store writes files), in the order they came.
-Not done: the ShadowManager's ``rateLimits`` (no ``Too Many Requests``).
+
+**Configuration** (parsed by :mod:`localcore.shadow.manager_config`, applied at every deployment as the component's
+configuration watcher applies a change; one that does not parse leaves the previous one in force, as the component
+goes ERRORED — the V2 reader already fails such a deployment):
+
+* ``rateLimits``: every IPC call first takes a permit of the total and of its thing's limiter
+  (``ipc/InboundRateLimiter``; List after its name check) — over the limit it fails with ``ServiceError("Too Many
+  Requests")``, before authorization and without a ``…/rejected`` publish; requests on local pub/sub (components,
+  client devices over the bridge) and the sync are not limited, as the component's ``PubSubIntegrator``;
+* ``synchronize`` / ``strategy`` / ``maxOutboundSyncUpdatesPerSecond``: the cloud sync of
+  :mod:`localcore.shadow.manager_sync`, once the core gave its thing name and the cloud (:meth:`attach_cloud`).
 """
 from __future__ import annotations
 
@@ -50,8 +60,12 @@ from collections import Counter
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from localcore.interfaces import Message, ShadowReply
-from localcore.shadow.state import (MAX_DOCUMENT_BYTES, parse_shadow_topic, topic as shadow_topic,
-                                    valid_shadow_name, valid_thing_name)
+from localcore.shadow import manager_config
+from localcore.shadow.errors import ShadowManagerConfigError, ThrottledRequest
+from localcore.shadow.manager_config import ShadowManagerConfig
+from localcore.shadow.manager_sync import DataPlane, ShadowManagerSync
+from localcore.shadow.ratelimit import InboundLimiter
+from localcore.shadow.state import parse_shadow_topic, topic as shadow_topic, valid_shadow_name, valid_thing_name
 
 from .errors import (ConflictError, InvalidArgumentsError, IpcError, ResourceNotFoundError, ServiceError,
                      UnauthorizedError)
@@ -62,7 +76,7 @@ log = logging.getLogger(__name__)
 COMPONENT = "aws.greengrass.ShadowManager"
 OPERATIONS = ("GetThingShadow", "UpdateThingShadow", "DeleteThingShadow", "ListNamedShadowsForThing")
 SUBSCRIBE_TOPIC = "$aws/things/+/shadow/#"
-SIZE_LIMIT_KEY = "shadowDocumentSizeLimitBytes"
+THROTTLED = "Too Many Requests"
 PATTERN = "[a-zA-Z0-9:_-]+"
 MAX_THING_NAME = 128
 MAX_SHADOW_NAME = 64
@@ -153,6 +167,23 @@ class ShadowManagerOperations:
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.config = ShadowManagerConfig()
+        self._raw_config: Optional[Mapping[str, Any]] = None
+        self._limiter = InboundLimiter(self.config.rate_limits.max_total_local_requests_rate,
+                                       self.config.rate_limits.max_local_requests_per_second_per_thing, self.monotonic())
+        self._core_thing: Optional[str] = None
+        self._cloud: Any = None
+        self._poll_interval_s = 1.0
+        self.sync: Optional[ShadowManagerSync] = None
+        self.config_error: Optional[str] = None
+
+    def attach_cloud(self, core_thing: str, client: Callable[[], Any], poll_interval_s: float = 1.0) -> None:
+        """The core device's thing name (``synchronize.coreThing``) and its cloud: ``client()`` gives a boto3
+        ``iot-data`` client of the (local) cloud. Without it nothing syncs."""
+        self._core_thing, self._cloud, self._poll_interval_s = core_thing, DataPlane(client), poll_interval_s
+        if self.deployed and self._raw_config is not None:
+            self._apply_config(self._raw_config)
 
     # -- deployment ---------------------------------------------------------------------------
     def configure(self, service: IpcService, configuration: Optional[Mapping[str, Any]]) -> None:
@@ -161,7 +192,7 @@ class ShadowManagerOperations:
             if self.deployed:
                 self._undeploy(service)
             return
-        self._apply_size_limit(configuration.get(SIZE_LIMIT_KEY))
+        self._apply_config(configuration)
         if self.deployed:
             return
         for op, handler in (("GetThingShadow", self.get_thing_shadow), ("UpdateThingShadow", self.update_thing_shadow),
@@ -174,28 +205,49 @@ class ShadowManagerOperations:
         self.deployed = True
         log.info("ShadowManager: IPC shadow operations served; subscribed to %s on local pub/sub", SUBSCRIBE_TOPIC)
 
-    def _apply_size_limit(self, value: Any) -> None:
-        limit = None
-        if value is not None:
-            try:
-                limit = int(str(value))
-            except ValueError:
-                limit = value
+    def _apply_config(self, configuration: Mapping[str, Any]) -> None:
         try:
-            self.shadows.set_max_document_bytes(limit)
-        except ValueError as e:
-            log.warning("%s: configuration %s: %s; the default %d bytes apply", COMPONENT, SIZE_LIMIT_KEY, e,
-                        MAX_DOCUMENT_BYTES)
-            self.shadows.set_max_document_bytes(None)
+            cfg = manager_config.parse(configuration, self._core_thing)
+        except ShadowManagerConfigError as e:
+            self.config_error = str(e)
+            log.error("%s: configuration refused, the previous one stays in force: %s", COMPONENT, e)
+            return
+        self._raw_config, self.config, self.config_error = dict(configuration), cfg, None
+        self.shadows.set_max_document_bytes(cfg.max_document_bytes)
+        limits = cfg.rate_limits
+        with self._lock:
+            self._limiter.update(limits.max_total_local_requests_rate, limits.max_local_requests_per_second_per_thing)
+        if self._cloud is None:
+            if cfg.synced:
+                log.warning("%s: synchronize names %d shadow(s) but the core gave no cloud: nothing syncs", COMPONENT,
+                            len(cfg.synced))
+            return
+        if self.sync is None:
+            if not cfg.synced:
+                return
+            self.sync = ShadowManagerSync(self.shadows, self._cloud, poll_interval_s=self._poll_interval_s)
+            self.shadows.add_listener(self.sync.local_changed)
+        self.sync.configure(cfg.synced, cfg.direction, cfg.strategy, limits.max_outbound_updates_per_second)
+        self.sync.start()
+
+    def _stop_sync(self) -> None:
+        sync, self.sync = self.sync, None
+        if sync is not None:
+            self.shadows.remove_listener(sync.local_changed)
+            sync.stop()
 
     def _undeploy(self, service: IpcService) -> None:
         for op in OPERATIONS:
             service.unwire(op)
         self._detach()
         self.shadows.set_max_document_bytes(None)
+        self.config, self._raw_config = ShadowManagerConfig(), None
+        with self._lock:
+            self._limiter.clear()
         log.info("ShadowManager removed: IPC shadow operations answer as a nucleus without it")
 
     def _detach(self) -> None:
+        self._stop_sync()
         if self._sub is not None:
             self.bus.unsubscribe(self._sub)
             self._sub = None
@@ -258,6 +310,17 @@ class ShadowManagerOperations:
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     # -- IPC ----------------------------------------------------------------------------------
+    def _throttle(self, call: Call, thing: Any) -> None:
+        """``InboundRateLimiter.acquireLockForThing``: a permit of the total and of the thing's limiter."""
+        try:
+            with self._lock:
+                self._limiter.acquire(thing if isinstance(thing, str) else None, self.monotonic())
+        except ThrottledRequest as e:
+            self._count(call.operation.short, "throttled")
+            log.warning("%s: %s refused for %s (thing %s): %s", COMPONENT, call.operation.short, call.component,
+                        thing, e)
+            raise ServiceError(THROTTLED) from None
+
     def _names(self, body: dict) -> tuple[str, str]:
         thing, name = body.get("thingName"), body.get("shadowName")
         problem = thing_name_problem(thing) or shadow_name_problem(name)
@@ -298,12 +361,14 @@ class ShadowManagerOperations:
         raise ServiceError(f"the shadow store gave no answer to {action}")
 
     async def get_thing_shadow(self, call: Call, body: dict) -> None:
+        self._throttle(call, body.get("thingName"))
         thing, name = self._names(body)
         self._authorize(call, resource(thing, name), shadow_topic(thing, "get", "rejected", name))
         payload = await self._apply(call, thing, name, "get", b"")
         call.respond({"payload": base64.b64encode(payload).decode()})
 
     async def update_thing_shadow(self, call: Call, body: dict) -> None:
+        self._throttle(call, body.get("thingName"))
         thing, name = self._names(body)
         rejected = shadow_topic(thing, "update", "rejected", name)
         payload = _payload(body.get("payload"))
@@ -315,6 +380,7 @@ class ShadowManagerOperations:
         call.respond({"payload": base64.b64encode(accepted).decode()})
 
     async def delete_thing_shadow(self, call: Call, body: dict) -> None:
+        self._throttle(call, body.get("thingName"))
         thing, name = self._names(body)
         self._authorize(call, resource(thing, name), shadow_topic(thing, "delete", "rejected", name))
         await self._apply(call, thing, name, "delete", b"")
@@ -325,6 +391,7 @@ class ShadowManagerOperations:
         problem = thing_name_problem(thing)
         if problem:
             raise InvalidArgumentsError(problem)
+        self._throttle(call, thing)
         self._authorize(call, thing, None)
         page_size = body.get("pageSize")
         if page_size is None:
@@ -351,8 +418,14 @@ class ShadowManagerOperations:
     def status(self) -> dict:
         with self._lock:
             counts = dict(self.counts)
+        limits = self.config.rate_limits
+        sync = self.sync
         return {"deployed": self.deployed, "subscribed": self._sub is not None,
-                "max_document_bytes": self.shadows.max_document_bytes, "counts": counts}
+                "max_document_bytes": self.shadows.max_document_bytes, "counts": counts,
+                "rate_limits": {"total_per_second": limits.max_total_local_requests_rate,
+                                "per_thing_per_second": limits.max_local_requests_per_second_per_thing,
+                                "outbound_per_second": limits.max_outbound_updates_per_second},
+                "sync": sync.status() if sync is not None else None, "config_error": self.config_error}
 
 
 def _payload(value: Any) -> bytes:

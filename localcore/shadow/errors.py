@@ -12,3 +12,11 @@ class BadShadowRequest(ShadowError, ValueError):
 
 class ShadowStoreError(ShadowError):
     """A persisted shadow document that cannot be read; the message names the file."""
+
+
+class ShadowManagerConfigError(ShadowError, ValueError):
+    """A configuration of ``aws.greengrass.ShadowManager`` the component refuses (the message is its text)."""
+
+
+class ThrottledRequest(ShadowError):
+    """A local shadow request over the ShadowManager's ``rateLimits`` (the message is the component's)."""

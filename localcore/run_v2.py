@@ -239,6 +239,8 @@ class CoreDevice(ResolvePart):
                                   aws_access_key_id=CREDENTIALS[0], aws_secret_access_key=CREDENTIALS[1]),
                               shadows=core.shadows, client_devices=_client_device_trust(core))
         self.ipc.cli.attach_local(self.local, tokens, self.root / "ipc.socket")   # served while the CLI is deployed
+        if self.ipc.shadows is not None and core.cfg.cloud_url:   # the ShadowManager's sync: core thing + cloud
+            self.ipc.shadows.attach_cloud(self.thing, functools.partial(core.clients.client, "iot-data"))
         await self.ipc.start()
         core.nucleus_ipc = self.ipc      # the dashboard shows its status (web/wiring.py)
         core.add_follower(self.ipc)      # stopped after the components

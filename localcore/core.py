@@ -292,7 +292,8 @@ class LocalCore:
         """Cloud sync of the shadows of things marked ``sync_shadow`` (core and devices)."""
         g = self.cfg.group
         things = _sync_things(g)
-        if not things or not self.cfg.cloud_url:
+        # V2: the ShadowManager's configuration decides what syncs (localcore/nucleus_ipc/shadows.py), live
+        if not things or not self.cfg.cloud_url or self.cfg.profile.is_v2:
             return None
         from localcore.shadow.sync import CloudDesiredPoller, CloudShadowSync
 
@@ -414,7 +415,8 @@ class LocalCore:
             raise DeploymentRejected(f"the local core is {self.lifecycle.state.value}, not running")
         async with self._apply_lock:
             old = self.cfg.group
-            problems = restart_only_changes(old, group)
+            problems = [p for p in restart_only_changes(old, group)   # V2: the ShadowManager syncs, live
+                        if not (self.cfg.profile.is_v2 and p == "sync_shadow things")]
             if problems:
                 raise DeploymentRejected("changes the running core cannot apply (restart deploy.py run): "
                                          + "; ".join(problems))

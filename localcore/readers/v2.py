@@ -41,6 +41,8 @@ from localcore.clientauth import device_grants, policy_from_config
 from localcore.generic_components.config import apply_update
 from localcore.generic_components.errors import ConfigurationError
 from localcore.platform import ComponentInfo, CoreSetup, PlatformProfile
+from localcore.shadow.errors import ShadowManagerConfigError
+from localcore.shadow.manager_config import parse as parse_shadow_manager
 
 from .errors import DeploymentFailed
 
@@ -421,16 +423,14 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
     things = [t for t in grants if t != core_thing]
     shadow_cfg = configs.get(catalog.SHADOW_MANAGER)
     synced, core_sync = set(), False
-    if shadow_cfg is not None:
-        sync = shadow_cfg.get("synchronize") or {}
-        if not isinstance(sync, dict):
-            raise _config_error(catalog.SHADOW_MANAGER, "synchronize must be a map")
-        core_sync = bool((sync.get("coreThing") or {}).get("classic", False)) if sync.get("coreThing") else False
-        docs = sync.get("shadowDocuments") or []
-        if not isinstance(docs, list):
-            raise _config_error(catalog.SHADOW_MANAGER, "synchronize.shadowDocuments must be a list")
-        synced |= {str(d.get("thingName")) for d in docs if isinstance(d, dict) and d.get("thingName")}
-        synced |= set((sync.get("shadowDocumentsMap") or {}).keys())
+    if shadow_cfg is not None:   # the one parser of the ShadowManager's configuration (its sync: nucleus_ipc/shadows)
+        try:
+            parsed = parse_shadow_manager(shadow_cfg, core_thing)
+        except ShadowManagerConfigError as e:
+            raise _config_error(catalog.SHADOW_MANAGER, str(e)) from None
+        synced = set(parsed.classic_things())   # the group model's sync_shadow: things whose classic shadow syncs
+        core_sync = core_thing in synced
+        synced.discard(core_thing)
     devices = [Device(thing=t, sync_shadow=t in synced) for t in things]
 
     # routes

@@ -258,6 +258,9 @@ def cmd_plan(args: argparse.Namespace, out) -> int:
         for line in plan.lines():
             style = {"+": "green", "~": "yellow", "-": "red"}[line[0]]
             out.print(f"  [{style}]{line[0]}[/{style}]{line[1:]}", markup=True)
+        for issue in plan.warnings:  # V2: the catalog's public components against what the cloud publishes
+            if issue.file == "group/v2/catalog.py":
+                _print_issue(out, issue)
         if plan.ownership is not None:  # what this platform owns, lends to and borrows from the other
             for line in plan.ownership.lines(verbose=args.verbose):
                 out.print("  " + escape(line), style="dim" if line.startswith(" ") else None)

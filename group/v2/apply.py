@@ -44,6 +44,7 @@ from ..steps import (CertificateIssuer, Ctx, amazon_root_ca, apply_one, build_pa
 from .kinds import (BUMP_FIX, KINDS, POLL_INTERVAL_S, _get_deployment, _unbumped_issues,
                     artifact_bucket_name, generic_content_hash, unbumped_message, unbumped_versions)
 from .model import V2Plan
+from .published import check_plan, errors, refusal
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,9 @@ def _desired(ctx: Ctx, group: Group, root: Path, service_role: bool) -> Tuple[V2
 def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | str, target: str,
                certs_dir: Optional[Path] = None, service_role: bool = True,
                packages: Optional[Mapping[str, packaging.Package]] = None) -> Plan:
-    """Desired (group file → V2 plan) vs recorded state, checked with read-only calls. Makes no change."""
+    """Desired (group file → V2 plan) vs recorded state, checked with read-only calls. Makes no change.
+    ``warnings`` carry what the catalog's public components look like in the cloud (:mod:`.published`; file
+    ``group/v2/catalog.py``)."""
     packages = packages if packages is not None else build_packages(group, Path(root))
     ctx = _context(group.name, clients, state_dir, target, certs_dir, packages=packages)
     v2, desired = _desired(ctx, group, Path(root), service_role)
@@ -202,6 +205,8 @@ def plan_group(group: Group, *, root: Path, clients: Clients, state_dir: Path | 
     plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
                 target_warnings(group, target) + _unbumped_issues(v2, ctx.state), replaced_on_change=V2_REPLACED)
     plan.ownership = ownership(PLATFORM, "v1", desired, ctx.state.objects, ctx.other.objects if ctx.other else {})
+    findings, overall = check_plan(ctx.clients, v2)  # the catalog vs what the cloud publishes: deploy refuses errors
+    plan.warnings += [f.to_issue() for f in findings + [overall]]
     unbumped = {f"component:{gc.name}": unbumped_message(gc) for gc in unbumped_versions(v2, ctx.state)}
     if unbumped:  # the plan's lines are what the CLI prints: the refusal deploy will give shows there
         plan.changes = [replace(c, reason=unbumped[c.key] + "; deploy refuses it") if c.key in unbumped else c
@@ -236,6 +241,11 @@ def _deploy_locked(ctx: Ctx, group: Group, root: Path, wait: bool, timeout: floa
     if unbumped:  # before any change: the artifacts of the deployed version must not be overwritten
         raise DeployError("component", ", ".join(f"{gc.name} {gc.version}" for gc in unbumped),
                           "; ".join(unbumped_message(gc) for gc in unbumped), BUMP_FIX)
+    findings, _ = check_plan(ctx.clients, v2)  # before any change: the device must get the catalog's set
+    if errors(findings):
+        raise DeployError("catalog", *refusal(findings))
+    for f in findings:
+        progress.note(str(f))
     missing, failed = _verify(ctx)
     plan = diff(group.name, target, desired, ctx.state.objects, missing, failed,
                 target_warnings(group, target), replaced_on_change=V2_REPLACED)

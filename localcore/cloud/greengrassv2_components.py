@@ -5,7 +5,12 @@
 Public components: the deploy catalog (what the converter deploys, pinned) and, beside it, the public components
 a user adds for what the local core emulates (:data:`EMULATED_PUBLIC_COMPONENTS`: the secret manager for
 ``GetSecretValue``, the Greengrass CLI for local deployments and the CLI's operations). A state serving the whole
-deploy catalog (the stand-in's default) serves both; a state given its own table serves exactly that table.
+deploy catalog (the stand-in's default) serves both; a state given its own table serves exactly that table. A
+table maps a component name to one :class:`~group.v2.catalog.PublicComponentInfo` (one published version) or to a
+sequence of them (several published versions: :func:`public_table` builds one), as AWS publishes several
+versions of a component in a region. ``ListComponentVersions`` lists them newest first, ``GetComponent`` /
+``DescribeComponent`` serve each, ``ListComponents`` shows the newest, ``ResolveComponentCandidates`` picks the
+newest that meets every range.
 
 A part of :class:`~.greengrassv2_state.GreengrassV2State` (a mixin over its lock and tables); pure.
 """
@@ -50,6 +55,31 @@ EMULATED_PUBLIC_COMPONENTS: Mapping[str, PublicComponentInfo] = {
                   "aws-greengrass/aws-greengrass-cli tag v2.16.1 (the CLI follows the nucleus' line)"),
     )
 }
+
+
+def public_table(*infos: PublicComponentInfo) -> dict[str, tuple[PublicComponentInfo, ...]]:
+    """A public table with several published versions per component (``GreengrassV2State(public_components=…)``):
+    ``infos`` grouped by name, each group newest first."""
+    out: dict[str, list[PublicComponentInfo]] = {}
+    for info in infos:
+        out.setdefault(info.name, []).append(info)
+    return {name: _versions_of(name, group) for name, group in out.items()}
+
+
+def _versions_of(name: str, entry: PublicComponentInfo | Sequence[PublicComponentInfo]
+                 ) -> tuple[PublicComponentInfo, ...]:
+    """One entry of a public table (one version, or several) as its versions, newest first; each must be a
+    :class:`PublicComponentInfo` of ``name`` with a semantic version, each version once."""
+    infos = (entry,) if isinstance(entry, PublicComponentInfo) else tuple(entry)
+    seen: set[str] = set()
+    for info in infos:
+        if not isinstance(info, PublicComponentInfo) or info.name != name:
+            raise ValueError(f"public table entry {name!r}: {info!r} is not a PublicComponentInfo of {name}")
+        problem = version_problem(info.version)
+        if problem is not None or info.version in seen:
+            raise ValueError(f"public table entry {name!r}: {problem or f'version {info.version} is given twice'}")
+        seen.add(info.version)
+    return tuple(sorted(infos, key=lambda i: sort_key(i.version), reverse=True))
 
 
 def parse_inline_recipe(blob: bytes) -> Recipe:
@@ -123,14 +153,26 @@ class ComponentsPart:
 
     # public catalog --------------------------------------------------------------------
     def public_components(self) -> dict[str, PublicComponentInfo]:
-        """What the stand-in serves as account ``aws`` (see the module doc)."""
-        serves_catalog = all(self._public.get(n) == i for n, i in catalog.PUBLIC_COMPONENTS.items())
-        extra = {n: i for n, i in EMULATED_PUBLIC_COMPONENTS.items() if n not in self._public} if serves_catalog else {}
-        return {**self._public, **extra}
+        """What the stand-in serves as account ``aws``: each name → its newest published version (module doc)."""
+        return {name: infos[0] for name, infos in self._public_versions().items()}
+
+    def public_versions(self, name: str) -> list[PublicComponentInfo]:
+        """Every published version of the public component ``name``, newest first (``[]``: not published)."""
+        return list(self._public_versions().get(name, ()))
+
+    def _public_versions(self) -> dict[str, tuple[PublicComponentInfo, ...]]:
+        table = {name: _versions_of(name, entry) for name, entry in self._public.items()}
+        serves_catalog = all(table.get(n) == (i,) for n, i in catalog.PUBLIC_COMPONENTS.items())
+        if serves_catalog:
+            for name, info in EMULATED_PUBLIC_COMPONENTS.items():
+                table.setdefault(name, (info,))
+        return table
 
     def _public_record(self, name: str, version: str | None) -> ComponentRecord | None:
-        info = self.public_components().get(name)
-        if info is None or (version is not None and version != info.version):
+        """The public component version ``name`` ``version`` (``None``: the newest), or None if not published."""
+        infos = self.public_versions(name)
+        info = infos[0] if version is None and infos else next((i for i in infos if i.version == version), None)
+        if info is None:
             return None
         pv = info.version
         dep_map = {dep: req.recipe() for dep, req in info.dependencies.items()}
@@ -154,6 +196,11 @@ class ComponentsPart:
             publisher="AWS",
             platforms=[{"name": "linux", "attributes": {"os": "linux"}}],
         )
+
+    def _public_records(self, name: str) -> list[ComponentRecord]:
+        """Every published version of ``name`` as a record, newest first."""
+        recs = (self._public_record(name, i.version) for i in self.public_versions(name))
+        return [r for r in recs if r is not None]
 
     # components ------------------------------------------------------------------------
     def _add_component(self, rec: ComponentRecord) -> dict[str, Any]:
@@ -353,8 +400,7 @@ class ComponentsPart:
     def list_component_versions(self, arn: str, max_results: Any, next_token: Any) -> dict[str, Any]:
         account, name, _ = self.split_component_arn(arn, versioned=False)
         if account == "aws":
-            rec = self._public_record(name, None)
-            recs = [rec] if rec is not None else []
+            recs = self._public_records(name)
         else:
             with self._lock:
                 versions = self._components.get(name, {})
@@ -380,7 +426,7 @@ class ComponentsPart:
 
     def resolve_candidates(self, candidates: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """``ResolveComponentCandidates``: per candidate, the newest version (private versions, else the
-        public catalog's) that meets every ``versionRequirements`` range; none → ResourceNotFound."""
+        published public ones) that meets every ``versionRequirements`` range; none → ResourceNotFound."""
         out = []
         for cand in candidates:
             name = str(cand.get("componentName") or "")
@@ -388,8 +434,7 @@ class ComponentsPart:
             with self._lock:
                 recs = list(self._components.get(name, {}).values())
             if not recs:
-                pub = self._public_record(name, None)
-                recs = [pub] if pub is not None else []
+                recs = self._public_records(name)
             ranges = [_requirement(str(q)) for q in reqs.values()]
             ok = [r for r in recs if all(q.satisfied_by(r.version) for q in ranges)]
             if not ok:
@@ -411,7 +456,7 @@ class ComponentsPart:
         return {"resolvedComponentVersions": out}
 
     def resolves(self, name: str, version: str) -> bool:
-        """Whether a core could get ``name`` ``version`` (a private version, or the catalog's)."""
+        """Whether a core could get ``name`` ``version`` (a private version, or a published public one)."""
         with self._lock:
             if version in self._components.get(name, {}):
                 return True

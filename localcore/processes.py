@@ -5,10 +5,15 @@ workers) goes through :func:`start`:
 
 * a session of its own (``start_new_session``): its pid is its process group id, so ending the *group*
   reaches whatever it spawned (a component's own subprocesses);
-* on Linux, ``PR_SET_PDEATHSIG(SIGKILL)`` set between fork and exec: the child dies with the thread that
-  forked it, also on a ``kill -9`` of the core. Fork from a long-lived thread (the event loop of the main
-  thread): the signal fires when that *thread* ends. The setting is made after the caller's own
-  ``preexec`` (a uid change clears it);
+* on Linux, the parent-death signal ``PR_SET_PDEATHSIG(SIGKILL)``: the child dies with the thread that
+  started it, also on a ``kill -9`` of the core (start from a long-lived thread: the event loop of the main
+  thread). It is set by ``setpriv --pdeathsig KILL`` (util-linux) put before the child's own command, so the
+  core runs no Python code between fork and exec and ``subprocess`` can use ``vfork`` (a Python
+  ``preexec_fn`` forces a full ``fork``: ~75 ms of a ~300 MB core's time per child, with the event loop
+  blocked). Without ``setpriv``, or when the caller passes its own ``preexec`` (a uid change, which clears the
+  signal), the signal is set in a ``preexec_fn`` after the caller's, as before. The window between the fork
+  and ``setpriv``'s ``prctl`` (under a millisecond) is covered by the watchdog: a *spawn marker* (the command
+  line and the time) is written before the fork and removed once the child is recorded;
 * registered with the run's :class:`Supervision` when :func:`supervise` was called.
 
 :func:`end_group` (and :func:`end_groups`) is the one "stop a process group" of the core: SIGTERM to the
@@ -24,7 +29,9 @@ Supervision (:func:`supervise`, called once by ``deploy.py run`` before anything
 2. a watchdog process (this file run as a script, in a session of its own so that ``kill -9 -<pgid>`` of
    the run does not reach it) holds the read end of a pipe whose write end only the core holds: when the
    core ends, however it ends, the watchdog reads EOF and ends every recorded group (the grandchildren
-   PDEATHSIG does not reach), then removes the record folder.
+   PDEATHSIG does not reach) and the group of a child whose spawn marker is still there (the core died while
+   starting it: a session leader started after the marker with the marker's command line), then removes the
+   record folder.
 
 This module uses the standard library only: the watchdog runs it as ``python -I processes.py``.
 """
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -99,6 +107,19 @@ def _all_procs() -> list[ProcInfo]:
     return out
 
 
+def _ticks_now() -> int:
+    """Now, in the unit and origin of a process' start time (clock ticks since boot)."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
+def _cmdline(pid: int) -> Optional[list[str]]:
+    try:
+        raw = (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+    return [os.fsdecode(a) for a in raw.split(b"\0")[:-1]]
+
+
 def boot_id() -> str:
     """This boot's id (start times count from boot: records of another boot name nothing)."""
     try:
@@ -160,15 +181,81 @@ def child_setup(preexec: Optional[Callable[[], None]] = None) -> Optional[Callab
     return setup
 
 
+_UNKNOWN: tuple = ("?",)
+_prefix: tuple = _UNKNOWN
+
+
+def pdeathsig_prefix() -> tuple[str, ...]:
+    """The command put before a child's own to give it the parent-death signal without a ``preexec_fn``:
+    ``("/usr/bin/setpriv", "--pdeathsig", "KILL", "--")``; ``()`` when there is no such ``setpriv`` (then
+    :func:`child_setup` sets the signal) or no ``prctl`` (not Linux). Looked up once."""
+    global _prefix
+    if _prefix is _UNKNOWN:
+        _prefix = _find_prefix()
+    return _prefix
+
+
+def _find_prefix() -> tuple[str, ...]:
+    if _prctl is None:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        log.info("no setpriv on PATH: children get their parent-death signal in a preexec_fn (slower starts)")
+        return ()
+    try:  # --pdeathsig: util-linux 2.33 and later
+        probe = subprocess.run([setpriv, "--pdeathsig", "KILL", "--", "true"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10)
+    except (OSError, subprocess.SubprocessError) as e:
+        log.info("setpriv %s cannot be used (%s): children get their parent-death signal in a preexec_fn", setpriv, e)
+        return ()
+    if probe.returncode != 0:
+        log.info("setpriv %s has no usable --pdeathsig (%s): children get their parent-death signal in a "
+                 "preexec_fn", setpriv, probe.stderr.decode(errors="replace").strip())
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--")
+
+
+def _check_executable(program: str, env: Optional[dict], cwd: Any) -> None:
+    """Raise what ``subprocess`` raises for a program that cannot be started (the exec happens in ``setpriv``,
+    whose failure would only be an exit status): FileNotFoundError / PermissionError naming ``program``."""
+    if os.sep in program:
+        path: Optional[str] = program if os.path.isabs(program) or cwd is None else os.path.join(os.fspath(cwd),
+                                                                                                  program)
+        if not os.path.exists(path):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    else:
+        # the PATH subprocess searches: the child's environment's, else ours
+        path = shutil.which(program, path=env.get("PATH", os.defpath) if env is not None else None)
+        if path is None:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+    if os.path.isdir(path) or not os.access(path, os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
+
+
 async def start(argv: Sequence[str], *, name: str, preexec: Optional[Callable[[], None]] = None,
                 **kwargs: Any) -> asyncio.subprocess.Process:
     """``asyncio.create_subprocess_exec(*argv, **kwargs)`` in a session of its own, dying with the core
-    (Linux) and recorded for the supervision (``name`` says what it is in the record and the logs)."""
-    proc = await asyncio.create_subprocess_exec(*argv, start_new_session=True,
-                                                preexec_fn=child_setup(preexec), **kwargs)
+    (Linux) and recorded for the supervision (``name`` says what it is in the record and the logs).
+
+    ``preexec`` (run in the child before the exec) forces a full fork of the core: only for what cannot be done
+    otherwise (a uid change)."""
+    argv = [os.fsdecode(a) for a in argv]
+    prefix = pdeathsig_prefix() if preexec is None else ()
+    if prefix:
+        _check_executable(argv[0], kwargs.get("env"), kwargs.get("cwd"))
     supervision = _current
-    if supervision is not None:
-        supervision.record(proc.pid, name)
+    marker = supervision.spawning(argv, prefix) if supervision is not None else None
+    try:
+        if prefix:
+            proc = await asyncio.create_subprocess_exec(*prefix, *argv, start_new_session=True, **kwargs)
+        else:
+            proc = await asyncio.create_subprocess_exec(*argv, start_new_session=True,
+                                                        preexec_fn=child_setup(preexec), **kwargs)
+        if supervision is not None:
+            supervision.record(proc.pid, name)
+    finally:
+        if marker is not None:
+            supervision.spawned(marker)
     return proc
 
 
@@ -338,10 +425,44 @@ def _targets(run_dir: Path, boot: str) -> list[Record]:
     return [r for r in records if states[r.pid] != "gone"]
 
 
-def end_recorded(run_dir: Path, grace_s: float = DEFAULT_GRACE_S) -> list[Record]:
+def _unrecorded(run_dir: Path, boot: str, known: set[int]) -> list[Record]:
+    """The children whose spawn marker is still in ``run_dir`` (the core died while starting them, before it
+    recorded them): session leaders started after the marker whose command line is the marker's, with or
+    without the ``setpriv`` prefix (before or after its exec)."""
+    markers = []
+    for path in sorted(run_dir.glob("spawn-*.json")):
+        try:
+            doc = json.loads(path.read_text())
+            argv, prefix = [str(a) for a in doc["argv"]], [str(a) for a in doc.get("prefix", ())]
+            after, marker_boot = int(doc["after"]), str(doc["boot"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unreadable spawn marker %s: %s", path, e)
+            continue
+        if marker_boot == boot and argv:
+            markers.append(((argv, prefix + argv), after))
+    if not markers:
+        return []
+    out = []
+    for p in _all_procs():
+        if p.pid in known or p.state == "Z" or not (p.pid == p.pgid == p.sid) or p.pid == os.getpid():
+            continue
+        lines = [m[0] for m in markers if p.start >= m[1]]
+        if not lines:
+            continue
+        cmd = _cmdline(p.pid)
+        if any(cmd in forms for forms in lines):
+            out.append(Record(p.pid, p.start, boot, f"child being started ({' '.join(cmd)[:80]})"))
+    return out
+
+
+def end_recorded(run_dir: Path, grace_s: float = DEFAULT_GRACE_S, *, spawning: bool = False) -> list[Record]:
     """End every group recorded in ``run_dir`` that is still there, then remove the folder. Returns the
-    records of the groups it ended."""
-    targets = _targets(run_dir, boot_id())
+    records of the groups it ended. ``spawning``: also the children of the spawn markers (the watchdog, right
+    after the core's end: later the match of a command line and a start time would mean less)."""
+    boot = boot_id()
+    targets = _targets(run_dir, boot)
+    if spawning:
+        targets += _unrecorded(run_dir, boot, {r.pid for r in targets})
     if targets:
         left = end_groups_sync([r.pid for r in targets], grace_s)
         for r in targets:
@@ -389,6 +510,7 @@ class Supervision:
         self._lock = threading.Lock()
         self._watchdog: Optional[subprocess.Popen] = None
         self._pipe: Optional[int] = None
+        self._spawns = 0
 
     def record(self, pid: int, name: str) -> None:
         info = proc_info(pid)
@@ -405,6 +527,27 @@ class Supervision:
                 log.warning("cannot record %s (pid %d) under %s: %s; it is not ended if the core dies",
                             name, pid, self.dir, e)
             self._ensure_watchdog()
+
+    def spawning(self, argv: Sequence[str], prefix: Sequence[str] = ()) -> Optional[Path]:
+        """Before a fork: a marker with the child's command line (``prefix``: what runs it first, e.g. ``setpriv``)
+        and the time, so that the watchdog finds the child if the core dies before :meth:`record`; None when it
+        cannot be written (a warning says so). Remove it with :meth:`spawned`."""
+        with self._lock:
+            self._spawns += 1
+            path = self.dir / f"spawn-{self._spawns}.json"
+            doc = {"argv": list(argv), "prefix": list(prefix), "after": _ticks_now() - 1, "boot": self.boot}
+            try:
+                self._ensure_dir()
+                _write_json(path, doc)
+            except OSError as e:
+                log.warning("cannot write the spawn marker %s: %s", path, e)
+                return None
+            self._ensure_watchdog()
+            return path
+
+    def spawned(self, marker: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
 
     def forget(self, pid: int) -> None:
         with self._lock:
@@ -513,7 +656,7 @@ def _watch(run_dir: Path, grace_s: float) -> int:
             pass  # the core never writes; reading only waits for its end
     except OSError as e:
         log.warning("reading the core's pipe failed (%s); ending its processes now", e)
-    ended = end_recorded(run_dir, grace_s)
+    ended = end_recorded(run_dir, grace_s, spawning=True)
     if ended:
         log.info("the core (record folder %s) ended; ended %d process group(s) it left: %s", run_dir,
                  len(ended), ", ".join(f"{r.name} ({r.pid})" for r in ended))

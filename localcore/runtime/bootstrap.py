@@ -194,10 +194,19 @@ class Runtime(object):
             log.warning('could not post the error of %s: %s', invocation_id, e)
 
 
+def limit_memory(limit):
+    """RLIMIT_AS (soft and hard) in bytes, set before the function's code is imported: an allocation beyond it
+    is a MemoryError in the function."""
+    if limit:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main(argv):
     # On Linux the runtime starts this process with PR_SET_PDEATHSIG (localcore.processes): it dies with
     # the core at once; the orphan check of Runtime.run is the fallback elsewhere.
     config = json.loads(argv[1])
+    limit_memory(config.get('rlimit_as'))
     setup_path(config)
     sys.argv = [config['handler']]
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format=LOG_FORMAT)

@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import os
-import resource
 import sysconfig
 from pathlib import Path
 from typing import Callable, Optional
@@ -145,7 +144,8 @@ def environment(
     return env
 
 
-def bootstrap_config(spec: FunctionSpec, instance: str, fallback_paths: list[str]) -> str:
+def bootstrap_config(spec: FunctionSpec, instance: str, fallback_paths: list[str],
+                     memory_limit: Optional[int] = None) -> str:
     return json.dumps({
         "function": spec.name,
         "instance": instance,
@@ -156,41 +156,43 @@ def bootstrap_config(spec: FunctionSpec, instance: str, fallback_paths: list[str
         "fallback_paths": fallback_paths,
         "timeout_s": spec.timeout_s,
         "memory_mb": spec.memory_mb,
+        "rlimit_as": memory_limit,
     })
 
 
-def command(python: str, spec: FunctionSpec, instance: str, fallback_paths: list[str]) -> list[str]:
+def command(python: str, spec: FunctionSpec, instance: str, fallback_paths: list[str],
+            memory_overhead_mb: Optional[int] = None) -> list[str]:
     # -u unbuffered (log lines appear at once), -S no site-packages (fresh sys.path, built by the
     # bootstrap), -B never write __pycache__ into the function's code dir.
-    return [python, "-u", "-S", "-B", str(BOOTSTRAP), bootstrap_config(spec, instance, fallback_paths)]
+    return [python, "-u", "-S", "-B", str(BOOTSTRAP),
+            bootstrap_config(spec, instance, fallback_paths, memory_limit(spec, memory_overhead_mb))]
 
 
-def preexec(spec: FunctionSpec, memory_overhead_mb: Optional[int]) -> Optional[Callable[[], None]]:
-    """What the child does between fork and exec: memory limit, then user/group switch.
-
-    * Memory: ``RLIMIT_AS = memory_mb + memory_overhead_mb``. A Greengrass container limits
-      resident memory with a cgroup; RLIMIT_AS limits *address space*, which the interpreter,
-      thread stacks and malloc arenas inflate well beyond what is resident, so an allowance is
-      added and the limit only catches runaway growth (``MemoryError`` in the function).
-      ``memory_overhead_mb=None`` disables it.
-    * run_as: honoured only when the core runs as root (setgid, setgroups([]), setuid). Otherwise
-      the function runs as the core's user (logged once at start).
-    """
-    limit = None
+def memory_limit(spec: FunctionSpec, memory_overhead_mb: Optional[int]) -> Optional[int]:
+    """The instance's ``RLIMIT_AS`` in bytes (None: none), which the bootstrap sets on itself before it imports
+    anything of the function: ``memory_mb + memory_overhead_mb``. A Greengrass container limits resident memory
+    with a cgroup; RLIMIT_AS limits *address space*, which the interpreter, thread stacks and malloc arenas
+    inflate well beyond what is resident, so an allowance is added and the limit only catches runaway growth
+    (``MemoryError`` in the function). ``memory_overhead_mb=None`` disables it."""
     if spec.memory_mb and memory_overhead_mb is not None:
-        limit = (spec.memory_mb + memory_overhead_mb) * 1024 * 1024
+        return (spec.memory_mb + memory_overhead_mb) * 1024 * 1024
+    return None
+
+
+def preexec(spec: FunctionSpec) -> Optional[Callable[[], None]]:
+    """What the child does between fork and exec: the user/group switch of ``run_as``, honoured only when the
+    core runs as root (setgid, setgroups([]), setuid; otherwise the function runs as the core's user, logged
+    once at start). None when there is nothing to do — the usual case: a ``preexec`` makes the core fork in
+    full instead of ``vfork`` (``localcore.processes.start``)."""
     run_as = spec.run_as if (spec.run_as and os.geteuid() == 0) else None
-    if limit is None and run_as is None:
+    if run_as is None:
         return None
 
     def apply() -> None:
-        if limit is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        if run_as is not None:
-            uid, gid = run_as
-            os.setgid(gid)
-            os.setgroups([])
-            os.setuid(uid)
+        uid, gid = run_as
+        os.setgid(gid)
+        os.setgroups([])
+        os.setuid(uid)
 
     return apply
 

@@ -535,12 +535,12 @@ class LambdaRuntime:
             spec, token=fn.token, ipc_port=self.ipc_port, credentials_uri=self.credentials_uri,
             region=self.region, stream_manager_port=self.stream_manager_port,
             cloud_endpoint_url=self.cloud_endpoint_url, home=fn.home, core_thing=self.core_thing)
-        argv = process.command(self.python, spec, instance.id, self.fallback_paths)
+        argv = process.command(self.python, spec, instance.id, self.fallback_paths, self.memory_overhead_mb)
         try:
             with open(fn.log_path, "ab") as log_file:
                 instance.proc = await processes.start(
                     argv, name=f"Lambda instance {instance.id}",
-                    preexec=process.preexec(spec, self.memory_overhead_mb), cwd=spec.code_dir, env=env,
+                    preexec=process.preexec(spec), cwd=spec.code_dir, env=env,
                     stdin=asyncio.subprocess.DEVNULL, stdout=log_file, stderr=log_file)
         except (OSError, subprocess.SubprocessError) as e:
             who = f" as uid/gid {spec.run_as}" if spec.run_as and os.geteuid() == 0 else ""

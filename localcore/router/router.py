@@ -86,9 +86,11 @@ class Router:
                 del table[key]
 
     def sink_for(self, endpoint: str) -> MessageSink | None:
+        """The sink a message for ``endpoint`` goes to: its own (``device:T``), else its kind's
+        (``device:*``), else ``None``. The one lookup of :meth:`publish` and :meth:`publish_run`."""
         sink = self._sinks.get(endpoint)
         if sink is None:
-            sink = self._kind_sinks.get(split(endpoint)[0])
+            sink = self._kind_sinks.get(endpoint.partition(":")[0])
         return sink
 
     # -- routing -----------------------------------------------------------------------------
@@ -128,16 +130,14 @@ class Router:
                                      "(queueFullPolicy AllOrError)")
         counts.routed += 1
         per_target = counts.per_target
-        sinks = self._sinks
+        sink_for = self.sink_for
         reached = 0
         for target in targets:
             per_target[target] = per_target.get(target, 0) + 1
-            sink = sinks.get(target)
+            sink = sink_for(target)
             if sink is None:
-                sink = self._kind_sinks.get(target.partition(":")[0])
-                if sink is None:
-                    counts.undeliverable += 1
-                    continue
+                counts.undeliverable += 1
+                continue
             try:
                 sink.deliver(message)
             except Exception:  # a faulty sink must not stop the others; it is logged with its trace
@@ -170,12 +170,10 @@ class Router:
         reached = 0
         for target in targets:
             per_target[target] = per_target.get(target, 0) + count
-            sink = self._sinks.get(target)
+            sink = self.sink_for(target)
             if sink is None:
-                sink = self._kind_sinks.get(target.partition(":")[0])
-                if sink is None:
-                    counts.undeliverable += count
-                    continue
+                counts.undeliverable += count
+                continue
             deliver_run = getattr(sink, "deliver_run", None)
             if deliver_run is not None:
                 try:

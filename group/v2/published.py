@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 CATALOG_FILE = "group/v2/catalog.py"
 FIX_CATALOG = (f"update {CATALOG_FILE} to a version this region publishes, with the dependency ranges of its "
                "published recipe (then `deploy.py plan --platform v2` shows the check again)")
+FIX_REFUSED = (f"update {CATALOG_FILE}: each pinned version to one this region publishes, with the dependency "
+               "ranges of its published recipe (`deploy.py plan --platform v2` lists every difference)")
 SEVERITIES = ("error", "warning", "info")
 _SHOWN_VERSIONS = 4  # published versions named in a message
 FETCH_THREADS = 4  # components asked at once
@@ -220,8 +222,7 @@ def _compare_one(info: PublicComponentInfo, pub: Published, region: str,
         v = max((v for v, _ in within), key=sort_key)
         more = f" ({len(within)} newer versions within them)" if len(within) > 1 else ""
         out.append(Finding(name, "info", f"{name} {v} is published in {region}; the catalog pins {pinned} "
-                           f"(within the catalog's ranges on it{more})",
-                           f"to move to it: update {CATALOG_FILE} (version and its recipe's ranges)"))
+                           f"(within the catalog's ranges on it{more})"))
     if outside:
         v, missed = max(outside, key=lambda vm: sort_key(vm[0]))
         who, rng = missed[0]
@@ -393,9 +394,9 @@ def refusal(findings: Sequence[Finding]) -> Tuple[str, str, str]:
     errs = errors(findings)
     obj = ", ".join(sorted({f.component for f in errs}))
     cause = "the catalog does not match what the cloud publishes: " + "; ".join(f.message for f in errs)
-    return obj, cause, FIX_CATALOG
+    return obj, cause, FIX_REFUSED
 
 
-__all__ = ["CATALOG_FILE", "FIX_CATALOG", "Finding", "Published", "check_plan", "checked_names", "compare",
+__all__ = ["CATALOG_FILE", "FIX_CATALOG", "FIX_REFUSED", "Finding", "Published", "check_plan", "checked_names", "compare",
            "component_arn", "errors", "fetch", "fetch_one", "own_requirements", "recipe_dependencies", "refusal",
            "requirements_on", "same_range", "summary"]

@@ -99,9 +99,17 @@ def _first_or_after(info: SyncInfo, update_time: int) -> bool:
     return info.last_sync_time == 0 or update_time > info.last_sync_time
 
 
-def decide_full(local: Optional[dict], cloud: Optional[dict], info: SyncInfo, now: int) -> Decision:
+def decide_full(local: Optional[dict], cloud: Optional[dict], info: SyncInfo, now: int,
+                changed: Optional[str] = None) -> Decision:
+    """``changed``: LOCAL or CLOUD when only that side's change asked for this sync — then a document missing on
+    the other side is the change carried over (``CloudUpdateSyncRequest`` / ``LocalDeleteSyncRequest`` …), not
+    decided by the update times."""
     if local is None and cloud is None:
         return Decision("forget")
+    if changed == LOCAL and (local is None) != (cloud is None):
+        return Decision("push") if local is not None else Decision("delete_cloud")
+    if changed == CLOUD and (local is None) != (cloud is None):
+        return Decision("pull") if cloud is not None else Decision("delete_local")
     if cloud is None:
         when = latest_timestamp(local.get("metadata")) if local.get("metadata") else now
         return Decision("push") if _first_or_after(info, when) else Decision("delete_local")

@@ -40,6 +40,7 @@ from localcore.shadow.ratelimit import OutboundLimiter
 log = logging.getLogger(__name__)
 
 Key = Tuple[str, str]
+FULL = "full"
 
 
 class CloudConflict(Exception):
@@ -95,7 +96,7 @@ class ShadowManagerSync:
         self.direction = BETWEEN_DEVICE_AND_CLOUD
         self.strategy = Strategy()
         self._outbound = OutboundLimiter(100, monotonic())
-        self._dirty: "OrderedDict[Key, None]" = OrderedDict()
+        self._dirty: "OrderedDict[Key, set]" = OrderedDict()     # shadow → why: local, cloud, full
         self._info: Dict[Key, SyncInfo] = {}
         self._cloud_seen: Dict[Key, Optional[int]] = {}
         self._cond = threading.Condition()
@@ -121,7 +122,7 @@ class ShadowManagerSync:
             self._outbound.set_rate(outbound_rate, self._mono())
             if resync:
                 for key in sorted(self.synced):
-                    self._dirty[key] = None
+                    self._queue(key, FULL)
             if restart:
                 self._generation += 1
             self._cond.notify_all()
@@ -163,12 +164,12 @@ class ShadowManagerSync:
         with self._cond:
             if key not in self.synced or self.direction == CLOUD_TO_DEVICE:
                 return
-            self._queue(key)
+            self._queue(key, full_sync.LOCAL)
 
-    def _queue(self, key: Key) -> None:
+    def _queue(self, key: Key, why: str) -> None:
         if key in self._dirty:
             self.counts["merged"] += 1
-        self._dirty[key] = None
+        self._dirty.setdefault(key, set()).add(why)
         self._cond.notify_all()
 
     def _poll(self) -> None:
@@ -187,7 +188,7 @@ class ShadowManagerSync:
                 with self._cond:
                     if key in self.synced and key in self._cloud_seen and self._cloud_seen[key] != version:
                         self.counts["cloud_changes"] += 1
-                        self._queue(key)
+                        self._queue(key, full_sync.CLOUD)
 
     # -- the worker --------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -216,19 +217,19 @@ class ShadowManagerSync:
                     if not self._dirty:
                         self._cond.notify_all()
                         break
-                    key, _ = self._dirty.popitem(last=False)
+                    key, why = self._dirty.popitem(last=False)
                     if key not in self.synced:
                         continue
                     self._busy = True
                 try:
-                    retry = self._sync(key)
+                    retry = self._sync(key, why)
                     delay = self._retry[0]
                 except Exception as e:  # the cloud is unreachable or refused: keep the change, back off
                     self.counts["failed"] += 1
                     self.last_error = f"{type(e).__name__}: {e}"
                     log.warning("ShadowManager sync of %s/%s failed (%s); retrying in %.0f s", key[0], key[1] or
                                 "classic", self.last_error, delay)
-                    retry = True
+                    retry = why
                     with self._cond:
                         self._busy = False
                         self._cond.notify_all()
@@ -237,7 +238,7 @@ class ShadowManagerSync:
                 with self._cond:
                     self._busy = False
                     if retry and key in self.synced:
-                        self._dirty.setdefault(key, None)
+                        self._dirty.setdefault(key, set()).update(retry)
                     self._cond.notify_all()
 
     def _cloud_call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -249,8 +250,8 @@ class ShadowManagerSync:
                 raise RuntimeError("the ShadowManager sync is stopping")
         return fn(*args)
 
-    def _sync(self, key: Key) -> bool:
-        """One shadow's sync; True when it must run again (a version conflict)."""
+    def _sync(self, key: Key, why: set) -> set:
+        """One shadow's sync; the reasons to run it again (a version conflict: a full sync), else an empty set."""
         thing, name = key
         info = self._info.setdefault(key, SyncInfo())
         local = self.store.document(thing, name)
@@ -261,14 +262,15 @@ class ShadowManagerSync:
         elif self.direction == CLOUD_TO_DEVICE:
             decision = full_sync.decide_overwrite_local(local, cloud, info)
         else:
-            decision = full_sync.decide_full(local, cloud, info, now)
+            only = next(iter(why)) if len(why) == 1 else None
+            decision = full_sync.decide_full(local, cloud, info, now, only if only != FULL else None)
         self.counts[decision.kind] += 1
         try:
             self._apply(key, decision, local, cloud, info, now)
         except CloudConflict:
             self.counts["conflicts"] += 1
-            return True
-        return False
+            return {FULL}
+        return set()
 
     def _apply(self, key: Key, d: Decision, local: Optional[dict], cloud: Optional[dict], info: SyncInfo,
                now: int) -> None:
@@ -278,8 +280,8 @@ class ShadowManagerSync:
         if d.kind == "nothing":
             self._cloud_seen[key] = cloud_version
             return
-        if d.kind == "forget":
-            info.last_synced, info.last_sync_time = None, now
+        if d.kind == "forget":   # the last sync time stays, as the component's
+            info.last_synced = None
             self._cloud_seen[key] = None
             return
         if d.kind == "delete_cloud":

@@ -4,10 +4,15 @@ nucleus IPC with awsiotsdk's own client, as the real CLI does.
     python deploy.py cli deployment create --recipeDir DIR --artifactDir DIR --merge com.example.Hello=1.0.0
     python deploy.py cli deployment status -i <id>      # also: deployment list, deployment cancel -i <id>
     python deploy.py cli component list                 # also: details -n N, restart -n A,B, stop -n A
+    python deploy.py cli get-debug-password             # user debug, a password valid 8 hours
+    python deploy.py cli pubsub sub -t 'a/#'            # also: pubsub pub -t T -m M, iotcore sub|pub (-q 0|1)
+    python deploy.py cli logs get -ld .gg/v2/greengrass/logs -f level=WARN    # also: list-log-files, list-keywords
     python -m localcore.greengrass_cli ...              # the same, without deploy.py
 
 Command and option names and the printed lines follow aws-greengrass/aws-greengrass-cli
-(``client/.../commands/DeploymentCommand.java``, ``ComponentCommand.java``, ``CLI.java``). The core is found as
+(``client/.../commands/DeploymentCommand.java``, ``ComponentCommand.java``, ``PasswordCommand.java``, ``CLI.java``;
+``pubsub``/``iotcore``: :mod:`.topics`; ``logs``, which reads log files and needs no core: :mod:`.logs`). The core is
+found as
 the real client finds its nucleus (``adapter/impl/NucleusAdapterIpcClientImpl``): ``--ggcRootPath`` or
 ``$GGC_ROOT_PATH``, else the root of the core ``deploy.py run --platform v2`` runs (its ``<state>/endpoint.json``);
 there it reads ``cli_ipc_info/user-<uid>`` (then ``group-<gid>``, then any file) for the token and the socket,
@@ -30,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
+from . import logs, topics
 from .errors import CliError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -115,21 +121,32 @@ class Nucleus:
             raise CliError(f"cannot connect to the core's IPC socket {socket_path}: {e} (is `deploy.py run "
                            "--platform v2` still running?)") from None
 
-    def call(self, operation: str, request: Any) -> Any:
+    def call(self, operation: str, request: Any, *, handler: Any = None, raw_errors: bool = False,
+             keep: bool = False) -> Any:
+        """The response of ``operation``; ``handler``: a streaming operation's StreamResponseHandler; ``raw_errors``:
+        the modeled error raised as the SDK raises it (else a CliError); ``keep``: the operation is left open and
+        returned instead (a subscription)."""
         import concurrent.futures
 
         from awsiot.greengrasscoreipc.model import GreengrassCoreIPCError
 
-        op = getattr(self.client, f"new_{operation}")()
+        new = getattr(self.client, f"new_{operation}")
+        op = new(handler) if handler is not None else new()
+        done = False
         try:
             op.activate(request).result(TIMEOUT_S)
-            return op.get_response().result(TIMEOUT_S)
+            response = op.get_response().result(TIMEOUT_S)
+            done = keep
+            return op if keep else response
         except GreengrassCoreIPCError as e:
+            if raw_errors:
+                raise
             raise CliError(f"{type(e).__name__}: {getattr(e, 'message', None) or e}") from None
         except concurrent.futures.TimeoutError:
             raise CliError(f"the core did not answer {operation} within {TIMEOUT_S:.0f} s") from None
         finally:
-            op.close()
+            if not done:
+                op.close()
 
     def close(self) -> None:
         self.client.close().result(CONNECT_TIMEOUT_S)
@@ -277,6 +294,43 @@ def deployment(args: argparse.Namespace, nucleus: Nucleus, out: TextIO) -> int:
     return 0
 
 
+def java_offset_date_time(when: Any) -> str:
+    """``DateTimeFormatter.ISO_OFFSET_DATE_TIME`` in this machine's time zone (``2026-12-08T01:02:03.5+01:00``,
+    ``Z`` for UTC; the fraction only as long as needed)."""
+    local = when.astimezone()
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    if local.microsecond:
+        text += "." + f"{local.microsecond:06d}".rstrip("0")
+    offset = local.utcoffset()
+    if not offset:
+        return text + "Z"
+    seconds = int(offset.total_seconds())
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return text + f"{sign}{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def get_debug_password(nucleus: Nucleus, out: TextIO) -> int:
+    """``PasswordCommand``: what the Local Debug Console's login takes."""
+    from awsiot.greengrasscoreipc import model
+
+    resp = nucleus.call("create_debug_password", model.CreateDebugPasswordRequest())
+    out.write(f"Username: {resp.username}\n")
+    out.write(f"Password: {resp.password}\n")
+    out.write(f"Password expires at: {java_offset_date_time(resp.password_expiration)}\n")
+    if resp.certificate_sha1_hash is not None or resp.certificate_sha256_hash is not None:
+        out.write("\nThe local debug console is configured to use TLS security. The certificate is self-signed so you "
+                  "will need to bypass your web browser's security warnings to open the console.\n")
+        out.write("Before you bypass the security warning, verify that the certificate fingerprint matches one of the "
+                  "following fingerprints.\n")
+        if resp.certificate_sha256_hash is not None:
+            out.write(f"SHA-256: {resp.certificate_sha256_hash}\n")
+        if resp.certificate_sha1_hash is not None:
+            out.write(f"SHA-1: {resp.certificate_sha1_hash}\n")
+    return 0
+
+
 # ------------------------------------------------------------------------------ --deploy-dev-tools
 def deploy_dev_tools(state_dir: Path, out: TextIO, timeout: float = DEV_TOOLS_WAIT_S) -> str:
     """Deploy ``aws.greengrass.Cli`` to the running core device's thing through the local cloud (its thing
@@ -378,6 +432,21 @@ def build_parser(prog: str = "greengrass-cli") -> argparse.ArgumentParser:
     dsub.add_parser("list", help="Retrieve the status of local deployments")
     k = dsub.add_parser("cancel", help="Cancel a local deployment")
     k.add_argument("-i", "--deploymentId", dest="deployment_id", required=True, help="Deployment ID")
+
+    logs.add_parser(sub)
+    sub.add_parser("get-debug-password", help="Generate a password for use with the HTTP debug view component.")
+    for name, where in (("pubsub", "local topic"), ("iotcore", "IoT Core")):
+        t = sub.add_parser(name, help=f"Publish or subscribe to {where}.")
+        tsub = t.add_subparsers(dest="action", required=True, metavar="ACTION")
+        pub = tsub.add_parser("pub", help=f"Publish to {where}.")
+        pub.add_argument("-t", "--topic", required=True, help="The name of the topic.")
+        pub.add_argument("-m", "--message", required=True,
+                         help="The message that is published (the content of a file when it names one).")
+        subscribe = tsub.add_parser("sub", help=f"Subscribe to {where}.")
+        subscribe.add_argument("-t", "--topic", required=True, help="The name of the topic.")
+        if name == "iotcore":
+            for a in (pub, subscribe):
+                a.add_argument("-q", "--qos", default="0", help="The MQTT QoS to use: 0 (default) or 1.")
     return p
 
 
@@ -394,8 +463,14 @@ def main(argv: Optional[Sequence[str]] = None, *, state_dir: Optional[Path] = No
             if not args.deploy_dev_tools:
                 parser.print_help(out)
             return 0
+        if args.command == "logs":
+            return logs.run(args, out)
         nucleus = Nucleus(find_root(args.ggc_root, state))
         try:
+            if args.command == "get-debug-password":
+                return get_debug_password(nucleus, out)
+            if args.command in ("pubsub", "iotcore"):
+                return topics.run(args, nucleus, out)
             return (component if args.command == "component" else deployment)(args, nucleus, out)
         finally:
             nucleus.close()

@@ -15,53 +15,7 @@ import textwrap
 
 import pytest
 
-from localcore.generic_components.tokens import ComponentTokens
-from localcore.local_deployments.host import LocalDeployments
-from localcore.local_deployments.store import StoreComponentService
-
 CLI = "aws.greengrass.Cli"
-ID = re.compile(r"Local deployment submitted! Deployment Id: ([0-9a-f-]{36})")
-
-
-class Core:
-    def __init__(self, root, ipc, local, tokens):
-        self.root, self.ipc, self.local, self.tokens = root, ipc, local, tokens
-
-    async def cli(self, *argv: str, timeout: float = 30.0) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "localcore.greengrass_cli", "--ggcRootPath", str(self.root), *argv,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        return proc.returncode, out.decode(), err.decode()
-
-    async def create(self, *argv: str) -> str:
-        code, out, err = await self.cli("deployment", "create", *argv)
-        assert code == 0, err
-        return ID.search(out).group(1)
-
-
-@pytest.fixture
-async def core(tmp_path):
-    from localcore.nucleus_ipc import NucleusIpc
-    from localcore.router.router import Router
-
-    root = tmp_path / "gg"
-    tokens = ComponentTokens()
-    router = Router([])
-    service = StoreComponentService(root=root, tokens=tokens, thing_name="GG_Core", region="us-east-1",
-                                    cloud_url="http://127.0.0.1:9", ipc_socket=root / "ipc.socket", kill_grace_s=2.0)
-    await service.start()
-    ipc = NucleusIpc(root / "ipc.socket", tokens, router, host=service, installed=service.installed,
-                     secrets_client=lambda: None)
-    local = LocalDeployments(root)
-    ipc.cli.attach_local(local, tokens, root / "ipc.socket")
-    await ipc.start()
-    try:
-        yield Core(root, ipc, local, tokens)
-    finally:
-        ipc.cli.close_client_access()
-        await service.stop()
-        await ipc.stop()
 
 
 async def test_the_token_file_lives_while_the_cli_is_deployed(core):

@@ -19,8 +19,13 @@ Why these versions (checked 2026-12 against the V2 Developer Guide, see ``SOURCE
 
 ``verified`` says whether the exact version *and* its dependency ranges were read in AWS's docs; the
 others are the newest patch we could find of the documented line, with the usual ``<3.0.0`` nucleus
-range of plugins that do not pin a minor (unverified). The local greengrassv2 stand-in serves exactly
-this catalog as the ``aws`` public components.
+range of plugins that do not pin a minor (unverified). The docs are not the last word: ``verified`` is what we
+read, the target cloud is what a core device gets. ``deploy.py plan --platform v2`` compares every pin the group
+needs with what the cloud publishes in the group's region (:mod:`group.v2.published`: ``ListComponentVersions``
+and the pinned version's recipe from ``GetComponent``) — with ``--target aws``, AWS's own list — and ``deploy``
+refuses a pin that is not published there or whose published recipe declares other dependency ranges than this
+table; newer published versions are shown as info. The local greengrassv2 stand-in serves exactly this catalog
+as the ``aws`` public components, so there the check passes.
 """
 from __future__ import annotations
 

@@ -307,8 +307,8 @@ class CoreDevice(ResolvePart):
             if deployment is not None:
                 await self._process(deployment, listed=listed)
             local = self.local.next()   # one at a time, after the cloud's that arrived first
-            if local is not None and not self._stop.is_set():
-                await self._process_local(*local)
+            if local is not None and not self._stop.is_set():   # CancelLocalDeployment interrupts it before its merge
+                await self.local.run(local[0], self._process_local(*local))
 
     async def _process_local(self, deployment_id: str, request: Any) -> None:
         """A local deployment: its recipes and artifacts into the store (``copyRecipesAndArtifacts``: a failure
@@ -368,6 +368,7 @@ class CoreDevice(ResolvePart):
             codes = ("DEPLOYMENT_FAILURE",) + tuple(getattr(e, "codes", ("COMPONENT_UPDATE_ERROR",)))
         else:
             await self.ipc.before_update(deployment.id, deployment.document)   # SubscribeToComponentUpdates: may defer
+            self.local.commit(deployment.id)   # the merge begins: a cancelled local deployment now runs to its end
             outcome, reason, changes = await self._activate(plan, first)
             self.ipc.after_update(deployment.id)
             if outcome is not Outcome.SUCCESSFUL:

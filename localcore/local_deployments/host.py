@@ -4,6 +4,22 @@ from, the component store, and the core's report to the cloud after one.
 ``localcore/run_v2.py`` (``CoreDevice``) owns one :class:`LocalDeployments` and processes what it queues through the
 same path as a cloud deployment, one deployment at a time (the nucleus' one ``DeploymentQueue`` for both kinds);
 ``localcore/nucleus_ipc/cli.py`` calls :meth:`create`, :meth:`status`, :meth:`listed` and :meth:`cancel`.
+
+Cancelling (``CancelLocalDeployment``) follows aws-greengrass-cli ``CLIEventStreamAgent.CancelLocalDeploymentHandler``
+and aws-greengrass-nucleus ``DeploymentService.cancelCurrentDeployment``, ``DefaultDeploymentTask`` and
+``DeploymentConfigMerger``/``DeploymentActivator``: a queued deployment leaves the queue; the one in progress is
+reported CANCELED at once and
+
+* before its merge (copying its recipes and artifacts, resolving, downloading, validating the configuration) it is
+  interrupted: nothing changes on the core (the nucleus' task is interrupted, the activator sees the cancelled
+  future before its config snapshot and does not merge);
+* once its merge began (:meth:`LocalDeployments.commit`, the nucleus' ``takeConfigSnapshot``) it runs to its end —
+  "Cancelling deployment, changes may already have been applied. Make a new deployment to revert the update" — and
+  its outcome is not reported over CANCELED;
+* a finished one answers ``Cancellation request is not processed because deployment is already finished``.
+
+The core device runs each local deployment through :meth:`LocalDeployments.run`, which makes the interruption an
+asyncio cancellation of that deployment's processing.
 """
 from __future__ import annotations
 
@@ -15,7 +31,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .records import CANCELED, FAILED, IN_PROGRESS, QUEUED, LocalDeploymentRecords
 from .request import LocalRequest, new_deployment_id
@@ -35,6 +51,9 @@ class LocalDeployments:
         self.clock = clock
         self._queue: Deque[Tuple[str, LocalRequest]] = collections.deque()
         self.arrived = asyncio.Event()      # set when a request is queued (the core's follower waits on it)
+        self._running: Optional[Tuple[str, "asyncio.Task[Any]"]] = None   # the one being processed
+        self._merging = False               # its merge began: a cancel no longer stops it
+        self.cancelled_in_progress = 0
 
     # ------------------------------------------------------------------ what the IPC operations call
     def create(self, request: LocalRequest) -> str:
@@ -54,27 +73,60 @@ class LocalDeployments:
         return self.records.listed()
 
     def cancel(self, deployment_id: str) -> Optional[str]:
-        """``CancelLocalDeployment``: a queued deployment is dropped (CANCELED); a finished one is left as it is; one
-        in progress runs to its end (the local core does not interrupt a deployment). None: no such deployment."""
+        """``CancelLocalDeployment`` (see the module doc). None: no such deployment."""
         rec = self.records.get(deployment_id)
         if rec is None:
             return None
+        submitted = f"Cancel request submitted. Deployment ID: {deployment_id}"
+        running = self._running
+        if running is not None and running[0] == deployment_id and rec.status in (QUEUED, IN_PROGRESS):
+            self.records.update(deployment_id, CANCELED)
+            self.cancelled_in_progress += 1
+            if self._merging:
+                log.warning("local deployment %s: Cancelling deployment, changes may already have been applied. Make "
+                            "a new deployment to revert the update", deployment_id)
+            else:
+                running[1].cancel()
+                log.warning("local deployment %s cancelled before its merge: nothing changed", deployment_id)
+            return submitted
         if rec.status == QUEUED:
             self._queue = collections.deque((i, r) for i, r in self._queue if i != deployment_id)
             self.records.update(deployment_id, CANCELED)
-            return f"Cancel request submitted. Deployment ID: {deployment_id}"
-        if rec.status == IN_PROGRESS:
-            return (f"Deployment {deployment_id} is in progress: the local core lets it finish (it does not cancel "
-                    "a deployment it has started)")
+            return submitted
         return "Cancellation request is not processed because deployment is already finished"
 
     # ------------------------------------------------------------------ what the core device calls
     def next(self) -> Optional[Tuple[str, LocalRequest]]:
-        """The oldest queued request (removed from the queue), or None."""
+        """The oldest queued request (removed from the queue, IN_PROGRESS from now on), or None."""
         if not self._queue:
             self.arrived.clear()
             return None
-        return self._queue.popleft()
+        deployment_id, request = self._queue.popleft()
+        self.records.update(deployment_id, IN_PROGRESS)
+        return deployment_id, request
+
+    async def run(self, deployment_id: str, work: Awaitable[Any]) -> bool:
+        """Process one local deployment (``work``: the core device's processing of it) so that :meth:`cancel`
+        interrupts it until :meth:`commit`. Returns False when it was cancelled before its merge; a cancellation of
+        the caller itself (the core stopping) propagates."""
+        task = asyncio.ensure_future(work)
+        self._running, self._merging = (deployment_id, task), False
+        try:
+            await task
+            return True
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and (current is None or not current.cancelling()):
+                return False
+            raise
+        finally:
+            self._running, self._merging = None, False
+
+    def commit(self, deployment_id: str) -> None:
+        """The deployment's merge begins (the nucleus' config snapshot): from now on a cancel lets it finish. The
+        core device calls it for every deployment; only the local one being run is concerned."""
+        if self._running is not None and self._running[0] == deployment_id:
+            self._merging = True
 
     def owns(self, deployment_id: Optional[str]) -> bool:
         return deployment_id is not None and deployment_id in self.records
@@ -85,7 +137,9 @@ class LocalDeployments:
                             error_types=tuple(types), failure_cause=reason)
 
     def status_summary(self) -> Dict[str, Any]:
-        return {"queued": len(self._queue), "by_status": self.records.counts()}
+        return {"queued": len(self._queue), "by_status": self.records.counts(),
+                "in_progress": self._running[0] if self._running is not None else None,
+                "cancelled_in_progress": self.cancelled_in_progress}
 
 
 #: ``DeploymentErrorCode`` types of the codes a store failure carries (the readers' table has no IO codes)

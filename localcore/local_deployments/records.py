@@ -6,7 +6,7 @@ Follows aws-greengrass/aws-greengrass-cli ``CLIEventStreamAgent`` (``persistLoca
 for a local deployment: **QUEUED** when it is created, **IN_PROGRESS** once the core takes it, then **SUCCEEDED**
 or **FAILED** (with the detailed status — SUCCESSFUL, FAILED_NO_STATE_CHANGE, FAILED_ROLLBACK_NOT_REQUESTED,
 FAILED_ROLLBACK_COMPLETE, REJECTED —, the error stack and types and the failure cause), or **CANCELED** when it
-was cancelled before it started. ``createdOn`` is the creation time in UTC as the CLI formats it
+was cancelled (queued or in progress; final). ``createdOn`` is the creation time in UTC as the CLI formats it
 (``dd-MM-uuuu HH:mm:ss z``, e.g. ``07-12-2026 10:11:12 UTC``). Records last as long as ``deploy.py run``.
 """
 from __future__ import annotations
@@ -73,12 +73,16 @@ class LocalDeploymentRecords:
     def update(self, deployment_id: str, status: str, *, detailed: Optional[str] = None,
                error_stack: Sequence[str] = (), error_types: Sequence[str] = (),
                failure_cause: Optional[str] = None) -> LocalDeploymentRecord:
-        """A status the core reports; a terminal one (SUCCEEDED, FAILED, CANCELED) replaces the details."""
+        """A status the core reports; a terminal one (SUCCEEDED, FAILED, CANCELED) replaces the details. A cancelled
+        deployment stays CANCELED: what its merge, if it had begun, ends with is not reported (the nucleus' task future
+        was cancelled, so no later status is published)."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         if detailed not in DETAILED:   # detailedDeploymentStatusFromString: an unknown one is left out
             detailed = None
         rec = self.records[deployment_id]
+        if rec.status == CANCELED:
+            return rec
         rec.status = status
         if status in (SUCCEEDED, FAILED, CANCELED):
             rec.detailed = detailed

@@ -2,9 +2,17 @@
 devices reach through the router), from components using the unmodified awsiotsdk clients (V1 and V2)."""
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+
+import boto3
+import pytest
+
 from localcore.interfaces import Message, Route
 
 from tests.functional.nucleus_ipc.plugin_kit import Collect, plugin_core
+from tests.moto_server import moto_server
 
 ME = "com.example.Shadows"
 POLICY = {"accessControl": {
@@ -226,3 +234,135 @@ async def test_served_only_with_the_shadow_manager_and_its_size_limit(tmp_path):
         await core.configure({ME: POLICY})                           # removed again: not served, default limit
         assert core.shadow_store.max_document_bytes == 8192
         assert not core.ipc.status()["shadows"]["deployed"]
+
+
+BURST = """
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import BinaryMessage, PublishMessage
+ipc = GreengrassCoreIPCClientV2()
+def err(call):
+    try:
+        call()
+        return "ok"
+    except Exception as e:
+        return [type(e).__name__, e.message]
+up = lambda: ipc.update_thing_shadow(thing_name="Light", payload=b'{"state":{"reported":{"n":1}}}')
+out = {"burst": [err(up), err(up)],                                       # within one second
+       "other_thing": err(lambda: ipc.get_thing_shadow(thing_name="Other")),   # its own limiter: refused by policy
+       "list": err(lambda: ipc.list_named_shadows_for_thing(thing_name="Light"))}
+# requests on local pub/sub are not limited (the ShadowManager's PubSubIntegrator)
+accepted = []
+ipc.subscribe_to_topic(topic="$aws/things/Light/shadow/update/accepted", on_stream_event=lambda e: accepted.append(1))
+for i in range(3):
+    ipc.publish_to_topic(topic="$aws/things/Light/shadow/update", publish_message=PublishMessage(
+        binary_message=BinaryMessage(message=json.dumps({"state": {"reported": {"p": i}}}).encode())))
+out["pubsub_accepted"] = wait_for(lambda: len(accepted) >= 3, 20) and len(accepted)
+report(**out)
+"""
+
+TOTAL = """
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+ipc = GreengrassCoreIPCClientV2()
+def err(call):
+    try:
+        call()
+        return "ok"
+    except Exception as e:
+        return [type(e).__name__, e.message]
+report(calls=[err(lambda: ipc.get_thing_shadow(thing_name="Door")),     # a permit, then the policy refuses it
+              err(lambda: ipc.list_named_shadows_for_thing(thing_name="Door")),
+              err(lambda: ipc.get_thing_shadow(thing_name=""))])       # no thing: its name check, no permit
+"""
+
+
+async def test_rate_limits_from_the_configuration(tmp_path):
+    throttled = ["ServiceError", "Too Many Requests"]
+    async with plugin_core(tmp_path) as core:
+        await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {}})
+        out = (await core.run(ME, BURST))[0]
+        assert out["burst"] == ["ok", "ok"]                     # the default: 20 a second per thing
+        # a later deployment: 1 request a second per thing
+        await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {
+            "rateLimits": {"maxLocalRequestsPerSecondPerThing": 1}}})
+        out = (await core.run(ME, BURST))[0]
+        assert out["burst"] == ["ok", throttled]
+        assert out["other_thing"][0] == "UnauthorizedError"   # not throttled: Other has its own limiter
+        assert out["list"] == throttled                          # List takes a permit too
+        assert out["pubsub_accepted"] == 3
+        counts = core.ipc.status()["shadows"]["counts"]
+        assert counts["UpdateThingShadow.throttled"] == 1 and counts["ListNamedShadowsForThing.throttled"] == 1
+        assert core.ipc.status()["shadows"]["rate_limits"]["per_thing_per_second"] == 1
+
+        # 1 request a second in all (Door: a thing not limited yet — a new rate scales the count of a window under
+        # way, as the component's IpcRateLimiter.setRate, so Light's full window would stay full at 20)
+        await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {
+            "rateLimits": {"maxTotalLocalRequestsRate": 1}}})
+        calls = (await core.run(ME, TOTAL))[0]["calls"]
+        assert calls[0][0] == "UnauthorizedError"
+        assert calls[1:] == [throttled, ["InvalidArgumentsError", "ThingName is missing"]]
+
+        # a configuration the component refuses leaves the previous one in force
+        await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {
+            "rateLimits": {"maxTotalLocalRequestsRate": 0}}})
+        status = core.ipc.status()["shadows"]
+        assert status["rate_limits"]["total_per_second"] == 1
+        assert status["config_error"].startswith("rateLimits: Maximum total local shadow request rate per second "
+                                                 "provided 0 is invalid")
+
+
+SYNCED_UPDATE = """
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+ipc = GreengrassCoreIPCClientV2()
+ipc.update_thing_shadow(thing_name="Light", shadow_name="cfg",
+                        payload=json.dumps({"state": {"reported": {"mode": "eco"}}}).encode())
+ipc.update_thing_shadow(thing_name="Light", payload=json.dumps({"state": {"reported": {"on": True}}}).encode())
+report(done=True)
+"""
+
+SYNCED_GET = """
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+ipc = GreengrassCoreIPCClientV2()
+report(state=json.loads(ipc.get_thing_shadow(thing_name="Light", shadow_name="cfg").payload)["state"])
+"""
+
+
+async def test_named_shadow_sync_with_the_cloud(tmp_path):
+    with moto_server() as url:
+        def client():
+            return boto3.client("iot-data", region_name="us-east-1", endpoint_url=url,
+                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        boto3.client("iot", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
+                     aws_secret_access_key="testing").create_thing(thingName="Light")
+        cloud = client()
+        async with plugin_core(tmp_path) as core:
+            core.ipc.shadows.attach_cloud("GG_Core", client, poll_interval_s=0.05)
+            await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {"synchronize": {
+                "shadowDocuments": [{"thingName": "Light", "classic": False, "namedShadows": ["cfg"]}]}}})
+            sync = core.ipc.shadows.sync
+            assert await core.run(ME, SYNCED_UPDATE) == [{"done": True}]
+            assert await asyncio.to_thread(sync.wait_idle, 10)
+            named = json.loads(cloud.get_thing_shadow(thingName="Light", shadowName="cfg")["payload"].read())
+            assert named["state"]["reported"] == {"mode": "eco"}
+            with pytest.raises(cloud.exceptions.ResourceNotFoundException):   # classic: false
+                cloud.get_thing_shadow(thingName="Light")
+
+            # the cloud sets the desired mode: the component reads it from its local shadow
+            changed = threading.Event()
+            core.shadow_store.add_listener(lambda thing, name, replies: name == "cfg" and any(
+                r.topic.endswith("/update/delta") for r in replies) and changed.set())
+            cloud.update_thing_shadow(thingName="Light", shadowName="cfg",
+                                      payload=json.dumps({"state": {"desired": {"mode": "boost"}}}))
+            assert await asyncio.to_thread(changed.wait, 10)
+            state = (await core.run(ME, SYNCED_GET))[0]["state"]
+            assert state["desired"] == {"mode": "boost"} and state["reported"] == {"mode": "eco"}
+
+            # a later deployment syncs the classic shadow too, only device → cloud
+            await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {"synchronize": {
+                "shadowDocumentsMap": {"Light": {"namedShadows": ["cfg"]}}, "direction": "deviceToCloud"}}})
+            assert await asyncio.to_thread(sync.wait_idle, 10)
+            classic = json.loads(cloud.get_thing_shadow(thingName="Light")["payload"].read())
+            assert classic["state"]["reported"] == {"on": True}
+            assert core.ipc.status()["shadows"]["sync"]["direction"] == "deviceToCloud"
+            # removed from the deployment: the sync stops
+            await core.configure({ME: POLICY})
+            assert core.ipc.shadows.sync is None

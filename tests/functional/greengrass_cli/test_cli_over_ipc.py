@@ -1,8 +1,9 @@
 """greengrass-cli (the real client module, as a subprocess) against the nucleus IPC of a core: the token file the core
-writes while aws.greengrass.Cli is deployed, the local deployment operations (queued, listed, status, cancel, the
-request errors) and the component operations; a component calling CreateLocalDeployment with the unmodified
-awsiotsdk client is authorized by its accessControl. The processing of the queued deployments is CoreDevice's
-(tests/e2e/test_v2_local_deployments.py)."""
+writes while aws.greengrass.Cli is deployed, the local deployment operations (queued, listed, status, cancel — of a
+queued deployment and of the one in progress, before and after its merge began —, the request errors) and the
+component operations; a component calling CreateLocalDeployment with the unmodified awsiotsdk client is authorized
+by its accessControl. The processing of the queued deployments is CoreDevice's (tests/e2e/test_v2_local_deployments.py).
+"""
 from __future__ import annotations
 
 import asyncio
@@ -121,3 +122,74 @@ async def test_a_component_creates_a_local_deployment_when_its_access_control_al
     await core.ipc.configure({"com.example.Deployer": allowed})       # without the CLI: not served
     kind, text = await run_caller(core, "com.example.Deployer")
     assert kind == "ServiceError" and "is not supported by Greengrass" in text
+
+
+async def test_cancel_interrupts_the_deployment_in_progress_until_its_merge_begins(core):
+    await core.ipc.configure({CLI: {}})
+    first = await core.create("--remove", "com.example.A")
+    deployment_id, _ = core.local.next()
+    assert deployment_id == first
+    code, out, _ = await core.cli("deployment", "status", "-i", first)
+    assert out.splitlines()[0] == f"{first}: IN_PROGRESS"
+    steps, waiting = [], asyncio.Event()
+
+    async def processing(commit_at: int):
+        for step in range(3):                     # e.g. resolve, download, validate; then the merge
+            if step == commit_at:
+                core.local.commit(deployment_id)
+            steps.append(step)
+            if step == 1:
+                waiting.set()
+            await asyncio.sleep(3600 if step == 1 else 0)
+        core.local.records.update(deployment_id, "SUCCEEDED", detailed="SUCCESSFUL")
+
+    run = asyncio.ensure_future(core.local.run(deployment_id, processing(commit_at=2)))
+    await asyncio.wait_for(waiting.wait(), 10)
+    code, out, err = await core.cli("deployment", "cancel", "-i", first)
+    assert (code, out) == (0, f"Cancel request submitted. Deployment ID: {first}\n"), err
+    assert await asyncio.wait_for(run, 10) is False and steps == [0, 1]      # interrupted: the merge never began
+    code, out, _ = await core.cli("deployment", "status", "-i", first)
+    assert out.splitlines()[0] == f"{first}: CANCELED"
+
+    second = await core.create("--remove", "com.example.B")
+    deployment_id, _ = core.local.next()
+    steps.clear()
+    waiting.clear()
+    release = asyncio.Event()
+
+    async def merging():
+        core.local.commit(deployment_id)          # the merge began
+        waiting.set()
+        await release.wait()
+        steps.append("merged")
+        core.local.records.update(deployment_id, "SUCCEEDED", detailed="SUCCESSFUL")
+
+    run = asyncio.ensure_future(core.local.run(deployment_id, merging()))
+    await asyncio.wait_for(waiting.wait(), 10)
+    code, out, _ = await core.cli("deployment", "cancel", "-i", second)
+    assert out == f"Cancel request submitted. Deployment ID: {second}\n"
+    release.set()
+    assert await asyncio.wait_for(run, 10) is True and steps == ["merged"]   # it ran to its end
+    code, out, _ = await core.cli("deployment", "status", "-i", second)
+    assert out.splitlines()[0] == f"{second}: CANCELED"                     # its outcome is not reported over it
+    code, out, _ = await core.cli("deployment", "cancel", "-i", second)
+    assert out == "Cancellation request is not processed because deployment is already finished\n"
+    assert core.local.status_summary()["cancelled_in_progress"] == 2
+
+
+async def test_the_core_stopping_is_not_taken_for_a_cancel(core):
+    await core.ipc.configure({CLI: {}})
+    await core.create("--remove", "com.example.A")
+    deployment_id, _ = core.local.next()
+    started = asyncio.Event()
+
+    async def processing():
+        started.set()
+        await asyncio.sleep(3600)
+
+    outer = asyncio.ensure_future(core.local.run(deployment_id, processing()))
+    await asyncio.wait_for(started.wait(), 10)
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    assert core.local.status(deployment_id)["status"] == "IN_PROGRESS"

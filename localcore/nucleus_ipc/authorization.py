@@ -89,6 +89,7 @@ OPERATION_POLICIES: Mapping[str, tuple[str, str]] = {
     PREFIX + "PutComponentMetric": (COMPONENT_METRIC, STANDARD),
 }
 
+DECISION_CACHE_SIZE = 4096   # remembered decisions (all forgotten when the policies change or when full)
 _POLICY_KEYS = {"policydescription": "policyDescription", "operations": "operations", "resources": "resources"}
 _ESCAPES = {"*": "*", "$": "$", "?": "?"}
 
@@ -219,7 +220,9 @@ class AccessControl:
         self._by_component: dict[str, list[Policy]] = {}
         self._problems: dict[str, list[str]] = {}
         # destination → principal → operation → [(policy id, resource, compiled STANDARD, compiled MQTT)]
-        self._table: dict[str, dict[str, dict[str, list[tuple[str, str, re.Pattern, re.Pattern]]]]] = {}
+        # (the table, the decisions is_authorized made with it): one reference, swapped whole when policies change
+        self._current: tuple[dict[str, dict[str, dict[str, list[tuple[str, str, re.Pattern, re.Pattern]]]]],
+                             dict[tuple[str, str, str, str, str], bool]] = ({}, {})
         self._lock = threading.RLock()
         self._allowed = 0
         self._refusals: Counter[tuple[str, str, str]] = Counter()
@@ -275,14 +278,27 @@ class AccessControl:
                 by_op = table.setdefault(p.destination, {}).setdefault(component, {})
                 for op in p.operations:
                     by_op.setdefault(op, []).extend(compiled)
-        self._table = table
+        self._current = (table, {})
         return problems
 
     # -- checks ---------------------------------------------------------------------------------
     def is_authorized(self, principal: str, destination: str, operation: str, resource: str,
                       lookup: str = STANDARD) -> bool:
-        """The nucleus' four-step lookup (raises nothing; counts nothing)."""
-        table = self._table
+        """The nucleus' four-step lookup (raises nothing; counts nothing). A decision is remembered until the
+        policies change (the same decision each time: nothing else goes into it)."""
+        table, decisions = self._current   # a decision is stored with the table it came from
+        key = (principal, destination, operation, resource, lookup)
+        allowed = decisions.get(key)
+        if allowed is None:
+            allowed = self._lookup(table, principal, destination, operation, resource, lookup)
+            if len(decisions) >= DECISION_CACHE_SIZE:
+                decisions.clear()
+            decisions[key] = allowed
+        return allowed
+
+    @staticmethod
+    def _lookup(table: Mapping[str, Any], principal: str, destination: str, operation: str, resource: str,
+                lookup: str) -> bool:
         dest = table.get(destination)
         if dest is None:
             return False

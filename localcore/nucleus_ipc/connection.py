@@ -131,8 +131,17 @@ _JSON_CT = framing.encode_headers([Header.string(":content-type", "application/j
 _TEXT_CT = framing.encode_headers([Header.string(":content-type", "text/plain")])
 
 
+_rpc_prefixes: dict[tuple[int, int], bytes] = {}
+
+
 def _rpc(mtype: int, flags: int, stream_id: int) -> bytes:
-    return b"".join((_H_TYPE, _I32.pack(mtype), _H_FLAGS, _I32.pack(flags), _H_STREAM, _I32.pack(stream_id)))
+    """The three RPC headers (type, flags and stream id)."""
+    prefix = _rpc_prefixes.get((mtype, flags))
+    if prefix is None:
+        prefix = _H_TYPE + _I32.pack(mtype) + _H_FLAGS + _I32.pack(flags) + _H_STREAM
+        if len(_rpc_prefixes) < 256:
+            _rpc_prefixes[(mtype, flags)] = prefix
+    return prefix + _I32.pack(stream_id)
 
 
 _model_headers_cache: dict[str, bytes] = {}
@@ -147,8 +156,32 @@ def _model_headers(model_type: str) -> bytes:
     return cached
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode   # json.dumps(body, separators=(",", ":"))
+
+
 def _json_bytes(body: Any) -> bytes:
-    return body if isinstance(body, (bytes, bytearray)) else json.dumps(body, separators=(",", ":")).encode()
+    if isinstance(body, (bytes, bytearray)):
+        return body
+    if type(body) is dict and not body:
+        return b"{}"
+    return _compact_json(body).encode()
+
+
+#: header name → (slot, type) of the fields every RPC message is read for; other names: (None, None)
+_FIELDS = {":message-type": (0, HeaderType.INT32), ":message-flags": (1, HeaderType.INT32),
+           ":stream-id": (2, HeaderType.INT32), "operation": (3, HeaderType.STRING),
+           ":content-type": (None, None), "service-model-type": (None, None)}
+
+
+def _rpc_fields(frame: Frame) -> list:
+    """[message type, flags, stream id, operation] in one pass over the headers: for each, the value of the
+    first header of that name (compared case-insensitively) and type, or None -- what :meth:`Frame.value` gives."""
+    found: list = [None, None, None, None]
+    for h in frame.headers:
+        slot, type_ = _FIELDS.get(h.name) or _FIELDS.get(h.name.lower(), (None, None))
+        if slot is not None and found[slot] is None and h.type == type_:
+            found[slot] = h.value
+    return found
 
 
 # ------------------------------------------------------------------------------------------ the machine
@@ -221,9 +254,7 @@ class RpcConnection:
         return [e for e in self._close("connection lost") if isinstance(e, StreamClosed)]
 
     def _receive(self, frame: Frame) -> list[Event]:
-        mtype = frame.value(":message-type", HeaderType.INT32)
-        flags = frame.value(":message-flags", HeaderType.INT32)
-        sid = frame.value(":stream-id", HeaderType.INT32)
+        mtype, flags, sid, operation = _rpc_fields(frame)
         if mtype is None or flags is None or sid is None:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_MISSING_FIELDS,
                                           "message without :message-type, :message-flags or :stream-id (int32)")
@@ -231,7 +262,7 @@ class RpcConnection:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_NOT_CONNECTED,
                                           f"message type {mtype} on stream {sid} before CONNECT")
         if sid != 0:
-            return self._on_stream_message(frame, mtype, flags, sid)
+            return self._on_stream_message(frame, mtype, flags, sid, operation)
         if mtype == MessageType.CONNECT:
             if self.state is not State.AWAITING_CONNECT:
                 return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_NOT_CONNECTED, "second CONNECT")
@@ -278,7 +309,8 @@ class RpcConnection:
         self._queue(MessageType.CONNECT_ACK, CONNECTION_ACCEPTED, 0)
         return [Connected(component)]
 
-    def _on_stream_message(self, frame: Frame, mtype: int, flags: int, sid: int) -> list[Event]:
+    def _on_stream_message(self, frame: Frame, mtype: int, flags: int, sid: int,
+                           name: Optional[str]) -> list[Event]:
         if mtype not in (MessageType.APPLICATION_MESSAGE, MessageType.APPLICATION_ERROR) or sid < 0:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_STREAM_ID,
                                           f"message type {mtype} on stream {sid}")
@@ -297,7 +329,6 @@ class RpcConnection:
         if sid != self.last_stream_id + 1:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_NEW_STREAM,
                                           f"new stream {sid} after {self.last_stream_id}")
-        name = frame.value("operation", HeaderType.STRING)
         if not name:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_NO_OPERATION,
                                           f"new stream {sid} without an operation header")

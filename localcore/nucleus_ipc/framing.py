@@ -55,6 +55,7 @@ _INT_RANGES = {
     HeaderType.TIMESTAMP: (struct.Struct("!q"), -(2 ** 63), 2 ** 63 - 1),
 }
 _PRELUDE = struct.Struct("!III")
+_LENGTHS = struct.Struct("!II")
 _U32 = struct.Struct("!I")
 _U16 = struct.Struct("!H")
 
@@ -177,9 +178,8 @@ def encode_raw(headers_bytes: bytes, payload: bytes = b"") -> bytes:
     total = PRELUDE_LEN + len(headers_bytes) + len(payload) + TRAILER_LEN
     if total > MAX_MESSAGE_LEN:
         raise FramingError(f"message would be {total} bytes; the limit is {MAX_MESSAGE_LEN}")
-    prelude = struct.pack("!II", total, len(headers_bytes))
-    prelude_crc = zlib.crc32(prelude)
-    head = prelude + _U32.pack(prelude_crc)
+    prelude = _LENGTHS.pack(total, len(headers_bytes))
+    head = prelude + _U32.pack(zlib.crc32(prelude))
     crc = zlib.crc32(payload, zlib.crc32(headers_bytes, zlib.crc32(head)))
     return b"".join((head, headers_bytes, payload, _U32.pack(crc)))
 
@@ -194,65 +194,100 @@ _FIXED = {int(t): (t, packer) for t, (packer, _lo, _hi) in _INT_RANGES.items()}
 _BOOL_TRUE, _BOOL_FALSE, _BYTE_BUF, _STRING, _UUID = 0, 1, 6, 7, 9
 
 
+#: fixed value sizes by type code (booleans carry none); byte buffers and strings are u16-length-prefixed
+_SIZES = {_BOOL_TRUE: 0, _BOOL_FALSE: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, _UUID: 16}
+#: a header's bytes (name length to end of value) → its Header: most headers repeat message after message (content
+#: type, model type, operation, message type and flags), so each distinct one is parsed and checked once. Bounded:
+#: emptied when full (the stream ids that keep changing then cannot crowd out the repeating headers for long).
+_HEADER_CACHE: dict[bytes, Header] = {}
+HEADER_CACHE_SIZE = 4096
+
+
 def decode_headers(data: bytes, where: int = PRELUDE_LEN) -> tuple[Header, ...]:
     """Parse a headers section; ``where`` is its offset in the message (for error texts)."""
+    data = bytes(data)
+    return _decode_headers(data, 0, len(data), where)
+
+
+def _decode_headers(data: bytes, pos: int, end: int, where: int) -> tuple[Header, ...]:
+    """The headers in ``data[pos:end]``; ``where`` is the stream offset of ``data[pos]`` (for error texts)."""
     headers: list[Header] = []
     append = headers.append
-    pos, end = 0, len(data)
+    cache = _HEADER_CACHE
+    base = where - pos
     while pos < end:
         if len(headers) >= MAX_HEADERS:
             raise FramingError(f"more than {MAX_HEADERS} headers in one message")
-        at = where + pos
-        name_len = data[pos]
-        pos += 1
-        if name_len == 0:
-            raise FramingError(f"header at byte {at}: empty header name")
-        if pos + name_len + 1 > end:
-            raise FramingError(f"header at byte {at}: name of {name_len} bytes runs past the headers section")
-        try:
-            name = data[pos:pos + name_len].decode("utf-8")
-        except UnicodeDecodeError:
-            raise FramingError(f"header at byte {at}: name is not UTF-8") from None
-        pos += name_len
-        code = data[pos]
-        pos += 1
-        fixed = _FIXED.get(code)
-        if fixed is not None:
-            t, packer = fixed
-            if pos + packer.size > end:
-                raise FramingError(f"header {name!r} at byte {at}: {t.name} value runs past the headers section")
-            append(Header(name, packer.unpack_from(data, pos)[0], t))
-            pos += packer.size
-        elif code == _STRING or code == _BYTE_BUF:
-            if pos + 2 > end:
-                raise FramingError(f"header {name!r} at byte {at}: value length runs past the headers section")
-            vlen = (data[pos] << 8) | data[pos + 1]
-            pos += 2
-            if vlen > MAX_HEADER_VALUE_LEN:
-                raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes; the limit is "
-                                   f"{MAX_HEADER_VALUE_LEN}")
-            if pos + vlen > end:
-                raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes runs past the headers "
-                                   "section")
-            raw = bytes(data[pos:pos + vlen])
-            pos += vlen
-            if code == _STRING:
-                try:
-                    append(Header(name, raw.decode("utf-8"), HeaderType.STRING))
-                except UnicodeDecodeError:
-                    raise FramingError(f"header {name!r} at byte {at}: string value is not UTF-8") from None
-            else:
-                append(Header(name, raw, HeaderType.BYTE_BUF))
-        elif code == _BOOL_TRUE or code == _BOOL_FALSE:
-            append(Header(name, code == _BOOL_TRUE, HeaderType(code)))
-        elif code == _UUID:
-            if pos + 16 > end:
-                raise FramingError(f"header {name!r} at byte {at}: UUID value runs past the headers section")
-            append(Header(name, _uuid.UUID(bytes=bytes(data[pos:pos + 16])), HeaderType.UUID))
-            pos += 16
-        else:
-            raise FramingError(f"header {name!r} at byte {at}: unknown header type {code}")
+        # the header's extent, from its name length, type and (for strings and buffers) value length
+        tpos = pos + 1 + data[pos]
+        if tpos < end:
+            code = data[tpos]
+            size = _SIZES.get(code)
+            if size is None and (code == _STRING or code == _BYTE_BUF) and tpos + 3 <= end:
+                size = 2 + ((data[tpos + 1] << 8) | data[tpos + 2])
+            if size is not None and tpos + 1 + size <= end:
+                hend = tpos + 1 + size
+                key = data[pos:hend]
+                h = cache.get(key)
+                if h is None:
+                    h = _decode_header(data, pos, end, base + pos)
+                    if len(cache) >= HEADER_CACHE_SIZE:
+                        cache.clear()
+                    cache[key] = h
+                append(h)
+                pos = hend
+                continue
+        _decode_header(data, pos, end, base + pos)   # raises: the header runs past the section
+        raise FramingError(f"header at byte {base + pos}: runs past the headers section")  # not reached
     return tuple(headers)
+
+
+def _decode_header(data: bytes, pos: int, end: int, at: int) -> Header:
+    """One header starting at ``data[pos]`` (``at``: its stream offset), checked; raises FramingError."""
+    name_len = data[pos]
+    pos += 1
+    if name_len == 0:
+        raise FramingError(f"header at byte {at}: empty header name")
+    if pos + name_len + 1 > end:
+        raise FramingError(f"header at byte {at}: name of {name_len} bytes runs past the headers section")
+    try:
+        name = data[pos:pos + name_len].decode("utf-8")
+    except UnicodeDecodeError:
+        raise FramingError(f"header at byte {at}: name is not UTF-8") from None
+    pos += name_len
+    code = data[pos]
+    pos += 1
+    fixed = _FIXED.get(code)
+    if fixed is not None:
+        t, packer = fixed
+        if pos + packer.size > end:
+            raise FramingError(f"header {name!r} at byte {at}: {t.name} value runs past the headers section")
+        return Header(name, packer.unpack_from(data, pos)[0], t)
+    if code == _STRING or code == _BYTE_BUF:
+        if pos + 2 > end:
+            raise FramingError(f"header {name!r} at byte {at}: value length runs past the headers section")
+        vlen = (data[pos] << 8) | data[pos + 1]
+        pos += 2
+        if vlen > MAX_HEADER_VALUE_LEN:
+            raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes; the limit is "
+                               f"{MAX_HEADER_VALUE_LEN}")
+        if pos + vlen > end:
+            raise FramingError(f"header {name!r} at byte {at}: value of {vlen} bytes runs past the headers "
+                               "section")
+        raw = bytes(data[pos:pos + vlen])
+        if code == _STRING:
+            try:
+                return Header(name, raw.decode("utf-8"), HeaderType.STRING)
+            except UnicodeDecodeError:
+                raise FramingError(f"header {name!r} at byte {at}: string value is not UTF-8") from None
+        return Header(name, raw, HeaderType.BYTE_BUF)
+    if code == _BOOL_TRUE or code == _BOOL_FALSE:
+        return Header(name, code == _BOOL_TRUE, HeaderType(code))
+    if code == _UUID:
+        if pos + 16 > end:
+            raise FramingError(f"header {name!r} at byte {at}: UUID value runs past the headers section")
+        return Header(name, _uuid.UUID(bytes=bytes(data[pos:pos + 16])), HeaderType.UUID)
+    raise FramingError(f"header {name!r} at byte {at}: unknown header type {code}")
 
 
 def check_prelude(prelude: bytes, offset: int = 0) -> tuple[int, int]:
@@ -274,11 +309,13 @@ class Decoder:
     """Incremental decoder: ``feed(data)`` returns every message completed by ``data`` (maybe none).
 
     The prelude is checked as soon as its 12 bytes are in, so an oversize or corrupt length is refused before
-    any of its body is buffered.
+    any of its body is buffered. Whole messages are decoded straight from the bytes fed; only an incomplete tail
+    is kept (and joined to the next input).
     """
 
     def __init__(self) -> None:
-        self._buf = bytearray()
+        self._buf = bytearray()   # an incomplete message, kept until ``_need`` bytes are in
+        self._need = 0
         self._offset = 0          # stream offset of _buf[0], for error texts
         self._broken: Optional[FramingError] = None
 
@@ -289,36 +326,47 @@ class Decoder:
     def feed(self, data: bytes) -> list[Frame]:
         if self._broken is not None:
             raise FramingError(f"decoder stopped after an earlier error: {self._broken}")
-        buf = self._buf
-        buf += data
+        if self._buf:
+            self._buf += data
+            if len(self._buf) < self._need:
+                return []
+            data = bytes(self._buf)
+            self._buf = bytearray()
+        elif type(data) is not bytes:
+            data = bytes(data)
+        crc32 = zlib.crc32
+        size = len(data)
+        offset = self._offset
         frames: list[Frame] = []
         pos = 0
+        need = PRELUDE_LEN
         try:
-            while len(buf) - pos >= PRELUDE_LEN:
-                total, hlen = check_prelude(bytes(buf[pos:pos + PRELUDE_LEN]), self._offset + pos)
-                if len(buf) - pos < total:
+            while size - pos >= PRELUDE_LEN:
+                total, hlen, pcrc = _PRELUDE.unpack_from(data, pos)
+                if (crc32(data[pos:pos + 8]) != pcrc or total < MIN_MESSAGE_LEN or total > MAX_MESSAGE_LEN
+                        or hlen > total - MIN_MESSAGE_LEN):
+                    check_prelude(data[pos:pos + PRELUDE_LEN], offset + pos)   # raises, saying which
+                if size - pos < total:
+                    need = total
                     break
                 end = pos + total
-                (crc,) = _U32.unpack_from(buf, end - TRAILER_LEN)
-                mv = memoryview(buf)
-                try:
-                    computed = zlib.crc32(mv[pos:end - TRAILER_LEN])
-                finally:
-                    mv.release()
+                (crc,) = _U32.unpack_from(data, end - TRAILER_LEN)
+                computed = crc32(data[pos:end - TRAILER_LEN])
                 if computed != crc:
-                    raise FramingError(f"message at byte {self._offset + pos}: message CRC mismatch "
+                    raise FramingError(f"message at byte {offset + pos}: message CRC mismatch "
                                        f"(got {crc:#010x}, computed {computed:#010x})")
                 hstart = pos + PRELUDE_LEN
-                headers = decode_headers(bytes(buf[hstart:hstart + hlen]), self._offset + hstart)
-                frames.append(Frame(headers, bytes(buf[hstart + hlen:end - TRAILER_LEN])))
+                pend = hstart + hlen
+                frames.append(Frame(_decode_headers(data, hstart, pend, offset + hstart),
+                                    data[pend:end - TRAILER_LEN]))
                 pos = end
         except FramingError as e:
             self._broken = e
             raise
-        finally:
-            if pos:
-                del buf[:pos]
-                self._offset += pos
+        if pos < size:
+            self._buf = bytearray(data[pos:] if pos else data)
+            self._need = need
+        self._offset += pos
         return frames
 
 

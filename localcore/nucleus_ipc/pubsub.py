@@ -46,6 +46,7 @@ ENDPOINT = "pubsub"
 RECEIVE_ALL = "RECEIVE_ALL_MESSAGES"
 RECEIVE_FROM_OTHERS = "RECEIVE_MESSAGES_FROM_OTHERS"
 RECEIVE_MODES = (RECEIVE_ALL, RECEIVE_FROM_OTHERS)
+MATCH_CACHE_SIZE = 4096   # topics whose subscribers are remembered (all forgotten at a (un)subscribe or when full)
 
 #: a subscriber callback: (the JSON bytes of one SubscriptionResponseMessage event) -> None; must not block
 Deliver = Callable[[bytes], None]
@@ -138,12 +139,21 @@ class SubscriptionTrie:
         return result
 
 
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode   # json.dumps(..., separators=(",", ":"))
+_json_string = json.encoder.encode_basestring_ascii                # how that encoder writes a str
+
+
 def _event(topic: str, json_message: Any = None, binary: Optional[bytes] = None) -> bytes:
+    """The SubscriptionResponseMessage event, byte for byte ``json.dumps(body, separators=(",", ":"))`` of
+    ``{"binaryMessage"|"jsonMessage": {"message": ..., "context": {"topic": topic}}}``."""
     if binary is not None:
-        body = {"binaryMessage": {"message": base64.b64encode(binary).decode(), "context": {"topic": topic}}}
-    else:
-        body = {"jsonMessage": {"message": json_message, "context": {"topic": topic}}}
-    return json.dumps(body, separators=(",", ":")).encode()
+        return b"".join((b'{"binaryMessage":{"message":"', base64.b64encode(binary),
+                         b'","context":{"topic":', _json_string(topic).encode(), b"}}}"))
+    return _json_event(topic, _compact_json(json_message))
+
+
+def _json_event(topic: str, message_json: str) -> bytes:
+    return f'{{"jsonMessage":{{"message":{message_json},"context":{{"topic":{_json_string(topic)}}}}}}}'.encode()
 
 
 class LocalPubSub:
@@ -151,6 +161,7 @@ class LocalPubSub:
 
     def __init__(self) -> None:
         self._trie = SubscriptionTrie()
+        self._matches: dict[str, tuple[Subscription, ...]] = {}   # topic → its subscribers, until they change
         self._lock = threading.Lock()
         self._forward: Optional[Callable[[Message], Any]] = None
         self.counts = {"published": 0, "delivered": 0, "from_router": 0, "to_router": 0, "router_refused": 0}
@@ -169,9 +180,8 @@ class LocalPubSub:
         """``MessageSink``: a routed message (device, function, shadow, cloud) → IPC subscribers, as bytes."""
         if message.source == ENDPOINT:
             return
-        with self._lock:
-            self.counts["from_router"] += 1
-        self._fan_out(None, message.topic, lambda: _event(message.topic, binary=bytes(message.payload)))
+        self._fan_out(None, message.topic, lambda: _event(message.topic, binary=bytes(message.payload)),
+                      "from_router")
 
     # -- IPC -------------------------------------------------------------------------------------
     def subscribe(self, component: str, topic_filter: Any, receive_mode: Any, deliver: Deliver) -> Subscription:
@@ -186,12 +196,15 @@ class LocalPubSub:
         sub = Subscription(component, topic_filter, receive_mode, deliver)
         with self._lock:
             self._trie.add(topic_filter, sub)
+            self._matches = {}
         log.debug("[%s] subscribed to %s (%s)", component, topic_filter, receive_mode)
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
             removed = self._trie.remove(sub.topic_filter, sub)
+            if removed:
+                self._matches = {}
         if removed:
             log.debug("[%s] unsubscribed from %s", sub.component, sub.topic_filter)
 
@@ -212,12 +225,19 @@ class LocalPubSub:
 
     def send(self, component: str, topic: str, json_message: Any, binary: Optional[bytes]) -> int:
         """Deliver a parsed publish to the IPC subscribers and hand it to the router; returns IPC deliveries."""
-        with self._lock:
-            self.counts["published"] += 1
-        n = self._fan_out(component, topic, lambda: _event(topic, json_message, binary))
+        encoded: list[str] = []   # the JSON message, encoded once and only if needed
+
+        def message_json() -> str:
+            if not encoded:
+                encoded.append(_compact_json(json_message))
+            return encoded[0]
+
+        make_event = ((lambda: _event(topic, binary=binary)) if binary is not None
+                      else (lambda: _json_event(topic, message_json())))
+        n = self._fan_out(component, topic, make_event, "published")
         forward = self._forward
         if forward is not None:
-            payload = binary if binary is not None else json.dumps(json_message, separators=(",", ":")).encode()
+            payload = binary if binary is not None else message_json().encode()
             try:
                 forward(Message(source=ENDPOINT, topic=topic, payload=payload))
                 with self._lock:
@@ -248,9 +268,16 @@ class LocalPubSub:
         except (binascii.Error, ValueError):
             raise InvalidArgumentsError("binaryMessage.message is not valid base64") from None
 
-    def _fan_out(self, publisher: Optional[str], topic: str, make_event: Callable[[], bytes]) -> int:
+    def _fan_out(self, publisher: Optional[str], topic: str, make_event: Callable[[], bytes], count: str) -> int:
         with self._lock:
-            subs = self._trie.match(topic)
+            self.counts[count] += 1
+            subs = self._matches.get(topic)
+            if subs is None:
+                subs = tuple(self._trie.match(topic))
+                matches = self._matches
+                if len(matches) >= MATCH_CACHE_SIZE:
+                    matches.clear()
+                matches[topic] = subs
         n = 0
         event = b""
         for sub in subs:

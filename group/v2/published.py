@@ -181,22 +181,26 @@ def _newest(versions: Sequence[str]) -> str:
 
 def compare(table: Mapping[str, PublicComponentInfo], published: Mapping[str, Published], region: str,
             names: Optional[Iterable[str]] = None,
-            requirements: Optional[Mapping[str, Sequence[Tuple[str, str]]]] = None) -> List[Finding]:
+            requirements: Optional[Mapping[str, Sequence[Tuple[str, str]]]] = None,
+            deployed: Optional[Iterable[str]] = None) -> List[Finding]:
     """What differs between ``table`` (the catalog) and ``published`` (what ``region`` publishes) for ``names``
     (default: the whole table), errors first. ``requirements``: :func:`requirements_on` (default: the table's
-    own ranges), for telling newer versions within the ranges from those outside."""
+    own ranges), for telling newer versions within the ranges from those outside. ``deployed``: the components
+    the deployment lists at their pinned version (default: all); one it does not list is resolved by the core
+    device to the newest published version within the ranges, which is a warning when that is not the pin."""
     reqs = requirements if requirements is not None else requirements_on(table)
+    listed = set(deployed) if deployed is not None else None
     out: List[Finding] = []
     for name in sorted(names if names is not None else table):
         info = table[name]
         pub = published.get(name) or Published(name, problem="not asked")
-        out += _compare_one(info, pub, region, reqs.get(name, ()))
+        out += _compare_one(info, pub, region, reqs.get(name, ()), listed is None or name in listed)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(out, key=lambda f: order[f.severity])
 
 
 def _compare_one(info: PublicComponentInfo, pub: Published, region: str,
-                 reqs: Sequence[Tuple[str, str]]) -> List[Finding]:
+                 reqs: Sequence[Tuple[str, str]], listed: bool = True) -> List[Finding]:
     name, pinned = info.name, info.version
     if pub.problem:
         return [Finding(name, "warning", f"{name}: could not read what {region} publishes ({pub.problem}); "
@@ -218,7 +222,13 @@ def _compare_one(info: PublicComponentInfo, pub: Published, region: str,
     for v in newer:
         missed = [(who, rng) for who, rng in reqs if not _satisfies(v, rng)]
         (outside if missed else within).append((v, missed))
-    if within:
+    if within and not listed:
+        v = max((v for v, _ in within), key=sort_key)
+        out.append(Finding(name, "warning", f"the core device will resolve {name} to {v} (the newest published in "
+                           f"{region} within the ranges on it), not the catalog's {pinned}: the deployment does not "
+                           "list it, only the bundle's components depend on it",
+                           f"narrow the bundle's VersionRequirement on {name}, or move the pin in {CATALOG_FILE}"))
+    elif within:
         v = max((v for v, _ in within), key=sort_key)
         more = f" ({len(within)} newer versions within them)" if len(within) > 1 else ""
         out.append(Finding(name, "info", f"{name} {v} is published in {region}; the catalog pins {pinned} "
@@ -385,7 +395,8 @@ def check_plan(clients: Any, plan: Any, table: Mapping[str, PublicComponentInfo]
     names = checked_names(plan, table)
     region = clients.region
     published = fetch(clients.greengrassv2, region, names, table, clients.partition or "aws")
-    findings = compare(table, published, region, names, requirements_on(table, own_requirements(plan)))
+    findings = compare(table, published, region, names, requirements_on(table, own_requirements(plan)),
+                       deployed=plan.deployment.get("components", {}))
     return findings, summary(findings, len(names), region)
 
 

@@ -165,3 +165,11 @@ def test_a_plan_checks_its_public_components_and_what_its_own_components_depend_
 def test_a_finding_refuses_an_unknown_severity():
     with pytest.raises(ValueError):
         published.Finding("x", "fatal", "m")
+
+
+def test_a_component_only_depended_on_resolves_to_the_newest_within_the_ranges_and_that_is_a_warning():
+    pub = as_published(extra_versions={LR: ["2.0.9"]})
+    (f,) = compare(TABLE, pub, REGION, deployed=[NUC, LM, LL])
+    assert (f.severity, f.component) == ("warning", LR)
+    assert f"resolve {LR} to 2.0.9" in f.message and "not the catalog's 2.0.8" in f.message
+    assert compare(TABLE, as_published(), REGION, deployed=[NUC]) == []  # the pin is the newest: nothing to say

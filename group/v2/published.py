@@ -382,7 +382,9 @@ def fetch(client: Any, region: str, names: Iterable[str],
         with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(todo)), thread_name_prefix="published") as pool:
             answers = pool.map(lambda n: fetch_one(client, region, n, table[n].version, partition), todo)
             for name, got in zip(todo, answers):
-                if not got.problem:  # a passing problem (throttling, a network error) is asked again next time
+                if got.problem:  # a passing problem (throttling, a network error) is asked again next time
+                    log.warning("what %s publishes of %s could not be read: %s", region, name, got.problem)
+                else:
                     _CACHE.put(client, keys[name], got)
                 out[name] = got
     return {name: out[name] for name in names}
@@ -408,6 +410,6 @@ def refusal(findings: Sequence[Finding]) -> Tuple[str, str, str]:
     return obj, cause, FIX_REFUSED
 
 
-__all__ = ["CATALOG_FILE", "FIX_CATALOG", "FIX_REFUSED", "Finding", "Published", "check_plan", "checked_names", "compare",
-           "component_arn", "errors", "fetch", "fetch_one", "own_requirements", "recipe_dependencies", "refusal",
+__all__ = ["CATALOG_FILE", "FIX_CATALOG", "FIX_REFUSED", "Finding", "Published", "check_plan", "checked_names",
+           "compare", "component_arn", "errors", "fetch", "fetch_one", "own_requirements", "recipe_dependencies", "refusal",
            "requirements_on", "same_range", "summary"]

@@ -130,3 +130,18 @@ def test_the_default_stand_in_serves_the_catalog_and_the_check_passes(h, cloud_p
     assert f"public components checked against what {REGION} publishes: every pinned version is published" in out
     assert "error" not in out
     assert deploy.main(["deploy", "--no-wait"] + common) == 0
+
+
+def test_an_endpoint_without_greengrassv2_gives_a_warning_not_a_refusal(moto_server):
+    """A plain moto server has no greengrassv2: the check says it could not ask, and names the component."""
+    import boto3
+
+    from group.v2 import published
+
+    gg = boto3.client("greengrassv2", endpoint_url=moto_server, region_name=REGION, aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    got = published.fetch(gg, REGION, [LR])
+    assert got[LR].problem and got[LR].versions == ()
+    (f,) = published.compare(CAT, got, REGION, [LR])
+    assert (f.severity, f.component) == ("warning", LR) and "could not read what us-east-1 publishes" in f.message
+    assert published.errors([f]) == []

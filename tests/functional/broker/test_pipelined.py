@@ -117,3 +117,68 @@ def test_a_puback_before_connect_is_still_a_protocol_error(core):
     sock.sendall(codec.encode_puback(1) + codec.encode_connect("Pub"))
     assert read_packet(sock) is None                            # closed, no CONNACK
     assert core.call(core.broker.status)["counts"]["protocol_errors"] == 1
+
+
+def test_a_long_run_of_one_size_is_acknowledged_with_the_publishers_own_identifiers(core):
+    import random
+
+    sub = connected(core, "Sub", [("data/#", 1)])
+    pub = connected(core, "Pub")
+    ids = random.Random(7).sample(range(1, 0x10000), 300)
+    ids[:3] = [0xFFFF, 1, 256]  # the edges of the two identifier bytes
+    payloads = [b"%05d" % n + b"." * 250 for n in range(300)]  # one size: split at once by the reader
+    payloads[150] = b"other size"
+    pub.sendall(b"".join(codec.encode_publish("data/a", payload, 1, packet_id)
+                         for packet_id, payload in zip(ids, payloads)))
+    assert [codec.decode_packet_id(p) for p in read_n(pub, 300)] == ids
+    got = [codec.decode_publish(p) for p in read_n(sub, 300)]
+    assert [m.payload for m in got] == payloads and {m.qos for m in got} == {1}
+    assert [m.packet_id for m in got] == list(range(1, 301))  # the broker numbers its own, in order
+
+
+def test_a_zero_identifier_inside_a_run_of_one_size_ends_it_after_the_ones_before(core):
+    sub = connected(core, "Sub", [("data/#", 0)])
+    pub = connected(core, "Pub")
+    pub.sendall(b"".join(codec.encode_publish("data/a", b"%03d" % n, 1, 0 if n == 12 else n + 1)
+                         for n in range(20)))
+    assert [codec.decode_packet_id(p) for p in read_n(pub, 12)] == list(range(1, 13))
+    assert read_packet(pub) is None                             # then disconnected
+    assert [codec.decode_publish(p).payload for p in read_n(sub, 12)] == [b"%03d" % n for n in range(12)]
+    assert core.call(core.broker.status)["counts"]["protocol_errors"] == 1
+
+
+def test_unacknowledged_messages_are_not_redelivered_on_a_new_connection(core):
+    """Clean sessions only: what a dropped subscriber had not acknowledged ends with its connection,
+    even when it asks for a persistent session (CONNACK says there is none)."""
+    sub = connected(core, "Sub", [("data/#", 1)])
+    pub = connected(core, "Pub")
+    pub.sendall(b"".join(codec.encode_publish("data/a", b"old-%d" % n, 1, n) for n in range(1, 6)))
+    assert [codec.decode_packet_id(p) for p in read_n(pub, 5)] == [1, 2, 3, 4, 5]
+    assert [codec.decode_publish(p).packet_id for p in read_n(sub, 5)] == [1, 2, 3, 4, 5]
+    sub.close()                                                 # dropped without a PUBACK or DISCONNECT
+    again = core.raw(core.devices["Sub"])
+    again.sendall(codec.encode_connect("Sub", clean_session=False))
+    connack = read_packet(again)
+    assert connack.type == codec.CONNACK and connack.body == b"\x00\x00"  # no session present
+    again.sendall(codec.encode_subscribe(2, [("data/#", 1)]))
+    assert read_packet(again).type == codec.SUBACK
+    pub.sendall(codec.encode_publish("data/a", b"new", 1, 6))
+    assert codec.decode_packet_id(read_packet(pub)) == 6
+    (fresh,) = [codec.decode_publish(p) for p in read_n(again, 1)]
+    assert (fresh.payload, fresh.packet_id) == (b"new", 1)     # nothing old first; numbering starts over
+
+
+def test_a_subscriber_that_does_not_read_loses_what_is_over_the_backlog_limit_and_nothing_before(core):
+    sub = connected(core, "Sub", [("data/#", 1)])
+    pub = connected(core, "Pub")
+    total = 16_000  # 16 MB of 1000-byte payloads: twice the 8 MB the broker buffers for one client
+    burst = b"".join(codec.encode_publish("data/a", b"%06d" % n + b"-" * 994, 1, n % 0xFFFF + 1)
+                     for n in range(total))
+    pub.sendall(burst)
+    assert len(read_n(pub, total)) == total                     # every one acknowledged, delivered or not
+    dropped = core.call(core.broker.status)["counts"]["dropped_slow_client"]
+    assert 0 < dropped < total
+    got = [codec.decode_publish(p) for p in read_n(sub, total - dropped)]
+    numbers = [int(m.payload[:6]) for m in got]
+    assert numbers == sorted(numbers) and numbers[:1000] == list(range(1000))  # in order; the first ones kept
+    assert [m.packet_id for m in got] == list(range(1, total - dropped + 1))  # a dropped one takes no id

@@ -113,3 +113,99 @@ def test_a_reader_skipping_pubacks_consumes_only_well_formed_ones():
             packets += reader.feed(stream[i:i + size])
         assert [(p.type, p.flags, p.body) for p in packets] == [
             (codec.PUBLISH, 0, b"\x00\x01tx"), (codec.PUBACK, 1, b"\x00\x03"), (codec.PUBACK, 0, b"\x00\x04\x00")]
+
+
+def _expanded(items):
+    """A grouping reader's output as the packets a plain reader returns: each MorePublishes becomes the
+    PUBLISH packets it stands for (the topic of the PUBLISH before it, its identifiers and payloads)."""
+    packets = []
+    for item in items:
+        if item.type != codec.MORE_PUBLISHES:
+            packets.append(tuple(item))
+            continue
+        kind, flags, body = packets[-1]
+        assert kind == codec.PUBLISH, "MorePublishes must follow a PUBLISH packet"
+        head = body[:2 + int.from_bytes(body[:2], "big")]
+        ids = item.packet_ids or [b""] * len(item.payloads)
+        assert len(ids) == len(item.payloads) and b"\0\0" not in ids
+        packets += [(codec.PUBLISH, flags, head + packet_id + payload)
+                    for packet_id, payload in zip(ids, item.payloads)]
+    return packets
+
+
+def _grouping_reader(limit=1 << 20):
+    reader = codec.PacketReader(limit)
+    reader.group_publishes = True
+    return reader
+
+
+def test_grouped_publishes_are_exactly_the_packets_a_plain_reader_returns():
+    import random
+
+    rng = random.Random(23)
+    stream = codec.encode_connect("dev")
+    for _ in range(60):
+        topic = rng.choice(["a/b", "a/c", "t"])
+        qos = rng.choice([0, 1, 1])
+        size = rng.choice([0, 5, 5, 120, 300, 300, 20_000 if rng.random() < 0.2 else 130])
+        for n in range(rng.choice([1, 2, 7, 40])):  # runs of one size: the split-at-once path
+            stream += codec.encode_publish(topic, bytes([n % 256]) * size, qos, rng.randint(1, 0xFFFF),
+                                           dup=rng.random() < 0.05)
+        if rng.random() < 0.2:
+            stream += rng.choice([b"\xc0\x00", codec.encode_puback(9), codec.encode_subscribe(4, [("a/#", 1)])])
+    for size, part in ((3, stream[:4000]), (100, stream[:60_000]), (1000, stream), (16_384, stream),
+                       (len(stream), stream)):
+        reader = _grouping_reader()
+        items = []
+        for i in range(0, len(part), size):
+            items += reader.feed(part[i:i + size])
+        assert _expanded(items) == [tuple(p) for p in codec.PacketReader(1 << 20).feed(part)]
+        if size >= 1000:
+            assert sum(item.type == codec.MORE_PUBLISHES for item in items) > 20  # it did group
+
+
+def test_a_group_ends_before_a_publish_whose_identifier_is_zero_or_that_is_too_short():
+    run = [codec.encode_publish("a/b", b"%03d" % n, 1, n + 1) for n in range(12)]
+    zero = codec.encode_publish("a/b", b"zer", 1, 0)  # same size: inside the split-at-once slots
+    short = b"\x32\x05\x00\x03a/b"  # topic but no identifier
+    for bad in (zero, short):
+        stream = b"".join(run[:6]) + bad + b"".join(run[6:])
+        items = _grouping_reader().feed(stream)
+        assert [item.type for item in items] == [codec.PUBLISH, codec.MORE_PUBLISHES, codec.PUBLISH,
+                                                 codec.MORE_PUBLISHES]
+        assert items[1].payloads == [b"001", b"002", b"003", b"004", b"005"]
+        assert items[1].packet_ids == [b"\0\2", b"\0\3", b"\0\4", b"\0\5", b"\0\6"]
+        assert items[2].body == bad[2:]
+        with pytest.raises(ProtocolError):
+            codec.decode_publish(items[2])
+
+
+def test_another_topic_or_flag_byte_starts_a_new_packet_and_another_size_does_not():
+    same = [codec.encode_publish("a/b", b"xxxx", 0) for _ in range(8)]
+    longer = codec.encode_publish("a/b", b"longer", 0)
+    items = _grouping_reader().feed(b"".join(same[:5]) + longer + b"".join(same[5:]))
+    assert [item.type for item in items] == [codec.PUBLISH, codec.MORE_PUBLISHES]
+    assert items[1].payloads == [b"xxxx"] * 4 + [b"longer"] + [b"xxxx"] * 3
+    for other in (codec.encode_publish("a/c", b"xxxx", 0), codec.encode_publish("a/b", b"xxxx", 0, retain=True),
+                  codec.encode_publish("a/b", b"xxxx", 1, 5)):
+        items = _grouping_reader().feed(b"".join(same[:5]) + other + b"".join(same[5:]))
+        assert [item.type for item in items] == [codec.PUBLISH, codec.MORE_PUBLISHES, codec.PUBLISH,
+                                                 codec.PUBLISH, codec.MORE_PUBLISHES]
+        assert len(items[1].payloads) == 4 and items[2].body == codec.PacketReader(100).feed(other)[0].body
+
+
+def test_a_plain_reader_does_not_group():
+    stream = b"".join(codec.encode_publish("a/b", b"x", 1, n) for n in range(1, 10))
+    assert [p.type for p in codec.PacketReader(100).feed(stream)] == [codec.PUBLISH] * 9
+
+
+def test_a_chunk_of_only_pubacks_is_skipped_whole_and_anything_else_is_not():
+    acks = b"".join(codec.encode_puback(n) for n in range(1, 300))
+    reader = codec.PacketReader(100)
+    reader.skip_pubacks = True
+    assert reader.feed(acks) == []
+    assert [p.type for p in reader.feed(acks[:6])] == []  # one and a half: the half waits
+    assert [(p.type, p.body) for p in reader.feed(acks[6:8] + b"\x41\x02\x00\x07" + acks)] == [
+        (codec.PUBACK, b"\x00\x07")]  # reserved flags set: a packet, between skipped ones
+    assert [(p.type, p.body) for p in reader.feed(acks + b"\x40\x03\x00\x01\x00")] == [
+        (codec.PUBACK, b"\x00\x01\x00")]

@@ -1,13 +1,15 @@
 """Issue #20 item 5, the local iteration loop, under the real ``deploy.py run --platform v2``: aws.greengrass.Cli and
 aws.greengrass.SecretManager added by a boto3 deployment, then ``python deploy.py cli ...`` (greengrass-cli over the
 core's nucleus IPC) — a local deployment from a recipe folder and an artifact folder, its configuration MERGEd and
-RESET, restart, stop, remove; a GDK project; a bad recipe folder; a local component kept by a later cloud deployment.
+RESET, restart, stop, remove; a GDK project; a bad recipe folder; a local component kept by a later cloud deployment;
+a deployment held in its configuration validation cancelled.
 One run for the module (fidelity_kit.py); the tests share it in order (one xdist group).
 """
 import json
 import re
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import e2e_fidelity_kit as kit
@@ -201,3 +203,50 @@ def test_a_local_component_stays_through_a_cloud_deployment(fid, with_cli, tmp_p
     fid.succeeded(fid.deploy(base))                         # a new cloud revision: the local group's roots stay
     assert fid.installed()[HELLO]["lifecycleState"] == "RUNNING" and fid.pid(HELLO) == pid and kit.alive(pid)
     status(fid, create(fid, "--remove", HELLO))
+
+
+VALIDATOR = "com.example.SlowValidator"
+
+
+def test_cancelling_a_deployment_in_progress_changes_nothing(fid, with_cli, tmp_path):
+    """A component that validates configuration updates and never answers holds the next deployment in its
+    validation (20 s); ``deployment cancel`` ends it CANCELED at once, before its merge: the configuration stays."""
+    recipes, artifacts = tmp_path / "recipes", tmp_path / "artifacts" / VALIDATOR / "1.0.0"
+    recipes.mkdir()
+    artifacts.mkdir(parents=True)
+    (artifacts / "validator.py").write_text(textwrap.dedent("""\
+        import time
+        from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+        def note(text):
+            with open("out.log", "a") as f:
+                f.write(text + "\\n")
+        ipc = GreengrassCoreIPCClientV2()
+        ipc.subscribe_to_validate_configuration_updates(on_stream_event=lambda e: note(
+            "asked v=%s" % e.validate_configuration_update_event.configuration.get("v")))
+        note("subscribed")
+        while True:
+            time.sleep(60)
+        """))
+    (recipes / "validator.yaml").write_text(textwrap.dedent(f"""\
+        RecipeFormatVersion: "2020-01-25"
+        ComponentName: {VALIDATOR}
+        ComponentVersion: "1.0.0"
+        ComponentConfiguration:
+          DefaultConfiguration: {{v: 1}}
+        Manifests:
+          - Platform: {{os: linux}}
+            Lifecycle:
+              Run: python3 -u {{artifacts:path}}/validator.py
+        """))
+    status(fid, create(fid, "-r", str(recipes), "-a", str(tmp_path / "artifacts"), "-m", f"{VALIDATOR}=1.0.0"))
+    assert fid.wait_lines(VALIDATOR, 1) == ["subscribed"]
+    held = create(fid, "-c", json.dumps({VALIDATOR: {"MERGE": {"v": 2}}}))
+    assert fid.wait_lines(VALIDATOR, 2)[-1] == "asked v=2"          # the deployment waits in the validation
+    cancelled_at = time.monotonic()
+    assert cli(fid, "deployment", "cancel", "-i", held).stdout == f"Cancel request submitted. Deployment ID: {held}\n"
+    assert cli(fid, "deployment", "status", "-i", held).stdout.splitlines()[0] == f"{held}: CANCELED"
+    assert details(fid, VALIDATOR)["Configuration"] == {"v": 1}     # the cancelled merge never happened
+    status(fid, create(fid, "--remove", VALIDATOR))
+    assert time.monotonic() - cancelled_at < 15                      # the queue went on without waiting out the 20 s
+    assert cli(fid, "deployment", "status", "-i", held).stdout.splitlines()[0] == f"{held}: CANCELED"
+    assert VALIDATOR not in cli(fid, "component", "list").stdout

@@ -154,27 +154,32 @@ class ComponentsPart:
     # public catalog --------------------------------------------------------------------
     def public_components(self) -> dict[str, PublicComponentInfo]:
         """What the stand-in serves as account ``aws``: each name → its newest published version (module doc)."""
-        return {name: infos[0] for name, infos in self._public_versions().items()}
+        names = list(self._public)
+        if self._serves_catalog():
+            names += [n for n in EMULATED_PUBLIC_COMPONENTS if n not in self._public]
+        return {name: self.public_versions(name)[0] for name in names}
 
     def public_versions(self, name: str) -> list[PublicComponentInfo]:
         """Every published version of the public component ``name``, newest first (``[]``: not published)."""
-        return list(self._public_versions().get(name, ()))
+        entry = self._public.get(name)
+        if entry is not None:
+            return list(_versions_of(name, entry))
+        if name in EMULATED_PUBLIC_COMPONENTS and self._serves_catalog():
+            return [EMULATED_PUBLIC_COMPONENTS[name]]
+        return []
 
-    def _public_versions(self) -> dict[str, tuple[PublicComponentInfo, ...]]:
-        table = {name: _versions_of(name, entry) for name, entry in self._public.items()}
-        serves_catalog = all(table.get(n) == (i,) for n, i in catalog.PUBLIC_COMPONENTS.items())
-        if serves_catalog:
-            for name, info in EMULATED_PUBLIC_COMPONENTS.items():
-                table.setdefault(name, (info,))
-        return table
+    def _serves_catalog(self) -> bool:
+        """Whether the table is the whole deploy catalog, one version each (then the emulated ones are served too)."""
+        return all(self._public.get(n) == i for n, i in catalog.PUBLIC_COMPONENTS.items())
 
     def _public_record(self, name: str, version: str | None) -> ComponentRecord | None:
         """The public component version ``name`` ``version`` (``None``: the newest), or None if not published."""
         infos = self.public_versions(name)
         info = infos[0] if version is None and infos else next((i for i in infos if i.version == version), None)
-        if info is None:
-            return None
-        pv = info.version
+        return None if info is None else self._public_record_of(info)
+
+    def _public_record_of(self, info: PublicComponentInfo) -> ComponentRecord:
+        name, pv = info.name, info.version
         dep_map = {dep: req.recipe() for dep, req in info.dependencies.items()}
         recipe = {
             "RecipeFormatVersion": RECIPE_FORMAT_VERSION,
@@ -199,8 +204,7 @@ class ComponentsPart:
 
     def _public_records(self, name: str) -> list[ComponentRecord]:
         """Every published version of ``name`` as a record, newest first."""
-        recs = (self._public_record(name, i.version) for i in self.public_versions(name))
-        return [r for r in recs if r is not None]
+        return [self._public_record_of(i) for i in self.public_versions(name)]
 
     # components ------------------------------------------------------------------------
     def _add_component(self, rec: ComponentRecord) -> dict[str, Any]:

@@ -323,7 +323,8 @@ class CliOperations:
     def status(self) -> dict:
         with self._passwords_lock:
             live = sum(1 for e in self._passwords.values() if e > self.clock())
-        return {**self.counts, "debug_passwords_valid": live, "client_token_file": str(self._client_file) if self._client_file else None}
+        return {**self.counts, "debug_passwords_valid": live,
+                "client_token_file": str(self._client_file) if self._client_file else None}
 
 
 def client_policies() -> dict:

@@ -23,8 +23,10 @@ PUBLISHER = textwrap.dedent("""
     ipc.subscribe_to_topic(topic="cli/back", on_stream_event=lambda e: received.append(e.binary_message.message))
     print("subscribed", flush=True)
     sys.stdin.readline()
-    ipc.publish_to_topic(topic="cli/json", publish_message=PublishMessage(json_message=JsonMessage(message={"k": [1, "two"]})))
-    ipc.publish_to_topic(topic="cli/binary", publish_message=PublishMessage(binary_message=BinaryMessage(message=b"raw bytes")))
+    ipc.publish_to_topic(topic="cli/json",
+                         publish_message=PublishMessage(json_message=JsonMessage(message={"k": [1, "two"]})))
+    ipc.publish_to_topic(topic="cli/binary",
+                         publish_message=PublishMessage(binary_message=BinaryMessage(message=b"raw bytes")))
     sys.stdin.readline()
     print(json.dumps([m.decode() for m in received]), flush=True)
 """)

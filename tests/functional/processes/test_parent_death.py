@@ -117,3 +117,23 @@ def test_the_watchdog_ends_a_child_whose_parent_died_before_recording_it(tmp_pat
             if p is not None:
                 p.kill()
                 p.wait(10)
+
+
+async def test_records_of_groups_that_ended_on_their_own_are_dropped_at_the_next_start(tmp_path):
+    supervision = processes.supervise(tmp_path / "state", grace_s=1.0)
+    orphaned = done = live = None
+    try:
+        # a leader that exits at once, one whose group lives on after its leader exits, one that keeps running
+        done = await processes.start(["true"], name="done")
+        orphaned = await processes.start(["sh", "-c", "sleep 303 & exit 0"], name="leader gone, member left")
+        assert await done.wait() == 0 and await orphaned.wait() == 0
+        live = await processes.start(["sleep", "304"], name="live")
+        names = {r.name for r in supervision.recorded()}
+        assert names == {"leader gone, member left", "live"}, names
+        assert sorted(p.name for p in supervision.dir.glob("[0-9]*.json")) == sorted(
+            f"{p.pid}.json" for p in (orphaned, live))
+    finally:
+        for proc in (done, orphaned, live):
+            if proc is not None:
+                await processes.end_group(proc.pid, 1.0, proc=proc)
+        supervision.close()

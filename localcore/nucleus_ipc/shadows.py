@@ -77,6 +77,7 @@ COMPONENT = "aws.greengrass.ShadowManager"
 OPERATIONS = ("GetThingShadow", "UpdateThingShadow", "DeleteThingShadow", "ListNamedShadowsForThing")
 SUBSCRIBE_TOPIC = "$aws/things/+/shadow/#"
 THROTTLED = "Too Many Requests"
+SYNC_STATE = "shadow-manager/sync.json"     # under the store's folder: what each synced shadow last synced
 PATTERN = "[a-zA-Z0-9:_-]+"
 MAX_THING_NAME = 128
 MAX_SHADOW_NAME = 64
@@ -225,7 +226,8 @@ class ShadowManagerOperations:
         if self.sync is None:
             if not cfg.synced:
                 return
-            self.sync = ShadowManagerSync(self.shadows, self._cloud, poll_interval_s=self._poll_interval_s)
+            self.sync = ShadowManagerSync(self.shadows, self._cloud, poll_interval_s=self._poll_interval_s,
+                                          state_file=self.shadows.directory / SYNC_STATE)
             self.shadows.add_listener(self.sync.local_changed)
         self.sync.configure(cfg.synced, cfg.direction, cfg.strategy, limits.max_outbound_updates_per_second)
         self.sync.start()

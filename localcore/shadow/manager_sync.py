@@ -18,16 +18,19 @@ As aws-greengrass/aws-greengrass-shadow-manager (``sync/SyncHandler``, ``sync/st
 * a version conflict on either side is retried at once as a full sync; a cloud that cannot be reached is retried
   with back-off (1 s doubling to 30 s), the change kept.
 
-Sync information is kept in memory: after a restart of the core the first sync of each shadow merges both sides as
-a first sync does.
+Sync information (versions and the last synced state of each shadow, the component's ``sync`` table) is kept in
+``state_file`` when one is given, so a restarted core merges against what it last synced.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
+from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, Optional, Sequence, Tuple
 
 from localcore.interfaces import ShadowReply
@@ -86,7 +89,7 @@ class ShadowManagerSync:
 
     def __init__(self, store: Any, cloud: Any, *, poll_interval_s: float = 1.0,
                  retry_s: Tuple[float, float] = (1.0, 30.0), clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, state_file: Optional[Path] = None) -> None:
         self.store = store
         self.cloud = cloud
         self.poll_interval_s = poll_interval_s
@@ -97,7 +100,8 @@ class ShadowManagerSync:
         self.strategy = Strategy()
         self._outbound = OutboundLimiter(100, monotonic())
         self._dirty: "OrderedDict[Key, set]" = OrderedDict()     # shadow → why: local, cloud, full
-        self._info: Dict[Key, SyncInfo] = {}
+        self._state_file = Path(state_file) if state_file is not None else None
+        self._info: Dict[Key, SyncInfo] = self._load()
         self._cloud_seen: Dict[Key, Optional[int]] = {}
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -114,8 +118,10 @@ class ShadowManagerSync:
         with self._cond:
             resync = synced != self.synced or direction != self.direction
             restart = resync or strategy != self.strategy
-            for key in self.synced - synced:
+            dropped = [k for k in self._info if k not in synced]
+            for key in dropped:
                 self._info.pop(key, None)
+            for key in self.synced - synced:
                 self._cloud_seen.pop(key, None)
                 self._dirty.pop(key, None)
             self.synced, self.direction, self.strategy = frozenset(synced), direction, strategy
@@ -126,6 +132,8 @@ class ShadowManagerSync:
             if restart:
                 self._generation += 1
             self._cond.notify_all()
+        if dropped:
+            self._save()
         log.info("ShadowManager sync: %d shadow(s), %s, %s%s, %d outbound/s", len(synced), direction, strategy.type,
                  f" every {strategy.delay_s} s" if strategy.type == PERIODIC else "", outbound_rate)
 
@@ -253,7 +261,8 @@ class ShadowManagerSync:
     def _sync(self, key: Key, why: set) -> set:
         """One shadow's sync; the reasons to run it again (a version conflict: a full sync), else an empty set."""
         thing, name = key
-        info = self._info.setdefault(key, SyncInfo())
+        with self._cond:
+            info = self._info.setdefault(key, SyncInfo())
         local = self.store.document(thing, name)
         cloud = self._cloud_call(self.cloud.get, thing, name)
         now = int(self._clock())
@@ -270,6 +279,9 @@ class ShadowManagerSync:
         except CloudConflict:
             self.counts["conflicts"] += 1
             return {FULL}
+        finally:
+            if decision.kind != "nothing":
+                self._save()
         return set()
 
     def _apply(self, key: Key, d: Decision, local: Optional[dict], cloud: Optional[dict], info: SyncInfo,
@@ -347,6 +359,31 @@ class ShadowManagerSync:
                 self.counts["skipped"] += 1
                 return None
         return None
+
+    # -- sync information on disk ---------------------------------------------------------------------
+    def _load(self) -> Dict[Key, SyncInfo]:
+        if self._state_file is None or not self._state_file.is_file():
+            return {}
+        try:
+            entries = json.loads(self._state_file.read_text("utf-8"))
+            return {(e["thing"], e["shadow"]): SyncInfo(**e["info"]) for e in entries}
+        except (OSError, ValueError, TypeError, KeyError) as e:
+            log.warning("ShadowManager sync: %s is unreadable (%s); every shadow syncs as for the first time",
+                        self._state_file, e)
+            return {}
+
+    def _save(self) -> None:
+        if self._state_file is None:
+            return
+        with self._cond:
+            entries = [{"thing": t, "shadow": n, "info": dataclasses.asdict(i)} for (t, n), i in sorted(self._info.items())]
+        try:
+            self._state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(entries, separators=(",", ":")), "utf-8")
+            os.replace(tmp, self._state_file)
+        except OSError as e:   # the sync goes on; a restart then merges as a first sync
+            log.warning("ShadowManager sync: cannot write %s: %s", self._state_file, e)
 
     def status(self) -> dict:
         with self._cond:

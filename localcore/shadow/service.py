@@ -68,6 +68,11 @@ class ShadowService:
 
     # -- configuration and listeners ----------------------------------------------------------
     @property
+    def directory(self) -> Path:
+        """Where the documents are kept (services over the store keep their own state in a folder under it)."""
+        return self._store.directory
+
+    @property
     def max_document_bytes(self) -> int:
         return self._state.max_document_bytes
 

@@ -237,9 +237,12 @@ class ShadowManagerSync:
                     self.last_error = f"{type(e).__name__}: {e}"
                     log.warning("ShadowManager sync of %s/%s failed (%s); retrying in %.0f s", key[0], key[1] or
                                 "classic", self.last_error, delay)
-                    retry = why
-                    with self._cond:
+                    retry = set()
+                    with self._cond:   # still pending while it waits
                         self._busy = False
+                        if key in self.synced:
+                            self._dirty.setdefault(key, set()).update(why)
+                            self._dirty.move_to_end(key, last=False)
                         self._cond.notify_all()
                     self._stop.wait(delay)
                     delay = min(delay * 2, self._retry[1])

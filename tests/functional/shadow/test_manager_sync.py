@@ -211,3 +211,34 @@ async def test_a_restarted_sync_merges_against_what_it_last_synced(tmp_path, iot
     finally:
         sync.stop()
         await store.stop()
+
+
+class FlakyCloud(DataPlane):
+    """The real data plane, unreachable for its first ``failures`` updates."""
+
+    def __init__(self, client, failures):
+        super().__init__(client)
+        self.failures = failures
+
+    def update(self, thing, shadow_name, payload):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("cloud unreachable")
+        return super().update(thing, shadow_name, payload)
+
+
+async def test_an_unreachable_cloud_keeps_the_change_and_retries(tmp_path, iot_data):
+    store = ShadowService(tmp_path)
+    await store.start()
+    sync = ShadowManagerSync(store, FlakyCloud(lambda: iot_data, 2), poll_interval_s=0.05, retry_s=(0.05, 0.1))
+    store.add_listener(sync.local_changed)
+    try:
+        sync.configure(frozenset({("Door", "retry")}), "betweenDeviceAndCloud", REAL_TIME, 100)
+        sync.start()
+        update(store, "Door", "retry", {"reported": {"locked": True}})
+        assert sync.wait_idle(WAIT_S)
+        assert sync.counts["failed"] == 2 and "cloud unreachable" in sync.status()["last_error"]
+        assert cloud_doc(iot_data, "Door", "retry")["state"]["reported"] == {"locked": True}
+    finally:
+        sync.stop()
+        await store.stop()

@@ -328,14 +328,12 @@ report(state=json.loads(ipc.get_thing_shadow(thing_name="Light", shadow_name="cf
 
 async def test_named_shadow_sync_with_the_cloud(tmp_path):
     with moto_server() as url:
-        def client():
-            return boto3.client("iot-data", region_name="us-east-1", endpoint_url=url,
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        cloud = boto3.client("iot-data", region_name="us-east-1", endpoint_url=url,
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
         boto3.client("iot", region_name="us-east-1", endpoint_url=url, aws_access_key_id="testing",
                      aws_secret_access_key="testing").create_thing(thingName="Light")
-        cloud = client()
         async with plugin_core(tmp_path) as core:
-            core.ipc.shadows.attach_cloud("GG_Core", client, poll_interval_s=0.05)
+            core.ipc.shadows.attach_cloud("GG_Core", lambda: cloud, poll_interval_s=0.05)
             await core.configure({ME: POLICY, "aws.greengrass.ShadowManager": {"synchronize": {
                 "shadowDocuments": [{"thingName": "Light", "classic": False, "namedShadows": ["cfg"]}]}}})
             sync = core.ipc.shadows.sync

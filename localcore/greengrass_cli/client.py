@@ -159,13 +159,22 @@ def _json_option(value: Optional[str], what: str) -> Optional[Any]:
         return None
     path = Path(value).expanduser()
     try:
-        if len(value) < 4096 and path.is_file():
+        if _names_a_file(path):
             return json.loads(path.read_text(encoding="utf-8"))
         return json.loads(value)
     except ValueError as e:
         raise CliError(f"{what} is not a properly formatted JSON file or a JSON string: {e}") from None
     except OSError as e:
         raise CliError(f"{what}: cannot read {path}: {e}") from None
+
+
+def _names_a_file(path: Path) -> bool:
+    """Whether the option names an existing file; a value the system cannot take as a path (a JSON string longer than
+    a file name may be: ENAMETOOLONG) is not one."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _merge_map(items: Optional[List[str]]) -> Optional[Dict[str, str]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
 from pathlib import Path
 from types import MappingProxyType
@@ -28,6 +29,22 @@ from .recipe_model import (_ARTIFACT_KEYS, _COMPONENT_TYPES, _CONFIG_KEYS, _DEP_
                            RECIPE_FORMAT_VERSION, SKIPIF_RE, STEP_NAMES, Artifact, Dependency, Lifecycle,
                            Manifest, Permission, Platform, Recipe, RecipeError, Step)
 from .versions import VersionRequirement, version_problem
+
+log = logging.getLogger(__name__)
+
+# Step options the nucleus reads only inside a step (aws-greengrass/aws-greengrass-nucleus GenericExternalService:
+# lifecycle/<step>/requiresPrivilege, timeout, skipif, script; bootstrapOnRollback of Bootstrap). Written beside the
+# steps they are left unread: the recipe deploys and the key does nothing. Lifecycle-level Setenv is not one of them:
+# the nucleus gives it to every step (GenericExternalService.addEnv walks from the step up), under the step's own.
+_STEP_OPTIONS_IGNORED_AT_LIFECYCLE = MappingProxyType({
+    "requiresprivilege": "the steps run as the component's default user (runWith posixUser), not as root; to run a step as "
+                         "root write it inside the step, e.g. Run: {Script: ..., RequiresPrivilege: true}",
+    "timeout": "each step keeps its own timeout (Run none; Install, Startup, Bootstrap, Uninstall 120 s; Shutdown "
+               "15 s; Recover 60 s); write it inside a step, e.g. Install: {Script: ..., Timeout: 300}",
+    "skipif": "no step is skipped; write it inside a step, e.g. Install: {Script: ..., Skipif: onpath git}",
+    "script": "it runs only the steps' scripts; write the command as a step, e.g. Run: <command>",
+    "bootstraponrollback": "it is read only inside Bootstrap: Bootstrap: {Script: ..., BootstrapOnRollback: true}",
+})
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core booleans and no timestamps (what the nucleus' YAML parser reads)."""
@@ -73,6 +90,7 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.issues: list[Issue] = []
+        self._warned: set[str] = set()
 
     def err(self, path: str, message: str, fix: str = "") -> None:
         self.issues.append(Issue(self.source, path, message, fix))
@@ -88,8 +106,8 @@ class _Parser:
             where = f"{path}.{k}" if path else str(k)
             c = canon.get(str(k).lower())
             if c is None:
-                close = difflib.get_close_matches(str(k), keys, n=1, cutoff=0.6)
-                fix = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(keys)}"
+                close = difflib.get_close_matches(str(k).lower(), list(canon), n=1, cutoff=0.6)  # any case
+                fix = f"did you mean {canon[close[0]]!r}?" if close else f"use one of {', '.join(keys)}"
                 self.err(where, f"unknown key {k!r}", fix)
             elif c in out:
                 self.err(where, f"{c} is given twice (keys are case-insensitive)", "keep one of them")
@@ -298,10 +316,27 @@ class _Parser:
                         self.string(a.get("Algorithm"), f"{path}.Algorithm"))
 
     def lifecycle(self, value: Any, path: str) -> Lifecycle:
-        lc = self.obj(value, path, _LIFECYCLE_KEYS)
+        lc = self.lifecycle_keys(value, path)
         if lc is None:
             return Lifecycle()
         return self._lifecycle_from(lc, path)
+
+    def lifecycle_keys(self, value: Any, path: str) -> dict[str, Any] | None:
+        """:meth:`obj` of a lifecycle map (steps and ``Setenv``), a step option beside the steps left out with a
+        warning saying what the nucleus does with it (it ignores it)."""
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if not self.ignored_step_option(k, f"{path}.{k}")}
+        return self.obj(value, path, _LIFECYCLE_KEYS)
+
+    def ignored_step_option(self, key: Any, path: str) -> bool:
+        consequence = _STEP_OPTIONS_IGNORED_AT_LIFECYCLE.get(str(key).lower())
+        if consequence is None:
+            return False
+        if path not in self._warned:
+            self._warned.add(path)
+            log.warning("%s: %s: %s is a step option; the nucleus reads it only inside a step and ignores it here: %s",
+                        self.source, path, key, consequence)
+        return True
 
     def _lifecycle_from(self, lc: Mapping[str, Any], path: str) -> Lifecycle:
         steps = {n.lower(): self.step(lc[n], f"{path}.{n}", n) for n in STEP_NAMES if lc.get(n) is not None}
@@ -317,7 +352,7 @@ class _Parser:
             self.err(path, f"must be a map, not {_type_name(value)}", "write the lifecycle steps as a map")
             return Lifecycle()
         step_keys = {k.lower() for k in _LIFECYCLE_KEYS}
-        if all(str(k).lower() in step_keys for k in value):
+        if all(str(k).lower() in step_keys or str(k).lower() in _STEP_OPTIONS_IGNORED_AT_LIFECYCLE for k in value):
             return self.lifecycle(value, path)
         sections: dict[str, dict[str, Any]] = {}
         for sel_key, section in value.items():
@@ -326,7 +361,9 @@ class _Parser:
                 self.err(sub, "a global lifecycle mixes steps and selection keys",
                          "put every step under a selection key (e.g. all:)")
                 continue
-            sec = self.obj(section, sub, _LIFECYCLE_KEYS)
+            if self.ignored_step_option(sel_key, sub):
+                continue
+            sec = self.lifecycle_keys(section, sub)
             if sec is not None:
                 sections[str(sel_key)] = sec
         merged: dict[str, Any] = {}

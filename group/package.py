@@ -13,12 +13,15 @@ implementation without them.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import os
 import re
 import sys
+import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -69,6 +72,11 @@ def _requirement_name(req: str) -> Optional[str]:
 
 def vendored_files(dists: Sequence[str] = DEFAULT_VENDOR) -> List[Tuple[str, Path]]:
     """``(archive name, file)`` for every pure-Python file of ``dists`` and their requirements."""
+    return list(_vendored_files(tuple(dists)))
+
+
+@functools.lru_cache(maxsize=16)  # the interpreter's installed distributions do not change while it runs
+def _vendored_files(dists: Tuple[str, ...]) -> Tuple[Tuple[str, Path], ...]:
     seen: set = set()
     todo = list(dists)
     out: Dict[str, Path] = {}
@@ -96,7 +104,7 @@ def vendored_files(dists: Sequence[str] = DEFAULT_VENDOR) -> List[Tuple[str, Pat
             dep = _requirement_name(req)
             if dep:
                 todo.append(dep)
-    return sorted(out.items())
+    return tuple(sorted(out.items()))
 
 
 def code_files(code_dir: Path) -> List[Tuple[str, Path]]:
@@ -126,18 +134,9 @@ def build(name: str, code_dir: Path, vendor: Sequence[str] = DEFAULT_VENDOR,
             entries[arc] = path
     for arc, path in code_files(Path(code_dir)):
         entries[arc] = path  # the function's own file wins over a vendored one of that name
-    buf = io.BytesIO()
-    total = 0
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for arc in sorted(entries):
-            data = entries[arc].read_bytes()
-            total += len(data)
-            info = zipfile.ZipInfo(arc, date_time=FIXED_DATE)
-            info.external_attr = FILE_MODE << 16
-            info.create_system = 3
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data, compresslevel=9)
-    pkg = Package(name, buf.getvalue(), tuple(sorted(entries)), total)
+    contents = [(arc, entries[arc].read_bytes()) for arc in sorted(entries)]
+    data, total = _zipped(tuple(contents))
+    pkg = Package(name, data, tuple(arc for arc, _ in contents), total)
     if pkg.size > limit:
         raise PackageError(f"package of '{name}' is {pkg.size / 1e6:.1f} MB zipped, over Lambda's "
                            f"{limit / 1e6:.0f} MB limit (fix: remove large files from {code_dir})")
@@ -146,6 +145,47 @@ def build(name: str, code_dir: Path, vendor: Sequence[str] = DEFAULT_VENDOR,
                            "over Lambda's 250 MB limit "
                            f"(fix: remove large files from {code_dir})")
     return pkg
+
+
+_ZIPPED: "OrderedDict[bytes, Tuple[bytes, int]]" = OrderedDict()  # digest of the entries → (zip, unzipped size)
+_ZIPPED_MAX = 64
+_zipped_lock = threading.Lock()
+
+
+def _zipped(contents: Tuple[Tuple[str, bytes], ...]) -> Tuple[bytes, int]:
+    """The reproducible zip of ``contents`` (sorted ``(name, bytes)``) and its unzipped size.
+
+    The zip is a function of the entries alone (fixed dates, modes and compression), so a build whose
+    entries are byte for byte those of an earlier one in this process reuses its zip: ``plan``,
+    ``deploy`` and ``run`` each package every function, and compressing the vendored SDKs at level 9 is
+    most of a package's cost.
+    """
+    digest = hashlib.sha256()
+    for arc, data in contents:
+        digest.update(b"%d:%s\0%d\0" % (len(arc), arc.encode("utf-8"), len(data)))
+        digest.update(data)
+    key = digest.digest()
+    with _zipped_lock:
+        hit = _ZIPPED.get(key)
+        if hit is not None:
+            _ZIPPED.move_to_end(key)
+            return hit
+    buf = io.BytesIO()
+    total = 0
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for arc, data in contents:
+            total += len(data)
+            info = zipfile.ZipInfo(arc, date_time=FIXED_DATE)
+            info.external_attr = FILE_MODE << 16
+            info.create_system = 3
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data, compresslevel=9)
+    made = (buf.getvalue(), total)
+    with _zipped_lock:
+        _ZIPPED[key] = made
+        while len(_ZIPPED) > _ZIPPED_MAX:
+            _ZIPPED.popitem(last=False)
+    return made
 
 
 def build_all(group, root: Path, vendor: Sequence[str] = DEFAULT_VENDOR) -> Dict[str, Package]:

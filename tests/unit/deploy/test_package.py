@@ -39,6 +39,25 @@ def test_changed_file_changes_hash(code_dir):
     assert build("fn", code_dir).code_sha256 not in (a.code_sha256, b.code_sha256)
 
 
+def test_a_rebuild_reuses_no_zip_of_other_entries(code_dir):
+    """Builds of the same entries share one zip in a process; a rename or a moved byte is another zip."""
+    a = build("fn", code_dir)
+    (code_dir / "pkg" / "logic.py").rename(code_dir / "pkg" / "logic2.py")
+    b = build("fn", code_dir)
+    assert "pkg/logic2.py" in b.files and "pkg/logic.py" not in b.files and b.data != a.data
+    (code_dir / "pkg" / "logic2.py").write_text("X = 1\n\n")
+    (code_dir / "handler.py").write_text("def function_handler(event, context):\n    return event")
+    c = build("fn", code_dir)  # same total bytes, moved across two files
+    assert c.data not in (a.data, b.data)
+    with zipfile.ZipFile(io.BytesIO(c.data)) as zf:
+        assert zf.read("pkg/logic2.py") == b"X = 1\n\n"
+    (code_dir / "pkg" / "logic2.py").rename(code_dir / "pkg" / "logic.py")
+    (code_dir / "pkg" / "logic.py").write_text("X = 1\n")
+    (code_dir / "handler.py").write_text("def function_handler(event, context):\n    return event\n")
+    again = build("other-name", code_dir)
+    assert again.data == a.data and again.name == "other-name"
+
+
 def test_entries_sorted_fixed_and_clean(code_dir):
     pkg = build("fn", code_dir)
     with zipfile.ZipFile(io.BytesIO(pkg.data)) as zf:

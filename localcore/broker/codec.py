@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from operator import or_
 from typing import NamedTuple
 
 from localcore.broker.errors import ProtocolError
@@ -69,11 +70,12 @@ MORE_PUBLISHES = 16  # not an MQTT packet type: the ``type`` of a MorePublishes
 class MorePublishes(NamedTuple):
     """PUBLISHes that came right after a PUBLISH packet in one chunk with the same fixed-header byte
     (so the same QoS, retain and DUP flags) and the same topic name bytes; only their payloads and,
-    at QoS 1 and 2, their packet identifiers (each the two big-endian bytes as received, never 0)."""
+    at QoS 1 and 2, their packet identifiers: two big-endian bytes each as received (never 0), one
+    after the other (empty at QoS 0)."""
 
     type: int  # MORE_PUBLISHES
     payloads: list[bytes]
-    packet_ids: list[bytes]
+    packet_ids: bytes
 
 
 class PacketReader:
@@ -147,7 +149,7 @@ def _more_publishes(data: bytes, pos: int, end: int, header: int, head: bytes, l
     """The PUBLISHes from ``data[pos]`` on with fixed-header byte ``header`` and topic length + topic
     ``head``, as one MorePublishes (appended when there is one); returns the position after them."""
     payloads: list[bytes] = []
-    ids: list[bytes] = []
+    ids: list[bytes] = []  # pieces of MorePublishes.packet_ids
     skip = len(head)
     with_id = bool(header & 0x06)
     need = skip + 2 * with_id  # topic and packet identifier
@@ -183,11 +185,8 @@ def _more_publishes(data: bytes, pos: int, end: int, header: int, head: bytes, l
         payloads.append(data[i + need:i + length])
         pos = i + length
     if payloads:
-        append(tuple.__new__(MorePublishes, (MORE_PUBLISHES, payloads, ids)))
+        append(tuple.__new__(MorePublishes, (MORE_PUBLISHES, payloads, b"".join(ids))))
     return pos
-
-
-_SHAPES: dict[tuple[int, int, bool], struct.Struct] = {}  # (bytes through the topic, packet size, id) -> layout
 
 
 def _same_size(data: bytes, pos: int, count: int, fixed: int, size: int, with_id: bool,
@@ -195,25 +194,39 @@ def _same_size(data: bytes, pos: int, count: int, fixed: int, size: int, with_id
     """Of the ``count`` slots of ``size`` bytes from ``data[pos]``, how many in a row hold a PUBLISH whose
     first ``fixed`` bytes (fixed header, topic) are those of the first, with a non-zero identifier
     (``with_id``); their payloads and identifiers are added to ``payloads`` and ``ids``. Equal first
-    bytes mean an equal remaining length, so each slot is exactly one packet."""
-    key = (fixed, size, with_id)
-    shape = _SHAPES.get(key)
-    if shape is None:
-        if len(_SHAPES) >= 256:
-            _SHAPES.clear()
-        shape = _SHAPES[key] = struct.Struct(f"{fixed}s2s{size - fixed - 2}s" if with_id
-                                             else f"{fixed}s{size - fixed}s")
-    columns = list(zip(*shape.iter_unpack(memoryview(data)[pos:pos + count * size])))
-    prefixes = columns[0]
-    first = prefixes[0]
-    if prefixes.count(first) != count:
-        count = next(n for n, prefix in enumerate(prefixes) if prefix != first)
+    bytes mean an equal remaining length, so each slot is exactly one packet. Works on strided
+    slices (a byte of every slot at once): no object per message but its payload."""
+    stop = pos + count * size
+    if fixed <= 48:
+        for offset in range(fixed):  # the slots whose byte at offset is the first slot's, from the start
+            column = data[pos + offset:stop:size]
+            differ = len(column.lstrip(column[:1]))
+            if differ:
+                count -= differ
+                if not count:
+                    return 0
+                stop = pos + count * size
+    else:  # a long topic: slot by slot
+        first = data[pos:pos + fixed]
+        for n in range(1, count):
+            if not data.startswith(first, pos + n * size):
+                count, stop = n, pos + n * size
+                break
     if with_id:
-        packet_ids = columns[1]
-        if b"\0\0" in packet_ids[:count]:
-            count = packet_ids.index(b"\0\0")
-        ids += packet_ids[:count]
-    payloads += columns[-1][:count]
+        high = data[pos + fixed:stop:size]
+        low = data[pos + fixed + 1:stop:size]
+        zero = bytes(map(or_, high, low)).find(0)
+        if zero >= 0:
+            if not zero:
+                return 0
+            count, stop, high, low = zero, pos + zero * size, high[:zero], low[:zero]
+        both = bytearray(2 * count)
+        both[0::2] = high
+        both[1::2] = low
+        ids.append(bytes(both))
+    start = pos + fixed + 2 * with_id
+    length = size - fixed - 2 * with_id
+    payloads += [data[at:at + length] for at in range(start, start + count * size, size)]
     return count
 
 

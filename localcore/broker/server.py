@@ -48,7 +48,8 @@ MAX_PAYLOAD = 128 * 1024
 _MAX_PACKET = MAX_PAYLOAD + 2 + 256 * 4 + 2  # payload + topic (≤256 bytes, UTF-8 headroom) + id
 _WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 _U16 = struct.Struct("!H")
-_PUBACK = b"\x40\x02"  # a PUBACK up to its packet identifier
+_PUBACK_TYPE = b"\x40"  # a PUBACK: this fixed-header byte, remaining length 2, the packet identifier
+_PUBACK_LENGTH = b"\x02"
 _GRANTED_CACHE = 4096  # topics per client whose delivery QoS is remembered until its subscriptions change
 _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
 # what Moquette answers when the Auth component refuses a CONNECT
@@ -133,7 +134,7 @@ class _Client(asyncio.Protocol):
         self._flush_scheduled = False
         # allowed PUBLISHes in a row on one topic and QoS, within one read: routed together
         self._run: _Run | None = None
-        self._run_acks: list[bytes] = []  # their QoS 1 packet identifiers, acknowledged once routed
+        self._run_acks: list[bytes] = []  # their QoS 1 packet identifiers (2 bytes each), acknowledged once routed
         self._last: tuple[str, int] = ("", 0)  # topic and QoS of the last PUBLISH packet
         self._timer: asyncio.TimerHandle | None = None
         self._next_id = 0
@@ -492,14 +493,14 @@ class _Client(asyncio.Protocol):
             self.broker._received += len(payloads)
             run.payloads += payloads
             if more.packet_ids:
-                self._run_acks += more.packet_ids
+                self._run_acks.append(more.packet_ids)
             return
         topic, qos = self._last
         ids = more.packet_ids
         for index, payload in enumerate(payloads):
             if len(payload) > MAX_PAYLOAD:
                 raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
-            self._accept(topic, payload, qos, ids[index] if qos else b"")
+            self._accept(topic, payload, qos, ids[2 * index:2 * index + 2])
 
     def _end_run(self) -> None:
         """Route the run (Router.publish_run: as one publish per message, in order), then acknowledge
@@ -508,7 +509,7 @@ class _Client(asyncio.Protocol):
         self._run, self._run_acks = None, []
         router = self.broker.router
         publish_run = getattr(router, "publish_run", None)
-        if publish_run is None or len(run) == 1:
+        if publish_run is None:
             for message in run:
                 self.broker._route(message)
         else:
@@ -517,9 +518,16 @@ class _Client(asyncio.Protocol):
             except (TopicError, ValueError) as exc:
                 log.warning("router refused %s from %s: %s", run.topic, self.endpoint, exc)
         if acks:
-            # the run's PUBACKs as one bytes object: 0x40 0x02 and each identifier as it came
-            self._out.append(_PUBACK + _PUBACK.join(acks))
-            self._out_bytes += 4 * len(acks)
+            # the run's PUBACKs in one buffer: 0x40 0x02 and each identifier as it came
+            ids = b"".join(acks)
+            count = len(ids) // 2
+            pubacks = bytearray(4 * count)
+            pubacks[0::4] = _PUBACK_TYPE * count
+            pubacks[1::4] = _PUBACK_LENGTH * count
+            pubacks[2::4] = ids[0::2]
+            pubacks[3::4] = ids[1::2]
+            self._out.append(pubacks)
+            self._out_bytes += 4 * count
             if not self._flush_scheduled:
                 self._flush_scheduled = True
                 self.broker._loop.call_soon(self._flush)

@@ -126,7 +126,7 @@ def _expanded(items):
         kind, flags, body = packets[-1]
         assert kind == codec.PUBLISH, "MorePublishes must follow a PUBLISH packet"
         head = body[:2 + int.from_bytes(body[:2], "big")]
-        ids = item.packet_ids or [b""] * len(item.payloads)
+        ids = [item.packet_ids[i:i + 2] for i in range(0, len(item.packet_ids), 2)] or [b""] * len(item.payloads)
         assert len(ids) == len(item.payloads) and b"\0\0" not in ids
         packets += [(codec.PUBLISH, flags, head + packet_id + payload)
                     for packet_id, payload in zip(ids, item.payloads)]
@@ -174,7 +174,7 @@ def test_a_group_ends_before_a_publish_whose_identifier_is_zero_or_that_is_too_s
         assert [item.type for item in items] == [codec.PUBLISH, codec.MORE_PUBLISHES, codec.PUBLISH,
                                                  codec.MORE_PUBLISHES]
         assert items[1].payloads == [b"001", b"002", b"003", b"004", b"005"]
-        assert items[1].packet_ids == [b"\0\2", b"\0\3", b"\0\4", b"\0\5", b"\0\6"]
+        assert items[1].packet_ids == b"\0\2\0\3\0\4\0\5\0\6"
         assert items[2].body == bad[2:]
         with pytest.raises(ProtocolError):
             codec.decode_publish(items[2])

@@ -142,18 +142,21 @@ async def _run(args: argparse.Namespace) -> int:
         progress.note("note: run brings up the first group file only; deploy the others with `deploy.py deploy`")
 
     stack = _Stack()
+    cloud_functions = None
     try:
         cloud = await _start_cloud(progress, state_dir, args, group.group.region)
         stack.push("local cloud", lambda: asyncio.to_thread(cloud.stop))
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        # the cloud's own Lambdas need the cloud only: their workers start (own processes) while the group deploys
+        cloud_functions = asyncio.ensure_future(_start_cloud_functions(progress, group, root, cloud, stack))
 
         platform = getattr(args, "platform", None) or "v1"
         run_platform = _platform_run(platform)
         ctx = RunContext(progress, group, Path(group_files[0]), root, state_dir, certs_dir, cloud)
         result = await run_platform.deploy(ctx)  # the group deployed to the embedded cloud
         setup = await run_platform.read(ctx, result)  # what the core device reads back: CoreSetup
-        runners = await _start_cloud_functions(progress, group, root, cloud, stack)
+        runners = await cloud_functions
         core, dashboard = await _start_core(progress, setup, root, state_dir, certs_dir, cloud, result, args, runners)
         stack.push("local core", core.stop)
 
@@ -208,6 +211,11 @@ async def _run(args: argparse.Namespace) -> int:
         return 1
     finally:
         endpoint_file.unlink(missing_ok=True)
+        if cloud_functions is not None:   # the run may have failed while they started: their stops are pushed first
+            if not cloud_functions.done():
+                await asyncio.wait({cloud_functions}, timeout=30.0)
+                cloud_functions.cancel()
+            await asyncio.gather(cloud_functions, return_exceptions=True)
         await stack.unwind()
 
 

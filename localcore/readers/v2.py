@@ -16,7 +16,8 @@ How the V2 configuration becomes routes (docs/protocols/v2-migration.md §3–§
 each device the Auth policy lets publish on it, when a Bridge LocalMqtt→Pubsub mapping carries it; Bridge
 LocalMqtt→IotCore → device→cloud, IotCore→LocalMqtt → cloud→device (devices as the policy allows); the
 Bridge shadow pair → device→shadow:<thing> on the shadow topics the policy lets the device publish, and
-shadow:<thing>→device on the ones it may subscribe to; device→device is plain broker pub/sub: each device →
+shadow:<thing>→device on the ones it may subscribe to (a ``+`` thing level: for each thing of the group,
+core included); device→device is plain broker pub/sub: each device →
 each other device on the topics one may publish and the other subscribe to (the policy enforces it again
 at the broker). Function→device does not exist on V2 (the converter routes it through the cloud). The local
 pub/sub bus of the nucleus IPC is the endpoint ``pubsub``: a ``PUB_SUB`` event source (not a shadow topic) is also
@@ -41,6 +42,7 @@ from localcore.clientauth import device_grants, policy_from_config
 from localcore.generic_components.config import apply_update
 from localcore.generic_components.errors import ConfigurationError
 from localcore.platform import ComponentInfo, CoreSetup, PlatformProfile
+from localcore.router.topics import intersection
 from localcore.shadow.errors import ShadowManagerConfigError
 from localcore.shadow.manager_config import parse as parse_shadow_manager
 
@@ -91,6 +93,15 @@ def _outermost(filters: Iterable[str]) -> List[str]:
 def _shadow_thing(topic: str) -> Optional[str]:
     m = SHADOW_FILTER_RE.match(topic)
     return m.group(1) if m else None
+
+
+def _per_thing(shadow_filter: str, group_things: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(thing, filter)`` for a shadow topic filter: its own thing, or — for a ``+`` thing level, which the
+    bridge carries and the ShadowManager serves for any thing — the same filter for each of the group's things."""
+    levels = shadow_filter.split("/")
+    if levels[2] != "+":
+        return [(levels[2], shadow_filter)]
+    return [(t, "/".join(levels[:2] + [t] + levels[3:])) for t in group_things]
 
 
 def _safe_name(text: str) -> str:
@@ -332,16 +343,17 @@ class _Routes:
     def __init__(self) -> None:
         self.items: List[Subscription] = []
         self._seen: set = set()
+        self._ids: set = set()
 
     def add(self, rid: str, source: str, target: str, topic: str) -> None:
         key = (source, target, topic)
         if key in self._seen:
             return
         self._seen.add(key)
-        ids = {s.id for s in self.items}
         sid, i = rid, 2
-        while sid in ids:
+        while sid in self._ids:
             sid, i = f"{rid}-{i}", i + 1
+        self._ids.add(sid)
         self.items.append(Subscription(source=source, target=target, topic=topic, id=sid))
 
 
@@ -474,6 +486,11 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
                 for d in things:
                     if grants[d].may_publish_matching(topic):
                         routes.add(f"{f.name}-pubsub-{i}-{d}", d, f.name, topic)
+    # The bridge's shadow pair: the bridge carries a device's shadow request to local pub/sub, where the ShadowManager
+    # serves any thing's shadow, and its replies back. A '+' thing level (the tutorial's $aws/things/+/shadow/#
+    # with a policy of '*') routes for each thing of the group: the subscription table names shadow:<thing>
+    # endpoints of the group only (Group.endpoint) and matches a reply's source exactly.
+    group_things = [core_thing] + things
     for key, m in bridge:
         topic, source, target = m["topic"], m["source"], m["target"]
         shadow = _shadow_thing(topic)
@@ -482,13 +499,15 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
                 g = grants[d]
                 if source == "LocalMqtt":
                     for t in g.may_publish_matching(topic):
-                        owner = _shadow_thing(t)
-                        if owner is not None and owner != "+":
-                            routes.add(f"{key}-{d}", d, f"shadow:{owner}", t)
-                else:
-                    mine = [f for f in g.may_subscribe_overlapping(topic) if _shadow_thing(f) not in (None, "+")]
-                    for flt in _outermost(mine):
-                        routes.add(f"{key}-{d}", f"shadow:{_shadow_thing(flt)}", d, flt)
+                        if _shadow_thing(t) is not None:
+                            for owner, flt in _per_thing(t, group_things):
+                                routes.add(f"{key}-{d}", d, f"shadow:{owner}", flt)
+                else:   # what the bridge carries and the device may subscribe to
+                    shared = [x for f in g.may_subscribe_overlapping(topic)
+                              if (x := intersection(f, topic)) is not None and _shadow_thing(x) is not None]
+                    for flt in _outermost(shared):
+                        for owner, owned in _per_thing(flt, group_things):
+                            routes.add(f"{key}-{d}", f"shadow:{owner}", d, owned)
             continue
         if source == "LocalMqtt" and target == "Pubsub":   # to IPC SubscribeToTopic (localcore/nucleus_ipc)
             for d in things:

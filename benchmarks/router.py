@@ -129,7 +129,8 @@ def serve_ours(directory: Path, port: int, platform: str) -> None:
         return
     import cProfile
 
-    profiler = cProfile.Profile()
+    # CPU time, not wall time: on a shared machine a process is often descheduled inside a send()
+    profiler = cProfile.Profile(time.process_time)
     profiler.enable()
     try:
         run(main())

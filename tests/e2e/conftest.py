@@ -20,7 +20,8 @@ Teardown: devices stopped, SIGINT to the run, exit code 0 within 10 s, no child 
 (the run's descendants, and every process carrying this run's marker in its environment).
 
 ``group_run`` is parametrized over the platforms (``v1``, ``v2``): pytest runs every test of one
-platform's run, then stops it and starts the other's (never two shared runs at once).
+platform's run, then stops it and starts the other's (in one process never two shared runs at once; under
+pytest-xdist each platform's run is its own group, so two workers may each hold one).
 
 The run is shared: the traffic-light test expects an empty CarStats table and the only green
 phases, the stream_reader test the first trigger of stream_reader. A test that drives those flows
@@ -89,9 +90,11 @@ def pytest_runtest_teardown(item, nextitem):
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's hook reads the groups (a conftest loaded first runs last)
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs two workers), every test of the shared run goes to one
-    worker, in order: one ``group_run`` per platform, never two at once. Tests that start their own
-    runs and every other test are spread over the workers."""
+    """Under pytest-xdist (``make test`` runs two workers), every test of one platform's shared run goes to
+    one worker, in order, so each ``group_run`` starts once; the two platforms' runs are two groups, which
+    may go to two workers at once (each run has its own ports, state and processes). Tests that start their
+    own runs and every other test are spread over the workers."""
     for item in items:
         if "group_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("group_run"))
+            platform = getattr(getattr(item, "callspec", None), "params", {}).get("platform", "any")
+            item.add_marker(pytest.mark.xdist_group(f"group_run-{platform}"))

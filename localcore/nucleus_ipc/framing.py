@@ -197,9 +197,11 @@ _BOOL_TRUE, _BOOL_FALSE, _BYTE_BUF, _STRING, _UUID = 0, 1, 6, 7, 9
 #: fixed value sizes by type code (booleans carry none); byte buffers and strings are u16-length-prefixed
 _SIZES = {_BOOL_TRUE: 0, _BOOL_FALSE: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, _UUID: 16}
 #: a header's bytes (name length to end of value) → its Header: most headers repeat message after message (content
-#: type, model type, operation, message type and flags), so each distinct one is parsed and checked once. Bounded:
-#: emptied when full (the stream ids that keep changing then cannot crowd out the repeating headers for long).
+#: type, model type, operation, message type and flags), so each distinct one is parsed and checked once. Numbers
+#: beyond ±256 (stream ids, timestamps: counters that seldom repeat) are not kept; for them, the name's bytes →
+#: the name. Bounded: each is emptied when full.
 _HEADER_CACHE: dict[bytes, Header] = {}
+_NAME_CACHE: dict[bytes, str] = {}
 HEADER_CACHE_SIZE = 4096
 
 
@@ -230,16 +232,36 @@ def _decode_headers(data: bytes, pos: int, end: int, where: int) -> tuple[Header
                 key = data[pos:hend]
                 h = cache.get(key)
                 if h is None:
-                    h = _decode_header(data, pos, end, base + pos)
-                    if len(cache) >= HEADER_CACHE_SIZE:
-                        cache.clear()
-                    cache[key] = h
+                    h = _new_header(data, pos, tpos, end, base + pos, code, key)
                 append(h)
                 pos = hend
                 continue
         _decode_header(data, pos, end, base + pos)   # raises: the header runs past the section
         raise FramingError(f"header at byte {base + pos}: runs past the headers section")  # not reached
     return tuple(headers)
+
+
+def _new_header(data: bytes, pos: int, tpos: int, end: int, at: int, code: int, key: bytes) -> Header:
+    """A header not in the cache (``key``: its bytes; ``tpos``: where its type is), checked, and remembered."""
+    fixed = _FIXED.get(code)
+    if fixed is None:
+        h = _decode_header(data, pos, end, at)
+    else:
+        name = _NAME_CACHE.get(data[pos:tpos])
+        if name is None:
+            h = _decode_header(data, pos, end, at)
+            if len(_NAME_CACHE) >= HEADER_CACHE_SIZE:
+                _NAME_CACHE.clear()
+            _NAME_CACHE[data[pos:tpos]] = h.name
+        else:
+            t, packer = fixed
+            h = Header(name, packer.unpack_from(data, tpos + 1)[0], t)
+        if not -256 <= h.value <= 256:
+            return h
+    if len(_HEADER_CACHE) >= HEADER_CACHE_SIZE:
+        _HEADER_CACHE.clear()
+    _HEADER_CACHE[key] = h
+    return h
 
 
 def _decode_header(data: bytes, pos: int, end: int, at: int) -> Header:

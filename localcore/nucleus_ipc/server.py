@@ -8,8 +8,9 @@ relative path ``../../ipc.socket`` (their working directory is ``<root>/work/<na
 relative path (``localcore/nucleus_socket.py``) but bind through ``/proc/self/fd/<directory fd>/<name>`` instead
 of changing the core's working directory (Linux).
 
-Per connection: bytes in → connection events → :class:`~.service.IpcService` dispatch; bytes out through a
-writer that honours ``drain()``. Subscription events beyond ``max_pending_bytes`` of unsent data for one client
+Per connection, on asyncio's transport callbacks (no reader task, no writer task): bytes in → connection events →
+:class:`~.service.IpcService` dispatch, the replies of one read written once; what the socket does not take at
+once waits in the transport's buffer. Subscription events beyond ``max_pending_bytes`` of unsent data for one client
 are dropped and counted (a slow component cannot make the core buffer without bound); responses are never
 dropped. A client that goes away has every stream closed (subscriptions removed). A malformed frame closes only
 that client's connection. Every log line names the component.
@@ -24,7 +25,6 @@ import os
 import socket
 import stat
 import threading
-from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -37,67 +37,95 @@ from .service import IpcService
 
 log = logging.getLogger(__name__)
 
-READ_CHUNK = 256 * 1024
 REFUSED_LINGER_S = 2.0
+READ_SIZE = 256 * 1024        # bytes read at most at once (asyncio's own default)
 
 
-class _Client:
-    """One component connection: the protocol state, its open calls and its writer."""
+class _Client(asyncio.BufferedProtocol):
+    """One component connection: the protocol state, its open calls and its transport.
 
-    def __init__(self, server: "NucleusIpcServer", number: int, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter) -> None:
+    Bytes are handled as they arrive (no reader task), read into the server's one read buffer (no 256 KiB
+    allocation per read); the replies they cause are written once per read. Whatever the socket does not take at
+    once waits in the transport's buffer, in order.
+    """
+
+    def __init__(self, server: "NucleusIpcServer", number: int) -> None:
         self.server = server
         self.label = f"conn#{number}"
-        self.reader = reader
-        self.writer = writer
+        self.transport: Optional[asyncio.Transport] = None
         self.conn = RpcConnection(server._authenticate)
         self.calls: dict[int, _ServerCall] = {}
-        self.pending: deque[bytes] = deque()
-        self.pending_bytes = 0
-        self.wake = asyncio.Event()
         self.closing = False
+        self.closed = server.loop.create_future()    # done once the connection is gone and cleaned up
+        self._linger: Optional[asyncio.TimerHandle] = None
         self.dropped_events = 0
         self.requests = 0
-        self.batching = False                 # inside handle(): replies of one read go out in one write
+        self.batching = False                 # inside data_received: replies of one read go out in one write
 
     @property
     def component(self) -> Optional[str]:
         return self.conn.component
 
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        server = self.server
+        server._clients.add(self)
+        server.connections_total += 1
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+                self.label = f"{self.label} pid {int.from_bytes(creds[:4], 'little')}"
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.server._read_buffer      # one loop thread: each read is handled before the next one starts
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(self.server._read_buffer[:nbytes]))
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return                            # after a refusal or a protocol error: read and dropped until EOF
+        self.handle(self.conn.receive_data(data))
+        if self.closing:
+            self._close_after_refusal_or_error()
+
+    def eof_received(self) -> bool:
+        return False                          # close (what was written is sent first)
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.closing = True
+        if self._linger is not None:
+            self._linger.cancel()
+        if exc is not None:
+            log.info("[%s] IPC connection dropped: %s", self.label, exc)
+        self.lost()
+        self.server._clients.discard(self)
+        if self.component:
+            log.info("[%s] IPC disconnected (%d request(s))", self.component, self.requests)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _close_after_refusal_or_error(self) -> None:
+        if self.conn.component is None and self.conn.refusal:
+            self.server.refused_connections += 1
+            # Let the client read the refusing CONNECT_ACK and hang up first: closing at once races with it, and
+            # the SDK then reports AWS_IO_SOCKET_CLOSED instead of AccessDeniedError. Bounded.
+            self._linger = self.server.loop.call_later(REFUSED_LINGER_S, self.transport.close)
+        else:
+            self.transport.close()
+
     # -- output -------------------------------------------------------------------------------------
     def flush(self) -> None:
         if self.batching:
-            return                            # handle() flushes once after the whole read
+            return                            # data_received flushes once after the whole read
         data = self.conn.data_to_send()
-        if not data or self.writer.is_closing():
-            return
-        transport = self.writer.transport
-        if not self.pending and transport.get_write_buffer_size() < self.server.max_pending_bytes:
-            self.writer.write(data)          # the fast path; the transport keeps order with what is queued
-            if transport.get_write_buffer_size() > 0:
-                self.wake.set()              # let the writer task wait for drain()
-            return
-        self.pending.append(data)
-        self.pending_bytes += len(data)
-        self.wake.set()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
 
     def has_room(self) -> bool:
-        size = self.pending_bytes + self.writer.transport.get_write_buffer_size()
-        return size < self.server.max_pending_bytes
-
-    async def write_loop(self) -> None:
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.pending:
-                batch = b"".join(self.pending)
-                self.pending.clear()
-                self.pending_bytes = 0
-                self.writer.write(batch)
-                await self.writer.drain()
-            await self.writer.drain()
-            if self.closing:
-                return
+        return self.transport.get_write_buffer_size() < self.server.max_pending_bytes
 
     # -- input --------------------------------------------------------------------------------------
     def handle(self, events: list) -> None:
@@ -200,7 +228,7 @@ class _ServerCall:
             if client.dropped_events in (1, 10, 100) or client.dropped_events % 1000 == 0:
                 log.warning("[%s] %s: dropped %d event(s): the component reads slower than they arrive "
                             "(%d bytes unsent)", client.label, self.operation.short, client.dropped_events,
-                            client.pending_bytes + client.writer.transport.get_write_buffer_size())
+                            client.transport.get_write_buffer_size())
             return False
         ok = client.conn.send_event(self.stream_id, body)
         client.flush()
@@ -292,7 +320,7 @@ class NucleusIpcServer:
         self.loop_thread: Optional[int] = None
         self._server: Optional[asyncio.AbstractServer] = None
         self._clients: set[_Client] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._read_buffer = memoryview(bytearray(READ_SIZE))
         self._numbers = itertools.count(1)
         self._dir_fd: Optional[int] = None
         self.connections_total = 0
@@ -319,7 +347,8 @@ class NucleusIpcServer:
             self._dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
             bind_path = f"/proc/self/fd/{self._dir_fd}/{self.socket_path.name}"
         try:
-            self._server = await asyncio.start_unix_server(self._on_client, path=bind_path, limit=READ_CHUNK)
+            self._server = await self.loop.create_unix_server(lambda: _Client(self, next(self._numbers)),
+                                                              path=bind_path)
         except OSError:
             self._close_dir_fd()
             raise
@@ -330,13 +359,12 @@ class NucleusIpcServer:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        for client in list(self._clients):
+        clients = list(self._clients)
+        for client in clients:
             client.closing = True
-            client.writer.close()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+            client.transport.close()
+        if clients:
+            await asyncio.wait([c.closed for c in clients], timeout=5)
         if server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), timeout=5)
@@ -348,53 +376,6 @@ class NucleusIpcServer:
         if self._dir_fd is not None:
             os.close(self._dir_fd)
             self._dir_fd = None
-
-    # -- connections --------------------------------------------------------------------------------
-    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._tasks.add(task)
-        client = _Client(self, next(self._numbers), reader, writer)
-        self._clients.add(client)
-        self.connections_total += 1
-        sock = writer.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-                client.label = f"conn#{client.label[5:]} pid {int.from_bytes(creds[:4], 'little')}"
-        writer_task = asyncio.create_task(client.write_loop())
-        try:
-            while not client.closing:
-                data = await reader.read(READ_CHUNK)
-                if not data:
-                    break
-                client.handle(client.conn.receive_data(data))
-            if client.closing and client.conn.component is None and client.conn.refusal:
-                self.refused_connections += 1
-                # Let the client read the refusing CONNECT_ACK and hang up first: closing at once races with it,
-                # and the SDK then reports AWS_IO_SOCKET_CLOSED instead of AccessDeniedError. Bounded.
-                with contextlib.suppress(asyncio.TimeoutError, ConnectionError):
-                    await asyncio.wait_for(self._until_eof(reader), timeout=REFUSED_LINGER_S)
-        except (ConnectionError, asyncio.IncompleteReadError) as e:
-            log.info("[%s] IPC connection dropped: %s", client.label, e)
-        finally:
-            client.lost()
-            client.closing = True
-            client.wake.set()
-            with contextlib.suppress(asyncio.TimeoutError, ConnectionError, asyncio.CancelledError):
-                await asyncio.wait_for(writer_task, timeout=2)
-            writer_task.cancel()
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-            self._clients.discard(client)
-            self._tasks.discard(task)
-            if client.component:
-                log.info("[%s] IPC disconnected (%d request(s))", client.component, client.requests)
-
-    @staticmethod
-    async def _until_eof(reader: asyncio.StreamReader) -> None:
-        while await reader.read(READ_CHUNK):
-            pass
 
     def status(self) -> dict:
         return {

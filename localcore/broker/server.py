@@ -486,7 +486,9 @@ class _Client(asyncio.Protocol):
     def _more_publishes(self, more: codec.MorePublishes) -> None:
         """PUBLISHes after the last PUBLISH packet with its topic and QoS. When that one joined the run,
         these do too with no more checks (the topic is valid and the policy's answer is the one just
-        given); otherwise, or when a payload is over the limit, each is taken as it would be alone."""
+        given). Otherwise, or when a payload is over the limit, one by one as if each came alone: the
+        policy is asked until it allows one, and an oversized payload is a protocol error after the
+        ones before it have joined the run."""
         payloads = more.payloads
         run = self._run
         if run is not None and max(map(len, payloads)) <= MAX_PAYLOAD:
@@ -500,7 +502,15 @@ class _Client(asyncio.Protocol):
         for index, payload in enumerate(payloads):
             if len(payload) > MAX_PAYLOAD:
                 raise ProtocolError(f"PUBLISH: payload of {len(payload)} bytes exceeds 128 KB")
-            self._accept(topic, payload, qos, ids[2 * index:2 * index + 2])
+            packet_id = ids[2 * index:2 * index + 2]
+            run = self._run
+            if run is None:  # not allowed so far: asked again, as a PUBLISH of its own would be
+                self._accept(topic, payload, qos, packet_id)
+                continue
+            self.broker._received += 1
+            run.payloads.append(payload)
+            if qos:
+                self._run_acks.append(packet_id)
 
     def _end_run(self) -> None:
         """Route the run (Router.publish_run: as one publish per message, in order), then acknowledge

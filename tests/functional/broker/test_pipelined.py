@@ -182,3 +182,40 @@ def test_a_subscriber_that_does_not_read_loses_what_is_over_the_backlog_limit_an
     numbers = [int(m.payload[:6]) for m in got]
     assert numbers == sorted(numbers) and numbers[:1000] == list(range(1000))  # in order; the first ones kept
     assert [m.packet_id for m in got] == list(range(1, total - dropped + 1))  # a dropped one takes no id
+
+
+def test_an_oversized_payload_inside_a_run_ends_the_connection_after_the_ones_before(core):
+    sub = connected(core, "Sub", [("data/#", 1)])
+    pub = connected(core, "Pub")
+    small = [codec.encode_publish("data/a", b"%02d" % n, 1, n + 1) for n in range(8)]
+    oversized = codec.encode_publish("data/a", b"x" * (128 * 1024 + 1), 1, 9)
+    pub.sendall(b"".join(small) + oversized + codec.encode_publish("data/a", b"after", 1, 10))
+    assert [codec.decode_packet_id(p) for p in read_n(pub, 8)] == list(range(1, 9))
+    assert read_packet(pub) is None                             # then disconnected
+    assert [codec.decode_publish(p).payload for p in read_n(sub, 8)] == [b"%02d" % n for n in range(8)]
+    counts = core.call(core.broker.status)["counts"]
+    assert counts["protocol_errors"] == 1 and counts["received"] == 8
+
+
+def test_a_refused_run_is_refused_whole_and_the_next_allowed_run_acknowledged_whole(tmp_path):
+    auth = {"deviceGroups": {
+        "definitions": {"All": {"selectionRule": "thingName: *", "policyName": "P"}},
+        "policies": {"P": {"Any": {"operations": ["mqtt:connect", "mqtt:subscribe"],
+                                   "resources": ["mqtt:clientId:*", "mqtt:topicfilter:data/#"]},
+                           "Pub": {"operations": ["mqtt:publish"], "resources": ["mqtt:topic:data/ok"]}}}}}
+    core = Core(tmp_path, ROUTES, ["Pub", "Sub"])
+    core.broker = Broker(core.router, ssl_context=core._ctx, authorize=core.auth, port=0,
+                         client_policy=policy_from_config(auth))
+    core.start()
+    try:
+        sub = connected(core, "Sub", [("data/#", 1)])
+        pub = connected(core, "Pub")
+        refused = b"".join(codec.encode_publish("data/no", b"%03d" % n, 1, n) for n in range(1, 41))
+        allowed = b"".join(codec.encode_publish("data/ok", b"%03d" % n, 1, n) for n in range(41, 81))
+        pub.sendall(refused + allowed)
+        assert [codec.decode_packet_id(p) for p in read_n(pub, 40)] == list(range(41, 81))
+        assert [codec.decode_publish(p).payload for p in read_n(sub, 40)] == [b"%03d" % n for n in range(41, 81)]
+        counts = core.call(core.broker.status)["counts"]
+        assert counts["publish_refused"] == 40 and counts["received"] == 80
+    finally:
+        core.stop()

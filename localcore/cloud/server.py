@@ -328,7 +328,7 @@ class LocalCloud:
         assert self.moto is not None
         self._greengrass_api = GreengrassApi(self.greengrass, self.moto, self.pki_dir, self._read_s3)
         self.register("greengrass", self._greengrass_api.handle)
-        self.register("iot", IoTApi(self.advertised_host).handle)
+        self.register("iot", IoTApi(self.advertised_host, moto=self.moto, pki_dir=self.pki_dir).handle)
         self._load_and_persist("greengrassv2", self.greengrassv2)
         self._greengrassv2_api = GreengrassV2Api(
             self.greengrassv2, moto_url=self.moto_url, public_url=lambda: self.url

@@ -2,7 +2,15 @@
 
 The SDK's DiscoveryInfoProvider needs the status line ``HTTP/1.1 <code> <reason>`` and a
 lower-case ``content-length: N`` header, and reads exactly N bytes (at least one: it reads a
-byte before checking the length), so every answer has a non-empty JSON body.
+byte before checking the length), so every answer has a non-empty JSON body: 404 for a thing that is not
+associated with the core device (not a device of the V1 group), 401 for a certificate that is not one of the
+thing's, and the SDK's other codes for a bad request (400) or a failure here (500).
+
+A client certificate that does not chain to the trusted CA is refused in the TLS handshake, as AWS IoT refuses a
+certificate it does not know. The server speaks TLS 1.2 at most so that the device sees that refusal *in* its
+handshake (``ssl.SSLError`` from ``DiscoveryInfoProvider.discover``): under TLS 1.3 the client's handshake ends
+before the server has checked the client certificate, asyncio then closes the connection without an alert, and
+the SDK's read loop turns the empty read into ``TypeError: 'bytes' object cannot be interpreted as an integer``.
 
 Wiring::
 
@@ -25,7 +33,7 @@ from localcore.discovery.state import DiscoveryGroup, answer, encode
 
 log = logging.getLogger(__name__)
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
 
 
 class DiscoveryServer:
@@ -42,6 +50,7 @@ class DiscoveryServer:
         self.group = group
         self.is_member = is_member
         self.authorize = authorize
+        ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2   # a refused client certificate fails the handshake
         self.ssl_context = ssl_context
         self.host = host
         self.port = port
@@ -75,6 +84,20 @@ class DiscoveryServer:
         return self._response(404, {"errorMessage": f"no such resource: {request.path}",
                                     "errorCode": "ResourceNotFoundException"})
 
+    @web.middleware
+    async def _errors_as_json(self, request: web.Request, handler: Callable) -> web.StreamResponse:
+        """A failure here is a 500 the SDK can read (its JSON body and lower-case content-length), not aiohttp's
+        plain-text page."""
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("discovery failed on %s", request.path)
+            self._counts[500] += 1
+            return self._response(500, {"errorMessage": "Discovery failed on the core: see its log",
+                                        "errorCode": "InternalFailureException"})
+
     @staticmethod
     def _check(func: Callable, *args) -> bool:
         try:
@@ -85,7 +108,7 @@ class DiscoveryServer:
 
     async def start(self) -> None:
         self.state = "starting"
-        app = web.Application()
+        app = web.Application(middlewares=[self._errors_as_json])
         app.router.add_get("/greengrass/discover/thing/{thing}", self._discover)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None)

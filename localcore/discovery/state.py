@@ -8,12 +8,14 @@ the members of a group: the server's ``is_member`` is then "is associated".
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
 from localcore.discovery.errors import DiscoveryConfigError
 
 V2_GROUP_PREFIX = "greengrassV2-coreDevice-"
+THING_NAME_RE = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 
 
 def v2_group_id(core_thing: str) -> str:
@@ -68,8 +70,18 @@ class DiscoveryGroup:
         }]}
 
 
+def thing_name_problem(thing: str) -> str | None:
+    """Why ``thing`` cannot be an AWS IoT thing name (1-128 of ``[a-zA-Z0-9:_-]``), else None."""
+    if not THING_NAME_RE.fullmatch(thing or ""):
+        return f"Thing name {thing[:140]!r} is not valid: use 1-128 letters, digits, ':', '_' and '-'"
+    return None
+
+
 def answer(group: DiscoveryGroup, thing: str, is_member: bool, cert_matches: bool) -> tuple[int, dict]:
     """The HTTP status and JSON body for ``GET /greengrass/discover/thing/<thing>``."""
+    problem = thing_name_problem(thing)
+    if problem is not None:
+        return 400, {"errorMessage": problem, "errorCode": "InvalidRequestException"}
     if not is_member:
         if group.group_id.startswith(V2_GROUP_PREFIX):
             core = group.group_id[len(V2_GROUP_PREFIX):]

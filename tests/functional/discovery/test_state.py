@@ -16,6 +16,12 @@ def test_answer(member, cert_ok, code):
     assert status == code and body
 
 
+@pytest.mark.parametrize("thing", ["", "a.b", "a b", "x" * 129, "thing/other"])
+def test_a_name_that_is_no_thing_name_is_400_before_membership(thing):
+    status, body = answer(GROUP, thing, True, True)
+    assert status == 400 and body["errorCode"] == "InvalidRequestException" and "not valid" in body["errorMessage"]
+
+
 def test_document_shape():
     doc = answer(GROUP, "Dev", True, True)[1]
     (group,) = doc["GGGroups"]

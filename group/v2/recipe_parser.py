@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 # steps they are left unread: the recipe deploys and the key does nothing. Lifecycle-level Setenv is not one of them:
 # the nucleus gives it to every step (GenericExternalService.addEnv walks from the step up), under the step's own.
 _STEP_OPTIONS_IGNORED_AT_LIFECYCLE = MappingProxyType({
-    "requiresprivilege": "the steps run as the component's default user (runWith posixUser), not as root; to run a step as "
-                         "root write it inside the step, e.g. Run: {Script: ..., RequiresPrivilege: true}",
+    "requiresprivilege": "the steps run as the component's default user (runWith posixUser), not as root; to run "
+                         "a step as root write it inside the step, e.g. Run: {Script: ..., RequiresPrivilege: true}",
     "timeout": "each step keeps its own timeout (Run none; Install, Startup, Bootstrap, Uninstall 120 s; Shutdown "
                "15 s; Recover 60 s); write it inside a step, e.g. Install: {Script: ..., Timeout: 300}",
     "skipif": "no step is skipped; write it inside a step, e.g. Install: {Script: ..., Skipif: onpath git}",

@@ -35,7 +35,8 @@ CERTIFICATE_SUBJECT = "AWS IoT Certificate"   # the CN of the certificates AWS I
 
 
 class IoTApi:
-    def __init__(self, advertised_host: str, *, moto: MotoLink | None = None, pki_dir: str | Path | None = None) -> None:
+    def __init__(self, advertised_host: str, *, moto: MotoLink | None = None,
+                 pki_dir: str | Path | None = None) -> None:
         self.advertised_host = advertised_host
         self._moto = moto
         self._pki_dir = Path(pki_dir) if pki_dir is not None else None

@@ -10,8 +10,11 @@ import ssl
 import boto3
 import pytest
 from AWSIoTPythonSDK.core.greengrass.discovery.providers import DiscoveryInfoProvider
-from AWSIoTPythonSDK.exception.AWSIoTExceptions import (DiscoveryDataNotFoundException, DiscoveryInvalidRequestException,
-                                                  DiscoveryUnauthorizedException)
+from AWSIoTPythonSDK.exception.AWSIoTExceptions import (
+    DiscoveryDataNotFoundException,
+    DiscoveryInvalidRequestException,
+    DiscoveryUnauthorizedException,
+)
 from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
 from cryptography import x509
 from corekit import CORE, Core
@@ -58,7 +61,8 @@ def world(tmp_path):
         core = Core(tmp_path, [], []).start()
         core.ids.update({t: set(ids) for t, ids in certificate_members(iot, associated).items()})
         group = DiscoveryGroup(v2_group_id(CORE), f"arn:aws:iot:{REGION}:123456789012:thing/{CORE}",
-                               [Connectivity("lan", "127.0.0.1", core.broker.port, "")], core.group_ca.cert_pem.decode())
+                               [Connectivity("lan", "127.0.0.1", core.broker.port, "")],
+                               core.group_ca.cert_pem.decode())
         web = core.pki.root.issue_server("localhost", ["127.0.0.1", "localhost"])
         core.discovery = DiscoveryServer(group, is_member=associated.__contains__, authorize=core.auth,
                                          ssl_context=server_ssl_context(web.cert_pem, web.key_pem,

@@ -10,8 +10,8 @@ CLI = "aws.greengrass.Cli"
 
 async def test_a_long_inline_update_config_is_read_as_json(core):
     await core.ipc.configure({CLI: {}})
-    merge = {"cloudSecrets": [{"arn": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:MyGreengrassSecret{i}-abcdef"}
-                              for i in range(4)]}
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:MyGreengrassSecret{}-abcdef"
+    merge = {"cloudSecrets": [{"arn": secret.format(i)} for i in range(4)]}
     inline = json.dumps({"aws.greengrass.SecretManager": {"MERGE": merge}})
     assert len(inline.encode()) > 300
     code, out, err = await core.cli("deployment", "create", "--merge", "aws.greengrass.SecretManager=2.1.0",

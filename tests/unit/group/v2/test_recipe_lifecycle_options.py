@@ -2,6 +2,7 @@
 in aws/aws-iot-device-sdk-python-v2 samples/greengrass/ipc_greengrass.md) is accepted and ignored with a warning, as
 the nucleus ignores it (GenericExternalService reads RequiresPrivilege, Timeout and Skipif only inside a step);
 lifecycle-level Setenv is a real key that every step gets; a near-miss of a step name still fails."""
+import json
 import logging
 
 import pytest
@@ -51,7 +52,6 @@ def test_the_sdk_samples_lifecycle_level_requires_privilege_is_ignored_as_the_nu
     ({"BootstrapOnRollback": True, "Run": "x"}, "Lifecycle.BootstrapOnRollback", "only inside Bootstrap"),
 ])
 def test_other_step_options_at_lifecycle_level_are_ignored_with_what_the_nucleus_does(caplog, lifecycle, path, says):
-    import json
     doc = {"RecipeFormatVersion": "2020-01-25", "ComponentName": "c", "ComponentVersion": "1.0.0",
            "Manifests": [{"Lifecycle": lifecycle}]}
     with caplog.at_level(logging.WARNING):
@@ -87,4 +87,5 @@ def test_a_key_that_is_neither_a_step_nor_a_step_option_is_refused(key, fix):
     with pytest.raises(RecipeError) as e:
         parse_recipe(text)
     (issue,) = e.value.issues
-    assert issue.path == f"Manifests[0].Lifecycle.{key}" and f"unknown key {key!r}" in issue.message and fix in issue.fix
+    assert issue.path == f"Manifests[0].Lifecycle.{key}" and f"unknown key {key!r}" in issue.message
+    assert fix in issue.fix

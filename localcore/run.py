@@ -1,8 +1,8 @@
 """``deploy.py run``: the main job — the whole group on this machine.
 
 Embedded local cloud → validate + deploy the group to it → local core (stream manager, broker,
-router, shadows, discovery, IPC, every function) → acknowledge the deployment → device scripts
-→ dashboard. Writes ``<state>/endpoint.json`` once ready; Ctrl-C / SIGTERM stops everything in
+router, shadows, discovery, IPC, every function) → acknowledge the deployment (V2: its components start)
+while the dashboard starts → device scripts. Writes ``<state>/endpoint.json`` once ready; Ctrl-C / SIGTERM stops everything in
 reverse order and exits 0.
 """
 from __future__ import annotations
@@ -142,7 +142,7 @@ async def _run(args: argparse.Namespace) -> int:
         progress.note("note: run brings up the first group file only; deploy the others with `deploy.py deploy`")
 
     stack = _Stack()
-    cloud_functions = None
+    cloud_functions = dashboard_start = None
     try:
         cloud = await _start_cloud(progress, state_dir, args, group.group.region)
         stack.push("local cloud", lambda: asyncio.to_thread(cloud.stop))
@@ -159,11 +159,17 @@ async def _run(args: argparse.Namespace) -> int:
         runners = await cloud_functions
         core, dashboard = await _start_core(progress, setup, root, state_dir, certs_dir, cloud, result, args, runners)
         stack.push("local core", core.stop)
+        if dashboard is not None:   # nothing of the deployment waits for it (V2: the components start meanwhile)
+            dashboard_start = asyncio.ensure_future(_start_dashboard(progress, dashboard))
+            stack.push("dashboard", dashboard.stop)   # stopped first, then the core
+            await asyncio.sleep(0)   # its tap is on the cloud route before anything of the deployment runs
 
         t = time.monotonic()
         dep = await run_platform.start(ctx, core, result, setup)  # acknowledged; later ones followed
         progress.step("deployment", time.monotonic() - t, dep.status in ("Success", "SUCCEEDED"),
                       f"{dep.id} {dep.status}")
+        if dashboard_start is not None:
+            await dashboard_start
 
         if not args.no_devices:
             children = await _start_devices(progress, group, root, state_dir, certs_dir, core)
@@ -211,11 +217,12 @@ async def _run(args: argparse.Namespace) -> int:
         return 1
     finally:
         endpoint_file.unlink(missing_ok=True)
-        if cloud_functions is not None:   # the run may have failed while they started: their stops are pushed first
-            if not cloud_functions.done():
-                await asyncio.wait({cloud_functions}, timeout=30.0)
-                cloud_functions.cancel()
-            await asyncio.gather(cloud_functions, return_exceptions=True)
+        for starting in (cloud_functions, dashboard_start):   # the run may have failed while they started
+            if starting is not None:
+                if not starting.done():
+                    await asyncio.wait({starting}, timeout=30.0)
+                    starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
         await stack.unwind()
 
 
@@ -302,9 +309,14 @@ async def _start_core(progress: Progress, setup, root: Path, state_dir: Path, ce
         sections = {"cloud_functions": lambda: [r.status() for r in runners.values()]}
         dashboard = DashboardService(core, token=secrets.token_urlsafe(24), host=args.dashboard_host,
                                      extra_sections=sections, snapshot=snapshot, public_routes=routes)
-        core.add_service("dashboard", dashboard.start, dashboard.stop)
     await core.start()
     return core, dashboard
+
+
+async def _start_dashboard(progress: Progress, dashboard) -> None:
+    t = time.monotonic()
+    await dashboard.start()
+    progress.step("dashboard", time.monotonic() - t, True)
 
 
 async def _start_devices(progress: Progress, group, root: Path, state_dir: Path, certs_dir: Path, core):

@@ -24,6 +24,7 @@ Rules followed (public sources):
 from __future__ import annotations
 
 import json
+import json.scanner
 import struct
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -48,6 +49,7 @@ class MessageType(IntEnum):
     INTERNAL_ERROR = 7
 
 
+_APPLICATION_MESSAGE = int(MessageType.APPLICATION_MESSAGE)
 CONNECTION_ACCEPTED = 0x1
 TERMINATE_STREAM = 0x2
 INT32_MAX = 2 ** 31 - 1
@@ -110,11 +112,16 @@ class Close:
 Event = Union[Connected, Request, StreamClosed, Close]
 
 
-@dataclass
 class _Stream:
-    operation: OperationSpec
-    responded: bool = False
-    events: int = 0
+    """A dispatched stream: its operation, the flags and headers of its replies, and how far it got."""
+
+    __slots__ = ("operation", "response_flags", "response_headers", "event_headers", "responded", "events")
+
+    def __init__(self, operation: OperationSpec) -> None:
+        self.operation = operation
+        (_, self.response_flags, self.response_headers, self.event_headers) = _replies(operation)
+        self.responded = False
+        self.events = 0
 
 
 # ------------------------------------------------------------------------------------------ encoding helpers
@@ -134,14 +141,19 @@ _TEXT_CT = framing.encode_headers([Header.string(":content-type", "text/plain")]
 _rpc_prefixes: dict[tuple[int, int], bytes] = {}
 
 
-def _rpc(mtype: int, flags: int, stream_id: int) -> bytes:
-    """The three RPC headers (type, flags and stream id)."""
+def _rpc_prefix(mtype: int, flags: int) -> bytes:
+    """The RPC headers of a message up to the stream id's value (type, flags, the stream id's name and type)."""
     prefix = _rpc_prefixes.get((mtype, flags))
     if prefix is None:
         prefix = _H_TYPE + _I32.pack(mtype) + _H_FLAGS + _I32.pack(flags) + _H_STREAM
         if len(_rpc_prefixes) < 256:
             _rpc_prefixes[(mtype, flags)] = prefix
-    return prefix + _I32.pack(stream_id)
+    return prefix
+
+
+def _rpc(mtype: int, flags: int, stream_id: int) -> bytes:
+    """The three RPC headers (type, flags and stream id)."""
+    return _rpc_prefix(mtype, flags) + _I32.pack(stream_id)
 
 
 _model_headers_cache: dict[str, bytes] = {}
@@ -156,7 +168,32 @@ def _model_headers(model_type: str) -> bytes:
     return cached
 
 
+_replies_cache: dict[str, tuple[OperationSpec, int, bytes, bytes]] = {}
+
+
+def _replies(op: OperationSpec) -> tuple[OperationSpec, int, bytes, bytes]:
+    """(op, the flags of its response, the headers of its response, of its events), worked out once per operation."""
+    cached = _replies_cache.get(op.name)
+    if cached is None or cached[0] is not op:
+        cached = (op, 0 if op.streaming else TERMINATE_STREAM, _model_headers(op.response_shape),
+                  _model_headers(op.event_shape) if op.streaming else b"")
+        if len(_replies_cache) < 1024:
+            _replies_cache[op.name] = cached
+    return cached
+
+
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode   # json.dumps(body, separators=(",", ":"))
+_scan_json = json.scanner.make_scanner(json.JSONDecoder())        # (text, index) → (value, end) or StopIteration
+
+
+def _json_loads(text: str) -> Any:
+    """``json.loads(text)``: the value scanned at once when the text is exactly one JSON value (what clients
+    send), else json.loads itself (surrounding whitespace, and the errors with its texts)."""
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
 
 
 def _json_bytes(body: Any) -> bytes:
@@ -171,6 +208,7 @@ def _json_bytes(body: Any) -> bytes:
 _FIELDS = {":message-type": (0, HeaderType.INT32), ":message-flags": (1, HeaderType.INT32),
            ":stream-id": (2, HeaderType.INT32), "operation": (3, HeaderType.STRING),
            ":content-type": (None, None), "service-model-type": (None, None)}
+_OTHER = (None, None)
 
 
 def _rpc_fields(frame: Frame) -> list:
@@ -178,7 +216,7 @@ def _rpc_fields(frame: Frame) -> list:
     first header of that name (compared case-insensitively) and type, or None -- what :meth:`Frame.value` gives."""
     found: list = [None, None, None, None]
     for h in frame.headers:
-        slot, type_ = _FIELDS.get(h.name) or _FIELDS.get(h.name.lower(), (None, None))
+        slot, type_ = _FIELDS.get(h.name) or _FIELDS.get(h.name.lower(), _OTHER)
         if slot is not None and found[slot] is None and h.type == type_:
             found[slot] = h.value
     return found
@@ -199,6 +237,9 @@ class RpcConnection:
         self._decoder = framing.Decoder()
         self._out: list[bytes] = []
         self._streams: dict[int, _Stream] = {}
+        # a request's headers without its stream id's value → (type, flags, operation, where that value is)
+        self._layouts: dict[bytes, tuple[int, int, Optional[str], int]] = {}
+        self._sid_offsets: list[int] = []
         self.state = State.AWAITING_CONNECT
         self.component: Optional[str] = None
         self.last_stream_id = 0
@@ -218,7 +259,8 @@ class RpcConnection:
         return len(self._streams)
 
     def _queue(self, mtype: int, flags: int, stream_id: int, headers: bytes = b"", payload: bytes = b"") -> None:
-        self._out.append(framing.encode_raw(_rpc(mtype, flags, stream_id) + headers, payload))
+        prefix = _rpc_prefixes.get((mtype, flags)) or _rpc_prefix(mtype, flags)
+        self._out.append(framing.encode_raw(prefix + _I32.pack(stream_id) + headers, payload))
 
     def _connection_error(self, mtype: MessageType, text: str, reason: str) -> list[Event]:
         self._queue(mtype, 0, 0, _JSON_CT, text.encode())
@@ -236,16 +278,50 @@ class RpcConnection:
         """Process bytes from the socket; returns the events they caused (in order)."""
         if self.state is State.CLOSED:
             return []
+        decoder = self._decoder
         try:
-            frames = self._decoder.feed(data)
+            messages = decoder.feed_raw(data)
+            # a request laid out as an earlier one of this connection (the same bytes but the stream id's) has
+            # the same fields: no header is parsed again; any other message is parsed in full
+            items = [self._known_layout(raw) or decoder.frame(raw) for raw in messages]
         except FramingError as e:
             return self._close(f"malformed frame: {e}")
         events: list[Event] = []
-        for frame in frames:
-            events += self._receive(frame)
+        for raw, item in zip(messages, items):
+            if type(item) is tuple:
+                events += self._on_stream_message(raw[0][raw[2]:raw[3]], *item)
+            else:
+                events += self._receive(item, raw)
             if self.state is State.CLOSED:
                 break
         return events
+
+    def _known_layout(self, raw: framing.RawMessage) -> Optional[tuple[int, int, int, str]]:
+        """(type, flags, stream id, operation) of a message laid out as one seen before, else None."""
+        if self.state is not State.CONNECTED:
+            return None
+        data, hstart, pstart = raw[0], raw[1], raw[2]
+        for at in self._sid_offsets:
+            cut = hstart + at
+            if cut + 4 <= pstart:
+                fields = self._layouts.get(data[hstart:cut] + data[cut + 4:pstart])
+                if fields is not None and fields[3] == at:   # the same bytes around the stream id, at one place
+                    sid = _I32.unpack_from(data, cut)[0]
+                    return None if sid == 0 else (fields[0], fields[1], sid, fields[2])
+        return None
+
+    def _learn_layout(self, raw: framing.RawMessage, sid_index: int, fields: tuple) -> None:
+        """Remember the layout of a message parsed in full (only its stream id's value may differ next time)."""
+        data, hstart, pstart = raw[0], raw[1], raw[2]
+        at = framing.value_offset(data, hstart, sid_index) - hstart
+        if len(self._layouts) >= 64:
+            self._layouts.clear()
+        self._layouts[data[hstart:hstart + at] + data[hstart + at + 4:pstart]] = (*fields, at)
+        offsets = self._sid_offsets
+        if at in offsets:
+            offsets.remove(at)
+        offsets.insert(0, at)
+        del offsets[4:]
 
     def connection_lost(self) -> list[Event]:
         """The socket is gone: every dispatched stream is closed (unsubscribe)."""
@@ -253,8 +329,17 @@ class RpcConnection:
             return []
         return [e for e in self._close("connection lost") if isinstance(e, StreamClosed)]
 
-    def _receive(self, frame: Frame) -> list[Event]:
-        mtype, flags, sid, operation = _rpc_fields(frame)
+    def _receive(self, frame: Frame, raw: Optional[framing.RawMessage] = None) -> list[Event]:
+        # the RPC fields in one pass over the headers (what _rpc_fields gives)
+        found = [None, None, None, None]
+        sid_index = -1
+        for i, h in enumerate(frame.headers):
+            slot, type_ = _FIELDS.get(h.name) or _FIELDS.get(h.name.lower(), _OTHER)
+            if slot is not None and found[slot] is None and h.type == type_:
+                found[slot] = h.value
+                if slot == 2:
+                    sid_index = i
+        mtype, flags, sid, operation = found
         if mtype is None or flags is None or sid is None:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_MISSING_FIELDS,
                                           "message without :message-type, :message-flags or :stream-id (int32)")
@@ -262,7 +347,9 @@ class RpcConnection:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_NOT_CONNECTED,
                                           f"message type {mtype} on stream {sid} before CONNECT")
         if sid != 0:
-            return self._on_stream_message(frame, mtype, flags, sid, operation)
+            if raw is not None and self.state is State.CONNECTED:
+                self._learn_layout(raw, sid_index, (mtype, flags, operation))
+            return self._on_stream_message(frame.payload, mtype, flags, sid, operation)
         if mtype == MessageType.CONNECT:
             if self.state is not State.AWAITING_CONNECT:
                 return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_NOT_CONNECTED, "second CONNECT")
@@ -309,7 +396,7 @@ class RpcConnection:
         self._queue(MessageType.CONNECT_ACK, CONNECTION_ACCEPTED, 0)
         return [Connected(component)]
 
-    def _on_stream_message(self, frame: Frame, mtype: int, flags: int, sid: int,
+    def _on_stream_message(self, payload: bytes, mtype: int, flags: int, sid: int,
                            name: Optional[str]) -> list[Event]:
         if mtype not in (MessageType.APPLICATION_MESSAGE, MessageType.APPLICATION_ERROR) or sid < 0:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_STREAM_ID,
@@ -341,7 +428,7 @@ class RpcConnection:
             self._queue(MessageType.APPLICATION_ERROR, TERMINATE_STREAM, sid, _JSON_CT, body.encode())
             return []
         try:
-            body = json.loads(frame.payload.decode("utf-8")) if frame.payload else {}
+            body = _json_loads(payload.decode("utf-8")) if payload else {}
         except (UnicodeDecodeError, ValueError):
             self.send_internal_error_raw(sid)
             return []
@@ -355,14 +442,13 @@ class RpcConnection:
         stream = self._streams.get(stream_id)
         if stream is None or stream.responded or self.state is not State.CONNECTED:
             return False
-        op = stream.operation
-        flags = 0 if op.streaming else TERMINATE_STREAM
-        self._queue(MessageType.APPLICATION_MESSAGE, flags, stream_id, _model_headers(op.response_shape),
-                    _json_bytes({} if body is None else body))
-        if op.streaming:
-            stream.responded = True
-        else:
+        flags = stream.response_flags
+        self._queue(_APPLICATION_MESSAGE, flags, stream_id, stream.response_headers,
+                    b"{}" if body is None else _json_bytes(body))
+        if flags:
             del self._streams[stream_id]
+        else:
+            stream.responded = True
         return True
 
     def send_event(self, stream_id: int, body: Any) -> bool:
@@ -371,8 +457,7 @@ class RpcConnection:
         if stream is None or not stream.responded or self.state is not State.CONNECTED:
             return False
         stream.events += 1
-        self._queue(MessageType.APPLICATION_MESSAGE, 0, stream_id, _model_headers(stream.operation.event_shape),
-                    _json_bytes(body))
+        self._queue(_APPLICATION_MESSAGE, 0, stream_id, stream.event_headers, _json_bytes(body))
         return True
 
     def send_error(self, stream_id: int, error: IpcError) -> bool:

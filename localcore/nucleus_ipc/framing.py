@@ -327,6 +327,22 @@ def check_prelude(prelude: bytes, offset: int = 0) -> tuple[int, int]:
     return total, hlen
 
 
+#: a message's bytes, where its headers start, where its payload starts and ends, and the stream offset of its headers
+RawMessage = tuple[bytes, int, int, int, int]
+
+
+def value_offset(data: bytes, start: int, index: int) -> int:
+    """Where the value of header number ``index`` of a well-formed headers section at ``data[start]`` begins."""
+    pos = start
+    for _ in range(index):
+        tpos = pos + 1 + data[pos]
+        size = _SIZES.get(data[tpos])
+        if size is None:   # a string or byte buffer
+            size = 2 + ((data[tpos + 1] << 8) | data[tpos + 2])
+        pos = tpos + 1 + size
+    return pos + 1 + data[pos] + 1
+
+
 class Decoder:
     """Incremental decoder: ``feed(data)`` returns every message completed by ``data`` (maybe none).
 
@@ -346,6 +362,20 @@ class Decoder:
         return len(self._buf)
 
     def feed(self, data: bytes) -> list[Frame]:
+        return [self.frame(raw) for raw in self.feed_raw(data)]
+
+    def frame(self, raw: "RawMessage") -> Frame:
+        """The :class:`Frame` of a message from :meth:`feed_raw` (its headers parsed and checked)."""
+        data, hstart, pstart, pend, where = raw
+        try:
+            return Frame(_decode_headers(data, hstart, pstart, where), data[pstart:pend])
+        except FramingError as e:
+            self._broken = e
+            raise
+
+    def feed_raw(self, data: bytes) -> list["RawMessage"]:
+        """Like :meth:`feed`, with the headers of each message left unparsed: (bytes, headers start, payload
+        start, payload end, stream offset of the headers) -- prelude, lengths and both CRCs checked."""
         if self._broken is not None:
             raise FramingError(f"decoder stopped after an earlier error: {self._broken}")
         if self._buf:
@@ -359,7 +389,7 @@ class Decoder:
         crc32 = zlib.crc32
         size = len(data)
         offset = self._offset
-        frames: list[Frame] = []
+        frames: list[RawMessage] = []
         pos = 0
         need = PRELUDE_LEN
         try:
@@ -378,9 +408,7 @@ class Decoder:
                     raise FramingError(f"message at byte {offset + pos}: message CRC mismatch "
                                        f"(got {crc:#010x}, computed {computed:#010x})")
                 hstart = pos + PRELUDE_LEN
-                pend = hstart + hlen
-                frames.append(Frame(_decode_headers(data, hstart, pend, offset + hstart),
-                                    data[pend:end - TRAILER_LEN]))
+                frames.append((data, hstart, hstart + hlen, end - TRAILER_LEN, offset + hstart))
                 pos = end
         except FramingError as e:
             self._broken = e

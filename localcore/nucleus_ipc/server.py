@@ -25,6 +25,7 @@ import os
 import socket
 import stat
 import threading
+from threading import get_ident
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -82,12 +83,9 @@ class _Client(asyncio.BufferedProtocol):
         return self.server._read_buffer      # one loop thread: each read is handled before the next one starts
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self.server._read_buffer[:nbytes]))
-
-    def data_received(self, data: bytes) -> None:
         if self.closing:
             return                            # after a refusal or a protocol error: read and dropped until EOF
-        self.handle(self.conn.receive_data(data))
+        self.handle(self.conn.receive_data(bytes(self.server._read_buffer[:nbytes])))
         if self.closing:
             self._close_after_refusal_or_error()
 
@@ -119,7 +117,7 @@ class _Client(asyncio.BufferedProtocol):
     # -- output -------------------------------------------------------------------------------------
     def flush(self) -> None:
         if self.batching:
-            return                            # data_received flushes once after the whole read
+            return                            # handle() flushes once after the whole read
         data = self.conn.data_to_send()
         if data and not self.transport.is_closing():
             self.transport.write(data)
@@ -131,28 +129,29 @@ class _Client(asyncio.BufferedProtocol):
     def handle(self, events: list) -> None:
         self.batching = True
         try:
-            self._handle(events)
+            for ev in events:
+                if type(ev) is Request:
+                    self._dispatch(ev)
+                else:
+                    self._on_event(ev)
         finally:
             self.batching = False
         self.flush()
 
-    def _handle(self, events: list) -> None:
-        for ev in events:
-            if isinstance(ev, Request):
-                self._dispatch(ev)
-            elif isinstance(ev, StreamClosed):
-                call = self.calls.pop(ev.stream_id, None)
-                if call is not None:
-                    call.closed()
-            elif isinstance(ev, Connected):
-                self.label = ev.component
-                log.info("[%s] connected over IPC", ev.component)
-            elif isinstance(ev, Close):
-                self.closing = True
-                if self.conn.refusal and self.conn.component is None:
-                    log.warning("[%s] IPC connection refused: %s", self.label, self.conn.refusal)
-                else:
-                    log.info("[%s] IPC connection closed: %s", self.label, ev.reason)
+    def _on_event(self, ev: Any) -> None:
+        if isinstance(ev, StreamClosed):
+            call = self.calls.pop(ev.stream_id, None)
+            if call is not None:
+                call.closed()
+        elif isinstance(ev, Connected):
+            self.label = ev.component
+            log.info("[%s] connected over IPC", ev.component)
+        elif isinstance(ev, Close):
+            self.closing = True
+            if self.conn.refusal and self.conn.component is None:
+                log.warning("[%s] IPC connection refused: %s", self.label, self.conn.refusal)
+            else:
+                log.info("[%s] IPC connection closed: %s", self.label, ev.reason)
 
     def _dispatch(self, req: Request) -> None:
         self.requests += 1
@@ -187,6 +186,8 @@ class _Client(asyncio.BufferedProtocol):
 class _ServerCall:
     """:class:`~.service.Call` over one stream of one client; safe to use from any thread."""
 
+    __slots__ = ("client", "stream_id", "operation", "component", "task", "_on_close", "_closed", "_loop_thread")
+
     def __init__(self, client: _Client, stream_id: int, operation: OperationSpec) -> None:
         self.client = client
         self.stream_id = stream_id
@@ -195,10 +196,11 @@ class _ServerCall:
         self.task: Optional[asyncio.Future] = None
         self._on_close: list[Callable[[], None]] = []
         self._closed = False
+        self._loop_thread = client.server.loop_thread
 
     def _on_loop(self, fn: Callable[..., Any], *args: Any) -> bool:
         loop = self.client.server.loop
-        if threading.get_ident() == self.client.server.loop_thread:
+        if get_ident() == self._loop_thread:
             return fn(*args)
         if loop is None or loop.is_closed():
             return False
@@ -206,16 +208,21 @@ class _ServerCall:
         return True
 
     def respond(self, body: Any = None) -> bool:
+        if get_ident() == self._loop_thread:
+            return self._respond(body)
         return self._on_loop(self._respond, body)
 
     def _respond(self, body: Any) -> bool:
-        ok = self.client.conn.respond(self.stream_id, body)
-        if ok and not self.operation.streaming:
-            self.client.calls.pop(self.stream_id, None)
-        self.client.flush()
+        client = self.client
+        ok = client.conn.respond(self.stream_id, body)
+        if ok and self.operation.event_shape is None:     # not streaming: the call is over
+            client.calls.pop(self.stream_id, None)
+        client.flush()
         return ok
 
     def event(self, body: Union[bytes, Mapping[str, Any]]) -> bool:
+        if get_ident() == self._loop_thread:
+            return self._event(body)
         return self._on_loop(self._event, body)
 
     def _event(self, body: Any) -> bool:

@@ -20,7 +20,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from group.model import Group
 from localcore import interfaces
@@ -48,6 +48,9 @@ from localcore.streams.exporters import CloudConfig
 from localcore.streams.server import StreamManagerServer
 
 log = logging.getLogger(__name__)
+
+# how soon a thing discovery refused may make it ask the cloud again (a device retrying must not flood the cloud)
+_RECHECK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -198,9 +201,12 @@ class LocalCore:
             )
         if cfg.members is not None:
             self._members = cfg.members
-        else:  # read once (the authorizer calls this on every connection); refreshed on redeploy
+        else:  # read once (the authorizer calls this on every connection); again on start, redeploy and recheck
             self._member_ids = self._members_from_certs()
             self._members = lambda: self._member_ids
+        self._associated: Optional[Tuple[str, ...]] = None  # V2: the cloud's associations, read since the deployment
+        self._rechecked: Dict[str, float] = {}             # thing -> when discovery last asked the cloud about it
+        self._recheck_lock = asyncio.Lock()
         authorizer = CertificateAuthorizer(self._members)
         hosts = self._hosts = self._cert_hosts(g)
         server_cert = self.group_ca.issue_server(g.core.thing, hosts)
@@ -216,6 +222,7 @@ class LocalCore:
         self.discovery = DiscoveryServer(
             self._discovery_group(), is_member=self._may_discover, authorize=authorizer,
             ssl_context=disc_ssl, host=cfg.host, port=cfg.ports.discovery,
+            recheck=self._recheck if cfg.members is None and cfg.cloud_url else None,
         )
         self.docker_app = self._docker_connector(g)
         self._connector_task: Optional[asyncio.Task] = None
@@ -254,21 +261,124 @@ class LocalCore:
         except BotoCoreError as e:
             raise ConnectorError(str(e)) from None
 
-    def _members_from_certs(self, group: Optional[Group] = None) -> Dict[str, List[str]]:
-        """Things of the group → certificate ids, from ``certs/<Thing>/cert.pem`` (what deploy wrote)."""
+    def _pem_ids(self, thing: str) -> List[str]:
+        """The id of ``certs/<thing>/cert.pem`` (what deploy wrote), none without that file."""
         from localcore.pki import certificate_id
 
-        out: Dict[str, List[str]] = {}
-        certs = Path(self.cfg.certs_dir or self.cfg.root / "certs")
-        for thing in (group or self.cfg.group).things:
-            pem = certs / thing / "cert.pem"
-            out[thing] = [certificate_id(pem.read_bytes())] if pem.exists() else []
-        return out
+        pem = Path(self.cfg.certs_dir or self.cfg.root / "certs") / thing / "cert.pem"
+        return [certificate_id(pem.read_bytes())] if pem.exists() else []
+
+    def _members_from_certs(self, group: Optional[Group] = None) -> Dict[str, List[str]]:
+        """Things of the group → certificate ids, from ``certs/<Thing>/cert.pem`` (what deploy wrote)."""
+        return {thing: self._pem_ids(thing) for thing in (group or self.cfg.group).things}
+
+    def _read_members(self, group: Group, profile: PlatformProfile) -> Dict[str, List[str]]:
+        """Blocking (call it in a thread). Things → certificate ids: ``certs/<Thing>/cert.pem``; with a cloud, the
+        things with no such file — the group's and, on V2, every client device associated with the core device —
+        get the certificates ACTIVE and attached to them in AWS IoT (a device made the AWS way:
+        CreateKeysAndCertificate, AttachThingPrincipal; ``localcore/discovery/registry.py``), and so do the things
+        the core learnt such certificates of (``_recheck``). A thing left with none is left out (refused), not
+        matched by its certificate's name; when the cloud cannot be read it keeps what the core knew."""
+        members = self._members_from_certs(group)
+        if not self.cfg.cloud_url:
+            return members
+        for thing in profile.client_devices or ():
+            if thing not in members:
+                members[thing] = self._pem_ids(thing)
+        known = self._member_ids
+        ask = [t for t, ids in members.items() if not ids or set(known.get(t, ())) - set(ids)]
+        if not ask:
+            return members
+        cloud = self._cloud_certificates(ask)
+        for thing in ask:
+            ids = cloud.get(thing, []) if cloud is not None else known.get(thing, [])
+            ids = list(dict.fromkeys([*members.pop(thing), *ids]))
+            if ids:
+                members[thing] = ids
+        return members
+
+    def _cloud_certificates(self, things: Sequence[str]) -> Optional[Dict[str, List[str]]]:
+        """Blocking: ``thing → ACTIVE attached certificate ids`` from the cloud (one ListThingPrincipals per thing);
+        None when the cloud cannot be read (logged)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from localcore.discovery.registry import certificate_members
+
+        try:
+            return certificate_members(self.clients.client("iot"), things)
+        except (BotoCoreError, ClientError) as e:
+            log.warning("cannot read the certificates of %s from the cloud: %s", ", ".join(things), e)
+            return None
+
+    def _cloud_membership(self, thing: str, group: Group,
+                          profile: PlatformProfile) -> Optional[Tuple[Optional[Tuple[str, ...]], List[str]]]:
+        """Blocking: ``(the core device's associated client devices — V2, else None, thing's certificate ids: its
+        certs/ file's and those ACTIVE and attached to it in AWS IoT)`` as the cloud knows them now; None when the
+        cloud cannot be read (logged)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from localcore.discovery.registry import associated_client_devices
+
+        associated = None
+        if profile.is_v2:
+            try:
+                associated = tuple(associated_client_devices(self.clients.client("greengrassv2"), group.core.thing))
+            except (BotoCoreError, ClientError) as e:
+                log.warning("cannot read the client devices of %s from the cloud: %s", group.core.thing, e)
+                return None
+            eligible = thing in associated
+        else:
+            eligible = thing in group.things
+        if not eligible:
+            return associated, []
+        cloud = self._cloud_certificates([thing])
+        if cloud is None:
+            return None
+        return associated, list(dict.fromkeys([*self._pem_ids(thing), *cloud[thing]]))
+
+    async def _recheck(self, thing: str) -> bool:
+        """Discovery is about to refuse ``thing``: ask the cloud again, as AWS discovery does on every request —
+        on V2 whether the thing is associated with the core device now (one list), and the certificates attached to
+        it (a device made the AWS way). A thing asks at most once a second; True when the answer may change.
+        The broker then knows it too: the device connects after it discovered, as client device auth verifies a
+        new device with the cloud when it connects."""
+        if self.lifecycle.state is not State.STARTED:
+            return False
+        now = asyncio.get_running_loop().time()
+        if now - self._rechecked.get(thing, float("-inf")) < _RECHECK_INTERVAL_S:
+            return False
+        if len(self._rechecked) >= 1024:   # refused names do not pile up
+            self._rechecked.clear()
+        self._rechecked[thing] = now
+        async with self._recheck_lock:
+            cfg = self.cfg
+            found = await asyncio.to_thread(self._cloud_membership, thing, cfg.group, cfg.profile)
+            if found is None or cfg is not self.cfg:   # a deployment applied meanwhile read the cloud itself
+                return False
+            associated, ids = found
+            changed = False
+            if associated is not None and associated != self._associated_now():
+                log.info("client devices associated with %s now: %s", cfg.group.core.thing,
+                         ", ".join(associated) or "none")
+                self._associated, changed = associated, True
+            if set(ids) != set(self._member_ids.get(thing, ())):
+                members = dict(self._member_ids)
+                if ids:
+                    members[thing] = list(ids)
+                else:
+                    members.pop(thing, None)
+                self._member_ids, changed = members, True
+            return changed
+
+    def _associated_now(self) -> Optional[Tuple[str, ...]]:
+        return self._associated if self._associated is not None else self.cfg.profile.client_devices
 
     def _may_discover(self, thing: str) -> bool:
         """V1: the group's things; V2: the client devices associated with the core device."""
-        associated = self.cfg.profile.client_devices
-        return thing in self._members() if associated is None else thing in associated
+        associated = self._associated_now()
+        if associated is not None:
+            return thing in associated
+        return thing in self._members() if self.cfg.members is not None else thing in self.cfg.group.things
 
     def _discovery_group(self) -> DiscoveryGroup:
         g = self.cfg.group
@@ -341,7 +451,7 @@ class LocalCore:
         lc.add("shadow service", self._start_shadows, self._stop_shadows)
         if self.cloud_sink is not None:
             lc.add("cloud connection", self._start_cloud_sink, self.cloud_sink.stop)
-        lc.add("MQTT broker", self.broker.start, self.broker.stop)
+        lc.add("MQTT broker", self._start_broker, self.broker.stop)
         lc.add("discovery", self._start_discovery, self.discovery.stop)
         lc.add("Lambda runtime", self._start_runtime, self._stop_runtime, stop_timeout=8.0)
         if self.docker_app is not None:
@@ -357,6 +467,11 @@ class LocalCore:
     async def _start_cloud_sink(self) -> None:
         await self.cloud_sink.start()
         self.router.attach(interfaces.CLOUD, self.cloud_sink)
+
+    async def _start_broker(self) -> None:
+        if self.cfg.members is None and self.cfg.cloud_url:   # devices known to the cloud only (no certs/ file)
+            self._member_ids = await asyncio.to_thread(self._read_members, self.cfg.group, self.cfg.profile)
+        await self.broker.start()
 
     async def _start_discovery(self) -> None:
         self.discovery.update_group(self._discovery_group())  # the broker's real port is known now
@@ -405,7 +520,8 @@ class LocalCore:
         """Switch the running core to ``group`` (a new version of the same group), restarting only
         what changed: the subscription table is replaced; functions are started, stopped, or
         restarted when their spec (code fingerprint, config, environment, resources) changed —
-        untouched ones keep their processes; members (certificate ids from the certs dir),
+        untouched ones keep their processes; members (certificate ids from the certs dir, and from the cloud for
+        things with no file there: devices made the AWS way),
         connectivity (discovery, server certificate names) and the dashboard follow.
 
         Raises ``DeploymentRejected`` / ``FunctionConfigError`` (message = the reason) before
@@ -429,7 +545,7 @@ class LocalCore:
                 raise DeploymentRejected(f"subscriptions: {e}") from None
             members = None
             if self.cfg.members is None:
-                members = await asyncio.to_thread(self._members_from_certs, group)
+                members = await asyncio.to_thread(self._read_members, group, new_cfg.profile)
             functions = await self.runtime.update(specs)  # checks every function first
             # -- nothing below refuses: the new configuration is being applied
             for name in functions.started:
@@ -443,6 +559,7 @@ class LocalCore:
                 self.broker.client_policy = new_cfg.profile.client_policy
             if members is not None:
                 self._member_ids = members
+            self._associated = None   # the new deployment's associations (read from the cloud as it was resolved)
             hosts = self._cert_hosts(group)
             if hosts != self._hosts:
                 self._hosts = hosts

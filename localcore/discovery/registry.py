@@ -53,4 +53,14 @@ def certificate_members(iot: Any, things: Iterable[str]) -> Dict[str, List[str]]
     return {thing: active_certificate_ids(iot, thing) for thing in things}
 
 
-__all__ = ["active_certificate_ids", "certificate_members"]
+def associated_client_devices(gg: Any, core_thing: str) -> List[str]:
+    """The things associated with the V2 core device ``core_thing`` (``ListClientDevicesAssociatedWithCoreDevice``,
+    every page), as AWS discovery checks them; a boto3 ``greengrassv2`` client."""
+    things: List[str] = []
+    for page in gg.get_paginator("list_client_devices_associated_with_core_device").paginate(
+            coreDeviceThingName=core_thing):
+        things += [d["thingName"] for d in page.get("associatedClientDevices", [])]
+    return things
+
+
+__all__ = ["active_certificate_ids", "associated_client_devices", "certificate_members"]

@@ -18,6 +18,10 @@ Wiring::
     disc = DiscoveryServer(group, is_member=auth.is_member, authorize=auth,
                            ssl_context=server_ssl_context(cert, key, root_ca_pem), port=8443)
     await disc.start(); disc.port; disc.update_group(new_group); await disc.stop()
+
+``recheck(thing) -> bool`` (optional, async): asked before a 404 or 401 is answered, whether what the cloud knows now
+may change the answer (a device associated with the core device, or its certificate attached, since the core last
+read it: AWS discovery checks the cloud on every request); True → the thing and its certificate are checked again.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import logging
 import socket
 import ssl
 from collections import Counter
-from typing import Callable
+from typing import Awaitable, Callable, Optional
 
 from aiohttp import web
 
@@ -46,10 +50,12 @@ class DiscoveryServer:
         ssl_context: ssl.SSLContext,
         host: str = "127.0.0.1",
         port: int = 8443,
+        recheck: Optional[Callable[[str], Awaitable[bool]]] = None,
     ) -> None:
         self.group = group
         self.is_member = is_member
         self.authorize = authorize
+        self.recheck = recheck
         ssl_context.maximum_version = ssl.TLSVersion.TLSv1_2   # a refused client certificate fails the handshake
         self.ssl_context = ssl_context
         self.host = host
@@ -72,12 +78,24 @@ class DiscoveryServer:
         thing = request.match_info["thing"]
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
         cert_der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        member = self._check(self.is_member, thing)
-        cert_ok = bool(cert_der) and member and self._check(self.authorize, thing, cert_der)
-        status, body = answer(self.group, thing, member, cert_ok)
+        status, body = self._answer(thing, cert_der)
+        if status in (401, 404) and cert_der and self.recheck is not None and await self._rechecked(thing):
+            status, body = self._answer(thing, cert_der)
         self._counts[status] += 1
         log.info("discovery for %s from %s: %d", thing, request.remote, status)
         return self._response(status, body)
+
+    def _answer(self, thing: str, cert_der: Optional[bytes]) -> tuple[int, dict]:
+        member = self._check(self.is_member, thing)
+        cert_ok = bool(cert_der) and member and self._check(self.authorize, thing, cert_der)
+        return answer(self.group, thing, member, cert_ok)
+
+    async def _rechecked(self, thing: str) -> bool:
+        try:
+            return bool(await self.recheck(thing))
+        except Exception:  # the cloud could not be asked: the answer stands
+            log.exception("discovery recheck failed for %r", thing)
+            return False
 
     async def _not_found(self, request: web.Request) -> web.Response:
         self._counts[404] += 1

@@ -180,8 +180,7 @@ class LocalPubSub:
         """``MessageSink``: a routed message (device, function, shadow, cloud) → IPC subscribers, as bytes."""
         if message.source == ENDPOINT:
             return
-        self._fan_out(None, message.topic, lambda: _event(message.topic, binary=bytes(message.payload)),
-                      "from_router")
+        self._fan_out(None, message.topic, None, message.payload, "from_router")
 
     # -- IPC -------------------------------------------------------------------------------------
     def subscribe(self, component: str, topic_filter: Any, receive_mode: Any, deliver: Deliver) -> Subscription:
@@ -225,19 +224,13 @@ class LocalPubSub:
 
     def send(self, component: str, topic: str, json_message: Any, binary: Optional[bytes]) -> int:
         """Deliver a parsed publish to the IPC subscribers and hand it to the router; returns IPC deliveries."""
-        encoded: list[str] = []   # the JSON message, encoded once and only if needed
-
-        def message_json() -> str:
-            if not encoded:
-                encoded.append(_compact_json(json_message))
-            return encoded[0]
-
-        make_event = ((lambda: _event(topic, binary=binary)) if binary is not None
-                      else (lambda: _json_event(topic, message_json())))
-        n = self._fan_out(component, topic, make_event, "published")
+        n, message_json = self._fan_out(component, topic, json_message, binary, "published")
         forward = self._forward
         if forward is not None:
-            payload = binary if binary is not None else message_json().encode()
+            if binary is not None:
+                payload = binary
+            else:
+                payload = (message_json if message_json is not None else _compact_json(json_message)).encode()
             try:
                 forward(Message(source=ENDPOINT, topic=topic, payload=payload))
                 with self._lock:
@@ -268,7 +261,10 @@ class LocalPubSub:
         except (binascii.Error, ValueError):
             raise InvalidArgumentsError("binaryMessage.message is not valid base64") from None
 
-    def _fan_out(self, publisher: Optional[str], topic: str, make_event: Callable[[], bytes], count: str) -> int:
+    def _fan_out(self, publisher: Optional[str], topic: str, json_message: Any, binary: Any,
+                 count: str) -> tuple[int, Optional[str]]:
+        """Deliver to the subscribers of ``topic``; returns how many got it and the JSON message's encoding (if
+        it was needed). The event is built once, and only when someone receives it."""
         with self._lock:
             self.counts[count] += 1
             subs = self._matches.get(topic)
@@ -279,12 +275,17 @@ class LocalPubSub:
                     matches.clear()
                 matches[topic] = subs
         n = 0
-        event = b""
+        event = None
+        message_json = None
         for sub in subs:
             if publisher is not None and sub.receive_mode == RECEIVE_FROM_OTHERS and sub.component == publisher:
                 continue
-            if not event:
-                event = make_event()   # built once, and only when someone receives it
+            if event is None:
+                if binary is not None:
+                    event = _event(topic, binary=bytes(binary))
+                else:
+                    message_json = _compact_json(json_message)
+                    event = _json_event(topic, message_json)
             try:
                 sub.deliver(event)
             except Exception:   # one faulty subscriber must not stop the others; logged with its trace
@@ -295,7 +296,7 @@ class LocalPubSub:
         if n:
             with self._lock:
                 self.counts["delivered"] += n
-        return n
+        return n, message_json
 
     def status(self) -> dict:
         with self._lock:

@@ -212,13 +212,16 @@ _OTHER = (None, None)
 
 
 def _rpc_fields(frame: Frame) -> list:
-    """[message type, flags, stream id, operation] in one pass over the headers: for each, the value of the
-    first header of that name (compared case-insensitively) and type, or None -- what :meth:`Frame.value` gives."""
-    found: list = [None, None, None, None]
-    for h in frame.headers:
+    """[message type, flags, stream id, operation, index of the stream id's header] in one pass over the headers:
+    for each field, the value of the first header of that name (compared case-insensitively) and type, or None --
+    what :meth:`Frame.value` gives."""
+    found: list = [None, None, None, None, -1]
+    for i, h in enumerate(frame.headers):
         slot, type_ = _FIELDS.get(h.name) or _FIELDS.get(h.name.lower(), _OTHER)
         if slot is not None and found[slot] is None and h.type == type_:
             found[slot] = h.value
+            if slot == 2:
+                found[4] = i
     return found
 
 
@@ -330,16 +333,7 @@ class RpcConnection:
         return [e for e in self._close("connection lost") if isinstance(e, StreamClosed)]
 
     def _receive(self, frame: Frame, raw: Optional[framing.RawMessage] = None) -> list[Event]:
-        # the RPC fields in one pass over the headers (what _rpc_fields gives)
-        found = [None, None, None, None]
-        sid_index = -1
-        for i, h in enumerate(frame.headers):
-            slot, type_ = _FIELDS.get(h.name) or _FIELDS.get(h.name.lower(), _OTHER)
-            if slot is not None and found[slot] is None and h.type == type_:
-                found[slot] = h.value
-                if slot == 2:
-                    sid_index = i
-        mtype, flags, sid, operation = found
+        mtype, flags, sid, operation, sid_index = _rpc_fields(frame)
         if mtype is None or flags is None or sid is None:
             return self._connection_error(MessageType.PROTOCOL_ERROR, ERR_MISSING_FIELDS,
                                           "message without :message-type, :message-flags or :stream-id (int32)")

@@ -12,12 +12,13 @@ import pytest
 
 from localcore.nucleus_ipc import authorization, framing, pubsub
 from localcore.nucleus_ipc.authorization import AccessControl
-from localcore.nucleus_ipc.connection import _rpc_fields
+from localcore.nucleus_ipc.connection import RpcConnection, _rpc_fields
 from localcore.nucleus_ipc.errors import FramingError
 from localcore.nucleus_ipc.framing import Decoder, Header, HeaderType, decode, encode
 from localcore.nucleus_ipc.pubsub import LocalPubSub
 
 PUB = "aws.greengrass#PublishToTopic"
+SUB = "aws.greengrass#SubscribeToTopic"
 
 
 def _request(sid: int, extra=()) -> bytes:
@@ -83,7 +84,7 @@ def test_a_bytearray_or_memoryview_is_decoded_like_bytes():
 ])
 def test_rpc_fields_are_what_frame_value_gives(headers):
     frame = decode(encode(headers))
-    assert _rpc_fields(frame) == [frame.value(":message-type", HeaderType.INT32),
+    assert _rpc_fields(frame)[:4] == [frame.value(":message-type", HeaderType.INT32),
                                   frame.value(":message-flags", HeaderType.INT32),
                                   frame.value(":stream-id", HeaderType.INT32),
                                   frame.value("operation", HeaderType.STRING)]
@@ -162,3 +163,71 @@ def test_many_topics_keep_matching_past_the_remembered_ones():
     assert sum(bus.publish("p", f"t/{i}", {"binaryMessage": {"message": ""}}) for i in range(n)) == n
     assert bus.publish("p", "u/1", {"binaryMessage": {"message": ""}}) == 0
     assert len(bus._matches) <= pubsub.MATCH_CACHE_SIZE
+
+
+# ------------------------------------------------------------------------------------------ known layouts
+def _rpc_request(sid: int, op: str, body: bytes = b'{"topic": "t"}', flags: int = 0) -> bytes:
+    """A request as the SDK lays it out (content type, model type, the three RPC headers, operation)."""
+    return encode([Header.string(":content-type", "application/json"),
+                   Header.string("service-model-type", op + "Request"), Header.int32(":message-type", 0),
+                   Header.int32(":message-flags", flags), Header.int32(":stream-id", sid),
+                   Header.string("operation", op)], body)
+
+
+def _connected() -> RpcConnection:
+    conn = RpcConnection({"T": "com.example.A"}.get)
+    conn.receive_data(encode([Header.string(":version", "0.1.0"), Header.int32(":message-type", 4),
+                              Header.int32(":message-flags", 0), Header.int32(":stream-id", 0)],
+                             b'{"authToken": "T"}'))
+    conn.data_to_send()
+    return conn
+
+
+SECRET = "aws.greengrass#GetSecretValue"   # as long as PublishToTopic: the same header offsets
+
+
+def test_requests_laid_out_alike_are_read_right_one_after_the_other():
+    assert len(SECRET) == len(PUB)
+    conn = _connected()
+    got = []
+    for sid in range(1, 9):
+        op = PUB if sid % 3 else SECRET
+        got += conn.receive_data(_rpc_request(sid, op, b'{"n": %d}' % sid))
+    assert [(e.stream_id, e.operation.name, e.body) for e in got] == [
+        (sid, PUB if sid % 3 else SECRET, {"n": sid}) for sid in range(1, 9)]
+    assert conn._layouts   # the later ones were read from a known layout
+
+
+def test_a_known_layout_still_follows_the_stream_rules():
+    conn = _connected()
+    conn.receive_data(_rpc_request(1, SUB))
+    conn.receive_data(_rpc_request(2, SUB))
+    conn.data_to_send()
+    # a terminate of a dispatched stream closes it; of one already gone, nothing
+    closed = conn.receive_data(_rpc_request(1, SUB, b"", flags=2))
+    assert [(type(e).__name__, e.stream_id) for e in closed] == [("StreamClosed", 1)]
+    assert conn.receive_data(_rpc_request(1, SUB, b"", flags=2)) == []
+    # stream 0 with a request's layout: refused as on any connection
+    events = conn.receive_data(_rpc_request(0, SUB))
+    assert type(events[-1]).__name__ == "Close" and "not valid on stream 0" in events[-1].reason
+
+
+def test_a_known_layout_does_not_skip_the_new_stream_rule():
+    conn = _connected()
+    conn.receive_data(_rpc_request(1, PUB))
+    conn.receive_data(_rpc_request(2, PUB))
+    events = conn.receive_data(_rpc_request(4, PUB))
+    assert type(events[-1]).__name__ == "Close" and "new stream 4 after 2" in events[-1].reason
+
+
+def test_a_read_with_a_known_layout_and_a_damaged_message_is_refused_whole():
+    conn = _connected()
+    conn.receive_data(_rpc_request(1, PUB))
+    good = _rpc_request(2, PUB)
+    bad = bytearray(_rpc_request(3, PUB))
+    bad[-5] ^= 1   # payload bit flip: message CRC
+    events = conn.receive_data(good + bytes(bad))
+    # stream 2 is never dispatched; stream 1 (unanswered) is closed with the connection
+    assert [(type(e).__name__, getattr(e, "stream_id", None)) for e in events] == [("StreamClosed", 1),
+                                                                                    ("Close", None)]
+    assert "message CRC mismatch" in events[-1].reason

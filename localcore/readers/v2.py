@@ -12,7 +12,8 @@ Two parts:
 
 How the V2 configuration becomes routes (docs/protocols/v2-migration.md §3–§5): LegacySubscriptionRouter entries
 → function→cloud / function→function; ``IOT_CORE`` event sources → cloud→function; ``PUB_SUB`` event sources
-→ shadow:<thing>→function when the topic is a shadow topic ShadowManager publishes, else device→function for
+→ shadow:<thing>→function when the topic is a shadow topic ShadowManager publishes (a ``+`` thing level: for each
+thing of the group, core included), else device→function for
 each device the Auth policy lets publish on it, when a Bridge LocalMqtt→Pubsub mapping carries it; Bridge
 LocalMqtt→IotCore → device→cloud, IotCore→LocalMqtt → cloud→device (devices as the policy allows); the
 Bridge shadow pair → device→shadow:<thing> on the shadow topics the policy lets the device publish, and
@@ -467,6 +468,10 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
     bridge = _bridge_mappings(configs[catalog.BRIDGE]) if catalog.BRIDGE in configs else []
     to_pubsub = [m["topic"] for _, m in bridge if m["source"] == "LocalMqtt" and m["target"] == "Pubsub"]
     has_shadows = shadow_cfg is not None
+    # A shadow topic with a '+' thing level (the ShadowManager serves any thing's shadow) routes for each thing of
+    # the group: the subscription table names shadow:<thing> endpoints of the group only (Group.endpoint) and
+    # matches a reply's source exactly.
+    group_things = [core_thing] + things
     for f in functions:
         comp = next(c for c in lambda_comps if fn_of[c] == f.name)
         params = lambda_parameters_from_recipe({"ComponentConfiguration": {"DefaultConfiguration": configs[comp]}})
@@ -477,9 +482,9 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
             if kind == "IOT_CORE":
                 routes.add(f"{f.name}-iotcore-{i}", "cloud", f.name, topic)
                 continue
-            thing = _shadow_thing(topic)
-            if thing is not None and has_shadows and thing != "+":
-                routes.add(f"{f.name}-shadow-{i}", f"shadow:{thing}", f.name, topic)
+            if _shadow_thing(topic) is not None and has_shadows:
+                for owner, owned in _per_thing(topic, group_things):
+                    routes.add(f"{f.name}-shadow-{i}", f"shadow:{owner}", f.name, owned)
                 continue
             routes.add(f"{f.name}-pubsub-{i}", "pubsub", f.name, topic)   # IPC PublishToTopic (localcore/nucleus_ipc)
             if any(filters_overlap(b, topic) for b in to_pubsub):
@@ -487,10 +492,8 @@ def setup_from_deployment(deployment: Mapping[str, Any], recipes: Mapping[str, M
                     if grants[d].may_publish_matching(topic):
                         routes.add(f"{f.name}-pubsub-{i}-{d}", d, f.name, topic)
     # The bridge's shadow pair: the bridge carries a device's shadow request to local pub/sub, where the ShadowManager
-    # serves any thing's shadow, and its replies back. A '+' thing level (the tutorial's $aws/things/+/shadow/#
-    # with a policy of '*') routes for each thing of the group: the subscription table names shadow:<thing>
-    # endpoints of the group only (Group.endpoint) and matches a reply's source exactly.
-    group_things = [core_thing] + things
+    # serves any thing's shadow, and its replies back; a '+' thing level (the tutorial's $aws/things/+/shadow/#
+    # with a policy of '*') routes for each thing of the group, as above.
     for key, m in bridge:
         topic, source, target = m["topic"], m["source"], m["target"]
         shadow = _shadow_thing(topic)

@@ -165,8 +165,12 @@ async def test_a_device_associated_after_the_core_started_is_accepted_at_its_fir
                             entries=[{"thingName": late.thing}])
     joined = await asyncio.to_thread(discover, core, root_ca, late, tmp_path)
     client = mqtt(AWSIoTMQTTClient, late, joined)
-    assert await asyncio.to_thread(client.connect)
-    await asyncio.to_thread(client.disconnect)
+    await asyncio.to_thread(client.connect)   # True on any CONNACK: what the broker says is checked below
+    try:
+        assert core.broker.connected() == [late.thing]
+        assert await asyncio.to_thread(client.publish, f"clients/{late.thing}/hello", "hi", 1)   # PUBACK in time
+    finally:
+        await asyncio.to_thread(client.disconnect)
 
     for _ in range(2):   # not associated: 404, as the cloud says (the core asks it once, not per request)
         with pytest.raises(DiscoveryDataNotFoundException):

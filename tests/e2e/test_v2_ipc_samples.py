@@ -16,7 +16,9 @@ make the same calls with the same shapes, with both generations of awsiotsdk's I
   the ARN passed as ``{configuration:/SecretArn}``, a HARD dependency on the secret manager — PrintSecret;
 * a client device's MQTT messages on ``clients/<thing>/hello/world`` relayed by the MQTT bridge to local pub/sub
   (a GreengrassCoreIPCClientV2 subscriber on ``clients/+/hello/world``) and to IoT Core, under the client device
-  authorization policy's ``thingName: <prefix>*`` rule — the client devices tutorial.
+  authorization policy's ``thingName: <prefix>*`` rule — the client devices tutorial;
+* a client device made as that tutorial makes it, with boto3 against the run's cloud while the run is up, discovers
+  the core and connects with the unmodified AWSIoTPythonSDK.
 
 One run for the module; two deployments: a boto3 revision (the CLI, the secret manager with the secret, the MQTT
 bridge's mappings, the Auth policy), then one local deployment of all six components with the Greengrass CLI
@@ -193,3 +195,41 @@ def test_client_device_messages_reach_the_v2_subscriber_and_iot_core(samples):
     assert [json.loads(g) for g in got] == [{"message": "Hello World!", "sequence": n} for n in range(3)]
     msgs = samples.console.wait_messages(topic, WAIT_S, count=3)
     assert [e2e_gg.message_payload(m)["sequence"] for m in msgs] == [0, 1, 2]
+
+
+def test_a_client_device_made_with_boto3_while_the_run_is_up_discovers_and_connects(samples, tmp_path):
+    """The tutorial's way of making a client device — CreateThing, CreateKeysAndCertificate, AttachThingPrincipal,
+    BatchAssociateClientDeviceWithCoreDevice, with boto3 against the run's cloud — after the run started; the device
+    runs the unmodified AWSIoTPythonSDK. Its bridge routes come with the core's next deployment (docs/ipc.md)."""
+    from AWSIoTPythonSDK.core.greengrass.discovery.providers import DiscoveryInfoProvider
+    from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
+
+    run, thing = samples.fid.run, "SampleDevice2"
+    iot = run.client("iot")
+    iot.create_thing(thingName=thing)
+    made = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_thing_principal(thingName=thing, principal=made["certificateArn"])
+    run.client("greengrassv2").batch_associate_client_device_with_core_device(
+        coreDeviceThingName=kit.CORE, entries=[{"thingName": thing}])
+    cert, key, ca = tmp_path / "device.pem.crt", tmp_path / "private.pem.key", tmp_path / "group-ca.pem"
+    cert.write_text(made["certificatePem"])
+    key.write_text(made["keyPair"]["PrivateKey"])
+    discovery = DiscoveryInfoProvider()
+    discovery.configureEndpoint("127.0.0.1", run.endpoint["discovery_port"])
+    discovery.configureCredentials(str(run.certs_dir / "root-ca.pem"), str(cert), str(key))
+    discovery.configureTimeout(10)
+    info = discovery.discover(thing)
+    group_id, group_ca = info.getAllCas()[0]
+    assert group_id == f"greengrassV2-coreDevice-{kit.CORE}"
+    ca.write_text(group_ca)
+    conn = info.getAllCores()[0].connectivityInfoList[0]
+    client = AWSIoTMQTTClient(thing)
+    client.configureEndpoint(conn.host, conn.port)
+    client.configureCredentials(str(ca), str(key), str(cert))
+    client.configureConnectDisconnectTimeout(10)
+    client.configureMQTTOperationTimeout(5)
+    client.connect()       # True on any CONNACK: the PUBACK below says the broker took the session
+    try:
+        assert client.publish(f"clients/{thing}/hello/world", json.dumps({"message": "made with boto3"}), 1)
+    finally:
+        client.disconnect()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import json.scanner
 import struct
+from zlib import crc32 as _crc32
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any, Callable, Mapping, Optional, Union
@@ -119,7 +120,10 @@ class _Stream:
 
     def __init__(self, operation: OperationSpec) -> None:
         self.operation = operation
-        (_, self.response_flags, self.response_headers, self.event_headers) = _replies(operation)
+        replies = _replies_cache.get(operation.name)
+        if replies is None or replies[0] is not operation:
+            replies = _replies(operation)
+        (_, self.response_flags, self.response_headers, self.event_headers) = replies
         self.responded = False
         self.events = 0
 
@@ -134,6 +138,9 @@ _H_TYPE = _name(":message-type") + bytes([HeaderType.INT32])
 _H_FLAGS = _name(":message-flags") + bytes([HeaderType.INT32])
 _H_STREAM = _name(":stream-id") + bytes([HeaderType.INT32])
 _I32 = struct.Struct("!i")
+_U32 = struct.Struct("!I")
+_LENGTHS = struct.Struct("!II")
+_MESSAGE_OVERHEAD = framing.PRELUDE_LEN + framing.TRAILER_LEN
 _JSON_CT = framing.encode_headers([Header.string(":content-type", "application/json")])
 _TEXT_CT = framing.encode_headers([Header.string(":content-type", "text/plain")])
 
@@ -185,15 +192,6 @@ def _replies(op: OperationSpec) -> tuple[OperationSpec, int, bytes, bytes]:
 _compact_json = json.JSONEncoder(separators=(",", ":")).encode   # json.dumps(body, separators=(",", ":"))
 _scan_json = json.scanner.make_scanner(json.JSONDecoder())        # (text, index) → (value, end) or StopIteration
 
-
-def _json_loads(text: str) -> Any:
-    """``json.loads(text)``: the value scanned at once when the text is exactly one JSON value (what clients
-    send), else json.loads itself (surrounding whitespace, and the errors with its texts)."""
-    try:
-        value, end = _scan_json(text, 0)
-    except StopIteration:
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
 
 
 def _json_bytes(body: Any) -> bytes:
@@ -262,8 +260,19 @@ class RpcConnection:
         return len(self._streams)
 
     def _queue(self, mtype: int, flags: int, stream_id: int, headers: bytes = b"", payload: bytes = b"") -> None:
+        """Queue one message (what framing.encode_raw builds, written out here: the hot path)."""
         prefix = _rpc_prefixes.get((mtype, flags)) or _rpc_prefix(mtype, flags)
-        self._out.append(framing.encode_raw(prefix + _I32.pack(stream_id) + headers, payload))
+        headers = prefix + _I32.pack(stream_id) + headers
+        total = _MESSAGE_OVERHEAD + len(headers) + len(payload)
+        if total > framing.MAX_MESSAGE_LEN:
+            framing.encode_raw(headers, payload)   # raises, saying why
+        prelude = _LENGTHS.pack(total, len(headers))
+        head = prelude + _U32.pack(_crc32(prelude))
+        out = self._out
+        out.append(head)
+        out.append(headers)
+        out.append(payload)
+        out.append(_U32.pack(_crc32(payload, _crc32(headers, _crc32(head)))))
 
     def _connection_error(self, mtype: MessageType, text: str, reason: str) -> list[Event]:
         self._queue(mtype, 0, 0, _JSON_CT, text.encode())
@@ -286,7 +295,9 @@ class RpcConnection:
             messages = decoder.feed_raw(data)
             # a request laid out as an earlier one of this connection (the same bytes but the stream id's) has
             # the same fields: no header is parsed again; any other message is parsed in full
-            items = [self._known_layout(raw) or decoder.frame(raw) for raw in messages]
+            items = []
+            for raw in messages:
+                items.append(self._known_layout(raw) or decoder.frame(raw))
         except FramingError as e:
             return self._close(f"malformed frame: {e}")
         events: list[Event] = []
@@ -422,7 +433,18 @@ class RpcConnection:
             self._queue(MessageType.APPLICATION_ERROR, TERMINATE_STREAM, sid, _JSON_CT, body.encode())
             return []
         try:
-            body = _json_loads(payload.decode("utf-8")) if payload else {}
+            if payload:
+                # json.loads(text): scanned at once when the text is exactly one JSON value (what clients send),
+                # else json.loads itself (surrounding whitespace, and the errors with its texts)
+                text = payload.decode("utf-8")
+                try:
+                    body, end = _scan_json(text, 0)
+                    if end != len(text):
+                        body = json.loads(text)
+                except StopIteration:
+                    body = json.loads(text)
+            else:
+                body = {}
         except (UnicodeDecodeError, ValueError):
             self.send_internal_error_raw(sid)
             return []
@@ -438,7 +460,7 @@ class RpcConnection:
             return False
         flags = stream.response_flags
         self._queue(_APPLICATION_MESSAGE, flags, stream_id, stream.response_headers,
-                    b"{}" if body is None else _json_bytes(body))
+                    b"{}" if body is None or (type(body) is dict and not body) else _json_bytes(body))
         if flags:
             del self._streams[stream_id]
         else:

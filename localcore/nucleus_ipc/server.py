@@ -192,7 +192,7 @@ class _ServerCall:
         self.client = client
         self.stream_id = stream_id
         self.operation = operation
-        self.component = client.component or ""
+        self.component = client.conn.component or ""
         self.task: Optional[asyncio.Future] = None
         self._on_close: list[Callable[[], None]] = []
         self._closed = False
@@ -208,9 +208,9 @@ class _ServerCall:
         return True
 
     def respond(self, body: Any = None) -> bool:
-        if get_ident() == self._loop_thread:
-            return self._respond(body)
-        return self._on_loop(self._respond, body)
+        if get_ident() != self._loop_thread:
+            return self._on_loop(self._respond, body)
+        return self._respond(body)
 
     def _respond(self, body: Any) -> bool:
         client = self.client

@@ -231,3 +231,18 @@ def test_a_read_with_a_known_layout_and_a_damaged_message_is_refused_whole():
     assert [(type(e).__name__, getattr(e, "stream_id", None)) for e in events] == [("StreamClosed", 1),
                                                                                     ("Close", None)]
     assert "message CRC mismatch" in events[-1].reason
+
+
+@pytest.mark.parametrize("payload,body", [
+    (b'{"n": 1}', {"n": 1}), (b' \n{"n": 1}\t ', {"n": 1}), (b"[1, 2]", [1, 2]), (b'"s"', "s"), (b"", {}),
+    (b'{"n": 1} x', None), (b'{"n": }', None), (b"\xef\xbb\xbf{}", None), (b"\xff", None), (b" ", None),
+])
+def test_request_bodies_are_what_json_loads_gives(payload, body):
+    conn = _connected()
+    conn.receive_data(_rpc_request(1, PUB))          # the second request is read from a known layout
+    conn.data_to_send()
+    events = conn.receive_data(_rpc_request(2, PUB, payload))
+    if body is None:   # not JSON: the nucleus' InternalServerError on that stream, no request
+        assert events == [] and b"InternalServerError" in conn.data_to_send()
+    else:
+        assert [(e.stream_id, e.body) for e in events] == [(2, body)]

@@ -50,6 +50,7 @@ _WRITE_BUFFER_LIMIT = 8 * 1024 * 1024
 _U16 = struct.Struct("!H")
 _PUBACK_TYPE = b"\x40"  # a PUBACK: this fixed-header byte, remaining length 2, the packet identifier
 _PUBACK_LENGTH = b"\x02"
+_PUBACK_HEAD = _PUBACK_TYPE + _PUBACK_LENGTH
 _GRANTED_CACHE = 4096  # topics per client whose delivery QoS is remembered until its subscriptions change
 _PROTOCOLS = {("MQTT", 4), ("MQIsdp", 3)}
 # what Moquette answers when the Auth component refuses a CONNECT
@@ -133,7 +134,9 @@ class _Client(asyncio.Protocol):
         self._backlog = 0  # the transport's write buffer after the last flush
         self._flush_scheduled = False
         # allowed PUBLISHes in a row on one topic and QoS, within one read: routed together
-        self._run: _Run | None = None
+        self._run: list[bytes] | None = None  # their payloads, None when there is no run
+        self._run_topic = ""
+        self._run_qos = 0
         self._run_acks: list[bytes] = []  # their QoS 1 packet identifiers (2 bytes each), acknowledged once routed
         self._last: tuple[str, int] = ("", 0)  # topic and QoS of the last PUBLISH packet
         self._timer: asyncio.TimerHandle | None = None
@@ -231,8 +234,22 @@ class _Client(asyncio.Protocol):
             self.transport.close()
 
     def deliver(self, message: Message) -> None:
-        """Router sink: send ``message`` if one of this client's subscriptions matches."""
-        self.deliver_run((message,))
+        """Router sink: send ``message`` if one of this client's subscriptions matches (at the lower of
+        its QoS and the best matching subscription's; a slow client's backlog over the limit drops)."""
+        broker = self.broker
+        if broker._loop_thread != threading.get_ident():
+            broker._loop.call_soon_threadsafe(self.deliver, message)
+            return
+        if self.closing or self.transport is None:
+            return
+        topic = message.topic
+        granted = self._granted.get(topic)
+        if granted is None:
+            granted = self._grant_for(topic)
+        if granted < 0:
+            broker._not_subscribed += 1
+            return
+        self._queue(topic, ((message.payload, granted if message.qos else 0),))
 
     def deliver_run(self, messages: Sequence[Message]) -> None:
         """Router sink for a run of messages on one topic (``Router.publish_run``): what :meth:`deliver`
@@ -477,9 +494,11 @@ class _Client(asyncio.Protocol):
                 return
         run = self._run
         if run is None:
-            self._run = _Run(self.endpoint, topic, qos, [payload])
+            self._run = [payload]
+            self._run_topic = topic
+            self._run_qos = qos
         else:
-            run.payloads.append(payload)
+            run.append(payload)
         if qos:
             self._run_acks.append(packet_id)
 
@@ -493,7 +512,7 @@ class _Client(asyncio.Protocol):
         run = self._run
         if run is not None and max(map(len, payloads)) <= MAX_PAYLOAD:
             self.broker._received += len(payloads)
-            run.payloads += payloads
+            run += payloads
             if more.packet_ids:
                 self._run_acks.append(more.packet_ids)
             return
@@ -508,34 +527,37 @@ class _Client(asyncio.Protocol):
                 self._accept(topic, payload, qos, packet_id)
                 continue
             self.broker._received += 1
-            run.payloads.append(payload)
+            run.append(payload)
             if qos:
                 self._run_acks.append(packet_id)
 
     def _end_run(self) -> None:
         """Route the run (Router.publish_run: as one publish per message, in order), then acknowledge
         its QoS 1 messages."""
-        run, acks = self._run, self._run_acks
+        payloads, acks = self._run, self._run_acks
         self._run, self._run_acks = None, []
-        router = self.broker.router
-        publish_run = getattr(router, "publish_run", None)
-        if publish_run is None:
-            for message in run:
-                self.broker._route(message)
+        topic, qos = self._run_topic, self._run_qos
+        publish_run = getattr(self.broker.router, "publish_run", None)
+        if publish_run is None or len(payloads) == 1:
+            for payload in payloads:
+                self.broker._route(Message(self.endpoint, topic, payload, qos))
         else:
             try:
-                publish_run(run)
+                publish_run(_Run(self.endpoint, topic, qos, payloads))
             except (TopicError, ValueError) as exc:
-                log.warning("router refused %s from %s: %s", run.topic, self.endpoint, exc)
+                log.warning("router refused %s from %s: %s", topic, self.endpoint, exc)
         if acks:
             # the run's PUBACKs in one buffer: 0x40 0x02 and each identifier as it came
-            ids = b"".join(acks)
+            ids = acks[0] if len(acks) == 1 else b"".join(acks)
             count = len(ids) // 2
-            pubacks = bytearray(4 * count)
-            pubacks[0::4] = _PUBACK_TYPE * count
-            pubacks[1::4] = _PUBACK_LENGTH * count
-            pubacks[2::4] = ids[0::2]
-            pubacks[3::4] = ids[1::2]
+            if count == 1:
+                pubacks = _PUBACK_HEAD + ids
+            else:
+                pubacks = bytearray(4 * count)
+                pubacks[0::4] = _PUBACK_TYPE * count
+                pubacks[1::4] = _PUBACK_LENGTH * count
+                pubacks[2::4] = ids[0::2]
+                pubacks[3::4] = ids[1::2]
             self._out.append(pubacks)
             self._out_bytes += 4 * count
             if not self._flush_scheduled:

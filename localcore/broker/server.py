@@ -133,6 +133,7 @@ class _Client(asyncio.Protocol):
         self._out_bytes = 0
         self._backlog = 0  # the transport's write buffer after the last flush
         self._flush_scheduled = False
+        self._out_own = False  # PUBACKs queued by the read in progress
         # allowed PUBLISHes in a row on one topic and QoS, within one read: routed together
         self._run: list[bytes] | None = None  # their payloads, None when there is no run
         self._run_topic = ""
@@ -173,6 +174,9 @@ class _Client(asyncio.Protocol):
                     return
             if self._run is not None:
                 self._end_run()
+            if self._out_own:
+                self._out_own = False
+                self._flush()  # this read's PUBACKs now, not at the next turn of the loop
         except (ProtocolError, TopicError) as exc:
             if self._run is not None:
                 self._end_run()  # the packets before the bad one count, as they would one by one
@@ -560,9 +564,7 @@ class _Client(asyncio.Protocol):
                 pubacks[3::4] = ids[1::2]
             self._out.append(pubacks)
             self._out_bytes += 4 * count
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
-                self.broker._loop.call_soon(self._flush)
+            self._out_own = True  # written at the end of this read (data_received)
 
     def _on_subscribe(self, packet: codec.Packet) -> None:
         packet_id, requested = codec.decode_subscribe(packet)

@@ -6,8 +6,9 @@ knowledge the panels need in one place: which function captures webcam frames an
 which stream carries the S3 export statuses, which DynamoDB table the car aggregator writes. A group
 without those functions simply shows empty panels.
 
-``DashboardService(core, ...)`` has ``start()`` / ``stop()`` and is added to the core's lifecycle by
-the run (``core.add_service("dashboard", ...)``) so it starts last and stops first.
+``DashboardService(core, ...)`` has ``start()`` / ``stop()``; the run (``localcore/run.py``) starts it once the
+core's services are up, while the deployment is acknowledged (nothing of the deployment waits for it), and
+stops it first.
 """
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ class _Client(asyncio.BufferedProtocol):
         self._linger: Optional[asyncio.TimerHandle] = None
         self.dropped_events = 0
         self.requests = 0
-        self.batching = False                 # inside data_received: replies of one read go out in one write
+        self.batching = False                 # inside handle(): the replies of one read go out in one write
 
     @property
     def component(self) -> Optional[str]:

@@ -9,16 +9,20 @@ holds a client per server (each made as the SDK makes its default one: ``connect
 
 The ceiling server checks both CRCs of every message (what any eventstream peer must do), reads the prelude and
 the three int32 headers, answers every request with a canned response and, for a publish on the subscribed
-topic, sends one canned event carrying a message of the same size as ours: what the client alone can do.
+topic, sends one canned event carrying a message of the same size as ours: what the client alone can do. It runs
+on asyncio's transport callbacks, reading into one buffer (``--streams-ceiling`` also measures it on asyncio
+streams, a reader task per connection, as it was first measured: ~25 % more CPU per call).
 
-Each server runs in its own process (one asyncio loop, as the core's IPC server). The servers take turns of
+Each server runs in its own process (one asyncio loop, as the core's IPC server; ``gc.freeze()`` once started,
+as the core does once ready). The servers take turns of
 ``--burst`` calls, in an order that rotates from turn to turn, so that the machine's other load (it is shared)
 falls on all of them alike; a round is one client process per mode. The figure is ours / ceiling within a round
 (goal ≥ 0.8): the median and the range over the rounds. The server's CPU time per call (its loop thread's
 ``/proc/<pid>/schedstat``, warm-up included) is printed too: it depends less on the machine's load.
 ``--baseline REV`` also measures our server as committed at git revision REV (its own ``localcore``).
 
-    .venv/bin/python benchmarks/ipc_v2.py [--n 3000] [--burst 100] [--rounds 5] [--size 64] [--baseline REV]
+    .venv/bin/python benchmarks/ipc_v2.py [--n 3000] [--burst 50] [--rounds 5] [--size 64] [--baseline REV]
+        [--streams-ceiling]
 """
 from __future__ import annotations
 
@@ -295,7 +299,7 @@ def _range(values: list[float], fmt: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=3000, help="calls (or messages) per server, mode and round")
-    ap.add_argument("--burst", type=int, default=100, help="calls in one server's turn")
+    ap.add_argument("--burst", type=int, default=50, help="calls in one server's turn")
     ap.add_argument("--rounds", type=int, default=5, help="rounds: one client process per mode")
     ap.add_argument("--size", type=int, default=64, help="bytes of each published message")
     ap.add_argument("--baseline", metavar="REV", help="also measure our server as committed at git revision REV")

@@ -351,24 +351,6 @@ def decode_publish(packet: Packet) -> Publish:
     return tuple.__new__(Publish, (topic, body[start:], qos, packet_id, bool(flags & 0x01), bool(flags & 0x08)))
 
 
-def publish_rest(packet: Packet, head: bytes, flags: int) -> tuple[bytes, int] | None:
-    """For PUBLISHes in a row on one topic: when ``packet`` has the fixed-header ``flags`` of the one
-    before and its body starts with that one's ``head`` (topic length and topic), its payload and packet
-    identifier (0 at QoS 0) without decoding the topic again; ``None`` when it is another topic or QoS."""
-    body = packet.body
-    if packet.flags != flags or not body.startswith(head):
-        return None
-    start = len(head)
-    if not flags & 0x06:
-        return body[start:], 0
-    if start + 2 > len(body):
-        raise ProtocolError("PUBLISH: packet ends early")
-    packet_id = (body[start] << 8) | body[start + 1]
-    if packet_id == 0:
-        raise ProtocolError("PUBLISH: packet identifier 0 is invalid")
-    return body[start + 2:], packet_id
-
-
 def decode_subscribe(packet: Packet) -> tuple[int, list[tuple[str, int]]]:
     if packet.flags != 0x02:
         raise ProtocolError("SUBSCRIBE: fixed-header flags must be 0x2")

@@ -138,7 +138,8 @@ class _Client(asyncio.Protocol):
         self._run: list[bytes] | None = None  # their payloads, None when there is no run
         self._run_topic = ""
         self._run_qos = 0
-        self._run_acks: list[bytes] = []  # their QoS 1 packet identifiers (2 bytes each), acknowledged once routed
+        self._run_acks: list[bytes] = []  # their QoS 1 packet identifiers (2 bytes each), acknowledged
+        # once the run is routed
         self._last: tuple[str, int] = ("", 0)  # topic and QoS of the last PUBLISH packet
         self._timer: asyncio.TimerHandle | None = None
         self._next_id = 0

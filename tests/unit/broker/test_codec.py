@@ -126,7 +126,8 @@ def _expanded(items):
         kind, flags, body = packets[-1]
         assert kind == codec.PUBLISH, "MorePublishes must follow a PUBLISH packet"
         head = body[:2 + int.from_bytes(body[:2], "big")]
-        ids = [item.packet_ids[i:i + 2] for i in range(0, len(item.packet_ids), 2)] or [b""] * len(item.payloads)
+        raw = item.packet_ids
+        ids = [raw[i:i + 2] for i in range(0, len(raw), 2)] or [b""] * len(item.payloads)
         assert len(ids) == len(item.payloads) and b"\0\0" not in ids
         packets += [(codec.PUBLISH, flags, head + packet_id + payload)
                     for packet_id, payload in zip(ids, item.payloads)]
@@ -152,7 +153,8 @@ def test_grouped_publishes_are_exactly_the_packets_a_plain_reader_returns():
             stream += codec.encode_publish(topic, bytes([n % 256]) * size, qos, rng.randint(1, 0xFFFF),
                                            dup=rng.random() < 0.05)
         if rng.random() < 0.2:
-            stream += rng.choice([b"\xc0\x00", codec.encode_puback(9), codec.encode_subscribe(4, [("a/#", 1)])])
+            stream += rng.choice([b"\xc0\x00", codec.encode_puback(9),
+                                  codec.encode_subscribe(4, [("a/#", 1)])])
     for size, part in ((3, stream[:4000]), (100, stream[:60_000]), (1000, stream), (16_384, stream),
                        (len(stream), stream)):
         reader = _grouping_reader()
@@ -186,7 +188,8 @@ def test_another_topic_or_flag_byte_starts_a_new_packet_and_another_size_does_no
     items = _grouping_reader().feed(b"".join(same[:5]) + longer + b"".join(same[5:]))
     assert [item.type for item in items] == [codec.PUBLISH, codec.MORE_PUBLISHES]
     assert items[1].payloads == [b"xxxx"] * 4 + [b"longer"] + [b"xxxx"] * 3
-    for other in (codec.encode_publish("a/c", b"xxxx", 0), codec.encode_publish("a/b", b"xxxx", 0, retain=True),
+    for other in (codec.encode_publish("a/c", b"xxxx", 0),
+                  codec.encode_publish("a/b", b"xxxx", 0, retain=True),
                   codec.encode_publish("a/b", b"xxxx", 1, 5)):
         items = _grouping_reader().feed(b"".join(same[:5]) + other + b"".join(same[5:]))
         assert [item.type for item in items] == [codec.PUBLISH, codec.MORE_PUBLISHES, codec.PUBLISH,

@@ -17,7 +17,8 @@ def test_a_message_is_still_a_frozen_dataclass_of_four_fields():
     assert message != Message("device:A", "t/1", b"payload")
     assert Message("device:A", "t/1", b"x").qos == 0
     assert repr(message) == "Message(source='device:A', topic='t/1', payload=b'payload', qos=1)"
-    assert dataclasses.asdict(message) == {"source": "device:A", "topic": "t/1", "payload": b"payload", "qos": 1}
+    assert dataclasses.asdict(message) == {"source": "device:A", "topic": "t/1", "payload": b"payload",
+                                           "qos": 1}
     assert dataclasses.replace(message, qos=0) == Message("device:A", "t/1", b"payload", 0)
     assert pickle.loads(pickle.dumps(message)) == message
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -33,7 +34,7 @@ def test_a_run_is_the_sequence_of_its_messages_made_once():
     assert first == Message("device:A", "t/1", b"a", 1)
     made = list(run)
     assert made == [Message("device:A", "t/1", p, 1) for p in (b"a", b"bb", b"ccc")]
-    assert made[0] is first and list(run)[2] is made[2] and run[1] is made[1]  # every sink gets the same objects
+    assert made[0] is first and list(run)[2] is made[2] and run[1] is made[1]  # the same objects each time
     assert run[-1].payload == b"ccc" and [m.payload for m in run[1:]] == [b"bb", b"ccc"]
 
 

@@ -2,6 +2,8 @@
 them. The broker routes PUBLISHes on one topic in a row together; what each client receives must be
 exactly what one-by-one routing gives — order, payloads, QoS, PUBACKs, refusals, and the packets before
 a protocol error."""
+import json
+
 import pytest
 from corekit import Core, mqtt_connect, read_packet
 
@@ -220,3 +222,19 @@ def test_a_refused_run_is_refused_whole_and_the_next_allowed_run_acknowledged_wh
         assert counts["publish_refused"] == 40 and counts["received"] == 80
     finally:
         core.stop()
+
+
+def test_a_run_reaches_a_sink_other_than_a_client_as_messages_in_order(make_core):
+    """The shadow service (a real sink without deliver_run) gets a pipelined run as one Message per
+    PUBLISH, in order: ten updates in one burst end at version 10 with the last one's state."""
+    shadow = "$aws/things/Pub/shadow"
+    core = make_core([Route("device:Pub", "shadow:Pub", f"{shadow}/update"),
+                      Route("shadow:Pub", "device:Pub", f"{shadow}/update/#")], ["Pub"])
+    pub = connected(core, "Pub", [(f"{shadow}/update/accepted", 1)])
+    pub.sendall(b"".join(codec.encode_publish(f"{shadow}/update",
+                                              b'{"state": {"reported": {"n": %d}}}' % n, 1, n + 1)
+                         for n in range(10)))
+    packets = read_n(pub, 20)                                   # ten PUBACKs and ten accepted
+    assert [codec.decode_packet_id(p) for p in packets if p.type == codec.PUBACK] == list(range(1, 11))
+    accepted = [json.loads(codec.decode_publish(p).payload) for p in packets if p.type == codec.PUBLISH]
+    assert [(a["state"]["reported"]["n"], a["version"]) for a in accepted] == [(n, n + 1) for n in range(10)]

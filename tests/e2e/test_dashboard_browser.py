@@ -93,10 +93,10 @@ def test_page_loads_without_console_errors(page, group):
     subs = bh.text_of(page, "subscriptions")
     assert CONSOLE_TOPIC in subs and SUBSCRIBER in subs, subs
     # the webcam's latest frame (synthetic camera) is fetched and decoded by the page
-    bh.wait(page, lambda d: d.execute_script(
-        WEBCAM_SHOWN),
-        "the webcam frame to load", timeout=20)
-    assert page.execute_script("return document.getElementById('webcam-image').naturalWidth") == 160
+    # (read in the same step: a newer frame may replace the image right after, its width 0 while it loads)
+    width = bh.wait(page, lambda d: d.execute_script(WEBCAM_SHOWN + " && i.naturalWidth"),
+                    "the webcam frame to load", timeout=20)
+    assert width == 160
     assert bh.severe_logs(page) == []
 
 

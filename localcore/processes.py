@@ -531,9 +531,20 @@ class Supervision:
 
     def record(self, pid: int, name: str) -> None:
         info = proc_info(pid)
-        if info is None:
-            return  # already gone (and reaped): nothing to end later
-        record = Record(pid, info.start, self.boot, name)
+        if info is not None:
+            start = info.start
+        else:
+            # The leader has already exited and been reaped (the event loop's child watcher reaps at once; a
+            # ``sh -c 'x & exit'`` is gone before this runs), but what it left in its group must still be ended
+            # with the core. Its members pin the group id; the earliest of their start times is the bound
+            # Record.state checks them against.
+            if not group_alive(pid):
+                return  # nothing of it is left: nothing to end later
+            members = group_members(pid)
+            if not members:
+                return
+            start = min(m.start for m in members)
+        record = Record(pid, start, self.boot, name)
         with self._lock:
             self._prune()
             self._records[pid] = record

@@ -137,3 +137,22 @@ async def test_records_of_groups_that_ended_on_their_own_are_dropped_at_the_next
             if proc is not None:
                 await processes.end_group(proc.pid, 1.0, proc=proc)
         supervision.close()
+
+
+def test_a_group_whose_leader_was_reaped_before_its_record_is_still_recorded(tmp_path):
+    """The event loop's child watcher reaps a leader as soon as it exits: ``sh -c 'x & exit 0'`` can be gone
+    before :meth:`Supervision.record` runs, while what it left in its group must still end with the core."""
+    supervision = processes.supervise(tmp_path / "state", grace_s=1.0)
+    leader = subprocess.Popen(["sh", "-c", "sleep 305 & exit 0"], start_new_session=True)
+    try:
+        assert leader.wait(10) == 0  # reaped: no /proc entry of the leader is left
+        assert processes.proc_info(leader.pid) is None and processes.group_members(leader.pid)
+        supervision.record(leader.pid, "reaped leader")
+        [record] = supervision.recorded()
+        assert (record.pid, record.name) == (leader.pid, "reaped leader")
+        assert record.state(processes.boot_id()) == "orphaned"
+        assert (supervision.dir / f"{leader.pid}.json").exists()
+    finally:
+        processes.signal_group(leader.pid, signal.SIGKILL)
+        supervision.close()
+    wait_until(lambda: not processes.group_members(leader.pid), 5, "the left member to end")

@@ -73,13 +73,19 @@ def browser():
 
 @pytest.fixture(scope="module")
 def page(browser, group):
-    """The dashboard opened once with the run's token URL (later tests work in the same page)."""
+    """The dashboard opened once with the run's token URL (later tests work in the same page). The page is left
+    before its run stops, and the console log emptied after leaving whatever was open before: a page left open
+    on a stopped run logs its event stream's refused reconnects."""
+    browser.get("about:blank")
     browser.get_log("browser")  # start from an empty console log
     browser.get(group.dashboard_url)
     bh.wait(browser, lambda d: bh.text_of(d, "connection") == "Live", "the event stream to connect",
             timeout=20)
     bh.wait(browser, lambda d: "reader" in bh.text_of(d, "functions"), "the first status")
-    return browser
+    try:
+        yield browser
+    finally:
+        browser.get("about:blank")
 
 
 def test_page_loads_without_console_errors(page, group):

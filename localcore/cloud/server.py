@@ -51,6 +51,7 @@ DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 Handler = Callable[[CloudRequest], Union[CloudResponse, None, Awaitable[Union[CloudResponse, None]]]]
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 10.0
+_FRONT_DRAIN_S = 2.0  # how long a stop waits for requests in flight before cancelling them
 _COMMIT_TIMEOUT_S = 10.0  # a mutating request waits this long for its moto snapshot, then answers anyway
 _MAX_BODY = 1 << 30
 
@@ -400,7 +401,10 @@ class LocalCloud:
             timeout=ClientTimeout(total=300),
             skip_auto_headers=("User-Agent", "Accept-Encoding"),
         )
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A stop lets requests in flight finish for at most _FRONT_DRAIN_S, then cancels them (aiohttp waits 60 s
+        # by default): a client's call blocked on the cloud, a streaming read, must not hold the run's exit. What
+        # moto had applied is in the last snapshot, written after the front is down.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=_FRONT_DRAIN_S)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -101,3 +101,40 @@ def test_aws_endpoint_url_environment_reaches_the_cloud(cloud, monkeypatch):
     assert gg.meta.endpoint_url == cloud.url
     lg = gg.create_logger_definition(Name="via-env")  # an adapter-only call: proves it reached the front
     assert lg["Arn"].startswith("arn:aws:greengrass:us-east-1:123456789012:greengrass/definition/loggers/")
+
+
+def test_stop_does_not_wait_long_for_a_request_in_flight(tmp_path):
+    """A client's call the cloud has not answered (a request blocked in a handler, a mutating call waiting for
+    its snapshot) is cancelled a couple of seconds into a stop: the run's exit is not held (aiohttp would wait 60 s)."""
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    cloud = LocalCloud(tmp_path)
+    entered = threading.Event()
+
+    async def never_answers(request):
+        entered.set()
+        await asyncio.Event().wait()
+
+    cloud.register("stuck", never_answers)
+    cloud.start()
+    outcome = {}
+
+    def call():
+        try:
+            urllib.request.urlopen(f"{cloud.url}/_local/stuck/wait", timeout=30).read()
+            outcome["answer"] = True
+        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+            outcome["error"] = exc
+
+    client = threading.Thread(target=call, daemon=True)
+    client.start()
+    assert entered.wait(10), "the request never reached the handler"
+    started = time.monotonic()
+    cloud.stop()
+    took = time.monotonic() - started
+    client.join(10)
+    assert took < 5.0, f"stop took {took:.1f} s with a request in flight"
+    assert "error" in outcome and "answer" not in outcome, outcome

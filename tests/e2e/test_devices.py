@@ -47,7 +47,7 @@ def test_traffic_light_cycles_write_car_stats(group_run):
     light.wait_for_line(r"no shadow document yet", timeout=30)
     assert _connected(group_run, "GG_TrafficLight")
     switch = group_run.start_device("light_controller.py", "GG_TrafficLight",
-                                    "--interval", "0.3", "--cycles", "3",
+                                    "--interval", "1", "--cycles", "3",
                                     client_id="GG_Switch")
     assert switch.wait_exit(60) == 0, switch.output()
     sets = switch.matches(r"^Switch set light to ([GYR]) \((\w+)\)$")

@@ -60,7 +60,7 @@ def test_the_components_statistics_reach_its_table_and_the_console(carstats_run)
 
     light = run.start_device("traffic_light.py", "GG_TrafficLight")
     light.wait_for_line(r"no shadow document yet", timeout=30)
-    switch = run.start_device("light_controller.py", "GG_TrafficLight", "--interval", "0.3", "--cycles", "3",
+    switch = run.start_device("light_controller.py", "GG_TrafficLight", "--interval", "1", "--cycles", "3",
                               client_id="GG_Switch")
     assert switch.wait_exit(60) == 0, switch.output()
     changes = light.wait_for_line(r"^Light changed to: ([GYR])$", timeout=15, count=9)

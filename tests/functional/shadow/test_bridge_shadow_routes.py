@@ -4,12 +4,11 @@ thing's shadow. The V2 reader's routes (localcore/readers/v2.py) on a real broke
 unmodified AWSIoTPythonSDK shadow client: a device reads and updates its own shadow and another device's, and a
 change made on the core's side (what MySmartLightManager does over IPC) reaches the device as a delta."""
 import json
-import queue
 
-from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTShadowClient
 
 from localcore.core import routes_of
 from localcore.readers.v2 import setup_from_deployment
+from tests.functional.shadow.sdk_client import Replies, shadow_client
 
 CORE = "MyGreengrassCore"
 DEVICES = ["MyClientDevice1", "MyClientDevice2"]
@@ -39,28 +38,6 @@ def tutorial_routes():
                                   connectivity=[{"id": "local", "hostAddress": "127.0.0.1", "portNumber": 8883}],
                                   client_devices=DEVICES)
     return routes_of(setup.group)
-
-
-def shadow_client(core, thing):
-    files = core.devices[thing]
-    client = AWSIoTMQTTShadowClient(thing)
-    client.configureEndpoint("127.0.0.1", core.broker.port)
-    client.configureCredentials(files.ca, files.key, files.cert)
-    client.configureConnectDisconnectTimeout(10)
-    client.configureMQTTOperationTimeout(5)
-    assert client.connect()
-    return client
-
-
-class Replies:
-    def __init__(self):
-        self.q = queue.Queue()
-
-    def __call__(self, payload, status, token):
-        self.q.put((json.loads(payload) if status != "timeout" else payload, status, token))
-
-    def get(self):
-        return self.q.get(timeout=10)
 
 
 def test_the_tutorials_policy_and_wildcard_mappings_route_every_group_things_shadow_both_ways():

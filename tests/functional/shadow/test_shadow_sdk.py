@@ -4,9 +4,9 @@ import queue
 
 import paho.mqtt.client as mqtt
 import pytest
-from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTShadowClient
 
 from localcore.interfaces import Route
+from tests.functional.shadow.sdk_client import Replies, shadow_client
 
 SHADOW = "$aws/things/Light/shadow"
 ROUTES = [
@@ -15,28 +15,6 @@ ROUTES = [
     Route("device:Switch", "shadow:Light", f"{SHADOW}/update"),
     Route("shadow:Light", "device:Switch", f"{SHADOW}/update/#"),
 ]
-
-
-def shadow_client(core, thing):
-    files = core.devices[thing]
-    client = AWSIoTMQTTShadowClient(thing)
-    client.configureEndpoint("127.0.0.1", core.broker.port)
-    client.configureCredentials(files.ca, files.key, files.cert)
-    client.configureConnectDisconnectTimeout(10)
-    client.configureMQTTOperationTimeout(5)
-    assert client.connect()
-    return client
-
-
-class Replies:
-    def __init__(self):
-        self.q = queue.Queue()
-
-    def __call__(self, payload, status, token):
-        self.q.put((json.loads(payload) if status != "timeout" else payload, status, token))
-
-    def get(self):
-        return self.q.get(timeout=10)
 
 
 def test_sdk_get_update_delta_through_the_table(make_core):

@@ -160,19 +160,24 @@ def h() -> type:
 
 @pytest.fixture()
 def region_cloud(tmp_path, monkeypatch):
-    """``region_cloud(region)``: a LocalCloud serving ``region`` (as ``deploy.py run`` starts one for a group of
-    that region), found by ``deploy.py --target local`` through ``<tmp>/.gg/endpoint.json``; ``(cloud, state_dir)``,
-    deployments completing at once."""
+    """``region_cloud(region, public_components=None)``: a LocalCloud serving ``region`` (as ``deploy.py run``
+    starts one for a group of that region), found by ``deploy.py --target local`` through
+    ``<tmp>/.gg/endpoint.json``; ``(cloud, state_dir)``, deployments completing at once. ``public_components``: the
+    table its greengrassv2 stand-in publishes instead of the catalog (its state built in-process before the start)."""
     from localcore.cloud import LocalCloud
+    from localcore.cloud.greengrassv2_state import GreengrassV2State
 
     for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
     started = []
 
-    def start(region: str):
+    def start(region: str, public_components=None):
         state_dir = tmp_path / ".gg"
         cloud = LocalCloud(state_dir / "cloud", region=region, auto_complete_deployments=True,
                            pki_dir=state_dir / "ca")
+        if public_components is not None:
+            cloud.greengrassv2 = GreengrassV2State(region, cloud.account_id, auto_complete_deployments=True,
+                                                   public_components=public_components)
         cloud.start()
         started.append(cloud)
         (state_dir / "endpoint.json").write_text(json.dumps({"cloud_url": cloud.url, "pki_dir": str(state_dir / "ca")}))

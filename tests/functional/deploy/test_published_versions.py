@@ -4,8 +4,6 @@ boto3 ``greengrassv2`` client on the LocalCloud: its stand-in is given a public 
 mutating call; a table with only newer versions deploys and says so; the default stand-in (the catalog) passes."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 import deploy
@@ -15,9 +13,7 @@ from group.state import State
 from group.v2 import catalog
 from group.v2.apply import deploy_group
 from group.v2.catalog import Dependency
-from localcore.cloud import LocalCloud
 from localcore.cloud.greengrassv2_components import public_table
-from localcore.cloud.greengrassv2_state import GreengrassV2State
 
 REGION = "us-east-1"
 CAT = catalog.PUBLIC_COMPONENTS
@@ -44,28 +40,10 @@ def _table(*, missing_pin: bool, changed_range: bool):
 
 
 @pytest.fixture
-def cloud_publishing(tmp_path, monkeypatch):
-    """``cloud_publishing(table)``: a LocalCloud whose greengrassv2 stand-in publishes ``table`` (its state built
-    in-process before the start), found by ``deploy.py --target local``; ``(cloud, state_dir)``."""
-    for var in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    started = []
-
-    def start(table=None):
-        state_dir = tmp_path / ".gg"
-        cloud = LocalCloud(state_dir / "cloud", region=REGION, auto_complete_deployments=True,
-                           pki_dir=state_dir / "ca")
-        if table is not None:
-            cloud.greengrassv2 = GreengrassV2State(REGION, cloud.account_id, auto_complete_deployments=True,
-                                                   public_components=table)
-        cloud.start()
-        started.append(cloud)
-        (state_dir / "endpoint.json").write_text(json.dumps({"cloud_url": cloud.url, "pki_dir": str(state_dir / "ca")}))
-        return cloud, state_dir
-
-    yield start
-    for cloud in started:
-        cloud.stop()
+def cloud_publishing(region_cloud):
+    """``cloud_publishing(table)``: a LocalCloud whose greengrassv2 stand-in publishes ``table`` (the catalog when
+    None), found by ``deploy.py --target local``; ``(cloud, state_dir)``."""
+    return lambda table=None: region_cloud(REGION, table)
 
 
 def _args(h, tmp_path, state_dir):

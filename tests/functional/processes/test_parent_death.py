@@ -91,7 +91,9 @@ async def test_a_program_that_cannot_start_is_an_error_of_start(tmp_path):
 
 def test_the_watchdog_ends_a_child_whose_parent_died_before_recording_it(tmp_path):
     prefix = processes.pdeathsig_prefix()
-    argv = ["sleep", "301"]
+    # a command line of this test alone: the watchdog ends any session leader with the marker's command line that
+    # started after it, and other tests running at the same time start "sleep 301" too
+    argv = ["sleep", f"301.{os.getpid()}"]
     before = subprocess.Popen(argv, start_new_session=True)   # same command line, started before the marker
     other = None
     orphan = None
@@ -104,7 +106,7 @@ def test_the_watchdog_ends_a_child_whose_parent_died_before_recording_it(tmp_pat
         # the core "died" here: the child runs (setpriv's prctl too late to help), nothing recorded it
         orphan = subprocess.Popen([*prefix, *argv], start_new_session=True)
         other = subprocess.Popen(["sleep", "302"], start_new_session=True)
-        wait_until(lambda: cmdline(orphan.pid) == "sleep 301", 10, "the child ran its own command")
+        wait_until(lambda: cmdline(orphan.pid) == " ".join(argv), 10, "the child ran its own command")
         assert not list(supervision.dir.glob("[0-9]*.json"))
         ended = processes.end_recorded(supervision.dir, grace_s=1.0, spawning=True)
         assert [r.pid for r in ended] == [orphan.pid]

@@ -26,7 +26,9 @@ def test_publisher_to_subscriber_through_discovery(group_run):
     sequences = [p["sequence"] for p in payloads]
     assert sequences == list(range(sequences[0], sequences[0] + 3)), sequences
     assert all(p["message"] == "Hello World!" for p in payloads), payloads
-    published = {json.loads(m.group(1))["sequence"] for m in pub.matches(PUBLISHED.pattern)}
+    # the publisher prints a message once its PUBACK is in, which may be after the subscriber printed it
+    lines = pub.wait_for_line(PUBLISHED.pattern, timeout=10, count=max(sequences) + 1)
+    published = {json.loads(m.group(1))["sequence"] for m in lines}
     assert set(sequences) <= published, (sequences, sorted(published))
     pub.stop()
     assert pub.proc.returncode == 0, pub.output()

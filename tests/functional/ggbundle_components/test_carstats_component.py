@@ -141,7 +141,7 @@ async def stack(tmp_path, monkeypatch):
         s3 = boto3.client("s3", **kw)
         s3.create_bucket(Bucket=BUCKET)
         for f in ("carstats.py", "green_phases.py", "requirements.txt"):
-            s3.put_object(Bucket=BUCKET, Key=f"components/{NAME}/1.0.0/{f}", Body=(FOLDER / f).read_bytes())
+            s3.put_object(Bucket=BUCKET, Key=f"components/{NAME}/1.0.1/{f}", Body=(FOLDER / f).read_bytes())
         dynamodb = boto3.client("dynamodb", **kw)
         for table in (TABLE, OTHER_TABLE):
             dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "Time", "KeyType": "HASH"}],

@@ -167,7 +167,7 @@ async def _run(args: argparse.Namespace) -> int:
         t = time.monotonic()
         dep = await run_platform.start(ctx, core, result, setup)  # acknowledged; later ones followed
         progress.step("deployment", time.monotonic() - t, dep.status in ("Success", "SUCCEEDED"),
-                      f"{dep.id} {dep.status}")
+                      f"{dep.id} {dep.status}" + (f" ({dep.message})" if dep.platform == "v2" and dep.message else ""))
         if dashboard_start is not None:
             await dashboard_start
 

@@ -36,6 +36,7 @@ import logging
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
+from localcore.cloud.persist import load_json, save_json
 from localcore.deployment import AppliedDeployment
 from localcore.platform import CoreSetup
 from localcore.run_context import RunContext
@@ -168,7 +169,8 @@ class CoreDevice(ResolvePart):
         self.thing, self.region = ctx.group.core.thing, ctx.group.group.region
         self.work_dir = ctx.state_dir / "v2"
         self.root = self.work_dir / "greengrass"
-        self.deployments = CoreDeployments(self.thing)
+        self.memory = self.root / "deployments.json"   # what the core applied, across runs (its config store)
+        self.deployments = CoreDeployments.from_json(self.thing, load_json(self.memory))
         self.local = LocalDeployments(self.root)   # greengrass-cli's local deployments and the component store
         self._listed: List[Dict[str, Any]] = []    # the cloud's deployments for the core, as last listed
         self.plan: Optional[Plan] = None        # what the core runs now
@@ -176,6 +178,7 @@ class CoreDevice(ResolvePart):
         self.service: Any = None
         self.ipc: Any = None                    # the nucleus IPC (localcore/nucleus_ipc), set by attach()
         self._first: Optional[Plan] = None
+        self._relaunch = False                  # the first plan is what an earlier run applied: launched, not deployed
         self._groups: List[str] = []            # the thing groups the core is in (ARNs)
         self._failed_first: List[tuple] = []    # deployments that failed before the core ran: reported at start
         self._gg: Any = None
@@ -196,6 +199,16 @@ class CoreDevice(ResolvePart):
 
         listed, self._groups = list_deployments(self.cloud.url, self.thing)
         self._listed = listed
+        # a restart launches what the core applied before, unless something new is listed (KernelLifecycle.launch)
+        applied = self.deployments.resume(listed)
+        if applied is not None:
+            try:
+                self._first, self._relaunch = self._resolve(applied, listed), True
+                return self._first
+            except (DeploymentFailed, ComponentError) as e:
+                log.warning("V2 deployment %s applied by an earlier run cannot be launched again: %s", applied.id, e)
+        if self.deployments.processed and (applied is not None or self.deployments.next(listed) is None):
+            self.deployments.forget()   # nothing new and nothing to launch again: processed as a core that is new
         while True:
             deployment = self.deployments.next(listed)
             if deployment is None:
@@ -208,6 +221,7 @@ class CoreDevice(ResolvePart):
             except (DeploymentFailed, ComponentError) as e:
                 log.warning("V2 deployment %s cannot be applied: %s", deployment.id, e)
                 self.deployments.finished(deployment, Outcome.FAILED_NO_STATE_CHANGE)
+                self._remember()
                 self._failed_first.append((deployment, e))
 
     async def attach(self, core: Any) -> None:
@@ -249,6 +263,8 @@ class CoreDevice(ResolvePart):
     async def apply_first(self) -> AppliedDeployment:
         plan = self._first
         assert plan is not None, "read() first"
+        if self._relaunch:
+            return await self._launch(plan)
         for deployment, error in self._failed_first:
             reason = getattr(error, "reason", None) or str(error)
             await self._report(deployment.id, "FAILED", reason, [], getattr(error, "error_stack", ()))
@@ -336,6 +352,25 @@ class CoreDevice(ResolvePart):
         roots = {n: v for n, v in running.items() if v}
         await self._process(to_deployment(deployment_id, request, roots), listed=self._listed)
 
+    async def _launch(self, plan: Plan) -> AppliedDeployment:
+        """A restart: the setup an earlier run applied starts again — no deployment is processed, reported or
+        waited for (the job already SUCCEEDED); the components' states reach the cloud as they change."""
+        await self.service.prepare(plan.generic)   # the store has them: nothing is downloaded
+        self.plan = plan
+        self.deployments.current = plan.deployment.id
+        await self.ipc.configure(plan.configs)
+        await self.service.activate(plan.generic, plan.others)
+        self.core.deployment = AppliedDeployment(
+            id=plan.deployment.id, status="SUCCEEDED", platform=PLATFORM,
+            message="applied by an earlier run: launched again", components=tuple(self.installed()), changes=None)
+        return self.core.deployment
+
+    def _remember(self) -> None:
+        try:
+            save_json(self.memory, self.deployments.to_json())
+        except OSError as e:   # the run goes on; a restart then processes the deployment again
+            log.warning("cannot keep the core's deployments in %s: %s", self.memory, e)
+
     # ------------------------------------------------------------------------------ one deployment
     async def _process(self, deployment, *, listed=None, plan: Optional[Plan] = None,
                        first: bool = False) -> AppliedDeployment:
@@ -374,6 +409,7 @@ class CoreDevice(ResolvePart):
             if outcome is not Outcome.SUCCESSFUL:
                 codes = ("DEPLOYMENT_FAILURE", "COMPONENT_UPDATE_ERROR", "COMPONENT_BROKEN")
         self.deployments.finished(deployment, outcome)
+        self._remember()
         if outcome is not Outcome.SUCCESSFUL:
             log.warning("V2 deployment %s: %s: %s", deployment.id, outcome.value, reason)
         components = self.installed()

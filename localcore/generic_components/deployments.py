@@ -18,6 +18,10 @@ and the device's health (pure; the one place these rules live — ``localcore/ru
   FAILED_UNABLE_TO_ROLLBACK. The job status is SUCCEEDED or FAILED. The groups' root components are recorded
   on SUCCESSFUL and FAILED_ROLLBACK_NOT_REQUESTED only (``DeploymentService.persistGroupToRootComponents``).
 * **Health** (``FleetStatusService``): UNHEALTHY exactly while a component is BROKEN.
+* **A restart** (``KernelLifecycle.launch``): the nucleus keeps what it applied in its config store and, started
+  again, launches those services without processing the deployment again — a job already SUCCEEDED is not
+  offered again. :meth:`CoreDeployments.to_json` / :meth:`CoreDeployments.from_json` are that memory (the core
+  keeps it under its V2 root), :meth:`CoreDeployments.resume` the deployment whose setup a restart launches.
 """
 from __future__ import annotations
 
@@ -106,6 +110,45 @@ class CoreDeployments:
             if group.startswith(THING_PREFIX) or group in member_of:
                 out[group] = dict(roots)
         return out
+
+    def resume(self, listed: Sequence[Mapping[str, Any]]) -> Deployment | None:
+        """After a restart with nothing new listed: the newest listed deployment this core applied (SUCCEEDED, its
+        group's roots still its own), whose setup — with the other groups' roots — is what the core ran; None when
+        there is none (then the core processes what is listed as a core that remembers nothing)."""
+        if self.next(listed) is not None:
+            return None
+        for doc in reversed(list(listed)):
+            deployment = Deployment.of(doc)
+            if (self.processed.get(deployment.id) == Outcome.SUCCESSFUL.job_status
+                    and self.group_roots.get(deployment.group) == deployment.roots):
+                return deployment
+        return None
+
+    def forget(self) -> None:
+        """Back to a core that processed nothing (what it remembered does not match what the cloud lists)."""
+        self.processed.clear()
+        self.group_roots.clear()
+        self.current = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"thing": self.thing, "processed": dict(self.processed),
+                "groupRoots": {g: dict(r) for g, r in self.group_roots.items()}, "current": self.current}
+
+    @classmethod
+    def from_json(cls, thing: str, doc: Any) -> "CoreDeployments":
+        """The memory of ``thing`` kept by an earlier run; an empty one when ``doc`` is another core's or not one."""
+        core = cls(thing)
+        if not isinstance(doc, Mapping) or doc.get("thing") != thing:
+            return core
+        processed, roots = doc.get("processed"), doc.get("groupRoots")
+        if isinstance(processed, Mapping):
+            core.processed = {str(k): str(v) for k, v in processed.items()}
+        if isinstance(roots, Mapping):
+            core.group_roots = {str(g): {str(n): str(v) for n, v in r.items()}
+                                for g, r in roots.items() if isinstance(r, Mapping)}
+        current = doc.get("current")
+        core.current = str(current) if isinstance(current, str) else None
+        return core
 
     def finished(self, deployment: Deployment, outcome: Outcome) -> None:
         """Record how ``deployment`` ended (the core reports it; see :class:`Outcome`)."""

@@ -86,5 +86,8 @@ def test_run_v2_after_a_v2_destroy_makes_a_new_deployment(tmp_path):
 
     third = _deployment_id(_run(gf, tmp_path, "--platform", "v2"))
     assert third not in (first, second)
+    # a restart with nothing new launches what the core applied (the nucleus does not process a deployment twice)
+    relaunched = _run(gf, tmp_path, "--platform", "v2")
+    assert _deployment_id(relaunched) == third and "launched again" in relaunched, relaunched
     again = _run(gf, tmp_path)  # V1 again: what it owns or was handed is all there
     assert "deploy group" in again and "(0 change(s))" in again, again

@@ -1,5 +1,7 @@
 """What a deployment does to each component (GenericExternalService config listener, AggregateServicesChangeManager)
 and the core device's deployment rules (which next, what combines, outcomes, health)."""
+import json
+
 import pytest
 
 from group.v2.recipe import parse_recipe
@@ -98,6 +100,36 @@ def test_outcomes(outcome, status, keeps):
     core.finished(d, outcome)
     assert core.processed == {"x": status} and core.current == "x"
     assert ("thinggroup/G" in core.group_roots) is keeps
+
+
+def test_a_restart_launches_what_was_applied_unless_something_new_is_listed():
+    g1 = doc("g1", "thinggroup/G", {"A": {"componentVersion": "1.0.0"}})
+    t1 = doc("t1", "thing/Core", {"B": {"componentVersion": "2.0.0"}})
+    core = CoreDeployments("Core")
+    assert core.resume([g1, t1]) is None                  # a new core processes them
+    core.finished(Deployment.of(g1), Outcome.SUCCESSFUL)
+    assert core.resume([g1, t1]) is None                  # t1 is new: it is processed (with G's roots)
+    core.finished(Deployment.of(t1), Outcome.SUCCESSFUL)
+    # kept across runs as JSON: the same memory comes back, and a restart launches the newest applied one
+    again = CoreDeployments.from_json("Core", json.loads(json.dumps(core.to_json())))
+    assert (again.processed, again.group_roots, again.current) == (core.processed, core.group_roots, "t1")
+    assert again.resume([g1, t1]).id == "t1"
+    assert again.other_roots(again.resume([g1, t1]), [g1, t1]) == {"thinggroup/G": {"A": "1.0.0"}}
+    # a newer deployment of a target listed while the core was down is processed, not launched
+    g2 = doc("g2", "thinggroup/G", {"A": {"componentVersion": "1.1.0"}})
+    assert again.resume([t1, g2]) is None and again.next([t1, g2]).id == "g2"
+    # rolled back: the group's roots are the earlier ones, so that deployment's setup is not what ran
+    again.finished(Deployment.of(g2), Outcome.FAILED_ROLLBACK_COMPLETE)
+    assert again.resume([t1, g2]).id == "t1"
+    again.finished(Deployment.of(t1), Outcome.FAILED_NO_STATE_CHANGE)   # (as if t1 had failed)
+    assert again.resume([t1, g2]) is None
+    again.forget()
+    assert (again.processed, again.group_roots, again.current) == ({}, {}, None)
+    assert again.next([t1, g2]).id == "t1"
+    # another core's memory, or something that is not one, is an empty memory
+    for other in ({**core.to_json(), "thing": "Other"}, None, [], {"thing": "Core", "processed": 3}):
+        fresh = CoreDeployments.from_json("Core", other)
+        assert (fresh.processed, fresh.group_roots, fresh.current) == ({}, {}, None)
 
 
 def test_group_names_and_health():

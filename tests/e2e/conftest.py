@@ -23,9 +23,12 @@ Teardown: devices stopped, SIGINT to the run, exit code 0 within 10 s, no child 
 platform's run, then stops it and starts the other's (in one process never two shared runs at once; under
 pytest-xdist each platform's run is its own group, so two workers may each hold one).
 
-The run is shared: the traffic-light test expects an empty CarStats table and the only green
-phases, the stream_reader test the first trigger of stream_reader. A test that drives those flows
-(or changes the group) starts its own run: ``e2e_gg.start_group(tmp, overrides=..., source=...)``.
+The run is shared, in any order: the tests that drive the traffic light (test_devices, the dashboard browser's,
+test_v2_carstats) check what their own cycles added to what the light, the tables and the writers' logs held before
+(``e2e_light_kit``, tests/e2e/light_kit.py); the stream_reader test expects the first trigger of stream_reader.
+A module of one platform only selects that param: ``pytest.mark.parametrize("platform", ["v2"], indirect=True)``
+(same run, same xdist group). A test that changes the group starts its own run:
+``e2e_gg.start_group(tmp, overrides=..., source=...)``.
 
 Helpers for tests: ``import e2e_gg`` (``wait_for``, ``message_payload``, ``start_group``, ...).
 """
@@ -48,6 +51,7 @@ def _load(name: str, file: str):
 
 e2e_gg = _load("e2e_gg", "gg.py")
 _load("e2e_fidelity_kit", "fidelity_kit.py")  # the V2 fidelity modules' run and revisions
+_load("e2e_light_kit", "light_kit.py")  # the traffic light's flows on the shared run
 
 
 PLATFORMS = ("v1", "v2")

@@ -75,10 +75,18 @@ def write_test_group(bundle: Path, marker: str, overrides: Optional[Dict[str, Di
     the stream manager without client authentication (the tests read streams with the SDK); the generic
     components' folders copied to ``bundle/components/`` (their paths are relative to the bundle root) and
     their frame folder moved to ``bundle/frames_v2`` (``COMPONENT_TEST_CONFIG``, a configuration merge).
+    One subscription more when the group has the device: ``cloud → HelloWorld_Subscriber`` on ``console/test``,
+    so that the dashboard's MQTT console (source ``cloud``) can reach a device (the browser tests; under v2 it
+    becomes a Bridge IotCore → LocalMqtt mapping).
     ``overrides``: function name -> environment values applied last.
     """
     doc = yaml.safe_load(source.read_text(encoding="utf-8"))
     doc = copy.deepcopy(doc)
+    console_row = {"source": "cloud", "target": "HelloWorld_Subscriber", "topic": "console/test"}
+    if any(d.get("thing") == console_row["target"] for d in doc.get("devices") or []):
+        subscriptions = doc.setdefault("subscriptions", [])
+        if console_row not in subscriptions:
+            subscriptions.append(console_row)
     frames = bundle / "frames"
     frames.mkdir(parents=True, exist_ok=True)
     env_for = {

@@ -4,36 +4,32 @@ shadow): the light's shadow documents reach the component over local pub/sub (th
 shadow store), its statistics of every third green reach its own DynamoDB table through the core's token exchange
 service and the dashboard's MQTT console through IoT Core; the Lambda still writes only its own table.
 
-A run of its own: the shared run's traffic-light test expects the only green phases."""
-from __future__ import annotations
+It runs on the shared run's v2 instance, after or before the other tests that drive the light: it checks what its
+own 3 cycles added to what the component and the Lambda had counted and written before.
 
-import re
+Run: .venv/bin/python -m pytest -q tests/e2e/test_v2_carstats.py"""
+from __future__ import annotations
 
 import pytest
 
 import e2e_gg
+import e2e_light_kit as kit
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("platform", ["v2"], indirect=True)]
 
 NAME = "com.ggbundle.CarStats"
-TABLE, LAMBDA_TABLE = "CarStatsV2", "CarStats"
+TABLE, LAMBDA_TABLE = "CarStatsV2", kit.LAMBDA_TABLE
 TOPIC = "ggbundle/GG_Core/carstats"
-GREEN = re.compile(r"com\.ggbundle\.CarStats: green light: (\d+) cars; total (\d+) over (\d+) greens")
 READY_S, FLOW_S = 60.0, 60.0
-
-
-@pytest.fixture(scope="module")
-def carstats_run(tmp_path_factory):
-    running = e2e_gg.start_group(tmp_path_factory.mktemp("bundle-v2-carstats"), platform="v2")
-    try:
-        yield running
-    finally:
-        e2e_gg.assert_clean_stop(running.stop(), running.run)
 
 
 def _log(run) -> str:
     path = run.state_dir / "v2" / "greengrass" / "logs" / f"{NAME}.log"
     return path.read_text(errors="replace") if path.exists() else f"(no log at {path})"
+
+
+def _greens(run) -> list:
+    return kit.greens(_log(run), prefix=f"{NAME}: ")
 
 
 def _wait_log(run, text: str, timeout: float) -> None:
@@ -44,51 +40,72 @@ def _wait_log(run, text: str, timeout: float) -> None:
                              f"{run.run.output()[-2000:]}") from None
 
 
-def _items(dynamodb, table: str) -> list:
-    items = dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]
-    return [{k: next(iter(v.values())) for k, v in i.items()} for i in items]
+def _wait_greens(run, count: int) -> list:
+    def logged():
+        found = _greens(run)
+        return found if len(found) >= count else None
 
-
-def test_the_components_statistics_reach_its_table_and_the_console(carstats_run):
-    run = carstats_run
-    dynamodb = run.client("dynamodb")
-    assert _items(dynamodb, TABLE) == [] and _items(dynamodb, LAMBDA_TABLE) == []
-    # subscribed to the documents topic and RUNNING before the devices drive the shadow
-    _wait_log(run, "RUNNING: counting green phases of GG_TrafficLight", READY_S)
-    console = run.console()
-    console.subscribe(TOPIC)
-
-    light = run.start_device("traffic_light.py", "GG_TrafficLight")
-    light.wait_for_line(r"no shadow document yet", timeout=30)
-    switch = run.start_device("light_controller.py", "GG_TrafficLight", "--interval", "1", "--cycles", "3",
-                              client_id="GG_Switch")
-    assert switch.wait_exit(60) == 0, switch.output()
-    changes = light.wait_for_line(r"^Light changed to: ([GYR])$", timeout=15, count=9)
-    assert "".join(m.group(1) for m in changes) == "GYR" * 3, light.output()
-
-    # 3 greens, greensPerWrite 3: one message on its topic (from the component), one item in its table
     try:
-        (event,) = console.wait_messages(TOPIC, FLOW_S)
+        found = e2e_gg.wait_for(logged, FLOW_S, f"{NAME} to log {count} greens")
     except AssertionError as e:
         raise AssertionError(f"{e}\n--- component log:\n{_log(run)[-3000:]}") from None
-    assert event["source"] == f"component:{NAME}", event
-    stats = e2e_gg.message_payload(event)
-    greens = [tuple(int(x) for x in m.groups()) for m in GREEN.finditer(_log(run))]
-    assert len(greens) == 3, _log(run)[-3000:]
-    cars = [c for c, _, _ in greens]
-    want = {"TotalTraffic": sum(cars), "TotalGreenlights": 3, "MinCarsPassing": min(cars),
-            "MaxCarsPassing": max(cars), "CoreDevice": "GG_Core", "Writer": NAME, "Table": TABLE}
-    assert {k: stats.get(k) for k in want} == want, (stats, greens)
+    assert len(found) == count, found
+    return found
 
-    (item,) = _items(dynamodb, TABLE)   # written before the publish
-    assert item["Time"] == stats["Time"]
-    assert {k: int(item[k]) for k in ("TotalTraffic", "TotalGreenlights", "MinCarsPassing", "MaxCarsPassing")} == \
-        {k: want[k] for k in ("TotalTraffic", "TotalGreenlights", "MinCarsPassing", "MaxCarsPassing")}, item
-    assert (item["CoreDevice"], item["Writer"]) == ("GG_Core", NAME)
 
-    # the Lambda counted the same greens into its own table; neither wrote the other's
-    lambda_items = e2e_gg.wait_for(lambda: _items(dynamodb, LAMBDA_TABLE), 20, f"an item in {LAMBDA_TABLE}")
-    assert len(lambda_items) == 1 and "Writer" not in lambda_items[0], lambda_items
-    assert int(lambda_items[0]["TotalGreenlights"]) == 3, lambda_items
-    assert len(_items(dynamodb, TABLE)) == 1
-    assert light.stop() == 0, light.output()
+def _component_items(run, greens: list) -> list:
+    """Its table's items once those of ``greens`` are written (one per batch of 3 over all its greens)."""
+    items = kit.wait_items(run.client("dynamodb"), TABLE, len(kit.expected_items(greens)), FLOW_S)
+    assert kit.by_greens(items) == kit.expected_items(greens), (items, greens)
+    for item in items:
+        assert (item["CoreDevice"], item["Writer"]) == ("GG_Core", NAME), item
+    return items
+
+
+def test_the_components_statistics_reach_its_table_and_the_console(group_run):
+    run = group_run
+    # subscribed to the documents topic and RUNNING before the devices drive the shadow
+    _wait_log(run, "RUNNING: counting green phases of GG_TrafficLight", READY_S)
+    greens_before = _greens(run)
+    items_before = _component_items(run, greens_before)
+    lambda_before = kit.lambda_before(run)
+    console = run.console()
+    try:
+        console.subscribe(TOPIC)
+        light = kit.start_light(run)
+        kit.run_switch(run, 3)
+        changes = kit.wait_changes(light, 3)
+        assert changes.count("G") == 3, changes
+
+        # 3 more greens in its log (counted on from the ones before), 3 in a row: one batch completed, so one
+        # message on its topic (from the component) and one item more in its table, with the totals at its last
+        # green (the ones before it included)
+        greens = _wait_greens(run, len(greens_before) + 3)
+        assert greens[:len(greens_before)] == greens_before, (greens_before, greens)
+        batches = kit.expected_items(greens[len(greens_before):])   # the running totals at each batch's end
+        assert len(batches) == 1, greens
+        batch = batches[0]
+        try:
+            (event,) = console.wait_messages(TOPIC, FLOW_S)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n--- component log:\n{_log(run)[-3000:]}") from None
+        assert event["source"] == f"component:{NAME}", event
+        stats = e2e_gg.message_payload(event)
+        want_stats = {**batch, "CoreDevice": "GG_Core", "Writer": NAME, "Table": TABLE}
+        assert {k: stats.get(k) for k in want_stats} == want_stats, (stats, greens)
+
+        items = _component_items(run, greens)   # written before the publish
+        assert len(items) == len(items_before) + 1 and all(i in items for i in items_before), (items_before, items)
+        [item] = [i for i in items if int(i["TotalGreenlights"]) == batch["TotalGreenlights"]]
+        assert item["Time"] == stats["Time"]
+        assert kit.stats_of(item) == batch, item
+
+        # the Lambda counted the same greens into its own table (one item more, no Writer); neither wrote the
+        # other's
+        _, lambda_items = kit.check_lambda(run, lambda_before, 3)
+        assert len(lambda_items) == len(lambda_before.items) + 1, (lambda_before.items, lambda_items)
+        assert len(kit.table_items(run.client("dynamodb"), TABLE)) == len(items)
+        assert len(console.messages(TOPIC)) == 1, console.messages(TOPIC)
+        assert light.stop() == 0, light.output()
+    finally:
+        console.close()

@@ -3,8 +3,8 @@
 ``com.ggbundle.WebCam`` (components/webcam) saves JPEGs of ``cv2.VideoCapture(0)`` (the local core's
 virtual camera where ``/dev/video0`` is missing) into its output folder; ``com.ggbundle.S3Upload``
 (components/s3_upload) hands each to the stream manager's S3 export with the V2 ``stream_manager`` SDK
-from its unzipped artifact, and deletes it after the export's ``Success`` status. This run's own group
-copy (``write_test_group``) moves the output folder to ``<bundle>/frames_v2``.
+from its unzipped artifact, and deletes it after the export's ``Success`` status. The shared run's v2 instance
+(``group_run``); its group copy (``write_test_group``) moves the output folder to ``<bundle>/frames_v2``.
 """
 from __future__ import annotations
 
@@ -15,22 +15,13 @@ import pytest
 
 import e2e_gg
 
-pytestmark = pytest.mark.slow
+# the shared run's v2 instance (tests/e2e/conftest.py: the same run and xdist group as the other v2 tests)
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("platform", ["v2"], indirect=True)]
 
 KEY_RE = re.compile(r"^\d{4}/\d{2}/\d{2}/\d{2}\.\d{2}\.\d{2}\.jpg$")
 BUCKET = "gg-bundle-v2-frames"
 WEBCAM, UPLOAD = "com.ggbundle.WebCam", "com.ggbundle.S3Upload"
 FLOW_TIMEOUT_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def v2_components_run(tmp_path_factory):
-    running = e2e_gg.start_group(tmp_path_factory.mktemp("bundle-v2-components"), platform="v2")
-    try:
-        yield running
-    finally:
-        result = running.stop()
-        e2e_gg.assert_clean_stop(result, running.run)
 
 
 def _keys(s3) -> list:
@@ -53,8 +44,8 @@ def _component_log(run, name: str) -> str:
     return path.read_text(errors="replace")[-3000:] if path.exists() else f"(no log at {path})"
 
 
-def test_webcam_frames_reach_the_bucket_and_leave_the_folder(v2_components_run):
-    run = v2_components_run
+def test_webcam_frames_reach_the_bucket_and_leave_the_folder(group_run):
+    run = group_run
     s3 = run.client("s3")
     frames = run.bundle / "frames_v2"
 
@@ -87,8 +78,8 @@ def test_webcam_frames_reach_the_bucket_and_leave_the_folder(v2_components_run):
     e2e_gg.wait_for(lambda: len(_keys(s3)) > len(keys), 20.0, "more JPEGs in the bucket", interval=0.5)
 
 
-def test_status_lists_both_components_running(v2_components_run):
-    st = _status(v2_components_run)
+def test_status_lists_both_components_running(group_run):
+    st = _status(group_run)
     assert st["device_status"] == "SUCCEEDED", st
     components = st["components"]
     for name in (WEBCAM, UPLOAD):

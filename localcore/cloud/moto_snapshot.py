@@ -25,13 +25,18 @@ Crash safety (a ``kill -9`` of the run, a power cut of the machine):
   flood of requests slows acknowledgements rather than eating a core.
 * ``SnapshotStore`` (files): a small manifest at ``path`` (``moto.pickle``) names one
   content-addressed file per moto service in ``moto.pickle.d/``; an unchanged service (the
-  uploaded frames in S3, the Lambda zips) is not written again. Every file goes through
+  uploaded frames in S3, the Lambda zips) is not written again. Large ``bytes`` / ``str`` values
+  inside a backend (a Lambda function's zip and its base64 form, each published version sharing
+  them) go to content-addressed files of their own, ``<sha256>.value``, named from the pickle by
+  their digest: a changed service re-pickles its small objects only, a value already on disk is
+  neither written nor, while the same object lives in moto, hashed again. Every file goes through
   ``write_bytes_durable`` (temp file, fsync, rename, directory fsync) and carries a magic line
   and the SHA-256 of its payload; the replaced manifest stays as ``moto.pickle.prev`` with its
   files. ``restore`` checks the manifest and all its files before replacing any backend, falls
   back to ``moto.pickle.prev`` when one is truncated or damaged, and moves the bad manifest to
-  ``moto.pickle.bad`` so the next save cannot rotate it over the good generation. A whole-pickle
-  ``moto.pickle`` of earlier versions still loads.
+  ``moto.pickle.bad`` so the next save cannot rotate it over the good generation. The snapshots
+  of earlier versions still load: a whole-pickle ``moto.pickle`` (format 1) and manifests without
+  value files (format 2).
 
 The snapshot is made of pickles: loading one runs code named in it. It lives in the cloud's
 ``state_dir``, which already holds the CA private keys, so it has the same trust boundary. A
@@ -60,7 +65,10 @@ from .persist import fsync_dir, previous_path, remove_stale_temp_files, write_by
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # 1: one whole pickle; 2: JSON manifest + one file per service
+FORMAT = 3  # 1: one whole pickle; 2: JSON manifest + one file per service; 3: + large values in files
+_MANIFEST_FORMATS = (2, 3)
+_LARGE = 32 * 1024  # bytes / str values at least this long are kept in a file of their own
+_VALUE_SUFFIX = ".value"
 MAGIC = b"localcloud-moto-snapshot 1\n"
 _DIGEST = hashlib.sha256
 _DIGEST_SIZE = _DIGEST().digest_size
@@ -95,6 +103,86 @@ def _dumps(obj: Any) -> bytes:
     buf = io.BytesIO()
     _Pickler(buf, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
     return buf.getvalue()
+
+
+class LargeValues:
+    """The digests of the large values pickled so far, by object, across saves.
+
+    ``bytes`` and ``str`` never change, so while moto holds the same object its SHA-256 is the one
+    computed the first time. An entry holds its object (so its ``id`` cannot be reused) until the
+    service that used it is pickled again without it or is gone.
+    """
+
+    def __init__(self) -> None:
+        self._by_service: dict[str, dict[int, tuple[Any, str]]] = {}
+        self._known: dict[int, tuple[Any, str]] = {}
+
+    def pickler(self, buf: io.BytesIO, service: str, found: dict[str, Any]) -> "_ValuePickler":
+        """A pickler for ``service`` that puts large values in ``found`` (sha256 -> value)."""
+        return _ValuePickler(buf, self, service, found)
+
+    def digest(self, obj: Any, seen: dict[int, tuple[Any, str]]) -> str:
+        hit = seen.get(id(obj)) or self._known.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            hit = (obj, hashlib.sha256(_value_bytes(obj)).hexdigest())
+        seen[id(obj)] = hit
+        return hit[1]
+
+    def pickled(self, service: str, seen: dict[int, tuple[Any, str]]) -> None:
+        self._by_service[service] = seen
+
+    def keep_only(self, services: set[str]) -> None:
+        """Forget the values of services moto no longer has, and what nothing uses any more."""
+        for gone in self._by_service.keys() - services:
+            del self._by_service[gone]
+        known: dict[int, tuple[Any, str]] = {}
+        for seen in self._by_service.values():
+            known.update(seen)
+        self._known = known
+
+
+class _ValuePickler(_Pickler):
+    def __init__(self, buf: io.BytesIO, values: LargeValues, service: str, found: dict[str, Any]) -> None:
+        super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
+        self._values = values
+        self._found = found
+        self.seen: dict[int, tuple[Any, str]] = {}
+
+    def persistent_id(self, obj: Any) -> Any:
+        kind = type(obj)
+        if (kind is bytes or kind is str) and len(obj) >= _LARGE:
+            sha = self._values.digest(obj, self.seen)
+            self._found[sha] = obj
+            return ("b" if kind is bytes else "s", sha)
+        return None
+
+
+class _ValueUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, values: dict[str, bytes]) -> None:
+        super().__init__(io.BytesIO(data))
+        self._values = values
+        self._strs: dict[str, str] = {}
+
+    def persistent_load(self, pid: Any) -> Any:
+        try:
+            kind, sha = pid
+            raw = self._values[sha]
+        except (TypeError, ValueError, KeyError):
+            raise pickle.UnpicklingError(f"unknown large value {pid!r}") from None
+        if kind == "b":
+            return raw
+        if sha not in self._strs:
+            self._strs[sha] = raw.decode("utf-8", "surrogatepass")
+        return self._strs[sha]
+
+
+def _value_bytes(obj: Any) -> bytes:
+    return obj if type(obj) is bytes else obj.encode("utf-8", "surrogatepass")
+
+
+def value_file(sha: str) -> str:
+    """The file name of the large value whose payload has SHA-256 ``sha`` (hex)."""
+    return sha + _VALUE_SUFFIX
 
 
 def _moto_version() -> str:
@@ -330,21 +418,37 @@ def backends_dir(path: Path) -> Path:
     return path.with_name(path.name + ".d")
 
 
+@dataclass
+class Capture:
+    """What ``capture`` took: the mutation count it holds, ``{service: file bytes}`` for the services
+    it pickled, the names of every service moto has backends for, the large values the pickled
+    services use (``{sha256: bytes | str}``) and which ones each uses, and a report."""
+
+    seq: int
+    files: dict[str, bytes]
+    present: set[str]
+    report: SnapshotReport
+    values: dict[str, Any] = field(default_factory=dict)
+    uses: dict[str, set[str]] = field(default_factory=dict)
+
+
 def capture(
-    gate: MotoGate = GATE, select: Callable[[str], bool] | None = None
-) -> tuple[int, dict[str, bytes], set[str], SnapshotReport]:
+    gate: MotoGate = GATE, select: Callable[[str], bool] | None = None, values: LargeValues | None = None
+) -> Capture:
     """Pickle moto's region backends consistently (inside the gate's exclusive side).
 
-    ``select(service)`` picks the services to pickle (default: all). Returns the mutation count
-    the snapshot includes, ``{service: file bytes}`` for the picked services, the names of every
-    service moto has backends for, and a report. Raises ``CloudError`` when in-flight requests
-    did not finish within the bound.
+    ``select(service)`` picks the services to pickle (default: all); ``values`` remembers the
+    digests of large values from one save to the next (default: computed afresh). Raises
+    ``CloudError`` when in-flight requests did not finish within the bound.
     """
     from moto.core.base_backend import BackendDict
 
+    values = values if values is not None else LargeValues()
     report = SnapshotReport(full=select is None)
     entries: dict[str, list[tuple[str, str, str, bytes]]] = {}
     present: set[str] = set()
+    found: dict[str, Any] = {}
+    uses: dict[str, set[str]] = {}
     with gate.exclusive() as seq:
         for bdict in list(BackendDict._instances):  # the backends in use since the last reset
             name = bdict.service_name
@@ -352,16 +456,25 @@ def capture(
             if select is not None and not select(name):
                 continue
             mine = entries.setdefault(name, [])
+            seen: dict[int, tuple[Any, str]] = {}
             for account, region, backend in bdict.iter_backends():
                 key = f"{name}/{account}/{region}"
+                buf = io.BytesIO()
+                pickler = values.pickler(buf, name, found)
                 try:
-                    mine.append((name, account, region, _dumps(backend)))
+                    pickler.dump(backend)
+                    mine.append((name, account, region, buf.getvalue()))
                     report.backends.append(key)
+                    seen.update(pickler.seen)
                 except (pickle.PicklingError, TypeError, AttributeError, RecursionError, RuntimeError) as exc:
                     report.skipped[key] = f"{type(exc).__name__}: {exc}"
+            values.pickled(name, seen)
+            uses[name] = {sha for _, sha in seen.values()}
+    values.keep_only(present)
     for key, why in report.skipped.items():
         log.warning("moto backend %s is not persisted: %s", key, why)
-    return seq, {name: encode(_dumps(e)) for name, e in entries.items()}, present, report
+    files = {name: encode(_dumps(e)) for name, e in entries.items()}
+    return Capture(seq, files, present, report, found, uses)
 
 
 class SnapshotStore:
@@ -370,21 +483,22 @@ class SnapshotStore:
     The manifest (JSON inside ``encode``) names, per moto service, a file in ``backends_dir(path)``
     whose name carries the SHA-256 of its bytes; a service whose pickle did not change is not
     written again, so a large S3 or Lambda backend costs nothing while only Kinesis changes. A
-    save writes the new service files (fsynced) before the manifest (fsynced, previous one kept
-    as ``.prev``), and deletes only files neither manifest names: a crash at any point leaves a
-    manifest whose files are all there.
+    service's large values are files of their own (``<sha256>.value``, named by the service's
+    ``values``), written once. A save writes the new files (fsynced) before the manifest (fsynced,
+    previous one kept as ``.prev``), and deletes only files neither manifest names: a crash at any
+    point leaves a manifest whose files are all there.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.dir = backends_dir(self.path)
-        self.refs: dict[str, dict[str, Any]] = {}  # service -> {"file", "sha256", "size"}: current manifest
+        self.refs: dict[str, dict[str, Any]] = {}  # service -> {"file", "sha256", "size", "values"?}
         self._prev_files: set[str] = set()
 
     def load_refs(self) -> None:
         """Learn what the manifests on disk name (no service file is read)."""
         self.refs = _manifest_refs(self.path) or {}
-        self._prev_files = {r["file"] for r in (_manifest_refs(previous_path(self.path)) or {}).values()}
+        self._prev_files = _ref_files(_manifest_refs(previous_path(self.path)) or {})
 
     def remove_stale(self) -> None:
         """Delete the temp files of saves a crash interrupted."""
@@ -396,48 +510,78 @@ class SnapshotStore:
         for path in stale:
             log.info("removed %s, left by a save that did not finish", path)
 
-    def write(self, blobs: dict[str, bytes], present: set[str]) -> list[str]:
-        """Write the changed ``blobs`` and a manifest naming a file for every ``present`` service."""
+    def write(
+        self,
+        blobs: dict[str, bytes],
+        present: set[str],
+        values: dict[str, Any] | None = None,
+        uses: dict[str, set[str]] | None = None,
+    ) -> list[str]:
+        """Write the changed ``blobs`` (service files) and a manifest naming a file for every
+        ``present`` service; ``values`` (sha256 -> bytes | str) are the large values the services
+        in ``blobs`` use, ``uses`` which ones each uses (see ``capture``)."""
+        values = values or {}
+        uses = uses or {}
         refs: dict[str, dict[str, Any]] = {}
         written = []
+        named = self._prev_files | _ref_files(self.refs)
+        wrote_any = False
+        for sha in sorted({sha for s in blobs for sha in uses.get(s, ())}):
+            name = value_file(sha)
+            if name not in named and not (self.dir / name).exists():
+                write_bytes_durable(self.dir / name, encode(_value_bytes(values[sha])), sync_dir=False)
+                wrote_any = True
         for service, data in blobs.items():
             sha = hashlib.sha256(data).hexdigest()
             old = self.refs.get(service)
-            if old is not None and old["sha256"] == sha:
+            used = sorted(uses.get(service, ()))
+            if old is not None and old["sha256"] == sha and old.get("values", []) == used:
                 refs[service] = old
                 continue
             name = f"{_file_safe(service)}.{sha[:32]}.pickle"
             if not (self.dir / name).exists():
                 write_bytes_durable(self.dir / name, data, sync_dir=False)
+                wrote_any = True
             refs[service] = {"file": name, "sha256": sha, "size": len(data)}
+            if used:
+                refs[service]["values"] = used
             written.append(service)
-        if written:
-            fsync_dir(self.dir)  # the service files' names are durable before the manifest names them
+        if wrote_any:
+            fsync_dir(self.dir)  # the files' names are durable before the manifest names them
         for service in present - refs.keys():
             if service in self.refs:
                 refs[service] = self.refs[service]
         if refs == self.refs and self.path.exists():
             return written  # nothing changed: keep the manifest, and the previous one as it is
         manifest = {"format": FORMAT, "moto": _moto_version(), "services": refs}
-        payload = json.dumps(manifest, sort_keys=True, indent=1).encode()
+        payload = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
         write_bytes_durable(self.path, encode(payload), keep_previous=True)
-        self._prev_files = {r["file"] for r in self.refs.values()}
+        self._prev_files = _ref_files(self.refs)
         self.refs = refs
         self._collect()
         return written
 
     def _collect(self) -> None:
-        keep = self._prev_files | {r["file"] for r in self.refs.values()}
+        keep = self._prev_files | _ref_files(self.refs)
         try:
             names = os.listdir(self.dir)
         except FileNotFoundError:
             return
         for name in names:
-            if name not in keep and name.endswith(".pickle"):
+            if name not in keep and name.endswith((".pickle", _VALUE_SUFFIX)):
                 try:
                     os.unlink(self.dir / name)
                 except FileNotFoundError:
                     pass
+
+
+def _ref_files(refs: dict[str, dict[str, Any]]) -> set[str]:
+    """Every file a manifest's service references name: service files and large values."""
+    names = set()
+    for ref in refs.values():
+        names.add(ref["file"])
+        names.update(value_file(sha) for sha in ref.get("values", ()))
+    return names
 
 
 def _file_safe(service: str) -> str:
@@ -457,9 +601,9 @@ def save(path: Path, gate: MotoGate = GATE) -> SnapshotReport:
     """Capture every moto backend and write them under ``path`` (see ``SnapshotStore``)."""
     store = SnapshotStore(path)
     store.load_refs()
-    _, blobs, present, report = capture(gate)
-    report.written = store.write(blobs, present)
-    return report
+    cap = capture(gate)
+    cap.report.written = store.write(cap.files, cap.present, cap.values, cap.uses)
+    return cap.report
 
 
 def restore(path: Path) -> SnapshotReport:
@@ -480,7 +624,7 @@ def restore(path: Path) -> SnapshotReport:
             continue
         found_any = True
         try:
-            entries = _read_snapshot(candidate, raw, backends_dir(path))
+            entries, values = _read_snapshot(candidate, raw, backends_dir(path))
         except ValueError as exc:
             problem = str(exc)
             report.problems.append(problem)
@@ -493,7 +637,7 @@ def restore(path: Path) -> SnapshotReport:
                 except OSError as err:
                     log.error("could not move %s aside: %s", path, err)
             continue
-        _load_entries(entries, report)
+        _load_entries(entries, values, report)
         report.source = candidate.name
         if report.problems:
             log.warning("moto data restored from the previous snapshot %s", candidate)
@@ -503,9 +647,11 @@ def restore(path: Path) -> SnapshotReport:
     return report
 
 
-def _read_snapshot(path: Path, raw: bytes, files_dir: Path) -> list[tuple[str, str, str, bytes]]:
-    """Every backend entry of the snapshot whose manifest (``path``) is ``raw`` and whose service
-    files are in ``files_dir``; ``ValueError`` saying why not."""
+def _read_snapshot(
+    path: Path, raw: bytes, files_dir: Path
+) -> tuple[list[tuple[str, str, str, bytes]], dict[str, bytes]]:
+    """Every backend entry of the snapshot whose manifest (``path``) is ``raw`` and whose files are
+    in ``files_dir``, and the large values they use (sha256 -> bytes); ``ValueError`` saying why not."""
     try:
         payload = decode(raw)
     except ValueError as exc:
@@ -516,8 +662,9 @@ def _read_snapshot(path: Path, raw: bytes, files_dir: Path) -> list[tuple[str, s
             version, services = manifest.get("moto"), dict(manifest["services"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"cannot read {path}: not a snapshot manifest ({exc})") from None
-        _check_version(path, version, manifest.get("format"), FORMAT)
+        _check_version(path, version, manifest.get("format"), _MANIFEST_FORMATS)
         entries = []
+        values: dict[str, bytes] = {}
         for service, ref in sorted(services.items()):
             file = files_dir / str(ref.get("file"))
             try:
@@ -525,21 +672,35 @@ def _read_snapshot(path: Path, raw: bytes, files_dir: Path) -> list[tuple[str, s
                 if hashlib.sha256(raw_file).hexdigest() != ref.get("sha256"):
                     raise ValueError("its SHA-256 is not the one the manifest names")
                 entries.extend(_unpickle(decode(raw_file)))
-            except (OSError, ValueError) as exc:
+                for sha in ref.get("values", ()):
+                    if sha not in values:
+                        file = files_dir / value_file(str(sha))
+                        values[sha] = _read_value(file, str(sha))
+            except (OSError, ValueError, TypeError) as exc:
                 raise ValueError(f"cannot read {path}: service {service}: {file.name}: {exc}") from None
-        return entries
+        return entries, values
     try:  # a whole pickle (the format before the manifest)
         snap = _unpickle(payload)
     except ValueError as exc:
         raise ValueError(f"cannot read {path}: {exc}") from None
     if not isinstance(snap, dict):
         raise ValueError(f"cannot read {path}: not a snapshot")
-    _check_version(path, snap.get("moto"), snap.get("format"), 1)
-    return list(snap["entries"])
+    _check_version(path, snap.get("moto"), snap.get("format"), (1,))
+    return list(snap["entries"]), {}
 
 
-def _check_version(path: Path, version: Any, fmt: Any, want: int) -> None:
-    if fmt != want or version != _moto_version():
+def _read_value(file: Path, sha: str) -> bytes:
+    raw = file.read_bytes()
+    if not raw.startswith(MAGIC):
+        raise ValueError("not a value file")
+    value = decode(raw)  # checks the digest in its header
+    if raw[len(MAGIC) : len(MAGIC) + _DIGEST_SIZE].hex() != sha:
+        raise ValueError("its SHA-256 is not the one the manifest names")
+    return value
+
+
+def _check_version(path: Path, version: Any, fmt: Any, want: tuple[int, ...]) -> None:
+    if fmt not in want or version != _moto_version():
         raise ValueError(
             f"{path} was written by moto {version}, this is moto {_moto_version()}: not restored"
         )
@@ -552,14 +713,16 @@ def _unpickle(data: bytes) -> Any:
         raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _load_entries(entries: list[tuple[str, str, str, bytes]], report: SnapshotReport) -> None:
+def _load_entries(
+    entries: list[tuple[str, str, str, bytes]], values: dict[str, bytes], report: SnapshotReport
+) -> None:
     from moto.backends import get_backend
 
     for service, account, region, data in entries:
         key = f"{service}/{account}/{region}"
         try:
             bdict = get_backend(service)
-            bdict[account][region] = pickle.loads(data)
+            bdict[account][region] = _ValueUnpickler(data, values).load()
             report.backends.append(key)
         except Exception as exc:  # one bad backend must not lose the others
             report.skipped[key] = f"{type(exc).__name__}: {exc}"

@@ -14,7 +14,7 @@ import time
 from typing import Any, Callable
 
 from .errors import CloudError
-from .moto_snapshot import GATE, MotoGate, SnapshotReport, SnapshotStore, capture
+from .moto_snapshot import GATE, LargeValues, MotoGate, SnapshotReport, SnapshotStore, capture
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class SnapshotWriter:
         if not 0 < max_busy <= 1:
             raise ValueError(f"SnapshotWriter max_busy must be in (0, 1], got {max_busy}")
         self.store = SnapshotStore(path)
+        self._values = LargeValues()  # digests of large values, kept from one save to the next (this thread's)
         self.path = self.store.path
         self.idle_interval_s = idle_interval_s
         self.full_interval_s = full_interval_s
@@ -192,8 +193,9 @@ class SnapshotWriter:
             dirty, self._dirty = self._dirty, set()
         full = full or self._last_full is None or t0 - self._last_full >= self.full_interval_s
         try:
-            seq, blobs, present, report = capture(self._gate, self._selector(dirty, full))
-            report.written = self.store.write(blobs, present)
+            cap = capture(self._gate, self._selector(dirty, full), self._values)
+            seq, blobs, report = cap.seq, cap.files, cap.report
+            report.written = self.store.write(blobs, cap.present, cap.values, cap.uses)
         except (OSError, CloudError) as exc:
             took = time.monotonic() - t0
             log.error("moto snapshot %s not written: %s", self.path, exc)

@@ -209,9 +209,10 @@ def test_snapshots_hold_exactly_the_requests_they_count(tmp_path):
             while (len(counts) < 30 or counts[-1][1] < 50) and not errors and time.monotonic() < deadline:
                 assert progressed.wait(5), "no put completed within 5 s"
                 progressed.clear()  # the next capture waits for one more put: puts and captures interleave
-                seq, blobs, _, report = moto_snapshot.capture(select=lambda s: s == "kinesis")
-                assert report.skipped == {}
-                entries = pickle.loads(moto_snapshot.decode(blobs["kinesis"]))
+                cap = moto_snapshot.capture(select=lambda s: s == "kinesis")
+                seq = cap.seq
+                assert cap.report.skipped == {}
+                entries = pickle.loads(moto_snapshot.decode(cap.files["kinesis"]))
                 backend = next(pickle.loads(b) for _, _, region, b in entries if region == "us-east-1")
                 shard = next(iter(backend.streams["busy"].shards.values()))
                 counts.append((seq - base_seq, len(shard.records)))

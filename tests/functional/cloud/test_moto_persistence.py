@@ -104,3 +104,41 @@ def test_persistence_can_be_turned_off(tmp_path):
     with LocalCloud(tmp_path, persist_moto=False) as cloud:
         _clients(cloud.url)["s3"].create_bucket(Bucket="not-kept")
     assert not (tmp_path / "moto.pickle").exists()
+
+
+def test_a_lambda_zip_is_written_once_and_restored(tmp_path):
+    """The zip (and its base64 form) of a function and of each version published from it are
+    large values in files of their own: written by the save that first saw them, not by later
+    saves of the Lambda service, and loaded back as they were."""
+    import os
+
+    from moto.backends import get_backend
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("handler.py", "def function_handler(event, context):\n    return event\n")
+        z.writestr("blob.bin", os.urandom(200_000))
+    code = buf.getvalue()
+    files = tmp_path / "cloud" / "moto.pickle.d"
+    with LocalCloud(tmp_path / "cloud") as first:
+        c = _clients(first.url)
+        role = c["iam"].create_role(RoleName="lambda-exec", AssumeRolePolicyDocument="{}")["Role"]
+        c["lambda"].create_function(FunctionName="big", Runtime="python3.7", Role=role["Arn"],
+                                    Handler="handler.function_handler", Code={"ZipFile": code})
+        values = {p.name: p.stat().st_ino for p in files.glob("*.value")}
+        assert len(values) == 2  # the zip's bytes and its base64 text
+        c["lambda"].publish_version(FunctionName="big")
+        c["lambda"].update_function_configuration(FunctionName="big", Description="again")
+        c["lambda"].publish_version(FunctionName="big")
+        c["lambda"].tag_resource(Resource=c["lambda"].get_function(FunctionName="big")["Configuration"]["FunctionArn"],
+                                 Tags={"k": "v"})
+        assert {p.name: p.stat().st_ino for p in files.glob("*.value")} == values
+        assert first.status()["moto_snapshot"]["writer"]["failures"] == 0
+    with LocalCloud(tmp_path / "cloud") as second:
+        assert second.status()["moto_snapshot"]["restored"]["error"] is None
+        c = _clients(second.url)
+        versions = [v["Version"] for v in c["lambda"].list_versions_by_function(FunctionName="big")["Versions"]]
+        assert versions == ["$LATEST", "1", "2"]
+        backend = get_backend("lambda")["123456789012"]["us-east-1"]
+        assert backend.get_function("big", "2").code_bytes == code
+        assert backend.get_function("big").code_bytes == code

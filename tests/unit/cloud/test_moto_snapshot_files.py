@@ -3,6 +3,9 @@ classifier and the gate between moto requests and snapshots. No moto server here
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import math
 import pickle
 import threading
@@ -13,13 +16,16 @@ import pytest
 from localcore.cloud.errors import CloudError
 from localcore.cloud.moto_snapshot import (
     MAGIC,
+    LargeValues,
     MotoGate,
     SnapshotStore,
     _dumps,
     _read_snapshot,
+    _ValueUnpickler,
     decode,
     encode,
     is_mutating,
+    value_file,
 )
 from localcore.cloud.moto_snapshot_writer import SnapshotWriter
 from localcore.cloud.persist import previous_path, remove_stale_temp_files, write_bytes_durable
@@ -96,10 +102,10 @@ def test_store_writes_only_changed_services_and_keeps_two_generations(tmp_path):
     kinesis_files = sorted(p.name for p in store.dir.iterdir() if p.name.startswith("kinesis."))
     assert len(kinesis_files) == 2  # k3 (manifest) and k2 (manifest.prev); k1 collected
 
-    entries = _read_snapshot(store.path, store.path.read_bytes(), store.dir)
+    entries, _ = _read_snapshot(store.path, store.path.read_bytes(), store.dir)
     assert sorted((s, data) for s, _, _, data in entries) == [("kinesis", b"k3"), ("s3", b"big")]
     prev = previous_path(store.path)
-    entries = _read_snapshot(prev, prev.read_bytes(), store.dir)
+    entries, _ = _read_snapshot(prev, prev.read_bytes(), store.dir)
     assert sorted((s, data) for s, _, _, data in entries) == [("kinesis", b"k2"), ("s3", b"big")]
 
 
@@ -122,6 +128,98 @@ def test_a_manifest_naming_a_missing_or_altered_file_is_refused(tmp_path):
     iam_file.unlink()
     with pytest.raises(ValueError, match="service iam: .*No such file"):
         _read_snapshot(store.path, store.path.read_bytes(), store.dir)
+
+
+# ---------------------------------------------------------------------------------- large values
+BIG = bytes(range(256)) * 256  # 64 KiB: over the size kept in a file of its own
+
+
+def _pickle_with_values(obj, values: LargeValues, found: dict) -> tuple[bytes, set]:
+    buf = io.BytesIO()
+    pickler = values.pickler(buf, "lambda", found)
+    pickler.dump(obj)
+    values.pickled("lambda", pickler.seen)
+    return buf.getvalue(), {sha for _, sha in pickler.seen.values()}
+
+
+def test_large_values_leave_the_pickle_and_come_back_shared():
+    text = "QUJD" * 20000  # a zip's base64 form, as Lambda keeps it beside the bytes
+    state = {"v1": {"code": BIG, "zip": text}, "v2": {"code": BIG, "zip": text}, "small": b"abc"}
+    found: dict = {}
+    data, used = _pickle_with_values(state, LargeValues(), found)
+    assert len(data) < 1000  # neither value is inside the pickle
+    assert used == set(found) == {hashlib.sha256(BIG).hexdigest(), hashlib.sha256(text.encode()).hexdigest()}
+    raw = {sha: (v if isinstance(v, bytes) else v.encode()) for sha, v in found.items()}
+    back = _ValueUnpickler(data, raw).load()
+    assert back == state
+    assert back["v1"]["code"] is back["v2"]["code"] and back["v1"]["zip"] is back["v2"]["zip"]
+    with pytest.raises(pickle.UnpicklingError, match="unknown large value"):
+        _ValueUnpickler(data, {}).load()
+
+
+def test_a_large_value_is_hashed_once_while_the_same_object_lives():
+    values = LargeValues()
+    _pickle_with_values({"code": BIG}, values, {})
+    seen: dict = {}
+    copy = bytes(bytearray(BIG))  # equal, but another object: hashed afresh, same digest
+    assert values.digest(copy, seen) == hashlib.sha256(BIG).hexdigest()
+    assert seen[id(copy)][0] is copy
+    values._known[id(BIG)] = (BIG, "remembered")  # the remembered digest is used for the same object
+    assert values.digest(BIG, {}) == "remembered"
+    values.keep_only(set())  # the service is gone: nothing is held any more
+    assert values._known == {}
+
+
+def test_store_writes_a_large_value_once_and_restores_it(tmp_path):
+    store = SnapshotStore(tmp_path / "moto.pickle")
+    values = LargeValues()
+    for generation in range(3):
+        found: dict = {}
+        data, used = _pickle_with_values({"code": BIG, "generation": generation}, values, found)
+        blob = encode(_dumps([("lambda", "123456789012", "us-east-1", data)]))
+        assert store.write({"lambda": blob}, {"lambda"}, found, {"lambda": used}) == ["lambda"]
+        value = store.dir / value_file(hashlib.sha256(BIG).hexdigest())
+        if generation == 0:
+            inode = value.stat().st_ino
+        assert value.stat().st_ino == inode  # written by the first save only
+    entries, raw_values = _read_snapshot(store.path, store.path.read_bytes(), store.dir)
+    assert [_ValueUnpickler(d, raw_values).load() for _, _, _, d in entries] == [{"code": BIG, "generation": 2}]
+
+    # no longer used by either manifest: collected
+    store.write({"lambda": _blob("lambda", b"small")}, {"lambda"})
+    assert value.exists()  # the previous manifest still names it
+    store.write({"lambda": _blob("lambda", b"smaller")}, {"lambda"})
+    assert not value.exists()
+
+
+def test_a_missing_or_altered_large_value_refuses_the_manifest(tmp_path):
+    store = SnapshotStore(tmp_path / "moto.pickle")
+    found: dict = {}
+    data, used = _pickle_with_values({"code": BIG}, LargeValues(), found)
+    store.write({"lambda": encode(_dumps([("lambda", "1", "r", data)]))}, {"lambda"}, found, {"lambda": used})
+    value = store.dir / value_file(next(iter(used)))
+    value.write_bytes(encode(b"another value"))  # whole and checksummed, but not the one named
+    with pytest.raises(ValueError, match=r"service lambda: .*\.value: its SHA-256 is not"):
+        _read_snapshot(store.path, store.path.read_bytes(), store.dir)
+    value.unlink()
+    with pytest.raises(ValueError, match=r"service lambda: .*\.value: .*No such file"):
+        _read_snapshot(store.path, store.path.read_bytes(), store.dir)
+
+
+def test_a_manifest_of_the_previous_format_still_reads(tmp_path):
+    """Format 2 (before large values had files of their own), as that version wrote it."""
+    files = tmp_path / "moto.pickle.d"
+    files.mkdir()
+    blob = _blob("s3", b"old data")
+    sha = hashlib.sha256(blob).hexdigest()
+    (files / f"s3.{sha[:32]}.pickle").write_bytes(blob)
+    from localcore.cloud.moto_snapshot import _moto_version
+
+    manifest = {"format": 2, "moto": _moto_version(),
+                "services": {"s3": {"file": f"s3.{sha[:32]}.pickle", "sha256": sha, "size": len(blob)}}}
+    raw = encode(json.dumps(manifest, sort_keys=True, indent=1).encode())
+    entries, raw_values = _read_snapshot(tmp_path / "moto.pickle", raw, files)
+    assert entries == [("s3", "123456789012", "us-east-1", b"old data")] and raw_values == {}
 
 
 # ---------------------------------------------------------------------------------- classifier

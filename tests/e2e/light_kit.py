@@ -4,16 +4,10 @@ writers (the car_aggregator Lambda, the com.ggbundle.CarStats component) logged 
 Several tests drive the same light on one run (``group_run``), in any order, so each checks what its own cycles
 added to what was there before it:
 
-* ``start_light(run)``: ``traffic_light.py -v`` once its shadowGet has been answered. The light syncs to the
-  shadow a previous test left: it logs ``no shadow document yet`` when there is none, applies a change still
-  pending in the document (``Light changed to: X``), and says nothing when the document has no delta (the usual
-  case: the last cycle ended on red, reported red) — hence ``-v``: the SDK's debug line for the answer to its
-  request (the delta subscription is in place before the request is sent).
-* ``run_switch(run, cycles)``: ``light_controller.py`` setting G, Y, R ``cycles`` times (1 s each), every set
-  accepted.
-* ``wait_changes(light, cycles)``: the light's changes once they end with the switch's cycles; at most one change
-  before them (a request the shadow still held when the light started). Each change is reported to the shadow and
-  differs from the light's previous report, so each ``G`` is one new green phase for the statistics writers.
+* ``LightCycles(run)``: the light and the switch device scripts of one test (its docstring: why the switch first
+  sets the shadow's desired light to Y before the light starts), ``run_switch(cycles)`` / ``start_switch(cycles)``;
+  ``wait_changes(light, cycles)``: the light's changes, exactly Y + ``cycles`` × G, Y, R. Each is reported to the
+  shadow and differs from the light's previous report, so each G is one new green phase for the writers.
 * ``greens(text, prefix)``: the ``green light: ...`` lines of a writer's log, checked to count 1, 2, 3, ... with
   running totals that agree with the cars (one process counted them all).
 * ``expected_items(greens, per_write)``: one item per completed batch of ``per_write`` greens over all greens
@@ -37,9 +31,10 @@ LIGHT, SWITCH = "GG_TrafficLight", "GG_Switch"
 # the light prints its change on stdout (text, then the newline: two writes) and, with -v, the SDK logs on stderr
 # from its own threads into the same pipe: a whole log record may land between the two
 CHANGE = r"^Light changed to: ([GYR])(?:$|(?=\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ))"
-# the light's sync is done: its own line for a missing document or a pending change, or (-v) the SDK's debug line
-# for the answer to its shadowGet — the first reply to a request of this client (it sends no update before)
-SYNCED = r"no shadow document yet|Light changed to: |Token is in the pool\. Type: (accepted|rejected)"
+# (-v) the SDK has subscribed to the replies of the light's shadow updates: its first update waits for that (the
+# SDK subscribes on the first shadowUpdate and then sleeps 2 s); the ones after it go out at once
+UPDATES_READY = r"Subscribed to update accepted/rejected topics for deviceShadow: " + LIGHT
+SET = r"^Switch set light to ([GYR]) \((\w+)\)$"
 LAMBDA_TABLE = "CarStats"
 CAR_SEED, MIN_CARS, MAX_CARS = 99, 1, 20   # car_aggregator's RANDOM_SEED in the test group; MIN_CARS, MAX_CARS
 GREENS_PER_WRITE = 3                       # car_aggregator's WRITE_EVERY_GREENS, CarStats' greensPerWrite
@@ -57,44 +52,75 @@ class Green:
     max: int
 
 
-def start_light(run) -> "e2e_gg.OutputProcess":
-    light = run.start_device("traffic_light.py", LIGHT, "-v")
-    light.wait_for_line(SYNCED, timeout=30)
-    return light
+class LightCycles:
+    """The light and the switch of one test: ``with LightCycles(run) as lc:`` sets the shadow's desired light to
+    Y with the switch (R, G, Y; no light running), starts the light (``-v``) and returns once it has applied that
+    pending Y from its sync and reported it; ``lc.start_switch(cycles)`` then cycles G, Y, R (1 s each), so the
+    light's changes are exactly ``Y`` + ``cycles`` × G, Y, R (``wait_changes``), each G one new green phase.
+
+    Why the first step: a light's first report waits ~2 s in the SDK (above); a switch set made meanwhile that
+    equals the light's last report of a previous test (red) leaves desired = reported, so no delta, and the light
+    never shows it (found in the shared run: G Y G Y R ... without the first R). With the Y already applied and
+    reported, every set of the cycles differs from the light's report and reaches it at once.
+    Leaving the block stops both devices (a failed test leaves no light running for the next one)."""
+
+    def __init__(self, run) -> None:
+        self.run = run
+        self.light = None
+        self.switch = None
+
+    def __enter__(self) -> "LightCycles":
+        try:
+            preset = _switch(self.run, "R", 1, interval="0.1")
+            check_switch(preset, list("RGY"), timeout=30)
+            self.light = self.run.start_device("traffic_light.py", LIGHT, "-v")
+            self.light.wait_for_line(UPDATES_READY, timeout=30)
+            first = self.light.matches(CHANGE)
+            assert [m.group(1) for m in first] == ["Y"], self.light.output()[-3000:]
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def start_switch(self, cycles: int) -> "e2e_gg.OutputProcess":
+        self.switch = _switch(self.run, "G", cycles)
+        return self.switch
+
+    def run_switch(self, cycles: int, timeout: float = 60.0) -> "e2e_gg.OutputProcess":
+        """The switch from start to exit (status 0), every one of its ``cycles`` × G, Y, R sets accepted."""
+        check_switch(self.start_switch(cycles), list("GYR" * cycles), timeout)
+        return self.switch
+
+    def __exit__(self, *exc) -> None:
+        for device in (self.switch, self.light):
+            if device is not None and device.proc.poll() is None:
+                device.stop()
 
 
-def run_switch(run, cycles: int, timeout: float = 60.0) -> "e2e_gg.OutputProcess":
-    """The switch from start to exit (status 0), every one of its ``cycles`` × G, Y, R sets accepted."""
-    switch = start_switch(run, cycles)
-    check_switch(switch, cycles, timeout)
-    return switch
+def _switch(run, start: str, cycles: int, interval: str = "1") -> "e2e_gg.OutputProcess":
+    return run.start_device("light_controller.py", LIGHT, "--interval", interval, "--cycles", str(cycles),
+                            "--start", start, client_id=SWITCH)
 
 
-def start_switch(run, cycles: int) -> "e2e_gg.OutputProcess":
-    return run.start_device("light_controller.py", LIGHT, "--interval", "1", "--cycles", str(cycles),
-                            client_id=SWITCH)
-
-
-def check_switch(switch, cycles: int, timeout: float = 60.0) -> None:
+def check_switch(switch, lights: List[str], timeout: float = 60.0) -> None:
     assert switch.wait_exit(timeout) == 0, switch.output()
-    sets = [(m.group(1), m.group(2)) for m in switch.matches(r"^Switch set light to ([GYR]) \((\w+)\)$")]
-    assert sets == [(c, "accepted") for c in "GYR" * cycles], switch.output()
+    sets = [(m.group(1), m.group(2)) for m in switch.matches(SET)]
+    assert sets == [(c, "accepted") for c in lights], switch.output()
 
 
 def wait_changes(light, cycles: int, timeout: float = 15.0) -> List[str]:
-    """The light's changes, once they end with ``cycles`` × G, Y, R (AssertionError with its output otherwise)."""
-    want = list("GYR" * cycles)
+    """The light's changes once there are 1 + 3 × ``cycles``: exactly its sync's Y and the switch's cycles."""
+    want = ["Y"] + list("GYR" * cycles)
 
     def done():
         changes = [m.group(1) for m in light.matches(CHANGE)]
-        return changes if changes[-len(want):] == want else None
+        return changes if len(changes) >= len(want) else None
 
     try:
         changes = e2e_gg.wait_for(done, timeout, f"the light to change {''.join(want)}", interval=0.1)
     except AssertionError as e:
         raise AssertionError(f"{e}\n--- light:\n{light.output()[-3000:]}") from None
-    # before them at most the change the shadow still held when the light started (its sync)
-    assert len(changes) - len(want) <= 1, (changes, light.output()[-3000:])
+    assert changes == want, (changes, light.output()[-3000:])
     return changes
 
 

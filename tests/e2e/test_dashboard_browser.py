@@ -136,31 +136,31 @@ def test_console_publish_reaches_a_device_and_unmatched_is_dropped(page, group_r
 
 
 def test_traffic_light_changes_colour(page, group_run):
-    light = kit.start_light(group_run)
-    switch = kit.start_switch(group_run, 2)
-    seen = []  # the colours drawn, in the order the page showed them (it may show a previous test's red first)
+    with kit.LightCycles(group_run) as lc:
+        switch = lc.start_switch(2)
+        seen = []  # the colours drawn, in the order the page showed them (from the light's yellow before the cycles)
 
-    def observe(d):
-        colour, fills = _lamps(d)
-        if colour and (not seen or seen[-1][0] != colour):
-            seen.append((colour, fills))
-        return len({c for c, _ in seen}) >= 2 and switch.proc.poll() is not None and colour == "RED"
+        def observe(d):
+            colour, fills = _lamps(d)
+            if colour and (not seen or seen[-1][0] != colour):
+                seen.append((colour, fills))
+            return len({c for c, _ in seen}) >= 2 and switch.proc.poll() is not None and colour == "RED"
 
-    bh.wait(page, observe, "the light to change colour and end red", timeout=30, poll=0.05)
-    kit.check_switch(switch, 2, timeout=5)
-    kit.wait_changes(light, 2)
-    for colour, fills in seen:  # exactly the lamp of that colour is lit, in its colour
-        lit = {lamp: fill for lamp, fill in fills.items() if fill != LAMP_OFF}
-        assert lit == {colour.lower(): LAMP_ON[colour]}, (colour, fills)
-    # the drawn pixels: the red lamp's centre is bright red now
-    png = page.find_element(By.ID, "traffic-light").screenshot_as_png
-    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
-    h, w = image.shape[:2]
-    b, g, r = (int(v) for v in image[int(h * 45 / 230), w // 2])
-    assert r > 200 and g < 100 and b < 100, (b, g, r)
-    b, g, r = (int(v) for v in image[int(h * 185 / 230), w // 2])
-    assert max(b, g, r) < 120, (b, g, r)  # green lamp dark
-    assert light.stop() == 0, light.output()
+        bh.wait(page, observe, "the light to change colour and end red", timeout=30, poll=0.05)
+        kit.check_switch(switch, list("GYR" * 2), timeout=5)
+        kit.wait_changes(lc.light, 2)
+        for colour, fills in seen:  # exactly the lamp of that colour is lit, in its colour
+            lit = {lamp: fill for lamp, fill in fills.items() if fill != LAMP_OFF}
+            assert lit == {colour.lower(): LAMP_ON[colour]}, (colour, fills)
+        # the drawn pixels: the red lamp's centre is bright red now
+        png = page.find_element(By.ID, "traffic-light").screenshot_as_png
+        image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+        h, w = image.shape[:2]
+        b, g, r = (int(v) for v in image[int(h * 45 / 230), w // 2])
+        assert r > 200 and g < 100 and b < 100, (b, g, r)
+        b, g, r = (int(v) for v in image[int(h * 185 / 230), w // 2])
+        assert max(b, g, r) < 120, (b, g, r)  # green lamp dark
+        assert lc.light.stop() == 0, lc.light.output()
 
 
 def test_full_page_screenshot_is_not_blank(page):

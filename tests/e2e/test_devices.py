@@ -38,17 +38,17 @@ def test_traffic_light_cycles_write_car_stats(group_run):
     items are one per batch of 3 greens over all the greens it counted (other tests of the run drive the light
     too), the cars of ours the next draws of its seeded generator."""
     before = kit.lambda_before(group_run)
-    light = kit.start_light(group_run)
-    # the light has synced with its shadow (shadowGet) once discovery and connect are done; the
-    # switch's first desired state then arrives as a delta
-    assert _connected(group_run, kit.LIGHT)
-    kit.run_switch(group_run, 3)
-    changes = kit.wait_changes(light, 3)
-    logged, items = kit.check_lambda(group_run, before, changes.count("G"))
-    assert changes.count("G") == 3, changes
-    # 3 greens in a row complete exactly one batch: one item more, with the totals at its last green
-    assert len(items) == len(before.items) + 1, (before.items, items)
-    assert light.stop() == 0, light.output()
+    with kit.LightCycles(group_run) as lc:
+        # the light has synced with its shadow (shadowGet) once discovery and connect are done; the
+        # switch's desired states then arrive as deltas
+        assert _connected(group_run, kit.LIGHT)
+        lc.run_switch(3)
+        changes = kit.wait_changes(lc.light, 3)
+        logged, items = kit.check_lambda(group_run, before, changes.count("G"))
+        assert changes.count("G") == 3, changes
+        # 3 greens in a row complete exactly one batch: one item more, with the totals at its last green
+        assert len(items) == len(before.items) + 1, (before.items, items)
+        assert lc.light.stop() == 0, lc.light.output()
 
 
 def _connected(group_run, thing):

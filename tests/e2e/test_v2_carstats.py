@@ -72,10 +72,11 @@ def test_the_components_statistics_reach_its_table_and_the_console(group_run):
     console = run.console()
     try:
         console.subscribe(TOPIC)
-        light = kit.start_light(run)
-        kit.run_switch(run, 3)
-        changes = kit.wait_changes(light, 3)
-        assert changes.count("G") == 3, changes
+        with kit.LightCycles(run) as lc:
+            lc.run_switch(3)
+            changes = kit.wait_changes(lc.light, 3)
+            assert changes.count("G") == 3, changes
+            assert lc.light.stop() == 0, lc.light.output()
 
         # 3 more greens in its log (counted on from the ones before), 3 in a row: one batch completed, so one
         # message on its topic (from the component) and one item more in its table, with the totals at its last
@@ -106,6 +107,5 @@ def test_the_components_statistics_reach_its_table_and_the_console(group_run):
         assert len(lambda_items) == len(lambda_before.items) + 1, (lambda_before.items, lambda_items)
         assert len(kit.table_items(run.client("dynamodb"), TABLE)) == len(items)
         assert len(console.messages(TOPIC)) == 1, console.messages(TOPIC)
-        assert light.stop() == 0, light.output()
     finally:
         console.close()

@@ -196,9 +196,13 @@ class SnapshotWriter:
             cap = capture(self._gate, self._selector(dirty, full), self._values)
             seq, blobs, report = cap.seq, cap.files, cap.report
             report.written = self.store.write(blobs, cap.present, cap.values, cap.uses)
-        except (OSError, CloudError) as exc:
+        except Exception as exc:  # noqa: BLE001 — a save that fails (a bug included) must not stop the writer:
+            # its waiters hear it at once and the next save retries, instead of every change waiting out its timeout
             took = time.monotonic() - t0
-            log.error("moto snapshot %s not written: %s", self.path, exc)
+            if isinstance(exc, (OSError, CloudError)):
+                log.error("moto snapshot %s not written: %s", self.path, exc)
+            else:
+                log.exception("moto snapshot %s not written", self.path)
             with self._cond:
                 self.failures += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"

@@ -366,3 +366,30 @@ def test_a_writer_that_is_not_running_refuses_commits_plainly(tmp_path):
         gate.mutated("s3")
     with pytest.raises(CloudError, match="writer is new"):
         writer.commit().result(0)
+
+
+def test_a_save_that_fails_unexpectedly_answers_its_waiters_and_the_writer_goes_on(tmp_path, monkeypatch):
+    gate = MotoGate()
+    writer = SnapshotWriter(tmp_path / "moto.pickle", gate=gate, idle_interval_s=0.05)
+    writer.start()
+    try:
+        real_write = writer.store.write
+        calls = []
+
+        def broken_once(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                raise TypeError("a bug in the save")
+            return real_write(*args, **kwargs)
+
+        monkeypatch.setattr(writer.store, "write", broken_once)
+        with gate.request():
+            gate.mutated("s3")
+        with pytest.raises(CloudError, match="a bug in the save"):
+            writer.commit().result(5)   # at once, not after the front's commit timeout
+        assert writer.status()["failures"] == 1 and "TypeError" in writer.status()["last_error"]
+        with gate.request():
+            gate.mutated("s3")
+        assert writer.commit().result(5) == gate.seq   # the thread is alive: the next change is saved
+    finally:
+        writer.stop()

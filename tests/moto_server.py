@@ -5,11 +5,13 @@ from contextlib import contextmanager
 
 @contextmanager
 def moto_server():
-    """A ``ThreadedMotoServer`` on 127.0.0.1, port 0: yields its endpoint URL; stopped on exit."""
-    from moto.server import ThreadedMotoServer
+    """moto's ``ThreadedMotoServer`` on 127.0.0.1, port 0, as the local cloud starts it
+    (``localcore.cloud.moto_server.fast_stopping_moto_server``: the same app and answers, its host lookups
+    remembered, a short stop): yields its endpoint URL; stopped on exit."""
+    from localcore.cloud.moto_server import fast_stopping_moto_server
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = fast_stopping_moto_server()
     server.start()
     host, port = server.get_host_and_port()
     try:

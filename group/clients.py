@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import urllib.error
 import urllib.request
 from contextlib import nullcontext
 from typing import Any, ContextManager, Dict, Optional, Tuple
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -28,14 +31,41 @@ NOT_FOUND_CODES = frozenset({
 # ---- clients -----------------------------------------------------------------------------------
 
 _LOADER: Any = None
+_LOADER_LOCK = threading.Lock()
+
+
+class _SharedLoader(botocore.loaders.Loader):
+    """botocore's data loader, shared by the process' sessions: one parse per file, also when threads ask for the
+    same model at once (a parse holds the GIL for its whole length — 0.15-0.3 s for the S3 model or the endpoints
+    file — so a duplicate one stalls every other thread of the process, the core's event loop included)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._parse = threading.RLock()
+
+    def load_service_model(self, *args: Any, **kwargs: Any) -> Any:
+        with self._parse:
+            return super().load_service_model(*args, **kwargs)
+
+    def load_data_with_path(self, *args: Any, **kwargs: Any) -> Any:
+        with self._parse:
+            return super().load_data_with_path(*args, **kwargs)
+
+    def load_data(self, *args: Any, **kwargs: Any) -> Any:
+        with self._parse:
+            return super().load_data(*args, **kwargs)
+
 
 def _shared_loader(core: Any) -> Any:
     """One botocore data loader per process: its cache keeps the parsed service models, which
     are most of the cost of making a client (a fleet deploy makes many)."""
     global _LOADER
-    if _LOADER is None:
-        _LOADER = core.get_component("data_loader")
-    return _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            data_path = core.get_config_variable("data_path")
+            paths = [os.path.expanduser(os.path.expandvars(x)) for x in data_path.split(os.pathsep)] if data_path else []
+            _LOADER = _SharedLoader(extra_search_paths=paths)   # as botocore.loaders.create_loader makes it
+        return _LOADER
 
 
 def shared_session(**kwargs: Any) -> boto3.session.Session:
@@ -44,8 +74,18 @@ def shared_session(**kwargs: Any) -> boto3.session.Session:
     (the deploy, the local cloud's stand-ins and the core make clients of the same services). Each caller
     gets its own session (sessions are not thread-safe); only the loader's cache is shared."""
     core = botocore.session.get_session()
-    core.register_component("data_loader", _shared_loader(core))
-    return boto3.session.Session(botocore_session=core, **kwargs)
+    loader = _shared_loader(core)
+    core.register_component("data_loader", loader)
+    session = boto3.session.Session(botocore_session=core, **kwargs)
+    with _LOADER_LOCK:   # each boto3 session adds its resource folder to the loader's paths: once is enough
+        paths = loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
+def share_default_session() -> None:
+    """``boto3.client(...)`` anywhere in this process (the core's services, the local cloud) on the shared loader."""
+    boto3.DEFAULT_SESSION = shared_session()
 
 
 class Clients:

@@ -22,10 +22,10 @@ class CloudClients:
         with self._lock:
             made = self._clients.get(service)
             if made is None:
-                import boto3
+                from group.clients import shared_session   # the models the deploy parsed, not parsed again
 
-                made = self._clients[service] = boto3.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url,
+                made = self._clients[service] = shared_session(
                     aws_access_key_id=self._credentials.get("AccessKeyId"),
-                    aws_secret_access_key=self._credentials.get("SecretAccessKey"))
+                    aws_secret_access_key=self._credentials.get("SecretAccessKey")).client(
+                    service, region_name=self.region, endpoint_url=self.endpoint_url)
             return made

@@ -143,6 +143,13 @@ async def _run(args: argparse.Namespace) -> int:
 
     stack = _Stack()
     cloud_functions = dashboard_start = None
+    # the platform's modules are imported now, on a quiet process: imported later, while the cloud's threads and the
+    # group's processes start, each file lookup waits for the GIL (a V2 start's lazy imports took 1.1-1.4 s there)
+    platform = getattr(args, "platform", None) or "v1"
+    run_platform = _platform_run(platform)
+    from group.clients import share_default_session
+
+    share_default_session()   # one parse of each AWS model for the deploy, the cloud and the core (group/clients.py)
     try:
         cloud = await _start_cloud(progress, state_dir, args, group.group.region)
         stack.push("local cloud", lambda: asyncio.to_thread(cloud.stop))
@@ -151,8 +158,6 @@ async def _run(args: argparse.Namespace) -> int:
         # the cloud's own Lambdas need the cloud only: their workers start (own processes) while the group deploys
         cloud_functions = asyncio.ensure_future(_start_cloud_functions(progress, group, root, cloud, stack))
 
-        platform = getattr(args, "platform", None) or "v1"
-        run_platform = _platform_run(platform)
         ctx = RunContext(progress, group, Path(group_files[0]), root, state_dir, certs_dir, cloud)
         result = await run_platform.deploy(ctx)  # the group deployed to the embedded cloud
         setup = await run_platform.read(ctx, result)  # what the core device reads back: CoreSetup

@@ -32,15 +32,37 @@ installed components and health only.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any, Dict, List, Mapping, Optional
 
+import boto3
+
+from group.clients import Clients
+from group.plan import lambda_name
+from group.v2 import catalog
+from group.v2.apply import deploy_group
+from group.v2.convert import compose_component_name
 from localcore.cloud.persist import load_json, save_json
 from localcore.deployment import AppliedDeployment
+from localcore.generic_components.deployments import CoreDeployments, DO_NOTHING, Outcome, health
+from localcore.generic_components.errors import ComponentError
+from localcore.generic_components.tokens import ComponentTokens
+from localcore.local_deployments.errors import StoreError
+from localcore.local_deployments.host import LocalDeployments, local_error_types
+from localcore.local_deployments.request import to_deployment
+from localcore.local_deployments.store import StoreComponentService
+from localcore.nucleus_ipc import NucleusIpc
+from localcore.nucleus_ipc.clientdevices import ClientDeviceTrust
+from localcore.pki import default_hosts
 from localcore.platform import CoreSetup
+from localcore.readers.errors import DeploymentFailed, NoDeployment
+from localcore.readers.v2_fetch import installed_components as report_of
+from localcore.readers.v2_fetch import list_deployments, report
 from localcore.run_context import RunContext
 from localcore.run_v2_resolve import CREDENTIALS, Plan, ResolvePart
+from localcore.runtime.connectors import is_docker_connector
 
 log = logging.getLogger("localcore.run")
 
@@ -54,8 +76,6 @@ def discovery_group_id(core_thing: str) -> str:
 
 async def deploy(ctx: RunContext) -> Dict[str, Any]:
     """Deploy the group through the V2 path to the embedded cloud (no wait: this core reports)."""
-    from group.clients import Clients
-    from group.v2.apply import deploy_group
 
     group = ctx.group
     t = time.monotonic()
@@ -96,8 +116,6 @@ def installed_components(core, setup) -> List[Dict[str, Any]]:
     from the runtime: RUNNING once the function is registered (pinned: its instance runs; on demand: instances
     start per invocation, the details say busy/idle), BROKEN when its process cannot start (the nucleus gives
     up on a component after three errors in a row)."""
-    from group.plan import lambda_name
-    from localcore.readers.v2_fetch import installed_components as report_of
 
     functions = core.runtime.status().get("functions", {})
     # a Lambda component's name is its Lambda function's name (the converter's choice, as AWS's import)
@@ -121,9 +139,6 @@ def docker_states(core, setup) -> tuple:
     with the reason when this machine has no usable Docker — a limit of this machine, not of the group (the
     device needs Docker Engine, as AWS's DockerApplicationManager requires), so it fails no deployment here.
     Returns (states, details) by component name; empty without a Docker connector."""
-    from group.v2 import catalog
-    from group.v2.convert import compose_component_name
-    from localcore.runtime.connectors import is_docker_connector
 
     docker = core.docker_app.status() if core.docker_app is not None else None
     names = {compose_component_name(setup.group, c.name) for c in setup.group.connectors if is_docker_connector(c)}
@@ -145,8 +160,6 @@ def docker_states(core, setup) -> tuple:
 def _client_device_trust(core) -> Any:
     """What the client device auth IPC operations trust: the local IoT root CA (device certificates), the core's
     group CA (its server certificate, components' certificates), the broker's certificate authorizer."""
-    from localcore.nucleus_ipc.clientdevices import ClientDeviceTrust
-    from localcore.pki import default_hosts
 
     cfg = core.cfg
     hosts = default_hosts([c.host for c in cfg.group.core.connectivity] + list(cfg.advertise) + [cfg.host])
@@ -162,8 +175,6 @@ class CoreDevice(ResolvePart):
     """The local core as the V2 core device: its deployments, processed one at a time (see the module doc)."""
 
     def __init__(self, ctx: RunContext) -> None:
-        from localcore.generic_components.deployments import CoreDeployments
-        from localcore.local_deployments.host import LocalDeployments
 
         self.ctx, self.group, self.cloud = ctx, ctx.group, ctx.cloud
         self.thing, self.region = ctx.group.core.thing, ctx.group.group.region
@@ -192,10 +203,6 @@ class CoreDevice(ResolvePart):
     def first(self) -> Plan:
         """Blocking: the first deployment to apply, resolved and fetched (``read``). One that cannot be resolved
         or fetched changes nothing: it is reported FAILED once the core runs, and the next one is tried."""
-        from localcore.generic_components.deployments import Outcome
-        from localcore.generic_components.errors import ComponentError
-        from localcore.readers.errors import DeploymentFailed, NoDeployment
-        from localcore.readers.v2_fetch import list_deployments
 
         listed, self._groups = list_deployments(self.cloud.url, self.thing)
         self._listed = listed
@@ -227,13 +234,8 @@ class CoreDevice(ResolvePart):
     async def attach(self, core: Any) -> None:
         """The core runs the first plan's Lambda and public part; the generic components get their service and
         the nucleus IPC (one socket under the V2 root; local pub/sub is the router's ``pubsub`` endpoint)."""
-        import functools
 
-        import boto3
 
-        from localcore.generic_components.tokens import ComponentTokens
-        from localcore.local_deployments.store import StoreComponentService
-        from localcore.nucleus_ipc import NucleusIpc
 
         self.core = core
         tokens = ComponentTokens()
@@ -297,7 +299,6 @@ class CoreDevice(ResolvePart):
                 await asyncio.gather(self._task, return_exceptions=True)
 
     async def _follow(self) -> None:
-        from localcore.readers.v2_fetch import list_deployments
 
         while not self._stop.is_set():
             # a local deployment, or the cloud's notification of a new one, does not wait for the next round
@@ -330,10 +331,6 @@ class CoreDevice(ResolvePart):
         """A local deployment: its recipes and artifacts into the store (``copyRecipesAndArtifacts``: a failure
         there ends it FAILED before anything changed), then the path of every deployment, with the group's root
         components as they run now (``convertFromLocalOverrideRequestAndRoot``)."""
-        from localcore.local_deployments.errors import StoreError
-        from localcore.local_deployments.host import local_error_types
-        from localcore.local_deployments.request import to_deployment
-        from localcore.readers.errors import DeploymentFailed
 
         t = time.monotonic()
         try:
@@ -374,9 +371,6 @@ class CoreDevice(ResolvePart):
     # ------------------------------------------------------------------------------ one deployment
     async def _process(self, deployment, *, listed=None, plan: Optional[Plan] = None,
                        first: bool = False) -> AppliedDeployment:
-        from localcore.generic_components.deployments import Outcome
-        from localcore.generic_components.errors import ComponentError
-        from localcore.readers.errors import DeploymentFailed
 
         t = time.monotonic()
         # IN_PROGRESS goes out while the deployment is resolved and prepared (the nucleus publishes the job's status
@@ -430,7 +424,6 @@ class CoreDevice(ResolvePart):
     async def _activate(self, plan: Plan, first: bool):
         """``DefaultActivator``: apply, wait, then remove what left or roll back. Returns (outcome, reason,
         changes of the Lambda part)."""
-        from localcore.generic_components.deployments import DO_NOTHING, Outcome
 
         old = self.plan
         snapshot, broken_before = self.service.snapshot(), self.service.broken()
@@ -501,10 +494,6 @@ class CoreDevice(ResolvePart):
 
     async def _report(self, deployment_id: str, status: str, reason: Optional[str],
                       components: List[Dict[str, Any]], codes=(), detailed: Optional[str] = None) -> None:
-        from group.v2 import catalog
-        from localcore.generic_components.deployments import health
-        from localcore.readers.errors import DeploymentFailed
-        from localcore.readers.v2_fetch import report
 
         types = DeploymentFailed(reason or "", codes).error_types if codes else ()
         if self.local.owns(deployment_id):   # the CLI's records get the status, the cloud the fleet status only

@@ -77,12 +77,12 @@ class Clients:
         self._clients: dict[str, Any] = {}
 
     def session(self) -> Any:
-        import boto3
+        from group.clients import shared_session   # the process' parsed models (the core's, the deploy's)
 
         with self._lock:
             if self._session is None:
                 c = self.cloud
-                self._session = boto3.session.Session(
+                self._session = shared_session(
                     aws_access_key_id=c.aws_access_key_id,
                     aws_secret_access_key=c.aws_secret_access_key,
                     aws_session_token=c.aws_session_token,

@@ -76,7 +76,6 @@ def discovery_group_id(core_thing: str) -> str:
 
 async def deploy(ctx: RunContext) -> Dict[str, Any]:
     """Deploy the group through the V2 path to the embedded cloud (no wait: this core reports)."""
-
     group = ctx.group
     t = time.monotonic()
     clients = Clients.create(group.group.region, ctx.cloud.url, CREDENTIALS)
@@ -116,7 +115,6 @@ def installed_components(core, setup) -> List[Dict[str, Any]]:
     from the runtime: RUNNING once the function is registered (pinned: its instance runs; on demand: instances
     start per invocation, the details say busy/idle), BROKEN when its process cannot start (the nucleus gives
     up on a component after three errors in a row)."""
-
     functions = core.runtime.status().get("functions", {})
     # a Lambda component's name is its Lambda function's name (the converter's choice, as AWS's import)
     by_component = {lambda_name(setup.group, f.name): functions.get(f.name, {}) for f in setup.group.functions}
@@ -139,7 +137,6 @@ def docker_states(core, setup) -> tuple:
     with the reason when this machine has no usable Docker — a limit of this machine, not of the group (the
     device needs Docker Engine, as AWS's DockerApplicationManager requires), so it fails no deployment here.
     Returns (states, details) by component name; empty without a Docker connector."""
-
     docker = core.docker_app.status() if core.docker_app is not None else None
     names = {compose_component_name(setup.group, c.name) for c in setup.group.connectors if is_docker_connector(c)}
     if docker is None or not names:
@@ -160,7 +157,6 @@ def docker_states(core, setup) -> tuple:
 def _client_device_trust(core) -> Any:
     """What the client device auth IPC operations trust: the local IoT root CA (device certificates), the core's
     group CA (its server certificate, components' certificates), the broker's certificate authorizer."""
-
     cfg = core.cfg
     hosts = default_hosts([c.host for c in cfg.group.core.connectivity] + list(cfg.advertise) + [cfg.host])
     return ClientDeviceTrust(core.pki.root.cert_pem, core.group_ca, core.broker.authorize, hosts=tuple(hosts),
@@ -175,7 +171,6 @@ class CoreDevice(ResolvePart):
     """The local core as the V2 core device: its deployments, processed one at a time (see the module doc)."""
 
     def __init__(self, ctx: RunContext) -> None:
-
         self.ctx, self.group, self.cloud = ctx, ctx.group, ctx.cloud
         self.thing, self.region = ctx.group.core.thing, ctx.group.group.region
         self.work_dir = ctx.state_dir / "v2"
@@ -203,7 +198,6 @@ class CoreDevice(ResolvePart):
     def first(self) -> Plan:
         """Blocking: the first deployment to apply, resolved and fetched (``read``). One that cannot be resolved
         or fetched changes nothing: it is reported FAILED once the core runs, and the next one is tried."""
-
         listed, self._groups = list_deployments(self.cloud.url, self.thing)
         self._listed = listed
         # a restart launches what the core applied before, unless something new is listed (KernelLifecycle.launch)
@@ -234,9 +228,6 @@ class CoreDevice(ResolvePart):
     async def attach(self, core: Any) -> None:
         """The core runs the first plan's Lambda and public part; the generic components get their service and
         the nucleus IPC (one socket under the V2 root; local pub/sub is the router's ``pubsub`` endpoint)."""
-
-
-
         self.core = core
         tokens = ComponentTokens()
         if core.streams is not None:
@@ -299,7 +290,6 @@ class CoreDevice(ResolvePart):
                 await asyncio.gather(self._task, return_exceptions=True)
 
     async def _follow(self) -> None:
-
         while not self._stop.is_set():
             # a local deployment, or the cloud's notification of a new one, does not wait for the next round
             if not self.local.arrived.is_set() and not self._jobs.is_set():
@@ -331,7 +321,6 @@ class CoreDevice(ResolvePart):
         """A local deployment: its recipes and artifacts into the store (``copyRecipesAndArtifacts``: a failure
         there ends it FAILED before anything changed), then the path of every deployment, with the group's root
         components as they run now (``convertFromLocalOverrideRequestAndRoot``)."""
-
         t = time.monotonic()
         try:
             staged = await asyncio.to_thread(self.local.store.stage, request.recipe_dir, request.artifacts_dir)
@@ -371,7 +360,6 @@ class CoreDevice(ResolvePart):
     # ------------------------------------------------------------------------------ one deployment
     async def _process(self, deployment, *, listed=None, plan: Optional[Plan] = None,
                        first: bool = False) -> AppliedDeployment:
-
         t = time.monotonic()
         # IN_PROGRESS goes out while the deployment is resolved and prepared (the nucleus publishes the job's status
         # and goes on); it is on the cloud before anything changes
@@ -424,7 +412,6 @@ class CoreDevice(ResolvePart):
     async def _activate(self, plan: Plan, first: bool):
         """``DefaultActivator``: apply, wait, then remove what left or roll back. Returns (outcome, reason,
         changes of the Lambda part)."""
-
         old = self.plan
         snapshot, broken_before = self.service.snapshot(), self.service.broken()
         changes = None
@@ -494,7 +481,6 @@ class CoreDevice(ResolvePart):
 
     async def _report(self, deployment_id: str, status: str, reason: Optional[str],
                       components: List[Dict[str, Any]], codes=(), detailed: Optional[str] = None) -> None:
-
         types = DeploymentFailed(reason or "", codes).error_types if codes else ()
         if self.local.owns(deployment_id):   # the CLI's records get the status, the cloud the fleet status only
             from localcore.local_deployments.host import local_error_types, report_fleet

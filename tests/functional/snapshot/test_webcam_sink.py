@@ -93,10 +93,12 @@ def saved_frames(directory: Path) -> list[np.ndarray]:
 def test_frames_posted_by_the_sink_come_back_through_get_clip(cloud, clients, stream, now, tmp_path):
     colours = [BLUE, GREEN, RED, GREY, BLUE, GREEN, RED]
     sink = KvsSink(SinkConfig(stream, cloud.url, every=1, batch_frames=3))
+    # all 7 queued before its thread takes any: a take returns what is there (up to 3), so frames offered while
+    # the thread already waits would go out in more requests (a clean-clone run saw 4: the cards take time to make)
+    for i, colour in enumerate(colours):
+        sink.offer(now - 0.7 + i * 0.1, media.card(colour, str(i)))
     sink.start()
     try:
-        for i, colour in enumerate(colours):
-            sink.offer(now - 0.7 + i * 0.1, media.card(colour, str(i)))
         wait_for(lambda: sink.status()["sent"] == len(colours))
     finally:
         sink.stop()

@@ -9,7 +9,8 @@ does differently by design, and deployments applied while running.
   deployment naming a component version the cloud does not have FAILS with the reason while the running
   configuration keeps running; ``deploy.py status --platform v2`` says why.
 
-One run of its own (the tests change deployments).
+The shared run's v2 instance (``group_run``): these tests change its deployment, so they come after the shared
+run's other tests but test_webcam's (collection order), which does not depend on the deployment.
 """
 import json
 from pathlib import Path
@@ -23,18 +24,14 @@ from AWSIoTPythonSDK.MQTTLib import AWSIoTMQTTClient
 
 import e2e_gg
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("platform", ["v2"], indirect=True)]
 
 PUBLISHER, SUBSCRIBER = "HelloWorld_Publisher", "HelloWorld_Subscriber"
 
 
-@pytest.fixture(scope="module")
-def v2_run(tmp_path_factory):
-    running = e2e_gg.start_group(tmp_path_factory.mktemp("v2-core"), platform="v2")
-    try:
-        yield running
-    finally:
-        e2e_gg.assert_clean_stop(running.stop(), running.run)
+@pytest.fixture
+def v2_run(group_run):
+    return group_run
 
 
 def _discover(run, thing: str, cert_dir: Path):
@@ -171,9 +168,9 @@ def test_a_deployment_the_core_cannot_take_fails_and_the_core_keeps_running(v2_r
     assert v2_run.api("GET", "/api/status")["group"]["deployment"]["status"] == "FAILED"
 
 
-@pytest.fixture(scope="module")
-def console_v2(v2_run):
-    return v2_run.console()
+@pytest.fixture
+def console_v2(console):
+    return console
 
 
 def _effective(gg, deployment_id):

@@ -208,7 +208,7 @@ class CoreDevice(ResolvePart):
                 return self._first
             except (DeploymentFailed, ComponentError) as e:
                 log.warning("V2 deployment %s applied by an earlier run cannot be launched again: %s", applied.id, e)
-        if self.deployments.processed and (applied is not None or self.deployments.next(listed) is None):
+        if self.deployments.processed and self.deployments.next(listed) is None:   # (always so when applied is set)
             self.deployments.forget()   # nothing new and nothing to launch again: processed as a core that is new
         while True:
             deployment = self.deployments.next(listed)

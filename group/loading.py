@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from . import yaml_io
 from .errors import Issue
 from .sections import Core, Group, GroupInfo, _model_of
 
@@ -195,7 +196,7 @@ def parse_partial(data: Any, file: str = "group.yaml") -> Tuple[Optional[Group],
 def lines_of(text: str) -> Dict[str, Tuple[int, int]]:
     """``path -> (line, column)`` (1-based) of every key and list item of the YAML text."""
     out: Dict[str, Tuple[int, int]] = {}
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = yaml_io.compose(text)
 
     def walk(node: Any, path: str) -> None:
         if isinstance(node, yaml.MappingNode):

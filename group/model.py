@@ -23,6 +23,7 @@ from typing import List, Optional, Tuple
 import yaml
 
 from .checks import check
+from . import yaml_io
 from .errors import GroupValidationError, Issue
 from .loading import DOC, Parsed, bundle_root, doc_anchor, in_file_order, lines_of, parse, parse_partial
 from .sections import (CLOUD, COMPONENT_DIR_RE, DEFAULT_RUNTIME, DOCKER_CONNECTOR, MIN_MEMORY_MB, NAME_RE,
@@ -50,7 +51,7 @@ def load(path: Path | str, root: Optional[Path] = None) -> Tuple[Group, List[Iss
         raise GroupValidationError([Issue(file, "", f"cannot read the file: {exc.strerror}",
                                           "pass --group-file with an existing file")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml_io.safe_load(text)
         lines = lines_of(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from group import yaml_io
 from group.errors import Issue
 
 from .recipe_model import (_ARTIFACT_KEYS, _COMPONENT_TYPES, _CONFIG_KEYS, _DEP_KEYS, _LIFECYCLE_KEYS,
@@ -46,7 +47,7 @@ _STEP_OPTIONS_IGNORED_AT_LIFECYCLE = MappingProxyType({
     "bootstraponrollback": "it is read only inside Bootstrap: Bootstrap: {Script: ..., BootstrapOnRollback: true}",
 })
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml_io.SafeLoader):
     """SafeLoader with YAML 1.2 core booleans and no timestamps (what the nucleus' YAML parser reads)."""
 
 

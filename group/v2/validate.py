@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
+from .. import yaml_io
 from ..errors import Issue
 from ..model import Group, bundle_root, parse_partial
 from . import catalog, versions
@@ -89,7 +90,7 @@ def recipe_issues_of_file(path: Path | str) -> List[Issue]:
     the functions and connectors that are valid), so that they show beside the group file's own errors."""
     file = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yaml_io.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return []  # the group file's own error says it
     group, parsed = parse_partial(data, file)
@@ -218,7 +219,7 @@ def _lenient_facts(path: Path) -> Dict[str, Any]:
     wrong shapes skipped: the recipe's own errors say what is wrong with them)."""
     try:
         text = path.read_text(encoding="utf-8")
-        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        doc = json.loads(text) if text.lstrip().startswith("{") else yaml_io.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError):
         return {}
     if not isinstance(doc, dict):

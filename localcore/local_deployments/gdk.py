@@ -31,6 +31,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import yaml
 
+from group import yaml_io
 from group.v2.recipe import Recipe, RecipeError, parse_recipe
 
 from .errors import StoreError
@@ -107,7 +108,7 @@ def project_recipe(project: GdkProject) -> Recipe:
     path = project.recipe_file
     try:
         text = path.read_text(encoding="utf-8")
-        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if path.suffix == ".json" else yaml_io.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as e:
         raise StoreError(f"Unable to parse {path} as a recipe due to: {e}", ("IO_ERROR", "IO_MAPPING_ERROR")) from None
     if not isinstance(doc, dict):

@@ -1,6 +1,7 @@
 """moto's own server, as the local cloud runs it (behind the front, wrapped in the snapshot gate)."""
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Any, Callable
 
@@ -24,6 +25,11 @@ def tune_moto() -> None:
       URL *builder* functions per rule through ``ast`` (``Rule._compile_builder``): ~70 % of the
       ~80-220 ms a router of IoT, Greengrass or Lambda takes. moto only matches with these rules, never
       builds a URL; its ``SmithyRule`` compiles a builder the first time one is asked for instead.
+    * Each service's first backend asks a boto3 session of moto's own for the regions the service has
+      (``AccountSpecificBackend.get_session``): that session parsed botocore's endpoints file (~0.1 s) and
+      the service's model again, both already parsed in this process by the clients of the deploy and
+      the core. It is a session on the process' one botocore loader instead (``group.clients``; the same
+      files, so the same regions).
     """
     global _tuned
     with _tune_lock:
@@ -31,11 +37,15 @@ def tune_moto() -> None:
             return
         import moto.core.loaders
         import moto.core.utils
+        from moto.core.base_backend import AccountSpecificBackend
         from moto.core.routing import SmithyRule
         from werkzeug.routing import Rule
 
+        from group.clients import shared_session
+
         shared = moto.core.loaders.create_loader()
         moto.core.utils.create_loader = lambda: shared  # type: ignore[attr-defined]
+        AccountSpecificBackend.get_session = classmethod(functools.cache(lambda cls: shared_session()))  # type: ignore
         SmithyRule._compile_builder = _lazy_builder(Rule._compile_builder)  # type: ignore[method-assign]
         _tuned = True
 

@@ -571,6 +571,11 @@ class RunningGroup:
             code = None
         stop_seconds = time.monotonic() - t
         if code is None:  # leave nothing behind even when the assertion below fails
+            self.run.proc.send_signal(signal.SIGABRT)   # first its threads' stacks into the output (faulthandler)
+            try:
+                self.run.proc.wait(3.0)
+            except subprocess.TimeoutExpired:
+                pass
             for pid in [self.run.pid, *children]:
                 try:
                     os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
@@ -598,6 +603,7 @@ def _env(marker: str) -> Dict[str, str]:
     env = dict(os.environ)
     env[MARKER_VAR] = marker
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("PYTHONFAULTHANDLER", "1")   # SIGABRT prints every thread's stack: what a stop that hangs waits for
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):  # never reach anything but the local cloud
         env.pop(key, None)
     env["AWS_ACCESS_KEY_ID"] = "testing"
@@ -650,4 +656,6 @@ def assert_clean_stop(result: Dict[str, Any], run: OutputProcess) -> None:
                         + "; ".join(f"{p} {cmdline(p)}" for p in result["marked"]))
     if result["endpoint_exists"]:
         problems.append("endpoint.json still there after the stop")
-    assert not problems, "; ".join(problems) + "\nlast output:\n" + run.output()[-3000:]
+    # a stop that hung ends with the run's thread stacks (SIGABRT, faulthandler): keep them whole
+    tail = 3000 if result["code"] is not None else 20000
+    assert not problems, "; ".join(problems) + "\nlast output:\n" + run.output()[-tail:]

@@ -59,6 +59,7 @@ DEVICE_MODULES = sorted(p.stem for p in (ROOT / "devices").glob("*.py"))
 def probe(targets, env_extra, cwd):
     env = {k: v for k, v in os.environ.items() if k != "MY_FUNCTION_ARN"}
     env.update(env_extra)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"   # the interpreter's own .pyc caches are not the modules' doing
     result = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "lambdas"), str(ROOT / "devices")] + targets,
                             cwd=str(cwd), env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -22,12 +22,8 @@ run: $(STAMP)
 # largest group first, so the long runs start early and the many short unit tests fill the end.
 TEST_WORKERS ?= 3
 
-# Python's bytecode caches on (a machine may set PYTHONDONTWRITEBYTECODE): the suite starts ~300 Python
-# processes of this repository's code (deploy.py, Lambdas, devices, components), and each would compile
-# the modules it imports again (~0.35 s of CPU for a `deploy.py run`). __pycache__ is git-ignored and the
-# bundle's packaging leaves it out (group/package.py).
 test: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(ARGS)
 
 validate: $(STAMP)
 	$(PY) deploy.py validate

@@ -85,7 +85,24 @@ def _ports(args) -> "Ports":
     return ports
 
 
+# What numpy's and OpenCV's imports write into os.environ when it is not there: numpy adds OPENBLAS_MAIN_FREE and
+# GOTOBLAS_MAIN_FREE and deletes them again, OpenCV's loader adds LD_LIBRARY_PATH. The local cloud imports both lazily
+# on a request thread (the Kinesis Video stand-in's media); a thread iterating os.environ meanwhile — botocore's
+# proxy lookup when it makes a client, ``dict(os.environ)`` for a child's environment — then fails with KeyError or
+# "dictionary changed size" (seen: a stream export stopped on KeyError 'OPENBLAS_MAIN_FREE'). With the keys there
+# before any thread starts, those imports only change values, never the set of keys. The values are the ones the
+# imports would use: numpy's own "1"; an empty LD_LIBRARY_PATH is no path (OpenCV prepends its folder either way).
+IMPORT_TIME_ENVIRONMENT = {"OPENBLAS_MAIN_FREE": "1", "GOTOBLAS_MAIN_FREE": "1", "LD_LIBRARY_PATH": ""}
+
+
+def settle_environment() -> None:
+    """Put ``IMPORT_TIME_ENVIRONMENT``'s keys that are missing into os.environ; call it before threads start."""
+    for key, value in IMPORT_TIME_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
+
 def main(args: argparse.Namespace) -> int:
+    settle_environment()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

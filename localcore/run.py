@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import gc
 import json
 import logging
@@ -18,6 +19,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -111,10 +113,52 @@ def main(args: argparse.Namespace) -> int:
     root = logging.getLogger()
     for handler in root.handlers:
         handler.setLevel(root.level)
+    loop = asyncio.new_event_loop()
+    executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="run-blocking")
+    loop.set_default_executor(executor)   # asyncio.to_thread's threads: the stop bounds its wait for them
+    code = 0
     try:
-        return asyncio.run(_run(args))
+        asyncio.set_event_loop(loop)
+        code = loop.run_until_complete(_run(args))
     except KeyboardInterrupt:
-        return 0
+        code = 0
+    finally:
+        busy = _close_loop(loop, executor)
+    if busy:
+        # a blocking call still waits (e.g. a request the local cloud accepted as it stopped): everything else is
+        # stopped and saved; the interpreter would join the executor's threads at exit, so leave without them
+        log.error("stopped; %d blocking call(s) still waiting, left behind:\n%s", len(busy), "\n".join(busy))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, executor: concurrent.futures.ThreadPoolExecutor,
+                wait_s: float = 3.0) -> List[str]:
+    """What ``asyncio.run`` does at its end — cancel what is left, close async generators, shut the default
+    executor down, close the loop — except that it waits at most ``wait_s`` for the executor's threads (asyncio
+    waits for ever). Returns the stacks of the threads still busy (empty: all done)."""
+    try:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + wait_s
+        threads = list(getattr(executor, "_threads", ()))
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        frames = sys._current_frames()
+        busy = ["".join(traceback.format_stack(frames[t.ident])) for t in threads
+                if t.is_alive() and t.ident in frames]
+        asyncio.set_event_loop(None)
+        loop.close()
+    return busy
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -120,4 +120,11 @@ def fast_stopping_moto_server() -> Any:
             self._server_ready_event.set()
             self._server.serve_forever(poll_interval=0.05)
 
+        def stop(self) -> None:
+            # moto's stop ends serve_forever but leaves the listening socket open: a client connecting later is
+            # taken into its backlog and waits for an answer that never comes (for its read timeout)
+            super().stop()
+            if self._server is not None:
+                self._server.server_close()
+
     return _Server(ip_address="127.0.0.1", port=0, verbose=False)

@@ -570,7 +570,9 @@ class RunningGroup:
         except subprocess.TimeoutExpired:
             code = None
         stop_seconds = time.monotonic() - t
+        sockets = ""
         if code is None:  # leave nothing behind even when the assertion below fails
+            sockets = _tcp_sockets_of(self.run.pid)   # what a call still waiting is connected to
             self.run.proc.send_signal(signal.SIGABRT)   # first its threads' stacks into the output (faulthandler)
             try:
                 self.run.proc.wait(3.0)
@@ -584,9 +586,18 @@ class RunningGroup:
             self.run.kill()
         self.run.stop()
         left = wait_gone(children, 3.0)
-        return {"code": code, "stop_seconds": stop_seconds, "children": children, "left": left,
+        return {"code": code, "stop_seconds": stop_seconds, "children": children, "left": left, "sockets": sockets,
                 "marked": marked_processes(self.marker),
                 "endpoint_exists": (self.state_dir / "endpoint.json").exists()}
+
+
+def _tcp_sockets_of(pid: int) -> str:
+    """``ss``'s lines for the TCP sockets of ``pid`` (listening ones too); "" where ``ss`` is missing."""
+    try:
+        out = subprocess.run(["ss", "-tanp"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return "\n".join(line for line in out.splitlines() if f"pid={pid}," in line)
 
 
 def wait_gone(pids: Iterable[int], timeout: float) -> List[int]:
@@ -658,4 +669,5 @@ def assert_clean_stop(result: Dict[str, Any], run: OutputProcess) -> None:
         problems.append("endpoint.json still there after the stop")
     # a stop that hung ends with the run's thread stacks (SIGABRT, faulthandler): keep them whole
     tail = 3000 if result["code"] is not None else 20000
-    assert not problems, "; ".join(problems) + "\nlast output:\n" + run.output()[-tail:]
+    sockets = f"\nits TCP sockets then:\n{result['sockets']}" if result.get("sockets") else ""
+    assert not problems, "; ".join(problems) + sockets + "\nlast output:\n" + run.output()[-tail:]

@@ -169,3 +169,17 @@ def test_a_connection_aiohttp_lost_track_of_is_closed_by_the_stop(tmp_path, monk
         assert time.monotonic() - started < 2.0
     finally:
         conn.close()
+
+
+def test_after_a_stop_nothing_listens_on_the_clouds_ports(tmp_path):
+    """A client of a stopped cloud is refused at once: moto's server stopped serving but kept its listening
+    socket, so a connection was taken into its backlog and waited for an answer until its read timeout."""
+    from urllib.parse import urlparse
+
+    cloud = LocalCloud(tmp_path)
+    cloud.start()
+    ports = [cloud.port, urlparse(cloud.moto_url).port]
+    cloud.stop()
+    for port in ports:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()

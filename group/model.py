@@ -22,8 +22,8 @@ from typing import List, Optional, Tuple
 
 import yaml
 
-from .checks import check
 from . import yaml_io
+from .checks import check
 from .errors import GroupValidationError, Issue
 from .loading import DOC, Parsed, bundle_root, doc_anchor, in_file_order, lines_of, parse, parse_partial
 from .sections import (CLOUD, COMPONENT_DIR_RE, DEFAULT_RUNTIME, DOCKER_CONNECTOR, MIN_MEMORY_MB, NAME_RE,

@@ -388,9 +388,10 @@ class LocalCloud:
         try:
             loop.run_forever()
         finally:
-            # a client connection still open here (one that came in while aiohttp shut down and was cleared from
-            # its books) would outlive the loop: its client would wait for its read timeout. The selector loop
-            # keeps its socket transports by fd; aborting closes them on the loop's next turn (just below).
+            # A client connection still open here would outlive the loop, and its client wait for its read timeout:
+            # one accepted just before the listening socket closed gets its handler a loop turn later, after
+            # aiohttp's shutdown went over (and cleared) the connections it knew. The selector loop keeps its socket
+            # transports by fd; aborting closes them on the loop's next turn (just below).
             for transport in list(getattr(loop, "_transports", {}).values()):
                 transport.abort()
             loop.run_until_complete(loop.shutdown_asyncgens())
@@ -419,18 +420,8 @@ class LocalCloud:
 
     async def _front_stop(self) -> None:
         if self._runner is not None:
-            server = self._runner.server
             await self._runner.cleanup()
             self._runner = None
-            if server is not None:
-                # A connection accepted just before the listening socket closed gets its handler a loop turn or two
-                # later, after aiohttp's shutdown went over the connections it knew: left as it is, its socket
-                # outlives the front's loop and the client waits for its read timeout (60 s; a run's exit waited
-                # for a core's call in flight). Those are closed too.
-                for _ in range(3):
-                    await asyncio.sleep(0)
-                for handler in server.connections:
-                    handler.force_close()
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -50,7 +50,7 @@ from localcore.generic_components.deployments import CoreDeployments, DO_NOTHING
 from localcore.generic_components.errors import ComponentError
 from localcore.generic_components.tokens import ComponentTokens
 from localcore.local_deployments.errors import StoreError
-from localcore.local_deployments.host import LocalDeployments, local_error_types
+from localcore.local_deployments.host import LocalDeployments, local_error_types, report_fleet
 from localcore.local_deployments.request import to_deployment
 from localcore.local_deployments.store import StoreComponentService
 from localcore.nucleus_ipc import NucleusIpc
@@ -483,8 +483,6 @@ class CoreDevice(ResolvePart):
                       components: List[Dict[str, Any]], codes=(), detailed: Optional[str] = None) -> None:
         types = DeploymentFailed(reason or "", codes).error_types if codes else ()
         if self.local.owns(deployment_id):   # the CLI's records get the status, the cloud the fleet status only
-            from localcore.local_deployments.host import local_error_types, report_fleet
-
             if status == "IN_PROGRESS" or detailed is not None:
                 stack = DeploymentFailed(reason or "", codes).error_stack if codes else ()
                 self.local.records.update(deployment_id, status, detailed=detailed, error_stack=stack,
